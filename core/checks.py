@@ -1,0 +1,59 @@
+"""Configuration checks with ids. In production (DEBUG off) any error stops the process from starting."""
+
+from urllib.parse import urlparse
+
+from cryptography.fernet import Fernet
+from django.conf import settings
+from django.core import checks
+from django.core.management.base import SystemCheckError
+
+TAG = "herochecklist_config"
+_INSECURE_PREFIX = "django-insecure"
+
+
+@checks.register(TAG, deploy=False)
+def check_configuration(app_configs=None, **kwargs):
+    errors = []
+    try:
+        for key in settings.FIELD_ENCRYPTION_KEYS:
+            Fernet(key)
+    except ValueError:
+        errors.append(
+            checks.Error(
+                "FIELD_ENCRYPTION_KEYS holds a value that is not a Fernet key.",
+                hint="Generate one with: python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'",
+                id="herochecklist.E005",
+            )
+        )
+    if settings.DEBUG:
+        return errors
+    secret = settings.SECRET_KEY
+    if getattr(settings, "SECRET_KEY_MISSING", False) or secret.startswith(_INSECURE_PREFIX):
+        errors.append(checks.Error("SECRET_KEY is not set.", id="herochecklist.E001"))
+    elif len(secret) < 50 or len(set(secret)) < 5:
+        errors.append(
+            checks.Error("SECRET_KEY is too short or too simple (50+ random characters).", id="herochecklist.E002")
+        )
+    if not settings.ALLOWED_HOSTS:
+        errors.append(checks.Error("ALLOWED_HOSTS is empty.", id="herochecklist.E003"))
+    elif "*" in settings.ALLOWED_HOSTS:
+        errors.append(checks.Error("ALLOWED_HOSTS must not contain '*'.", id="herochecklist.E003"))
+    if urlparse(settings.BASE_URL).scheme != "https":
+        errors.append(checks.Error("BASE_URL must be an https:// URL when DEBUG is off.", id="herochecklist.E004"))
+    if not settings.FIELD_ENCRYPTION_KEYS:
+        errors.append(
+            checks.Error(
+                "FIELD_ENCRYPTION_KEYS is not set; tenant secrets cannot be encrypted.", id="herochecklist.E006"
+            )
+        )
+    return errors
+
+
+def enforce_configuration() -> None:
+    """Run the configuration checks outside manage.py (gunicorn, Celery) and refuse to start on an error."""
+    errors = [e for e in checks.run_checks(tags=[TAG]) if e.is_serious()]
+    if errors:
+        raise SystemCheckError(
+            "Refusing to start with an unsafe configuration:\n" + "\n".join(f"{e.id}: {e.msg}" for e in errors)
+        )

@@ -1,0 +1,44 @@
+"""One `atomic` for both backends: Django's on SQL databases, the MongoDB backend's real transaction on MongoDB."""
+
+from contextlib import ContextDecorator
+
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+
+
+def _atomic_for(alias: str):
+    if connections[alias].vendor == "mongodb":
+        from django_mongodb_backend.transaction import atomic as mongo_atomic
+
+        return mongo_atomic(alias)
+    return transaction.atomic(using=alias)
+
+
+class _Atomic(ContextDecorator):
+    """Picks the backend when the block starts, not at import, so the same code serves both test runs."""
+
+    def __init__(self, using: str):
+        self.using = using
+        self._inner = None
+
+    def _recreate_cm(self):
+        # A decorated function may run in several threads at once: each call gets its own context manager.
+        return _Atomic(self.using)
+
+    def __enter__(self):
+        self._inner = _atomic_for(self.using)
+        return self._inner.__enter__()
+
+    def __exit__(self, exc_type, exc, tb):
+        return self._inner.__exit__(exc_type, exc, tb)
+
+
+def atomic(using=DEFAULT_DB_ALIAS):
+    """Context manager and decorator. On MongoDB, inner blocks join the outer transaction (no savepoints)."""
+    if callable(using):  # bare @atomic
+        return _Atomic(DEFAULT_DB_ALIAS)(using)
+    return _Atomic(using)
+
+
+def on_commit(func, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Run func after the surrounding atomic() commits (at once when there is none), on either backend."""
+    transaction.on_commit(func, using=using)

@@ -1,0 +1,229 @@
+"""
+HeroChecklist settings: one module, every value from the environment.
+
+With no environment at all this runs in development mode (SQLite and generated secrets under var/, tasks eager).
+Production sets DEBUG=false and the checks in core/checks.py refuse to start on an unsafe configuration.
+"""
+
+import secrets
+from pathlib import Path
+
+import environ
+from cryptography.fernet import Fernet
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=True)
+TESTING = env.bool("HEROCHECKLIST_TESTING", default=False)
+
+
+def _dev_secret(name: str, make) -> str:
+    """A development-only secret, generated once and kept in var/ so restarts keep sessions and encrypted data."""
+    VAR_DIR.mkdir(exist_ok=True)
+    path = VAR_DIR / name
+    if not path.exists():
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+# Production must provide these; development falls back to generated files (never to a constant in source).
+SECRET_KEY = env.str("SECRET_KEY", default="") or (
+    _dev_secret("dev-secret-key", lambda: secrets.token_urlsafe(50)) if DEBUG else ""
+)
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[]) or (
+    [_dev_secret("dev-field-key", lambda: Fernet.generate_key().decode())] if DEBUG else []
+)
+# Django refuses an empty SECRET_KEY before our checks can name it; keep a marker the checks recognise instead.
+SECRET_KEY_MISSING = not SECRET_KEY
+if SECRET_KEY_MISSING:
+    SECRET_KEY = "django-insecure-missing-secret-key"
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"] if DEBUG else [])
+BASE_URL = env.str("BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+APP_KEY = env.str("APP_KEY", default="io.herochecklist.dev")
+APP_NAME = env.str("APP_NAME", default="HeroChecklist")
+RELEASE = env.str("RELEASE", default="dev")
+ENVIRONMENT = env.str("ENVIRONMENT", default="development" if DEBUG else "production")
+
+# External services: every base URL is a setting so tests and `make run` point them at local stand-ins.
+ATLASSIAN_INSTALL_KEYS_URL = env.str("ATLASSIAN_INSTALL_KEYS_URL", default="https://connect-install-keys.atlassian.com")
+FORGE_JWKS_URL = env.str("FORGE_JWKS_URL", default="https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json")
+FORGE_APP_ID = env.str("FORGE_APP_ID", default="ari:cloud:ecosystem::app/00000000-0000-0000-0000-000000000000")
+# Hosts a tenant baseUrl may have (defence in depth on install). The local stand-in adds 127.0.0.1 through env.
+ALLOWED_JIRA_HOSTS = env.list("ALLOWED_JIRA_HOSTS", default=["*.atlassian.net", "*.jira.com", "*.jira-dev.com"])
+# Origins allowed to frame our Jira pages, besides Atlassian's own (the local stand-in in development).
+EXTRA_FRAME_ANCESTORS = env.list("EXTRA_FRAME_ANCESTORS", default=["http://127.0.0.1:8001"] if DEBUG else [])
+ATLASSIAN_ALL_JS_URL = env.str("ATLASSIAN_ALL_JS_URL", default="https://connect-cdn.atl-paas.net/all.js")
+MARKETPLACE_API_URL = env.str("MARKETPLACE_API_URL", default="https://marketplace.atlassian.com")
+HUBSPOT_BASE_URL = env.str("HUBSPOT_BASE_URL", default="https://api.hubapi.com")
+HUBSPOT_ACCESS_TOKEN = env.str("HUBSPOT_ACCESS_TOKEN", default="")
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+JWT_LEEWAY_SECONDS = env.int("JWT_LEEWAY_SECONDS", default=30)
+PANEL_TOKEN_TTL_SECONDS = env.int("PANEL_TOKEN_TTL_SECONDS", default=900)
+OUTBOUND_TIMEOUT_SECONDS = env.float("OUTBOUND_TIMEOUT_SECONDS", default=10.0)
+
+# Databases: SQLite by default, MongoDB when DATABASE_URL says so (see README for the replica-set string).
+DATABASE_URL = env.str("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+USE_MONGODB = DATABASE_URL.startswith(("mongodb://", "mongodb+srv://"))
+if USE_MONGODB:
+    from pymongo.uri_parser import parse_uri as _parse_mongo_uri
+
+    DATABASES = {
+        "default": {
+            "ENGINE": "django_mongodb_backend",
+            "HOST": DATABASE_URL,
+            "NAME": _parse_mongo_uri(DATABASE_URL)["database"] or "herochecklist",
+        }
+    }
+    DATABASE_ROUTERS = ["django_mongodb_backend.routers.MongoRouter"]
+    DEFAULT_AUTO_FIELD = "django_mongodb_backend.fields.ObjectIdAutoField"
+    # Contrib apps use AutoField; on MongoDB they get ObjectId keys and their own committed migrations.
+    MIGRATION_MODULES = {
+        "admin": "herochecklist.mongo_migrations.admin",
+        "auth": "herochecklist.mongo_migrations.auth",
+        "contenttypes": "herochecklist.mongo_migrations.contenttypes",
+    }
+    _CONTRIB_APPS = [
+        "herochecklist.mongo_apps.MongoAdminConfig",
+        "herochecklist.mongo_apps.MongoAuthConfig",
+        "herochecklist.mongo_apps.MongoContentTypesConfig",
+    ]
+else:
+    DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+    DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+    _CONTRIB_APPS = ["django.contrib.admin", "django.contrib.auth", "django.contrib.contenttypes"]
+
+INSTALLED_APPS = [
+    *_CONTRIB_APPS,
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "core",
+    "tenants",
+    "checklists",
+    "contacts",
+]
+
+MIDDLEWARE = [
+    "core.middleware.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.middleware.SecurityHeadersMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "herochecklist.urls"
+WSGI_APPLICATION = "herochecklist.wsgi.application"
+ASGI_APPLICATION = "herochecklist.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if TESTING:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Fingerprinted, compressed static files in production; plain files in development and tests.
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG or TESTING
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "herochecklist"},
+}
+
+# Request bodies: the API enforces its own per-field limits; this is the outer guard (413 beyond it).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1_048_576)
+
+# Security headers. HSTS only where TLS is in front of us (production), for a year as Atlassian requires.
+SECURE_HSTS_SECONDS = 0 if DEBUG else 31_536_000
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+
+# Celery: without REDIS_URL tasks run eagerly in-process, so `make run` needs nothing else.
+REDIS_URL = env.str("REDIS_URL", default="")
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = 120
+CELERY_TASK_TIME_LIMIT = 180
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "core.logging.JSONFormatter"}},
+    "filters": {"context": {"()": "core.logging.RequestContextFilter"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json",
+            "filters": ["context"],
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django_mongodb_backend": {"level": "WARNING"},
+    },
+}
+
+if SENTRY_DSN:
+    from core.sentry import init_sentry
+
+    init_sentry(dsn=SENTRY_DSN, release=RELEASE, environment=ENVIRONMENT)

@@ -1,0 +1,12 @@
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "herochecklist.settings")
+
+application = get_wsgi_application()
+
+# gunicorn never runs system checks; without this an unsafe production configuration would serve traffic.
+from core.checks import enforce_configuration  # noqa: E402
+
+enforce_configuration()

@@ -1,0 +1,66 @@
+import pytest
+
+from tests.conftest import PRODUCTION_ENV
+
+CHECK = "from django.core.management import call_command\ncall_command('check')\nprint('CHECK-PASSED')\n"
+
+
+def test_production_configuration_passes(run_django):
+    proc = run_django(CHECK, PRODUCTION_ENV)
+    assert proc.returncode == 0, proc.stderr
+    assert "CHECK-PASSED" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("change", "check_id"),
+    [
+        ({"SECRET_KEY": ""}, "herochecklist.E001"),
+        ({"SECRET_KEY": "django-insecure-abc"}, "herochecklist.E001"),
+        ({"SECRET_KEY": "short"}, "herochecklist.E002"),
+        ({"ALLOWED_HOSTS": ""}, "herochecklist.E003"),
+        ({"ALLOWED_HOSTS": "*"}, "herochecklist.E003"),
+        ({"BASE_URL": "http://checklist.example.com"}, "herochecklist.E004"),
+        ({"FIELD_ENCRYPTION_KEYS": "not-a-key"}, "herochecklist.E005"),
+        ({"FIELD_ENCRYPTION_KEYS": ""}, "herochecklist.E006"),
+    ],
+)
+def test_production_refuses_an_unsafe_setting_and_names_it(run_django, change, check_id):
+    proc = run_django(CHECK, {**PRODUCTION_ENV, **change})
+    assert proc.returncode != 0
+    assert check_id in proc.stderr
+    assert "CHECK-PASSED" not in proc.stdout
+
+
+def test_wsgi_application_refuses_to_load_with_an_unsafe_setting(run_django):
+    # gunicorn imports this module and runs no system checks of its own.
+    proc = run_django(
+        "import herochecklist.wsgi\nprint('LOADED')", {**PRODUCTION_ENV, "BASE_URL": "http://x"}, setup=False
+    )
+    assert proc.returncode != 0
+    assert "herochecklist.E004" in proc.stderr
+    assert "LOADED" not in proc.stdout
+
+
+def test_development_needs_no_environment_at_all(run_django):
+    proc = run_django(
+        "from django.conf import settings\nprint(settings.DEBUG, bool(settings.SECRET_KEY))\n" + CHECK, {}
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "True True" in proc.stdout
+
+
+def test_production_sends_hsts_for_a_year_and_security_headers(run_django):
+    proc = run_django(
+        "from django.test import Client\n"
+        "r = Client(HTTP_HOST='checklist.example.com').get('/healthz', secure=True)\n"
+        "print(r.status_code, r['Strict-Transport-Security'], r['X-Content-Type-Options'], r['Referrer-Policy'])\n",
+        PRODUCTION_ENV,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [
+        "200",
+        "max-age=31536000;",
+        "includeSubDomains",
+        "nosniff",
+        "strict-origin-when-cross-origin",
+    ]

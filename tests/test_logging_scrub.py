@@ -1,0 +1,88 @@
+import io
+import json
+import logging
+import logging.config
+
+from django.conf import settings
+
+from core import context
+
+ITEM_TEXT = "Call Mrs Robinson about the merger"
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJjbGllbnQta2V5In0.c2lnbmF0dXJlLWJ5dGVz"
+EMAIL = "billing.person@acme-corp.example"
+SECRET = "s3cr3t-shared-secret-value-1234567890"
+
+
+def make_logger() -> tuple[logging.Logger, io.StringIO]:
+    """A logger wired exactly as settings.LOGGING wires stdout, writing to a buffer we can read."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    config = settings.LOGGING
+    handler.setFormatter(_build(config["formatters"]["json"]))
+    handler.addFilter(_build(config["filters"]["context"]))
+    logger = logging.getLogger("tests.scrub")
+    logger.handlers = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    return logger, stream
+
+
+def _build(spec: dict):
+    from django.utils.module_loading import import_string
+
+    return import_string(spec["()"])()
+
+
+def lines(stream: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_a_log_line_is_one_json_object_with_request_context():
+    logger, stream = make_logger()
+    context.request_id.set("req-12345678")
+    context.client_key.set("client-abc")
+    context.issue_key.set("PROJ-7")
+    try:
+        logger.info("checklist updated", extra={"items": 3})
+    finally:
+        context.reset()
+    [entry] = lines(stream)
+    assert entry["message"] == "checklist updated"
+    assert entry["level"] == "INFO"
+    assert entry["request_id"] == "req-12345678"
+    assert entry["client_key"] == "client-abc"
+    assert entry["issue_key"] == "PROJ-7"
+    assert entry["items"] == 3
+    assert entry["time"].endswith("+00:00")
+
+
+def test_no_jwt_secret_email_or_item_text_reaches_the_log():
+    logger, stream = make_logger()
+    context.mark_sensitive(ITEM_TEXT)
+    try:
+        logger.warning("GET /connect/panel?issueId=1&jwt=%s from %s", JWT, EMAIL)
+        logger.warning("auth header Authorization: JWT %s", JWT)
+        logger.error('payload {"sharedSecret": "%s", "text": "%s"}', SECRET, ITEM_TEXT)
+        logger.info("contact", extra={"email": EMAIL, "text": ITEM_TEXT, "secret": SECRET})
+        logger.info("configured secret %s", settings.SECRET_KEY)
+        try:
+            raise ValueError(f"could not save item {ITEM_TEXT!r} for {EMAIL}")
+        except ValueError:
+            logger.exception("save failed")
+    finally:
+        context.reset()
+    out = stream.getvalue()
+    assert len(lines(stream)) == 6
+    for leaked in (ITEM_TEXT, JWT, EMAIL, SECRET, settings.SECRET_KEY):
+        assert leaked not in out
+    # The surrounding, harmless parts of each line are kept for support.
+    assert "/connect/panel?issueId=1" in out
+    assert "save failed" in out and "ValueError" in out
+
+
+def test_item_text_is_only_redacted_while_it_is_marked():
+    logger, stream = make_logger()
+    context.mark_sensitive(ITEM_TEXT)
+    context.reset()
+    logger.info("unrelated %s", ITEM_TEXT)
+    assert ITEM_TEXT in stream.getvalue()

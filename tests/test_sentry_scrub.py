@@ -1,0 +1,84 @@
+"""A real sentry-sdk client sends to a local HTTP server standing in for Sentry; we read what arrived."""
+
+import gzip
+import json
+import threading
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import sentry_sdk
+
+from core import context
+from core.sentry import init_sentry
+
+ITEM_TEXT = "Pay the invoice of Globex before Friday"
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJjbGllbnQta2V5In0.c2lnbmF0dXJlLWJ5dGVz"
+EMAIL = "tech.contact@globex.example"
+SHARED_SECRET = "shared-secret-9f8e7d6c5b4a3210"
+
+
+class SentryStandIn(BaseHTTPRequestHandler):
+    received: list[bytes] = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        encoding = self.headers.get("Content-Encoding", "")
+        if encoding == "gzip":
+            body = gzip.decompress(body)
+        elif encoding == "deflate":
+            body = zlib.decompress(body)
+        elif encoding == "br":
+            pytest.fail("brotli envelope: install nothing that enables it in tests")
+        SentryStandIn.received.append(body)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def sentry_server():
+    SentryStandIn.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SentryStandIn)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    sentry_sdk.get_client().close()
+    sentry_sdk.init(dsn=None)
+    server.shutdown()
+
+
+def save_item(text, sharedSecret, email):  # noqa: N803 (the local names Sentry would capture)
+    token = JWT
+    raise RuntimeError(f"failed to save {text!r} for {email} with {token}")
+
+
+def test_a_captured_exception_reaches_sentry_scrubbed(sentry_server):
+    port = sentry_server.server_address[1]
+    init_sentry(dsn=f"http://publickey@127.0.0.1:{port}/1", release="test-release", environment="test")
+    context.mark_sensitive(ITEM_TEXT)
+    try:
+        with sentry_sdk.new_scope() as scope:
+            scope.set_extra("payload", {"sharedSecret": SHARED_SECRET, "issueKey": "PROJ-1"})
+            scope.set_user({"email": EMAIL, "id": "557058:abc"})
+            try:
+                save_item(ITEM_TEXT, SHARED_SECRET, EMAIL)
+            except RuntimeError as exc:
+                sentry_sdk.capture_exception(exc)
+        sentry_sdk.flush(timeout=5)
+    finally:
+        context.reset()
+    assert SentryStandIn.received, "the event never reached the Sentry stand-in"
+    raw = b"\n".join(SentryStandIn.received).decode()
+    for leaked in (ITEM_TEXT, JWT, EMAIL, SHARED_SECRET):
+        assert leaked not in raw
+    events = [json.loads(line) for line in raw.splitlines() if line.startswith("{") and '"exception"' in line]
+    assert len(events) == 1
+    event = events[0]
+    assert event["release"] == "test-release"
+    assert event["environment"] == "test"
+    assert event["extra"]["payload"]["issueKey"] == "PROJ-1"
+    assert event["exception"]["values"][0]["type"] == "RuntimeError"
