@@ -11,6 +11,9 @@ from .scrub import SENSITIVE_KEYS, scrub_data, scrub_text
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
+_CONTEXT_KEYS = ("request_id", "client_key", "issue_key")
+
+
 class RequestContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = context.request_id.get()
@@ -27,12 +30,12 @@ class JSONFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key in ("request_id", "client_key", "issue_key"):
+        for key in _CONTEXT_KEYS:
             value = getattr(record, key, "") or getattr(context, key).get()
             if value:
                 entry[key] = value
         for key, value in vars(record).items():
-            if key in _STANDARD or key in entry or key.startswith("_"):
+            if key in _STANDARD or key in _CONTEXT_KEYS or key in entry or key.startswith("_"):
                 continue
             entry[key] = "[redacted]" if key.lower() in SENSITIVE_KEYS else _jsonable(value)
         if record.exc_info:

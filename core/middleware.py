@@ -10,7 +10,10 @@ JIRA_FRAME_ANCESTORS = ("https://*.atlassian.net", "https://*.jira.com")
 
 
 class RequestContextMiddleware:
-    """Gives every request an id (kept from a trusted-looking X-Request-ID) and clears the log context after it."""
+    """Gives every request an id (kept from a well-formed X-Request-ID) and a fresh log context.
+
+    The context is cleared when the next request starts, not when this one ends: Django logs 4xx/5xx responses
+    after the middleware chain has returned, and those lines should still carry the request id."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -20,12 +23,9 @@ class RequestContextMiddleware:
         incoming = request.headers.get("X-Request-ID", "")
         request.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         context.request_id.set(request.request_id)
-        try:
-            response = self.get_response(request)
-            response["X-Request-ID"] = request.request_id
-            return response
-        finally:
-            context.reset()
+        response = self.get_response(request)
+        response["X-Request-ID"] = request.request_id
+        return response
 
 
 def jira_frame(view):

@@ -54,6 +54,7 @@ ENVIRONMENT = env.str("ENVIRONMENT", default="development" if DEBUG else "produc
 # External services: every base URL is a setting so tests and `make run` point them at local stand-ins.
 ATLASSIAN_INSTALL_KEYS_URL = env.str("ATLASSIAN_INSTALL_KEYS_URL", default="https://connect-install-keys.atlassian.com")
 FORGE_JWKS_URL = env.str("FORGE_JWKS_URL", default="https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json")
+FORGE_JWKS_REFRESH_COOLDOWN_SECONDS = env.float("FORGE_JWKS_REFRESH_COOLDOWN_SECONDS", default=30.0)
 FORGE_APP_ID = env.str("FORGE_APP_ID", default="ari:cloud:ecosystem::app/00000000-0000-0000-0000-000000000000")
 # Hosts a tenant baseUrl may have (defence in depth on install). The local stand-in adds 127.0.0.1 through env.
 ALLOWED_JIRA_HOSTS = env.list("ALLOWED_JIRA_HOSTS", default=["*.atlassian.net", "*.jira.com", "*.jira-dev.com"])

@@ -53,3 +53,44 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture
+def standin(settings):
+    """The simulated Jira site, install-keys server and Forge JWKS, wired into settings."""
+    from devhost.jira import JiraStandIn
+
+    server = JiraStandIn(app_key=settings.APP_KEY).start()
+    settings.ATLASSIAN_INSTALL_KEYS_URL = server.install_keys_url
+    settings.FORGE_JWKS_URL = server.jwks_url
+    settings.ALLOWED_JIRA_HOSTS = [*settings.ALLOWED_JIRA_HOSTS, server.host]
+    server.app_base_url = settings.BASE_URL
+    yield server
+    server.stop()
+
+
+def signed_install(client, standin, *, payload=None, token=None, path="/connect/installed"):
+    """Send a lifecycle event through the Django test client, signed by the stand-in's install key."""
+    from django.conf import settings
+
+    from devhost.keys import install_token
+
+    payload = payload if payload is not None else standin.installed_payload()
+    if token is None:
+        token = install_token(
+            standin.install_keys, client_key=standin.client_key, app_base_url=settings.BASE_URL, path=path
+        )
+    return client.post(path, data=payload, content_type="application/json", HTTP_AUTHORIZATION=f"JWT {token}")
+
+
+@pytest.fixture
+def tenant(db, client, standin):
+    """Tenant A: installed through the real signed lifecycle."""
+    import secrets
+
+    from tenants.models import Tenant
+
+    standin.shared_secret = secrets.token_urlsafe(48)
+    response = signed_install(client, standin)
+    assert response.status_code == 204, response.content
+    return Tenant.objects.get(client_key=standin.client_key)

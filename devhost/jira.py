@@ -1,0 +1,346 @@
+"""
+A simulated Jira Cloud site plus Atlassian's key services, on 127.0.0.1 only, for `make run` and the tests.
+
+It installs the app through the real signed lifecycle, renders issue pages that embed our panel with a valid
+qsh JWT, offers a small AP shim in place of all.js, verifies and records the app's REST calls (issue
+properties), serves install keys and a Forge JWKS. Never part of a production deployment.
+"""
+
+import html
+import json
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import httpx
+import jwt
+
+from tenants.qsh import CONTEXT_QSH, query_string_hash
+
+from .keys import KeyPair, connect_token, install_token
+
+APP_KEY_DEFAULT = "io.herochecklist.dev"
+DEMO_ISSUES = [
+    {"id": "10001", "key": "DEMO-1", "summary": "Release 2.4 to production", "projectId": "10000", "typeId": "10002"},
+    {
+        "id": "10002",
+        "key": "DEMO-2",
+        "summary": "Onboard the new support engineer",
+        "projectId": "10000",
+        "typeId": "10003",
+    },
+    {"id": "10003", "key": "DEMO-3", "summary": "Quarterly security review", "projectId": "10000", "typeId": "10002"},
+]
+DEMO_USER = "557058:devhost-alice"
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: str
+    authorization_ok: bool
+    body: object
+    at: float = field(default_factory=time.time)
+
+
+class JiraStandIn(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, port: int = 0, *, app_key: str = APP_KEY_DEFAULT):
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.app_key = app_key
+        self.install_keys = KeyPair()
+        self.forge_keys = KeyPair()
+        self.client_key = f"devhost-{secrets.token_hex(6)}"
+        self.shared_secret = ""
+        self.app_base_url = ""
+        self.properties: dict[tuple[str, str], object] = {}
+        self.recorded: list[Recorded] = []
+        self.system_tokens: set[str] = set()  # Forge app system tokens this site accepts as Bearer
+        self.fail_next: list[int] = []  # statuses to answer the next REST calls with (tests inject failures)
+        self.lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    @property
+    def install_keys_url(self) -> str:
+        return f"{self.base_url}/install-keys"
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.base_url}/forge/.well-known/jwks.json"
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.server_address[1]}"
+
+    def start(self) -> "JiraStandIn":
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+    # --- what Jira does to the app ---------------------------------------------------------------------------
+
+    def installed_payload(self, **overrides) -> dict:
+        payload = {
+            "key": self.app_key,
+            "clientKey": self.client_key,
+            "sharedSecret": self.shared_secret,
+            "serverVersion": "100283",
+            "pluginsVersion": "1001.0.0",
+            "baseUrl": self.base_url,
+            "displayUrl": self.base_url,
+            "productType": "jira",
+            "description": "Simulated Jira site",
+            "eventType": "installed",
+        }
+        payload.update(overrides)
+        return payload
+
+    def install(self, app_base_url: str, *, rotate_secret: bool = True) -> httpx.Response:
+        """POST the signed `installed` lifecycle event to the app, as Jira does."""
+        if rotate_secret or not self.shared_secret:
+            self.shared_secret = secrets.token_urlsafe(48)
+        self.app_base_url = app_base_url.rstrip("/")
+        token = install_token(
+            self.install_keys, client_key=self.client_key, app_base_url=self.app_base_url, path="/connect/installed"
+        )
+        return httpx.post(
+            f"{self.app_base_url}/connect/installed",
+            json=self.installed_payload(),
+            headers={"Authorization": f"JWT {token}"},
+            timeout=10,
+        )
+
+    def panel_url(self, issue: dict, *, account_id: str = DEMO_USER) -> str:
+        query = {
+            "issueId": issue["id"],
+            "issueKey": issue["key"],
+            "projectId": issue["projectId"],
+            "issueTypeId": issue["typeId"],
+        }
+        token = connect_token(
+            secret=self.shared_secret,
+            client_key=self.client_key,
+            method="GET",
+            path="/connect/panel",
+            query=list(query.items()),
+            account_id=account_id,
+        )
+        return f"{self.app_base_url}/connect/panel?{urlencode({**query, 'jwt': token})}"
+
+    def context_token(self, issue: dict, *, account_id: str = DEMO_USER) -> str:
+        context = {
+            "jira": {
+                "issue": {"id": issue["id"], "key": issue["key"], "issuetype": {"id": issue["typeId"]}},
+                "project": {"id": issue["projectId"]},
+            }
+        }
+        return connect_token(
+            secret=self.shared_secret,
+            client_key=self.client_key,
+            qsh=CONTEXT_QSH,
+            account_id=account_id,
+            context=context,
+            ttl=900,
+        )
+
+    # --- what the app does to Jira ---------------------------------------------------------------------------
+
+    def verify_app_request(self, method: str, path: str, query: str, authorization: str) -> bool:
+        scheme, _, token = authorization.partition(" ")
+        if scheme == "Bearer":
+            return token in self.system_tokens
+        if scheme != "JWT" or not self.shared_secret:
+            return False
+        try:
+            claims = jwt.decode(
+                token, self.shared_secret, algorithms=["HS256"], options={"require": ["iss", "exp", "qsh"]}
+            )
+        except jwt.PyJWTError:
+            return False
+        expected = query_string_hash(method, path, parse_qsl(query, keep_blank_values=True))
+        return claims["iss"] == self.app_key and claims["qsh"] == expected
+
+    def property(self, issue_id: str, key: str):
+        return self.properties.get((issue_id, key))
+
+
+_PROPERTY = re.compile(r"^/rest/api/3/issue/([^/]+)/properties/([^/]+)$")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: JiraStandIn
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, status: int, body: bytes = b"", content_type: str = "application/json", headers=None):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, data) -> None:
+        self._send(status, json.dumps(data).encode())
+
+    def do_GET(self):
+        parts = urlsplit(self.path)
+        path, query = parts.path, dict(parse_qsl(parts.query))
+        if path.startswith("/install-keys/"):
+            kid = path.removeprefix("/install-keys/")
+            if kid == self.server.install_keys.kid:
+                return self._send(200, self.server.install_keys.public_pem.encode(), "application/x-pem-file")
+            return self._send(404, b"not found", "text/plain")
+        if path == "/forge/.well-known/jwks.json":
+            return self._json(200, {"keys": [self.server.forge_keys.jwk]})
+        if path == "/all.js":
+            return self._send(200, AP_SHIM.encode(), "application/javascript")
+        if path == "/context-token":
+            issue = _issue(query.get("issueId", ""))
+            if not issue:
+                return self._json(404, {"error": "no such issue"})
+            return self._json(200, {"token": self.server.context_token(issue)})
+        if path in ("/", "/browse", "/browse/"):
+            return self._send(200, _index_page(self.server).encode(), "text/html; charset=utf-8")
+        if path.startswith("/browse/"):
+            issue = next((i for i in DEMO_ISSUES if i["key"] == path.removeprefix("/browse/")), None)
+            if not issue:
+                return self._send(404, b"no such issue", "text/plain")
+            return self._send(200, _issue_page(self.server, issue).encode(), "text/html; charset=utf-8")
+        if path == "/_recorded":
+            return self._json(200, [r.__dict__ for r in self.server.recorded])
+        if _PROPERTY.match(path):
+            return self._rest("GET", parts)
+        return self._send(404, b"not found", "text/plain")
+
+    def do_PUT(self):
+        return self._rest("PUT", urlsplit(self.path))
+
+    def do_DELETE(self):
+        return self._rest("DELETE", urlsplit(self.path))
+
+    def _rest(self, method: str, parts):
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode(errors="replace")
+        ok = self.server.verify_app_request(method, parts.path, parts.query, self.headers.get("Authorization", ""))
+        with self.server.lock:
+            self.server.recorded.append(Recorded(method, parts.path, parts.query, ok, body))
+            injected = self.server.fail_next.pop(0) if self.server.fail_next else None
+        if not ok:
+            return self._json(401, {"errorMessages": ["JWT rejected"]})
+        if injected:
+            return self._json(injected, {"errorMessages": ["injected failure"]})
+        match = _PROPERTY.match(parts.path)
+        if not match:
+            return self._json(404, {"errorMessages": ["unknown resource"]})
+        key = (match.group(1), match.group(2))
+        if method == "GET":
+            if key not in self.server.properties:
+                return self._json(404, {"errorMessages": ["property not found"]})
+            return self._json(200, {"key": key[1], "value": self.server.properties[key]})
+        if method == "DELETE":
+            self.server.properties.pop(key, None)
+            return self._send(204)
+        if not isinstance(body, dict | list) or len(raw) > 32_768:
+            return self._json(400, {"errorMessages": ["the property value must be JSON of at most 32 KB"]})
+        existed = key in self.server.properties
+        self.server.properties[key] = body
+        return self._send(200 if existed else 201)
+
+
+def _issue(issue_id: str) -> dict | None:
+    return next((i for i in DEMO_ISSUES if i["id"] == issue_id), None)
+
+
+def _index_page(server: JiraStandIn) -> str:
+    links = "".join(
+        f'<li><a href="/browse/{i["key"]}">{i["key"]}</a> {html.escape(i["summary"])}</li>' for i in DEMO_ISSUES
+    )
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Simulated Jira</title>
+<style>body{{font:14px system-ui,sans-serif;margin:2rem;color:#172b4d}}</style></head>
+<body><h1>Simulated Jira site</h1><p>Local stand-in for a Jira Cloud site with HeroChecklist installed.</p>
+<ul>{links}</ul></body></html>"""
+
+
+def _issue_page(server: JiraStandIn, issue: dict) -> str:
+    src = html.escape(server.panel_url(issue))
+    issue_json = html.escape(json.dumps({"id": issue["id"]}))
+    title = f"{issue['key']}: {html.escape(issue['summary'])}"
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body{{font:14px system-ui,sans-serif;margin:0;color:#172b4d;background:#f7f8f9}}
+header{{background:#fff;border-bottom:1px solid #dcdfe4;padding:12px 24px}}
+main{{display:flex;gap:24px;padding:24px}}
+.content{{flex:1;max-width:760px;background:#fff;padding:24px;border-radius:6px}}
+aside{{width:320px;background:#fff;padding:16px;border-radius:6px;height:fit-content}}
+iframe{{width:100%;border:0;min-height:120px;display:block}}
+</style></head>
+<body data-issue="{issue_json}"><header><a href="/">Projects</a> / DEMO / <b>{issue["key"]}</b></header>
+<main><section class="content"><h1>{html.escape(issue["summary"])}</h1>
+<p>Description: the work described here is tracked with the checklist below.</p>
+<h3>Checklist</h3>
+<iframe id="herochecklist-panel" title="HeroChecklist" src="{src}"></iframe></section>
+<aside><b>Details</b><p>Status: In progress</p><p>Assignee: Alice</p></aside></main>
+<script>
+// Host side of the AP shim: answers token requests and resizes the iframe, as Jira's host does for all.js.
+const frame = document.getElementById("herochecklist-panel");
+const issue = JSON.parse(document.body.dataset.issue);
+window.addEventListener("message", async (event) => {{
+  if (event.source !== frame.contentWindow || !event.data || !event.data.herochecklistAP) return;
+  const msg = event.data;
+  if (msg.type === "resize") {{ frame.style.height = Math.max(120, Math.ceil(msg.height)) + "px"; return; }}
+  if (msg.type === "getToken") {{
+    const res = await fetch("/context-token?issueId=" + encodeURIComponent(issue.id));
+    const data = await res.json();
+    frame.contentWindow.postMessage({{herochecklistAP: true, type: "token", id: msg.id, token: data.token}}, "*");
+  }}
+}});
+</script></body></html>"""
+
+
+AP_SHIM = """// Stand-in for Atlassian's all.js: the parts the panel uses (context token, resize).
+(function () {
+  var pending = {}, next = 1;
+  window.addEventListener("message", function (event) {
+    var msg = event.data;
+    if (event.source !== window.parent || !msg || !msg.herochecklistAP || msg.type !== "token") return;
+    if (pending[msg.id]) { pending[msg.id](msg.token); delete pending[msg.id]; }
+  });
+  function post(msg) { msg.herochecklistAP = true; window.parent.postMessage(msg, "*"); }
+  window.AP = {
+    context: {
+      getToken: function (callback) {
+        return new Promise(function (resolve) {
+          var id = next++;
+          pending[id] = function (token) { if (callback) callback(token); resolve(token); };
+          post({ type: "getToken", id: id });
+        });
+      }
+    },
+    resize: function (width, height) {
+      post({ type: "resize", height: parseInt(height || document.documentElement.scrollHeight, 10) });
+    },
+    sizeToParent: function () {}
+  };
+})();
+"""

@@ -1,0 +1,100 @@
+"""
+Calls from us to a tenant's Jira: Connect (HS256 JWT as the app, qsh of the exact request) or Forge (the app
+system token against app.apiBaseUrl). Timeouts, bounded retries with backoff on 429/5xx, one clear error type.
+"""
+
+import logging
+import random
+import time
+from urllib.parse import urlencode, urlparse
+
+import httpx
+import jwt
+from django.conf import settings
+
+from .models import Tenant
+from .qsh import query_string_hash
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE = {429, 500, 502, 503, 504}
+MAX_ATTEMPTS = 4
+MAX_RETRY_AFTER_SECONDS = 30.0
+APP_TOKEN_TTL_SECONDS = 180
+
+
+class JiraError(Exception):
+    def __init__(self, message: str, status: int | None = None, retryable: bool = False):
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+
+
+class JiraClient:
+    def __init__(self, tenant: Tenant, *, timeout: float | None = None, backoff: float = 0.5):
+        self.tenant = tenant
+        self.timeout = timeout or settings.OUTBOUND_TIMEOUT_SECONDS
+        self.backoff = backoff
+
+    def _auth(self, method: str, path: str, query: dict) -> tuple[str, str]:
+        """(base URL, Authorization header) for this request."""
+        system_token = self.tenant.forge_system_token() if self.tenant.forge_api_base_url else ""
+        if system_token:
+            return self.tenant.forge_api_base_url.rstrip("/"), f"Bearer {system_token}"
+        secret = self.tenant.shared_secret if not self.tenant.is_forge_only else ""
+        if not secret:
+            raise JiraError("no usable credentials for this tenant", retryable=False)
+        base = self.tenant.base_url.rstrip("/")
+        now = int(time.time())
+        claims = {
+            "iss": settings.APP_KEY,
+            "iat": now,
+            "exp": now + APP_TOKEN_TTL_SECONDS,
+            "qsh": query_string_hash(method, path, list(query.items()), urlparse(base).path),
+        }
+        return base, f"JWT {jwt.encode(claims, secret, algorithm='HS256')}"
+
+    def request(self, method: str, path: str, *, query: dict | None = None, json=None) -> httpx.Response:
+        query = {k: str(v) for k, v in (query or {}).items()}
+        last_error: JiraError | None = None
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            base, authorization = self._auth(method, path, query)
+            url = f"{base}{path}" + (f"?{urlencode(query)}" if query else "")
+            try:
+                response = httpx.request(
+                    method,
+                    url,
+                    json=json,
+                    headers={"Authorization": authorization, "Accept": "application/json"},
+                    timeout=self.timeout,
+                )
+            except httpx.TimeoutException:
+                last_error = JiraError(f"{method} {path}: timed out", retryable=True)
+                delay = self._delay(attempt, None)
+            except httpx.TransportError as exc:
+                last_error = JiraError(f"{method} {path}: {type(exc).__name__}", retryable=True)
+                delay = self._delay(attempt, None)
+            else:
+                if response.status_code < 400:
+                    return response
+                retryable = response.status_code in RETRYABLE
+                last_error = JiraError(f"{method} {path}: HTTP {response.status_code}", response.status_code, retryable)
+                if not retryable:
+                    raise last_error
+                delay = self._delay(attempt, response.headers.get("Retry-After"))
+            if attempt < MAX_ATTEMPTS:
+                logger.info("jira call retrying", extra={"attempt": attempt, "delay": round(delay, 2)})
+                time.sleep(delay)
+        raise last_error
+
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after:
+            try:
+                return min(float(retry_after), MAX_RETRY_AFTER_SECONDS)
+            except ValueError:
+                pass
+        # Exponential backoff with full jitter, so many workers do not retry in lockstep.
+        return random.uniform(0, self.backoff * 2 ** (attempt - 1))
+
+    def set_issue_property(self, issue_id: str, key: str, value: dict) -> None:
+        self.request("PUT", f"/rest/api/3/issue/{issue_id}/properties/{key}", json=value)

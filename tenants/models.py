@@ -1,0 +1,78 @@
+from django.db import models
+from django.utils import timezone
+
+from core import crypto
+from core.models import BaseModel
+
+
+class TenantState(models.TextChoices):
+    INSTALLED = "installed"
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+    UNINSTALLED = "uninstalled"
+
+
+class TenantQuerySet(models.QuerySet):
+    def active(self):
+        """Tenants whose credentials may still be trusted."""
+        return self.exclude(state=TenantState.UNINSTALLED)
+
+
+class Tenant(BaseModel):
+    """A Jira site that installed the app, through Connect (client_key) or Forge (installation_id), or both."""
+
+    # Connect's clientKey. A Forge-only tenant gets "forge:<installationId>" so the column stays unique and
+    # non-null on both databases (MongoDB's unique indexes treat every null as the same value).
+    client_key = models.CharField(max_length=255, unique=True)
+    installation_id = models.CharField(max_length=255, blank=True, db_index=True)
+    cloud_id = models.CharField(max_length=255, blank=True, db_index=True)
+    base_url = models.URLField(max_length=255)
+    display_url = models.URLField(max_length=255, blank=True)
+    product_type = models.CharField(max_length=32, default="jira")
+    entitlement_id = models.CharField(max_length=255, blank=True, db_index=True)
+    entitlement_number = models.CharField(max_length=255, blank=True)
+    state = models.CharField(max_length=16, choices=TenantState.choices, default=TenantState.INSTALLED)
+    installed_at = models.DateTimeField(null=True, blank=True)
+    enabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    uninstalled_at = models.DateTimeField(null=True, blank=True)
+    # Encrypted with core.crypto; never shown in the admin, logs or errors.
+    shared_secret_encrypted = models.TextField(blank=True, editable=False)
+    # Forge app system token from the latest FIT call (encrypted), for background calls to the product API.
+    forge_api_base_url = models.URLField(max_length=255, blank=True)
+    forge_system_token_encrypted = models.TextField(blank=True, editable=False)
+    forge_system_token_expires_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "uninstalled_at"])]
+
+    def __str__(self):
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return (self.base_url or self.client_key).removeprefix("https://")
+
+    @property
+    def is_forge_only(self) -> bool:
+        return self.client_key.startswith("forge:")
+
+    @property
+    def is_active(self) -> bool:
+        return self.state != TenantState.UNINSTALLED
+
+    @property
+    def shared_secret(self) -> str:
+        return crypto.decrypt(self.shared_secret_encrypted) if self.shared_secret_encrypted else ""
+
+    def set_shared_secret(self, secret: str) -> None:
+        self.shared_secret_encrypted = crypto.encrypt(secret)
+
+    def forge_system_token(self) -> str:
+        if not self.forge_system_token_encrypted:
+            return ""
+        if self.forge_system_token_expires_at and self.forge_system_token_expires_at <= timezone.now():
+            return ""
+        return crypto.decrypt(self.forge_system_token_encrypted)

@@ -1,0 +1,191 @@
+"""Writes to tenants: install, uninstall, enable/disable, Forge mapping, key rotation."""
+
+import fnmatch
+import logging
+from datetime import UTC, datetime
+from urllib.parse import urlparse
+
+import jwt
+from django.conf import settings
+from django.utils import timezone
+
+from core import crypto
+from core.db import atomic
+from core.exceptions import ValidationFailed
+
+from .auth import AuthError
+from .models import Tenant, TenantState
+
+logger = logging.getLogger(__name__)
+
+MAX_SECRET_LENGTH = 512
+MAX_KEY_LENGTH = 255
+
+
+def _allowed_jira_url(url: str) -> bool:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("https", "http") or not parsed.netloc or parsed.username or parsed.password:
+        return False
+    host = parsed.netloc.lower()
+    allowed = any(fnmatch.fnmatchcase(host, pattern.lower()) for pattern in settings.ALLOWED_JIRA_HOSTS)
+    # Plain http only for hosts named exactly in the setting (the local stand-in), never for a wildcard match.
+    if parsed.scheme == "http":
+        return host in {p.lower() for p in settings.ALLOWED_JIRA_HOSTS if "*" not in p}
+    return allowed
+
+
+def _validate_install_payload(payload: object) -> dict:
+    if not isinstance(payload, dict):
+        raise ValidationFailed({"body": "must be a JSON object"})
+    errors = {}
+
+    def text(name: str, *, required: bool, max_length: int = MAX_KEY_LENGTH) -> str:
+        value = payload.get(name, "")
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            errors[name] = "must be a string"
+            return ""
+        if required and not value:
+            errors[name] = "is required"
+        elif len(value) > max_length:
+            errors[name] = f"must be at most {max_length} characters"
+        return value
+
+    data = {
+        "client_key": text("clientKey", required=True),
+        "shared_secret": text("sharedSecret", required=True, max_length=MAX_SECRET_LENGTH),
+        "base_url": text("baseUrl", required=True).rstrip("/"),
+        "display_url": text("displayUrl", required=False).rstrip("/"),
+        "product_type": text("productType", required=False, max_length=32) or "jira",
+        "entitlement_id": text("entitlementId", required=False),
+        "entitlement_number": text("entitlementNumber", required=False),
+        "installation_id": text("installationId", required=False),
+        "key": text("key", required=False),
+    }
+    if data["client_key"].startswith("forge:"):
+        errors["clientKey"] = "is not a valid clientKey"
+    if data["base_url"] and "baseUrl" not in errors and not _allowed_jira_url(data["base_url"]):
+        errors["baseUrl"] = "must be an https URL of an Atlassian site"
+    if data["display_url"] and not urlparse(data["display_url"]).scheme.startswith("http"):
+        errors["displayUrl"] = "must be an http(s) URL"
+    if data["key"] and data["key"] != settings.APP_KEY:
+        errors["key"] = "is not this app's key"
+    if errors:
+        raise ValidationFailed(errors)
+    return data
+
+
+@atomic
+def tenant_install(*, payload: dict) -> Tenant:
+    """Idempotent upsert by clientKey. Runs only after the signed install was verified; a reinstall rotates the
+    secret (the old one stops working at once) and may change baseUrl."""
+    data = _validate_install_payload(payload)
+    now = timezone.now()
+    tenant = Tenant.objects.filter(client_key=data["client_key"]).first()
+    if tenant is None and data["installation_id"]:
+        # Forge saw this site first: adopt that tenant so its data stays with the site.
+        tenant = Tenant.objects.filter(installation_id=data["installation_id"], client_key__startswith="forge:").first()
+    if tenant is None:
+        tenant = Tenant(client_key=data["client_key"])
+    created = tenant._state.adding
+    was_uninstalled = tenant.state == TenantState.UNINSTALLED
+    tenant.client_key = data["client_key"]
+    tenant.base_url = data["base_url"]
+    tenant.display_url = data["display_url"]
+    tenant.product_type = data["product_type"]
+    tenant.entitlement_id = data["entitlement_id"] or tenant.entitlement_id
+    tenant.entitlement_number = data["entitlement_number"] or tenant.entitlement_number
+    tenant.installation_id = data["installation_id"] or tenant.installation_id
+    tenant.set_shared_secret(data["shared_secret"])
+    if created or was_uninstalled:
+        tenant.state = TenantState.INSTALLED
+        tenant.uninstalled_at = None
+    tenant.installed_at = now
+    tenant.full_clean()
+    tenant.save()
+    logger.info("tenant installed", extra={"tenant_id": str(tenant.id), "new_tenant": created})
+    return tenant
+
+
+@atomic
+def tenant_uninstall(*, client_key: str) -> Tenant | None:
+    tenant = Tenant.objects.filter(client_key=client_key).first()
+    if tenant is None:
+        return None
+    tenant.state = TenantState.UNINSTALLED
+    tenant.uninstalled_at = timezone.now()
+    # The secret is never trusted again: drop it rather than merely flag it.
+    tenant.shared_secret_encrypted = ""
+    tenant.forge_system_token_encrypted = ""
+    tenant.save()
+    logger.info("tenant uninstalled", extra={"tenant_id": str(tenant.id)})
+    return tenant
+
+
+@atomic
+def tenant_set_enabled(*, tenant: Tenant, enabled: bool) -> Tenant:
+    tenant.state = TenantState.ENABLED if enabled else TenantState.DISABLED
+    if enabled:
+        tenant.enabled_at = timezone.now()
+    else:
+        tenant.disabled_at = timezone.now()
+    tenant.save(update_fields=["state", "enabled_at", "disabled_at", "updated_at"])
+    return tenant
+
+
+def _token_expiry(token: str):
+    try:
+        exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
+    except jwt.PyJWTError:
+        return None
+    return datetime.fromtimestamp(exp, UTC) if isinstance(exp, int | float) else None
+
+
+@atomic
+def tenant_for_forge_invocation(*, claims: dict, system_token: str = "", reactivate: bool = False) -> Tenant:
+    """The tenant of a verified FIT, created on first sight, keyed by app.installationId."""
+    app = claims["app"]
+    installation_id = app["installationId"]
+    ctx = claims.get("context") or {}
+    tenant = Tenant.objects.filter(installation_id=installation_id).order_by("created_at").first()
+    if tenant is None:
+        site_url = str(ctx.get("siteUrl") or app.get("apiBaseUrl") or "").rstrip("/")
+        tenant = Tenant(
+            client_key=f"forge:{installation_id}",
+            installation_id=installation_id,
+            base_url=site_url[:MAX_KEY_LENGTH],
+            state=TenantState.INSTALLED,
+            installed_at=timezone.now(),
+        )
+    elif tenant.state == TenantState.UNINSTALLED:
+        if not reactivate:
+            raise AuthError("FIT for an uninstalled tenant")
+        tenant.state = TenantState.INSTALLED
+        tenant.uninstalled_at = None
+        tenant.installed_at = timezone.now()
+    tenant.cloud_id = str(ctx.get("cloudId") or tenant.cloud_id)[:MAX_KEY_LENGTH]
+    api_base = str(app.get("apiBaseUrl") or "")
+    if api_base and api_base != tenant.forge_api_base_url:
+        tenant.forge_api_base_url = api_base[:MAX_KEY_LENGTH]
+    if system_token:
+        tenant.forge_system_token_encrypted = crypto.encrypt(system_token)
+        tenant.forge_system_token_expires_at = _token_expiry(system_token)
+    tenant.save()
+    return tenant
+
+
+def tenant_rotate_encryption() -> int:
+    """Re-encrypt every stored secret under the first key of FIELD_ENCRYPTION_KEYS. Returns how many changed."""
+    changed = 0
+    for tenant in Tenant.objects.exclude(shared_secret_encrypted="", forge_system_token_encrypted="").iterator():
+        fields = []
+        for name in ("shared_secret_encrypted", "forge_system_token_encrypted"):
+            value = getattr(tenant, name)
+            if value:
+                setattr(tenant, name, crypto.reencrypt(value))
+                fields.append(name)
+        if fields:
+            tenant.save(update_fields=fields)
+            changed += 1
+    return changed

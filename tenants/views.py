@@ -1,0 +1,86 @@
+"""Connect front door: descriptor and lifecycle. Views stay thin; services do the writes."""
+
+import json
+import logging
+
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from core.exceptions import ValidationFailed
+
+from . import services
+from .auth import AuthError, verify_install_jwt
+from .decorators import connect_jwt_required, request_token, unauthorized
+from .descriptor import build_descriptor
+
+logger = logging.getLogger(__name__)
+
+
+@require_GET
+def descriptor(request):
+    return JsonResponse(build_descriptor())
+
+
+def _json_body(request):
+    try:
+        return json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _signed_lifecycle(request):
+    """Verify an RS256-signed install/uninstall. Returns the body, or a response to send instead."""
+    body = _json_body(request)
+    client_key = body.get("clientKey") if isinstance(body, dict) else None
+    try:
+        verify_install_jwt(request_token(request), request, body_client_key=client_key)
+    except AuthError as exc:
+        return None, unauthorized(str(exc))
+    return body, None
+
+
+@csrf_exempt
+@require_POST
+def installed(request):
+    body, failure = _signed_lifecycle(request)
+    if failure:
+        return failure
+    try:
+        services.tenant_install(payload=body)
+    except ValidationFailed as exc:
+        return JsonResponse({"error": "invalid_payload", "fields": exc.errors}, status=400)
+    return HttpResponse(status=204)
+
+
+@csrf_exempt
+@require_POST
+def uninstalled(request):
+    body, failure = _signed_lifecycle(request)
+    if failure:
+        return failure
+    services.tenant_uninstall(client_key=body["clientKey"])
+    return HttpResponse(status=204)
+
+
+@csrf_exempt
+@require_POST
+@connect_jwt_required(allow_disabled=True)
+def enabled(request):
+    services.tenant_set_enabled(tenant=request.tenant, enabled=True)
+    return HttpResponse(status=204)
+
+
+@connect_jwt_required(allow_disabled=True)
+def _disable(request):
+    services.tenant_set_enabled(tenant=request.tenant, enabled=False)
+    return HttpResponse(status=204)
+
+
+@csrf_exempt
+@require_POST
+def disabled(request):
+    # Jira sometimes sends `disabled` with no JWT after an uninstall (AC-2561): acknowledge it and change nothing.
+    if not request_token(request):
+        return HttpResponse(status=204)
+    return _disable(request)

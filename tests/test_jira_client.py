@@ -1,0 +1,71 @@
+import pytest
+
+from tenants.jira import JiraClient, JiraError
+from tenants.models import Tenant
+
+pytestmark = pytest.mark.django_db
+
+
+def test_connect_calls_are_signed_with_the_exact_qsh(tenant, standin):
+    JiraClient(tenant).set_issue_property("10001", "herochecklist-progress", {"done": 1, "total": 2})
+    [call] = standin.recorded
+    assert call.method == "PUT"
+    assert call.path == "/rest/api/3/issue/10001/properties/herochecklist-progress"
+    assert call.authorization_ok
+    assert standin.property("10001", "herochecklist-progress") == {"done": 1, "total": 2}
+
+
+def test_query_parameters_are_covered_by_the_qsh(tenant, standin):
+    standin.properties[("10001", "k")] = {"v": 1}
+    response = JiraClient(tenant).request("GET", "/rest/api/3/issue/10001/properties/k", query={"expand": "a,b c"})
+    assert response.json()["value"] == {"v": 1}
+    assert standin.recorded[-1].authorization_ok
+
+
+def test_429_and_5xx_are_retried_with_backoff(tenant, standin):
+    standin.fail_next = [429, 503]
+    JiraClient(tenant, backoff=0.01).set_issue_property("10001", "p", {"n": 1})
+    assert [c.method for c in standin.recorded] == ["PUT", "PUT", "PUT"]
+    assert standin.property("10001", "p") == {"n": 1}
+
+
+def test_retries_are_bounded(tenant, standin):
+    standin.fail_next = [500] * 10
+    with pytest.raises(JiraError) as caught:
+        JiraClient(tenant, backoff=0.01).set_issue_property("10001", "p", {"n": 1})
+    assert caught.value.status == 500 and caught.value.retryable
+    assert len(standin.recorded) == 4
+
+
+def test_a_client_error_is_not_retried(tenant, standin):
+    standin.fail_next = [400]
+    with pytest.raises(JiraError) as caught:
+        JiraClient(tenant, backoff=0.01).set_issue_property("10001", "p", {"n": 1})
+    assert caught.value.status == 400 and not caught.value.retryable
+    assert len(standin.recorded) == 1
+
+
+def test_an_unreachable_site_is_a_clear_retryable_error(tenant, closed_port):
+    Tenant.objects.filter(id=tenant.id).update(base_url=f"http://127.0.0.1:{closed_port}")
+    tenant.refresh_from_db()
+    with pytest.raises(JiraError) as caught:
+        JiraClient(tenant, backoff=0.01).set_issue_property("10001", "p", {"n": 1})
+    assert caught.value.retryable
+    assert "ConnectError" in str(caught.value)
+
+
+def test_forge_tenants_call_with_the_app_system_token(db, standin):
+    from core import crypto
+
+    token = "forge-system-token-" + "w" * 30
+    standin.system_tokens.add(token)
+    tenant = Tenant.objects.create(
+        client_key="forge:inst-1",
+        installation_id="inst-1",
+        base_url="https://forge-site.atlassian.net",
+        forge_api_base_url=standin.base_url,
+        forge_system_token_encrypted=crypto.encrypt(token),
+    )
+    JiraClient(tenant).set_issue_property("10002", "herochecklist-progress", {"done": 0})
+    assert standin.recorded[-1].authorization_ok
+    assert standin.property("10002", "herochecklist-progress") == {"done": 0}
