@@ -15,3 +15,7 @@ class Conflict(Exception):
         self.message = message
         self.status = status
         self.details = details
+
+
+class NotFound(Exception):
+    """Missing, or belonging to another tenant: the two are never told apart."""

@@ -81,3 +81,25 @@ class SecurityHeadersMiddleware:
             )
         )
         return response
+
+
+class BodyLimitMiddleware:
+    """413 with a JSON body for requests announcing more than DATA_UPLOAD_MAX_MEMORY_SIZE bytes, before any view
+    reads them (Django itself would answer a bare 400 only once the body is read)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit and length > limit:
+            from django.http import JsonResponse
+
+            return JsonResponse(
+                {"error": "too_large", "detail": f"The request body is over the limit of {limit} bytes."}, status=413
+            )
+        return self.get_response(request)

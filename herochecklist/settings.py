@@ -68,6 +68,9 @@ SENTRY_DSN = env.str("SENTRY_DSN", default="")
 JWT_LEEWAY_SECONDS = env.int("JWT_LEEWAY_SECONDS", default=30)
 PANEL_TOKEN_TTL_SECONDS = env.int("PANEL_TOKEN_TTL_SECONDS", default=900)
 OUTBOUND_TIMEOUT_SECONDS = env.float("OUTBOUND_TIMEOUT_SECONDS", default=10.0)
+# Progress property writes to Jira wait this long so a burst of edits becomes one write.
+PROGRESS_SYNC_DELAY_SECONDS = env.float("PROGRESS_SYNC_DELAY_SECONDS", default=2.0)
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
 
 # Databases: SQLite by default, MongoDB when DATABASE_URL says so (see README for the replica-set string).
 DATABASE_URL = env.str("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
@@ -97,6 +100,12 @@ if USE_MONGODB:
     ]
 else:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        # Writers queue for the lock up front instead of failing half-way with "database is locked".
+        DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+        if TESTING:
+            # A file, not memory: Celery workers and threads in the tests open the same test database.
+            DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
     DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
     _CONTRIB_APPS = ["django.contrib.admin", "django.contrib.auth", "django.contrib.contenttypes"]
 
@@ -113,6 +122,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestContextMiddleware",
+    "core.middleware.BodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.SecurityHeadersMiddleware",
@@ -170,8 +180,12 @@ STORAGES = {
     },
 }
 
+# Shared by every web node and worker when Redis is configured (rate limits, sync debouncing); per process otherwise.
+CACHE_URL = env.str("CACHE_URL", default="")
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "herochecklist"},
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    if CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "herochecklist"},
 }
 
 # Request bodies: the API enforces its own per-field limits; this is the outer guard (413 beyond it).

@@ -7,5 +7,6 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("", include("tenants.urls")),
+    path("", include("checklists.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -94,3 +94,69 @@ def tenant(db, client, standin):
     response = signed_install(client, standin)
     assert response.status_code == 204, response.content
     return Tenant.objects.get(client_key=standin.client_key)
+
+
+ISSUE = {"id": "10001", "key": "DEMO-1", "projectId": "10000", "typeId": "10002"}
+
+
+def issue_ref(issue=None):
+    from tenants.auth import IssueRef
+
+    issue = issue or ISSUE
+    return IssueRef(id=issue["id"], key=issue["key"], project_id=issue["projectId"], issue_type_id=issue["typeId"])
+
+
+@pytest.fixture
+def other_tenant(db):
+    """Tenant B (charlie's site): installed directly, no stand-in needed."""
+    from tenants.models import Tenant
+
+    tenant = Tenant(client_key="tenant-b-client-key", base_url="https://tenant-b.atlassian.net")
+    tenant.set_shared_secret("tenant-b-shared-secret-" + "b" * 30)
+    tenant.save()
+    return tenant
+
+
+class Api:
+    """Calls /api/v1 as one user of one site, with a panel token bound to one issue (or another credential)."""
+
+    def __init__(self, client, tenant, account_id="557058:alice", issue=None, authorization=None):
+        from tenants.auth import mint_panel_token
+
+        self.client = client
+        self.issue = issue or ISSUE
+        self.authorization = authorization or "Bearer " + mint_panel_token(
+            tenant=tenant, account_id=account_id, issue=issue_ref(self.issue)
+        )
+
+    def url(self, suffix="", issue_id=None):
+        return f"/api/v1/issues/{issue_id or self.issue['id']}/checklist{suffix}"
+
+    def call(self, method, path, data=None, *, version=None, content_type="application/json", raw=False):
+        import json as _json
+
+        headers = {"HTTP_AUTHORIZATION": self.authorization}
+        if version is not None:
+            headers["HTTP_IF_MATCH"] = f'"{version}"'
+        body = data if raw or data is None else _json.dumps(data)
+        return getattr(self.client, method)(path, data=body, content_type=content_type, **headers)
+
+    def get(self, suffix="", issue_id=None):
+        return self.client.get(self.url(suffix, issue_id), HTTP_AUTHORIZATION=self.authorization)
+
+    def add(self, text="item", version=None, **fields):
+        return self.call("post", self.url("/items"), {"text": text, **fields}, version=version)
+
+    def patch(self, item_id, version=None, **fields):
+        return self.call("patch", self.url(f"/items/{item_id}"), fields, version=version)
+
+    def delete(self, item_id, version=None):
+        return self.call("delete", self.url(f"/items/{item_id}"), version=version)
+
+    def put_text(self, text, version=None):
+        return self.call("put", self.url("/text"), text.encode(), version=version, content_type="text/plain", raw=True)
+
+
+@pytest.fixture
+def api(client, tenant):
+    return Api(client, tenant)

@@ -1,0 +1,114 @@
+from django.db import models
+
+from core.models import BaseModel
+from tenants.models import Tenant
+
+MAX_ITEM_TEXT = 2000
+MAX_ITEMS = 500
+MAX_TEMPLATES = 200
+MAX_TEMPLATE_NAME = 200
+MAX_ACCOUNT_ID = 128
+MAX_ISSUE_ID = 32
+
+
+class ItemStatus(models.TextChoices):
+    TODO = "todo"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    SKIPPED = "skipped"
+    BLOCKED = "blocked"
+
+
+COMPLETE_STATUSES = frozenset({ItemStatus.DONE, ItemStatus.SKIPPED})
+
+
+class Checklist(BaseModel):
+    """One checklist per (tenant, issue). `version` grows by one with every write (optimistic concurrency)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="checklists")
+    issue_id = models.CharField(max_length=MAX_ISSUE_ID)
+    issue_key = models.CharField(max_length=64, blank=True)
+    project_id = models.CharField(max_length=MAX_ISSUE_ID, blank=True)
+    issue_type_id = models.CharField(max_length=MAX_ISSUE_ID, blank=True)
+    version = models.PositiveIntegerField(default=0)
+    # Counts only (no text), kept in step by the services: what Support staff and the issue property see.
+    done_count = models.PositiveIntegerField(default=0)
+    total_count = models.PositiveIntegerField(default=0)
+    mandatory_open_count = models.PositiveIntegerField(default=0)
+    # The version last written to the Jira issue property, so a retried or duplicate sync writes nothing new.
+    property_synced_version = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "issue_id"], name="unique_checklist_per_issue")]
+
+    def __str__(self):
+        return self.issue_key or f"issue {self.issue_id}"
+
+
+class ChecklistItem(BaseModel):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    checklist = models.ForeignKey(Checklist, on_delete=models.CASCADE, related_name="items")
+    text = models.TextField(max_length=MAX_ITEM_TEXT)
+    status = models.CharField(max_length=16, choices=ItemStatus.choices, default=ItemStatus.TODO)
+    is_header = models.BooleanField(default=False)
+    mandatory = models.BooleanField(default=True)
+    assignee_account_id = models.CharField(max_length=MAX_ACCOUNT_ID, blank=True)
+    due_date = models.DateField(null=True, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    created_by = models.CharField(max_length=MAX_ACCOUNT_ID, blank=True)
+    updated_by = models.CharField(max_length=MAX_ACCOUNT_ID, blank=True)
+
+    class Meta:
+        ordering = ["position", "created_at"]
+        indexes = [models.Index(fields=["checklist", "position"])]
+
+    def __str__(self):
+        return f"item {self.id}"
+
+    @property
+    def is_complete(self) -> bool:
+        return self.status in COMPLETE_STATUSES
+
+
+class Template(BaseModel):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="templates")
+    name = models.CharField(max_length=MAX_TEMPLATE_NAME)
+    text = models.TextField()
+    project_id = models.CharField(max_length=MAX_ISSUE_ID, blank=True)
+    issue_type_id = models.CharField(max_length=MAX_ISSUE_ID, blank=True)
+    auto_apply = models.BooleanField(default=False)
+    created_by = models.CharField(max_length=MAX_ACCOUNT_ID, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "auto_apply"])]
+
+    def __str__(self):
+        return self.name
+
+
+class ChangeAction(models.TextChoices):
+    ITEM_ADDED = "item_added"
+    ITEM_UPDATED = "item_updated"
+    ITEM_DELETED = "item_deleted"
+    REORDERED = "reordered"
+    TEMPLATE_APPLIED = "template_applied"
+
+
+class ChecklistChange(BaseModel):
+    """History: who changed what, when, with before/after values of each changed field."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    checklist = models.ForeignKey(Checklist, on_delete=models.CASCADE, related_name="changes")
+    version = models.PositiveIntegerField()
+    action = models.CharField(max_length=32, choices=ChangeAction.choices)
+    actor_account_id = models.CharField(max_length=MAX_ACCOUNT_ID, blank=True)
+    item_id = models.UUIDField(null=True, blank=True)
+    source = models.CharField(max_length=16, blank=True)  # api, text, template
+    changes = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-created_at", "-version"]
+        indexes = [models.Index(fields=["checklist", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.action} v{self.version}"

@@ -1,0 +1,98 @@
+"""Reads. A checklist read costs two queries whatever the item count: the checklist, then its items."""
+
+from tenants.auth import IssueRef
+from tenants.models import Tenant
+
+from . import textformat
+from .models import Checklist, ChecklistChange, ChecklistItem, Template
+from .rendering import render_markdown
+from .services import progress_json
+
+MAX_HISTORY = 500
+
+
+def checklist_items(checklist: Checklist | None) -> list[ChecklistItem]:
+    if checklist is None:
+        return []
+    return list(ChecklistItem.objects.filter(checklist=checklist).order_by("position", "created_at"))
+
+
+def item_json(item: ChecklistItem) -> dict:
+    return {
+        "id": str(item.id),
+        "text": item.text,
+        "textHtml": render_markdown(item.text),
+        "status": item.status,
+        "isHeader": item.is_header,
+        "mandatory": item.mandatory,
+        "assigneeAccountId": item.assignee_account_id or None,
+        "dueDate": item.due_date.isoformat() if item.due_date else None,
+        "position": item.position,
+        "createdAt": item.created_at.isoformat(),
+        "updatedAt": item.updated_at.isoformat(),
+    }
+
+
+def checklist_json(checklist: Checklist | None, issue: IssueRef, items: list[ChecklistItem] | None = None) -> dict:
+    items = checklist_items(checklist) if items is None else items
+    return {
+        "issueId": issue.id,
+        "issueKey": (checklist.issue_key if checklist else "") or issue.key,
+        "projectId": (checklist.project_id if checklist else "") or issue.project_id,
+        "issueTypeId": (checklist.issue_type_id if checklist else "") or issue.issue_type_id,
+        "version": checklist.version if checklist else 0,
+        "items": [item_json(i) for i in items],
+        "progress": progress_json(checklist),
+    }
+
+
+def checklist_text(checklist: Checklist | None) -> str:
+    return textformat.serialize(
+        [
+            textformat.Entry(
+                text=i.text,
+                status=i.status,
+                is_header=i.is_header,
+                mandatory=i.mandatory,
+                assignee_account_id=i.assignee_account_id,
+                due_date=i.due_date,
+            )
+            for i in checklist_items(checklist)
+        ]
+    )
+
+
+def checklist_for(tenant: Tenant, issue_id: str) -> Checklist | None:
+    return Checklist.objects.filter(tenant=tenant, issue_id=issue_id).first()
+
+
+def history_json(checklist: Checklist | None, limit: int) -> list[dict]:
+    if checklist is None:
+        return []
+    changes = ChecklistChange.objects.filter(checklist=checklist).order_by("-version", "-created_at")[:limit]
+    return [
+        {
+            "id": str(c.id),
+            "version": c.version,
+            "action": c.action,
+            "actorAccountId": c.actor_account_id or None,
+            "itemId": str(c.item_id) if c.item_id else None,
+            "source": c.source,
+            "changes": c.changes,
+            "createdAt": c.created_at.isoformat(),
+        }
+        for c in changes
+    ]
+
+
+def template_json(template: Template) -> dict:
+    return {
+        "id": str(template.id),
+        "name": template.name,
+        "text": template.text,
+        "projectId": template.project_id or None,
+        "issueTypeId": template.issue_type_id or None,
+        "autoApply": template.auto_apply,
+        "createdAt": template.created_at.isoformat(),
+        "updatedAt": template.updated_at.isoformat(),
+    }

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+from .api import api
+
+urlpatterns = [
+    path("connect/panel", views.panel, name="connect-panel"),
+    path("connect/webhooks/issue-deleted", views.issue_deleted, name="connect-issue-deleted"),
+    path("api/v1/", api.urls),
+]

@@ -1,0 +1,98 @@
+import pytest
+
+from checklists.models import Template
+from tests.conftest import Api
+
+pytestmark = pytest.mark.django_db
+
+
+def make(api, **fields):
+    body = {"name": "Release", "text": "## Release\n- [ ] tag\n- [ ]? blog post\n", **fields}
+    return api.client.post(
+        "/api/v1/templates", data=body, content_type="application/json", HTTP_AUTHORIZATION=api.authorization
+    )
+
+
+def test_create_list_update_delete(api):
+    created = make(api)
+    assert created.status_code == 201
+    template = created.json()
+    assert template["name"] == "Release" and template["autoApply"] is False
+    listed = api.client.get("/api/v1/templates", HTTP_AUTHORIZATION=api.authorization).json()
+    assert [t["id"] for t in listed] == [template["id"]]
+    patched = api.client.patch(
+        f"/api/v1/templates/{template['id']}",
+        data={"name": "Release v2"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=api.authorization,
+    )
+    assert patched.json()["name"] == "Release v2"
+    deleted = api.client.delete(f"/api/v1/templates/{template['id']}", HTTP_AUTHORIZATION=api.authorization)
+    assert deleted.status_code == 204
+    assert not Template.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "bad"),
+    [
+        ({"name": ""}, "name"),
+        ({"name": "x" * 201}, "name"),
+        ({"text": "- [?] nope"}, "text (line 1)"),
+        ({"text": ""}, "text"),
+        ({"projectId": "PROJ"}, "projectId"),
+        ({"autoApply": "yes"}, "autoApply"),
+    ],
+)
+def test_bad_templates_are_422_naming_the_field(api, fields, bad):
+    response = make(api, **fields)
+    assert response.status_code == 422
+    assert bad in response.json()["fields"]
+    assert not Template.objects.exists()
+
+
+def test_apply_append_and_replace(api):
+    template = make(api).json()
+    api.add("existing")
+    url = api.url("/apply-template")
+    appended = api.call("post", url, {"templateId": template["id"], "mode": "append"}).json()
+    assert [i["text"] for i in appended["items"]] == ["existing", "Release", "tag", "blog post"]
+    replaced = api.call("post", url, {"templateId": template["id"], "mode": "replace"}).json()
+    assert [i["text"] for i in replaced["items"]] == ["Release", "tag", "blog post"]
+    assert api.call("post", url, {"templateId": template["id"], "mode": "merge"}).status_code == 422
+
+
+def test_another_sites_template_is_404(client, tenant, other_tenant):
+    charlie = Api(client, other_tenant, account_id="557058:charlie")
+    foreign = make(charlie).json()
+    alice = Api(client, tenant)
+    response = alice.call("post", alice.url("/apply-template"), {"templateId": foreign["id"], "mode": "append"})
+    assert response.status_code == 404
+    assert client.get(f"/api/v1/templates/{foreign['id']}", HTTP_AUTHORIZATION=alice.authorization).status_code == 404
+    assert client.get("/api/v1/templates", HTTP_AUTHORIZATION=alice.authorization).json() == []
+
+
+def test_the_best_matching_auto_template_applies_once_on_first_open(api):
+    make(api, name="global", text="- [ ] global\n", autoApply=True)
+    make(api, name="project", text="- [ ] project\n", autoApply=True, projectId="10000")
+    make(
+        api,
+        name="project+type",
+        text="- [ ] project and type\n",
+        autoApply=True,
+        projectId="10000",
+        issueTypeId="10002",
+    )
+    make(api, name="other project", text="- [ ] other\n", autoApply=True, projectId="99999")
+    first = api.get().json()
+    assert [i["text"] for i in first["items"]] == ["project and type"]
+    assert first["version"] == 1
+    api.delete(first["items"][0]["id"])
+    assert api.get().json()["items"] == []  # emptied by the user: never re-applied
+
+
+def test_project_template_beats_global_when_the_type_differs(client, tenant):
+    api = Api(client, tenant, issue={"id": "10009", "key": "DEMO-9", "projectId": "10000", "typeId": "77"})
+    make(api, name="global", text="- [ ] global\n", autoApply=True)
+    make(api, name="project", text="- [ ] project\n", autoApply=True, projectId="10000")
+    make(api, name="project+type", text="- [ ] typed\n", autoApply=True, projectId="10000", issueTypeId="10002")
+    assert [i["text"] for i in api.get().json()["items"]] == ["project"]
