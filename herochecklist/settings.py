@@ -176,7 +176,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG or TESTING
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        else "core.storage.StaticStorage"
     },
 }
 
@@ -234,6 +234,8 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # runserver's access log carries query strings (panel JWTs): same scrubbing JSON handler as the rest.
+        "django.server": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
         "django_mongodb_backend": {"level": "WARNING"},
     },
 }

@@ -1,0 +1,52 @@
+// How the panel reaches /api/v1. In Jira (Connect) it sends the panel token, and on a 401 swaps it for a fresh
+// context token from the host page (AP.context.getToken). A Forge host can supply its own `send` instead.
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(`HTTP ${status}`);
+    this.status = status;
+    this.body = body;
+    this.fields = body && body.fields;
+  }
+}
+
+export function createTransport({ apiBase, token, host, send }) {
+  let authorization = `Bearer ${token}`;
+
+  async function refresh() {
+    if (!host || !host.context || typeof host.context.getToken !== "function") return false;
+    const context = await host.context.getToken();
+    if (!context) return false;
+    authorization = `JWT ${context}`;
+    return true;
+  }
+
+  async function once(method, path, body, options) {
+    const headers = { Authorization: authorization, Accept: "application/json" };
+    let payload;
+    if (body != null) {
+      payload = typeof body === "string" ? body : JSON.stringify(body);
+      headers["Content-Type"] = typeof body === "string" ? "text/plain; charset=utf-8" : "application/json";
+    }
+    if (options.ifMatch != null && method !== "GET") headers["If-Match"] = `"${options.ifMatch}"`;
+    if (send) return send({ method, path: apiBase + path, headers, body: payload });
+    return fetch(apiBase + path, { method, headers, body: payload, credentials: "omit" });
+  }
+
+  async function request(method, path, body = null, options = {}) {
+    let response = await once(method, path, body, options);
+    if (response.status === 401 && (await refresh())) response = await once(method, path, body, options);
+    const etag = response.headers.get("ETag");
+    const version = etag ? Number(etag.replace(/[W/"]/g, "")) : null;
+    if (!response.ok) {
+      let errorBody = null;
+      try { errorBody = await response.json(); } catch (e) { errorBody = null; }
+      throw new ApiError(response.status, errorBody);
+    }
+    let data = null;
+    if (response.status !== 204) data = options.text ? await response.text() : await response.json();
+    return options.full ? { data, version } : data;
+  }
+
+  return { request };
+}
