@@ -35,4 +35,6 @@ def checklist_progress_sync_task(self, checklist_id: str) -> None:
         if not exc.retryable:
             logger.warning("progress sync gave up", extra={"status": exc.status})
             return
-        raise self.retry(exc=exc, countdown=min(600, 2**self.request.retries * 5 + random.uniform(0, 3))) from exc
+        base = settings.PROGRESS_SYNC_RETRY_BASE_SECONDS
+        countdown = min(600, base * 2**self.request.retries + random.uniform(0, base))
+        raise self.retry(exc=exc, countdown=countdown) from exc

@@ -160,3 +160,61 @@ class Api:
 @pytest.fixture
 def api(client, tenant):
     return Api(client, tenant)
+
+
+@pytest.fixture
+def celery_worker_process(test_redis_url, transactional_db):
+    """A real Celery worker in its own process, on its own queue, against the real Redis and this test database."""
+    import signal
+    import uuid
+
+    from django.db import connection
+
+    from herochecklist.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+    if connection.vendor == "mongodb":
+        url = os.environ["DATABASE_URL"].replace("/herochecklist?", f"/{connection.settings_dict['NAME']}?")
+    else:
+        url = f"sqlite:///{connection.settings_dict['NAME']}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": test_redis_url,
+        "CELERY_QUEUE": queue,
+        "PROGRESS_SYNC_RETRY_BASE_SECONDS": "0.2",
+    }
+    saved = {k: app.conf[k] for k in ("task_always_eager", "broker_url", "result_backend", "task_default_queue")}
+    app.conf.update(
+        task_always_eager=False, broker_url=test_redis_url, result_backend=test_redis_url, task_default_queue=queue
+    )
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "herochecklist",
+            "worker",
+            "-Q",
+            queue,
+            "--pool=solo",
+            "-l",
+            "WARNING",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    yield worker
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+    app.conf.update(saved)
