@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format install install-dev migrate browser clean
+.PHONY: run test lint format install install-dev migrate browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ lint: install-dev
 format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Benchmarks print figures and same-run ratios; see bench/RESULTS.md for a recorded run.
+bench: install-dev browser
+	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.panel
 
 clean:
 	rm -rf $(VENV) var/static var/screenshots

@@ -2,6 +2,7 @@ import re
 import uuid
 
 from django.conf import settings
+from django.middleware.gzip import GZipMiddleware
 
 from . import context
 
@@ -103,3 +104,13 @@ class BodyLimitMiddleware:
                 {"error": "too_large", "detail": f"The request body is over the limit of {limit} bytes."}, status=413
             )
         return self.get_response(request)
+
+
+class ApiGZipMiddleware(GZipMiddleware):
+    """gzip for /api/ JSON only. Pages that carry a token (the panel) stay uncompressed, so compression can never
+    be used to guess a secret next to reflected input (BREACH)."""
+
+    def process_response(self, request, response):
+        if not request.path.startswith("/api/"):
+            return response
+        return super().process_response(request, response)

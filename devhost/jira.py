@@ -109,13 +109,17 @@ class JiraStandIn(ThreadingHTTPServer):
         payload.update(overrides)
         return payload
 
-    def install(self, app_base_url: str, *, rotate_secret: bool = True) -> httpx.Response:
-        """POST the signed `installed` lifecycle event to the app, as Jira does."""
+    def install(self, app_base_url: str, *, rotate_secret: bool = True, audience: str = "") -> httpx.Response:
+        """POST the signed `installed` lifecycle event to the app, as Jira does. `audience` is the app's declared
+        baseUrl when it differs from the address we reach it at (a production-mode app behind no TLS proxy)."""
         if rotate_secret or not self.shared_secret:
             self.shared_secret = secrets.token_urlsafe(48)
         self.app_base_url = app_base_url.rstrip("/")
         token = install_token(
-            self.install_keys, client_key=self.client_key, app_base_url=self.app_base_url, path="/connect/installed"
+            self.install_keys,
+            client_key=self.client_key,
+            app_base_url=(audience or self.app_base_url).rstrip("/"),
+            path="/connect/installed",
         )
         return httpx.post(
             f"{self.app_base_url}/connect/installed",

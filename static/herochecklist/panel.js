@@ -72,6 +72,8 @@ async function load() {
     state.error = describe(err);
   }
   render();
+  // For bench/panel: when the first full render happened, on this page's own clock.
+  if (!performance.getEntriesByName("herochecklist-rendered").length) performance.mark("herochecklist-rendered");
 }
 
 function describe(err) {
