@@ -55,6 +55,10 @@ class _Raced(Exception):
     """Another write committed between our read and our version bump."""
 
 
+class _NoChange(Exception):
+    """The write changed nothing; raised to roll back the version bump."""
+
+
 # --- validation --------------------------------------------------------------------------------------------------
 
 
@@ -200,6 +204,8 @@ def _is_write_conflict(exc: BaseException) -> bool:
         has_label = getattr(seen, "has_error_label", None)
         if (has_label and has_label("TransientTransactionError")) or "database is locked" in str(seen):
             return True
+        if getattr(seen, "timeout", False) is True:  # pymongo's timeoutMS ran out waiting for a lock
+            return True
         seen = seen.__cause__ or seen.__context__
     return False
 
@@ -223,19 +229,24 @@ def _checklist_write(
                     raise Conflict(
                         "The checklist changed since you loaded it.", status=412, currentVersion=checklist.version
                     )
+                # The version bump comes first: every writer locks the checklist document before any item, so
+                # concurrent writers queue up (or conflict) at one point and can never hold each other's locks.
+                new_version = checklist.version + 1
+                if (
+                    Checklist.objects.filter(id=checklist.id, version=checklist.version).update(
+                        version=new_version, updated_at=timezone.now()
+                    )
+                    != 1
+                ):
+                    raise _Raced()
                 items = list(ChecklistItem.objects.filter(checklist=checklist).order_by("position", "created_at"))
                 changes = mutate(checklist, items)
                 if not changes:
-                    return checklist
+                    raise _NoChange()  # rolls the bump back: a no-op leaves version and history alone
                 counts = progress_counts(
                     ChecklistItem.objects.filter(checklist=checklist).values_list("status", "is_header", "mandatory")
                 )
-                new_version = checklist.version + 1
-                bumped = Checklist.objects.filter(id=checklist.id, version=checklist.version).update(
-                    version=new_version, updated_at=timezone.now(), **counts
-                )
-                if bumped != 1:
-                    raise _Raced()
+                Checklist.objects.filter(id=checklist.id).update(**counts)
                 ChecklistChange.objects.bulk_create(
                     ChecklistChange(
                         tenant=tenant,
@@ -255,6 +266,8 @@ def _checklist_write(
                 on_commit(functools.partial(_schedule_progress_sync, checklist.id))
                 logger.info("checklist changed", extra={"version": new_version, "changes": len(changes)})
                 return checklist
+        except _NoChange:
+            return Checklist.objects.get(id=checklist.id)
         except (_Raced, IntegrityError) as exc:
             if expected_version is not None:
                 raise Conflict("The checklist changed since you loaded it.", status=412) from exc

@@ -39,6 +39,7 @@ def atomic(using=DEFAULT_DB_ALIAS):
     return _Atomic(using)
 
 
-def on_commit(func, using: str = DEFAULT_DB_ALIAS) -> None:
-    """Run func after the surrounding atomic() commits (at once when there is none), on either backend."""
-    transaction.on_commit(func, using=using)
+def on_commit(func, using: str = DEFAULT_DB_ALIAS, robust: bool = True) -> None:
+    """Run func after the surrounding atomic() commits (at once when there is none), on either backend.
+    Robust by default: these callbacks queue background work, and a broker hiccup must not fail a committed write."""
+    transaction.on_commit(func, using=using, robust=robust)

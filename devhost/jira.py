@@ -10,10 +10,8 @@ import html
 import json
 import re
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
@@ -21,6 +19,7 @@ import jwt
 
 from tenants.qsh import CONTEXT_QSH, query_string_hash
 
+from .http import JSONHandler, StandInServer
 from .keys import KeyPair, connect_token, install_token
 
 APP_KEY_DEFAULT = "io.herochecklist.dev"
@@ -48,11 +47,9 @@ class Recorded:
     at: float = field(default_factory=time.time)
 
 
-class JiraStandIn(ThreadingHTTPServer):
-    daemon_threads = True
-
+class JiraStandIn(StandInServer):
     def __init__(self, port: int = 0, *, app_key: str = APP_KEY_DEFAULT):
-        super().__init__(("127.0.0.1", port), _Handler)
+        super().__init__(port, _Handler)
         self.app_key = app_key
         self.install_keys = KeyPair()
         self.forge_keys = KeyPair()
@@ -63,12 +60,6 @@ class JiraStandIn(ThreadingHTTPServer):
         self.recorded: list[Recorded] = []
         self.system_tokens: set[str] = set()  # Forge app system tokens this site accepts as Bearer
         self.fail_next: list[int] = []  # statuses to answer the next REST calls with (tests inject failures)
-        self.lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
 
     @property
     def install_keys_url(self) -> str:
@@ -81,15 +72,6 @@ class JiraStandIn(ThreadingHTTPServer):
     @property
     def host(self) -> str:
         return f"127.0.0.1:{self.server_address[1]}"
-
-    def start(self) -> "JiraStandIn":
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
 
     # --- what Jira does to the app ---------------------------------------------------------------------------
 
@@ -185,23 +167,8 @@ class JiraStandIn(ThreadingHTTPServer):
 _PROPERTY = re.compile(r"^/rest/api/3/issue/([^/]+)/properties/([^/]+)$")
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JSONHandler):
     server: JiraStandIn
-
-    def log_message(self, *args):
-        pass
-
-    def _send(self, status: int, body: bytes = b"", content_type: str = "application/json", headers=None):
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: int, data) -> None:
-        self._send(status, json.dumps(data).encode())
 
     def do_GET(self):
         parts = urlsplit(self.path)
@@ -240,11 +207,8 @@ class _Handler(BaseHTTPRequestHandler):
         return self._rest("DELETE", urlsplit(self.path))
 
     def _rest(self, method: str, parts):
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
+        raw, body = self._body()
+        if body is None and raw:
             body = raw.decode(errors="replace")
         ok = self.server.verify_app_request(method, parts.path, parts.query, self.headers.get("Authorization", ""))
         with self.server.lock:

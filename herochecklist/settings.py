@@ -64,6 +64,24 @@ ATLASSIAN_ALL_JS_URL = env.str("ATLASSIAN_ALL_JS_URL", default="https://connect-
 MARKETPLACE_API_URL = env.str("MARKETPLACE_API_URL", default="https://marketplace.atlassian.com")
 HUBSPOT_BASE_URL = env.str("HUBSPOT_BASE_URL", default="https://api.hubapi.com")
 HUBSPOT_ACCESS_TOKEN = env.str("HUBSPOT_ACCESS_TOKEN", default="")
+# Calls per rolling window for the whole HubSpot account, kept under its limit (100 per 10 s on Starter).
+HUBSPOT_RATE_LIMIT = env.int("HUBSPOT_RATE_LIMIT", default=90)
+HUBSPOT_RATE_WINDOW_SECONDS = env.float("HUBSPOT_RATE_WINDOW_SECONDS", default=10.0)
+HUBSPOT_RATE_LIMIT_KEY = env.str("HUBSPOT_RATE_LIMIT_KEY", default="hubspot")  # one per HubSpot account
+HUBSPOT_ONBOARDING_LIST_ID = env.str("HUBSPOT_ONBOARDING_LIST_ID", default="")
+HUBSPOT_SYNC_RETRY_BASE_SECONDS = env.float("HUBSPOT_SYNC_RETRY_BASE_SECONDS", default=5.0)
+MARKETPLACE_VENDOR_ID = env.str("MARKETPLACE_VENDOR_ID", default="")
+MARKETPLACE_ACCOUNT_EMAIL = env.str("MARKETPLACE_ACCOUNT_EMAIL", default="")
+MARKETPLACE_API_TOKEN = env.str("MARKETPLACE_API_TOKEN", default="")
+# EMAIL_URL (smtp://user:pass@host:587, consolemail://, ...) sets EMAIL_BACKEND, EMAIL_HOST and the rest;
+# file:///some/dir writes each message to a file there (used by tests that watch a separate worker process).
+_EMAIL_URL = env.str("EMAIL_URL", default="consolemail://")
+if _EMAIL_URL.startswith("file://"):
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = _EMAIL_URL.removeprefix("file://")
+else:
+    globals().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="HeroChecklist <hello@herochecklist.invalid>")
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 JWT_LEEWAY_SECONDS = env.int("JWT_LEEWAY_SECONDS", default=30)
 PANEL_TOKEN_TTL_SECONDS = env.int("PANEL_TOKEN_TTL_SECONDS", default=900)
@@ -206,13 +224,24 @@ X_FRAME_OPTIONS = "DENY"
 
 # Celery: without REDIS_URL tasks run eagerly in-process, so `make run` needs nothing else.
 REDIS_URL = env.str("REDIS_URL", default="")
+# The HubSpot rate limiter's shared log; without Redis, a per-process one (fine for one eager process).
+RATE_LIMIT_REDIS_URL = env.str("RATE_LIMIT_REDIS_URL", default="") or REDIS_URL
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
-CELERY_TASK_EAGER_PROPAGATES = True
+# Eager tasks behave as on a worker: retries run, and a failing task never breaks the request that queued it.
+CELERY_TASK_EAGER_PROPAGATES = False
 # One queue name per deployment (or test run) so workers never take another one's tasks.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="herochecklist")
 CELERY_TASK_ACKS_LATE = True
+# A task that was running when its worker died is handed out again after this long (keep it above the longest task).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+CELERY_BEAT_SCHEDULE = {
+    # Daily at 03:17 UTC (https://crontab.guru/#17_3_*_*_*): new and changed licenses from the Marketplace.
+    "marketplace-poll": {"task": "contacts.tasks.marketplace_poll_task", "schedule": 24 * 3600},
+    # Every 5 minutes: push contacts still pending (new, changed, or whose earlier push failed transiently).
+    "hubspot-sync": {"task": "contacts.tasks.hubspot_sync_task", "schedule": 300},
+}
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 120

@@ -8,5 +8,6 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("", include("tenants.urls")),
     path("", include("checklists.urls")),
+    path("", include("contacts.urls")),
     path("admin/", admin.site.urls),
 ]

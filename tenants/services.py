@@ -10,11 +10,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from core import crypto
-from core.db import atomic
+from core.db import atomic, on_commit
 from core.exceptions import ValidationFailed
 
 from .auth import AuthError
 from .models import Tenant, TenantState
+from .signals import tenant_uninstalled
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ def tenant_uninstall(*, client_key: str) -> Tenant | None:
     tenant.forge_system_token_encrypted = ""
     tenant.save()
     logger.info("tenant uninstalled", extra={"tenant_id": str(tenant.id)})
+    on_commit(lambda: tenant_uninstalled.send(sender=Tenant, tenant_id=str(tenant.id)))
     return tenant
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+WORKER_LOG = ROOT / "var" / "test-workers.log"  # what the test suite's Celery workers printed
 
 # A complete, safe production environment; tests remove or spoil one value at a time.
 PRODUCTION_ENV = {
@@ -163,8 +164,9 @@ def api(client, tenant):
 
 
 @pytest.fixture
-def celery_worker_process(test_redis_url, transactional_db):
-    """A real Celery worker in its own process, on its own queue, against the real Redis and this test database."""
+def start_worker(test_redis_url, transactional_db):
+    """Starts real Celery workers in their own processes, on a queue of this test's own, against the real Redis and
+    this test database. Returns a function: start_worker(**extra_env) -> Popen. All are stopped afterwards."""
     import signal
     import uuid
 
@@ -177,7 +179,7 @@ def celery_worker_process(test_redis_url, transactional_db):
         url = os.environ["DATABASE_URL"].replace("/herochecklist?", f"/{connection.settings_dict['NAME']}?")
     else:
         url = f"sqlite:///{connection.settings_dict['NAME']}"
-    env = {
+    base_env = {
         **os.environ,
         "DATABASE_URL": url,
         "REDIS_URL": test_redis_url,
@@ -185,36 +187,71 @@ def celery_worker_process(test_redis_url, transactional_db):
         "PROGRESS_SYNC_RETRY_BASE_SECONDS": "0.2",
     }
     saved = {k: app.conf[k] for k in ("task_always_eager", "broker_url", "result_backend", "task_default_queue")}
-    app.conf.update(
+
+    def use_broker(**conf):
+        app.conf.update(**conf)
+        # Producer pools are built on first use for the broker of that moment (eager tasks of earlier tests use the
+        # in-memory one): drop them so the next send connects to the broker just configured.
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    use_broker(
         task_always_eager=False, broker_url=test_redis_url, result_backend=test_redis_url, task_default_queue=queue
     )
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "herochecklist",
-            "worker",
-            "-Q",
-            queue,
-            "--pool=solo",
-            "-l",
-            "WARNING",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    yield worker
-    worker.send_signal(signal.SIGTERM)
-    try:
-        worker.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-    app.conf.update(saved)
+    workers: list[subprocess.Popen] = []
+
+    def start(**extra_env):
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "herochecklist",
+                "worker",
+                "-Q",
+                queue,
+                "--pool=solo",
+                "-l",
+                "WARNING",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env={**base_env, **{k: str(v) for k, v in extra_env.items()}},
+            stdout=WORKER_LOG.open("a"),
+            stderr=subprocess.STDOUT,
+        )
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+    use_broker(**saved)
+
+
+@pytest.fixture
+def celery_worker_process(start_worker):
+    return start_worker()
+
+
+@pytest.fixture
+def hubspot(settings):
+    """The HubSpot stand-in, wired into settings, with its own rate-limit key."""
+    import uuid
+
+    from devhost.hubspot import HubSpotStandIn
+
+    server = HubSpotStandIn(limit=100, window=10.0).start()
+    settings.HUBSPOT_BASE_URL = server.base_url
+    settings.HUBSPOT_ACCESS_TOKEN = server.token
+    settings.HUBSPOT_RATE_LIMIT_KEY = f"hubspot-test-{uuid.uuid4().hex[:8]}"
+    yield server
+    server.stop()

@@ -124,7 +124,9 @@ def main() -> int:
         results["sqlite"] = pytest_run("sqlite", f"sqlite:///{ROOT / 'var' / 'test.sqlite3'}", 1, extra)
         mongo, port = start_secantus()
         try:
-            url = f"mongodb://127.0.0.1:{port}/herochecklist?directConnection=true"
+            # timeoutMS: SecantusDB can stall a transaction that real MongoDB would answer with WriteConflict;
+            # the timeout turns that stall into the same retryable error.
+            url = f"mongodb://127.0.0.1:{port}/herochecklist?directConnection=true&timeoutMS=5000"
             results["mongodb"] = pytest_run("mongodb", url, 2, extra)
         finally:
             stop(mongo)

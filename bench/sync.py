@@ -1,0 +1,131 @@
+"""
+bench/sync: push 20,000 Marketplace contacts to the local HubSpot stand-in through real Celery workers and the
+real Redis, at the stand-in's limit of 100 calls per 10 s. Prints the elapsed time against the theoretical
+minimum that limit allows (the same run), and how many calls HubSpot rejected with 429 (goal: none).
+"""
+
+import argparse
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--contacts", type=int, default=20_000)
+    parser.add_argument("--limit", type=int, default=100, help="HubSpot's calls per window")
+    parser.add_argument("--window", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=4, help="Celery worker processes")
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from run_suite import ensure_redis
+
+    redis_proc = ensure_redis()
+    tmp = Path(tempfile.mkdtemp(prefix="herochecklist-sync-"))
+    queue = f"bench-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp / 'sync.sqlite3'}",
+        "REDIS_URL": "redis://127.0.0.1:6379/9",
+        "CELERY_QUEUE": queue,
+        "HUBSPOT_RATE_LIMIT_KEY": queue,
+        "HUBSPOT_RATE_WINDOW_SECONDS": str(args.window),
+        "EMAIL_URL": "dummymail://",
+        "LOG_LEVEL": "WARNING",
+    }
+    os.environ.update(env)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "herochecklist.settings"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from devhost.hubspot import HubSpotStandIn
+    from devhost.marketplace import license_record
+
+    call_command("migrate", verbosity=0)
+    hub = HubSpotStandIn(limit=args.limit, window=args.window).start()
+    # Our limiter stays a little under the account's limit (the default is 90 of 100).
+    ours = max(1, int(args.limit * 0.9))
+    worker_env = {
+        **env,
+        "HUBSPOT_BASE_URL": hub.base_url,
+        "HUBSPOT_ACCESS_TOKEN": hub.token,
+        "HUBSPOT_RATE_LIMIT": str(ours),
+    }
+    os.environ.update(worker_env)
+    from django.conf import settings
+
+    settings.HUBSPOT_ACCESS_TOKEN = hub.token
+    from contacts import services
+    from contacts.models import Contact, SyncState
+
+    workers = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "herochecklist",
+            "worker",
+            "-Q",
+            queue,
+            "-c",
+            str(args.workers),
+            "-l",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=worker_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        records = [license_record(n) for n in range(args.contacts // 2)]
+        started = time.monotonic()
+        services.license_ingest(records=records)  # queues the sync itself, after commit
+        ingested = time.monotonic()
+        while Contact.objects.filter(sync_state=SyncState.PENDING).exists():
+            if time.monotonic() - started > 3600:
+                raise SystemExit("gave up after an hour")
+            time.sleep(0.5)
+        elapsed = time.monotonic() - started
+        pushing = time.monotonic() - ingested
+    finally:
+        workers.terminate()
+        workers.wait(timeout=30)
+        hub.stop()
+        if redis_proc:
+            redis_proc.terminate()
+    upserts = [c for c in hub.calls if c.path.endswith("/batch/upsert")]
+    batches = math.ceil(args.contacts / 100)
+    # With a rolling window, `limit` calls may go at once, then `limit` more each window: the fastest possible.
+    minimum = max(0, math.ceil(batches / args.limit) - 1) * args.window
+    synced = Contact.objects.filter(sync_state=SyncState.SYNCED).count()
+    rejected = sum(1 for c in hub.calls if c.status == 429)
+    print(
+        f"bench/sync: {args.contacts} contacts, {batches} batches of 100, HubSpot limit {args.limit} per "
+        f"{args.window:.0f} s (ours {ours}), {args.workers} worker processes"
+    )
+    print(f"  ingest + push         {elapsed:8.1f} s (push phase {pushing:.1f} s)")
+    print(f"  theoretical minimum   {minimum:8.1f} s for {batches} calls at the limit")
+    print(f"  push / minimum        {pushing / minimum if minimum else float('nan'):8.2f}")
+    print(
+        f"  calls: {len(upserts)} upserts, {rejected} rejected with 429, max {hub.max_calls_in_any_window()} "
+        f"in any {args.window:.0f} s window"
+    )
+    print(f"  synced {synced} of {args.contacts}; HubSpot holds {len(hub.contacts)} contacts")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils.html import format_html
+
+from core.exceptions import ValidationFailed
+
+from . import services
+from .csvimport import records_from_csv
+from .models import Contact, ContactLink, License, SyncState
+
+
+class ContactLinkInline(admin.TabularInline):
+    model = ContactLink
+    fields = ("role", "license", "active")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+
+class CsvImportForm(forms.Form):
+    file = forms.FileField(help_text="Columns as in the Marketplace licenses report (see README).")
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ("email", "display_name", "sync_badge", "sync_attempts", "last_error", "synced_at", "created_at")
+    list_filter = ("sync_state",)
+    search_fields = ("email", "display_name", "hubspot_id")
+    readonly_fields = (
+        "id",
+        "email",
+        "hubspot_id",
+        "sync_state",
+        "sync_attempts",
+        "last_error",
+        "synced_at",
+        "sync_claimed_at",
+        "unsubscribed_at",
+        "created_at",
+        "updated_at",
+    )
+    fields = ("display_name", *readonly_fields)
+    inlines = [ContactLinkInline]
+    actions = ["retry_sync"]
+    ordering = ("-created_at",)
+    list_per_page = 100
+    change_list_template = "admin/contacts/contact/change_list.html"
+
+    @admin.display(description="sync", ordering="sync_state")
+    def sync_badge(self, obj):
+        colour = {SyncState.SYNCED: "#1f845a", SyncState.FAILED: "#ae2e24"}.get(obj.sync_state, "#a54800")
+        return format_html('<b style="color:{}">{}</b>', colour, obj.get_sync_state_display())
+
+    @admin.action(description="Retry the HubSpot sync of the selected contacts")
+    def retry_sync(self, request, queryset):
+        count = services.contact_retry_sync(contact_ids=list(queryset.values_list("id", flat=True)))
+        self.message_user(request, f"{count} contact(s) queued for sync.", messages.SUCCESS)
+
+    def changelist_view(self, request, extra_context=None):
+        failed = Contact.objects.filter(sync_state=SyncState.FAILED).count()
+        extra_context = {**(extra_context or {}), "failed_count": failed}
+        return super().changelist_view(request, extra_context=extra_context)
+
+    def get_urls(self):
+        return [
+            path("import/", self.admin_site.admin_view(self.import_csv), name="contacts_contact_import"),
+            *super().get_urls(),
+        ]
+
+    def import_csv(self, request):
+        if not self.has_change_permission(request):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        form = CsvImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = services.license_ingest(records=records_from_csv(form.cleaned_data["file"].read()))
+            except ValidationFailed as exc:
+                form.add_error("file", "; ".join(exc.errors.values()))
+            else:
+                self.message_user(
+                    request,
+                    f"Imported {result.licenses} license(s), {result.contacts} new contact(s), "
+                    f"skipped {result.skipped} row(s).",
+                    messages.SUCCESS,
+                )
+                return redirect("admin:contacts_contact_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "title": "Import licenses from CSV",
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/contacts/contact/import.html", context)
+
+
+@admin.register(License)
+class LicenseAdmin(admin.ModelAdmin):
+    list_display = ("addon_license_id", "cloud_site_hostname", "status", "license_type", "tenant", "last_updated")
+    list_filter = ("status", "license_type")
+    search_fields = ("addon_license_id", "cloud_site_hostname", "app_entitlement_id", "app_entitlement_number")
+    list_select_related = ("tenant",)
+    readonly_fields = (
+        "id",
+        "addon_license_id",
+        "app_entitlement_id",
+        "app_entitlement_number",
+        "cloud_site_hostname",
+        "tenant",
+        "status",
+        "license_type",
+        "last_updated",
+        "created_at",
+    )
+    fields = readonly_fields

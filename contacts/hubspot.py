@@ -1,0 +1,118 @@
+"""HubSpot through hubspot-api-client: contacts batch upsert by email, and list membership. Only name, email and
+our role property ever leave; every call passes the shared rate limiter first."""
+
+import logging
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from hubspot import HubSpot
+from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInputUpsert, SimplePublicObjectBatchInputUpsert
+
+from . import ratelimit
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 100
+ROLE_PROPERTY = "herochecklist_role"
+
+
+class HubSpotError(Exception):
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None, body=None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+        self.body = body
+
+    @property
+    def transient(self) -> bool:
+        return self.status is None or self.status == 429 or self.status >= 500
+
+
+@dataclass
+class UpsertResult:
+    ids: dict[str, str] = field(default_factory=dict)  # email -> HubSpot id
+    errors: dict[str, str] = field(default_factory=dict)  # email -> reason
+
+
+def _client() -> HubSpot:
+    return HubSpot(access_token=settings.HUBSPOT_ACCESS_TOKEN, host=settings.HUBSPOT_BASE_URL.rstrip("/"))
+
+
+def _limited(call):
+    ratelimit.acquire(
+        settings.HUBSPOT_RATE_LIMIT_KEY,
+        limit=settings.HUBSPOT_RATE_LIMIT,
+        window_seconds=settings.HUBSPOT_RATE_WINDOW_SECONDS,
+        max_wait_seconds=settings.HUBSPOT_RATE_WINDOW_SECONDS * 6,
+    )
+    try:
+        return call()
+    except Exception as exc:  # every sub-package has its own ApiException class; urllib3 raises its own errors
+        status = getattr(exc, "status", None)
+        if not isinstance(status, int):
+            raise HubSpotError(f"HubSpot unreachable: {type(exc).__name__}") from None
+        headers = getattr(exc, "headers", None) or {}
+        retry_after = headers.get("Retry-After") if hasattr(headers, "get") else None
+        try:
+            retry_after = float(retry_after) if retry_after is not None else None
+        except ValueError:
+            retry_after = None
+        if status == 429:
+            ratelimit.penalise(
+                settings.HUBSPOT_RATE_LIMIT_KEY, seconds=retry_after or settings.HUBSPOT_RATE_WINDOW_SECONDS
+            )
+        body = getattr(exc, "body", None)
+        raise HubSpotError(f"HubSpot answered {status}", status=status, retry_after=retry_after, body=body) from None
+
+
+def split_name(display_name: str) -> tuple[str, str]:
+    first, _, last = display_name.strip().partition(" ")
+    return first, last.strip()
+
+
+def upsert_contacts(people: list[dict]) -> UpsertResult:
+    """people: [{"email", "name", "roles"}], at most 100. Idempotent: HubSpot upserts by email."""
+    if len(people) > MAX_BATCH:
+        raise ValueError(f"at most {MAX_BATCH} contacts per call")
+    inputs = []
+    for person in people:
+        first, last = split_name(person["name"])
+        inputs.append(
+            SimplePublicObjectBatchInputUpsert(
+                id=person["email"],
+                id_property="email",
+                properties={
+                    "email": person["email"],
+                    "firstname": first,
+                    "lastname": last,
+                    ROLE_PROPERTY: ";".join(sorted(person["roles"])),
+                },
+            )
+        )
+    batch = BatchInputSimplePublicObjectBatchInputUpsert(inputs=inputs)
+    response = _limited(
+        lambda: _client().crm.contacts.batch_api.upsert(
+            batch_input_simple_public_object_batch_input_upsert=batch,
+            _request_timeout=settings.OUTBOUND_TIMEOUT_SECONDS,
+        )
+    )
+    result = UpsertResult()
+    for record in response.results or []:
+        email = (record.properties or {}).get("email", "").lower()
+        if email:
+            result.ids[email] = str(record.id)
+    for error in getattr(response, "errors", None) or []:
+        context = getattr(error, "context", None) or {}
+        for email in context.get("ids", []) or context.get("email", []):
+            result.errors[str(email).lower()] = getattr(error, "message", "") or "rejected by HubSpot"
+    return result
+
+
+def add_to_list(list_id: str, hubspot_ids: list[str]) -> None:
+    if not list_id or not hubspot_ids:
+        return
+    _limited(
+        lambda: _client().crm.lists.memberships_api.add(
+            list_id=list_id, request_body=hubspot_ids, _request_timeout=settings.OUTBOUND_TIMEOUT_SECONDS
+        )
+    )

@@ -1,0 +1,38 @@
+"""The Atlassian Marketplace reporting API: our app's licenses, paged, updated since a date."""
+
+import httpx
+from django.conf import settings
+
+PAGE_SIZE = 50
+
+
+class MarketplaceError(Exception):
+    pass
+
+
+def iter_licenses(*, last_updated: str | None):
+    """Yield license records page by page (following `_links.next` when the API gives it)."""
+    base = settings.MARKETPLACE_API_URL.rstrip("/")
+    url = f"{base}/rest/2/vendors/{settings.MARKETPLACE_VENDOR_ID}/reporting/licenses"
+    params = {"limit": PAGE_SIZE, "offset": 0}
+    if last_updated:
+        params["lastUpdated"] = last_updated
+    auth = (settings.MARKETPLACE_ACCOUNT_EMAIL, settings.MARKETPLACE_API_TOKEN)
+    with httpx.Client(timeout=settings.OUTBOUND_TIMEOUT_SECONDS, auth=auth) as client:
+        for _page in range(10_000):  # a hard stop, should the API ever page forever
+            try:
+                response = client.get(url, params=params)
+            except httpx.HTTPError as exc:
+                raise MarketplaceError(f"Marketplace unreachable: {type(exc).__name__}") from None
+            if response.status_code != 200:
+                raise MarketplaceError(f"Marketplace answered {response.status_code}")
+            body = response.json()
+            licenses = body.get("licenses", []) if isinstance(body, dict) else []
+            yield from licenses
+            next_link = ((body.get("_links") or {}).get("next") or {}).get("href") if isinstance(body, dict) else None
+            if len(licenses) < params["limit"] and not next_link:
+                return
+            params = {**params, "offset": params["offset"] + len(licenses)}
+            if not licenses:
+                return
+        raise MarketplaceError("Marketplace paging did not end")

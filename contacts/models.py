@@ -1,0 +1,103 @@
+from django.db import models
+
+from core.models import BaseModel
+from tenants.models import Tenant
+
+
+class SyncState(models.TextChoices):
+    PENDING = "pending"
+    SYNCED = "synced"
+    FAILED = "failed"
+
+
+class ContactRole(models.TextChoices):
+    BILLING = "billing"
+    TECHNICAL = "technical"
+
+
+class License(BaseModel):
+    """A Marketplace license of our app, as the reporting API reports it (only what we need to reach contacts)."""
+
+    addon_license_id = models.CharField(max_length=64, unique=True)
+    app_entitlement_id = models.CharField(max_length=128, blank=True, db_index=True)
+    app_entitlement_number = models.CharField(max_length=128, blank=True, db_index=True)
+    cloud_site_hostname = models.CharField(max_length=255, blank=True, db_index=True)
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.SET_NULL, related_name="licenses")
+    status = models.CharField(max_length=32, blank=True)
+    license_type = models.CharField(max_length=32, blank=True)
+    last_updated = models.DateField(null=True, blank=True)
+
+    def __str__(self):
+        return self.cloud_site_hostname or self.addon_license_id
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+
+class Contact(BaseModel):
+    """One person, by normalised email, however many licenses name them: one HubSpot contact."""
+
+    email = models.EmailField(max_length=254, unique=True)
+    display_name = models.CharField(max_length=200, blank=True)
+    hubspot_id = models.CharField(max_length=64, blank=True)
+    sync_state = models.CharField(max_length=16, choices=SyncState.choices, default=SyncState.PENDING, db_index=True)
+    sync_attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    # Set while a batch task owns this contact; cleared when it finishes. A killed worker's claim expires.
+    sync_claimed_at = models.DateTimeField(null=True, blank=True)
+    sync_claim = models.CharField(max_length=32, blank=True, db_index=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["sync_state", "sync_claimed_at"])]
+
+    def __str__(self):
+        return self.email
+
+
+class ContactLink(BaseModel):
+    """That a contact is the billing or technical contact of one license."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="links")
+    license = models.ForeignKey(License, on_delete=models.CASCADE, related_name="contact_links")
+    role = models.CharField(max_length=16, choices=ContactRole.choices)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "license", "role"], name="unique_contact_license_role")
+        ]
+
+    def __str__(self):
+        return f"{self.role} of {self.license_id}"
+
+
+class EmailKind(models.TextChoices):
+    ONBOARDING = "onboarding"
+    OFFBOARDING = "offboarding"
+
+
+class EmailDelivery(BaseModel):
+    """The record that an email went out; its unique constraint is what makes each one go out once."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="emails")
+    kind = models.CharField(max_length=16, choices=EmailKind.choices)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["contact", "kind"], name="unique_email_per_contact_kind")]
+
+    def __str__(self):
+        return f"{self.kind} to {self.contact_id}"
+
+
+class PollCursor(BaseModel):
+    """Where the Marketplace poll resumes: the start time of the last run that finished."""
+
+    name = models.CharField(max_length=64, unique=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return self.name

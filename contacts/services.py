@@ -1,0 +1,368 @@
+"""Writes to contacts: license ingestion, HubSpot sync claims and outcomes, onboarding/offboarding emails."""
+
+import functools
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
+from django.core.validators import validate_email
+from django.db import IntegrityError
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from core.db import atomic, on_commit
+from tenants.models import Tenant
+
+from .models import Contact, ContactLink, ContactRole, EmailDelivery, EmailKind, License, PollCursor, SyncState
+
+logger = logging.getLogger(__name__)
+
+CLAIM_EXPIRY = timedelta(minutes=15)
+UNSUBSCRIBE_SALT = "herochecklist.contacts.unsubscribe"
+
+
+@dataclass
+class IngestResult:
+    licenses: int = 0
+    contacts: int = 0
+    skipped: int = 0
+
+
+def normalise_email(value) -> str:
+    return value.strip().lower() if isinstance(value, str) else ""
+
+
+def _is_valid_email(email: str) -> bool:
+    try:
+        validate_email(email)
+    except ValidationError:
+        return False
+    return True
+
+
+def _tenant_for(record: dict) -> Tenant | None:
+    entitlement = record.get("appEntitlementId") or ""
+    if entitlement:
+        tenant = Tenant.objects.filter(entitlement_id=entitlement).first()
+        if tenant:
+            return tenant
+    host = (record.get("cloudSiteHostname") or "").lower()
+    if host:
+        for tenant in Tenant.objects.filter(base_url__icontains=host):
+            if urlparse(tenant.base_url).hostname == host:
+                return tenant
+    return None
+
+
+def _contacts_of(record: dict) -> list[tuple[str, str, str]]:
+    details = record.get("contactDetails") or {}
+    found = []
+    for role, key in ((ContactRole.TECHNICAL, "technicalContact"), (ContactRole.BILLING, "billingContact")):
+        person = details.get(key) or {}
+        email = normalise_email(person.get("email"))
+        if email:
+            found.append((role, email, str(person.get("name") or "")[:200]))
+    return found
+
+
+def _parse_date(value) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+INGEST_CHUNK = 50
+
+
+def license_ingest(*, records: list[dict]) -> IngestResult:
+    """Upsert licenses and their contacts, one transaction per chunk of licenses (a whole Marketplace export in one
+    transaction would outlive MongoDB's transaction limits). New or renamed contacts become pending for HubSpot;
+    onboarding follows a successful sync, offboarding the loss of a contact's last active license."""
+    result = IngestResult()
+    tenants: dict = {}
+    for start in range(0, len(records), INGEST_CHUNK):
+        _ingest_chunk(records[start : start + INGEST_CHUNK], result, tenants)
+    return result
+
+
+@atomic
+def _ingest_chunk(records: list, result: IngestResult, tenants: dict) -> None:
+    valid = [r for r in records if isinstance(r, dict) and str(r.get("addonLicenseId") or "").strip()]
+    result.skipped += len(records) - len(valid)
+    ids = [str(r["addonLicenseId"]).strip() for r in valid]
+    licenses = {lic.addon_license_id: lic for lic in License.objects.filter(addon_license_id__in=ids)}
+    emails = {email for r in valid for _role, email, _name in _contacts_of(r)}
+    contacts = {c.email: c for c in Contact.objects.filter(email__in=emails)}
+    links = {
+        (link.contact_id, link.license_id, link.role): link
+        for link in ContactLink.objects.filter(license__in=[lic.id for lic in licenses.values()])
+    }
+    touched: set = set()
+    lost: set = set()  # contacts who lost an active link here: offboarding may be due
+    for record, license_id in zip(valid, ids, strict=True):
+        lic = licenses.get(license_id) or License(addon_license_id=license_id)
+        lic.app_entitlement_id = str(record.get("appEntitlementId") or "")[:128]
+        lic.app_entitlement_number = str(record.get("appEntitlementNumber") or "")[:128]
+        lic.cloud_site_hostname = str(record.get("cloudSiteHostname") or "")[:255]
+        lic.status = str(record.get("status") or "")[:32]
+        lic.license_type = str(record.get("licenseType") or "")[:32]
+        lic.last_updated = _parse_date(record.get("lastUpdated"))
+        key = (lic.app_entitlement_id, lic.cloud_site_hostname)
+        if key not in tenants:
+            tenants[key] = _tenant_for(record)
+        lic.tenant = tenants[key] or lic.tenant
+        lic.save()
+        licenses[license_id] = lic
+        result.licenses += 1
+        current = set()
+        for role, email, name in _contacts_of(record):
+            contact = contacts.get(email)
+            if contact is None:
+                valid_email = _is_valid_email(email)
+                contact = Contact.objects.create(
+                    email=email,
+                    display_name=name,
+                    # Never sent to HubSpot: a clear, local reason instead of a 400 later.
+                    sync_state=SyncState.PENDING if valid_email else SyncState.FAILED,
+                    last_error="" if valid_email else "not a valid email address",
+                )
+                contacts[email] = contact
+                result.contacts += 1
+            elif name and name != contact.display_name:
+                Contact.objects.filter(id=contact.id).update(display_name=name, sync_state=SyncState.PENDING)
+                contact.display_name = name
+            link = links.get((contact.id, lic.id, role))
+            if link is None:
+                link = ContactLink.objects.create(contact=contact, license=lic, role=role, active=lic.is_active)
+                links[(contact.id, lic.id, role)] = link
+            elif link.active != lic.is_active:
+                ContactLink.objects.filter(id=link.id).update(active=lic.is_active)
+                link.active = lic.is_active
+                if not lic.is_active:
+                    lost.add(contact.id)
+            current.add(link.id)
+            touched.add(contact.id)
+        # A contact the license no longer names is no longer its contact.
+        for link in [link for link in links.values() if link.license_id == lic.id and link.active]:
+            if link.id not in current:
+                ContactLink.objects.filter(id=link.id).update(active=False)
+                link.active = False
+                lost.add(link.contact_id)
+    # With HubSpot, onboarding follows each contact's sync; only offboarding can be due right now.
+    due = lost if settings.HUBSPOT_ACCESS_TOKEN else touched | lost
+    on_commit(functools.partial(_schedule_after_ingest, sorted(map(str, due))))
+
+
+EMAIL_BATCH = 100
+
+
+def _schedule_after_ingest(contact_ids: list[str]) -> None:
+    from .tasks import hubspot_sync_task
+
+    # HubSpot first: onboarding follows a contact's successful sync (see contact_email_due).
+    hubspot_sync_task.delay()
+    schedule_emails(contact_ids)
+
+
+def schedule_emails(contact_ids: list[str]) -> None:
+    """Queue the emails now due for these contacts, in batches that share one mail connection."""
+    from .tasks import contact_email_batch_task
+
+    for start in range(0, len(contact_ids), EMAIL_BATCH):
+        contact_email_batch_task.delay(contact_ids[start : start + EMAIL_BATCH])
+
+
+def contact_email_due(*, contact_id) -> str | None:
+    contact = Contact.objects.filter(id=contact_id).first()
+    if contact is None or contact.unsubscribed_at or contact.sync_state == SyncState.FAILED:
+        return None
+    sent = set(EmailDelivery.objects.filter(contact=contact).values_list("kind", flat=True))
+    has_active = ContactLink.objects.filter(contact=contact, active=True).exists()
+    if has_active and EmailKind.ONBOARDING not in sent:
+        # Onboarding goes to contacts HubSpot accepted (it also holds their subscription); without HubSpot
+        # configured, to every valid contact.
+        if settings.HUBSPOT_ACCESS_TOKEN and contact.sync_state != SyncState.SYNCED:
+            return None
+        return EmailKind.ONBOARDING
+    if not has_active and EmailKind.ONBOARDING in sent and EmailKind.OFFBOARDING not in sent:
+        return EmailKind.OFFBOARDING
+    return None
+
+
+def tenant_offboard(*, tenant_id) -> None:
+    """The site uninstalled the app: its licenses' contacts are no longer active contacts."""
+    licenses = list(License.objects.filter(tenant_id=tenant_id).values_list("id", flat=True))
+    # Two steps: MongoDB cannot update() across the license join.
+    links = ContactLink.objects.filter(license_id__in=licenses, active=True)
+    contact_ids = sorted({str(c) for c in links.values_list("contact_id", flat=True)})
+    links.update(active=False)
+    schedule_emails(contact_ids)
+
+
+# --- emails --------------------------------------------------------------------------------------------------------
+
+
+def unsubscribe_token(contact: Contact) -> str:
+    return signing.dumps(str(contact.id), salt=UNSUBSCRIBE_SALT)
+
+
+def contact_for_unsubscribe_token(token: str) -> Contact | None:
+    try:
+        contact_id = signing.loads(token, salt=UNSUBSCRIBE_SALT, max_age=timedelta(days=365))
+    except signing.BadSignature:
+        return None
+    return Contact.objects.filter(id=contact_id).first()
+
+
+def contact_unsubscribe(*, contact: Contact) -> None:
+    if not contact.unsubscribed_at:
+        Contact.objects.filter(id=contact.id).update(unsubscribed_at=timezone.now())
+
+
+STALE_EMAIL_CLAIM = timedelta(minutes=10)
+
+
+def _claim_email(contact: Contact, kind: str) -> EmailDelivery | None:
+    """The unique (contact, kind) row is the lock. A claim whose sender died before sending (no sent_at after
+    STALE_EMAIL_CLAIM) may be taken over, so a killed worker loses no email."""
+    try:
+        with atomic():
+            return EmailDelivery.objects.create(contact=contact, kind=kind)
+    except IntegrityError:
+        pass
+    stale = timezone.now() - STALE_EMAIL_CLAIM
+    taken = EmailDelivery.objects.filter(contact=contact, kind=kind, sent_at__isnull=True, updated_at__lt=stale).update(
+        updated_at=timezone.now()
+    )
+    return EmailDelivery.objects.filter(contact=contact, kind=kind).first() if taken else None
+
+
+def contact_send_email(*, contact_id, kind: str | None = None, connection=None) -> bool:
+    """Send the onboarding or offboarding email now due, at most once per contact and kind. A send that fails
+    releases its claim so a retry can try again."""
+    due = contact_email_due(contact_id=contact_id)
+    if due is None or (kind is not None and kind != due):
+        return False
+    kind = due
+    contact = Contact.objects.get(id=contact_id)
+    delivery = _claim_email(contact, kind)
+    if delivery is None:
+        return False  # another task has it
+    context = {
+        "name": contact.display_name or "there",
+        "unsubscribe_url": f"{settings.BASE_URL}/contacts/unsubscribe/{unsubscribe_token(contact)}",
+        "app_name": settings.APP_NAME,
+    }
+    try:
+        message = EmailMultiAlternatives(
+            subject=render_to_string(f"contacts/email/{kind}_subject.txt", context).strip(),
+            body=render_to_string(f"contacts/email/{kind}.txt", context),
+            to=[contact.email],
+            headers={"List-Unsubscribe": f"<{context['unsubscribe_url']}>"},
+            connection=connection,
+        )
+        message.send()
+    except Exception:
+        EmailDelivery.objects.filter(id=delivery.id).delete()
+        raise
+    EmailDelivery.objects.filter(id=delivery.id).update(sent_at=timezone.now())
+    logger.info("contact email sent", extra={"kind": kind, "contact_id": str(contact.id)})
+    return True
+
+
+# --- HubSpot sync claims and outcomes -------------------------------------------------------------------------------
+
+
+def contact_claim_batch(*, limit: int = 100) -> list[str]:
+    """Take up to `limit` pending contacts for one push, with one conditional update stamped with a claim token:
+    of two schedulers, exactly one wins each contact. Claims of a worker that died expire after a while."""
+    stale = timezone.now() - CLAIM_EXPIRY
+    claimable = Q(sync_state=SyncState.PENDING) & (Q(sync_claimed_at__isnull=True) | Q(sync_claimed_at__lt=stale))
+    candidates = list(Contact.objects.filter(claimable).order_by("created_at").values_list("id", flat=True)[:limit])
+    if not candidates:
+        return []
+    token = uuid.uuid4().hex
+    Contact.objects.filter(claimable, id__in=candidates).update(sync_claimed_at=timezone.now(), sync_claim=token)
+    return [str(i) for i in Contact.objects.filter(sync_claim=token).values_list("id", flat=True)]
+
+
+def contact_push_payload(*, contact_ids: list[str]) -> list[dict]:
+    contacts = list(Contact.objects.filter(id__in=contact_ids, sync_state=SyncState.PENDING))
+    roles: dict = {}
+    for contact_id, role in ContactLink.objects.filter(contact_id__in=[c.id for c in contacts]).values_list(
+        "contact_id", "role"
+    ):
+        roles.setdefault(contact_id, set()).add(role)
+    # Exactly these three things leave for HubSpot: email, name, role.
+    return [{"email": c.email, "name": c.display_name, "roles": sorted(roles.get(c.id, set()))} for c in contacts]
+
+
+def contact_record_push(*, contact_ids: list[str], ids: dict[str, str], errors: dict[str, str]) -> list[str]:
+    """Store a push's outcome per contact and queue the emails that became due. Returns the HubSpot ids of
+    contacts newly synced."""
+    now = timezone.now()
+    synced = []
+    for contact in Contact.objects.filter(id__in=contact_ids):
+        if contact.email in ids:
+            Contact.objects.filter(id=contact.id).update(
+                hubspot_id=ids[contact.email],
+                sync_state=SyncState.SYNCED,
+                synced_at=now,
+                last_error="",
+                sync_claimed_at=None,
+            )
+            synced.append(ids[contact.email])
+        elif contact.email in errors:
+            contact_mark_failed(contact_id=contact.id, reason=errors[contact.email])
+        else:
+            Contact.objects.filter(id=contact.id).update(sync_claimed_at=None)
+    # After the states above are stored: outside a transaction this runs at once.
+    on_commit(functools.partial(schedule_emails, [str(i) for i in contact_ids]))
+    return synced
+
+
+def contact_mark_failed(*, contact_id, reason: str) -> None:
+    Contact.objects.filter(id=contact_id).update(
+        sync_state=SyncState.FAILED, last_error=reason[:500], sync_claimed_at=None
+    )
+
+
+def contact_count_attempt(*, contact_ids: list[str], error: str = "") -> None:
+    for contact_id in contact_ids:
+        contact = Contact.objects.filter(id=contact_id).first()
+        if contact:
+            Contact.objects.filter(id=contact_id).update(
+                sync_attempts=contact.sync_attempts + 1, last_error=error[:500] if error else contact.last_error
+            )
+
+
+def contact_release(*, contact_ids: list[str]) -> None:
+    Contact.objects.filter(id__in=contact_ids).update(sync_claimed_at=None)
+
+
+def contact_retry_sync(*, contact_ids) -> int:
+    """Admin action: failed or synced contacts go back to pending and are pushed again."""
+    count = Contact.objects.filter(id__in=contact_ids).update(
+        sync_state=SyncState.PENDING, sync_claimed_at=None, last_error=""
+    )
+    from .tasks import hubspot_sync_task
+
+    on_commit(hubspot_sync_task.delay)
+    return count
+
+
+def poll_cursor_get(name: str = "marketplace-licenses") -> PollCursor:
+    cursor, _ = PollCursor.objects.get_or_create(name=name)
+    return cursor
+
+
+def poll_cursor_advance(*, cursor: PollCursor, started_at) -> None:
+    PollCursor.objects.filter(id=cursor.id).update(last_success_at=started_at)

@@ -1,0 +1,125 @@
+"""Thin, idempotent tasks: ids in, services do the work. Safe to run twice and to be killed half-way
+(acks_late: a killed worker's task is delivered again; HubSpot upserts by email, emails are claimed once)."""
+
+import logging
+import random
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5, ignore_result=True)
+def marketplace_poll_task(self) -> None:
+    from . import services
+    from .marketplace import MarketplaceError, iter_licenses
+
+    if not settings.MARKETPLACE_VENDOR_ID:
+        logger.info("marketplace poll skipped: MARKETPLACE_VENDOR_ID is not set")
+        return
+    cursor = services.poll_cursor_get()
+    started_at = timezone.now()
+    since = cursor.last_success_at.date().isoformat() if cursor.last_success_at else None
+    try:
+        records = list(iter_licenses(last_updated=since))
+    except MarketplaceError as exc:
+        raise self.retry(exc=exc, countdown=60 * 2**self.request.retries) from exc
+    result = services.license_ingest(records=records)
+    # Only a run that finished moves the cursor, so a failed run's licenses are fetched again next time.
+    services.poll_cursor_advance(cursor=cursor, started_at=started_at)
+    logger.info("marketplace poll done", extra={"licenses": result.licenses, "new_contacts": result.contacts})
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def hubspot_sync_task() -> int:
+    """Claim pending contacts in batches of 100 and queue one push per batch."""
+    from .hubspot import MAX_BATCH
+    from .models import Contact, SyncState
+    from .services import contact_claim_batch
+
+    if not settings.HUBSPOT_ACCESS_TOKEN:
+        logger.info("hubspot sync skipped: HUBSPOT_ACCESS_TOKEN is not set")
+        return 0
+    # Bounded by what is pending now: contacts that a failed push releases meanwhile wait for the next run,
+    # instead of being claimed again and again by this one.
+    rounds = Contact.objects.filter(sync_state=SyncState.PENDING).count() // MAX_BATCH + 1
+    batches = 0
+    for _ in range(rounds):
+        batch = contact_claim_batch(limit=MAX_BATCH)
+        if not batch:
+            break
+        hubspot_push_batch_task.delay(batch)
+        batches += 1
+    return batches
+
+
+@shared_task(bind=True, acks_late=True, max_retries=12, ignore_result=True)
+def hubspot_push_batch_task(self, contact_ids: list[str]) -> None:
+    from . import services
+    from .hubspot import HubSpotError, add_to_list, upsert_contacts
+    from .ratelimit import RateLimitTimeout
+
+    people = services.contact_push_payload(contact_ids=contact_ids)
+    if not people:
+        services.contact_release(contact_ids=contact_ids)
+        return
+    ids = [str(i) for i in contact_ids]
+    try:
+        result = upsert_contacts(people)
+        synced = services.contact_record_push(contact_ids=ids, ids=result.ids, errors=result.errors)
+        add_to_list(settings.HUBSPOT_ONBOARDING_LIST_ID, synced)
+    except RateLimitTimeout as exc:
+        raise self.retry(exc=exc, countdown=settings.HUBSPOT_RATE_WINDOW_SECONDS) from exc
+    except HubSpotError as exc:
+        services.contact_count_attempt(contact_ids=ids, error=str(exc))
+        if exc.transient:
+            if self.request.retries >= self.max_retries:
+                services.contact_release(contact_ids=ids)  # left pending: the next scheduled sync tries again
+                raise
+            base = settings.HUBSPOT_SYNC_RETRY_BASE_SECONDS
+            if exc.status == 429:
+                countdown = (exc.retry_after or settings.HUBSPOT_RATE_WINDOW_SECONDS) + random.uniform(0, base)
+            else:
+                countdown = min(600, base * 2**self.request.retries + random.uniform(0, base))
+            raise self.retry(exc=exc, countdown=countdown) from exc
+        # A permanent refusal of the whole batch (HubSpot's 400 when one email is bad): halve it until the bad
+        # contact stands alone, so it alone is marked failed and the others go through.
+        if len(ids) == 1:
+            services.contact_mark_failed(contact_id=ids[0], reason=_reason(exc))
+            return
+        middle = len(ids) // 2
+        hubspot_push_batch_task.delay(ids[:middle])
+        hubspot_push_batch_task.delay(ids[middle:])
+
+
+def _reason(exc) -> str:
+    import json
+
+    try:
+        body = json.loads(exc.body) if exc.body else {}
+        return f"HubSpot {exc.status}: {body.get('message') or body.get('category') or 'rejected'}"
+    except (ValueError, TypeError, AttributeError):
+        return f"HubSpot {exc.status}: rejected"
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5, ignore_result=True)
+def contact_email_batch_task(self, contact_ids: list[str]) -> None:
+    from django.core.mail import get_connection
+
+    from .services import contact_send_email
+
+    with get_connection() as connection:
+        for contact_id in contact_ids:
+            try:
+                contact_send_email(contact_id=contact_id, connection=connection)
+            except OSError as exc:  # SMTP down: that claim was released; the whole batch tries again later
+                raise self.retry(exc=exc, countdown=60 * 2**self.request.retries) from exc
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def tenant_offboard_task(tenant_id: str) -> None:
+    from .services import tenant_offboard
+
+    tenant_offboard(tenant_id=tenant_id)

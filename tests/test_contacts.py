@@ -1,0 +1,136 @@
+import pytest
+from django.core import mail
+
+from contacts import services
+from contacts.models import Contact, ContactLink, EmailDelivery, SyncState
+from devhost.marketplace import license_record
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def ingest(*records):
+    return services.license_ingest(records=list(records))
+
+
+def test_one_person_on_several_licenses_is_one_contact(hubspot):
+    ingest(license_record(1, technical="Ann@Example.com"), license_record(2, billing="ann@example.com "))
+    ann = Contact.objects.get(email="ann@example.com")
+    assert ContactLink.objects.filter(contact=ann).count() == 2
+    assert Contact.objects.count() == 3  # ann, billing1, tech2
+
+
+def test_only_email_name_and_role_reach_hubspot(hubspot):
+    ingest(*(license_record(n) for n in range(3)))
+    assert Contact.objects.filter(sync_state=SyncState.SYNCED).count() == 6
+    upserts = [c for c in hubspot.calls if c.path.endswith("/batch/upsert")]
+    assert upserts
+    for call in upserts:
+        for item in call.body["inputs"]:
+            assert set(item) == {"id", "idProperty", "properties"}
+            assert set(item["properties"]) == {"email", "firstname", "lastname", "herochecklist_role"}
+    assert hubspot.contacts["tech1@company1.example"]["properties"]["firstname"] == "Tech"
+    assert all(c.hubspot_id for c in Contact.objects.all())
+
+
+def test_a_bad_email_fails_alone_and_the_rest_sync(hubspot):
+    # Valid for Django, refused by HubSpot: the batch is halved until the bad one stands alone.
+    ingest(*(license_record(n) for n in range(5)), license_record(9, technical="someone@localhost"))
+    bad = Contact.objects.get(email="someone@localhost")
+    assert bad.sync_state == SyncState.FAILED
+    assert "INVALID_EMAIL" in bad.last_error
+    assert Contact.objects.filter(sync_state=SyncState.SYNCED).count() == 11
+    assert all(n == 1 for n in hubspot.created.values())
+
+
+def test_a_malformed_email_never_leaves(hubspot):
+    ingest(license_record(1, technical="not an email"))
+    contact = Contact.objects.get(email="not an email")
+    assert contact.sync_state == SyncState.FAILED and contact.last_error == "not a valid email address"
+    assert all("not an email" not in str(c.body) for c in hubspot.calls)
+
+
+def test_transient_failures_are_retried_until_synced(hubspot, settings):
+    settings.OUTBOUND_TIMEOUT_SECONDS = 0.5
+    hubspot.slow_seconds = 1.0
+    hubspot.transient_rate = 0.5
+    ingest(*(license_record(n) for n in range(60)))
+    assert Contact.objects.filter(sync_state=SyncState.SYNCED).count() == 120
+    assert {c.status for c in hubspot.calls} >= {200, 500}
+    assert all(n == 1 for n in hubspot.created.values())
+
+
+def test_onboarding_is_sent_once_even_when_ingestion_runs_twice(hubspot):
+    ingest(license_record(1))
+    ingest(license_record(1))
+    services.contact_send_email(contact_id=Contact.objects.first().id, kind="onboarding")  # a retried task
+    assert sorted(m.to[0] for m in mail.outbox) == ["billing1@company1.example", "tech1@company1.example"]
+    assert EmailDelivery.objects.filter(kind="onboarding").count() == 2
+    message = mail.outbox[0]
+    assert "/contacts/unsubscribe/" in message.body and message.extra_headers["List-Unsubscribe"]
+
+
+def test_offboarding_once_when_the_license_ends(hubspot):
+    ingest(license_record(1))
+    ingest(license_record(1, status="inactive"))
+    ingest(license_record(1, status="inactive"))
+    offboarding = [m for m in mail.outbox if "has ended" in m.subject]
+    assert sorted(m.to[0] for m in offboarding) == ["billing1@company1.example", "tech1@company1.example"]
+
+
+def test_no_offboarding_while_another_license_is_active(hubspot):
+    ingest(license_record(1, technical="shared@example.com"), license_record(2, technical="shared@example.com"))
+    ingest(license_record(1, status="inactive", technical="shared@example.com"))
+    assert not [m for m in mail.outbox if "has ended" in m.subject and m.to == ["shared@example.com"]]
+
+
+def test_uninstall_offboards_the_sites_contacts(hubspot, client, tenant, standin):
+    from tenants.models import Tenant
+
+    Tenant.objects.filter(id=tenant.id).update(entitlement_id="ent-000001")
+    ingest(license_record(1))
+    from tenants.services import tenant_uninstall
+
+    tenant_uninstall(client_key=tenant.client_key)
+    offboarding = [m for m in mail.outbox if "has ended" in m.subject]
+    assert len(offboarding) == 2
+
+
+def test_the_unsubscribe_link_works_and_stops_emails(hubspot, client):
+    ingest(license_record(1))
+    contact = Contact.objects.get(email="tech1@company1.example")
+    url = f"/contacts/unsubscribe/{services.unsubscribe_token(contact)}"
+    assert client.get(url).status_code == 200
+    contact.refresh_from_db()
+    assert contact.unsubscribed_at is None  # a GET (a mail scanner) unsubscribes nobody
+    assert client.post(url).status_code == 200
+    contact.refresh_from_db()
+    assert contact.unsubscribed_at is not None
+    ingest(license_record(1, status="inactive"))
+    assert not [m for m in mail.outbox if "has ended" in m.subject and m.to == [contact.email]]
+    assert client.post("/contacts/unsubscribe/forged-token").status_code == 404
+
+
+def test_garbage_records_are_skipped(hubspot):
+    result = ingest({"nothing": "here"}, {"addonLicenseId": ""}, license_record(1))
+    assert result.skipped == 2 and result.licenses == 1
+
+
+def test_the_marketplace_poll_pages_and_moves_its_cursor(hubspot, settings):
+    from contacts.models import PollCursor
+    from contacts.tasks import marketplace_poll_task
+    from devhost.marketplace import MarketplaceStandIn
+
+    market = MarketplaceStandIn().start()
+    try:
+        market.licenses = [license_record(n) for n in range(120)]
+        settings.MARKETPLACE_API_URL = market.base_url
+        settings.MARKETPLACE_VENDOR_ID = market.vendor_id
+        settings.MARKETPLACE_ACCOUNT_EMAIL, settings.MARKETPLACE_API_TOKEN = "vendor@example.com", "marketplace-token"
+        marketplace_poll_task.delay()
+        assert Contact.objects.count() == 240
+        assert [int(r["offset"]) for r in market.requests] == [0, 50, 100]
+        assert PollCursor.objects.get().last_success_at is not None
+        marketplace_poll_task.delay()
+        assert "lastUpdated" in market.requests[-1]
+    finally:
+        market.stop()

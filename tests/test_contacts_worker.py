@@ -1,0 +1,116 @@
+"""Marketplace → HubSpot with a real Celery worker, real Redis, and misbehaving stand-ins on 127.0.0.1."""
+
+import os
+import signal
+import time
+import uuid
+
+import pytest
+from django.db import connection
+
+from contacts.models import Contact, EmailDelivery, SyncState
+from devhost.hubspot import HubSpotStandIn
+from devhost.marketplace import MarketplaceStandIn, license_record
+
+LICENSES = 1000  # two contacts each: 2,000 contacts
+BAD_HUBSPOT = 5  # valid for us, refused by HubSpot
+MALFORMED = 3  # refused by us before anything leaves
+LIMIT, WINDOW = 10, 1.0
+
+
+def wait_for(predicate, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.25)
+    return predicate()
+
+
+@pytest.fixture
+def stand_ins():
+    market = MarketplaceStandIn().start()
+    hub = HubSpotStandIn(limit=LIMIT, window=WINDOW).start()
+    yield market, hub
+    market.stop()
+    hub.stop()
+
+
+@pytest.mark.skipif(
+    connection.vendor == "mongodb",
+    reason="SecantusDB keeps a killed client's transaction locks and stalls everything behind them (real MongoDB "
+    "aborts that transaction); this scenario runs on SQLite",
+)
+def test_2000_contacts_reach_hubspot_exactly_once_despite_failures_and_a_killed_worker(
+    start_worker, stand_ins, tmp_path, settings
+):
+    market, hub = stand_ins
+    records = [license_record(n) for n in range(LICENSES - BAD_HUBSPOT - MALFORMED)]
+    records += [license_record(1000 + n, technical=f"bad{n}@localhost") for n in range(BAD_HUBSPOT)]
+    records += [license_record(2000 + n, technical=f"malformed {n}") for n in range(MALFORMED)]
+    market.licenses = records
+    hub.transient_rate = 0.3
+    hub.slow_seconds = 2.0
+    env = {
+        "MARKETPLACE_API_URL": market.base_url,
+        "MARKETPLACE_VENDOR_ID": market.vendor_id,
+        "MARKETPLACE_ACCOUNT_EMAIL": "vendor@example.com",
+        "MARKETPLACE_API_TOKEN": "marketplace-token",
+        "HUBSPOT_BASE_URL": hub.base_url,
+        "HUBSPOT_ACCESS_TOKEN": hub.token,
+        # One below the stand-in's limit: our clock and its clock see each call a moment apart.
+        "HUBSPOT_RATE_LIMIT": LIMIT - 1,
+        "HUBSPOT_RATE_WINDOW_SECONDS": WINDOW,
+        "HUBSPOT_RATE_LIMIT_KEY": f"hubspot-{uuid.uuid4().hex[:8]}",
+        "HUBSPOT_SYNC_RETRY_BASE_SECONDS": 0.2,
+        "OUTBOUND_TIMEOUT_SECONDS": 1,
+        "CELERY_VISIBILITY_TIMEOUT": 5,  # a killed worker's task comes back after 5 s
+        "EMAIL_URL": f"file://{tmp_path}",
+    }
+    worker = start_worker(**env)
+    from contacts.tasks import marketplace_poll_task
+
+    started = time.monotonic()
+    marketplace_poll_task.delay()
+    # Kill the worker hard once HubSpot traffic is under way, then start a fresh one.
+    assert wait_for(lambda: len(hub.calls) >= 8, 180), "HubSpot saw no traffic"
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    start_worker(**env)
+
+    expected_valid = 2 * LICENSES - BAD_HUBSPOT - MALFORMED
+    done = wait_for(
+        lambda: (
+            Contact.objects.filter(sync_state=SyncState.PENDING).count() == 0
+            and Contact.objects.count() == 2 * LICENSES
+        ),
+        240,
+    )
+    states = {s: Contact.objects.filter(sync_state=s).count() for s in SyncState.values}
+    print(f"\nall contacts settled after {time.monotonic() - started:.1f}s; {len(hub.calls)} HubSpot calls")
+    assert done, states
+    assert states[SyncState.SYNCED] == expected_valid
+    # Every valid contact is in HubSpot exactly once, with the id we stored.
+    assert len(hub.contacts) == expected_valid
+    assert all(count == 1 for count in hub.created.values())
+    stored = dict(Contact.objects.filter(sync_state=SyncState.SYNCED).values_list("email", "hubspot_id"))
+    assert stored == {email: c["id"] for email, c in hub.contacts.items()}
+    # The bad ones failed, each with its reason.
+    failed = {c.email: c.last_error for c in Contact.objects.filter(sync_state=SyncState.FAILED)}
+    assert len(failed) == BAD_HUBSPOT + MALFORMED
+    assert all("INVALID_EMAIL" in why for email, why in failed.items() if email.endswith("@localhost"))
+    assert all(why == "not a valid email address" for email, why in failed.items() if " " in email)
+    # Never more calls in any rolling window than the account allows, even while failing and retrying.
+    assert hub.max_calls_in_any_window() <= LIMIT
+    assert {c.status for c in hub.calls} >= {200, 429, 500}
+    # HubSpot only ever saw name, email and role.
+    for call in hub.calls:
+        for item in (call.body or {}).get("inputs", []) if isinstance(call.body, dict) else []:
+            assert set(item["properties"]) == {"email", "firstname", "lastname", "herochecklist_role"}
+    # Onboarding went out once per contact that can receive it, and never twice.
+    assert wait_for(lambda: EmailDelivery.objects.filter(sent_at__isnull=False).count() == expected_valid, 120)
+    print(f"all onboarding emails sent after {time.monotonic() - started:.1f}s")
+    sent_to = []
+    for path in tmp_path.iterdir():
+        sent_to += [line.split(": ", 1)[1] for line in path.read_text().splitlines() if line.startswith("To: ")]
+    assert len(sent_to) == len(set(sent_to)) == expected_valid
