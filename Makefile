@@ -48,6 +48,8 @@ format: install-dev
 # Benchmarks print figures and same-run ratios; see bench/RESULTS.md for a recorded run.
 bench: install-dev browser
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.peer
+	$(BIN)/python -m bench.sync
 	$(BIN)/python -m bench.panel
 
 clean:
