@@ -320,3 +320,13 @@ def test_openapi_schema_is_served(client):
     response = client.get("/api/v1/openapi.json")
     assert response.status_code == 200
     assert "/api/v1/issues/{issue_id}/checklist/items" in response.json()["paths"]
+
+
+def test_too_many_requests_from_one_user_are_429(api, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.API_RATE_LIMIT_PER_MINUTE = 3
+    statuses = [api.get().status_code for _ in range(5)]
+    assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
+    assert api.get().json()["error"] == "rate_limited"
