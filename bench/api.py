@@ -71,11 +71,7 @@ def main() -> None:
     try:
         issue = {"id": "10001", "key": "DEMO-1", "typeId": "10002", "projectId": "10000"}
         auth = {"Authorization": f"JWT {stack.jira.context_token(issue)}"}
-        base = f"{stack.url}/api/v1/issues/10001/checklist"
-        text = "".join(f"- [ ] Checklist item {n} with a **bit** of text\n" for n in range(20))
-        httpx.put(
-            f"{base}/text", content=text.encode(), headers={**auth, "Content-Type": "text/plain"}
-        ).raise_for_status()
+        base = stack.seed_checklist(auth)
         items = httpx.get(base, headers=auth).json()["items"]
         results = {}
         scenarios = {

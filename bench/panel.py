@@ -10,6 +10,7 @@ import argparse
 import statistics
 
 from bench.stack import Stack
+from devhost.browser import launch
 
 BUDGET_BYTES = 40 * 1024
 MEASURE = """() => {
@@ -55,19 +56,7 @@ def main() -> None:
         response.raise_for_status()
         samples = []
         with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path="/usr/bin/chromium",
-                headless=True,
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--no-first-run",
-                    "--disable-quic",
-                ],
-            )
+            browser = launch(p)
             for _ in range(args.loads):
                 context = browser.new_context()
                 page = context.new_page()

@@ -66,11 +66,7 @@ def main() -> None:
         issue = {"id": "10001", "key": "DEMO-1", "typeId": "10002", "projectId": "10000"}
         token = stack.jira.context_token(issue)
         auth = {"Authorization": f"JWT {token}"}
-        ours = f"{stack.url}/api/v1/issues/10001/checklist"
-        text = "".join(f"- [ ] Checklist item {n} with a **bit** of text\n" for n in range(20))
-        httpx.put(
-            f"{ours}/text", content=text.encode(), headers={**auth, "Content-Type": "text/plain"}
-        ).raise_for_status()
+        ours = stack.seed_checklist(auth)
         peer, peer_url, work = start_peer(
             client_key=stack.jira.client_key, secret=stack.jira.shared_secret, app_key=stack.jira.app_key
         )

@@ -99,6 +99,16 @@ class Stack:
             raise SystemExit(f"install failed: {response.status_code} {response.text}")
         return self
 
+    def seed_checklist(self, authorization: dict, items: int = 20, issue_id: str = "10001") -> str:
+        """Give one issue a checklist of `items` items through the API. Returns the checklist URL."""
+        url = f"{self.url}/api/v1/issues/{issue_id}/checklist"
+        text = "".join(f"- [ ] Checklist item {n} with a **bit** of text\n" for n in range(items))
+        response = httpx.put(
+            f"{url}/text", content=text.encode(), headers={**authorization, "Content-Type": "text/plain"}
+        )
+        response.raise_for_status()
+        return url
+
     def worker_pids(self) -> list[int]:
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
         return [int(p) for p in out.split()]
