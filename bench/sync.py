@@ -48,6 +48,7 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
+    from devhost.celery import worker_command
     from devhost.hubspot import HubSpotStandIn
     from devhost.marketplace import license_record
 
@@ -69,22 +70,7 @@ def main() -> None:
     from contacts.models import Contact, SyncState
 
     workers = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "herochecklist",
-            "worker",
-            "-Q",
-            queue,
-            "-c",
-            str(args.workers),
-            "-l",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-        ],
+        worker_command(queue, processes=args.workers),
         cwd=ROOT,
         env=worker_env,
         stdout=subprocess.DEVNULL,

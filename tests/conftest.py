@@ -201,23 +201,10 @@ def start_worker(test_redis_url, transactional_db):
     workers: list[subprocess.Popen] = []
 
     def start(**extra_env):
+        from devhost.celery import worker_command
+
         worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "herochecklist",
-                "worker",
-                "-Q",
-                queue,
-                "--pool=solo",
-                "-l",
-                "WARNING",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-            ],
+            worker_command(queue),
             cwd=ROOT,
             env={**base_env, **{k: str(v) for k, v in extra_env.items()}},
             stdout=WORKER_LOG.open("a"),
