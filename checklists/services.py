@@ -16,6 +16,7 @@ from datetime import date
 
 from django.db import DatabaseError, IntegrityError
 from django.utils import timezone
+from pymongo.errors import PyMongoError
 
 from core import context
 from core.db import atomic, on_commit
@@ -271,8 +272,8 @@ def _checklist_write(
         except (_Raced, IntegrityError) as exc:
             if expected_version is not None:
                 raise Conflict("The checklist changed since you loaded it.", status=412) from exc
-        except DatabaseError as exc:
-            if not _is_write_conflict(exc):
+        except Exception as exc:  # DatabaseError, or pymongo's own from a transaction's commit or abort
+            if not isinstance(exc, DatabaseError | PyMongoError) or not _is_write_conflict(exc):
                 raise
             if expected_version is not None:
                 raise Conflict("The checklist changed since you loaded it.", status=412) from exc
