@@ -1,4 +1,4 @@
-"""CSV import in the shape of the Marketplace licenses report, for the admin and the `import_licenses` command."""
+"""CSV import in the shape of the Marketplace licenses report, used by the contacts admin."""
 
 import csv
 import io
