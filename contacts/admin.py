@@ -1,10 +1,17 @@
+import csv
+
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.html import format_html
 
+from core.admin import AuditedAdmin
+from core.audit import audit_record
 from core.exceptions import ValidationFailed
+from core.models import AuditAction
 
 from . import services
 from .csvimport import records_from_csv
@@ -25,7 +32,7 @@ class CsvImportForm(forms.Form):
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(AuditedAdmin):
     list_display = ("email", "display_name", "sync_badge", "sync_attempts", "last_error", "synced_at", "created_at")
     list_filter = ("sync_state",)
     search_fields = ("email", "display_name", "hubspot_id")
@@ -44,9 +51,8 @@ class ContactAdmin(admin.ModelAdmin):
     )
     fields = ("display_name", *readonly_fields)
     inlines = [ContactLinkInline]
-    actions = ["retry_sync"]
+    actions = ["retry_sync", "export_csv"]
     ordering = ("-created_at",)
-    list_per_page = 100
     change_list_template = "admin/contacts/contact/change_list.html"
 
     @admin.display(description="sync", ordering="sync_state")
@@ -54,10 +60,31 @@ class ContactAdmin(admin.ModelAdmin):
         colour = {SyncState.SYNCED: "#1f845a", SyncState.FAILED: "#ae2e24"}.get(obj.sync_state, "#a54800")
         return format_html('<b style="color:{}">{}</b>', colour, obj.get_sync_state_display())
 
-    @admin.action(description="Retry the HubSpot sync of the selected contacts")
+    # Billing and CRM reads and retries; only a superuser (contacts.change_contact) may correct a display name.
+    has_change_permission = admin.ModelAdmin.has_change_permission
+
+    def has_retry_sync_permission(self, request):
+        return request.user.has_perm("contacts.retry_sync")
+
+    def has_export_permission(self, request):
+        return request.user.has_perm("contacts.export_contacts")
+
+    @admin.action(description="Retry the HubSpot sync of the selected contacts", permissions=["retry_sync"])
     def retry_sync(self, request, queryset):
         count = services.contact_retry_sync(contact_ids=list(queryset.values_list("id", flat=True)))
         self.message_user(request, f"{count} contact(s) queued for sync.", messages.SUCCESS)
+
+    @admin.action(description="Export the selected contacts as CSV", permissions=["export"])
+    def export_csv(self, request, queryset):
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="contacts.csv"'
+        writer = csv.writer(response)
+        writer.writerow(["email", "name", "sync_state", "synced_at", "unsubscribed_at"])
+        for contact in queryset.order_by("email").iterator(chunk_size=1000):
+            writer.writerow(
+                [contact.email, contact.display_name, contact.sync_state, contact.synced_at, contact.unsubscribed_at]
+            )
+        return response
 
     def changelist_view(self, request, extra_context=None):
         failed = Contact.objects.filter(sync_state=SyncState.FAILED).count()
@@ -71,9 +98,7 @@ class ContactAdmin(admin.ModelAdmin):
         ]
 
     def import_csv(self, request):
-        if not self.has_change_permission(request):
-            from django.core.exceptions import PermissionDenied
-
+        if not request.user.has_perm("contacts.import_licenses"):
             raise PermissionDenied
         form = CsvImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
@@ -82,6 +107,13 @@ class ContactAdmin(admin.ModelAdmin):
             except ValidationFailed as exc:
                 form.add_error("file", "; ".join(exc.errors.values()))
             else:
+                audit_record(
+                    request=request,
+                    action=AuditAction.ACTION,
+                    model=License,
+                    object_count=result.licenses,
+                    detail="import_csv",
+                )
                 self.message_user(
                     request,
                     f"Imported {result.licenses} license(s), {result.contacts} new contact(s), "
@@ -99,11 +131,12 @@ class ContactAdmin(admin.ModelAdmin):
 
 
 @admin.register(License)
-class LicenseAdmin(admin.ModelAdmin):
+class LicenseAdmin(AuditedAdmin):
     list_display = ("addon_license_id", "cloud_site_hostname", "status", "license_type", "tenant", "last_updated")
     list_filter = ("status", "license_type")
     search_fields = ("addon_license_id", "cloud_site_hostname", "app_entitlement_id", "app_entitlement_number")
-    list_select_related = ("tenant",)
+    list_select_related = ()
+    page_related = ("tenant",)
     readonly_fields = (
         "id",
         "addon_license_id",

@@ -52,6 +52,11 @@ class Contact(BaseModel):
 
     class Meta:
         indexes = [models.Index(fields=["sync_state", "sync_claimed_at"])]
+        permissions = [
+            ("retry_sync", "Can retry the HubSpot sync of contacts"),
+            ("import_licenses", "Can import licenses from a CSV report"),
+            ("export_contacts", "Can export contacts as CSV"),
+        ]
 
     def __str__(self):
         return self.email

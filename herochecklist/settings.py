@@ -6,6 +6,7 @@ Production sets DEBUG=false and the checks in core/checks.py refuse to start on 
 """
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -111,11 +112,20 @@ if USE_MONGODB:
         "admin": "herochecklist.mongo_migrations.admin",
         "auth": "herochecklist.mongo_migrations.auth",
         "contenttypes": "herochecklist.mongo_migrations.contenttypes",
+        "otp_totp": "herochecklist.mongo_migrations.otp_totp",
+        "otp_static": "herochecklist.mongo_migrations.otp_static",
+        "axes": "herochecklist.mongo_migrations.axes",
     }
     _CONTRIB_APPS = [
         "herochecklist.mongo_apps.MongoAdminConfig",
         "herochecklist.mongo_apps.MongoAuthConfig",
         "herochecklist.mongo_apps.MongoContentTypesConfig",
+    ]
+    _SECURITY_APPS = [
+        "django_otp",
+        "herochecklist.mongo_apps.MongoTOTPConfig",
+        "herochecklist.mongo_apps.MongoStaticConfig",
+        "herochecklist.mongo_apps.MongoAxesConfig",
     ]
 else:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
@@ -126,13 +136,15 @@ else:
             # A file, not memory: Celery workers and threads in the tests open the same test database.
             DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
     DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-    _CONTRIB_APPS = ["django.contrib.admin", "django.contrib.auth", "django.contrib.contenttypes"]
+    _SECURITY_APPS = ["django_otp", "django_otp.plugins.otp_totp", "django_otp.plugins.otp_static", "axes"]
+    _CONTRIB_APPS = ["core.apps.HeroAdminConfig", "django.contrib.auth", "django.contrib.contenttypes"]
 
 INSTALLED_APPS = [
     *_CONTRIB_APPS,
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    *_SECURITY_APPS,
     "core",
     "tenants",
     "checklists",
@@ -150,9 +162,28 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.otp.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# The admin console (see README "Admin console"): two factors through django-otp on the admin site, lockout after
+# repeated failures (wrong password or wrong one-time code) through django-axes, keyed on username and address.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "core.backends.PermissionBackend"]
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
+AXES_CLIENT_IP_CALLABLE = "core.audit.client_ip"
+AXES_VERBOSE = False
+# Proxies in front of the app that append to X-Forwarded-For; 0 means REMOTE_ADDR is the client (audit, lockout).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default=APP_NAME)
+ADMIN_SESSION_AGE_SECONDS = env.int("ADMIN_SESSION_AGE_SECONDS", default=8 * 3600)
+SESSION_COOKIE_AGE = ADMIN_SESSION_AGE_SECONDS
 
 ROOT_URLCONF = "herochecklist.urls"
 WSGI_APPLICATION = "herochecklist.wsgi.application"
@@ -200,6 +231,33 @@ STORAGES = {
     },
 }
 
+# Backups (core/backup.py): a local folder by default; any Django storage (an S3-compatible bucket through
+# django-storages, installed separately) with BACKUP_STORAGE_BACKEND and BACKUP_STORAGE_OPTIONS (JSON).
+BACKUP_DIR = env.str("BACKUP_DIR", default=str(VAR_DIR / "backups"))
+BACKUP_STORAGE_BACKEND = env.str("BACKUP_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
+STORAGES["backups"] = {
+    "BACKEND": BACKUP_STORAGE_BACKEND,
+    "OPTIONS": env.json("BACKUP_STORAGE_OPTIONS", default={})
+    or (
+        {"location": BACKUP_DIR, "file_permissions_mode": 0o600}
+        if BACKUP_STORAGE_BACKEND.endswith("FileSystemStorage")
+        else {}
+    ),
+}
+# Archives are encrypted with the first key and read with any (rotation); by default the field encryption keys,
+# since an archive is useless without them anyway (the secrets inside are encrypted with them).
+BACKUP_ENCRYPTION_KEYS = env.list("BACKUP_ENCRYPTION_KEYS", default=[]) or FIELD_ENCRYPTION_KEYS
+BACKUP_DAILY_KEEP_DAYS = env.int("BACKUP_DAILY_KEEP_DAYS", default=8)
+BACKUP_WEEKLY_KEEP_WEEKS = env.int("BACKUP_WEEKLY_KEEP_WEEKS", default=8)
+# Uninstalled sites keep their data this long (a reinstall within it restores access), then it is purged.
+TENANT_PURGE_AFTER_DAYS = env.int("TENANT_PURGE_AFTER_DAYS", default=90)
+# Atlassian personal data reporting (core/privacy.py): reached through one installed site (Connect JWT or Forge token).
+PERSONAL_DATA_REPORT_PATH = env.str("PERSONAL_DATA_REPORT_PATH", default="/app/report-accounts/")
+PERSONAL_DATA_DEFAULT_CYCLE_HOURS = env.float("PERSONAL_DATA_DEFAULT_CYCLE_HOURS", default=7 * 24)
+# Monitoring (core/metrics.py): /metrics answers only with this bearer token (404 when unset).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+APDEX_THRESHOLD_SECONDS = env.float("APDEX_THRESHOLD_SECONDS", default=0.3)
+
 # Shared by every web node and worker when Redis is configured (rate limits, sync debouncing); per process otherwise.
 CACHE_URL = env.str("CACHE_URL", default="")
 CACHES = {
@@ -241,6 +299,12 @@ CELERY_BEAT_SCHEDULE = {
     "marketplace-poll": {"task": "contacts.tasks.marketplace_poll_task", "schedule": 24 * 3600},
     # Every 5 minutes: push contacts still pending (new, changed, or whose earlier push failed transiently).
     "hubspot-sync": {"task": "contacts.tasks.hubspot_sync_task", "schedule": 300},
+    # Daily: a backup, then pruning by the retention policy (8 daily, 8 weekly from Saturdays).
+    "backup": {"task": "core.tasks.backup_task", "schedule": 24 * 3600},
+    # Daily: purge sites uninstalled longer than TENANT_PURGE_AFTER_DAYS ago.
+    "tenant-purge": {"task": "tenants.tasks.tenant_purge_expired_task", "schedule": 24 * 3600},
+    # Hourly: report stored accountIds that are due (each at most once per Cycle-Period) and act on the answers.
+    "personal-data-report": {"task": "core.tasks.personal_data_report_task", "schedule": 3600},
 }
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -242,3 +242,51 @@ def hubspot(settings):
     settings.HUBSPOT_RATE_LIMIT_KEY = f"hubspot-test-{uuid.uuid4().hex[:8]}"
     yield server
     server.stop()
+
+
+# --- staff in the admin console -------------------------------------------------------------------------------------
+
+PASSWORD = "a-long-staff-password-42"
+
+
+def create_staff(username, role, monkeypatch):
+    import io
+    import sys
+
+    from django.core.management import call_command
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+    out = io.StringIO()
+    call_command("createstaff", username, role=role, password_stdin=True, stdout=out)
+    return out.getvalue()
+
+
+def code_for(device, drift: int = 0) -> str:
+    from django_otp.oath import totp
+
+    return f"{totp(device.bin_key, device.step, device.t0, device.digits, drift):0{device.digits}d}"
+
+
+def login(client, username, *, password=PASSWORD, token=None):
+    if token is None:
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        token = code_for(TOTPDevice.objects.get(user__username=username))
+    return client.post("/admin/login/?next=/admin/", {"username": username, "password": password, "otp_token": token})
+
+
+@pytest.fixture
+def staff(monkeypatch):
+    """staff(role) -> a Client logged in through the real login form with password and TOTP."""
+
+    from django.test import Client
+
+    def make(role):
+        username = f"{role}-user"
+        create_staff(username, role, monkeypatch)
+        client = Client()
+        response = login(client, username)
+        assert response.status_code == 302 and response.url == "/admin/", response.content[:500]
+        return client
+
+    return make

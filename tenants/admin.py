@@ -1,0 +1,64 @@
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.template.response import TemplateResponse
+
+from core.admin import AuditedAdmin
+
+from . import services
+from .models import Tenant
+
+
+@admin.register(Tenant)
+class TenantAdmin(AuditedAdmin):
+    list_display = ("display_name", "state", "front_door", "installed_at", "uninstalled_at", "updated_at")
+    list_filter = ("state", "product_type")
+    search_fields = ("base_url", "client_key", "installation_id", "cloud_id", "entitlement_number")
+    ordering = ("-created_at",)
+    actions = ["purge_now"]
+    # Secrets (shared secret, Forge system token) are not fields of this page at all, not even masked.
+    fields = readonly_fields = (
+        "id",
+        "client_key",
+        "installation_id",
+        "cloud_id",
+        "base_url",
+        "display_url",
+        "product_type",
+        "entitlement_id",
+        "entitlement_number",
+        "state",
+        "installed_at",
+        "enabled_at",
+        "disabled_at",
+        "uninstalled_at",
+        "forge_api_base_url",
+        "created_at",
+        "updated_at",
+    )
+
+    @admin.display(description="front door")
+    def front_door(self, obj):
+        if obj.is_forge_only:
+            return "Forge"
+        return "Connect + Forge" if obj.installation_id else "Connect"
+
+    def has_purge_permission(self, request):
+        return request.user.is_superuser
+
+    @admin.action(description="Purge the selected sites now (erases all their data)", permissions=["purge"])
+    def purge_now(self, request, queryset):
+        if request.POST.get("confirm") != "purge":
+            request.audit_skip = True  # only a question so far; the confirmed purge is what gets audited
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Purge sites now?",
+                "tenants": list(queryset),
+                "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
+                "opts": self.model._meta,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/tenants/tenant/purge_confirmation.html", context)
+        for tenant in queryset:
+            services.tenant_purge(tenant=tenant)
+        self.message_user(request, f"Purged {len(queryset)} site(s) and all their data.", messages.SUCCESS)
+        return None
