@@ -2,7 +2,7 @@
 
 import fnmatch
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlparse
 
 import jwt
@@ -191,3 +191,44 @@ def tenant_rotate_encryption() -> int:
             tenant.save(update_fields=fields)
             changed += 1
     return changed
+
+
+def tenant_purge(*, tenant: Tenant) -> dict[str, int]:
+    """Erase a site for good: its checklists, items, templates, history, its licenses and the contacts that only it
+    had, then the tenant row. Returns what was deleted, per model (counts only)."""
+    from django.apps import apps
+
+    deleted: dict[str, int] = {}
+    with atomic():
+        # Big tables first, one raw delete each (no per-row loading), then what Django's cascade handles cheaply.
+        for label in (
+            "checklists.ChecklistChange",
+            "checklists.ChecklistItem",
+            "checklists.Template",
+            "checklists.Checklist",
+        ):
+            model = apps.get_model(label)
+            deleted[label] = model._base_manager.filter(tenant=tenant)._raw_delete(model._base_manager.db)
+        License = apps.get_model("contacts.License")
+        ContactLink = apps.get_model("contacts.ContactLink")
+        licenses = list(License.objects.filter(tenant=tenant).values_list("pk", flat=True))
+        contact_ids = set(ContactLink.objects.filter(license_id__in=licenses).values_list("contact_id", flat=True))
+        deleted["contacts.License"], _ = License.objects.filter(pk__in=licenses).delete()
+        still_linked = set(ContactLink.objects.filter(contact_id__in=contact_ids).values_list("contact_id", flat=True))
+        orphans = apps.get_model("contacts.Contact").objects.filter(pk__in=contact_ids - still_linked)
+        deleted["contacts.Contact"], _ = orphans.delete()
+        tenant_id = str(tenant.id)
+        Tenant.objects.filter(pk=tenant.pk).delete()
+    logger.info("tenant purged", extra={"tenant_id": tenant_id})
+    return deleted
+
+
+def tenant_purge_expired(*, now=None) -> int:
+    """Purge every site uninstalled more than TENANT_PURGE_AFTER_DAYS ago; each in its own transaction."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.TENANT_PURGE_AFTER_DAYS)
+    expired = Tenant.objects.filter(state=TenantState.UNINSTALLED, uninstalled_at__lt=cutoff)
+    purged = 0
+    for tenant in expired.iterator():
+        tenant_purge(tenant=tenant)
+        purged += 1
+    return purged

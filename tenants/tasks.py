@@ -1,0 +1,14 @@
+import logging
+
+from celery import shared_task
+
+from . import services
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True, soft_time_limit=3000, time_limit=3600)
+def tenant_purge_expired_task():
+    """Idempotent: a site purged once is gone, and a rerun finds nothing more to do."""
+    purged = services.tenant_purge_expired()
+    logger.info("expired tenants purged", extra={"purged": purged})
