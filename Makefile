@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format install install-dev migrate browser bench clean
+.PHONY: run test lint format install install-dev migrate browser forge-ui bench audit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,12 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test: install-dev browser
+# The Forge app's Custom UI: installs the locked npm packages, builds forge/static/panel, runs its tests (transport
+# against a fake bridge, and the manifest through @forge/manifest's validator, which `forge lint` uses).
+forge-ui:
+	cd forge && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build && npm test --silent
+
+test: install-dev browser forge-ui
 	$(BIN)/python tests/run_suite.py
 
 lint: install-dev
@@ -52,5 +57,9 @@ bench: install-dev browser
 	$(BIN)/python -m bench.sync
 	$(BIN)/python -m bench.panel
 
+# Known vulnerabilities in the pinned requirements (needs the PyPI/OSV vulnerability service: see README).
+audit: install-dev
+	$(BIN)/pip-audit --strict --progress-spinner off -r requirements.txt -r requirements-dev.txt
+
 clean:
-	rm -rf $(VENV) var/static var/screenshots
+	rm -rf $(VENV) var/static var/screenshots forge/node_modules forge/static

@@ -17,7 +17,10 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the configuration checks)
+        from . import (
+            checks,  # noqa: F401  (registers the configuration checks)
+            metrics,  # noqa: F401  (connects the Celery task counters)
+        )
         from .roles import sync_roles_after_migrate
 
         post_migrate.connect(sync_roles_after_migrate, dispatch_uid="core.roles.sync")

@@ -58,6 +58,10 @@ class JiraStandIn(StandInServer):
         self.app_base_url = ""
         self.properties: dict[tuple[str, str], object] = {}
         self.recorded: list[Recorded] = []
+        # Personal data reporting: accountIds Atlassian says are closed or updated, and the cycle it announces.
+        self.closed_accounts: set[str] = set()
+        self.updated_accounts: set[str] = set()
+        self.cycle_period = "604800"
         self.system_tokens: set[str] = set()  # Forge app system tokens this site accepts as Bearer
         self.fail_next: list[int] = []  # statuses to answer the next REST calls with (tests inject failures)
 
@@ -203,6 +207,9 @@ class _Handler(JSONHandler):
     def do_PUT(self):
         return self._rest("PUT", urlsplit(self.path))
 
+    def do_POST(self):
+        return self._rest("POST", urlsplit(self.path))
+
     def do_DELETE(self):
         return self._rest("DELETE", urlsplit(self.path))
 
@@ -217,7 +224,10 @@ class _Handler(JSONHandler):
         if not ok:
             return self._json(401, {"errorMessages": ["JWT rejected"]})
         if injected:
-            return self._json(injected, {"errorMessages": ["injected failure"]})
+            headers = {"Retry-After": "120"} if injected == 429 else None
+            return self._json(injected, {"errorMessages": ["injected failure"]}, headers=headers)
+        if method == "POST" and parts.path == "/app/report-accounts/":
+            return self._report_accounts(body)
         match = _PROPERTY.match(parts.path)
         if not match:
             return self._json(404, {"errorMessages": ["unknown resource"]})
@@ -234,6 +244,22 @@ class _Handler(JSONHandler):
         existed = key in self.server.properties
         self.server.properties[key] = body
         return self._send(200 if existed else 201)
+
+    def _report_accounts(self, body):
+        accounts = body.get("accounts") if isinstance(body, dict) else None
+        if not isinstance(accounts, list) or not 0 < len(accounts) <= 90:
+            return self._json(400, {"errorMessages": ["1 to 90 accounts per request"]})
+        answers = []
+        for account in accounts:
+            account_id = account.get("accountId")
+            if account_id in self.server.closed_accounts:
+                answers.append({"accountId": account_id, "status": "closed"})
+            elif account_id in self.server.updated_accounts:
+                answers.append({"accountId": account_id, "status": "updated"})
+        headers = {"Cycle-Period": self.server.cycle_period}
+        if not answers:
+            return self._send(204, headers=headers)
+        return self._json(200, {"accounts": answers}, headers=headers)
 
 
 def _issue(issue_id: str) -> dict | None:

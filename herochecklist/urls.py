@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from core import health
+from core import health, metrics
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("", include("tenants.urls")),
     path("", include("checklists.urls")),
     path("", include("contacts.urls")),

@@ -24,10 +24,11 @@ APP_TOKEN_TTL_SECONDS = 180
 
 
 class JiraError(Exception):
-    def __init__(self, message: str, status: int | None = None, retryable: bool = False):
+    def __init__(self, message: str, status: int | None = None, retryable: bool = False, retry_after: str = ""):
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+        self.retry_after = retry_after
 
 
 class JiraClient:
@@ -54,10 +55,13 @@ class JiraClient:
         }
         return base, f"JWT {jwt.encode(claims, secret, algorithm='HS256')}"
 
-    def request(self, method: str, path: str, *, query: dict | None = None, json=None) -> httpx.Response:
+    def request(
+        self, method: str, path: str, *, query: dict | None = None, json=None, attempts: int = MAX_ATTEMPTS
+    ) -> httpx.Response:
+        """`attempts=1` hands every failure to the caller (who may want to honour a long Retry-After itself)."""
         query = {k: str(v) for k, v in (query or {}).items()}
         last_error: JiraError | None = None
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        for attempt in range(1, attempts + 1):
             base, authorization = self._auth(method, path, query)
             url = f"{base}{path}" + (f"?{urlencode(query)}" if query else "")
             try:
@@ -78,11 +82,16 @@ class JiraClient:
                 if response.status_code < 400:
                     return response
                 retryable = response.status_code in RETRYABLE
-                last_error = JiraError(f"{method} {path}: HTTP {response.status_code}", response.status_code, retryable)
+                last_error = JiraError(
+                    f"{method} {path}: HTTP {response.status_code}",
+                    response.status_code,
+                    retryable,
+                    response.headers.get("Retry-After", ""),
+                )
                 if not retryable:
                     raise last_error
                 delay = self._delay(attempt, response.headers.get("Retry-After"))
-            if attempt < MAX_ATTEMPTS:
+            if attempt < attempts:
                 logger.info("jira call retrying", extra={"attempt": attempt, "delay": round(delay, 2)})
                 time.sleep(delay)
         raise last_error

@@ -289,3 +289,25 @@ def test_prune_deletes_from_storage(backup_dir):
     left = backup.backup_list()
     assert len(left) + len(pruned) == 30 and (backup_dir / "unrelated.txt").exists()
     assert left[0] == backup.archive_name(datetime(2026, 9, 5, 2, tzinfo=UTC))  # a Saturday
+
+
+def test_superusers_restore_from_the_admin_page(staff, tenant, other_tenant):
+    seed(tenant, other_tenant)
+    name = backup.backup_create().name
+    before = snapshot()
+    assert staff("customer-data").get("/admin/backups/").status_code == 403
+    client = staff("superuser")
+    listing = client.get("/admin/backups/")
+    assert listing.status_code == 200 and name in listing.content.decode()
+    ChecklistItem.objects.filter(tenant=tenant).delete()
+    wrong = client.post(f"/admin/backups/{name}/restore/", {"confirm": "yes"})
+    assert wrong.status_code == 200 and b"exactly" in wrong.content
+    assert not ChecklistItem.objects.filter(tenant=tenant).exists()
+    done = client.post(f"/admin/backups/{name}/restore/", {"confirm": name})
+    assert done.status_code == 302
+    after = snapshot()
+    assert {k: v for k, v in after.items() if k != "core.AuditEntry"} == {
+        k: v for k, v in before.items() if k != "core.AuditEntry"
+    }
+    entry = AuditEntry.objects.get(action="restore")
+    assert entry.object_ids == [name] and entry.actor_username == "superuser-user"
