@@ -6,5 +6,6 @@ from .api import api
 urlpatterns = [
     path("connect/panel", views.panel, name="connect-panel"),
     path("connect/webhooks/issue-deleted", views.issue_deleted, name="connect-issue-deleted"),
+    path("forge/events/issue-deleted", views.forge_issue_deleted, name="forge-issue-deleted"),
     path("api/v1/", api.urls),
 ]

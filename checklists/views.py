@@ -1,4 +1,4 @@
-"""Connect pages and webhooks of the checklist app: the issue panel and issue deletion."""
+"""Pages and events of the checklist app: the Connect issue panel, and issue deletion from Connect or Forge."""
 
 import json
 import re
@@ -11,8 +11,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core import context
 from core.middleware import jira_frame
-from tenants.auth import IssueRef, mint_panel_token
-from tenants.decorators import connect_jwt_required
+from tenants.auth import FORGE_ISSUE_DELETED_MODULE, AuthError, IssueRef, mint_panel_token
+from tenants.decorators import connect_jwt_required, fit_required, unauthorized
+from tenants.services import tenant_for_forge_invocation
 
 from . import services
 
@@ -53,11 +54,7 @@ def panel(request):
     )
 
 
-@csrf_exempt
-@require_POST
-@connect_jwt_required()
-def issue_deleted(request):
-    """jira:issue_deleted: that issue's checklist data goes too."""
+def _delete_issue_checklist(request, tenant):
     try:
         body = json.loads(request.body or b"{}")
         issue_id = str(body["issue"]["id"])
@@ -65,5 +62,25 @@ def issue_deleted(request):
         return JsonResponse({"error": "invalid_payload", "fields": {"issue.id": "is required"}}, status=400)
     if not ISSUE_ID.match(issue_id):
         return JsonResponse({"error": "invalid_payload", "fields": {"issue.id": "must be a Jira issue id"}}, status=400)
-    services.checklist_delete_for_issue(tenant=request.tenant, issue_id=issue_id)
+    services.checklist_delete_for_issue(tenant=tenant, issue_id=issue_id)
     return HttpResponse(status=204)
+
+
+@csrf_exempt
+@require_POST
+@connect_jwt_required()
+def issue_deleted(request):
+    """jira:issue_deleted: that issue's checklist data goes too."""
+    return _delete_issue_checklist(request, request.tenant)
+
+
+@csrf_exempt
+@require_POST
+@fit_required(FORGE_ISSUE_DELETED_MODULE)
+def forge_issue_deleted(request):
+    """avi:jira:deleted:issue through Forge: the site is the FIT's installation, never a field of the body."""
+    try:
+        tenant = tenant_for_forge_invocation(claims=request.fit_claims)
+    except AuthError as exc:  # the app was uninstalled from that site
+        return unauthorized(str(exc))
+    return _delete_issue_checklist(request, tenant)

@@ -87,6 +87,7 @@ def forge_token(
     site_url: str = "https://forge-site.atlassian.net",
     api_base_url: str = "",
     ttl: int = 60,
+    module_key: str = "herochecklist-panel",
     **overrides,
 ) -> str:
     now = int(time.time())
@@ -101,7 +102,10 @@ def forge_token(
             "installationId": installation_id,
             "apiBaseUrl": api_base_url or site_url,
             "environment": {"type": "DEVELOPMENT", "id": "dev"},
-            "module": {"key": "herochecklist-issue-panel", "type": "jira:issuePanel"},
+            "module": {
+                "key": module_key,
+                "type": "jira:issuePanel" if module_key.endswith("panel") else "core:trigger",
+            },
         },
         "context": {"cloudId": "cloud-" + installation_id[-8:], "siteUrl": site_url},
     }

@@ -152,6 +152,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.metrics.MetricsMiddleware",
     "core.middleware.RequestContextMiddleware",
     "core.middleware.BodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",

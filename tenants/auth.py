@@ -237,6 +237,17 @@ def verify_fit(token: str) -> dict:
     return claims
 
 
+# The module keys of forge/manifest.yml: a FIT is accepted only where its module is meant to call.
+FORGE_PANEL_MODULE = "herochecklist-panel"
+FORGE_LIFECYCLE_MODULE = "herochecklist-lifecycle"
+FORGE_ISSUE_DELETED_MODULE = "herochecklist-issue-deleted"
+
+
+def fit_module(claims: dict) -> str:
+    module = (claims.get("app") or {}).get("module") or {}
+    return module.get("key", "") if isinstance(module, dict) else ""
+
+
 def forge_issue_ref(claims: dict) -> IssueRef | None:
     extension = (claims.get("context") or {}).get("extension") or {}
     issue, project = extension.get("issue") or {}, extension.get("project") or {}
@@ -320,6 +331,8 @@ def authenticate_api_request(request) -> AuthContext:
             from .services import tenant_for_forge_invocation
 
             claims = verify_fit(token)
+            if fit_module(claims) != FORGE_PANEL_MODULE:
+                raise AuthError("FIT from a module that does not call the API")
             principal = claims.get("principal")
             if not isinstance(principal, str) or not principal:
                 raise AuthError("FIT has no principal")

@@ -3,7 +3,7 @@ import logging
 
 from django.http import JsonResponse
 
-from .auth import AuthError, verify_connect_jwt
+from .auth import AuthError, fit_module, verify_connect_jwt, verify_fit
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,29 @@ def connect_jwt_required(*, allow_context_qsh: bool = False, allow_disabled: boo
             request.tenant = tenant
             request.account_id = claims.get("sub", "")
             request.jwt_claims = claims
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def fit_required(module_key: str):
+    """A Forge Invocation Token from the given manifest module: sets request.fit_claims, else 401 JSON."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(request, *args, **kwargs):
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            try:
+                if scheme != "Bearer" or not token.strip():
+                    raise AuthError("no FIT")
+                claims = verify_fit(token.strip())
+                if fit_module(claims) != module_key:
+                    raise AuthError("FIT from another module")
+            except AuthError as exc:
+                return unauthorized(str(exc))
+            request.fit_claims = claims
             return view(request, *args, **kwargs)
 
         return wrapped

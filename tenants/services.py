@@ -125,6 +125,12 @@ def tenant_uninstall(*, client_key: str) -> Tenant | None:
     return tenant
 
 
+def tenant_uninstall_forge(*, installation_id: str) -> Tenant | None:
+    """The Forge app left the site: the same as a Connect uninstall of that site's tenant."""
+    tenant = Tenant.objects.filter(installation_id=installation_id).order_by("created_at").first()
+    return tenant_uninstall(client_key=tenant.client_key) if tenant else None
+
+
 @atomic
 def tenant_set_enabled(*, tenant: Tenant, enabled: bool) -> Tenant:
     tenant.state = TenantState.ENABLED if enabled else TenantState.DISABLED

@@ -8,4 +8,5 @@ urlpatterns = [
     path("connect/uninstalled", views.uninstalled, name="connect-uninstalled"),
     path("connect/enabled", views.enabled, name="connect-enabled"),
     path("connect/disabled", views.disabled, name="connect-disabled"),
+    path("forge/lifecycle", views.forge_lifecycle, name="forge-lifecycle"),
 ]

@@ -1,4 +1,5 @@
-"""Connect front door: descriptor and lifecycle. Views stay thin; services do the writes."""
+"""Front doors: the Connect descriptor and lifecycle, and the Forge lifecycle trigger. Views stay thin; services do
+the writes."""
 
 import json
 import logging
@@ -10,8 +11,8 @@ from django.views.decorators.http import require_GET, require_POST
 from core.exceptions import ValidationFailed
 
 from . import services
-from .auth import AuthError, verify_install_jwt
-from .decorators import connect_jwt_required, request_token, unauthorized
+from .auth import FORGE_LIFECYCLE_MODULE, AuthError, verify_install_jwt
+from .decorators import connect_jwt_required, fit_required, request_token, unauthorized
 from .descriptor import build_descriptor
 
 logger = logging.getLogger(__name__)
@@ -84,3 +85,30 @@ def disabled(request):
     if not request_token(request):
         return HttpResponse(status=204)
     return _disable(request)
+
+
+FORGE_INSTALL_EVENTS = {"avi:forge:installed:app", "avi:forge:upgraded:app"}
+FORGE_UNINSTALL_EVENTS = {"avi:forge:uninstalled:app"}
+
+
+@csrf_exempt
+@require_POST
+@fit_required(FORGE_LIFECYCLE_MODULE)
+def forge_lifecycle(request):
+    """Forge app lifecycle trigger. The site is the FIT's installationId; the body only says what happened."""
+    try:
+        event_type = json.loads(request.body or b"{}").get("eventType")
+    except (ValueError, AttributeError):
+        event_type = None
+    if event_type in FORGE_INSTALL_EVENTS:
+        services.tenant_for_forge_invocation(
+            claims=request.fit_claims, system_token=request.headers.get("x-forge-oauth-system", ""), reactivate=True
+        )
+    elif event_type in FORGE_UNINSTALL_EVENTS:
+        services.tenant_uninstall_forge(installation_id=request.fit_claims["app"]["installationId"])
+    else:
+        allowed = sorted(FORGE_INSTALL_EVENTS | FORGE_UNINSTALL_EVENTS)
+        return JsonResponse(
+            {"error": "invalid_payload", "fields": {"eventType": f"must be one of {allowed}"}}, status=400
+        )
+    return HttpResponse(status=204)

@@ -1,8 +1,8 @@
-// HeroChecklist panel: one ES module, no framework, no build step.
-// Talks to /api/v1 with the panel token from the page; when that expires it asks the host (AP) for a
-// context token. Every write sends If-Match with the version it saw, so nobody overwrites an unseen change.
+// HeroChecklist panel: one ES module, no framework. The same code runs in both hosts: connect.js starts it on
+// our Connect page (no build step), forge/src/index.js in the Forge Custom UI bundle; each hands it a transport.
+// Every write sends If-Match with the version it saw, so nobody overwrites an unseen change.
 
-import { createTransport, ApiError } from "./transport.js";
+import { ApiError } from "./transport.js";
 
 const STATUSES = [
   ["todo", "To do"],
@@ -14,10 +14,9 @@ const STATUSES = [
 const COMPLETE = new Set(["done", "skipped"]);
 const UNDO_SECONDS = 6;
 
-const config = JSON.parse(document.getElementById("herochecklist-config").textContent);
-const token = document.querySelector('meta[name="herochecklist-token"]').content;
-const api = createTransport({ apiBase: config.apiBase, token, host: window.AP });
-const base = `/issues/${encodeURIComponent(config.issueId)}/checklist`;
+let api = null; // the host's transport (see startPanel)
+let base = "";
+let hostResize = () => {};
 
 const state = { version: 0, items: [], progress: null, mode: "list", error: null, conflict: false, templates: null };
 const root = document.getElementById("app");
@@ -410,12 +409,18 @@ function renderUndo() {
 let lastHeight = 0;
 function resize() {
   const height = document.documentElement.scrollHeight;
-  if (height !== lastHeight && window.AP && typeof window.AP.resize === "function") {
+  if (height !== lastHeight) {
     lastHeight = height;
-    window.AP.resize("100%", String(height));
+    hostResize(height);
   }
 }
 
-window.addEventListener("online", () => { if (state.error) load(); });
-if (window.ResizeObserver) new ResizeObserver(resize).observe(document.body);
-load();
+// Starts the panel. host: { api: a createTransport() transport, issueId, resize(heightPx) (optional) }.
+export function startPanel(host) {
+  api = host.api;
+  base = `/issues/${encodeURIComponent(host.issueId)}/checklist`;
+  hostResize = host.resize || (() => {});
+  window.addEventListener("online", () => { if (state.error) load(); });
+  if (window.ResizeObserver) new ResizeObserver(resize).observe(document.body);
+  load();
+}
