@@ -18,30 +18,57 @@ def checklist_items(checklist: Checklist | None) -> list[ChecklistItem]:
 
 
 def item_json(item: ChecklistItem) -> dict:
+    return _item_row_json(tuple(getattr(item, name) for name in _ITEM_COLUMNS))
+
+
+_ITEM_COLUMNS = (
+    "id",
+    "text",
+    "status",
+    "is_header",
+    "mandatory",
+    "assignee_account_id",
+    "due_date",
+    "position",
+    "created_at",
+    "updated_at",
+)
+
+
+def _item_row_json(row: tuple) -> dict:
+    item_id, text, status, is_header, mandatory, assignee, due_date, position, created_at, updated_at = row
     return {
-        "id": str(item.id),
-        "text": item.text,
-        "textHtml": render_markdown(item.text),
-        "status": item.status,
-        "isHeader": item.is_header,
-        "mandatory": item.mandatory,
-        "assigneeAccountId": item.assignee_account_id or None,
-        "dueDate": item.due_date.isoformat() if item.due_date else None,
-        "position": item.position,
-        "createdAt": item.created_at.isoformat(),
-        "updatedAt": item.updated_at.isoformat(),
+        "id": str(item_id),
+        "text": text,
+        "textHtml": render_markdown(text),
+        "status": status,
+        "isHeader": is_header,
+        "mandatory": mandatory,
+        "assigneeAccountId": assignee or None,
+        "dueDate": due_date.isoformat() if due_date else None,
+        "position": position,
+        "createdAt": created_at.isoformat(),
+        "updatedAt": updated_at.isoformat(),
     }
 
 
+def checklist_items_json(checklist: Checklist | None) -> list[dict]:
+    """The read path's items: plain rows, no model instances (a third of a read's time went into building them)."""
+    if checklist is None:
+        return []
+    rows = ChecklistItem.objects.filter(checklist=checklist).order_by("position", "created_at")
+    return [_item_row_json(row) for row in rows.values_list(*_ITEM_COLUMNS)]
+
+
 def checklist_json(checklist: Checklist | None, issue: IssueRef, items: list[ChecklistItem] | None = None) -> dict:
-    items = checklist_items(checklist) if items is None else items
+    items_json = checklist_items_json(checklist) if items is None else [item_json(i) for i in items]
     return {
         "issueId": issue.id,
         "issueKey": (checklist.issue_key if checklist else "") or issue.key,
         "projectId": (checklist.project_id if checklist else "") or issue.project_id,
         "issueTypeId": (checklist.issue_type_id if checklist else "") or issue.issue_type_id,
         "version": checklist.version if checklist else 0,
-        "items": [item_json(i) for i in items],
+        "items": items_json,
         "progress": progress_json(checklist),
     }
 
