@@ -227,8 +227,7 @@ def test_retention_over_half_a_year():
     survivors = simulate(183)  # 2026-06-01 (a Monday) to 2026-11-30
     # Day 5: all five so far.
     assert survivors[date(2026, 6, 5)] == ["20260601", "20260602", "20260603", "20260604", "20260605"]
-    # A Wednesday: the last 8 days, and the 7 Saturdays before them within 8 weeks (08-08 is exactly 8 weeks older
-    # than 10-03 and already gone from 09-30's view? no: 56 days before 09-30 is 08-05, so 08-08 stays).
+    # A Wednesday: the last 8 days, and the 7 older Saturdays less than 8 weeks back (the oldest, 08-08, is 53 days old).
     assert survivors[date(2026, 9, 30)] == [
         "20260808",
         "20260815",
@@ -263,13 +262,14 @@ def test_retention_over_half_a_year():
         "20261002",
         "20261003",
     ]
+    # Every day of the half year, stated from the calendar: the last 8 days, plus every Saturday less than 8 weeks
+    # back (never before the first backup).
+    first = date(2026, 6, 1)
     for today, names in survivors.items():
-        days_old = [(today - date.fromisoformat(f"{n[:4]}-{n[4:6]}-{n[6:]}")).days for n in names]
-        dailies = [d for d in days_old if d < 8]
-        weeklies = [d for d in days_old if d >= 8]
-        assert dailies == sorted(dailies, reverse=True) and len(dailies) == min(8, (today - date(2026, 6, 1)).days + 1)
-        assert all(d < 56 for d in weeklies)
-        assert all(date.fromordinal(today.toordinal() - d).weekday() == 5 for d in weeklies)
+        days = {today - timedelta(days=n) for n in range(8)}
+        days |= {today - timedelta(days=n) for n in range(56) if (today - timedelta(days=n)).weekday() == 5}
+        expected = sorted(f"{d:%Y%m%d}" for d in days if d >= first)
+        assert names == expected, today
         assert len(names) <= 16
 
 
