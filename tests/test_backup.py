@@ -227,7 +227,7 @@ def test_retention_over_half_a_year():
     survivors = simulate(183)  # 2026-06-01 (a Monday) to 2026-11-30
     # Day 5: all five so far.
     assert survivors[date(2026, 6, 5)] == ["20260601", "20260602", "20260603", "20260604", "20260605"]
-    # A Wednesday: the last 8 days, and the 7 older Saturdays less than 8 weeks back (the oldest, 08-08, is 53 days old).
+    # A Wednesday: the last 8 days, and the 7 older Saturdays less than 8 weeks back (08-08 is 53 days old).
     assert survivors[date(2026, 9, 30)] == [
         "20260808",
         "20260815",
