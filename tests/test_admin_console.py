@@ -377,3 +377,29 @@ def test_a_list_of_100000_items_costs_a_bounded_number_of_queries(staff, data):
     # table's size, and no query per row.
     small, big = queries_for.values()
     assert small == big == [11, 11, 12, 11], queries_for
+
+
+def test_sync_roles_takes_back_a_permission_granted_by_hand():
+    from django.contrib.auth.models import Group, Permission
+
+    support = Group.objects.get(name="Support")
+    support.permissions.add(Permission.objects.get(codename="view_item_text"))
+    call_command("sync_roles", stdout=io.StringIO())
+    codenames = set(support.permissions.values_list("codename", flat=True))
+    assert codenames == {"view_tenant", "view_checklist", "view_checklistitem", "view_template"}
+
+
+def test_reset_otp_replaces_the_second_factor(monkeypatch):
+    create_staff("rex", "support", monkeypatch)
+    old = TOTPDevice.objects.get(user__username="rex")
+    old_code = code_for(old)
+    out = io.StringIO()
+    call_command("createstaff", "rex", role="support", reset_otp=True, no_qr=True, stdout=out)
+    new = TOTPDevice.objects.get(user__username="rex")
+    assert new.pk != old.pk and new.key != old.key and new.config_url in out.getvalue()
+    assert "Password:" not in out.getvalue()  # the password stays as it was
+    if old_code != code_for(new):
+        assert login(Client(), "rex", token=old_code).status_code == 200  # the lost authenticator no longer works
+        new.refresh_from_db()
+        new.throttle_reset()  # that wrong code slowed the new device down (django-otp throttling)
+    assert login(Client(), "rex").status_code == 302
