@@ -60,15 +60,14 @@ def checklist_items_json(checklist: Checklist | None) -> list[dict]:
     return [_item_row_json(row) for row in rows.values_list(*_ITEM_COLUMNS)]
 
 
-def checklist_json(checklist: Checklist | None, issue: IssueRef, items: list[ChecklistItem] | None = None) -> dict:
-    items_json = checklist_items_json(checklist) if items is None else [item_json(i) for i in items]
+def checklist_json(checklist: Checklist | None, issue: IssueRef) -> dict:
     return {
         "issueId": issue.id,
         "issueKey": (checklist.issue_key if checklist else "") or issue.key,
         "projectId": (checklist.project_id if checklist else "") or issue.project_id,
         "issueTypeId": (checklist.issue_type_id if checklist else "") or issue.issue_type_id,
         "version": checklist.version if checklist else 0,
-        "items": items_json,
+        "items": checklist_items_json(checklist),
         "progress": progress_json(checklist),
     }
 

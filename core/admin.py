@@ -6,12 +6,12 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group, User
-from django.contrib.contenttypes.models import ContentType
 from django.http import HttpResponseRedirect
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .audit import audit_record
+from .backends import permission_names
 from .models import AuditAction, AuditEntry
 from .roles import ROLES
 
@@ -169,8 +169,7 @@ class RoleAdmin(ReadOnlyAdmin):
 
     @admin.display(description="permissions")
     def permission_names(self, obj):
-        rows = obj.permissions.values_list("content_type_id", "codename")
-        return ", ".join(sorted(f"{ContentType.objects.get_for_id(ct).app_label}.{code}" for ct, code in rows))
+        return ", ".join(sorted(permission_names(obj.permissions.all())))
 
     def has_delete_permission(self, request, obj=None):
         return obj is not None and obj.name not in ROLES and admin.ModelAdmin.has_delete_permission(self, request, obj)

@@ -3,6 +3,15 @@ from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 
 
+def permission_names(perms) -> set[str]:
+    """ "app_label.codename" for a Permission queryset, without the join (see PermissionBackend)."""
+    rows = list(perms.values_list("content_type_id", "codename").order_by())
+    if not rows:
+        return set()
+    labels = dict(ContentType.objects.filter(pk__in={ct for ct, _ in rows}).values_list("pk", "app_label"))
+    return {f"{labels[ct]}.{codename}" for ct, codename in rows if ct in labels}
+
+
 class PermissionBackend(ModelBackend):
     """Django's ModelBackend, reading a permission's app label from the content-type cache instead of a join.
 
@@ -19,9 +28,5 @@ class PermissionBackend(ModelBackend):
                 perms = Permission.objects.all()
             else:
                 perms = getattr(self, f"_get_{from_name}_permissions")(user_obj)
-            rows = list(perms.values_list("content_type_id", "codename").order_by())
-            labels = {}
-            if rows:
-                labels = dict(ContentType.objects.filter(pk__in={ct for ct, _ in rows}).values_list("pk", "app_label"))
-            setattr(user_obj, cache_name, {f"{labels[ct]}.{codename}" for ct, codename in rows if ct in labels})
+            setattr(user_obj, cache_name, permission_names(perms))
         return getattr(user_obj, cache_name)

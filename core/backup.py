@@ -34,7 +34,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.core.serializers.python import Deserializer as PythonDeserializer
 from django.db import connection
 
-from .db import atomic
+from .db import atomic, chunked
 
 MAGIC = b"HEROCHECKLIST-BACKUP\n"
 FORMAT = 1
@@ -64,6 +64,8 @@ TENANT_MODELS = (
     "checklists.Template",
     "checklists.ChecklistChange",
 )
+
+_TENANT_LABELS = frozenset(label.lower() for label in TENANT_MODELS)  # as records name their model
 
 
 class ArchiveError(Exception):
@@ -167,19 +169,6 @@ class _Encoder(DjangoJSONEncoder):
         return super().default(o)
 
 
-def _chunks(model):
-    """The model's rows, BATCH at a time, by primary key ranges. Not QuerySet.iterator(): the MongoDB backend reads
-    a whole result into memory (seen: 46 MB for 20,000 items), and a backup must stay flat as data grows."""
-    last = None
-    while True:
-        queryset = model._base_manager.order_by("pk")
-        chunk = list((queryset if last is None else queryset.filter(pk__gt=last))[:BATCH])
-        if not chunk:
-            return
-        yield chunk
-        last = chunk[-1].pk
-
-
 def backup_write(out) -> tuple[str, dict[str, int]]:
     """Stream every application record into `out` (a binary file). Returns the checksum and the record counts."""
     writer = _Writer(out)
@@ -187,7 +176,7 @@ def backup_write(out) -> tuple[str, dict[str, int]]:
     counts = {}
     for label in MODELS:
         counts[label] = 0
-        for chunk in _chunks(apps.get_model(label)):
+        for chunk in chunked(apps.get_model(label)._base_manager.all(), BATCH):
             for record in serializer.serialize(chunk):
                 writer.write(json.dumps(record, cls=_Encoder, ensure_ascii=False) + "\n")
             counts[label] += len(chunk)
@@ -316,32 +305,38 @@ def archive_open(name_or_path: str):
     return storage.open(name_or_path, "rb")
 
 
-def archive_verify(name_or_path: str) -> dict[str, int]:
-    """Read the whole archive without writing anything; returns its record counts or raises ArchiveError."""
+def _is_tenant(record: dict, tenant: str) -> bool:
+    """Whether an archived tenant record is the site named by id, clientKey, installationId or site host."""
+    if record["model"] != "tenants.tenant":
+        return False
+    fields = record["fields"]
+    candidates = {
+        str(record["pk"]),
+        fields["client_key"],
+        fields.get("installation_id") or "",
+        fields["base_url"].removeprefix("https://").rstrip("/"),
+    }
+    return tenant in candidates or tenant.removeprefix("https://").rstrip("/") in candidates
+
+
+def _scan(name_or_path: str, tenant: str | None = None) -> tuple[dict[str, int], tuple[str, str] | None]:
+    """One full read of the archive, writing nothing: its record counts and, when asked, the named site's primary
+    key and clientKey. Raises ArchiveError for a damaged or foreign archive, or a site it does not hold."""
     counts: dict[str, int] = {}
+    found = None
     with archive_open(name_or_path) as src:
         for record in _records(src):
             counts[record["model"]] = counts.get(record["model"], 0) + 1
-    return counts
+            if tenant and found is None and _is_tenant(record, tenant):
+                found = str(record["pk"]), record["fields"]["client_key"]
+    if tenant and found is None:
+        raise ArchiveError(f"the archive holds no tenant {tenant!r}")
+    return counts, found
 
 
-def _tenant_selector(records_source: str, tenant: str) -> tuple[str, str]:
-    """The archived tenant's primary key and clientKey, found by id, clientKey, installationId or site host."""
-    host = tenant.removeprefix("https://").rstrip("/")
-    with archive_open(records_source) as src:
-        for record in _records(src):
-            if record["model"] != "tenants.tenant":
-                continue
-            fields = record["fields"]
-            candidates = {
-                str(record["pk"]),
-                fields["client_key"],
-                fields.get("installation_id") or "",
-                fields["base_url"].removeprefix("https://").rstrip("/"),
-            }
-            if tenant in candidates or host in candidates:
-                return str(record["pk"]), fields["client_key"]
-    raise ArchiveError(f"the archive holds no tenant {tenant!r}")
+def archive_verify(name_or_path: str) -> dict[str, int]:
+    """Read the whole archive without writing anything; returns its record counts or raises ArchiveError."""
+    return _scan(name_or_path)[0]
 
 
 def _wanted(record: dict, tenant_pk: str | None) -> bool:
@@ -350,7 +345,7 @@ def _wanted(record: dict, tenant_pk: str | None) -> bool:
     label = record["model"]
     if label == "tenants.tenant":
         return str(record["pk"]) == tenant_pk
-    return label in {m.lower() for m in TENANT_MODELS} and str(record["fields"].get("tenant")) == tenant_pk
+    return label in _TENANT_LABELS and str(record["fields"].get("tenant")) == tenant_pk
 
 
 def _delete_existing(tenant_pk: str | None, client_key: str | None) -> list:
@@ -365,9 +360,9 @@ def _delete_existing(tenant_pk: str | None, client_key: str | None) -> list:
     doomed = list(Tenant.objects.filter(pk=tenant_pk).values_list("pk", flat=True))
     # The same site may have been purged and installed again since, under a new id.
     doomed += list(Tenant.objects.filter(client_key=client_key).values_list("pk", flat=True))
-    for label in reversed(TENANT_MODELS[1:]):
-        model = apps.get_model(label)
-        model._base_manager.filter(tenant_id__in=doomed)._raw_delete(model._base_manager.db)
+    from checklists.services import checklist_data_delete
+
+    checklist_data_delete(tenant_ids=doomed)
     License = apps.get_model("contacts.License")
     licenses = list(License.objects.filter(tenant_id__in=doomed).values_list("pk", flat=True))
     License.objects.filter(pk__in=licenses).update(tenant=None)
@@ -396,8 +391,8 @@ def archive_restore(name_or_path: str, *, tenant: str | None = None) -> dict[str
     """Replace the database's application data (or one tenant's) with the archive's. The archive is read and checked
     in full first; a damaged or foreign one raises ArchiveError before anything is written. The writes are one
     transaction."""
-    archive_verify(name_or_path)
-    tenant_pk, client_key = _tenant_selector(name_or_path, tenant) if tenant else (None, None)
+    _counts, found = _scan(name_or_path, tenant)
+    tenant_pk, client_key = found or (None, None)
     restored: dict[str, int] = {}
     with atomic(), archive_open(name_or_path) as src:
         licenses = _delete_existing(tenant_pk, client_key)

@@ -43,3 +43,17 @@ def on_commit(func, using: str = DEFAULT_DB_ALIAS, robust: bool = True) -> None:
     """Run func after the surrounding atomic() commits (at once when there is none), on either backend.
     Robust by default: these callbacks queue background work, and a broker hiccup must not fail a committed write."""
     transaction.on_commit(func, using=using, robust=robust)
+
+
+def chunked(queryset, size: int):
+    """The queryset's rows, `size` at a time, by primary-key ranges, so memory stays flat however many rows there
+    are. Not QuerySet.iterator(): the MongoDB backend reads a whole result into memory (seen: 46 MB for 20,000
+    items)."""
+    queryset = queryset.order_by("pk")
+    last = None
+    while True:
+        chunk = list((queryset if last is None else queryset.filter(pk__gt=last))[:size])
+        if not chunk:
+            return
+        yield chunk
+        last = chunk[-1].pk

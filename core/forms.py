@@ -1,4 +1,5 @@
 from django.contrib.auth.signals import user_login_failed
+from django.core.exceptions import ValidationError
 from django_otp.admin import OTPAdminAuthenticationForm
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -21,7 +22,7 @@ class AdminLoginForm(OTPAdminAuthenticationForm):
     def clean_otp(self, user):
         try:
             super().clean_otp(user)
-        except Exception:
+        except ValidationError:
             if user is not None and self.cleaned_data.get("otp_token"):
                 user_login_failed.send(
                     sender=__name__, credentials={"username": user.get_username()}, request=self.request

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from .db import atomic
+from .db import atomic, chunked
 from .models import ReportedAccount
 
 logger = logging.getLogger(__name__)
@@ -85,19 +85,13 @@ def accounts_pseudonymise(account_ids: set[str]) -> dict[str, str]:
                 model._base_manager.filter(**{name: account}).update(**{name: pseudonym})
     # History keeps before/after values (an assignee change names the accounts): rewrite those documents.
     Change = apps.get_model("checklists.ChecklistChange")
-    last = None
-    while True:
-        queryset = Change._base_manager.order_by("pk").only("pk", "changes")
-        chunk = list((queryset if last is None else queryset.filter(pk__gt=last))[:1000])
-        if not chunk:
-            break
+    for chunk in chunked(Change._base_manager.only("pk", "changes"), 1000):
         for change in chunk:
             rewritten = change.changes
             for account, pseudonym in pseudonyms.items():
                 rewritten = _walk_replace(rewritten, account, pseudonym)
             if rewritten != change.changes:
                 Change._base_manager.filter(pk=change.pk).update(changes=rewritten)
-        last = chunk[-1].pk
     ReportedAccount.objects.filter(account_id__in=account_ids).delete()
     return pseudonyms
 

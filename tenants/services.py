@@ -204,17 +204,11 @@ def tenant_purge(*, tenant: Tenant) -> dict[str, int]:
     had, then the tenant row. Returns what was deleted, per model (counts only)."""
     from django.apps import apps
 
-    deleted: dict[str, int] = {}
+    from checklists.services import checklist_data_delete  # checklists depends on tenants, not the other way
+
     with atomic():
         # Big tables first, one raw delete each (no per-row loading), then what Django's cascade handles cheaply.
-        for label in (
-            "checklists.ChecklistChange",
-            "checklists.ChecklistItem",
-            "checklists.Template",
-            "checklists.Checklist",
-        ):
-            model = apps.get_model(label)
-            deleted[label] = model._base_manager.filter(tenant=tenant)._raw_delete(model._base_manager.db)
+        deleted = checklist_data_delete(tenant_ids=[tenant.pk])
         License = apps.get_model("contacts.License")
         ContactLink = apps.get_model("contacts.ContactLink")
         licenses = list(License.objects.filter(tenant=tenant).values_list("pk", flat=True))

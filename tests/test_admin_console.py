@@ -162,29 +162,19 @@ def pages(data):
     }
 
 
+SUPPORT_PAGES = {
+    "tenant_list",
+    "tenant",
+    "checklist_list",
+    "checklist",
+    "item_list",
+    "item",
+    "template_list",
+    "template",
+}
 VISIBLE = {
-    "support": {
-        "tenant_list",
-        "tenant",
-        "checklist_list",
-        "checklist",
-        "item_list",
-        "item",
-        "template_list",
-        "template",
-    },
-    "customer-data": {
-        "tenant_list",
-        "tenant",
-        "checklist_list",
-        "checklist",
-        "item_list",
-        "item",
-        "template_list",
-        "template",
-        "history_list",
-        "history",
-    },
+    "support": SUPPORT_PAGES,
+    "customer-data": SUPPORT_PAGES | {"history_list", "history"},
     "billing": {"contact_list", "contact", "license_list"},
 }
 
