@@ -3,6 +3,7 @@ on 127.0.0.1 only, for the benchmarks. Starts clean each time and stops everythi
 
 import os
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -16,6 +17,7 @@ from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC_BASE_URL = "https://checklist.bench.invalid"  # declared baseUrl; we reach the app over plain loopback
+BENCH_CACHE_URL = "redis://127.0.0.1:6379/13"
 
 
 def free_port() -> int:
@@ -25,7 +27,7 @@ def free_port() -> int:
 
 
 class Stack:
-    def __init__(self, *, workers: int = 4, database_url: str = ""):
+    def __init__(self, *, workers: int = 4, database_url: str = "", gunicorn_args: tuple[str, ...] = ()):
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "herochecklist.settings")
         import django
 
@@ -54,9 +56,14 @@ class Stack:
             "EXTRA_FRAME_ANCESTORS": self.jira.base_url,
             "LOG_LEVEL": "WARNING",
             "API_RATE_LIMIT_PER_MINUTE": "100000000",
+            # As in production: the shared Redis cache (rate limits, tenant rows), on a database of its own.
+            "CACHE_URL": BENCH_CACHE_URL,
         }
         self.env.pop("REDIS_URL", None)
         self.workers = workers
+        # BENCH_GUNICORN_ARGS (for example "--worker-class gthread --threads 4") tries another server setup.
+        self.gunicorn_args = (*gunicorn_args, *shlex.split(os.environ.get("BENCH_GUNICORN_ARGS", "")))
+        self.redis_proc = None
         self.proc: subprocess.Popen | None = None
 
     def manage(self, *args: str) -> None:
@@ -65,6 +72,10 @@ class Stack:
         )
 
     def start(self) -> "Stack":
+        sys.path.insert(0, str(ROOT / "tests"))
+        from run_suite import ensure_redis
+
+        self.redis_proc = ensure_redis()
         self.manage("migrate", "--noinput")
         self.manage("collectstatic", "--noinput", "--clear")
         self.proc = subprocess.Popen(
@@ -79,6 +90,7 @@ class Stack:
                 "-",
                 "--log-level",
                 "warning",
+                *self.gunicorn_args,
             ],
             cwd=ROOT,
             env=self.env,
@@ -127,4 +139,6 @@ class Stack:
             self.proc.terminate()
             self.proc.wait(timeout=15)
         self.jira.stop()
+        if self.redis_proc:
+            self.redis_proc.terminate()
         shutil.rmtree(self.tmp, ignore_errors=True)

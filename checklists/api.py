@@ -8,7 +8,6 @@ import time
 import uuid
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from ninja import NinjaAPI, Router, Schema
@@ -17,6 +16,7 @@ from ninja.throttling import BaseThrottle
 from pydantic import ConfigDict, StrictBool, StrictInt, StrictStr
 
 from core import context
+from core.counters import window_count
 from core.exceptions import Conflict, NotFound, ValidationFailed
 from tenants.auth import AuthContext, AuthError, IssueRef, authenticate_api_request
 
@@ -47,21 +47,15 @@ class ApiAuth:
 
 
 class AccountThrottle(BaseThrottle):
-    """Per site and user, per clock minute, shared by every web node through the cache. A counter (one add and one
-    incr) rather than ninja's request-history list, which is re-pickled whole on every request."""
+    """Per site and user, per clock minute, shared by every web node through the cache. A counter (one round trip)
+    rather than ninja's request-history list, which is re-pickled whole on every request."""
 
     def allow_request(self, request) -> bool:
         auth = getattr(request, "auth", None)
         if not isinstance(auth, AuthContext):
             return True
         minute = int(time.time() // 60)
-        self.key = f"throttle:{auth.tenant.id}:{auth.account_id}:{minute}"
-        cache.add(self.key, 0, timeout=120)
-        try:
-            count = cache.incr(self.key)
-        except ValueError:  # evicted between add and incr: count this request as the first
-            cache.set(self.key, 1, timeout=120)
-            count = 1
+        count = window_count(f"throttle:{auth.tenant.id}:{auth.account_id}:{minute}", ttl_seconds=120)
         self.reset_in = 60 - time.time() % 60
         return count <= settings.API_RATE_LIMIT_PER_MINUTE
 

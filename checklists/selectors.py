@@ -1,5 +1,8 @@
 """Reads. A checklist read costs two queries whatever the item count: the checklist, then its items."""
 
+from operator import itemgetter
+
+from core.db import one
 from tenants.auth import IssueRef
 from tenants.models import Tenant
 
@@ -34,6 +37,12 @@ _ITEM_COLUMNS = (
     "updated_at",
 )
 
+# Built once: setting up a values_list() was a fifth of the item query's cost. Never evaluated itself (filter()
+# returns a copy), so it is safe to share between threads.
+_ITEM_ROWS = ChecklistItem.objects.order_by().values_list(*_ITEM_COLUMNS)
+# The order of checklist_items(): position, then creation.
+_ITEM_ORDER = itemgetter(_ITEM_COLUMNS.index("position"), _ITEM_COLUMNS.index("created_at"))
+
 
 def _item_row_json(row: tuple) -> dict:
     item_id, text, status, is_header, mandatory, assignee, due_date, position, created_at, updated_at = row
@@ -53,11 +62,13 @@ def _item_row_json(row: tuple) -> dict:
 
 
 def checklist_items_json(checklist: Checklist | None) -> list[dict]:
-    """The read path's items: plain rows, no model instances (a third of a read's time went into building them)."""
+    """The read path's items: plain rows, no model instances (a third of a read's time went into building them),
+    sorted here rather than by the database (a checklist holds at most 500)."""
     if checklist is None:
         return []
-    rows = ChecklistItem.objects.filter(checklist=checklist).order_by("position", "created_at")
-    return [_item_row_json(row) for row in rows.values_list(*_ITEM_COLUMNS)]
+    rows = list(_ITEM_ROWS.filter(checklist_id=checklist.pk))
+    rows.sort(key=_ITEM_ORDER)
+    return [_item_row_json(row) for row in rows]
 
 
 def checklist_json(checklist: Checklist | None, issue: IssueRef) -> dict:
@@ -89,7 +100,7 @@ def checklist_text(checklist: Checklist | None) -> str:
 
 
 def checklist_for(tenant: Tenant, issue_id: str) -> Checklist | None:
-    return Checklist.objects.filter(tenant=tenant, issue_id=issue_id).first()
+    return one(Checklist.objects.filter(tenant=tenant, issue_id=issue_id))
 
 
 def history_json(checklist: Checklist | None, limit: int) -> list[dict]:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from pymongo.errors import PyMongoError
 
 from core import context
-from core.db import atomic, on_commit
+from core.db import atomic, on_commit, one
 from core.exceptions import Conflict, NotFound, ValidationFailed
 from tenants.auth import IssueRef
 from tenants.models import Tenant
@@ -620,7 +620,7 @@ def checklist_apply_template(
 
 def checklist_open(*, tenant: Tenant, issue: IssueRef, actor: Actor) -> Checklist | None:
     """The checklist of an issue, applying the matching auto-apply template the first time it is opened."""
-    checklist = Checklist.objects.filter(tenant=tenant, issue_id=issue.id).first()
+    checklist = one(Checklist.objects.filter(tenant=tenant, issue_id=issue.id))
     if checklist is not None:
         return checklist
     template = template_for_issue(tenant, issue)

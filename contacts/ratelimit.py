@@ -12,6 +12,8 @@ import uuid
 import redis
 from django.conf import settings
 
+from core.counters import redis_client
+
 _SCRIPT = """
 local key, now, window, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local blocked = redis.call('PTTL', KEYS[2])
@@ -54,16 +56,11 @@ class _LocalLog:
 
 
 _local = _LocalLog()
-_clients: dict[str, redis.Redis] = {}
 
 
 def _redis() -> redis.Redis | None:
     url = settings.RATE_LIMIT_REDIS_URL
-    if not url:
-        return None
-    if url not in _clients:
-        _clients[url] = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-    return _clients[url]
+    return redis_client(url) if url else None
 
 
 def acquire(name: str, *, limit: int, window_seconds: float, max_wait_seconds: float) -> None:

@@ -33,6 +33,7 @@ from django.core.files.storage import storages
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.serializers.python import Deserializer as PythonDeserializer
 from django.db import connection
+from django.db.models import Q
 
 from .db import atomic, chunked
 
@@ -394,6 +395,14 @@ def archive_restore(name_or_path: str, *, tenant: str | None = None) -> dict[str
     _counts, found = _scan(name_or_path, tenant)
     tenant_pk, client_key = found or (None, None)
     restored: dict[str, int] = {}
+    from tenants.selectors import tenant_cache_forget
+
+    Tenant = apps.get_model("tenants.Tenant")
+    # Raw writes send no signals: the cached rows of every replaced and restored site are forgotten by hand.
+    replaced = Tenant.objects.only("client_key", "installation_id")
+    if tenant_pk is not None:
+        replaced = replaced.filter(Q(pk=tenant_pk) | Q(client_key=client_key))
+    touched = list(replaced)
     with atomic(), archive_open(name_or_path) as src:
         licenses = _delete_existing(tenant_pk, client_key)
         batch: list[dict] = []
@@ -404,6 +413,8 @@ def archive_restore(name_or_path: str, *, tenant: str | None = None) -> dict[str
                 model = type(objects[0])
                 with _archived_timestamps(model):
                     model._base_manager.bulk_create(objects, batch_size=BATCH)
+                if model is Tenant:
+                    touched.extend(objects)
                 restored[batch[0]["model"]] = restored.get(batch[0]["model"], 0) + len(objects)
                 batch.clear()
 
@@ -416,6 +427,7 @@ def archive_restore(name_or_path: str, *, tenant: str | None = None) -> dict[str
         flush()
         if licenses:
             apps.get_model("contacts.License").objects.filter(pk__in=licenses).update(tenant_id=tenant_pk)
+        tenant_cache_forget(touched)
     return restored
 
 

@@ -135,6 +135,10 @@ else:
         if TESTING:
             # A file, not memory: Celery workers and threads in the tests open the same test database.
             DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    # A connection kept across requests (Django's default opens one per request): opening one cost more than the
+    # two queries of a checklist read. The MongoDB backend keeps its client pool whatever this says.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
     _SECURITY_APPS = ["django_otp", "django_otp.plugins.otp_totp", "django_otp.plugins.otp_static", "axes"]
     _CONTRIB_APPS = ["core.apps.HeroAdminConfig", "django.contrib.auth", "django.contrib.contenttypes"]
@@ -266,6 +270,10 @@ CACHES = {
     if CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "herochecklist"},
 }
+
+# Each process caches the tenant rows its requests read for this long (tenants/selectors.py). The process that
+# writes a row forgets it at once; others may use an uninstalled or disabled site's row (or its old secret) this long.
+TENANT_CACHE_SECONDS = env.int("TENANT_CACHE_SECONDS", default=10)
 
 # Request bodies: the API enforces its own per-field limits; this is the outer guard (413 beyond it).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1_048_576)

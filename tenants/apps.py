@@ -3,3 +3,6 @@ from django.apps import AppConfig
 
 class TenantsConfig(AppConfig):
     name = "tenants"
+
+    def ready(self):
+        from . import selectors  # noqa: F401 (connects the tenant cache's invalidation signals)

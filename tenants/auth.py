@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlparse
 
 import httpx
@@ -23,6 +24,7 @@ from core import context
 
 from .models import Tenant, TenantState
 from .qsh import CONTEXT_QSH, query_string_hash
+from .selectors import tenant_for_client_key, tenant_for_id
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +96,12 @@ def _decode(token: str, key, algorithm: str, *, required: list[str], **kwargs) -
 
 
 def expected_qsh(request) -> str:
-    base_path = urlparse(settings.BASE_URL).path
-    return query_string_hash(request.method, request.path, request.GET, base_path)
+    return query_string_hash(request.method, request.path, request.GET, _path_of(settings.BASE_URL))
+
+
+@lru_cache(maxsize=4)
+def _path_of(url: str) -> str:
+    return urlparse(url).path
 
 
 def _check_qsh(claims: dict, request, *, allow_context_qsh: bool) -> None:
@@ -120,15 +126,28 @@ def verify_connect_jwt(token: str, request, *, allow_context_qsh: bool = False, 
     client_key = _unverified_claims(token).get("iss")
     if not isinstance(client_key, str) or not client_key or client_key.startswith("forge:"):
         raise AuthError("iss missing")
-    tenant = Tenant.objects.active().filter(client_key=client_key).first()
-    if tenant is None or not tenant.shared_secret_encrypted:
-        raise AuthError("unknown or uninstalled tenant")
-    if tenant.state == TenantState.DISABLED and not allow_disabled:
-        raise AuthError("tenant disabled")
-    claims = _decode(token, tenant.shared_secret, "HS256", required=["iss", "iat", "exp", "qsh"])
+    tenant = _connect_tenant(client_key, allow_disabled=allow_disabled)
+    try:
+        claims = _decode(token, tenant.shared_secret, "HS256", required=["iss", "iat", "exp", "qsh"])
+    except AuthError:
+        # The cached row may hold a secret another process has just replaced (a reinstall): ask the database once.
+        fresh = _connect_tenant(client_key, allow_disabled=allow_disabled, fresh=True)
+        if fresh.shared_secret_encrypted == tenant.shared_secret_encrypted:
+            raise
+        tenant = fresh
+        claims = _decode(token, tenant.shared_secret, "HS256", required=["iss", "iat", "exp", "qsh"])
     _check_qsh(claims, request, allow_context_qsh=allow_context_qsh)
     context.client_key.set(tenant.client_key)
     return tenant, claims
+
+
+def _connect_tenant(client_key: str, *, allow_disabled: bool, fresh: bool = False) -> Tenant:
+    tenant = tenant_for_client_key(client_key, fresh=fresh)
+    if tenant is None or not tenant.is_active or not tenant.shared_secret_encrypted:
+        raise AuthError("unknown or uninstalled tenant")
+    if tenant.state == TenantState.DISABLED and not allow_disabled:
+        raise AuthError("tenant disabled")
+    return tenant
 
 
 def connect_issue_ref(claims: dict) -> IssueRef | None:
@@ -266,7 +285,12 @@ def forge_issue_ref(claims: dict) -> IssueRef | None:
 
 def _panel_key() -> bytes:
     # A key of its own, derived from SECRET_KEY, so a panel token can never pass as any other signed value.
-    return hmac.new(settings.SECRET_KEY.encode(), b"herochecklist-panel-token-v1", hashlib.sha256).digest()
+    return _derived_key(settings.SECRET_KEY)
+
+
+@lru_cache(maxsize=4)
+def _derived_key(secret_key: str) -> bytes:
+    return hmac.new(secret_key.encode(), b"herochecklist-panel-token-v1", hashlib.sha256).digest()
 
 
 def mint_panel_token(*, tenant: Tenant, account_id: str, issue: IssueRef) -> str:
@@ -297,8 +321,8 @@ def verify_panel_token(token: str) -> AuthContext:
         audience=PANEL_AUDIENCE,
         issuer=PANEL_ISSUER,
     )
-    tenant = Tenant.objects.filter(id=claims["tid"], state__in=[TenantState.INSTALLED, TenantState.ENABLED]).first()
-    if tenant is None:
+    tenant = tenant_for_id(claims["tid"])
+    if tenant is None or tenant.state not in (TenantState.INSTALLED, TenantState.ENABLED):
         raise AuthError("panel token for an unknown, disabled or uninstalled tenant")
     context.client_key.set(tenant.client_key)
     issue = IssueRef(

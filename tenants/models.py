@@ -51,6 +51,20 @@ class Tenant(BaseModel):
     def __str__(self):
         return self.display_name
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        # What the row was looked up by when loaded: a save that changes them must forget the old cache keys too.
+        instance._loaded_lookup_values = instance.lookup_values()
+        return instance
+
+    def lookup_values(self) -> tuple | None:
+        """(pk, client_key, installation_id) as they are in memory, without loading deferred fields."""
+        values = self.__dict__
+        if "client_key" not in values or "installation_id" not in values:
+            return None
+        return (self.pk, values["client_key"], values["installation_id"])
+
     @property
     def display_name(self) -> str:
         return (self.base_url or self.client_key).removeprefix("https://")

@@ -13,6 +13,7 @@ from core import crypto
 from core.db import atomic, on_commit
 from core.exceptions import ValidationFailed
 
+from . import selectors
 from .auth import AuthError
 from .models import Tenant, TenantState
 from .signals import tenant_uninstalled
@@ -80,7 +81,8 @@ def _validate_install_payload(payload: object) -> dict:
 @atomic
 def tenant_install(*, payload: dict) -> Tenant:
     """Idempotent upsert by clientKey. Runs only after the signed install was verified; a reinstall rotates the
-    secret (the old one stops working at once) and may change baseUrl."""
+    secret (the old one stops working in this process at once, in others within TENANT_CACHE_SECONDS) and may
+    change baseUrl."""
     data = _validate_install_payload(payload)
     now = timezone.now()
     tenant = Tenant.objects.filter(client_key=data["client_key"]).first()
@@ -150,9 +152,33 @@ def _token_expiry(token: str):
     return datetime.fromtimestamp(exp, UTC) if isinstance(exp, int | float) else None
 
 
-@atomic
 def tenant_for_forge_invocation(*, claims: dict, system_token: str = "", reactivate: bool = False) -> Tenant:
-    """The tenant of a verified FIT, created on first sight, keyed by app.installationId."""
+    """The tenant of a verified FIT, created on first sight, keyed by app.installationId. Written only when the FIT
+    brings something new (first sight, a reinstall, another cloudId, apiBaseUrl or system token), so an ordinary
+    Forge API call reads the (cached) row and writes nothing."""
+    tenant = selectors.tenant_for_installation(claims["app"]["installationId"])
+    if tenant is not None and tenant.is_active and not _forge_changes(tenant, claims, system_token):
+        return tenant
+    return _tenant_forge_save(claims=claims, system_token=system_token, reactivate=reactivate)
+
+
+def _forge_changes(tenant: Tenant, claims: dict, system_token: str) -> bool:
+    cloud_id = str((claims.get("context") or {}).get("cloudId") or tenant.cloud_id)[:MAX_KEY_LENGTH]
+    api_base = str(claims["app"].get("apiBaseUrl") or "")[:MAX_KEY_LENGTH]
+    if cloud_id != tenant.cloud_id or (api_base and api_base != tenant.forge_api_base_url):
+        return True
+    if not system_token:
+        return False
+    try:
+        return not tenant.forge_system_token_encrypted or crypto.decrypt(tenant.forge_system_token_encrypted) != (
+            system_token
+        )
+    except crypto.DecryptionError:
+        return True
+
+
+@atomic
+def _tenant_forge_save(*, claims: dict, system_token: str, reactivate: bool) -> Tenant:
     app = claims["app"]
     installation_id = app["installationId"]
     ctx = claims.get("context") or {}
@@ -173,9 +199,9 @@ def tenant_for_forge_invocation(*, claims: dict, system_token: str = "", reactiv
         tenant.uninstalled_at = None
         tenant.installed_at = timezone.now()
     tenant.cloud_id = str(ctx.get("cloudId") or tenant.cloud_id)[:MAX_KEY_LENGTH]
-    api_base = str(app.get("apiBaseUrl") or "")
-    if api_base and api_base != tenant.forge_api_base_url:
-        tenant.forge_api_base_url = api_base[:MAX_KEY_LENGTH]
+    api_base = str(app.get("apiBaseUrl") or "")[:MAX_KEY_LENGTH]
+    if api_base:
+        tenant.forge_api_base_url = api_base
     if system_token:
         tenant.forge_system_token_encrypted = crypto.encrypt(system_token)
         tenant.forge_system_token_expires_at = _token_expiry(system_token)

@@ -18,6 +18,16 @@ PRODUCTION_ENV = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _forget_cached_tenants():
+    """Each test's database starts over, so must each process's tenant cache (tenants/selectors.py)."""
+    from tenants.selectors import tenant_cache_clear
+
+    tenant_cache_clear()
+    yield
+    tenant_cache_clear()
+
+
 @pytest.fixture
 def run_django():
     """Run Python code in a fresh Django process with the given environment; returns the CompletedProcess."""
