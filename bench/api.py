@@ -13,6 +13,7 @@ as a ratio of the floor measured in the same run.
 import argparse
 import asyncio
 import os
+import statistics
 import time
 
 import httpx
@@ -20,7 +21,7 @@ import httpx
 from bench.stack import Stack
 
 
-async def drive(url: str, *, method: str, headers: dict, body_for, seconds: float, concurrency: int) -> dict:
+async def _drive_once(url: str, *, method: str, headers: dict, body_for, seconds: float, concurrency: int):
     latencies: list[float] = []
     errors = 0
     deadline = time.monotonic() + seconds
@@ -44,7 +45,11 @@ async def drive(url: str, *, method: str, headers: dict, body_for, seconds: floa
         started = time.monotonic()
         await asyncio.gather(*(worker(n) for n in range(concurrency)))
         elapsed = time.monotonic() - started
-    latencies.sort()
+    return latencies, errors, elapsed
+
+
+def _summary(latencies: list[float], errors: int, elapsed: float) -> dict:
+    latencies = sorted(latencies)
 
     def pct(p):
         return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] if latencies else float("nan")
@@ -59,9 +64,39 @@ async def drive(url: str, *, method: str, headers: dict, body_for, seconds: floa
     }
 
 
+def interleaved(scenarios: dict, *, seconds: float, rounds: int, concurrency: int) -> tuple[dict, dict]:
+    """Each scenario (name: (url, method, headers, body_for)) for `seconds` in all, run in `rounds` alternating
+    slices, so that a slow spell of a shared machine falls on all of them alike rather than on one. Returns the
+    summaries and, per scenario, its requests/s in each round (for ratios round by round)."""
+    runs = {name: ([], 0, 0.0) for name in scenarios}
+    per_round: dict[str, list[float]] = {name: [] for name in scenarios}
+    for _ in range(rounds):
+        for name, (url, method, headers, body_for) in scenarios.items():
+            latencies, errors, elapsed = asyncio.run(
+                _drive_once(
+                    url,
+                    method=method,
+                    headers=headers,
+                    body_for=body_for,
+                    seconds=seconds / rounds,
+                    concurrency=concurrency,
+                )
+            )
+            all_latencies, all_errors, all_elapsed = runs[name]
+            runs[name] = (all_latencies + latencies, all_errors + errors, all_elapsed + elapsed)
+            per_round[name].append(len(latencies) / elapsed)
+    return {name: _summary(*run) for name, run in runs.items()}, per_round
+
+
+def ratio_range(ours: list[float], theirs: list[float]) -> str:
+    ratios = sorted(a / b for a, b in zip(ours, theirs, strict=True))
+    return f"{ratios[0]:.2f} to {ratios[-1]:.2f} across {len(ratios)} rounds (median {statistics.median(ratios):.2f})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--seconds", type=float, default=10, help="per scenario, over all rounds")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating slices per scenario")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
     parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
@@ -73,32 +108,19 @@ def main() -> None:
         auth = {"Authorization": f"JWT {stack.jira.context_token(issue)}"}
         base = stack.seed_checklist(auth)
         items = httpx.get(base, headers=auth).json()["items"]
-        results = {}
+        statuses = ["todo", "done"]
         scenarios = {
             "floor": (f"{stack.url}/healthz", "GET", {}, lambda n, i: None),
             "read": (base, "GET", auth, lambda n, i: None),
-        }
-        for name, (url, method, headers, body) in scenarios.items():
-            results[name] = asyncio.run(
-                drive(
-                    url,
-                    method=method,
-                    headers=headers,
-                    body_for=body,
-                    seconds=args.seconds,
-                    concurrency=args.concurrency,
-                )
-            )
-        statuses = ["todo", "done"]
-        results["patch"] = asyncio.run(
-            drive(
+            "patch": (
                 f"{base}/items/{items[0]['id']}",
-                method="PATCH",
-                headers=auth,
-                body_for=lambda n, i: {"status": statuses[i % 2]},
-                seconds=args.seconds,
-                concurrency=args.concurrency,
-            )
+                "PATCH",
+                auth,
+                lambda n, i: {"status": statuses[i % 2]},
+            ),
+        }
+        results, per_round = interleaved(
+            scenarios, seconds=args.seconds, rounds=args.rounds, concurrency=args.concurrency
         )
         peak = stack.peak_rss_mb()
     finally:
@@ -106,7 +128,8 @@ def main() -> None:
 
     print(
         f"bench/api: gunicorn {args.workers} workers, {args.concurrency} concurrent clients, "
-        f"{args.seconds:.0f}s per scenario, database {'given' if args.database_url else 'SQLite'}"
+        f"{args.seconds:.0f}s per scenario in {args.rounds} alternating rounds, "
+        f"database {'given' if args.database_url else 'SQLite'}"
     )
     print(f"  {'scenario':8} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'errors':>7} {'of floor':>9}")
     floor = results["floor"]["rps"]
@@ -115,6 +138,7 @@ def main() -> None:
             f"  {name:8} {r['rps']:9.0f} {r['p50']:8.1f} {r['p90']:8.1f} {r['p99']:8.1f} {r['errors']:7d} "
             f"{r['rps'] / floor:9.2f}"
         )
+    print(f"  read / floor by round: {ratio_range(per_round['read'], per_round['floor'])}")
     print(f"  peak web worker memory: {peak:.0f} MB")
 
 

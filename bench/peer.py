@@ -6,7 +6,6 @@ Installs the peer's npm packages into bench/peer/node_modules on first use.
 """
 
 import argparse
-import asyncio
 import os
 import shutil
 import subprocess
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.api import drive
+from bench.api import interleaved, ratio_range
 from bench.stack import Stack, free_port
 
 PEER = Path(__file__).resolve().parent / "peer"
@@ -53,9 +52,14 @@ def start_peer(*, client_key: str, secret: str, app_key: str) -> tuple[subproces
     raise SystemExit("the peer did not come up")
 
 
+def _no_body(n: int, i: int) -> None:
+    return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--seconds", type=float, default=10, help="per server, over all rounds")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating slices per server")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
     args = parser.parse_args()
@@ -75,18 +79,12 @@ def main() -> None:
             response = httpx.get(url, headers=auth)
             assert response.status_code == 200 and len(response.json()["items"]) == 20, (url, response.text[:200])
             assert httpx.get(url, headers={"Authorization": "JWT forged"}).status_code in (400, 401)
-        results = {}
-        for name, url in (("herochecklist", ours), ("ace", theirs)):
-            results[name] = asyncio.run(
-                drive(
-                    url,
-                    method="GET",
-                    headers=auth,
-                    body_for=lambda n, i: None,
-                    seconds=args.seconds,
-                    concurrency=args.concurrency,
-                )
-            )
+        results, per_round = interleaved(
+            {"herochecklist": (ours, "GET", auth, _no_body), "ace": (theirs, "GET", auth, _no_body)},
+            seconds=args.seconds,
+            rounds=args.rounds,
+            concurrency=args.concurrency,
+        )
     finally:
         if peer:
             peer.terminate()
@@ -96,12 +94,14 @@ def main() -> None:
         stack.stop()
     print(
         f"bench/peer: authenticated 20-item checklist read, {args.concurrency} concurrent clients, "
-        f"{args.seconds:.0f}s each; HeroChecklist on gunicorn with {args.workers} workers, ACE on one Node process"
+        f"{args.seconds:.0f}s each in {args.rounds} alternating rounds; HeroChecklist on gunicorn with "
+        f"{args.workers} workers, ACE on one Node process"
     )
     print(f"  {'server':14} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for name, r in results.items():
         print(f"  {name:14} {r['rps']:9.0f} {r['p50']:8.1f} {r['p90']:8.1f} {r['p99']:8.1f} {r['errors']:7d}")
     print(f"  HeroChecklist / ACE throughput: {results['herochecklist']['rps'] / results['ace']['rps']:.2f}")
+    print(f"  by round: {ratio_range(per_round['herochecklist'], per_round['ace'])}")
 
 
 if __name__ == "__main__":
