@@ -60,12 +60,13 @@ def tenant_for_id(tenant_id: str) -> Tenant | None:
     return _cached(("id", str(tenant_id)), lambda: one(Tenant.objects.filter(pk=tenant_id)), fresh=False)
 
 
-def tenant_for_installation(installation_id: str) -> Tenant | None:
-    """The site's tenant for a Forge installationId: the oldest, should a Connect and a Forge row share it."""
+def tenant_for_installation(installation_id: str, *, fresh: bool = False) -> Tenant | None:
+    """The site's tenant for a Forge installationId: the oldest, should a Connect and a Forge row share it.
+    fresh=True reads the database (writers do), and refreshes the cache."""
     return _cached(
         ("inst", installation_id),
         lambda: Tenant.objects.filter(installation_id=installation_id).order_by("created_at").first(),
-        fresh=False,
+        fresh=fresh,
     )
 
 

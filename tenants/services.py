@@ -129,7 +129,7 @@ def tenant_uninstall(*, client_key: str) -> Tenant | None:
 
 def tenant_uninstall_forge(*, installation_id: str) -> Tenant | None:
     """The Forge app left the site: the same as a Connect uninstall of that site's tenant."""
-    tenant = Tenant.objects.filter(installation_id=installation_id).order_by("created_at").first()
+    tenant = selectors.tenant_for_installation(installation_id, fresh=True)
     return tenant_uninstall(client_key=tenant.client_key) if tenant else None
 
 
@@ -162,10 +162,17 @@ def tenant_for_forge_invocation(*, claims: dict, system_token: str = "", reactiv
     return _tenant_forge_save(claims=claims, system_token=system_token, reactivate=reactivate)
 
 
-def _forge_changes(tenant: Tenant, claims: dict, system_token: str) -> bool:
-    cloud_id = str((claims.get("context") or {}).get("cloudId") or tenant.cloud_id)[:MAX_KEY_LENGTH]
+def _forge_site_fields(tenant: Tenant, claims: dict) -> dict:
+    """What a verified FIT says about its site, as the Tenant fields to hold."""
+    fields = {"cloud_id": str((claims.get("context") or {}).get("cloudId") or tenant.cloud_id)[:MAX_KEY_LENGTH]}
     api_base = str(claims["app"].get("apiBaseUrl") or "")[:MAX_KEY_LENGTH]
-    if cloud_id != tenant.cloud_id or (api_base and api_base != tenant.forge_api_base_url):
+    if api_base:
+        fields["forge_api_base_url"] = api_base
+    return fields
+
+
+def _forge_changes(tenant: Tenant, claims: dict, system_token: str) -> bool:
+    if any(getattr(tenant, name) != value for name, value in _forge_site_fields(tenant, claims).items()):
         return True
     if not system_token:
         return False
@@ -181,10 +188,9 @@ def _forge_changes(tenant: Tenant, claims: dict, system_token: str) -> bool:
 def _tenant_forge_save(*, claims: dict, system_token: str, reactivate: bool) -> Tenant:
     app = claims["app"]
     installation_id = app["installationId"]
-    ctx = claims.get("context") or {}
-    tenant = Tenant.objects.filter(installation_id=installation_id).order_by("created_at").first()
+    tenant = selectors.tenant_for_installation(installation_id, fresh=True)
     if tenant is None:
-        site_url = str(ctx.get("siteUrl") or app.get("apiBaseUrl") or "").rstrip("/")
+        site_url = str((claims.get("context") or {}).get("siteUrl") or app.get("apiBaseUrl") or "").rstrip("/")
         tenant = Tenant(
             client_key=f"forge:{installation_id}",
             installation_id=installation_id,
@@ -198,10 +204,8 @@ def _tenant_forge_save(*, claims: dict, system_token: str, reactivate: bool) -> 
         tenant.state = TenantState.INSTALLED
         tenant.uninstalled_at = None
         tenant.installed_at = timezone.now()
-    tenant.cloud_id = str(ctx.get("cloudId") or tenant.cloud_id)[:MAX_KEY_LENGTH]
-    api_base = str(app.get("apiBaseUrl") or "")[:MAX_KEY_LENGTH]
-    if api_base:
-        tenant.forge_api_base_url = api_base
+    for name, value in _forge_site_fields(tenant, claims).items():
+        setattr(tenant, name, value)
     if system_token:
         tenant.forge_system_token_encrypted = crypto.encrypt(system_token)
         tenant.forge_system_token_expires_at = _token_expiry(system_token)

@@ -29,6 +29,20 @@ def _forget_cached_tenants():
 
 
 @pytest.fixture
+def backup_dir(settings, tmp_path):
+    """The backups storage pointed at a folder of this test's own; yields the folder."""
+    from django.core.files.storage import storages
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "backups": {"BACKEND": settings.BACKUP_STORAGE_BACKEND, "OPTIONS": {"location": str(tmp_path)}},
+    }
+    storages._storages.pop("backups", None)
+    yield tmp_path
+    storages._storages.pop("backups", None)
+
+
+@pytest.fixture
 def run_django():
     """Run Python code in a fresh Django process with the given environment; returns the CompletedProcess."""
 

@@ -37,16 +37,9 @@ def other_tenant(other_tenant, standin):
 
 
 @pytest.fixture(autouse=True)
-def backup_dir(settings, tmp_path):
-    from django.core.files.storage import storages
-
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "backups": {"BACKEND": settings.BACKUP_STORAGE_BACKEND, "OPTIONS": {"location": str(tmp_path)}},
-    }
-    storages._storages.pop("backups", None)
-    yield tmp_path
-    storages._storages.pop("backups", None)
+def backup_dir(backup_dir):
+    """Every test here writes its archives to a folder of its own (conftest's backup_dir)."""
+    return backup_dir
 
 
 def snapshot() -> dict[str, list]:
