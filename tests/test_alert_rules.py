@@ -6,10 +6,15 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
+import threading
+import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -244,3 +249,117 @@ def test_the_entrypoint_refuses_to_start_without_a_secret(tmp_path):
     result = run(str(ENTRYPOINT), env={**env, "PAGERDUTY_ROUTING_KEY": "k", "SLACK_WEBHOOK_URL": "u"})
     assert result.returncode == 2
     assert "SMTP_PASSWORD is not set" in result.stderr
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    """Stands in for PagerDuty's Events API and Slack's webhook: records what Alertmanager posts."""
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.received.append((self.path, json.loads(body or b"{}")))
+        self.send_response(202)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"status": "success"}')
+
+    def log_message(self, *args):
+        pass
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _await(check, seconds: float = 60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    return check()
+
+
+def test_a_real_alertmanager_pages_pagerduty_with_the_key_from_the_environment(tmp_path, closed_port):
+    """The shipped routing and secrets, run by Alertmanager itself through entrypoint.sh. Only the delivery endpoints
+    (PagerDuty, Slack, the mail relay) point at stand-ins here, and the grouping wait is short."""
+    binary = tool("prometheus-alertmanager") if shutil.which("prometheus-alertmanager") else tool("alertmanager")
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    receiver.received = []
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    stand_in = f"http://127.0.0.1:{receiver.server_address[1]}"
+    secrets = tmp_path / "secrets"
+    config = yaml.safe_load(ALERTMANAGER.read_text().replace("/run/alertmanager-secrets", str(secrets)))
+    config["global"]["pagerduty_url"] = f"{stand_in}/pagerduty"
+    config["global"]["smtp_smarthost"] = f"127.0.0.1:{closed_port}"
+    config["route"]["group_wait"] = "1s"
+    (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(config))
+    routing_key = "pd-" + uuid.uuid4().hex
+    env = {
+        "PATH": os.environ["PATH"],
+        "ALERTMANAGER_SECRETS_DIR": str(secrets),
+        "ALERTMANAGER_BIN": binary,
+        "PAGERDUTY_ROUTING_KEY": routing_key,
+        "SLACK_WEBHOOK_URL": f"{stand_in}/slack",
+        "SMTP_PASSWORD": "smtp-" + uuid.uuid4().hex,
+    }
+    port = _free_port()
+    log = (tmp_path / "alertmanager.log").open("wb")
+    process = subprocess.Popen(
+        [
+            str(ENTRYPOINT),
+            f"--config.file={tmp_path / 'alertmanager.yml'}",
+            f"--storage.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        api = f"http://127.0.0.1:{port}"
+
+        def ready():
+            try:
+                return httpx.get(f"{api}/-/ready", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        assert _await(ready), (tmp_path / "alertmanager.log").read_text()
+        alerts = [
+            {
+                "labels": {"alertname": "HerochecklistWorkerMissing", "severity": "critical"},
+                "annotations": {"summary": "No worker", "runbook": "Restart the worker."},
+            },
+            {
+                "labels": {"alertname": "HerochecklistTaskRetries", "severity": "warning", "task": "t"},
+                "annotations": {"summary": "Retries", "runbook": "Look at the service."},
+            },
+        ]
+        assert httpx.post(f"{api}/api/v2/alerts", json=alerts, timeout=10).status_code == 200
+
+        def delivered():
+            paths = [path for path, _ in receiver.received]
+            return paths.count("/slack") >= 2 and "/pagerduty" in paths
+
+        assert _await(delivered), receiver.received
+        pages = [body for path, body in receiver.received if path == "/pagerduty"]
+        assert len(pages) == 1  # the warning does not page
+        assert pages[0]["routing_key"] == routing_key
+        assert pages[0]["event_action"] == "trigger"
+        assert pages[0]["payload"]["summary"] == "HerochecklistWorkerMissing: No worker"
+        assert pages[0]["payload"]["custom_details"]["runbook"] == "Restart the worker."
+        slack = [body for path, body in receiver.received if path == "/slack"]
+        assert {message["attachments"][0]["title"] for message in slack} == {
+            "[FIRING] HerochecklistWorkerMissing (critical)",
+            "[FIRING] HerochecklistTaskRetries (warning)",
+        }
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+        receiver.shutdown()
+        receiver.server_close()
