@@ -9,7 +9,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,6 +17,7 @@ import httpx
 import pytest
 import yaml
 
+from tests.test_celery_worker import wait_for
 from tests.test_metrics import TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -272,16 +272,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _await(check, seconds: float = 60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    return check()
-
-
 def test_a_real_alertmanager_pages_pagerduty_with_the_key_from_the_environment(tmp_path, closed_port):
     """The shipped routing and secrets, run by Alertmanager itself through entrypoint.sh. Only the delivery endpoints
     (PagerDuty, Slack, the mail relay) point at stand-ins here, and the grouping wait is short."""
@@ -328,7 +318,7 @@ def test_a_real_alertmanager_pages_pagerduty_with_the_key_from_the_environment(t
             except httpx.HTTPError:
                 return False
 
-        assert _await(ready), (tmp_path / "alertmanager.log").read_text()
+        assert wait_for(ready, 60), (tmp_path / "alertmanager.log").read_text()
         alerts = [
             {
                 "labels": {"alertname": "HerochecklistWorkerMissing", "severity": "critical"},
@@ -345,7 +335,7 @@ def test_a_real_alertmanager_pages_pagerduty_with_the_key_from_the_environment(t
             paths = [path for path, _ in receiver.received]
             return paths.count("/slack") >= 2 and "/pagerduty" in paths
 
-        assert _await(delivered), receiver.received
+        assert wait_for(delivered, 60), receiver.received
         pages = [body for path, body in receiver.received if path == "/pagerduty"]
         assert len(pages) == 1  # the warning does not page
         assert pages[0]["routing_key"] == routing_key
