@@ -149,3 +149,11 @@ def test_progress_lag_reports_nothing_while_the_synced_version_field_is_absent(c
     samples = scrape(client)
     assert not [key for key in samples if key[0].startswith("herochecklist_progress_sync")]
     assert value(samples, UP, collector="progress_sync") == 1  # absent, not an error
+
+
+def test_with_several_processes_the_scrape_time_sources_are_read_once(client, monkeypatch, tmp_path):
+    # PROMETHEUS_MULTIPROC_DIR: /metrics adds up every process's files, and reads the scrape-time sources itself.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    samples = scrape(client)
+    assert value(samples, UP, collector="heartbeat") == 1
+    assert value(samples, UP, collector="progress_sync") == 1
