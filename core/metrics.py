@@ -9,6 +9,7 @@ import hmac
 import logging
 import os
 import time
+from collections.abc import Callable, Iterable
 
 from celery import signals
 from django.conf import settings
@@ -133,7 +134,6 @@ def _on_retry(sender=None, **kwargs):
 # "api" for each API call as the browser saw it). Labels are fixed sets, so the series count stays bounded.
 _CLIENT_T = settings.CLIENT_APDEX_THRESHOLD_SECONDS
 WAIT_BUCKETS = sorted(set(BUCKETS) | {_CLIENT_T, 4 * _CLIENT_T, 20.0, 30.0})
-WAIT_KINDS = {"server": ("request",), "client": ("render", "api")}
 USER_WAIT = Histogram(
     "herochecklist_user_wait_seconds",
     "What the user waited for: side=server (a response, timed by the server) or side=client (the panel's first "
@@ -178,10 +178,11 @@ def user_wait_record(side: str, kind: str, seconds: float, *, failed: bool = Fal
 
 # --- Read at scrape time (h-monitor) --------------------------------------------------------------------------------
 # Some numbers live elsewhere (the broker's queue, the cache, the database, the backup store) and are read when
-# Prometheus scrapes. Each source is a function returning metric families; one that fails or is slow costs its own
-# numbers only: herochecklist_collector_up{collector} says 0 and the rest of /metrics is still served.
+# Prometheus scrapes. Each source is a function returning metric families, kept cheap (short network timeouts,
+# indexed and bounded queries); one that fails costs its own numbers only: herochecklist_collector_up{collector}
+# says 0 and the rest of /metrics is still served.
 # Apps register their own sources in AppConfig.ready() (core imports none of our apps).
-_scrape_sources: dict[str, object] = {}
+_scrape_sources: dict[str, Callable[[], Iterable]] = {}
 
 
 def scrape_source_register(name: str, source) -> None:
