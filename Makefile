@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format install install-dev migrate browser forge-ui bench audit clean
+.PHONY: run test lint format install install-dev migrate browser monitoring-tools forge-ui bench audit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,12 +34,22 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# promtool and amtool, which check and unit-test ops/prometheus and ops/alertmanager (Debian's prometheus and
+# prometheus-alertmanager packages). Only the tools are wanted: services the install just started are stopped again.
+monitoring-tools:
+	@command -v promtool >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    --no-install-recommends prometheus prometheus-alertmanager >/dev/null; \
+	  if [ -d /run/systemd/system ]; then \
+	    $$SUDO systemctl disable --now prometheus prometheus-alertmanager >/dev/null 2>&1 || true; fi; }
+
 # The Forge app's Custom UI: installs the locked npm packages, builds forge/static/panel, runs its tests (transport
 # against a fake bridge, and the manifest through @forge/manifest's validator, which `forge lint` uses).
 forge-ui:
 	cd forge && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build && npm test --silent
 
-test: install-dev browser forge-ui
+test: install-dev browser monitoring-tools forge-ui
 	$(BIN)/python tests/run_suite.py
 
 lint: install-dev

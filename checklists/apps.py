@@ -3,3 +3,10 @@ from django.apps import AppConfig
 
 class ChecklistsConfig(AppConfig):
     name = "checklists"
+
+    def ready(self):
+        from core.metrics import scrape_source_register
+
+        from .monitoring import progress_lag_metric_families
+
+        scrape_source_register("progress_sync", progress_lag_metric_families)

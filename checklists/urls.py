@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import telemetry, views
 from .api import api
 
 urlpatterns = [
@@ -8,4 +8,5 @@ urlpatterns = [
     path("connect/webhooks/issue-deleted", views.issue_deleted, name="connect-issue-deleted"),
     path("forge/events/issue-deleted", views.forge_issue_deleted, name="forge-issue-deleted"),
     path("api/v1/", api.urls),
+    path("telemetry/client-timings", telemetry.client_timings, name="client-timings"),
 ]

@@ -6,6 +6,7 @@ import re
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -47,6 +48,8 @@ def panel(request):
     context.issue_key.set(issue.key)
     token = mint_panel_token(tenant=request.tenant, account_id=request.account_id, issue=issue)
     config = {"issueId": issue.id, "issueKey": issue.key, "apiBase": "/api/v1", "host": "connect"}
+    if request.tenant.client_timing_enabled:  # the panel's timing beacon (checklists/telemetry.py)
+        config["timingUrl"] = reverse("client-timings")
     return render(
         request,
         "checklists/panel.html",

@@ -21,6 +21,9 @@ class CoreConfig(AppConfig):
             checks,  # noqa: F401  (registers the configuration checks)
             metrics,  # noqa: F401  (connects the Celery task counters)
         )
+        from .backup import backup_metric_families
         from .roles import sync_roles_after_migrate
+
+        metrics.scrape_source_register("backup", backup_metric_families)
 
         post_migrate.connect(sync_roles_after_migrate, dispatch_uid="core.roles.sync")

@@ -455,3 +455,25 @@ def backups_prune(*, today=None) -> list[str]:
     for name in doomed:
         backup_storage().delete(name)
     return doomed
+
+
+# --- monitoring ---------------------------------------------------------------------------------------------------
+
+
+def backup_metric_families():
+    """For /metrics (read at scrape time): when the newest archive in the store was taken. One listing of the store
+    per scrape; no archive at all reports nothing, which the backup alert treats as missing too."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    try:
+        names = backup_list()
+    except FileNotFoundError:  # the folder is made by the first backup
+        names = []
+    stamps = [when for when in map(taken_at, names) if when is not None]
+    if not stamps:
+        return []
+    family = GaugeMetricFamily(
+        "herochecklist_backup_last_success_timestamp_seconds", "When the newest backup archive was taken, Unix time"
+    )
+    family.add_metric([], max(stamps).timestamp())
+    return [family]

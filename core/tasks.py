@@ -21,3 +21,12 @@ def personal_data_report_task():
 
     outcome = personal_data_report()
     logger.info("personal data report", extra=outcome)
+
+
+@shared_task(ignore_result=True, expires=120)
+def heartbeat_task():
+    """Sent by beat every minute (which stamps beat's heartbeat as it publishes); run here, it stamps the worker's.
+    Monitoring alerts when either stamp grows old (see core/metrics.py and ops/prometheus/alerts.yml)."""
+    from .metrics import heartbeat_record
+
+    heartbeat_record("worker")

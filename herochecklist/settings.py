@@ -262,6 +262,10 @@ PERSONAL_DATA_DEFAULT_CYCLE_HOURS = env.float("PERSONAL_DATA_DEFAULT_CYCLE_HOURS
 # Monitoring (core/metrics.py): /metrics answers only with this bearer token (404 when unset).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 APDEX_THRESHOLD_SECONDS = env.float("APDEX_THRESHOLD_SECONDS", default=0.3)
+# What the browser reports (the panel's timing beacon): its Apdex T (the network and rendering come on top of the
+# server's time), and how many beacons one user of one site may send per minute (more answer 429).
+CLIENT_APDEX_THRESHOLD_SECONDS = env.float("CLIENT_APDEX_THRESHOLD_SECONDS", default=1.0)
+CLIENT_TIMING_RATE_PER_MINUTE = env.int("CLIENT_TIMING_RATE_PER_MINUTE", default=30)
 
 # Shared by every web node and worker when Redis is configured (rate limits, sync debouncing); per process otherwise.
 CACHE_URL = env.str("CACHE_URL", default="")
@@ -314,6 +318,8 @@ CELERY_BEAT_SCHEDULE = {
     "tenant-purge": {"task": "tenants.tasks.tenant_purge_expired_task", "schedule": 24 * 3600},
     # Hourly: report stored accountIds that are due (each at most once per Cycle-Period) and act on the answers.
     "personal-data-report": {"task": "core.tasks.personal_data_report_task", "schedule": 3600},
+    # Every minute: the heartbeat that tells monitoring beat and a worker are alive (core/metrics.py).
+    "heartbeat": {"task": "core.tasks.heartbeat_task", "schedule": 60},
 }
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

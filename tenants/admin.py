@@ -16,7 +16,7 @@ class TenantAdmin(AuditedAdmin):
     ordering = ("-created_at",)
     actions = ["purge_now"]
     # Secrets (shared secret, Forge system token) are not fields of this page at all, not even masked.
-    fields = readonly_fields = (
+    readonly_fields = (
         "id",
         "client_key",
         "installation_id",
@@ -35,6 +35,13 @@ class TenantAdmin(AuditedAdmin):
         "created_at",
         "updated_at",
     )
+    fields = (*readonly_fields, "client_timing_enabled")  # the one setting staff may change here
+
+    def has_change_permission(self, request, obj=None):
+        return admin.ModelAdmin.has_change_permission(self, request, obj)  # tenants.change_tenant (superusers)
+
+    def save_model(self, request, obj, form, change):
+        services.tenant_set_client_timing(tenant=obj, enabled=form.cleaned_data["client_timing_enabled"])
 
     @admin.display(description="front door")
     def front_door(self, obj):

@@ -42,6 +42,10 @@ class Tenant(BaseModel):
     forge_api_base_url = models.URLField(max_length=255, blank=True)
     forge_system_token_encrypted = models.TextField(blank=True, editable=False)
     forge_system_token_expires_at = models.DateTimeField(null=True, blank=True)
+    # The panel reports how long its users wait (timings only, see checklists/telemetry.py); staff can switch it off.
+    client_timing_enabled = models.BooleanField(
+        default=True, help_text="The panel reports page and API timings (numbers only) for monitoring."
+    )
 
     objects = TenantQuerySet.as_manager()
 

@@ -144,6 +144,13 @@ def tenant_set_enabled(*, tenant: Tenant, enabled: bool) -> Tenant:
     return tenant
 
 
+def tenant_set_client_timing(*, tenant: Tenant, enabled: bool) -> Tenant:
+    """Whether this site's panels report their timings (the monitoring beacon); staff switch it in the admin."""
+    tenant.client_timing_enabled = enabled
+    tenant.save(update_fields=["client_timing_enabled", "updated_at"])
+    return tenant
+
+
 def _token_expiry(token: str):
     try:
         exp = jwt.decode(token, options={"verify_signature": False}).get("exp")

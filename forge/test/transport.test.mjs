@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ApiError, createTransport } from "../../static/herochecklist/transport.js";
-import { REMOTE_KEY, forgeSend } from "../../static/herochecklist/forge-transport.js";
+import { REMOTE_KEY, TIMING_PATH, forgeSend, forgeTimingSend } from "../../static/herochecklist/forge-transport.js";
 
 function fakeRemote(answer) {
   const calls = [];
@@ -64,4 +64,41 @@ test("a 401 is not retried with a token swap: Forge has no context token to offe
 test("a 204 gives no body", async () => {
   const { api } = fakeRemote(() => ({ status: 204 }));
   assert.equal(await api.request("DELETE", "/issues/1/checklist/items/a", null, { ifMatch: 1 }), null);
+});
+
+test("each call is timed as the caller saw it, and a 5xx or network error counts as failed", async () => {
+  const heard = [];
+  const answers = [{ status: 200, body: {} }, { status: 503, body: {} }, { status: 404, body: {} }];
+  const requestRemote = async (remoteKey, init) => {
+    const { status, body } = answers.shift() || {};
+    if (status == null) throw new TypeError("network down");
+    return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+  };
+  const api = createTransport({
+    apiBase: "/api/v1", token: "forge", send: forgeSend(requestRemote),
+    onTiming: (seconds, failed) => heard.push({ seconds, failed }),
+  });
+  await api.request("GET", "/templates");
+  await assert.rejects(api.request("GET", "/templates"));
+  await assert.rejects(api.request("GET", "/templates"));
+  await assert.rejects(api.request("GET", "/templates"));
+  assert.deepEqual(heard.map((h) => h.failed), [false, true, false, true]);
+  assert.ok(heard.every((h) => h.seconds >= 0 && h.seconds < 5));
+});
+
+test("timing reports go to our remote's timing endpoint as JSON numbers, without our Authorization", async () => {
+  const calls = [];
+  const send = forgeTimingSend(async (remoteKey, init) => {
+    calls.push({ remoteKey, ...init });
+    return new Response(null, { status: 204 });
+  });
+  send({ render: 0.42, api: [0.1] });
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].remoteKey, REMOTE_KEY);
+  assert.equal(calls[0].path, TIMING_PATH);
+  assert.equal(calls[0].method, "POST");
+  assert.deepEqual(JSON.parse(calls[0].body), { render: 0.42, api: [0.1] });
+  assert.ok(!Object.keys(calls[0].headers).some((n) => n.toLowerCase() === "authorization"));
+  forgeTimingSend(async () => { throw new Error("offline"); })({ api: [1] }); // a failed report is dropped quietly
 });

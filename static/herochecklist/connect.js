@@ -2,13 +2,20 @@
 // tokens and for resizing the iframe.
 import { createTransport } from "./transport.js";
 import { startPanel } from "./panel.js";
+import { beaconSend, createTimingReporter } from "./timing.js";
 
 const config = JSON.parse(document.getElementById("herochecklist-config").textContent);
 const token = document.querySelector('meta[name="herochecklist-token"]').content;
 const AP = window.AP;
 
+// timingUrl is absent when the site switched timing reports off.
+const timing = config.timingUrl
+  ? createTimingReporter({ send: beaconSend(config.timingUrl, () => api.credential()) })
+  : null;
+const api = createTransport({ apiBase: config.apiBase, token, host: AP, onTiming: timing && timing.call });
+
 startPanel({
-  api: createTransport({ apiBase: config.apiBase, token, host: AP }),
+  api,
   issueId: config.issueId,
   resize: (height) => {
     if (AP && typeof AP.resize === "function") AP.resize("100%", String(height));

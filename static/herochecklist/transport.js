@@ -1,5 +1,7 @@
 // How the panel reaches /api/v1. In Jira (Connect) it sends the panel token, and on a 401 swaps it for a fresh
 // context token from the host page (AP.context.getToken). A Forge host can supply its own `send` instead.
+// onTiming(seconds, failed), when given, hears how long each call took as the browser saw it (timing.js); failed is
+// a network error or a 5xx.
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -10,7 +12,7 @@ export class ApiError extends Error {
   }
 }
 
-export function createTransport({ apiBase, token, host, send }) {
+export function createTransport({ apiBase, token, host, send, onTiming }) {
   let authorization = `Bearer ${token}`;
 
   async function refresh() {
@@ -34,6 +36,19 @@ export function createTransport({ apiBase, token, host, send }) {
   }
 
   async function request(method, path, body = null, options = {}) {
+    const started = performance.now();
+    let failed = false;
+    try {
+      return await exchange(method, path, body, options);
+    } catch (err) {
+      failed = !(err instanceof ApiError) || err.status >= 500;
+      throw err;
+    } finally {
+      if (onTiming) onTiming((performance.now() - started) / 1000, failed);
+    }
+  }
+
+  async function exchange(method, path, body, options) {
     let response = await once(method, path, body, options);
     if (response.status === 401 && (await refresh())) response = await once(method, path, body, options);
     const etag = response.headers.get("ETag");
@@ -48,5 +63,6 @@ export function createTransport({ apiBase, token, host, send }) {
     return options.full ? { data, version } : data;
   }
 
-  return { request };
+  // The credential in use, as an Authorization header value (the timing beacon carries it in its body).
+  return { request, credential: () => authorization };
 }
