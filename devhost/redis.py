@@ -55,7 +55,10 @@ class RedisServer:
 
     def start(self, seconds: float = 30) -> "RedisServer":
         command = [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
-        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Its own session: a Ctrl+C in the terminal must not stop it before the workers that use it are done.
+        self.proc = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         deadline = time.monotonic() + seconds
         while not redis_answers(self.port):
             if self.proc.poll() is not None or time.monotonic() > deadline:
