@@ -86,13 +86,12 @@ def main() -> None:
     env = app_environment(jira.base_url)
     python = sys.executable
     beat_schedule = settings.VAR_DIR / "celerybeat-schedule"
-    children = [
-        subprocess.Popen([python, "manage.py", "runserver", f"127.0.0.1:{APP_PORT}", "--noreload"], env=env),
-        subprocess.Popen(worker_command(settings.CELERY_TASK_DEFAULT_QUEUE, processes=2), env=env),
-        subprocess.Popen(
-            [python, "-m", "celery", "-A", "herochecklist", "beat", "-l", "WARNING", "-s", str(beat_schedule)], env=env
-        ),
+    commands = [
+        [python, "manage.py", "runserver", f"127.0.0.1:{APP_PORT}", "--noreload"],
+        worker_command(settings.CELERY_TASK_DEFAULT_QUEUE, processes=2),
+        [python, "-m", "celery", "-A", "herochecklist", "beat", "-l", "WARNING", "-s", str(beat_schedule)],
     ]
+    children = [subprocess.Popen(command, env=env) for command in commands]
 
     def stop(*_):
         sys.exit(0)  # the finally below stops everything
@@ -100,7 +99,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
-        serve(env, jira, children)
+        serve(env, jira, children, commands)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -110,7 +109,7 @@ def main() -> None:
             redis.stop()
 
 
-def serve(env: dict, jira, children: list[subprocess.Popen]) -> None:
+def serve(env: dict, jira, children: list[subprocess.Popen], commands: list[list[str]]) -> None:
     app_url = env["BASE_URL"]
     wait_until_healthy(app_url, children[0])
     response = jira.install(app_url)
@@ -124,8 +123,17 @@ def serve(env: dict, jira, children: list[subprocess.Popen]) -> None:
         "\n  Ctrl+C stops everything.\n",
         flush=True,
     )
-    while all(child.poll() is None for child in children):
+    # Supervise as production's process manager would: the web process ending ends the run; a worker or beat that
+    # exits is started again. (Celery 5.7's worker exits when the broker goes away while it holds a countdown task:
+    # its tasks come back from Redis after CELERY_VISIBILITY_TIMEOUT, and the progress sweep catches up before.)
+    while children[0].poll() is None:
         time.sleep(1)
+        for index, child in enumerate(children[1:], start=1):
+            if child.poll() is not None:
+                name = ("the web process", "the Celery worker", "Celery beat")[index]
+                print(f"  {name} exited with code {child.returncode}; starting it again", flush=True)
+                time.sleep(2)
+                children[index] = subprocess.Popen(commands[index], env=env)
 
 
 if __name__ == "__main__":
