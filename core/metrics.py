@@ -56,6 +56,28 @@ TASKS = Counter(
     ["task", "outcome"],
     registry=REGISTRY,
 )
+# Degraded, not down: work that a failing dependency made us skip or postpone (each is also logged).
+AFTER_COMMIT_FAILURES = Counter(
+    "herochecklist_after_commit_failures",
+    "Callbacks after a committed write that failed (e.g. the broker was down); the write itself succeeded",
+    ["callback"],
+    registry=REGISTRY,
+)
+RATE_LIMIT_FAIL_OPEN = Counter(
+    "herochecklist_rate_limit_fail_open",
+    "Requests let through unthrottled because the rate-limit counter (the cache Redis) was unreachable",
+    registry=REGISTRY,
+)
+DATABASE_UNAVAILABLE = Counter(
+    "herochecklist_database_unavailable",
+    "API requests answered 503 because the database refused the operation (down, full or read-only)",
+    registry=REGISTRY,
+)
+PROGRESS_SWEEP_QUEUED = Counter(
+    "herochecklist_progress_sweep_queued",
+    "Progress property syncs queued by the periodic sweep for checklists whose synced version was behind",
+    registry=REGISTRY,
+)
 APDEX_THRESHOLD = Gauge(
     "herochecklist_apdex_threshold_seconds", "The Apdex T in use", registry=REGISTRY, multiprocess_mode="max"
 )

@@ -1,10 +1,17 @@
+import json
+import logging
 import re
 import uuid
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.http import JsonResponse
 from django.middleware.gzip import GZipMiddleware
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, WTimeoutError
 
 from . import context
+
+logger = logging.getLogger(__name__)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 JIRA_FRAME_ANCESTORS = ("https://*.atlassian.net", "https://*.jira.com")
@@ -114,3 +121,80 @@ class ApiGZipMiddleware(GZipMiddleware):
         if not request.path.startswith("/api/"):
             return response
         return super().process_response(request, response)
+
+
+# --- errors on the API are JSON, whatever raised them ------------------------------------------------------------
+
+API_PREFIX = "/api/"
+# Database errors that say "not now" rather than "this request is wrong": down, full, read-only, locked too long.
+# Django wraps SQLite's (and the MongoDB backend some of pymongo's) in its own classes; others arrive raw.
+_UNAVAILABLE = (OperationalError, InterfaceError, ConnectionFailure, ExecutionTimeout, WTimeoutError)
+_ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    411: "length_required",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    500: "server_error",
+    503: "unavailable",
+}
+UNAVAILABLE_RETRY_AFTER_SECONDS = 10
+
+
+def dependency_unavailable(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, _UNAVAILABLE):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def api_exception_response(request, exc: BaseException) -> JsonResponse:
+    """The answer to an exception no view handled: 503 when the database refused (down, disk full, read-only), so
+    clients retry; 500 otherwise. Neither says more than that: the details go to the log."""
+    if dependency_unavailable(exc):
+        from .metrics import DATABASE_UNAVAILABLE
+
+        DATABASE_UNAVAILABLE.inc()
+        logger.error("database unavailable", exc_info=exc)
+        response = JsonResponse(
+            {"error": "unavailable", "detail": "The service is temporarily unavailable; please retry."}, status=503
+        )
+        response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
+        return response
+    logger.error("unexpected error", exc_info=exc)
+    return JsonResponse({"error": "server_error", "detail": "Something went wrong on our side."}, status=500)
+
+
+class ApiErrorMiddleware:
+    """Every error /api/ gives is JSON: exceptions (503 or 500, never Django's HTML page or DEBUG's traceback) and
+    the error pages Django and ninja write themselves (404 for an unknown path, 405 for a wrong method, ...)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            request.path.startswith(API_PREFIX)
+            and response.status_code >= 400
+            and not response.streaming
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            status = response.status_code
+            response.content = json.dumps({"error": _ERROR_CODES.get(status, "error")}).encode()
+            response["Content-Type"] = "application/json"
+            if response.has_header("Content-Length"):
+                response["Content-Length"] = str(len(response.content))
+        return response
+
+    def process_exception(self, request, exc):
+        if request.path.startswith(API_PREFIX):
+            return api_exception_response(request, exc)
+        return None

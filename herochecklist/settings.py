@@ -90,6 +90,12 @@ OUTBOUND_TIMEOUT_SECONDS = env.float("OUTBOUND_TIMEOUT_SECONDS", default=10.0)
 # Progress property writes to Jira wait this long so a burst of edits becomes one write.
 PROGRESS_SYNC_DELAY_SECONDS = env.float("PROGRESS_SYNC_DELAY_SECONDS", default=2.0)
 PROGRESS_SYNC_RETRY_BASE_SECONDS = env.float("PROGRESS_SYNC_RETRY_BASE_SECONDS", default=5.0)
+# The progress sweep (Celery beat) re-queues every checklist whose property is behind its version: how often, how
+# long after a change it leaves the write's own push alone, how far back it looks, and how many per run.
+PROGRESS_SWEEP_INTERVAL_SECONDS = env.int("PROGRESS_SWEEP_INTERVAL_SECONDS", default=300)
+PROGRESS_SWEEP_GRACE_SECONDS = env.int("PROGRESS_SWEEP_GRACE_SECONDS", default=120)
+PROGRESS_SWEEP_MAX_AGE_DAYS = env.int("PROGRESS_SWEEP_MAX_AGE_DAYS", default=7)
+PROGRESS_SWEEP_BATCH = env.int("PROGRESS_SWEEP_BATCH", default=1000)
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
 
 # Databases: SQLite by default, MongoDB when DATABASE_URL says so (see README for the replica-set string).
@@ -158,6 +164,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "core.metrics.MetricsMiddleware",
     "core.middleware.RequestContextMiddleware",
+    "core.middleware.ApiErrorMiddleware",
     "core.middleware.BodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -269,8 +276,14 @@ CLIENT_TIMING_RATE_PER_MINUTE = env.int("CLIENT_TIMING_RATE_PER_MINUTE", default
 
 # Shared by every web node and worker when Redis is configured (rate limits, sync debouncing); per process otherwise.
 CACHE_URL = env.str("CACHE_URL", default="")
+# A dead cache must answer within a second or two, not after the OS gives up on the connection (minutes).
+CACHE_TIMEOUT_SECONDS = env.float("CACHE_TIMEOUT_SECONDS", default=2.0)
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL,
+        "OPTIONS": {"socket_connect_timeout": CACHE_TIMEOUT_SECONDS, "socket_timeout": CACHE_TIMEOUT_SECONDS},
+    }
     if CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "herochecklist"},
 }
@@ -320,6 +333,11 @@ CELERY_BEAT_SCHEDULE = {
     "personal-data-report": {"task": "core.tasks.personal_data_report_task", "schedule": 3600},
     # Every minute: the heartbeat that tells monitoring beat and a worker are alive (core/metrics.py).
     "heartbeat": {"task": "core.tasks.heartbeat_task", "schedule": 60},
+    # Every few minutes: progress properties behind their checklist (a lost push: broker, Jira, exhausted retries).
+    "progress-sweep": {
+        "task": "checklists.tasks.checklist_progress_sweep_task",
+        "schedule": PROGRESS_SWEEP_INTERVAL_SECONDS,
+    },
 }
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -188,7 +188,13 @@ def api(client, tenant):
 
 
 @pytest.fixture
-def start_worker(test_redis_url, transactional_db):
+def broker_url(test_redis_url) -> str:
+    """The broker start_worker uses; a test that takes the broker down overrides this with a Redis of its own."""
+    return test_redis_url
+
+
+@pytest.fixture
+def start_worker(broker_url, transactional_db):
     """Starts real Celery workers in their own processes, on a queue of this test's own, against the real Redis and
     this test database. Returns a function: start_worker(**extra_env) -> Popen. All are stopped afterwards."""
     import signal
@@ -206,7 +212,7 @@ def start_worker(test_redis_url, transactional_db):
     base_env = {
         **os.environ,
         "DATABASE_URL": url,
-        "REDIS_URL": test_redis_url,
+        "REDIS_URL": broker_url,
         "CELERY_QUEUE": queue,
         "PROGRESS_SYNC_RETRY_BASE_SECONDS": "0.2",
     }
@@ -219,9 +225,7 @@ def start_worker(test_redis_url, transactional_db):
         app._pool = None
         app.amqp._producer_pool = None
 
-    use_broker(
-        task_always_eager=False, broker_url=test_redis_url, result_backend=test_redis_url, task_default_queue=queue
-    )
+    use_broker(task_always_eager=False, broker_url=broker_url, result_backend=broker_url, task_default_queue=queue)
     workers: list[subprocess.Popen] = []
 
     def start(**extra_env):

