@@ -531,15 +531,23 @@ def _sync_entries(checklist, items, entries, actor) -> list[_Change]:
 def checklist_replace_text(
     *, tenant: Tenant, issue: IssueRef, actor: Actor, text: str, expected_version: int | None = None
 ) -> Checklist:
+    """Replace the checklist with `text`. A body of zero bytes is what a lost or unread body looks like, so it never
+    removes items: it is refused (422) when there are items, a no-op when there are none. Clearing a checklist
+    takes a body that says so: a blank line."""
     entries = textformat.parse(text)
     context.mark_sensitive(*(e.text for e in entries))
     text_actor = Actor(actor.account_id, "text")
+
+    def mutate(checklist, items):
+        if not text and items:
+            raise ValidationFailed(
+                {"body": "is empty; to remove every item, send a blank line (an explicitly empty checklist)"},
+                status=422,
+            )
+        return _sync_entries(checklist, items, entries, text_actor)
+
     return _checklist_write(
-        tenant=tenant,
-        issue=issue,
-        actor=text_actor,
-        expected_version=expected_version,
-        mutate=lambda checklist, items: _sync_entries(checklist, items, entries, text_actor),
+        tenant=tenant, issue=issue, actor=text_actor, expected_version=expected_version, mutate=mutate
     )
 
 
