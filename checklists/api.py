@@ -18,6 +18,7 @@ from pydantic import ConfigDict, StrictBool, StrictInt, StrictStr
 
 from core import context
 from core.counters import window_count
+from core.db import CommitUnknown
 from core.exceptions import Conflict, NotFound, ValidationFailed
 from tenants.auth import AuthContext, AuthError, IssueRef, authenticate_api_request
 
@@ -150,6 +151,10 @@ def _too_big(request, exc):
 def _outcome_unknown(request, exc):
     detail = "The database did not confirm whether the change was saved. Reload the checklist before retrying."
     return _error(request, 503, {"error": "outcome_unknown", "detail": detail}, **{"Retry-After": "5"})
+
+
+# Any other write whose commit reply was lost (templates): the same answer, never a 500.
+api.add_exception_handler(CommitUnknown, _outcome_unknown)
 
 
 @api.exception_handler(HttpError)

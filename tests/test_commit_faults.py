@@ -75,3 +75,17 @@ def test_a_commit_that_never_arrived_is_retried_and_the_create_returns_the_store
     assert [i["text"] for i in api.get().json()["items"]] == ["Deploy", "Build"]
     assert Checklist.objects.get().version == 2
     _assert_next_writes_are_transactional(api, response.json()["id"])
+
+
+@pytest.mark.django_db
+def test_a_lost_commit_reply_elsewhere_answers_503_json_not_500(proxy, client, tenant):
+    from checklists.models import Template
+
+    api = Api(client, tenant)
+    proxy.lose_replies_to("commitTransaction")
+    response = api.call("post", "/api/v1/templates", {"name": "Release", "text": "- [ ] tag"})
+    proxy.disarm()
+    assert response.status_code == 503
+    assert response.json()["error"] == "outcome_unknown"
+    assert Template.objects.count() == 1  # it had landed: the answer said to reload, not to resend blindly
+    assert connection.session is None
