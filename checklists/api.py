@@ -12,11 +12,13 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from ninja import NinjaAPI, Router, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 from ninja.throttling import BaseThrottle
 from pydantic import ConfigDict, StrictBool, StrictInt, StrictStr
 
 from core import context
 from core.counters import window_count
+from core.db import CommitUnknown
 from core.exceptions import Conflict, NotFound, ValidationFailed
 from core.middleware import api_exception_response
 from tenants.auth import AuthContext, AuthError, IssueRef, authenticate_api_request
@@ -25,6 +27,9 @@ from . import selectors, services
 from .models import Template
 
 ISSUE_ID = re.compile(r"^\d{1,20}$")
+# The contract's If-Match is the version, quoted or not (W/ tolerated: older gzipped answers sent weak ETags).
+IF_MATCH = re.compile(r'(?:W/)?(?:"([0-9]{1,12})"|([0-9]{1,12}))', re.ASCII)
+JSON_TYPE = re.compile(r"^application/(?:[a-z0-9.+-]+\+)?json$")
 CAMEL = {
     "is_header": "isHeader",
     "assignee_account_id": "assigneeAccountId",
@@ -64,8 +69,23 @@ class AccountThrottle(BaseThrottle):
         return getattr(self, "reset_in", 60.0)
 
 
+class _NotJson(Exception):
+    """A JSON endpoint got a body of another type."""
+
+
+class JsonOnlyParser(Parser):
+    """Bodies of JSON endpoints must say they are JSON (415 otherwise), not merely parse as JSON."""
+
+    def parse_body(self, request):
+        content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if not JSON_TYPE.match(content_type):
+            raise _NotJson(content_type)
+        return super().parse_body(request)
+
+
 api = NinjaAPI(
     title="HeroChecklist API",
+    parser=JsonOnlyParser(),
     version="1",
     urls_namespace="api-v1",
     auth=ApiAuth(),
@@ -135,8 +155,22 @@ def _too_big(request, exc):
     return _error(request, 413, {"error": "too_large", "detail": "The request body is over the limit."})
 
 
+@api.exception_handler(services.WriteOutcomeUnknown)
+def _outcome_unknown(request, exc):
+    detail = "The database did not confirm whether the change was saved. Reload the checklist before retrying."
+    return _error(request, 503, {"error": "outcome_unknown", "detail": detail}, **{"Retry-After": "5"})
+
+
+# Any other write whose commit reply was lost (templates): the same answer, never a 500.
+api.add_exception_handler(CommitUnknown, _outcome_unknown)
+
+
 @api.exception_handler(HttpError)
 def _http_error(request, exc: HttpError):
+    if isinstance(exc.__cause__, _NotJson):  # ninja wraps every parser error as its 400
+        return _error(
+            request, 415, {"error": "validation_failed", "fields": {"Content-Type": "must be application/json"}}
+        )
     if exc.status_code == 429:
         return _error(request, 429, {"error": "rate_limited", "detail": "Too many requests; slow down."})
     return _error(request, exc.status_code, {"error": "error", "detail": str(exc)})
@@ -168,10 +202,10 @@ def _expected_version(request) -> int | None:
     raw = request.headers.get("If-Match")
     if raw is None:
         return None
-    value = raw.strip().removeprefix("W/").strip('"')
-    if not value.isdigit() or len(value) > 12:
+    match = IF_MATCH.fullmatch(raw.strip())
+    if match is None:
         raise ValidationFailed({"If-Match": "must be the checklist version, a whole number"}, status=400)
-    return int(value)
+    return int(match.group(1) or match.group(2))
 
 
 def _with_version(response: HttpResponse, version: int) -> HttpResponse:
@@ -328,7 +362,7 @@ def checklist_text_put(request, issue_id: str):
     if content_type not in ("text/plain", ""):
         raise ValidationFailed({"Content-Type": "send the checklist as text/plain"}, status=415)
     try:
-        text = request.body.decode("utf-8")
+        text = request.body.decode("utf-8")  # the whole body as sent, chunked or not (core/body.py)
     except UnicodeDecodeError:
         raise ValidationFailed({"body": "must be UTF-8 text"}, status=400) from None
     checklist = services.checklist_replace_text(

@@ -10,6 +10,7 @@ import logging
 import random
 import time
 import unicodedata
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,7 +20,7 @@ from django.utils import timezone
 from pymongo.errors import PyMongoError
 
 from core import context
-from core.db import atomic, on_commit, one
+from core.db import CommitUnknown, atomic, on_commit, one
 from core.exceptions import Conflict, NotFound, ValidationFailed
 from tenants.auth import IssueRef
 from tenants.models import Tenant
@@ -58,6 +59,11 @@ class _Raced(Exception):
 
 class _NoChange(Exception):
     """The write changed nothing; raised to roll back the version bump."""
+
+
+class WriteOutcomeUnknown(Exception):
+    """A commit's reply was lost and the database could not be asked whether it landed: the client must reload
+    before it tries again (503)."""
 
 
 # --- validation --------------------------------------------------------------------------------------------------
@@ -218,66 +224,99 @@ def _checklist_write(
     actor: Actor,
     expected_version: int | None,
     mutate: Callable[[Checklist, list[ChecklistItem]], list[_Change]],
-) -> Checklist:
+) -> Checklist | None:
+    """Apply `mutate` in one transaction and return the checklist as written; None when an issue without a checklist
+    stays without one (a no-op write). `mutate` may run more than once (a retried attempt): it must start over from
+    the items it is given each time."""
     for attempt in range(WRITE_ATTEMPTS):
         if attempt:
             # Concurrent writers of one checklist: step aside for a moment, randomly, so they stop colliding.
             time.sleep(random.uniform(0.005, 0.02 * 2**attempt))
+        # This attempt's first history row gets this id: finding the row later proves that the attempt committed.
+        token = uuid.uuid4()
+        written: Checklist | None = None
         try:
             with atomic():
-                checklist = _checklist_for_write(tenant, issue)
-                if expected_version is not None and checklist.version != expected_version:
-                    raise Conflict(
-                        "The checklist changed since you loaded it.", status=412, currentVersion=checklist.version
-                    )
-                # The version bump comes first: every writer locks the checklist document before any item, so
-                # concurrent writers queue up (or conflict) at one point and can never hold each other's locks.
-                new_version = checklist.version + 1
-                if (
-                    Checklist.objects.filter(id=checklist.id, version=checklist.version).update(
-                        version=new_version, updated_at=timezone.now()
-                    )
-                    != 1
-                ):
-                    raise _Raced()
-                items = list(ChecklistItem.objects.filter(checklist=checklist).order_by("position", "created_at"))
-                changes = mutate(checklist, items)
-                if not changes:
-                    raise _NoChange()  # rolls the bump back: a no-op leaves version and history alone
-                counts = progress_counts(
-                    ChecklistItem.objects.filter(checklist=checklist).values_list("status", "is_header", "mandatory")
-                )
-                Checklist.objects.filter(id=checklist.id).update(**counts)
-                ChecklistChange.objects.bulk_create(
-                    ChecklistChange(
-                        tenant=tenant,
-                        checklist=checklist,
-                        version=new_version,
-                        action=c.action,
-                        actor_account_id=actor.account_id,
-                        item_id=c.item_id,
-                        source=actor.source,
-                        changes=c.changes,
-                    )
-                    for c in changes
-                )
-                checklist.version = new_version
-                for name, value in counts.items():
-                    setattr(checklist, name, value)
-                on_commit(functools.partial(_schedule_progress_sync, checklist.id))
-                logger.info("checklist changed", extra={"version": new_version, "changes": len(changes)})
-                return checklist
+                written = _checklist_attempt(tenant, issue, actor, expected_version, mutate, token)
         except _NoChange:
-            return Checklist.objects.get(id=checklist.id)
+            return one(Checklist.objects.filter(tenant=tenant, issue_id=issue.id))
+        except CommitUnknown as exc:
+            # The commit's reply was lost: it may have landed. Retrying blindly would store the change twice.
+            if _attempt_landed(token):
+                logger.warning("commit reply lost, but the write landed", extra={"version": written.version})
+                on_commit(functools.partial(_schedule_progress_sync, written.id))
+                return written
+            logger.warning("commit reply lost and the write did not land; retrying", exc_info=exc)
+            continue
         except (_Raced, IntegrityError) as exc:
             if expected_version is not None:
                 raise Conflict("The checklist changed since you loaded it.", status=412) from exc
+            continue
         except Exception as exc:  # DatabaseError, or pymongo's own from a transaction's commit or abort
             if not isinstance(exc, DatabaseError | PyMongoError) or not _is_write_conflict(exc):
                 raise
             if expected_version is not None:
                 raise Conflict("The checklist changed since you loaded it.", status=412) from exc
+            continue
+        return written
     raise Conflict("The checklist is being edited by others right now; please retry.", status=409)
+
+
+def _checklist_attempt(tenant, issue, actor, expected_version, mutate, token) -> Checklist:
+    """One attempt of _checklist_write, inside its transaction."""
+    checklist = _checklist_for_write(tenant, issue)
+    if expected_version is not None and checklist.version != expected_version:
+        raise Conflict("The checklist changed since you loaded it.", status=412, currentVersion=checklist.version)
+    # The version bump comes first: every writer locks the checklist document before any item, so
+    # concurrent writers queue up (or conflict) at one point and can never hold each other's locks.
+    new_version = checklist.version + 1
+    if (
+        Checklist.objects.filter(id=checklist.id, version=checklist.version).update(
+            version=new_version, updated_at=timezone.now()
+        )
+        != 1
+    ):
+        raise _Raced()
+    items = list(ChecklistItem.objects.filter(checklist=checklist).order_by("position", "created_at"))
+    changes = mutate(checklist, items)
+    if not changes:
+        raise _NoChange()  # rolls the bump back: a no-op leaves version and history alone
+    counts = progress_counts(
+        ChecklistItem.objects.filter(checklist=checklist).values_list("status", "is_header", "mandatory")
+    )
+    Checklist.objects.filter(id=checklist.id).update(**counts)
+    ChecklistChange.objects.bulk_create(
+        ChecklistChange(
+            id=token if index == 0 else uuid.uuid4(),
+            tenant=tenant,
+            checklist=checklist,
+            version=new_version,
+            action=c.action,
+            actor_account_id=actor.account_id,
+            item_id=c.item_id,
+            source=actor.source,
+            changes=c.changes,
+        )
+        for index, c in enumerate(changes)
+    )
+    checklist.version = new_version
+    for name, value in counts.items():
+        setattr(checklist, name, value)
+    on_commit(functools.partial(_schedule_progress_sync, checklist.id))
+    logger.info("checklist changed", extra={"version": new_version, "changes": len(changes)})
+    return checklist
+
+
+def _attempt_landed(token) -> bool:
+    """Whether the attempt whose first history row has this id committed. Asked a few times: the fault that lost
+    the commit's reply may still be passing. If it cannot be told, the caller must not guess: 503, reload first."""
+    for wait in (0, 0.2, 1.0):
+        time.sleep(wait)
+        try:
+            return ChecklistChange.objects.filter(id=token).exists()
+        except (DatabaseError, PyMongoError):
+            logger.warning("could not tell whether a write landed", exc_info=True)
+    raise WriteOutcomeUnknown()
 
 
 def _schedule_progress_sync(checklist_id) -> None:
@@ -326,7 +365,7 @@ def item_create(
         item.save()
         items.insert(at, item)
         _renumber(items)
-        created.append(item)
+        created[:] = [item]  # the item of the attempt that commits, not of an earlier rolled-back one
         return [_Change(ChangeAction.ITEM_ADDED, item.id, {"after": _snapshot(item)})]
 
     checklist = _checklist_write(
@@ -353,7 +392,7 @@ def item_update(
 
     def mutate(checklist, items):
         item = _find(items, item_id)
-        result.append(item)
+        result[:] = [item]
         before = _snapshot(item)
         for name, value in fields.items():
             setattr(item, name, value)
@@ -492,15 +531,23 @@ def _sync_entries(checklist, items, entries, actor) -> list[_Change]:
 def checklist_replace_text(
     *, tenant: Tenant, issue: IssueRef, actor: Actor, text: str, expected_version: int | None = None
 ) -> Checklist:
+    """Replace the checklist with `text`. A body of zero bytes is what a lost or unread body looks like, so it never
+    removes items: it is refused (422) when there are items, a no-op when there are none. Clearing a checklist
+    takes a body that says so: a blank line."""
     entries = textformat.parse(text)
     context.mark_sensitive(*(e.text for e in entries))
     text_actor = Actor(actor.account_id, "text")
+
+    def mutate(checklist, items):
+        if not text and items:
+            raise ValidationFailed(
+                {"body": "is empty; to remove every item, send a blank line (an explicitly empty checklist)"},
+                status=422,
+            )
+        return _sync_entries(checklist, items, entries, text_actor)
+
     return _checklist_write(
-        tenant=tenant,
-        issue=issue,
-        actor=text_actor,
-        expected_version=expected_version,
-        mutate=lambda checklist, items: _sync_entries(checklist, items, entries, text_actor),
+        tenant=tenant, issue=issue, actor=text_actor, expected_version=expected_version, mutate=mutate
     )
 
 

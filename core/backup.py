@@ -67,6 +67,28 @@ TENANT_MODELS = (
 )
 
 _TENANT_LABELS = frozenset(label.lower() for label in TENANT_MODELS)  # as records name their model
+# A site's live credentials and install state: Atlassian's lifecycle owns them, not our backups. A restore keeps
+# the live row's values (a reinstall since the backup gave the site a new shared secret; putting the archived one
+# back would make every call 401). Only a site with no live row at all (a restore into an empty database) gets the
+# archived values, its last known ones.
+TENANT_LIVE_FIELDS = (
+    "client_key",
+    "installation_id",
+    "cloud_id",
+    "base_url",
+    "display_url",
+    "entitlement_id",
+    "entitlement_number",
+    "state",
+    "installed_at",
+    "enabled_at",
+    "disabled_at",
+    "uninstalled_at",
+    "shared_secret_encrypted",
+    "forge_api_base_url",
+    "forge_system_token_encrypted",
+    "forge_system_token_expires_at",
+)
 
 
 class ArchiveError(Exception):
@@ -351,9 +373,11 @@ def _wanted(record: dict, tenant_pk: str | None) -> bool:
 
 def _delete_existing(tenant_pk: str | None, client_key: str | None) -> list:
     """Returns the ids of licenses that pointed at the replaced site, to point them at the restored one."""
-    # Raw deletes: no per-row signals, and the append-only audit log is replaced only by a whole restore.
+    # Raw deletes: no per-row signals. The audit log is append-only: never deleted, not even by a whole restore.
     if tenant_pk is None:
         for label in reversed(MODELS):
+            if label == "core.AuditEntry":
+                continue
             model = apps.get_model(label)
             model._base_manager.all()._raw_delete(model._base_manager.db)
         return []
@@ -388,29 +412,58 @@ def _archived_timestamps(model):
             f.auto_now, f.auto_now_add = auto_now, auto_now_add
 
 
+def _live_tenant_fields(tenants) -> dict[str, dict]:
+    """clientKey and primary key -> the TENANT_LIVE_FIELDS of each live site about to be replaced."""
+    live = {}
+    for row in tenants.values("pk", *TENANT_LIVE_FIELDS):
+        fields = {name: row[name] for name in TENANT_LIVE_FIELDS}
+        live[str(row["pk"])] = live[row["client_key"]] = fields
+    return live
+
+
+def _keep_live(record: dict, live: dict[str, dict]) -> dict:
+    """An archived tenant record with the live site's credentials and install state in place of the archived ones."""
+    current = live.get(str(record["pk"])) or live.get(record["fields"]["client_key"])
+    if current is None:
+        return record
+    return {**record, "fields": {**record["fields"], **current}}
+
+
+def _new_audit_entries(model, objects: list) -> list:
+    """The archived audit entries the live log does not hold yet (the log only grows)."""
+    present = set(model._base_manager.filter(pk__in=[o.pk for o in objects]).values_list("pk", flat=True))
+    return [o for o in objects if o.pk not in present]
+
+
 def archive_restore(name_or_path: str, *, tenant: str | None = None) -> dict[str, int]:
     """Replace the database's application data (or one tenant's) with the archive's. The archive is read and checked
     in full first; a damaged or foreign one raises ArchiveError before anything is written. The writes are one
-    transaction."""
+    transaction. Never restored: live sites' credentials and install state (TENANT_LIVE_FIELDS), and never removed:
+    audit entries (the archive's missing ones are added). Staff accounts are not in archives (README: Operations)."""
     _counts, found = _scan(name_or_path, tenant)
     tenant_pk, client_key = found or (None, None)
     restored: dict[str, int] = {}
     from tenants.selectors import tenant_cache_forget
 
     Tenant = apps.get_model("tenants.Tenant")
+    AuditEntry = apps.get_model("core.AuditEntry")
     # Raw writes send no signals: the cached rows of every replaced and restored site are forgotten by hand.
-    replaced = Tenant.objects.only("client_key", "installation_id")
+    replaced = Tenant.objects.all()
     if tenant_pk is not None:
         replaced = replaced.filter(Q(pk=tenant_pk) | Q(client_key=client_key))
-    touched = list(replaced)
     with atomic(), archive_open(name_or_path) as src:
+        touched = list(replaced.only("client_key", "installation_id"))
+        live = _live_tenant_fields(replaced)
         licenses = _delete_existing(tenant_pk, client_key)
         batch: list[dict] = []
 
         def flush():
             if batch:
-                objects = [obj.object for obj in PythonDeserializer(batch)]
+                records = [_keep_live(r, live) for r in batch] if batch[0]["model"] == "tenants.tenant" else batch
+                objects = [obj.object for obj in PythonDeserializer(records)]
                 model = type(objects[0])
+                if model is AuditEntry:
+                    objects = _new_audit_entries(model, objects)
                 with _archived_timestamps(model):
                     model._base_manager.bulk_create(objects, batch_size=BATCH)
                 if model is Tenant:

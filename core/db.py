@@ -1,18 +1,110 @@
-"""One `atomic` for both backends: Django's on SQL databases, the MongoDB backend's real transaction on MongoDB."""
+"""One `atomic` for both backends: Django's on SQL databases, a real MongoDB transaction on MongoDB.
+
+On MongoDB the transaction lives in a driver session that the backend keeps on the connection (`connection.session`)
+and passes to every query. If a commit or abort fails and that session stays there, every later query of the process
+runs inside a dead session, without a transaction. So our block, not the backend's, owns the end of the transaction:
+any failure of commit or abort ends and forgets the session before it lets the error go, and a commit whose reply was
+lost is reported as CommitUnknown (it may have landed), never as a plain failure that would invite a blind retry."""
 
 import logging
 from contextlib import ContextDecorator
 
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 
 logger = logging.getLogger(__name__)
 
 
+class CommitUnknown(DatabaseError):
+    """The commit was sent, but its answer never came (lost reply, timeout): the transaction may or may not have
+    landed. Whoever retries must first check whether it did."""
+
+
+def _has_label(exc: BaseException, label: str) -> bool:
+    has_label = getattr(exc, "has_error_label", None)
+    return bool(has_label and has_label(label))
+
+
+def _outcome_unknown(exc: BaseException) -> bool:
+    # The driver labels a commit it could not confirm; a timeoutMS expiry may come without the label.
+    return _has_label(exc, "UnknownTransactionCommitResult") or getattr(exc, "timeout", False) is True
+
+
+def discard_session(connection, *, kill: bool = False) -> None:
+    """Forget this connection's transaction state, whatever it is, so the next block starts a fresh session.
+
+    kill: also kill the session on the server, which aborts its transaction if it is still open there (a commit
+    that never arrived leaves it open, holding its locks until the server's lifetime limit; it could even commit
+    later). After that, the transaction has either landed or never will: only then may anyone check which.
+    Errors doing either are only logged."""
+    session, connection.session = connection.session, None
+    connection.in_atomic_block_mongo = False
+    connection.nested_atomics = 0
+    connection.run_on_commit = []
+    if session is None:
+        return
+    if kill:
+        try:
+            connection.connection.admin.command("killSessions", [session.session_id])
+        except Exception:
+            logger.warning("could not kill a failed transaction's session", exc_info=True)
+    try:
+        session.end_session()
+    except Exception:
+        logger.warning("could not end a failed transaction's session", exc_info=True)
+
+
+class _MongoAtomic:
+    """The backend's atomic (django_mongodb_backend.transaction.Atomic), with the failure paths made safe."""
+
+    def __init__(self, using: str):
+        self.using = using
+
+    def __enter__(self):
+        connection = transaction.get_connection(self.using)
+        if connection.in_atomic_block_mongo:
+            connection.nested_atomics += 1  # inner blocks join the outer transaction
+            return
+        if connection.session is not None:
+            # A session left behind by code outside our block: never run a new transaction inside it.
+            logger.warning("a transaction session was left open; discarding it")
+            discard_session(connection)
+        connection.start_transaction_mongo()
+        connection.in_atomic_block_mongo = True
+
+    def __exit__(self, exc_type, exc, tb):
+        connection = transaction.get_connection(self.using)
+        if connection.nested_atomics:
+            connection.nested_atomics -= 1
+            return False
+        connection.in_atomic_block_mongo = False
+        if exc_type is not None:
+            try:
+                connection.rollback_mongo()
+            except Exception:
+                logger.warning("abort failed; the session is discarded", exc_info=True)
+                discard_session(connection, kill=True)
+            return False
+        session = connection.session
+        if session is not None:
+            try:
+                session.commit_transaction()
+            except Exception as error:
+                discard_session(connection, kill=True)
+                if _outcome_unknown(error):
+                    raise CommitUnknown("The commit's reply was lost; the transaction may have landed.") from error
+                raise
+            connection.session = None
+            try:
+                session.end_session()
+            except Exception:
+                logger.warning("could not end a committed transaction's session", exc_info=True)
+        connection.run_and_clear_commit_hooks()
+        return False
+
+
 def _atomic_for(alias: str):
     if connections[alias].vendor == "mongodb":
-        from django_mongodb_backend.transaction import atomic as mongo_atomic
-
-        return mongo_atomic(alias)
+        return _MongoAtomic(alias)
     return transaction.atomic(using=alias)
 
 

@@ -92,24 +92,21 @@ class SecurityHeadersMiddleware:
 
 
 class BodyLimitMiddleware:
-    """413 with a JSON body for requests announcing more than DATA_UPLOAD_MAX_MEMORY_SIZE bytes, before any view
-    reads them (Django itself would answer a bare 400 only once the body is read)."""
+    """Every body read through core.body before any view: the size limit enforced on what arrives (a chunked body
+    too), with a JSON error (411, 413) instead of Django's bare 400 once a view reads it."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if limit and length > limit:
-            from django.http import JsonResponse
+        from django.http import JsonResponse
 
-            return JsonResponse(
-                {"error": "too_large", "detail": f"The request body is over the limit of {limit} bytes."}, status=413
-            )
+        from .body import BodyRefused, load_body
+
+        try:
+            load_body(request)
+        except BodyRefused as refused:
+            return JsonResponse(refused.json(), status=refused.status)
         return self.get_response(request)
 
 
@@ -120,7 +117,13 @@ class ApiGZipMiddleware(GZipMiddleware):
     def process_response(self, request, response):
         if not request.path.startswith("/api/"):
             return response
-        return super().process_response(request, response)
+        etag = response.get("ETag")
+        response = super().process_response(request, response)
+        if etag and not etag.startswith("W/"):
+            # Our ETag is the checklist version, the same whatever the encoding, and clients send it back in
+            # If-Match: GZipMiddleware's weakening would make every compressed answer look stale.
+            response["ETag"] = etag
+        return response
 
 
 # --- errors on the API are JSON, whatever raised them ------------------------------------------------------------

@@ -72,7 +72,9 @@ def seed(tenant, other_tenant):
 
 
 def wipe():
+    """An empty database: restores never delete audit entries, so they go by hand here."""
     backup._delete_existing(None, None)
+    AuditEntry._base_manager.all()._raw_delete(AuditEntry._base_manager.db)
     assert all(not rows for rows in snapshot().values())
 
 
@@ -89,7 +91,10 @@ def test_round_trip_gives_identical_data(tenant, other_tenant):
     assert backup.archive_verify(result.name)["checklists.checklistitem"] == 4  # a header, two items; one on B
     wipe()
     call_command("restore", result.name, "--yes", stdout=io.StringIO())
-    assert snapshot() == before
+    restore_entry = AuditEntry.objects.get(action="restore")
+    after = snapshot()
+    after["core.AuditEntry"] = [r for r in after["core.AuditEntry"] if str(r["pk"]) != str(restore_entry.pk)]
+    assert after == before
     # The restored site works: its secret still decrypts and its checklist reads back.
     assert Tenant.objects.get(pk=tenant.pk).shared_secret == tenant.shared_secret
 

@@ -1,6 +1,9 @@
+import getpass
+
 from django.core.management.base import BaseCommand, CommandError
 
 from core.backup import ArchiveError, archive_restore, archive_verify
+from core.models import AuditAction, AuditEntry
 
 
 class Command(BaseCommand):
@@ -27,5 +30,15 @@ class Command(BaseCommand):
             restored = archive_restore(archive, tenant=tenant)
         except ArchiveError as exc:
             raise CommandError(f"{exc}. Nothing was written.") from exc
+        # The trail records the restore itself (the admin page does the same for its restores).
+        AuditEntry.objects.create(
+            actor_id="cli",
+            actor_username=f"manage.py:{getpass.getuser()}"[:150],
+            action=AuditAction.RESTORE,
+            detail=(f"tenant {tenant}" if tenant else "all data")[:100],
+            model="core.backup",
+            object_ids=[str(archive)],
+            object_count=sum(restored.values()),
+        )
         summary = ", ".join(f"{label} {n}" for label, n in restored.items()) or "no records"
         self.stdout.write(f"restored from {archive}: {summary}")

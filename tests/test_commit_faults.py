@@ -1,0 +1,91 @@
+"""A MongoDB commit whose reply is lost, injected for real by a TCP proxy between the app and SecantusDB
+(devhost/mongoproxy.py): the write is stored once, the answer says what happened, the id returned is the stored
+one, and the process's next writes are transactional again. SQLite has no such fault: its commit is a local call,
+and its writers take the lock when the transaction begins (transaction_mode IMMEDIATE), so no attempt is retried
+after its changes were made."""
+
+import uuid
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
+
+from checklists.models import Checklist, ChecklistChange, ChecklistItem
+from core.db import atomic
+from devhost.mongoproxy import MongoProxy
+from tests.conftest import Api
+
+pytestmark = pytest.mark.skipif(connection.vendor != "mongodb", reason="a MongoDB transaction fault; see docstring")
+
+
+@pytest.fixture
+def proxy(db):
+    """The test database reached through the proxy, for this test only."""
+    host = connection.settings_dict["HOST"]
+    port = int(host.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+    server = MongoProxy(port).start()
+    connection.close_pool()
+    connection.settings_dict["HOST"] = host.replace(f":{port}/", f":{server.port}/", 1)
+    yield server
+    server.disarm()
+    connection.close_pool()
+    connection.settings_dict["HOST"] = host
+    server.stop()
+
+
+def _assert_next_writes_are_transactional(api, item_id):
+    name = f"rolled-back-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(RuntimeError), atomic():
+        Group.objects.create(name=name)
+        raise RuntimeError("abort")
+    assert not Group.objects.filter(name=name).exists()
+    assert connection.session is None
+    response = api.patch(item_id, text="Deploy to production")
+    assert response.status_code == 200, response.content
+    assert ChecklistItem.objects.get(id=item_id).text == "Deploy to production"
+
+
+@pytest.mark.django_db
+def test_a_lost_commit_reply_stores_the_write_once_and_says_so(proxy, client, tenant):
+    api = Api(client, tenant)
+    proxy.lose_replies_to("commitTransaction")
+    response = api.add("Deploy")
+    proxy.disarm()
+    assert proxy.lost["commitTransaction"] >= 1  # the fault happened: the server committed, the app never heard
+    assert response.status_code == 201, response.content
+    stored = list(ChecklistItem.objects.values_list("id", "text"))
+    assert stored == [(uuid.UUID(response.json()["id"]), "Deploy")]
+    assert Checklist.objects.get().version == 1 == int(response["ETag"].strip('"'))
+    assert ChecklistChange.objects.count() == 1
+    _assert_next_writes_are_transactional(api, response.json()["id"])
+    assert Checklist.objects.get().version == 2
+
+
+@pytest.mark.django_db
+def test_a_commit_that_never_arrived_is_retried_and_the_create_returns_the_stored_id(proxy, client, tenant):
+    api = Api(client, tenant)
+    api.add("Build")
+    proxy.lose_requests_to("commitTransaction")
+    response = api.add("Deploy", position=0)
+    proxy.disarm()
+    assert proxy.lost["commitTransaction"] >= 1
+    assert response.status_code == 201, response.content
+    deploy = ChecklistItem.objects.get(text="Deploy")  # one copy
+    assert response.json()["id"] == str(deploy.id)
+    assert [i["text"] for i in api.get().json()["items"]] == ["Deploy", "Build"]
+    assert Checklist.objects.get().version == 2
+    _assert_next_writes_are_transactional(api, response.json()["id"])
+
+
+@pytest.mark.django_db
+def test_a_lost_commit_reply_elsewhere_answers_503_json_not_500(proxy, client, tenant):
+    from checklists.models import Template
+
+    api = Api(client, tenant)
+    proxy.lose_replies_to("commitTransaction")
+    response = api.call("post", "/api/v1/templates", {"name": "Release", "text": "- [ ] tag"})
+    proxy.disarm()
+    assert response.status_code == 503
+    assert response.json()["error"] == "outcome_unknown"
+    assert Template.objects.count() == 1  # it had landed: the answer said to reload, not to resend blindly
+    assert connection.session is None
