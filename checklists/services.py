@@ -218,7 +218,7 @@ def _checklist_write(
     actor: Actor,
     expected_version: int | None,
     mutate: Callable[[Checklist, list[ChecklistItem]], list[_Change]],
-) -> Checklist:
+) -> Checklist | None:
     for attempt in range(WRITE_ATTEMPTS):
         if attempt:
             # Concurrent writers of one checklist: step aside for a moment, randomly, so they stop colliding.
@@ -268,7 +268,9 @@ def _checklist_write(
                 logger.info("checklist changed", extra={"version": new_version, "changes": len(changes)})
                 return checklist
         except _NoChange:
-            return Checklist.objects.get(id=checklist.id)
+            # None when the checklist itself was new: its creation rolled back with the rest (an empty text PUT or
+            # an empty order on an issue that never had a checklist), and it reads as the empty checklist.
+            return Checklist.objects.filter(id=checklist.id).first()
         except (_Raced, IntegrityError) as exc:
             if expected_version is not None:
                 raise Conflict("The checklist changed since you loaded it.", status=412) from exc
@@ -379,7 +381,7 @@ def item_update(
 
 def item_delete(
     *, tenant: Tenant, issue: IssueRef, actor: Actor, item_id, expected_version: int | None = None
-) -> Checklist:
+) -> Checklist | None:
     def mutate(checklist, items):
         item = _find(items, item_id)
         snapshot = _snapshot(item)
@@ -394,7 +396,7 @@ def item_delete(
 
 def checklist_reorder(
     *, tenant: Tenant, issue: IssueRef, actor: Actor, item_ids: list, expected_version: int | None = None
-) -> Checklist:
+) -> Checklist | None:
     if not isinstance(item_ids, list) or not all(isinstance(i, str) for i in item_ids):
         raise ValidationFailed({"itemIds": "must be a list of item ids"})
 
@@ -491,7 +493,7 @@ def _sync_entries(checklist, items, entries, actor) -> list[_Change]:
 
 def checklist_replace_text(
     *, tenant: Tenant, issue: IssueRef, actor: Actor, text: str, expected_version: int | None = None
-) -> Checklist:
+) -> Checklist | None:
     entries = textformat.parse(text)
     context.mark_sensitive(*(e.text for e in entries))
     text_actor = Actor(actor.account_id, "text")
