@@ -10,7 +10,7 @@ code fails it.
 from typing import Annotated, Any
 
 from ninja import NinjaAPI, Schema
-from pydantic import ConfigDict, Field, StrictInt, StrictStr, WithJsonSchema
+from pydantic import BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, WithJsonSchema
 
 from .models import MAX_ISSUE_ID, MAX_ITEM_TEXT, MAX_ITEMS, MAX_TEMPLATE_NAME, MAX_TEMPLATES, ChangeAction, ItemStatus
 from .selectors import MAX_HISTORY
@@ -62,7 +62,16 @@ DueDate = Annotated[
         _described({"type": "string", "format": "date", "pattern": DATE_PATTERN}, "YYYY-MM-DD; null clears it.")
     ),
 ]
-Position = Annotated[StrictInt, WithJsonSchema({"type": "integer", "minimum": 0})]
+
+
+def _whole_number(value):
+    # JSON Schema (and JavaScript) count 3.0 as the integer 3; so do we. "3" and true stay errors.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Position = Annotated[StrictInt, BeforeValidator(_whole_number), WithJsonSchema({"type": "integer", "minimum": 0})]
 ItemId = Annotated[StrictStr, WithJsonSchema({"type": "string", "format": "uuid", "pattern": UUID_PATTERN})]
 TemplateName = Annotated[
     StrictStr,
