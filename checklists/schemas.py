@@ -256,7 +256,7 @@ TEXT_BODY = {
 }
 TEXT_RESPONSE = {
     "responses": {
-        "200": {
+        200: {  # ninja's own key type, so this merges into its entry
             "description": "The checklist in the text format; the ETag is its version.",
             "content": {"text/plain": {"schema": {"type": "string"}}},
         }
@@ -287,6 +287,11 @@ SECURITY_SCHEMES = {
     },
 }
 SECURITY = [{name: []} for name in SECURITY_SCHEMES]
+ETAG = {
+    "description": "The checklist's version after this request, quoted: what If-Match takes.",
+    "required": True,
+    "schema": {"type": "string", "pattern": r'^(W/)?"[0-9]{1,12}"$'},
+}
 
 
 class ContractAPI(NinjaAPI):
@@ -300,7 +305,11 @@ class ContractAPI(NinjaAPI):
             f"HeroChecklist /api/v1. A checklist holds at most {MAX_ITEMS} items, a site at most {MAX_TEMPLATES} "
             "templates. Every error is JSON with an `error` code."
         )
-        for operations in document["paths"].values():
+        for path, operations in document["paths"].items():
             for operation in operations.values():
                 operation["security"] = SECURITY
+                if "/checklist" in path and not path.endswith("/history"):
+                    for status in (200, 201, 204):
+                        if status in operation["responses"]:
+                            operation["responses"][status]["headers"] = {"ETag": ETAG}
         return document

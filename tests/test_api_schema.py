@@ -186,6 +186,9 @@ def test_the_document_declares_statuses_credentials_and_limits(client):
         if "{issue_id}" in path:
             issue_id = next(p for p in op["parameters"] if p["name"] == "issue_id")
             assert issue_id["schema"]["pattern"] == "^[0-9]{1,20}$"
+        if "/checklist" in path and not path.endswith("/history"):
+            success = next(status for status in op["responses"] if status.startswith("2"))
+            assert op["responses"][success]["headers"]["ETag"]["required"] is True, (method, path)
     text = document["paths"]["/api/v1/issues/{issue_id}/checklist/text"]
     assert set(text["put"]["requestBody"]["content"]) == {"text/plain"}
     assert set(text["get"]["responses"]["200"]["content"]) == {"text/plain"}
