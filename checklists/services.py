@@ -8,6 +8,7 @@ import difflib
 import functools
 import logging
 import random
+import re
 import time
 import unicodedata
 from collections.abc import Callable
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 WRITE_ATTEMPTS = 5
 ITEM_FIELDS = ("text", "status", "is_header", "mandatory", "assignee_account_id", "due_date")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _LINE_BREAKS = {"\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"}
 
 
@@ -104,7 +106,8 @@ def clean_item_fields(data: dict, *, partial: bool) -> dict:
                 else:
                     try:
                         cleaned[name] = (
-                            date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+                            # Only YYYY-MM-DD: Python also reads ISO week dates ("2026-W01-1") of the same length.
+                            date.fromisoformat(value) if isinstance(value, str) and _ISO_DATE.fullmatch(value) else None
                         )
                     except ValueError:
                         cleaned[name] = None

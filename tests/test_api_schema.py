@@ -229,3 +229,12 @@ def test_a_position_written_as_a_whole_float_is_that_position(api):
     for bad in (0.5, "1", True):
         response = api.patch(first["id"], position=bad)
         assert response.status_code == 422 and "position" in response.json()["fields"], (bad, response.content)
+
+
+@pytest.mark.parametrize("due", ["2026-W01-1", "2026-001", "20261201", "２０２６-１２-０１"])
+def test_a_due_date_is_only_year_month_day(api, due):
+    """The document says YYYY-MM-DD; Python's date parser also reads week dates of the same length."""
+    item = api.add("x").json()
+    response = api.patch(item["id"], dueDate=due)
+    assert response.status_code == 422 and "dueDate" in response.json()["fields"], response.content
+    assert api.patch(item["id"], dueDate="2026-12-01").json()["dueDate"] == "2026-12-01"
