@@ -10,11 +10,11 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
-from ninja import NinjaAPI, Router, Schema
+from ninja import Router, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.throttling import BaseThrottle
-from pydantic import ConfigDict, StrictBool, StrictInt, StrictStr
+from pydantic import ConfigDict, StrictBool
 
 from core import context
 from core.counters import window_count
@@ -25,6 +25,32 @@ from tenants.auth import AuthContext, AuthError, IssueRef, authenticate_api_requ
 
 from . import selectors, services
 from .models import Template
+from .schemas import (
+    TEXT_BODY,
+    TEXT_RESPONSE,
+    AccountId,
+    ApplyMode,
+    ChecklistOut,
+    ChecklistText,
+    ContractAPI,
+    DueDate,
+    History,
+    HistoryLimit,
+    IssueId,
+    ItemId,
+    ItemOut,
+    ItemStatusText,
+    ItemText,
+    JiraId,
+    PathItemId,
+    Position,
+    TemplateList,
+    TemplateName,
+    TemplateOut,
+    ValidationErrorOut,
+    if_match,
+    responses,
+)
 
 ISSUE_ID = re.compile(r"^\d{1,20}$")
 # The contract's If-Match is the version, quoted or not (W/ tolerated: older gzipped answers sent weak ETags).
@@ -83,7 +109,7 @@ class JsonOnlyParser(Parser):
         return super().parse_body(request)
 
 
-api = NinjaAPI(
+api = ContractAPI(
     title="HeroChecklist API",
     parser=JsonOnlyParser(),
     version="1",
@@ -233,48 +259,48 @@ class _Strict(Schema):
 
 
 class ItemCreateIn(_Strict):
-    text: StrictStr
-    status: StrictStr | None = None
+    text: ItemText
+    status: ItemStatusText | None = None
     isHeader: StrictBool | None = None  # noqa: N815 (contract field names)
     mandatory: StrictBool | None = None
-    assigneeAccountId: StrictStr | None = None  # noqa: N815
-    dueDate: StrictStr | None = None  # noqa: N815
-    position: StrictInt | None = None
+    assigneeAccountId: AccountId | None = None  # noqa: N815
+    dueDate: DueDate | None = None  # noqa: N815
+    position: Position | None = None
 
 
 class ItemPatchIn(_Strict):
-    text: StrictStr | None = None
-    status: StrictStr | None = None
+    text: ItemText | None = None
+    status: ItemStatusText | None = None
     isHeader: StrictBool | None = None  # noqa: N815
     mandatory: StrictBool | None = None
-    assigneeAccountId: StrictStr | None = None  # noqa: N815
-    dueDate: StrictStr | None = None  # noqa: N815
-    position: StrictInt | None = None
+    assigneeAccountId: AccountId | None = None  # noqa: N815
+    dueDate: DueDate | None = None  # noqa: N815
+    position: Position | None = None
 
 
 class OrderIn(_Strict):
-    itemIds: list[StrictStr]  # noqa: N815
+    itemIds: list[ItemId]  # noqa: N815
 
 
 class TemplateIn(_Strict):
-    name: StrictStr
-    text: StrictStr
-    projectId: StrictStr | None = None  # noqa: N815
-    issueTypeId: StrictStr | None = None  # noqa: N815
+    name: TemplateName
+    text: ChecklistText
+    projectId: JiraId | None = None  # noqa: N815
+    issueTypeId: JiraId | None = None  # noqa: N815
     autoApply: StrictBool | None = None  # noqa: N815
 
 
 class TemplatePatchIn(_Strict):
-    name: StrictStr | None = None
-    text: StrictStr | None = None
-    projectId: StrictStr | None = None  # noqa: N815
-    issueTypeId: StrictStr | None = None  # noqa: N815
+    name: TemplateName | None = None
+    text: ChecklistText | None = None
+    projectId: JiraId | None = None  # noqa: N815
+    issueTypeId: JiraId | None = None  # noqa: N815
     autoApply: StrictBool | None = None  # noqa: N815
 
 
 class ApplyTemplateIn(_Strict):
-    templateId: StrictStr  # noqa: N815
-    mode: StrictStr = "append"
+    templateId: ItemId  # noqa: N815
+    mode: ApplyMode = "append"
 
 
 def _fields(payload: Schema, *, nullable: tuple[str, ...] = ("assigneeAccountId", "dueDate")) -> dict:
@@ -287,15 +313,17 @@ def _fields(payload: Schema, *, nullable: tuple[str, ...] = ("assigneeAccountId"
 # --- checklist endpoints -----------------------------------------------------------------------------------------
 
 
-@router.get("/issues/{issue_id}/checklist")
-def checklist_get(request, issue_id: str):
+@router.get("/issues/{issue_id}/checklist", response=responses({200: ChecklistOut}))
+def checklist_get(request, issue_id: IssueId):
     issue = _issue(request, issue_id)
     checklist = services.checklist_open(tenant=request.auth.tenant, issue=issue, actor=_actor(request))
     return _checklist_response(request, checklist, issue)
 
 
-@router.post("/issues/{issue_id}/checklist/items")
-def item_create(request, issue_id: str, payload: ItemCreateIn):
+@router.post(
+    "/issues/{issue_id}/checklist/items", response=responses({201: ItemOut}, write=True), openapi_extra=if_match()
+)
+def item_create(request, issue_id: IssueId, payload: ItemCreateIn):
     issue = _issue(request, issue_id)
     checklist, item = services.item_create(
         tenant=request.auth.tenant,
@@ -307,8 +335,12 @@ def item_create(request, issue_id: str, payload: ItemCreateIn):
     return _with_version(api.create_response(request, selectors.item_json(item), status=201), checklist.version)
 
 
-@router.patch("/issues/{issue_id}/checklist/items/{item_id}")
-def item_update(request, issue_id: str, item_id: str, payload: ItemPatchIn):
+@router.patch(
+    "/issues/{issue_id}/checklist/items/{item_id}",
+    response=responses({200: ItemOut}, write=True),
+    openapi_extra=if_match(),
+)
+def item_update(request, issue_id: IssueId, item_id: PathItemId, payload: ItemPatchIn):
     issue = _issue(request, issue_id)
     checklist, item = services.item_update(
         tenant=request.auth.tenant,
@@ -321,8 +353,12 @@ def item_update(request, issue_id: str, item_id: str, payload: ItemPatchIn):
     return _with_version(api.create_response(request, selectors.item_json(item), status=200), checklist.version)
 
 
-@router.delete("/issues/{issue_id}/checklist/items/{item_id}")
-def item_delete(request, issue_id: str, item_id: str):
+@router.delete(
+    "/issues/{issue_id}/checklist/items/{item_id}",
+    response=responses({204: None}, write=True),
+    openapi_extra=if_match(),
+)
+def item_delete(request, issue_id: IssueId, item_id: PathItemId):
     issue = _issue(request, issue_id)
     checklist = services.item_delete(
         tenant=request.auth.tenant,
@@ -334,8 +370,10 @@ def item_delete(request, issue_id: str, item_id: str):
     return _with_version(HttpResponse(status=204), checklist.version)
 
 
-@router.put("/issues/{issue_id}/checklist/order")
-def checklist_reorder(request, issue_id: str, payload: OrderIn):
+@router.put(
+    "/issues/{issue_id}/checklist/order", response=responses({200: ChecklistOut}, write=True), openapi_extra=if_match()
+)
+def checklist_reorder(request, issue_id: IssueId, payload: OrderIn):
     issue = _issue(request, issue_id)
     checklist = services.checklist_reorder(
         tenant=request.auth.tenant,
@@ -347,16 +385,20 @@ def checklist_reorder(request, issue_id: str, payload: OrderIn):
     return _checklist_response(request, checklist, issue)
 
 
-@router.get("/issues/{issue_id}/checklist/text")
-def checklist_text_get(request, issue_id: str):
+@router.get("/issues/{issue_id}/checklist/text", response=responses({200: None}), openapi_extra=TEXT_RESPONSE)
+def checklist_text_get(request, issue_id: IssueId):
     issue = _issue(request, issue_id)
     checklist = services.checklist_open(tenant=request.auth.tenant, issue=issue, actor=_actor(request))
     response = HttpResponse(selectors.checklist_text(checklist), content_type="text/plain; charset=utf-8")
     return _with_version(response, checklist.version if checklist else 0)
 
 
-@router.put("/issues/{issue_id}/checklist/text")
-def checklist_text_put(request, issue_id: str):
+@router.put(
+    "/issues/{issue_id}/checklist/text",
+    response=responses({200: ChecklistOut}, write=True),
+    openapi_extra=if_match(TEXT_BODY),
+)
+def checklist_text_put(request, issue_id: IssueId):
     issue = _issue(request, issue_id)
     content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if content_type not in ("text/plain", ""):
@@ -375,8 +417,12 @@ def checklist_text_put(request, issue_id: str):
     return _checklist_response(request, checklist, issue)
 
 
-@router.post("/issues/{issue_id}/checklist/apply-template")
-def checklist_apply_template(request, issue_id: str, payload: ApplyTemplateIn):
+@router.post(
+    "/issues/{issue_id}/checklist/apply-template",
+    response=responses({200: ChecklistOut}, write=True),
+    openapi_extra=if_match(),
+)
+def checklist_apply_template(request, issue_id: IssueId, payload: ApplyTemplateIn):
     issue = _issue(request, issue_id)
     template = _template(request, payload.templateId, field="templateId")
     checklist = services.checklist_apply_template(
@@ -390,8 +436,11 @@ def checklist_apply_template(request, issue_id: str, payload: ApplyTemplateIn):
     return _checklist_response(request, checklist, issue)
 
 
-@router.get("/issues/{issue_id}/checklist/history")
-def checklist_history(request, issue_id: str, limit: int = 100):
+@router.get(
+    "/issues/{issue_id}/checklist/history",
+    response=responses({200: History, 400: ValidationErrorOut, 422: ValidationErrorOut}),
+)
+def checklist_history(request, issue_id: IssueId, limit: HistoryLimit = 100):
     issue = _issue(request, issue_id)
     if not 1 <= limit <= selectors.MAX_HISTORY:
         raise ValidationFailed({"limit": f"must be from 1 to {selectors.MAX_HISTORY}"}, status=400)
@@ -412,33 +461,33 @@ def _template(request, template_id: str, field: str = "templateId") -> Template:
     return template
 
 
-@router.get("/templates")
+@router.get("/templates", response=responses({200: TemplateList}, found=False))
 def template_list(request):
     templates = Template.objects.filter(tenant=request.auth.tenant).order_by("name", "created_at")
     return [selectors.template_json(t) for t in templates]
 
 
-@router.post("/templates")
+@router.post("/templates", response=responses({201: TemplateOut}, body=True, found=False))
 def template_create(request, payload: TemplateIn):
     template = services.template_create(tenant=request.auth.tenant, actor=_actor(request), data=_fields(payload))
     return api.create_response(request, selectors.template_json(template), status=201)
 
 
-@router.get("/templates/{template_id}")
-def template_get(request, template_id: str):
+@router.get("/templates/{template_id}", response=responses({200: TemplateOut}))
+def template_get(request, template_id: PathItemId):
     return selectors.template_json(_template(request, template_id))
 
 
-@router.patch("/templates/{template_id}")
-def template_update(request, template_id: str, payload: TemplatePatchIn):
+@router.patch("/templates/{template_id}", response=responses({200: TemplateOut}, body=True))
+def template_update(request, template_id: PathItemId, payload: TemplatePatchIn):
     template = services.template_update(
         template=_template(request, template_id), data=_fields(payload, nullable=("projectId", "issueTypeId"))
     )
     return selectors.template_json(template)
 
 
-@router.delete("/templates/{template_id}")
-def template_delete(request, template_id: str):
+@router.delete("/templates/{template_id}", response=responses({204: None}))
+def template_delete(request, template_id: PathItemId):
     services.template_delete(template=_template(request, template_id))
     return HttpResponse(status=204)
 

@@ -8,6 +8,7 @@ import difflib
 import functools
 import logging
 import random
+import re
 import time
 import unicodedata
 import uuid
@@ -44,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 WRITE_ATTEMPTS = 5
 ITEM_FIELDS = ("text", "status", "is_header", "mandatory", "assignee_account_id", "due_date")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _LINE_BREAKS = {"\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"}
 
 
@@ -110,7 +112,8 @@ def clean_item_fields(data: dict, *, partial: bool) -> dict:
                 else:
                     try:
                         cleaned[name] = (
-                            date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+                            # Only YYYY-MM-DD: Python also reads ISO week dates ("2026-W01-1") of the same length.
+                            date.fromisoformat(value) if isinstance(value, str) and _ISO_DATE.fullmatch(value) else None
                         )
                     except ValueError:
                         cleaned[name] = None
@@ -418,7 +421,7 @@ def item_update(
 
 def item_delete(
     *, tenant: Tenant, issue: IssueRef, actor: Actor, item_id, expected_version: int | None = None
-) -> Checklist:
+) -> Checklist | None:
     def mutate(checklist, items):
         item = _find(items, item_id)
         snapshot = _snapshot(item)
@@ -433,7 +436,7 @@ def item_delete(
 
 def checklist_reorder(
     *, tenant: Tenant, issue: IssueRef, actor: Actor, item_ids: list, expected_version: int | None = None
-) -> Checklist:
+) -> Checklist | None:
     if not isinstance(item_ids, list) or not all(isinstance(i, str) for i in item_ids):
         raise ValidationFailed({"itemIds": "must be a list of item ids"})
 
@@ -530,7 +533,7 @@ def _sync_entries(checklist, items, entries, actor) -> list[_Change]:
 
 def checklist_replace_text(
     *, tenant: Tenant, issue: IssueRef, actor: Actor, text: str, expected_version: int | None = None
-) -> Checklist:
+) -> Checklist | None:
     """Replace the checklist with `text`. A body of zero bytes is what a lost or unread body looks like, so it never
     removes items: it is refused (422) when there are items, a no-op when there are none. Clearing a checklist
     takes a body that says so: a blank line."""
