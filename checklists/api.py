@@ -18,12 +18,15 @@ from pydantic import ConfigDict, StrictBool, StrictInt, StrictStr
 from core import context
 from core.counters import window_count
 from core.exceptions import Conflict, NotFound, ValidationFailed
+from tenants import permissions
 from tenants.auth import AuthContext, AuthError, IssueRef, authenticate_api_request
+from tenants.permissions import PermissionDenied
 
 from . import selectors, services
 from .models import Template
 
 ISSUE_ID = re.compile(r"^\d{1,20}$")
+PROJECT_ID = re.compile(r"[0-9]{1,32}")
 CAMEL = {
     "is_header": "isHeader",
     "assignee_account_id": "assigneeAccountId",
@@ -117,6 +120,11 @@ def _conflict(request, exc: Conflict):
     return _error(request, exc.status, body)
 
 
+@api.exception_handler(PermissionDenied)
+def _forbidden(request, exc: PermissionDenied):
+    return _error(request, 403, {"error": "forbidden", "detail": str(exc)})
+
+
 @api.exception_handler(NotFound)
 def _not_found(request, exc):
     return _error(request, 404, {"error": "not_found"})
@@ -149,6 +157,14 @@ def _issue(request, issue_id: str) -> IssueRef:
     else:
         issue = IssueRef(id=issue_id)
     context.issue_key.set(issue.key)
+    return issue
+
+
+def _writable_issue(request, issue_id: str) -> IssueRef:
+    """_issue, for a write: the user must hold Jira's Edit issues on it (asked, or cached for at most 5 minutes, on
+    every request; a token minted earlier grants nothing by itself). Otherwise 403 and nothing is written."""
+    issue = _issue(request, issue_id)
+    permissions.require_edit(request.auth, issue.id)
     return issue
 
 
@@ -248,13 +264,17 @@ def _fields(payload: Schema, *, nullable: tuple[str, ...] = ("assigneeAccountId"
 @router.get("/issues/{issue_id}/checklist")
 def checklist_get(request, issue_id: str):
     issue = _issue(request, issue_id)
-    checklist = services.checklist_open(tenant=request.auth.tenant, issue=issue, actor=_actor(request))
-    return _checklist_response(request, checklist, issue)
+    checklist = services.checklist_open(tenant=request.auth.tenant, issue=issue)
+    data = selectors.checklist_json(checklist, issue)
+    # What this user may do here, so the panel can show itself read-only; every write is checked again regardless.
+    grants = permissions.issue_grants(request.auth, issue.id)
+    data["permissions"] = {"edit": grants.edit_issue, "manageTemplates": grants.manage_project_templates}
+    return _with_version(api.create_response(request, data, status=200), data["version"])
 
 
 @router.post("/issues/{issue_id}/checklist/items")
 def item_create(request, issue_id: str, payload: ItemCreateIn):
-    issue = _issue(request, issue_id)
+    issue = _writable_issue(request, issue_id)
     checklist, item = services.item_create(
         tenant=request.auth.tenant,
         issue=issue,
@@ -267,7 +287,7 @@ def item_create(request, issue_id: str, payload: ItemCreateIn):
 
 @router.patch("/issues/{issue_id}/checklist/items/{item_id}")
 def item_update(request, issue_id: str, item_id: str, payload: ItemPatchIn):
-    issue = _issue(request, issue_id)
+    issue = _writable_issue(request, issue_id)
     checklist, item = services.item_update(
         tenant=request.auth.tenant,
         issue=issue,
@@ -281,7 +301,7 @@ def item_update(request, issue_id: str, item_id: str, payload: ItemPatchIn):
 
 @router.delete("/issues/{issue_id}/checklist/items/{item_id}")
 def item_delete(request, issue_id: str, item_id: str):
-    issue = _issue(request, issue_id)
+    issue = _writable_issue(request, issue_id)
     checklist = services.item_delete(
         tenant=request.auth.tenant,
         issue=issue,
@@ -294,7 +314,7 @@ def item_delete(request, issue_id: str, item_id: str):
 
 @router.put("/issues/{issue_id}/checklist/order")
 def checklist_reorder(request, issue_id: str, payload: OrderIn):
-    issue = _issue(request, issue_id)
+    issue = _writable_issue(request, issue_id)
     checklist = services.checklist_reorder(
         tenant=request.auth.tenant,
         issue=issue,
@@ -308,14 +328,14 @@ def checklist_reorder(request, issue_id: str, payload: OrderIn):
 @router.get("/issues/{issue_id}/checklist/text")
 def checklist_text_get(request, issue_id: str):
     issue = _issue(request, issue_id)
-    checklist = services.checklist_open(tenant=request.auth.tenant, issue=issue, actor=_actor(request))
+    checklist = services.checklist_open(tenant=request.auth.tenant, issue=issue)
     response = HttpResponse(selectors.checklist_text(checklist), content_type="text/plain; charset=utf-8")
     return _with_version(response, checklist.version if checklist else 0)
 
 
 @router.put("/issues/{issue_id}/checklist/text")
 def checklist_text_put(request, issue_id: str):
-    issue = _issue(request, issue_id)
+    issue = _writable_issue(request, issue_id)
     content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if content_type not in ("text/plain", ""):
         raise ValidationFailed({"Content-Type": "send the checklist as text/plain"}, status=415)
@@ -335,7 +355,7 @@ def checklist_text_put(request, issue_id: str):
 
 @router.post("/issues/{issue_id}/checklist/apply-template")
 def checklist_apply_template(request, issue_id: str, payload: ApplyTemplateIn):
-    issue = _issue(request, issue_id)
+    issue = _writable_issue(request, issue_id)
     template = _template(request, payload.templateId, field="templateId")
     checklist = services.checklist_apply_template(
         tenant=request.auth.tenant,
@@ -376,8 +396,16 @@ def template_list(request):
     return [selectors.template_json(t) for t in templates]
 
 
+def _template_project(value: str | None) -> str:
+    """The project a template belongs to ("" = site-wide), checked before we ask Jira who administers it."""
+    if value and not PROJECT_ID.fullmatch(value):
+        raise ValidationFailed({"projectId": "must be a numeric Jira id, or null"})
+    return value or ""
+
+
 @router.post("/templates")
 def template_create(request, payload: TemplateIn):
+    permissions.require_template_admin(request.auth, _template_project(payload.projectId))
     template = services.template_create(tenant=request.auth.tenant, actor=_actor(request), data=_fields(payload))
     return api.create_response(request, selectors.template_json(template), status=201)
 
@@ -389,15 +417,21 @@ def template_get(request, template_id: str):
 
 @router.patch("/templates/{template_id}")
 def template_update(request, template_id: str, payload: TemplatePatchIn):
-    template = services.template_update(
-        template=_template(request, template_id), data=_fields(payload, nullable=("projectId", "issueTypeId"))
-    )
+    template = _template(request, template_id)
+    permissions.require_template_admin(request.auth, template.project_id)
+    destination = _template_project(payload.projectId)
+    if "projectId" in payload.model_fields_set and destination != template.project_id:
+        # Moving it to another project, or making it site-wide, needs the rights of where it goes as well.
+        permissions.require_template_admin(request.auth, destination)
+    template = services.template_update(template=template, data=_fields(payload, nullable=("projectId", "issueTypeId")))
     return selectors.template_json(template)
 
 
 @router.delete("/templates/{template_id}")
 def template_delete(request, template_id: str):
-    services.template_delete(template=_template(request, template_id))
+    template = _template(request, template_id)
+    permissions.require_template_admin(request.auth, template.project_id)
+    services.template_delete(template=template)
     return HttpResponse(status=204)
 
 
