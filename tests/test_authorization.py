@@ -37,6 +37,19 @@ def people(standin):
     return standin
 
 
+def panel_fit(standin, settings, principal, **kw):
+    """A FIT as Forge sends from the issue panel of INSTALLATION, whose Jira (apiBaseUrl) is the stand-in."""
+    kw = {"issue": ISSUE, **kw}
+    return forge_token(
+        standin.forge_keys,
+        app_id=settings.FORGE_APP_ID,
+        installation_id=INSTALLATION,
+        principal=principal,
+        api_base_url=standin.base_url,
+        **kw,
+    )
+
+
 @pytest.fixture
 def door(client, standin, settings, request):
     """door(name, account) -> an Api calling as that user through one front door of the contract."""
@@ -47,14 +60,7 @@ def door(client, standin, settings, request):
         if name == "connect":  # a Connect context JWT straight from Jira
             request.getfixturevalue("tenant")
             return Api(client, None, authorization="JWT " + standin.context_token(ISSUE, account_id=account))
-        fit = forge_token(
-            standin.forge_keys,
-            app_id=settings.FORGE_APP_ID,
-            installation_id=INSTALLATION,
-            principal=account,
-            issue=ISSUE,
-            api_base_url=standin.base_url,
-        )
+        fit = panel_fit(standin, settings, account)
         headers = {"HTTP_X_FORGE_OAUTH_USER": standin.user_token(account)}
         return Api(client, None, authorization=f"Bearer {fit}", headers=headers)
 
@@ -245,15 +251,10 @@ def test_auto_apply_writes_as_the_app_not_as_the_viewer_who_opened_the_panel(cli
 
 
 def forge_call(client, standin, settings, *, module_key="herochecklist-panel", path=None, body=None):
-    token = forge_token(
-        standin.forge_keys,
-        app_id=settings.FORGE_APP_ID,
-        installation_id=INSTALLATION,
-        principal=EDITOR if module_key == "herochecklist-panel" else None,
-        issue=ISSUE if module_key == "herochecklist-panel" else None,
-        api_base_url=standin.base_url,
-        module_key=module_key,
-    )
+    if module_key == "herochecklist-panel":
+        token = panel_fit(standin, settings, EDITOR)
+    else:
+        token = panel_fit(standin, settings, None, issue=None, module_key=module_key)
     headers = {"HTTP_AUTHORIZATION": f"Bearer {token}", "HTTP_X_FORGE_OAUTH_USER": standin.user_token(EDITOR)}
     if path is None:
         return client.post(
@@ -328,14 +329,7 @@ def test_an_unreachable_jira_means_read_only(client, tenant, closed_port):
 
 
 def test_a_forge_call_without_the_users_token_is_read_only(client, standin, settings):
-    fit = forge_token(
-        standin.forge_keys,
-        app_id=settings.FORGE_APP_ID,
-        installation_id=INSTALLATION,
-        principal=EDITOR,
-        issue=ISSUE,
-        api_base_url=standin.base_url,
-    )
+    fit = panel_fit(standin, settings, EDITOR)
     api = Api(client, None, authorization=f"Bearer {fit}")
     assert api.get().json()["permissions"]["edit"] is False
     assert api.add("no user token").status_code == 403
@@ -343,14 +337,7 @@ def test_a_forge_call_without_the_users_token_is_read_only(client, standin, sett
 
 
 def test_a_user_token_jira_does_not_accept_grants_nothing(client, standin, settings):
-    fit = forge_token(
-        standin.forge_keys,
-        app_id=settings.FORGE_APP_ID,
-        installation_id=INSTALLATION,
-        principal=EDITOR,
-        issue=ISSUE,
-        api_base_url=standin.base_url,
-    )
+    fit = panel_fit(standin, settings, EDITOR)
     api = Api(client, None, authorization=f"Bearer {fit}", headers={"HTTP_X_FORGE_OAUTH_USER": "user-made-up"})
     assert api.add("made-up token").status_code == 403
 
