@@ -156,6 +156,8 @@ def _issue(request, issue_id: str) -> IssueRef:
         issue = auth.issue
     else:
         issue = IssueRef(id=issue_id)
+        # Jira did not bind this credential to the issue, so nothing says its user can see it: Jira is asked.
+        permissions.require_browse(auth, issue.id)
     context.issue_key.set(issue.key)
     return issue
 

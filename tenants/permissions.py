@@ -31,6 +31,7 @@ from .jira import JiraClient, JiraError
 
 logger = logging.getLogger(__name__)
 
+BROWSE_PROJECTS = "BROWSE_PROJECTS"
 EDIT_ISSUES = "EDIT_ISSUES"
 ADMINISTER_PROJECTS = "ADMINISTER_PROJECTS"
 ADMINISTER = "ADMINISTER"
@@ -44,6 +45,7 @@ class PermissionDenied(Exception):
 
 @dataclass(frozen=True)
 class Grants:
+    browse_issue: bool = False
     edit_issue: bool = False
     administer_project: bool = False
     administer_jira: bool = False
@@ -65,6 +67,13 @@ def issue_grants(auth, issue_id: str) -> Grants:
 def template_grants(auth, project_id: str) -> Grants:
     """What this user may do with templates of one project (project_id set) or site-wide ones (empty)."""
     return _grants(auth, "project", project_id) if project_id else _grants(auth, "global", "")
+
+
+def require_browse(auth, issue_id: str) -> None:
+    """For a credential Jira did not bind to this issue (an integrator's, or a context token without issue context):
+    reading needs Browse projects on it. A credential bound to the issue was issued to someone viewing it."""
+    if not issue_grants(auth, issue_id).browse_issue:
+        raise PermissionDenied("You cannot see this issue in Jira (Browse projects).")
 
 
 def require_edit(auth, issue_id: str) -> None:
@@ -116,7 +125,7 @@ def _remember(key: str, grants: Grants) -> None:
         return
     value = {
         "at": time.time(),
-        "flags": [grants.edit_issue, grants.administer_project, grants.administer_jira],
+        "flags": [grants.browse_issue, grants.edit_issue, grants.administer_project, grants.administer_jira],
         "answered": grants.answered,
     }
     try:
@@ -158,7 +167,8 @@ def _ask_as_connect_app(auth, kind: str, ident: str) -> Grants:
         raise JiraError("no Connect credentials to ask with")
     body: dict = {"accountId": auth.account_id, "globalPermissions": [ADMINISTER]}
     if kind == "issue":
-        body["projectPermissions"] = [{"permissions": [EDIT_ISSUES, ADMINISTER_PROJECTS], "issues": [int(ident)]}]
+        wanted = [BROWSE_PROJECTS, EDIT_ISSUES, ADMINISTER_PROJECTS]
+        body["projectPermissions"] = [{"permissions": wanted, "issues": [int(ident)]}]
     elif kind == "project":
         body["projectPermissions"] = [{"permissions": [ADMINISTER_PROJECTS], "projects": [int(ident)]}]
     client = JiraClient(auth.tenant, timeout=settings.PERMISSION_CHECK_TIMEOUT_SECONDS, connect=True)
@@ -168,6 +178,7 @@ def _ask_as_connect_app(auth, kind: str, ident: str) -> Grants:
     for entry in data.get("projectPermissions") or []:
         granted.setdefault(entry["permission"], set()).update(str(i) for i in entry.get(field) or [])
     return Grants(
+        browse_issue=kind == "issue" and ident in granted.get(BROWSE_PROJECTS, set()),
         edit_issue=kind == "issue" and ident in granted.get(EDIT_ISSUES, set()),
         administer_project=kind != "global" and ident in granted.get(ADMINISTER_PROJECTS, set()),
         administer_jira=ADMINISTER in (data.get("globalPermissions") or []),
@@ -179,7 +190,10 @@ def _ask_as_forge_user(auth, kind: str, ident: str) -> Grants:
         raise JiraError("no x-forge-oauth-user token (is appUserToken enabled on the remote?)")
     api_base_url = str(((auth.forge_claims or {}).get("app") or {}).get("apiBaseUrl") or "")
     query = {
-        "issue": {"permissions": f"{EDIT_ISSUES},{ADMINISTER_PROJECTS},{ADMINISTER}", "issueId": ident},
+        "issue": {
+            "permissions": f"{BROWSE_PROJECTS},{EDIT_ISSUES},{ADMINISTER_PROJECTS},{ADMINISTER}",
+            "issueId": ident,
+        },
         "project": {"permissions": f"{ADMINISTER_PROJECTS},{ADMINISTER}", "projectId": ident},
         "global": {"permissions": ADMINISTER},
     }[kind]
@@ -195,6 +209,7 @@ def _ask_as_forge_user(auth, kind: str, ident: str) -> Grants:
         return (permissions.get(key) or {}).get("havePermission") is True
 
     return Grants(
+        browse_issue=kind == "issue" and have(BROWSE_PROJECTS),
         edit_issue=kind == "issue" and have(EDIT_ISSUES),
         administer_project=kind != "global" and have(ADMINISTER_PROJECTS),
         administer_jira=have(ADMINISTER),

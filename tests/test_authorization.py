@@ -18,6 +18,7 @@ from checklists.models import Checklist, ChecklistChange, ChecklistItem, Templat
 from devhost.keys import connect_token, forge_token
 from tenants import permissions
 from tenants.models import Tenant, TenantState
+from tenants.qsh import CONTEXT_QSH
 from tests.conftest import ISSUE, Api, signed_install
 
 pytestmark = pytest.mark.django_db
@@ -175,6 +176,25 @@ def test_an_anonymous_context_token_reads_and_cannot_write(client, tenant, stand
     before = snapshot()
     assert WRITES[write](anonymous, item, template).status_code == 403
     assert snapshot() == before
+
+
+def test_a_credential_not_bound_to_the_issue_reads_only_what_jira_lets_its_user_browse(client, tenant, standin):
+    seed(Api(client, tenant, account_id=EDITOR))
+
+    def unbound(account):  # a Connect context token without issue context (an integrator's call, say)
+        token = connect_token(
+            secret=standin.shared_secret, client_key=standin.client_key, qsh=CONTEXT_QSH, account_id=account
+        )
+        return Api(client, None, authorization=f"JWT {token}")
+
+    for outsider in ("557058:nobody", None):  # no right in Jira; anonymous
+        for suffix in ("", "/text", "/history"):
+            response = unbound(outsider).get(suffix)
+            assert response.status_code == 403, (outsider, suffix)
+            assert "Existing step" not in response.content.decode()
+    assert [i["text"] for i in unbound(VIEWER).get().json()["items"]] == ["Existing step"]
+    assert unbound(VIEWER).add("x").status_code == 403
+    assert unbound(EDITOR).add("x").status_code == 201
 
 
 # --- templates -----------------------------------------------------------------------------------------------------
