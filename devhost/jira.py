@@ -88,7 +88,10 @@ class JiraStandIn(StandInServer):
         self.user_tokens: dict[str, str] = {}  # Forge user tokens (x-forge-oauth-user) -> accountId
         self.permission_checks: list[Recorded] = []  # kept apart from `recorded`: they are reads, not app writes
         self.other_site_secrets: list[str] = []  # a second site (tests' tenant B) served by this same stand-in
-        self.permissions_down = False  # the permission endpoints answer 503 (a Jira outage, for the fail-closed path)
+        # Faults of the permission endpoints, for the fail-closed path: "down" (503), "slow" (answers after
+        # `permissions_delay` seconds), "garbage" (200 with a body that is not JSON). None answers normally.
+        self.permissions_fault: str | None = None
+        self.permissions_delay = 5.0
 
     @property
     def install_keys_url(self) -> str:
@@ -280,8 +283,12 @@ class _Handler(JSONHandler):
             ok = scheme == "JWT" and server.verify_app_request(method, parts.path, parts.query, authorization)
         with server.lock:
             server.permission_checks.append(Recorded(method, parts.path, parts.query, ok, body))
-        if server.permissions_down:
+        if server.permissions_fault == "down":
             return self._json(503, {"errorMessages": ["service unavailable"]})
+        if server.permissions_fault == "slow":
+            time.sleep(server.permissions_delay)
+        if server.permissions_fault == "garbage":
+            return self._send(200, b"<html>Jira is having a moment</html>", "text/html")
         if not ok:
             return self._json(401, {"errorMessages": ["not authenticated"]})
         if method == "GET":

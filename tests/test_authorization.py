@@ -328,15 +328,27 @@ def test_a_disabled_site_is_refused_on_forge_too(client, standin, settings):
 def test_jira_answering_an_error_means_read_only_and_recovery_follows(client, tenant, standin, settings):
     settings.PERMISSION_FAILURE_CACHE_SECONDS = 10
     bob = Api(client, tenant, account_id=EDITOR)
-    standin.permissions_down = True
+    standin.permissions_fault = "down"
     assert bob.add("during the outage").status_code == 403
     assert bob.get().json()["permissions"] == {"edit": False, "manageTemplates": False}
     # The failure is remembered briefly: an outage does not cost one more outbound call per request.
     assert len(standin.permission_checks) == 1
-    standin.permissions_down = False
+    standin.permissions_fault = None
     settings.PERMISSION_FAILURE_CACHE_SECONDS = 0  # as if those seconds had passed
     assert bob.add("after the outage").status_code == 201
     assert list(ChecklistItem.objects.values_list("text", flat=True)) == ["after the outage"]
+
+
+@pytest.mark.parametrize("fault", ["slow", "garbage"])
+def test_a_slow_or_garbled_answer_means_read_only(client, tenant, standin, settings, fault):
+    settings.PERMISSION_CHECK_TIMEOUT_SECONDS = 0.5
+    standin.permissions_fault = fault
+    standin.permissions_delay = 5.0
+    bob = Api(client, tenant, account_id=EDITOR)
+    started = time.monotonic()
+    assert bob.add("unchecked").status_code == 403
+    assert time.monotonic() - started < 4.5  # we gave up at our timeout, not when Jira finally answered
+    assert not ChecklistItem.objects.exists()
 
 
 def test_an_unreachable_jira_means_read_only(client, tenant, closed_port):
