@@ -196,8 +196,8 @@ def _item_id(item_id: str) -> uuid.UUID:
         raise NotFound("not an item id") from None
 
 
-def _checklist_response(request, checklist, issue, status: int = 200) -> HttpResponse:
-    data = selectors.checklist_json(checklist, issue)
+def _checklist_response(request, checklist, issue, status: int = 200, **extra) -> HttpResponse:
+    data = {**selectors.checklist_json(checklist, issue), **extra}
     return _with_version(api.create_response(request, data, status=status), data["version"])
 
 
@@ -267,11 +267,10 @@ def _fields(payload: Schema, *, nullable: tuple[str, ...] = ("assigneeAccountId"
 def checklist_get(request, issue_id: str):
     issue = _issue(request, issue_id)
     checklist = services.checklist_open(tenant=request.auth.tenant, issue=issue)
-    data = selectors.checklist_json(checklist, issue)
     # What this user may do here, so the panel can show itself read-only; every write is checked again regardless.
     grants = permissions.issue_grants(request.auth, issue.id)
-    data["permissions"] = {"edit": grants.edit_issue, "manageTemplates": grants.manage_project_templates}
-    return _with_version(api.create_response(request, data, status=200), data["version"])
+    allowed = {"edit": grants.edit_issue, "manageTemplates": grants.manage_project_templates}
+    return _checklist_response(request, checklist, issue, permissions=allowed)
 
 
 @router.post("/issues/{issue_id}/checklist/items")
