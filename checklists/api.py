@@ -21,7 +21,9 @@ from core.counters import window_count
 from core.db import CommitUnknown
 from core.exceptions import Conflict, NotFound, ValidationFailed
 from core.middleware import api_exception_response
+from tenants import permissions
 from tenants.auth import AuthContext, AuthError, IssueRef, authenticate_api_request
+from tenants.permissions import PermissionDenied
 
 from . import selectors, services
 from .models import Template
@@ -56,6 +58,7 @@ ISSUE_ID = re.compile(r"^\d{1,20}$")
 # The contract's If-Match is the version, quoted or not (W/ tolerated: older gzipped answers sent weak ETags).
 IF_MATCH = re.compile(r'(?:W/)?(?:"([0-9]{1,12})"|([0-9]{1,12}))', re.ASCII)
 JSON_TYPE = re.compile(r"^application/(?:[a-z0-9.+-]+\+)?json$")
+PROJECT_ID = re.compile(r"[0-9]{1,32}")
 CAMEL = {
     "is_header": "isHeader",
     "assignee_account_id": "assigneeAccountId",
@@ -171,6 +174,11 @@ def _conflict(request, exc: Conflict):
     return _error(request, exc.status, body)
 
 
+@api.exception_handler(PermissionDenied)
+def _forbidden(request, exc: PermissionDenied):
+    return _error(request, 403, {"error": "forbidden", "detail": str(exc)})
+
+
 @api.exception_handler(NotFound)
 def _not_found(request, exc):
     return _error(request, 404, {"error": "not_found"})
@@ -216,7 +224,17 @@ def _issue(request, issue_id: str) -> IssueRef:
         issue = auth.issue
     else:
         issue = IssueRef(id=issue_id)
+        # Jira did not bind this credential to the issue, so nothing says its user can see it: Jira is asked.
+        permissions.require_browse(auth, issue.id)
     context.issue_key.set(issue.key)
+    return issue
+
+
+def _writable_issue(request, issue_id: str) -> IssueRef:
+    """_issue, for a write: the user must hold Jira's Edit issues on it (asked, or cached for at most 5 minutes, on
+    every request; a token minted earlier grants nothing by itself). Otherwise 403 and nothing is written."""
+    issue = _issue(request, issue_id)
+    permissions.require_edit(request.auth, issue.id)
     return issue
 
 
@@ -246,8 +264,8 @@ def _item_id(item_id: str) -> uuid.UUID:
         raise NotFound("not an item id") from None
 
 
-def _checklist_response(request, checklist, issue, status: int = 200) -> HttpResponse:
-    data = selectors.checklist_json(checklist, issue)
+def _checklist_response(request, checklist, issue, status: int = 200, **extra) -> HttpResponse:
+    data = {**selectors.checklist_json(checklist, issue), **extra}
     return _with_version(api.create_response(request, data, status=status), data["version"])
 
 
@@ -316,15 +334,18 @@ def _fields(payload: Schema, *, nullable: tuple[str, ...] = ("assigneeAccountId"
 @router.get("/issues/{issue_id}/checklist", response=responses({200: ChecklistOut}))
 def checklist_get(request, issue_id: IssueId):
     issue = _issue(request, issue_id)
-    checklist = services.checklist_open(tenant=request.auth.tenant, issue=issue, actor=_actor(request))
-    return _checklist_response(request, checklist, issue)
+    checklist = services.checklist_open(tenant=request.auth.tenant, issue=issue)
+    # What this user may do here, so the panel can show itself read-only; every write is checked again regardless.
+    grants = permissions.issue_grants(request.auth, issue.id)
+    allowed = {"edit": grants.edit_issue, "manageTemplates": grants.manage_project_templates}
+    return _checklist_response(request, checklist, issue, permissions=allowed)
 
 
 @router.post(
     "/issues/{issue_id}/checklist/items", response=responses({201: ItemOut}, write=True), openapi_extra=if_match()
 )
 def item_create(request, issue_id: IssueId, payload: ItemCreateIn):
-    issue = _issue(request, issue_id)
+    issue = _writable_issue(request, issue_id)
     checklist, item = services.item_create(
         tenant=request.auth.tenant,
         issue=issue,
@@ -341,7 +362,7 @@ def item_create(request, issue_id: IssueId, payload: ItemCreateIn):
     openapi_extra=if_match(),
 )
 def item_update(request, issue_id: IssueId, item_id: PathItemId, payload: ItemPatchIn):
-    issue = _issue(request, issue_id)
+    issue = _writable_issue(request, issue_id)
     checklist, item = services.item_update(
         tenant=request.auth.tenant,
         issue=issue,
@@ -359,7 +380,7 @@ def item_update(request, issue_id: IssueId, item_id: PathItemId, payload: ItemPa
     openapi_extra=if_match(),
 )
 def item_delete(request, issue_id: IssueId, item_id: PathItemId):
-    issue = _issue(request, issue_id)
+    issue = _writable_issue(request, issue_id)
     checklist = services.item_delete(
         tenant=request.auth.tenant,
         issue=issue,
@@ -374,7 +395,7 @@ def item_delete(request, issue_id: IssueId, item_id: PathItemId):
     "/issues/{issue_id}/checklist/order", response=responses({200: ChecklistOut}, write=True), openapi_extra=if_match()
 )
 def checklist_reorder(request, issue_id: IssueId, payload: OrderIn):
-    issue = _issue(request, issue_id)
+    issue = _writable_issue(request, issue_id)
     checklist = services.checklist_reorder(
         tenant=request.auth.tenant,
         issue=issue,
@@ -388,7 +409,7 @@ def checklist_reorder(request, issue_id: IssueId, payload: OrderIn):
 @router.get("/issues/{issue_id}/checklist/text", response=responses({200: None}), openapi_extra=TEXT_RESPONSE)
 def checklist_text_get(request, issue_id: IssueId):
     issue = _issue(request, issue_id)
-    checklist = services.checklist_open(tenant=request.auth.tenant, issue=issue, actor=_actor(request))
+    checklist = services.checklist_open(tenant=request.auth.tenant, issue=issue)
     response = HttpResponse(selectors.checklist_text(checklist), content_type="text/plain; charset=utf-8")
     return _with_version(response, checklist.version if checklist else 0)
 
@@ -399,7 +420,7 @@ def checklist_text_get(request, issue_id: IssueId):
     openapi_extra=if_match(TEXT_BODY),
 )
 def checklist_text_put(request, issue_id: IssueId):
-    issue = _issue(request, issue_id)
+    issue = _writable_issue(request, issue_id)
     content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if content_type not in ("text/plain", ""):
         raise ValidationFailed({"Content-Type": "send the checklist as text/plain"}, status=415)
@@ -423,7 +444,7 @@ def checklist_text_put(request, issue_id: IssueId):
     openapi_extra=if_match(),
 )
 def checklist_apply_template(request, issue_id: IssueId, payload: ApplyTemplateIn):
-    issue = _issue(request, issue_id)
+    issue = _writable_issue(request, issue_id)
     template = _template(request, payload.templateId, field="templateId")
     checklist = services.checklist_apply_template(
         tenant=request.auth.tenant,
@@ -467,8 +488,16 @@ def template_list(request):
     return [selectors.template_json(t) for t in templates]
 
 
+def _template_project(value: str | None) -> str:
+    """The project a template belongs to ("" = site-wide), checked before we ask Jira who administers it."""
+    if value and not PROJECT_ID.fullmatch(value):
+        raise ValidationFailed({"projectId": "must be a numeric Jira id, or null"})
+    return value or ""
+
+
 @router.post("/templates", response=responses({201: TemplateOut}, body=True, found=False))
 def template_create(request, payload: TemplateIn):
+    permissions.require_template_admin(request.auth, _template_project(payload.projectId))
     template = services.template_create(tenant=request.auth.tenant, actor=_actor(request), data=_fields(payload))
     return api.create_response(request, selectors.template_json(template), status=201)
 
@@ -480,15 +509,21 @@ def template_get(request, template_id: PathItemId):
 
 @router.patch("/templates/{template_id}", response=responses({200: TemplateOut}, body=True))
 def template_update(request, template_id: PathItemId, payload: TemplatePatchIn):
-    template = services.template_update(
-        template=_template(request, template_id), data=_fields(payload, nullable=("projectId", "issueTypeId"))
-    )
+    template = _template(request, template_id)
+    permissions.require_template_admin(request.auth, template.project_id)
+    destination = _template_project(payload.projectId)
+    if "projectId" in payload.model_fields_set and destination != template.project_id:
+        # Moving it to another project, or making it site-wide, needs the rights of where it goes as well.
+        permissions.require_template_admin(request.auth, destination)
+    template = services.template_update(template=template, data=_fields(payload, nullable=("projectId", "issueTypeId")))
     return selectors.template_json(template)
 
 
 @router.delete("/templates/{template_id}", response=responses({204: None}))
 def template_delete(request, template_id: PathItemId):
-    services.template_delete(template=_template(request, template_id))
+    template = _template(request, template_id)
+    permissions.require_template_admin(request.auth, template.project_id)
+    services.template_delete(template=template)
     return HttpResponse(status=204)
 
 

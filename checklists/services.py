@@ -25,6 +25,7 @@ from core.db import CommitUnknown, atomic, on_commit, one
 from core.exceptions import Conflict, NotFound, ValidationFailed
 from tenants.auth import IssueRef
 from tenants.models import Tenant
+from tenants.permissions import APP_ACCOUNT_ID
 
 from . import textformat
 from .models import (
@@ -668,8 +669,13 @@ def checklist_apply_template(
     )
 
 
-def checklist_open(*, tenant: Tenant, issue: IssueRef, actor: Actor) -> Checklist | None:
-    """The checklist of an issue, applying the matching auto-apply template the first time it is opened."""
+APP_ACTOR = Actor(APP_ACCOUNT_ID, "template")
+
+
+def checklist_open(*, tenant: Tenant, issue: IssueRef) -> Checklist | None:
+    """The checklist of an issue, applying the matching auto-apply template the first time it is opened. That write
+    is the app's own (APP_ACTOR), whoever opened the panel: a viewer who may only browse causes it but is not its
+    author, and needs no edit right for it."""
     checklist = one(Checklist.objects.filter(tenant=tenant, issue_id=issue.id))
     if checklist is not None:
         return checklist
@@ -678,7 +684,7 @@ def checklist_open(*, tenant: Tenant, issue: IssueRef, actor: Actor) -> Checklis
         return None  # nothing to write: an issue without a checklist reads as empty, version 0
     try:
         return checklist_apply_template(
-            tenant=tenant, issue=issue, actor=actor, template=template, mode="append", expected_version=0
+            tenant=tenant, issue=issue, actor=APP_ACTOR, template=template, mode="append", expected_version=0
         )
     except Conflict:
         # Someone else opened it at the same moment and applied the template first.

@@ -46,7 +46,10 @@ def panel(request):
         issue_type_id=params["issueTypeId"],
     )
     context.issue_key.set(issue.key)
-    token = mint_panel_token(tenant=request.tenant, account_id=request.account_id, issue=issue)
+    # No `sub` (a public issue seen logged out): the panel token names no user, and such a token may only read
+    # (tenants/permissions.py). Whatever Jira lets a user do is asked again on each write, never carried in the token.
+    account_id = request.account_id if isinstance(request.account_id, str) else ""
+    token = mint_panel_token(tenant=request.tenant, account_id=account_id, issue=issue)
     config = {"issueId": issue.id, "issueKey": issue.key, "apiBase": "/api/v1", "host": "connect"}
     if request.tenant.client_timing_enabled:  # the panel's timing beacon (checklists/telemetry.py)
         config["timingUrl"] = reverse("client-timings")

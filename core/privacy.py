@@ -28,7 +28,7 @@ ACCOUNT_FIELDS = {
     "checklists.Template": ("created_by",),
     "checklists.ChecklistChange": ("actor_account_id",),
 }
-NEVER_REPORT = {"", "unknown"}
+NEVER_REPORT = {"", "unknown", "app"}  # "app": the app itself (auto-applied templates), never a Jira account
 _ISO_DURATION = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
 
 

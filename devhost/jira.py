@@ -35,6 +35,23 @@ DEMO_ISSUES = [
     {"id": "10003", "key": "DEMO-3", "summary": "Quarterly security review", "projectId": "10000", "typeId": "10002"},
 ]
 DEMO_USER = "557058:devhost-alice"
+# The site's people, by what Jira lets them do (ROLE_PERMISSIONS): the user switcher on each issue page opens the
+# panel as any of them, so `make run` shows the editor's, the project admin's and the read-only panel.
+DEMO_USERS = {
+    "557058:devhost-alice": ("Alice (Jira admin)", "admin"),
+    "557058:devhost-pat": ("Pat (project admin)", "project-admin"),
+    "557058:devhost-bob": ("Bob (can edit issues)", "edit"),
+    "557058:devhost-carol": ("Carol (can only browse)", "browse"),
+}
+ROLE_PERMISSIONS = {
+    "none": set(),
+    "browse": {"BROWSE_PROJECTS"},
+    "edit": {"BROWSE_PROJECTS", "EDIT_ISSUES"},
+    "project-admin": {"BROWSE_PROJECTS", "EDIT_ISSUES", "ADMINISTER_PROJECTS"},
+    "admin": {"BROWSE_PROJECTS", "EDIT_ISSUES", "ADMINISTER_PROJECTS", "ADMINISTER"},
+}
+GLOBAL_PERMISSIONS = {"ADMINISTER"}
+DEFAULT_PROJECT = "10000"
 
 
 @dataclass
@@ -64,6 +81,17 @@ class JiraStandIn(StandInServer):
         self.cycle_period = "604800"
         self.system_tokens: set[str] = set()  # Forge app system tokens this site accepts as Bearer
         self.fail_next: list[int] = []  # statuses to answer the next REST calls with (tests inject failures)
+        # Who may do what (mypermissions, permissions/check). Anyone not listed has `default_role`, so a test that is
+        # not about permissions needs no setup; `grant` narrows or widens one account.
+        self.users: dict[str, tuple[str, frozenset[str] | None]] = {a: (r, None) for a, (_, r) in DEMO_USERS.items()}
+        self.default_role = "edit"
+        self.user_tokens: dict[str, str] = {}  # Forge user tokens (x-forge-oauth-user) -> accountId
+        self.permission_checks: list[Recorded] = []  # kept apart from `recorded`: they are reads, not app writes
+        self.other_site_secrets: list[str] = []  # a second site (tests' tenant B) served by this same stand-in
+        # Faults of the permission endpoints, for the fail-closed path: "down" (503), "slow" (answers after
+        # `permissions_delay` seconds), "garbage" (200 with a body that is not JSON). None answers normally.
+        self.permissions_fault: str | None = None
+        self.permissions_delay = 5.0
 
     @property
     def install_keys_url(self) -> str:
@@ -153,19 +181,42 @@ class JiraStandIn(StandInServer):
         scheme, _, token = authorization.partition(" ")
         if scheme == "Bearer":
             return token in self.system_tokens
-        if scheme != "JWT" or not self.shared_secret:
+        secrets_known = [s for s in (self.shared_secret, *self.other_site_secrets) if s]
+        if scheme != "JWT" or not secrets_known:
             return False
-        try:
-            claims = jwt.decode(
-                token, self.shared_secret, algorithms=["HS256"], options={"require": ["iss", "exp", "qsh"]}
-            )
-        except jwt.PyJWTError:
+        for secret in secrets_known:
+            try:
+                claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["iss", "exp", "qsh"]})
+                break
+            except jwt.PyJWTError:
+                continue
+        else:
             return False
         expected = query_string_hash(method, path, parse_qsl(query, keep_blank_values=True))
         return claims["iss"] == self.app_key and claims["qsh"] == expected
 
     def property(self, issue_id: str, key: str):
         return self.properties.get((issue_id, key))
+
+    # --- who may do what ----------------------------------------------------------------------------------------
+
+    def grant(self, account_id: str, role: str, *, projects=None) -> None:
+        """`role` in ROLE_PERMISSIONS; with `projects`, only in those projects (browse elsewhere)."""
+        if role not in ROLE_PERMISSIONS:
+            raise ValueError(f"unknown role {role}")
+        self.users[account_id] = (role, frozenset(projects) if projects is not None else None)
+
+    def user_token(self, account_id: str) -> str:
+        """A Forge user token for this account, as Forge sends in x-forge-oauth-user."""
+        token = f"user-{secrets.token_urlsafe(24)}"
+        self.user_tokens[token] = account_id
+        return token
+
+    def has_permission(self, account_id: str, permission: str, project_id: str = "") -> bool:
+        role, projects = self.users.get(account_id, (self.default_role, None))
+        if permission not in GLOBAL_PERMISSIONS and projects is not None and project_id not in projects:
+            role = "browse"
+        return permission in ROLE_PERMISSIONS[role]
 
 
 _PROPERTY = re.compile(r"^/rest/api/3/issue/([^/]+)/properties/([^/]+)$")
@@ -177,6 +228,8 @@ class _Handler(JSONHandler):
     def do_GET(self):
         parts = urlsplit(self.path)
         path, query = parts.path, dict(parse_qsl(parts.query))
+        if path == "/rest/api/3/mypermissions":
+            return self._permissions("GET", parts)
         if path.startswith("/install-keys/"):
             kid = path.removeprefix("/install-keys/")
             if kid == self.server.install_keys.kid:
@@ -190,14 +243,17 @@ class _Handler(JSONHandler):
             issue = _issue(query.get("issueId", ""))
             if not issue:
                 return self._json(404, {"error": "no such issue"})
-            return self._json(200, {"token": self.server.context_token(issue)})
+            account = query.get("as", DEMO_USER)
+            return self._json(200, {"token": self.server.context_token(issue, account_id=account)})
         if path in ("/", "/browse", "/browse/"):
             return self._send(200, _index_page(self.server).encode(), "text/html; charset=utf-8")
         if path.startswith("/browse/"):
             issue = next((i for i in DEMO_ISSUES if i["key"] == path.removeprefix("/browse/")), None)
             if not issue:
                 return self._send(404, b"no such issue", "text/plain")
-            return self._send(200, _issue_page(self.server, issue).encode(), "text/html; charset=utf-8")
+            account = query.get("as", DEMO_USER)
+            page = _issue_page(self.server, issue, account)
+            return self._send(200, page.encode(), "text/html; charset=utf-8")
         if path == "/_recorded":
             return self._json(200, [r.__dict__ for r in self.server.recorded])
         if _PROPERTY.match(path):
@@ -208,7 +264,60 @@ class _Handler(JSONHandler):
         return self._rest("PUT", urlsplit(self.path))
 
     def do_POST(self):
-        return self._rest("POST", urlsplit(self.path))
+        parts = urlsplit(self.path)
+        if parts.path == "/rest/api/3/permissions/check":
+            return self._permissions("POST", parts)
+        return self._rest("POST", parts)
+
+    def _permissions(self, method: str, parts):
+        """GET mypermissions (as the user of a Forge user token) and POST permissions/check (as the Connect app,
+        for any accountId), answering from `users` the way Jira's REST API v3 shapes its answers."""
+        raw, body = self._body()
+        server = self.server
+        authorization = self.headers.get("Authorization", "")
+        scheme, _, token = authorization.partition(" ")
+        if method == "GET":
+            caller = server.user_tokens.get(token) if scheme == "Bearer" else None
+            ok = caller is not None
+        else:
+            ok = scheme == "JWT" and server.verify_app_request(method, parts.path, parts.query, authorization)
+        with server.lock:
+            server.permission_checks.append(Recorded(method, parts.path, parts.query, ok, body))
+        if server.permissions_fault == "down":
+            return self._json(503, {"errorMessages": ["service unavailable"]})
+        if server.permissions_fault == "slow":
+            time.sleep(server.permissions_delay)
+        if server.permissions_fault == "garbage":
+            return self._send(200, b"<html>Jira is having a moment</html>", "text/html")
+        if not ok:
+            return self._json(401, {"errorMessages": ["not authenticated"]})
+        if method == "GET":
+            return self._my_permissions(caller, dict(parse_qsl(parts.query)))
+        return self._bulk_permissions(body if isinstance(body, dict) else {})
+
+    def _my_permissions(self, account_id: str, query: dict):
+        keys = [k for k in query.get("permissions", "").split(",") if k]
+        if not keys:
+            return self._json(400, {"errorMessages": ["permissions is required"]})
+        project = query.get("projectId") or _project_of(query.get("issueId", ""))
+        answer = {k: {"key": k, "havePermission": self.server.has_permission(account_id, k, project)} for k in keys}
+        return self._json(200, {"permissions": answer})
+
+    def _bulk_permissions(self, body: dict):
+        account_id = body.get("accountId", "")
+        held = [p for p in body.get("globalPermissions") or [] if self.server.has_permission(account_id, p)]
+        grants: dict[str, dict[str, list]] = {}
+        for request in body.get("projectPermissions") or []:
+            for permission in request.get("permissions") or []:
+                grant = grants.setdefault(permission, {"issues": [], "projects": []})
+                for issue_id in request.get("issues") or []:
+                    if self.server.has_permission(account_id, permission, _project_of(str(issue_id))):
+                        grant["issues"].append(issue_id)
+                for project_id in request.get("projects") or []:
+                    if self.server.has_permission(account_id, permission, str(project_id)):
+                        grant["projects"].append(project_id)
+        project_permissions = [{"permission": k, **v} for k, v in grants.items() if v["issues"] or v["projects"]]
+        return self._json(200, {"globalPermissions": held, "projectPermissions": project_permissions})
 
     def do_DELETE(self):
         return self._rest("DELETE", urlsplit(self.path))
@@ -266,6 +375,12 @@ def _issue(issue_id: str) -> dict | None:
     return next((i for i in DEMO_ISSUES if i["id"] == issue_id), None)
 
 
+def _project_of(issue_id: str) -> str:
+    """Every issue of the stand-in is in the DEMO project unless DEMO_ISSUES says otherwise."""
+    issue = _issue(issue_id)
+    return issue["projectId"] if issue else DEFAULT_PROJECT
+
+
 def _index_page(server: JiraStandIn) -> str:
     links = "".join(
         f'<li><a href="/browse/{i["key"]}">{i["key"]}</a> {html.escape(i["summary"])}</li>' for i in DEMO_ISSUES
@@ -276,20 +391,34 @@ def _index_page(server: JiraStandIn) -> str:
 <ul>{links}</ul></body></html>"""
 
 
-def _issue_page(server: JiraStandIn, issue: dict) -> str:
-    src = html.escape(server.panel_url(issue))
-    issue_json = html.escape(json.dumps({"id": issue["id"]}))
+def _user_switcher(issue: dict, account_id: str) -> str:
+    options = "".join(
+        f'<option value="{html.escape(a)}"{" selected" if a == account_id else ""}>{html.escape(name)}</option>'
+        for a, (name, _) in DEMO_USERS.items()
+    )
+    return (
+        f'<form method="get" action="/browse/{issue["key"]}" class="who"><label>Viewing as '
+        f'<select name="as" onchange="this.form.submit()">{options}</select></label>'
+        "<noscript><button>Switch</button></noscript></form>"
+    )
+
+
+def _issue_page(server: JiraStandIn, issue: dict, account_id: str = DEMO_USER) -> str:
+    src = html.escape(server.panel_url(issue, account_id=account_id))
+    issue_json = html.escape(json.dumps({"id": issue["id"], "as": account_id}))
     title = f"{issue['key']}: {html.escape(issue['summary'])}"
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
 <style>
 body{{font:14px system-ui,sans-serif;margin:0;color:#172b4d;background:#f7f8f9}}
-header{{background:#fff;border-bottom:1px solid #dcdfe4;padding:12px 24px}}
+header{{background:#fff;border-bottom:1px solid #dcdfe4;padding:12px 24px;display:flex;gap:24px}}
+.who{{margin-left:auto}}
 main{{display:flex;gap:24px;padding:24px}}
 .content{{flex:1;max-width:760px;background:#fff;padding:24px;border-radius:6px}}
 aside{{width:320px;background:#fff;padding:16px;border-radius:6px;height:fit-content}}
 iframe{{width:100%;border:0;min-height:120px;display:block}}
 </style></head>
-<body data-issue="{issue_json}"><header><a href="/">Projects</a> / DEMO / <b>{issue["key"]}</b></header>
+<body data-issue="{issue_json}"><header><a href="/">Projects</a> / DEMO / <b>{issue["key"]}</b>
+{_user_switcher(issue, account_id)}</header>
 <main><section class="content"><h1>{html.escape(issue["summary"])}</h1>
 <p>Description: the work described here is tracked with the checklist below.</p>
 <h3>Checklist</h3>
@@ -304,7 +433,8 @@ window.addEventListener("message", async (event) => {{
   const msg = event.data;
   if (msg.type === "resize") {{ frame.style.height = Math.max(120, Math.ceil(msg.height)) + "px"; return; }}
   if (msg.type === "getToken") {{
-    const res = await fetch("/context-token?issueId=" + encodeURIComponent(issue.id));
+    const query = "issueId=" + encodeURIComponent(issue.id) + "&as=" + encodeURIComponent(issue.as);
+    const res = await fetch("/context-token?" + query);
     const data = await res.json();
     frame.contentWindow.postMessage({{herochecklistAP: true, type: "token", id: msg.id, token: data.token}}, "*");
   }}

@@ -97,6 +97,13 @@ PROGRESS_SWEEP_GRACE_SECONDS = env.int("PROGRESS_SWEEP_GRACE_SECONDS", default=1
 PROGRESS_SWEEP_MAX_AGE_DAYS = env.int("PROGRESS_SWEEP_MAX_AGE_DAYS", default=7)
 PROGRESS_SWEEP_BATCH = env.int("PROGRESS_SWEEP_BATCH", default=1000)
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
+# Authorization (tenants/permissions.py): Jira's answer to "may this user edit this issue / administer this project /
+# administer Jira" is kept in the shared cache this long (capped at 5 minutes: a revoked right stops working by then).
+# An unanswered question (Jira down, slow, or refusing us) means read-only, remembered this long so a Jira outage
+# does not turn every panel request into one more outbound call; the check itself gives up after its own timeout.
+PERMISSION_CACHE_SECONDS = min(env.int("PERMISSION_CACHE_SECONDS", default=300), 300)
+PERMISSION_FAILURE_CACHE_SECONDS = min(env.int("PERMISSION_FAILURE_CACHE_SECONDS", default=10), 300)
+PERMISSION_CHECK_TIMEOUT_SECONDS = env.float("PERMISSION_CHECK_TIMEOUT_SECONDS", default=3.0)
 
 # Databases: SQLite by default, MongoDB when DATABASE_URL says so (see README for the replica-set string).
 DATABASE_URL = env.str("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")

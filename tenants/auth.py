@@ -11,7 +11,7 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urlparse
 
@@ -54,6 +54,13 @@ class AuthContext:
     source: str  # "connect", "panel" or "forge"
     issue: IssueRef | None = None  # set when the credential is bound to one issue
     forge_claims: dict | None = None
+    # Forge only: the user's own Jira token (x-forge-oauth-user), used to ask Jira what this user may do.
+    user_token: str = field(default="", repr=False)
+
+    @property
+    def anonymous(self) -> bool:
+        """A viewer Jira did not name (a public issue seen logged out): reads only (tenants/permissions.py)."""
+        return not self.account_id
 
 
 def _header(token: str) -> dict:
@@ -343,9 +350,10 @@ def authenticate_api_request(request) -> AuthContext:
     token = token.strip()
     if scheme == "JWT":
         tenant, claims = verify_connect_jwt(token, request, allow_context_qsh=True)
-        account_id = claims.get("sub")
-        if not isinstance(account_id, str) or not account_id:
-            raise AuthError("Connect token has no user")
+        # No `sub`: an anonymous viewer of a public issue. Authenticated as the site, with no user: reads only.
+        account_id = claims.get("sub", "")
+        if not isinstance(account_id, str):
+            raise AuthError("Connect token sub is not a string")
         return AuthContext(tenant=tenant, account_id=account_id, source="connect", issue=connect_issue_ref(claims))
     if scheme == "Bearer":
         issuer = _unverified_claims(token).get("iss") if token else None
@@ -365,6 +373,11 @@ def authenticate_api_request(request) -> AuthContext:
             )
             context.client_key.set(tenant.client_key)
             return AuthContext(
-                tenant=tenant, account_id=principal, source="forge", issue=forge_issue_ref(claims), forge_claims=claims
+                tenant=tenant,
+                account_id=principal,
+                source="forge",
+                issue=forge_issue_ref(claims),
+                forge_claims=claims,
+                user_token=request.headers.get("x-forge-oauth-user", "").strip()[:MAX_TOKEN_LENGTH],
             )
     raise AuthError("no supported credential")

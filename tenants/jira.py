@@ -32,14 +32,35 @@ class JiraError(Exception):
 
 
 class JiraClient:
-    def __init__(self, tenant: Tenant, *, timeout: float | None = None, backoff: float = 0.5):
+    """Calls as the app: the Forge system token where the site has one, else a Connect JWT. `connect=True` insists on
+    the Connect JWT (an app server call that Jira treats as the Connect app, e.g. the bulk permission check for
+    another user). `user_token` + `api_base_url` call as one Forge user instead (the FIT's x-forge-oauth-user)."""
+
+    def __init__(
+        self,
+        tenant: Tenant,
+        *,
+        timeout: float | None = None,
+        backoff: float = 0.5,
+        connect: bool = False,
+        user_token: str = "",
+        api_base_url: str = "",
+    ):
         self.tenant = tenant
         self.timeout = timeout or settings.OUTBOUND_TIMEOUT_SECONDS
         self.backoff = backoff
+        self.connect = connect
+        self.user_token = user_token
+        self.api_base_url = api_base_url
 
     def _auth(self, method: str, path: str, query: dict) -> tuple[str, str]:
         """(base URL, Authorization header) for this request."""
-        system_token = self.tenant.forge_system_token() if self.tenant.forge_api_base_url else ""
+        if self.user_token:
+            if not self.api_base_url:
+                raise JiraError("a user token needs the FIT's apiBaseUrl", retryable=False)
+            return self.api_base_url.rstrip("/"), f"Bearer {self.user_token}"
+        use_forge = self.tenant.forge_api_base_url and not self.connect
+        system_token = self.tenant.forge_system_token() if use_forge else ""
         if system_token:
             return self.tenant.forge_api_base_url.rstrip("/"), f"Bearer {system_token}"
         secret = self.tenant.shared_secret if not self.tenant.is_forge_only else ""

@@ -159,14 +159,19 @@ def _token_expiry(token: str):
     return datetime.fromtimestamp(exp, UTC) if isinstance(exp, int | float) else None
 
 
-def tenant_for_forge_invocation(*, claims: dict, system_token: str = "", reactivate: bool = False) -> Tenant:
+def tenant_for_forge_invocation(
+    *, claims: dict, system_token: str = "", reactivate: bool = False, allow_disabled: bool = False
+) -> Tenant:
     """The tenant of a verified FIT, created on first sight, keyed by app.installationId. Written only when the FIT
     brings something new (first sight, a reinstall, another cloudId, apiBaseUrl or system token), so an ordinary
-    Forge API call reads the (cached) row and writes nothing."""
+    Forge API call reads the (cached) row and writes nothing. A disabled site is refused (AuthError) like on every
+    other front door; only the lifecycle trigger (allow_disabled) still reaches it, as Connect's lifecycle does."""
     tenant = selectors.tenant_for_installation(claims["app"]["installationId"])
-    if tenant is not None and tenant.is_active and not _forge_changes(tenant, claims, system_token):
-        return tenant
-    return _tenant_forge_save(claims=claims, system_token=system_token, reactivate=reactivate)
+    if tenant is None or not tenant.is_active or _forge_changes(tenant, claims, system_token):
+        tenant = _tenant_forge_save(claims=claims, system_token=system_token, reactivate=reactivate)
+    if tenant.state == TenantState.DISABLED and not allow_disabled:
+        raise AuthError("tenant disabled")
+    return tenant
 
 
 def _forge_site_fields(tenant: Tenant, claims: dict) -> dict:

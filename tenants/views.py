@@ -102,7 +102,10 @@ def forge_lifecycle(request):
         event_type = None
     if event_type in FORGE_INSTALL_EVENTS:
         services.tenant_for_forge_invocation(
-            claims=request.fit_claims, system_token=request.headers.get("x-forge-oauth-system", ""), reactivate=True
+            claims=request.fit_claims,
+            system_token=request.headers.get("x-forge-oauth-system", ""),
+            reactivate=True,
+            allow_disabled=True,  # a lifecycle event, like Connect's `installed`: it never changes the disabled state
         )
     elif event_type in FORGE_UNINSTALL_EVENTS:
         services.tenant_uninstall_forge(installation_id=request.fit_claims["app"]["installationId"])

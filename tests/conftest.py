@@ -142,14 +142,23 @@ def other_tenant(db):
     return tenant
 
 
+def on_standin(tenant, standin):
+    """Site B's Jira is the stand-in too (it accepts B's secret), so B's users have rights Jira can be asked about."""
+    tenant.base_url = standin.base_url
+    tenant.save()
+    standin.other_site_secrets.append(tenant.shared_secret)
+    return tenant
+
+
 class Api:
     """Calls /api/v1 as one user of one site, with a panel token bound to one issue (or another credential)."""
 
-    def __init__(self, client, tenant, account_id="557058:alice", issue=None, authorization=None):
+    def __init__(self, client, tenant, account_id="557058:alice", issue=None, authorization=None, headers=None):
         from tenants.auth import mint_panel_token
 
         self.client = client
         self.issue = issue or ISSUE
+        self.headers = headers or {}  # further request headers, WSGI style (HTTP_X_FORGE_OAUTH_USER=...)
         self.authorization = authorization or "Bearer " + mint_panel_token(
             tenant=tenant, account_id=account_id, issue=issue_ref(self.issue)
         )
@@ -160,14 +169,14 @@ class Api:
     def call(self, method, path, data=None, *, version=None, content_type="application/json", raw=False):
         import json as _json
 
-        headers = {"HTTP_AUTHORIZATION": self.authorization}
+        headers = {"HTTP_AUTHORIZATION": self.authorization, **self.headers}
         if version is not None:
             headers["HTTP_IF_MATCH"] = f'"{version}"'
         body = data if raw or data is None else _json.dumps(data)
         return getattr(self.client, method)(path, data=body, content_type=content_type, **headers)
 
     def get(self, suffix="", issue_id=None):
-        return self.client.get(self.url(suffix, issue_id), HTTP_AUTHORIZATION=self.authorization)
+        return self.client.get(self.url(suffix, issue_id), HTTP_AUTHORIZATION=self.authorization, **self.headers)
 
     def add(self, text="item", version=None, **fields):
         return self.call("post", self.url("/items"), {"text": text, **fields}, version=version)

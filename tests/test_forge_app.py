@@ -21,6 +21,7 @@ MANIFEST = Path(__file__).resolve().parent.parent / "forge" / "manifest.yml"
 
 
 def fit(standin, settings, *, installation=INSTALLATION, issue=ISSUE, module_key="herochecklist-panel", **kw):
+    kw.setdefault("api_base_url", standin.base_url)  # where the user's permissions are asked
     return forge_token(
         standin.forge_keys,
         app_id=settings.FORGE_APP_ID,
@@ -31,8 +32,10 @@ def fit(standin, settings, *, installation=INSTALLATION, issue=ISSUE, module_key
     )
 
 
-def forge_api(client, standin, settings, **kw):
-    return Api(client, None, authorization="Bearer " + fit(standin, settings, **kw))
+def forge_api(client, standin, settings, *, user="557058:forge-user", **kw):
+    """Calls as Forge does from the panel: the FIT, and the user's own token (appUserToken) in x-forge-oauth-user."""
+    headers = {"HTTP_X_FORGE_OAUTH_USER": standin.user_token(user)} if user else {}
+    return Api(client, None, authorization="Bearer " + fit(standin, settings, **kw), headers=headers)
 
 
 def trigger(client, path, token, body):
@@ -47,6 +50,7 @@ def lifecycle(client, standin, settings, event, **kw):
 
 
 def test_every_contract_endpoint_answers_a_forge_invocation(client, standin, settings):
+    standin.grant("557058:forge-user", "admin")  # site-wide templates are for Jira admins
     api = forge_api(client, standin, settings)
     response = api.get()
     assert response.status_code == 200, response.content

@@ -172,3 +172,33 @@ def test_screenshot_of_a_realistic_checklist(page, client):
     assert "null" not in frame.locator("#app").inner_text()
     page.screenshot(path=str(SCREENSHOTS / "panel.png"), full_page=True)
     assert (SCREENSHOTS / "panel.png").stat().st_size > 10_000
+
+
+def test_a_browse_only_user_sees_a_read_only_panel_and_an_editor_can_edit(browser, jira, client):
+    """The stand-in Jira's user switcher opens the panel as Carol (browse only), then as Bob (edit issues)."""
+    from devhost.jira import DEMO_USERS
+    from tenants.models import Tenant
+    from tests.conftest import Api
+
+    carol, bob = "557058:devhost-carol", "557058:devhost-bob"
+    assert DEMO_USERS[carol][1] == "browse" and DEMO_USERS[bob][1] == "edit"
+    assert Api(client, Tenant.objects.get(), account_id=bob).add("Written by Bob").status_code == 201
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.goto(f"{jira.base_url}/browse/DEMO-1?as={carol}")
+    frame = panel(page)
+    frame.get_by_text("You can view this checklist but not edit it").wait_for()
+    assert texts(frame) == ["Written by Bob"]
+    for control in ("New checklist item", "Written by Bob: mark done", "Delete Written by Bob"):
+        assert frame.get_by_label(control).count() == 0, control
+    assert frame.locator(".hc-add, .hc-toolbar, .hc-move, .hc-status, button").count() == 0
+    # The switcher in the stand-in page reopens the issue as Bob, who may edit it.
+    page.get_by_label("Viewing as").select_option(bob)
+    page.wait_for_url(f"**as={bob.replace(':', '%3A')}")
+    frame = panel(page)
+    add(frame, "Added by Bob")
+    assert texts(frame) == ["Written by Bob", "Added by Bob"]
+    assert frame.get_by_text("You can view this checklist but not edit it").count() == 0
+    frame.get_by_label("Written by Bob: mark done").check()
+    frame.get_by_text("1 of 2 done").wait_for()
+    context.close()

@@ -1,9 +1,15 @@
 import pytest
 
 from checklists.models import Template
-from tests.conftest import Api
+from tests.conftest import Api, on_standin
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def alice_administers_jira(standin):
+    # These tests are about templates themselves; who may change which template is tests/test_authorization.py.
+    standin.grant("557058:alice", "admin")
 
 
 def make(api, **fields):
@@ -61,8 +67,10 @@ def test_apply_append_and_replace(api):
     assert api.call("post", url, {"templateId": template["id"], "mode": "merge"}).status_code == 422
 
 
-def test_another_sites_template_is_404(client, tenant, other_tenant):
-    charlie = Api(client, other_tenant, account_id="557058:charlie")
+def test_another_sites_template_is_404(client, tenant, other_tenant, standin):
+    # Charlie may edit on his own site (its Jira answers), so what stops him is the site boundary: 404.
+    charlie = Api(client, on_standin(other_tenant, standin), account_id="557058:charlie")
+    standin.grant("557058:charlie", "admin")
     foreign = make(charlie).json()
     alice = Api(client, tenant)
     response = alice.call("post", alice.url("/apply-template"), {"templateId": foreign["id"], "mode": "append"})

@@ -18,7 +18,10 @@ let api = null; // the host's transport (see startPanel)
 let base = "";
 let hostResize = () => {};
 
-const state = { version: 0, items: [], progress: null, mode: "list", error: null, conflict: false, templates: null };
+// canEdit follows the server's `permissions.edit` (Jira's Edit issues on this issue). It only decides what we draw:
+// the server checks every write again and answers 403 whatever this says.
+const state = { version: 0, items: [], progress: null, mode: "list", error: null, conflict: false, templates: null,
+                canEdit: false };
 const root = document.getElementById("app");
 
 // --- small DOM helpers ----------------------------------------------------------------------------------------
@@ -60,6 +63,7 @@ function accept(checklist) {
   state.version = checklist.version;
   state.items = checklist.items;
   state.progress = checklist.progress;
+  if (checklist.permissions) state.canEdit = checklist.permissions.edit === true;
 }
 
 async function load() {
@@ -108,6 +112,12 @@ async function write(method, path, body, { onItem, announceText } = {}) {
     if (err instanceof ApiError && err.status === 412) {
       state.conflict = true;
       announce("Someone else changed this checklist.");
+    } else if (err instanceof ApiError && err.status === 403) {
+      // Jira no longer lets this user edit the issue: show what they may still do, which is reading.
+      state.canEdit = false;
+      state.mode = "list";
+      state.error = describe(err);
+      announce(state.error);
     } else {
       state.error = describe(err);
       announce(state.error);
@@ -188,7 +198,7 @@ function focusRow(id) {
 function render() {
   const typed = root.querySelector(".hc-add input")?.value ?? "";
   const textDraft = root.querySelector(".hc-text textarea")?.value;
-  const parts = [
+  const parts = state.canEdit ? [
     live,
     renderBanner(),
     renderProgress(),
@@ -196,6 +206,12 @@ function render() {
     state.mode === "list" ? renderAdd(typed) : null,
     renderToolbar(),
     renderUndo(),
+  ] : [
+    live,
+    renderBanner(),
+    h("p", { class: "hc-readonly", role: "note" }, "You can view this checklist but not edit it."),
+    renderProgress(),
+    renderList(),
   ];
   root.replaceChildren(...parts.filter(Boolean));
   resize();
@@ -228,10 +244,31 @@ function renderProgress() {
 
 function renderList() {
   if (!state.items.length) {
-    return h("p", { class: "hc-empty" }, "No checklist yet. Add the first item below, or apply a template.");
+    return h("p", { class: "hc-empty" },
+      state.canEdit ? "No checklist yet. Add the first item below, or apply a template." : "No checklist yet.");
   }
   return h("ul", { class: "hc-list", role: "list", "aria-label": "Checklist items" },
-    state.items.map((item, index) => renderItem(item, index)));
+    state.items.map((item, index) => (state.canEdit ? renderItem(item, index) : renderReadOnlyItem(item))));
+}
+
+// A row without any control that would write: no handle, no checkbox to tick, no status menu, no actions.
+function renderReadOnlyItem(item) {
+  const row = h("li", { class: `hc-item hc-${item.status}` + (item.isHeader ? " hc-header" : ""), "data-id": item.id });
+  if (item.isHeader) {
+    row.append(h("h3", { class: "hc-text-cell", html: item.textHtml }));
+    return row;
+  }
+  const status = STATUSES.find(([value]) => value === item.status);
+  const meta = h("span", { class: "hc-meta" },
+    item.mandatory ? null : h("span", { class: "hc-chip" }, "optional"),
+    item.assigneeAccountId ? h("span", { class: "hc-chip", title: "Assignee" }, "@" + item.assigneeAccountId) : null,
+    item.dueDate ? h("span", { class: "hc-chip" + (isOverdue(item) ? " hc-overdue" : "") }, "due " + item.dueDate)
+      : null);
+  row.append(
+    h("span", { class: "hc-mark", "aria-hidden": "true" }, COMPLETE.has(item.status) ? "☑" : "☐"),
+    h("span", { class: "hc-body" }, h("span", { class: "hc-text-cell", html: item.textHtml }), meta),
+    h("span", { class: "hc-status-label" }, status ? status[1] : item.status));
+  return row;
 }
 
 function renderItem(item, index) {

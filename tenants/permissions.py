@@ -1,0 +1,216 @@
+"""
+Who may do what: Jira is the authority, asked on the server for every write and remembered for at most 5 minutes.
+
+- Changing a checklist needs Jira's "Edit issues" (EDIT_ISSUES) on that issue; anyone else reads.
+- Changing a project's template needs "Administer projects" (ADMINISTER_PROJECTS) on that project, or Jira admin
+  (ADMINISTER); changing a site-wide template needs Jira admin.
+- An anonymous viewer (a Connect token without `sub`) reads only, without asking Jira.
+
+How we ask, per front door:
+- Connect (a Connect context JWT, or our panel token minted from one): POST /rest/api/3/permissions/check as the
+  app (Connect JWT) naming the user's accountId. Atlassian documents that a Connect app calling from its server may
+  check any user's permissions this way without being a Jira admin; it needs no ACT_AS_USER scope.
+- Forge: GET /rest/api/3/mypermissions with the user's own token (the x-forge-oauth-user header Forge sends when the
+  remote has appUserToken enabled) against the FIT's app.apiBaseUrl.
+
+The answer is cached in the shared cache per site + user + issue (or project, or site-wide), so every web node sees
+one answer and a write costs a cache read, not a Jira call. When Jira cannot answer (down, slow, 4xx/5xx, a
+malformed body, no user token) the user gets no rights at all: read-only, never "allowed by default".
+"""
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+
+import httpx
+from django.conf import settings
+from django.core.cache import cache
+
+from .jira import JiraClient, JiraError
+
+logger = logging.getLogger(__name__)
+
+BROWSE_PROJECTS = "BROWSE_PROJECTS"
+EDIT_ISSUES = "EDIT_ISSUES"
+ADMINISTER_PROJECTS = "ADMINISTER_PROJECTS"
+ADMINISTER = "ADMINISTER"
+MAX_CACHE_SECONDS = 300  # the promise in README's security section: a revoked right stops working within 5 minutes
+APP_ACCOUNT_ID = "app"  # who writes what the app does on its own (auto-applied templates); never a Jira account
+
+
+class PermissionDenied(Exception):
+    """The caller is who they say, but Jira does not let them do this: 403 with this message."""
+
+
+@dataclass(frozen=True)
+class Grants:
+    browse_issue: bool = False
+    edit_issue: bool = False
+    administer_project: bool = False
+    administer_jira: bool = False
+    answered: bool = True  # False when Jira could not be asked: every flag is then False (fail closed)
+
+    @property
+    def manage_project_templates(self) -> bool:
+        return self.administer_project or self.administer_jira
+
+
+NO_ANSWER = Grants(answered=False)
+
+
+def issue_grants(auth, issue_id: str) -> Grants:
+    """What this credential's user may do on one issue (and in its project, and site-wide)."""
+    return _grants(auth, "issue", issue_id)
+
+
+def template_grants(auth, project_id: str) -> Grants:
+    """What this user may do with templates of one project (project_id set) or site-wide ones (empty)."""
+    return _grants(auth, "project", project_id) if project_id else _grants(auth, "global", "")
+
+
+def require_browse(auth, issue_id: str) -> None:
+    """For a credential Jira did not bind to this issue (an integrator's, or a context token without issue context):
+    reading needs Browse projects on it. A credential bound to the issue was issued to someone viewing it."""
+    if not issue_grants(auth, issue_id).browse_issue:
+        raise PermissionDenied("You cannot see this issue in Jira (Browse projects).")
+
+
+def require_edit(auth, issue_id: str) -> None:
+    if not issue_grants(auth, issue_id).edit_issue:
+        raise PermissionDenied("You can view this checklist but not edit it (Jira's Edit issues permission).")
+
+
+def require_template_admin(auth, project_id: str) -> None:
+    grants = template_grants(auth, project_id)
+    if project_id and not grants.manage_project_templates:
+        raise PermissionDenied("Only this project's administrators can change its templates.")
+    if not project_id and not grants.administer_jira:
+        raise PermissionDenied("Only Jira administrators can change site-wide templates.")
+
+
+# --- cache -----------------------------------------------------------------------------------------------------
+
+
+def _cache_seconds(answered: bool) -> int:
+    seconds = settings.PERMISSION_CACHE_SECONDS if answered else settings.PERMISSION_FAILURE_CACHE_SECONDS
+    return max(0, min(int(seconds), MAX_CACHE_SECONDS))
+
+
+def _cache_key(tenant_id, account_id: str, kind: str, ident: str) -> str:
+    # Hashed: accountIds and ids come from tokens, and a cache key must stay short and free of odd characters.
+    digest = hashlib.sha256(f"{tenant_id}\0{account_id}\0{kind}\0{ident}".encode()).hexdigest()[:40]
+    return f"perm:v1:{digest}"
+
+
+def _cached(key: str) -> Grants | None:
+    try:
+        hit = cache.get(key)
+    except Exception:  # the cache is an optimisation: with it down we ask Jira (every time) instead of failing
+        logger.warning("permission cache unreadable", exc_info=True)
+        return None
+    if not isinstance(hit, dict):
+        return None
+    grants = Grants(*hit["flags"], answered=hit["answered"])
+    # The age is checked against today's setting, not only the TTL the entry was stored with: lowering the setting
+    # (or an operator's emergency PERMISSION_CACHE_SECONDS=0) takes effect on entries already cached.
+    if time.time() - hit["at"] >= _cache_seconds(grants.answered):
+        return None
+    return grants
+
+
+def _remember(key: str, grants: Grants) -> None:
+    seconds = _cache_seconds(grants.answered)
+    if seconds <= 0:
+        return
+    value = {
+        "at": time.time(),
+        "flags": [grants.browse_issue, grants.edit_issue, grants.administer_project, grants.administer_jira],
+        "answered": grants.answered,
+    }
+    try:
+        cache.set(key, value, timeout=seconds)
+    except Exception:
+        logger.warning("permission cache unwritable", exc_info=True)
+
+
+def _grants(auth, kind: str, ident: str) -> Grants:
+    if not auth.account_id:
+        return Grants()  # anonymous: reads only, and nothing to ask Jira
+    key = _cache_key(auth.tenant.id, auth.account_id, kind, ident)
+    grants = _cached(key)
+    if grants is None:
+        grants = _ask_jira(auth, kind, ident)
+        _remember(key, grants)
+    return grants
+
+
+# --- asking Jira -----------------------------------------------------------------------------------------------
+
+
+def _ask_jira(auth, kind: str, ident: str) -> Grants:
+    try:
+        if auth.source == "forge":
+            return _ask_as_forge_user(auth, kind, ident)
+        return _ask_as_connect_app(auth, kind, ident)
+    except (JiraError, httpx.HTTPError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        # Fail closed. The reason goes to our logs (no token, no body), the user sees a read-only panel.
+        logger.warning(
+            "permission check failed: read-only",
+            extra={"tenant_id": str(auth.tenant.id), "scope": kind, "reason": f"{type(exc).__name__}: {exc}"[:200]},
+        )
+        return NO_ANSWER
+
+
+def _ask_as_connect_app(auth, kind: str, ident: str) -> Grants:
+    if auth.tenant.is_forge_only or not auth.tenant.shared_secret_encrypted:
+        raise JiraError("no Connect credentials to ask with")
+    body: dict = {"accountId": auth.account_id, "globalPermissions": [ADMINISTER]}
+    if kind == "issue":
+        wanted = [BROWSE_PROJECTS, EDIT_ISSUES, ADMINISTER_PROJECTS]
+        body["projectPermissions"] = [{"permissions": wanted, "issues": [int(ident)]}]
+    elif kind == "project":
+        body["projectPermissions"] = [{"permissions": [ADMINISTER_PROJECTS], "projects": [int(ident)]}]
+    client = JiraClient(auth.tenant, timeout=settings.PERMISSION_CHECK_TIMEOUT_SECONDS, connect=True)
+    data = client.request("POST", "/rest/api/3/permissions/check", json=body, attempts=1).json()
+    field = "issues" if kind == "issue" else "projects"
+    granted: dict[str, set[str]] = {}
+    for entry in data.get("projectPermissions") or []:
+        granted.setdefault(entry["permission"], set()).update(str(i) for i in entry.get(field) or [])
+    return Grants(
+        browse_issue=kind == "issue" and ident in granted.get(BROWSE_PROJECTS, set()),
+        edit_issue=kind == "issue" and ident in granted.get(EDIT_ISSUES, set()),
+        administer_project=kind != "global" and ident in granted.get(ADMINISTER_PROJECTS, set()),
+        administer_jira=ADMINISTER in (data.get("globalPermissions") or []),
+    )
+
+
+def _ask_as_forge_user(auth, kind: str, ident: str) -> Grants:
+    if not auth.user_token:
+        raise JiraError("no x-forge-oauth-user token (is appUserToken enabled on the remote?)")
+    api_base_url = str(((auth.forge_claims or {}).get("app") or {}).get("apiBaseUrl") or "")
+    query = {
+        "issue": {
+            "permissions": f"{BROWSE_PROJECTS},{EDIT_ISSUES},{ADMINISTER_PROJECTS},{ADMINISTER}",
+            "issueId": ident,
+        },
+        "project": {"permissions": f"{ADMINISTER_PROJECTS},{ADMINISTER}", "projectId": ident},
+        "global": {"permissions": ADMINISTER},
+    }[kind]
+    client = JiraClient(
+        auth.tenant,
+        timeout=settings.PERMISSION_CHECK_TIMEOUT_SECONDS,
+        user_token=auth.user_token,
+        api_base_url=api_base_url,
+    )
+    permissions = client.request("GET", "/rest/api/3/mypermissions", query=query, attempts=1).json()["permissions"]
+
+    def have(key: str) -> bool:
+        return (permissions.get(key) or {}).get("havePermission") is True
+
+    return Grants(
+        browse_issue=kind == "issue" and have(BROWSE_PROJECTS),
+        edit_issue=kind == "issue" and have(EDIT_ISSUES),
+        administer_project=kind != "global" and have(ADMINISTER_PROJECTS),
+        administer_jira=have(ADMINISTER),
+    )
