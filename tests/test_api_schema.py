@@ -110,8 +110,10 @@ def _children_cpu() -> float:
 @pytest.fixture
 def authorization(tenant, standin, settings):
     """A Connect context JWT of the test site, not bound to an issue (so every issue id is in reach), valid for the
-    whole run. The fuzzer is one user sending far more than a person would: no rate limit for it."""
+    whole run. The fuzzer is one user sending far more than a person would: no rate limit for it. It is a Jira admin
+    in the stand-in, so every operation (template changes too) is in reach of the generated requests."""
     settings.API_RATE_LIMIT_PER_MINUTE = 1_000_000
+    standin.grant("557058:fuzzer", "admin")
     token = connect_token(
         secret=standin.shared_secret,
         client_key=tenant.client_key,

@@ -129,16 +129,20 @@ def test_callers_get_their_own_copy_of_a_cached_row(tenant):
     assert tenant_for_client_key(tenant.client_key).state == TenantState.INSTALLED
 
 
-def test_a_restore_forgets_the_rows_it_replaces(client, tenant, standin, backup_dir):
+def test_a_restore_leaves_the_cached_and_stored_secret_the_live_one(client, tenant, standin, backup_dir):
+    # A restore brings back data, never credentials (#15): neither the row nor this process's cached copy of it may
+    # go back to the secret of the archive.
     archived_secret = standin.shared_secret
     name = backup.backup_create().name
     standin.shared_secret = "secret-after-the-backup-" + "b" * 30
     assert signed_install(client, standin).status_code == 204
     assert connect_api(client, tenant, standin).get().status_code == 200  # caches the newer row
     call_command("restore", name, "--yes", stdout=io.StringIO())
-    # Had the cached row survived, the newer secret would still be accepted here.
-    assert connect_api(client, tenant, standin).get().status_code == 401
-    assert connect_api(client, tenant, standin, secret=archived_secret).get().status_code == 200
+    assert connect_api(client, tenant, standin).get().status_code == 200
+    assert connect_api(client, tenant, standin, secret=archived_secret).get().status_code == 401
+    tenant_cache_clear()
+    assert connect_api(client, tenant, standin).get().status_code == 200
+    assert connect_api(client, tenant, standin, secret=archived_secret).get().status_code == 401
 
 
 def test_a_forge_call_writes_the_site_only_when_the_token_brings_something_new(client, standin, settings):
