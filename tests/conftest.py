@@ -8,6 +8,38 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 WORKER_LOG = ROOT / "var" / "test-workers.log"  # what the test suite's Celery workers printed
 
+
+def _use_this_xdist_workers_servers() -> None:
+    """Under pytest-xdist, point this worker at the database server and Redis database of its own.
+
+    tests/run_suite.py starts one SecantusDB per worker and lists them, with one Redis database each, in
+    TEST_WORKER_DATABASE_URLS and TEST_WORKER_REDIS_URLS (space-separated; worker gw0 takes the first). Without those
+    lists every worker keeps what it was given: pytest-django still gives each worker a test database of its own
+    (name suffixed _gw0, _gw1, ...), and tests keep their Redis keys and Celery queues apart by per-test names.
+
+    Runs when this conftest is imported: after pytest-django has read the settings but before any test module has
+    opened a connection. Django's connections hold the very dict of settings.DATABASES, so an update here is seen by
+    every connection; os.environ is updated too for the subprocesses (Celery workers, run_django) tests start."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return
+    index = int(worker.removeprefix("gw"))
+    redis_urls = os.environ.get("TEST_WORKER_REDIS_URLS", "").split()
+    if redis_urls:
+        os.environ["TEST_REDIS_URL"] = redis_urls[index % len(redis_urls)]
+    database_urls = os.environ.get("TEST_WORKER_DATABASE_URLS", "").split()
+    if database_urls:
+        from django.conf import settings
+
+        url = database_urls[index % len(database_urls)]
+        if not url.startswith("mongodb://") or settings.DATABASES["default"].get("HOST") != os.environ["DATABASE_URL"]:
+            raise RuntimeError("TEST_WORKER_DATABASE_URLS: per-worker servers are for the MongoDB half only")
+        os.environ["DATABASE_URL"] = url
+        settings.DATABASES["default"]["HOST"] = url
+
+
+_use_this_xdist_workers_servers()
+
 # A complete, safe production environment; tests remove or spoil one value at a time.
 PRODUCTION_ENV = {
     "DEBUG": "false",
@@ -185,6 +217,30 @@ class Api:
 @pytest.fixture
 def api(client, tenant):
     return Api(client, tenant)
+
+
+# --- Forge ----------------------------------------------------------------------------------------------------------
+
+INSTALLATION = "ari:cloud:ecosystem::installation/7f1c2d3e-0000-4000-8000-00000000f0f0"
+
+
+def fit(standin, settings, *, installation=INSTALLATION, issue=ISSUE, module_key="herochecklist-panel", **kw):
+    """A Forge Invocation Token signed by the stand-in's Forge key, for this app and installation."""
+    from devhost.keys import forge_token
+
+    return forge_token(
+        standin.forge_keys,
+        app_id=settings.FORGE_APP_ID,
+        installation_id=installation,
+        issue=issue,
+        module_key=module_key,
+        **kw,
+    )
+
+
+def forge_api(client, standin, settings, **kw):
+    """Calls /api/v1 as the Forge panel does, with a FIT."""
+    return Api(client, None, authorization="Bearer " + fit(standin, settings, **kw))
 
 
 @pytest.fixture
