@@ -66,10 +66,13 @@ class _MongoReset:
         self.rows = {name: rows for name, rows in self.rows.items() if rows}
 
     def __call__(self) -> None:
-        for name in self.names:
-            self.database[name].delete_many({})
-            if name in self.rows:
-                self.database[name].insert_many(self.rows[name])
+        import pymongo
+
+        with pymongo.timeout(120):  # a test that left thousands of rows must not fail its teardown on a busy machine
+            for name in self.names:
+                self.database[name].delete_many({})
+                if name in self.rows:
+                    self.database[name].insert_many(self.rows[name])
 
 
 @pytest.fixture(scope="session")
@@ -96,6 +99,18 @@ def django_db_setup(django_db_setup, django_db_blocker):
     TransactionTestCase._fixture_teardown = _fixture_teardown
     yield
     TransactionTestCase._fixture_teardown = flush
+
+
+@pytest.fixture
+def long_db_operations():
+    """For tests that build or read thousands of rows: each MongoDB operation of this test (in this thread) may take
+    up to two minutes instead of the suite's timeoutMS, so a loaded machine slows the test down without failing it.
+    (The short timeoutMS stays for everything else: it turns a SecantusDB transaction stall into a retryable error.)
+    Nothing changes on SQLite."""
+    import pymongo
+
+    with pymongo.timeout(120):
+        yield
 
 
 @pytest.fixture(autouse=True)
