@@ -84,7 +84,10 @@ def test_createstaff_refuses_a_weak_password(monkeypatch):
     assert not TOTPDevice.objects.filter(user__username="weak").exists()
 
 
-def test_login_needs_the_password_and_a_valid_code(monkeypatch):
+def test_login_needs_the_password_and_a_valid_code(monkeypatch, settings):
+    # django-otp's throttle after two wrong codes is 2 s by default: a loaded machine can spend that between the
+    # wrong codes and the check below. A minute a step keeps the device throttled however slow the run is.
+    settings.OTP_TOTP_THROTTLE_FACTOR = 60
     out = create_staff("sue", "superuser", monkeypatch)
     device = TOTPDevice.objects.get(user__username="sue")
     client = Client()
