@@ -141,7 +141,7 @@ def backup_dir(settings, tmp_path):
 def run_django():
     """Run Python code in a fresh Django process with the given environment; returns the CompletedProcess."""
 
-    def run(code: str, env: dict[str, str], *, setup: bool = True, timeout: float = 60):
+    def run(code: str, env: dict[str, str], *, setup: bool = True, timeout: float = 180):
         base = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and k not in ("REDIS_URL",)}
         prelude = "import django, os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'herochecklist.settings')\n"
         if setup:

@@ -41,6 +41,7 @@ def jira(live_server, standin, settings):
 @pytest.fixture
 def page(browser, jira):
     context = browser.new_context(viewport={"width": 1100, "height": 900})
+    context.set_default_timeout(90_000)  # every wait_for, click and goto: generous, for a loaded machine
     page = context.new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
