@@ -12,9 +12,7 @@ from contacts.models import Contact, EmailDelivery, SyncState
 from devhost.hubspot import HubSpotStandIn
 from devhost.marketplace import MarketplaceStandIn, license_record
 
-# Two contacts each: 600 contacts, six times HubSpot's batch of 100, so the worker is killed with most still to send
-# (2,000 took minutes of a loaded machine and showed nothing more).
-LICENSES = 300
+LICENSES = 1000  # two contacts each: 2,000 contacts
 BAD_HUBSPOT = 5  # valid for us, refused by HubSpot
 MALFORMED = 3  # refused by us before anything leaves
 LIMIT, WINDOW = 10, 1.0
@@ -43,7 +41,7 @@ def stand_ins():
     reason="SecantusDB keeps a killed client's transaction locks and stalls everything behind them (real MongoDB "
     "aborts that transaction); this scenario runs on SQLite",
 )
-def test_600_contacts_reach_hubspot_exactly_once_despite_failures_and_a_killed_worker(
+def test_2000_contacts_reach_hubspot_exactly_once_despite_failures_and_a_killed_worker(
     start_worker, stand_ins, tmp_path, settings
 ):
     market, hub = stand_ins
