@@ -8,6 +8,38 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 WORKER_LOG = ROOT / "var" / "test-workers.log"  # what the test suite's Celery workers printed
 
+
+def _use_this_xdist_workers_servers() -> None:
+    """Under pytest-xdist, point this worker at the database server and Redis database of its own.
+
+    tests/run_suite.py starts one SecantusDB per worker and lists them, with one Redis database each, in
+    TEST_WORKER_DATABASE_URLS and TEST_WORKER_REDIS_URLS (space-separated; worker gw0 takes the first). Without those
+    lists every worker keeps what it was given: pytest-django still gives each worker a test database of its own
+    (name suffixed _gw0, _gw1, ...), and tests keep their Redis keys and Celery queues apart by per-test names.
+
+    Runs when this conftest is imported: after pytest-django has read the settings but before any test module has
+    opened a connection. Django's connections hold the very dict of settings.DATABASES, so an update here is seen by
+    every connection; os.environ is updated too for the subprocesses (Celery workers, run_django) tests start."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return
+    index = int(worker.removeprefix("gw"))
+    redis_urls = os.environ.get("TEST_WORKER_REDIS_URLS", "").split()
+    if redis_urls:
+        os.environ["TEST_REDIS_URL"] = redis_urls[index % len(redis_urls)]
+    database_urls = os.environ.get("TEST_WORKER_DATABASE_URLS", "").split()
+    if database_urls:
+        from django.conf import settings
+
+        url = database_urls[index % len(database_urls)]
+        if not url.startswith("mongodb://") or settings.DATABASES["default"].get("HOST") != os.environ["DATABASE_URL"]:
+            raise RuntimeError("TEST_WORKER_DATABASE_URLS: per-worker servers are for the MongoDB half only")
+        os.environ["DATABASE_URL"] = url
+        settings.DATABASES["default"]["HOST"] = url
+
+
+_use_this_xdist_workers_servers()
+
 # A complete, safe production environment; tests remove or spoil one value at a time.
 PRODUCTION_ENV = {
     "DEBUG": "false",
@@ -16,6 +48,69 @@ PRODUCTION_ENV = {
     "BASE_URL": "https://checklist.example.com",
     "FIELD_ENCRYPTION_KEYS": "6yCNk-ebt4rUPbsKkXR3p9UH5TTpQy6vlfhdChoAWSw=",
 }
+
+
+class _MongoReset:
+    """Puts the MongoDB test database back as migrate left it, between tests, in a fraction of Django's time.
+
+    MongoDB tests cannot roll back (django-mongodb-backend runs every test as a TransactionTestCase), so Django
+    flushes after each test: a delete per collection, then post_migrate recreates content types, permissions and the
+    staff roles, a few hundred queries that took SecantusDB seconds a test. Here the collections that hold rows
+    after migrate are copied once, and after each test every collection is emptied and those rows put back with
+    their own ids: the same state as a flush, whatever the test (or a worker process it started) wrote."""
+
+    def __init__(self, database):
+        self.database = database
+        self.names = sorted(n for n in database.list_collection_names() if not n.startswith("system."))
+        self.rows = {name: list(database[name].find()) for name in self.names}
+        self.rows = {name: rows for name, rows in self.rows.items() if rows}
+
+    def __call__(self) -> None:
+        import pymongo
+
+        with pymongo.timeout(120):  # a test that left thousands of rows must not fail its teardown on a busy machine
+            for name in self.names:
+                self.database[name].delete_many({})
+                if name in self.rows:
+                    self.database[name].insert_many(self.rows[name])
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, and on MongoDB the quick reset between tests (_MongoReset) instead of flush."""
+    from django.db import DEFAULT_DB_ALIAS, connections
+    from django.test import TransactionTestCase
+
+    if connections[DEFAULT_DB_ALIAS].vendor != "mongodb":
+        yield
+        return
+    with django_db_blocker.unblock():
+        reset = _MongoReset(connections[DEFAULT_DB_ALIAS].database)
+    flush = TransactionTestCase._fixture_teardown
+
+    def _fixture_teardown(self):
+        if self.available_apps is not None or self.serialized_rollback:
+            return flush(self)
+        for alias in self._databases_names(include_mirrors=False):
+            if alias != DEFAULT_DB_ALIAS:
+                raise RuntimeError(f"tests/conftest.py resets only the default database, not {alias!r}")
+        reset()
+
+    TransactionTestCase._fixture_teardown = _fixture_teardown
+    yield
+    TransactionTestCase._fixture_teardown = flush
+
+
+@pytest.fixture
+def long_db_operations():
+    """For tests that build or read thousands of rows: each MongoDB operation of this test (in this thread) may take
+    up to two minutes instead of the suite's timeoutMS, so a loaded machine slows the test down without failing it.
+    (The short timeoutMS stays for everything else: it turns a SecantusDB transaction stall into a retryable error.)
+    Nothing changes on SQLite."""
+    import pymongo
+
+    with pymongo.timeout(120):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +141,7 @@ def backup_dir(settings, tmp_path):
 def run_django():
     """Run Python code in a fresh Django process with the given environment; returns the CompletedProcess."""
 
-    def run(code: str, env: dict[str, str], *, setup: bool = True, timeout: float = 60):
+    def run(code: str, env: dict[str, str], *, setup: bool = True, timeout: float = 180):
         base = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and k not in ("REDIS_URL",)}
         prelude = "import django, os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'herochecklist.settings')\n"
         if setup:
@@ -194,6 +289,33 @@ class Api:
 @pytest.fixture
 def api(client, tenant):
     return Api(client, tenant)
+
+
+# --- Forge ----------------------------------------------------------------------------------------------------------
+
+INSTALLATION = "ari:cloud:ecosystem::installation/7f1c2d3e-0000-4000-8000-00000000f0f0"
+
+
+def fit(standin, settings, *, installation=INSTALLATION, issue=ISSUE, module_key="herochecklist-panel", **kw):
+    """A Forge Invocation Token signed by the stand-in's Forge key, for this app and installation."""
+    from devhost.keys import forge_token
+
+    kw.setdefault("api_base_url", standin.base_url)  # where the user's permissions are asked
+    return forge_token(
+        standin.forge_keys,
+        app_id=settings.FORGE_APP_ID,
+        installation_id=installation,
+        issue=issue,
+        module_key=module_key,
+        **kw,
+    )
+
+
+def forge_api(client, standin, settings, *, user="557058:forge-user", **kw):
+    """Calls /api/v1 as the Forge panel does: the FIT, and the user's own token (appUserToken) in
+    x-forge-oauth-user."""
+    headers = {"HTTP_X_FORGE_OAUTH_USER": standin.user_token(user)} if user else {}
+    return Api(client, None, authorization="Bearer " + fit(standin, settings, **kw), headers=headers)
 
 
 @pytest.fixture

@@ -84,7 +84,10 @@ def test_createstaff_refuses_a_weak_password(monkeypatch):
     assert not TOTPDevice.objects.filter(user__username="weak").exists()
 
 
-def test_login_needs_the_password_and_a_valid_code(monkeypatch):
+def test_login_needs_the_password_and_a_valid_code(monkeypatch, settings):
+    # django-otp's throttle after two wrong codes is 2 s by default: a loaded machine can spend that between the
+    # wrong codes and the check below. A minute a step keeps the device throttled however slow the run is.
+    settings.OTP_TOTP_THROTTLE_FACTOR = 60
     out = create_staff("sue", "superuser", monkeypatch)
     device = TOTPDevice.objects.get(user__username="sue")
     client = Client()
@@ -245,20 +248,16 @@ def test_nobody_ever_sees_a_secret(staff, data, settings):
     secrets.append(TOTPDevice.objects.get(user__username="superuser-user").key)
     from django.contrib import admin
 
-    crawled = 0
-    for model in admin.site._registry:
-        listing = client.get(url(model=model))
-        assert listing.status_code == 200, model
-        pages = [listing]
-        first = model._default_manager.first()
-        if first is not None:
-            pages.append(client.get(url(first)))
-        for page in pages:
-            body = page.content.decode()
-            crawled += 1
-            for secret in secrets:
-                assert secret not in body, (model, secret[:6])
-    assert crawled > 15
+    listings = {model: client.get(url(model=model)) for model in admin.site._registry}
+    rows = [row for model in admin.site._registry if (row := model._default_manager.first()) is not None]
+    details = {type(row): client.get(url(row)) for row in rows}
+    # Every model has a list page, and the detail pages crawled include those of every row that holds a secret.
+    assert len(listings) > 10 and {Tenant, TOTPDevice, type(TOTPDevice.objects.get().user)} <= set(details)
+    for model, page in [*listings.items(), *details.items()]:
+        assert page.status_code == 200, model
+        body = page.content.decode()
+        for secret in secrets:
+            assert secret not in body, (model, secret[:6])
 
 
 # --- the audit trail ----------------------------------------------------------------------------------------------
@@ -338,10 +337,11 @@ def test_the_audit_log_is_append_only_and_superuser_only(staff, data):
 # --- list pages at scale -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("long_db_operations")
 def test_a_list_of_100000_items_costs_a_bounded_number_of_queries(staff, data):
-    # SecantusDB (the MongoDB half of the suite) is a Python server that sorts and counts by scanning: 100,000 rows
-    # take it longer than the suite's 5 s operation timeout, so there the same assertions run on 10,000.
-    large = 10_000 if connection.vendor == "mongodb" else 100_000
+    # SecantusDB (the MongoDB half of the suite) is a Python server that sorts and counts by scanning every row of a
+    # page's query: there the same assertions run on 2,000 rows (20 pages, still far more than one).
+    large = 2_000 if connection.vendor == "mongodb" else 100_000
     client = staff("customer-data")
     queries_for = {}
     for size in (ChecklistItem.objects.count(), large):
@@ -369,6 +369,7 @@ def test_a_list_of_100000_items_costs_a_bounded_number_of_queries(staff, data):
     assert small == big == [11, 11, 12, 11], queries_for
 
 
+@pytest.mark.usefixtures("long_db_operations")
 def test_sync_roles_takes_back_a_permission_granted_by_hand():
     from django.contrib.auth.models import Group, Permission
 
@@ -382,14 +383,16 @@ def test_sync_roles_takes_back_a_permission_granted_by_hand():
 def test_reset_otp_replaces_the_second_factor(monkeypatch):
     create_staff("rex", "support", monkeypatch)
     old = TOTPDevice.objects.get(user__username="rex")
-    old_code = code_for(old)
     out = io.StringIO()
     call_command("createstaff", "rex", role="support", reset_otp=True, no_qr=True, stdout=out)
     new = TOTPDevice.objects.get(user__username="rex")
     assert new.pk != old.pk and new.key != old.key and new.config_url in out.getvalue()
     assert "Password:" not in out.getvalue()  # the password stays as it was
-    if old_code != code_for(new):
-        assert login(Client(), "rex", token=old_code).status_code == 200  # the lost authenticator no longer works
-        new.refresh_from_db()
-        new.throttle_reset()  # that wrong code slowed the new device down (django-otp throttling)
+    # A code the lost authenticator shows now (within its accepted drift) that the new device would not accept: two
+    # random keys agree on one code one time in a million, on all three drifts practically never.
+    new_codes = {code_for(new, drift) for drift in (-1, 0, 1)}
+    old_code = next(code for code in (code_for(old, drift) for drift in (0, -1, 1)) if code not in new_codes)
+    assert login(Client(), "rex", token=old_code).status_code == 200  # the lost authenticator no longer works
+    new.refresh_from_db()
+    new.throttle_reset()  # that wrong code slowed the new device down (django-otp throttling)
     assert login(Client(), "rex").status_code == 302

@@ -5,7 +5,9 @@ import time
 from tests.conftest import Api
 
 
-def wait_for(predicate, seconds: float = 30.0):
+def wait_for(predicate, seconds: float = 120.0):
+    """Polls until predicate() is true or `seconds` pass: generous, as a worker starting on a loaded machine is slow;
+    a passing test returns as soon as the worker is done."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = predicate()
@@ -15,15 +17,18 @@ def wait_for(predicate, seconds: float = 30.0):
     return predicate()
 
 
-def test_a_real_worker_writes_the_progress_property(client, tenant, standin, celery_worker_process):
+def test_a_real_worker_writes_the_progress_property(client, tenant, standin, start_worker):
     api = Api(client, tenant)
     ids = [api.add(t).json()["id"] for t in ("one", "two", "three")]
     api.patch(ids[0], status="done")
+    # The burst waits in Redis until a worker starts, so the write sees all four edits however slow the machine is
+    # (with a worker already running, a burst slower than the debounce delay would be written half-done).
+    worker = start_worker()
     expected = {"done": 1, "total": 3, "percent": 33, "mandatoryOpen": 2, "complete": "false"}
     got = wait_for(lambda: standin.property("10001", "herochecklist-progress") == expected)
-    assert got, (standin.property("10001", "herochecklist-progress"), celery_worker_process.poll())
-    # A burst of four edits became far fewer than four writes (debounced per checklist).
-    assert 1 <= len([c for c in standin.recorded if c.method == "PUT"]) < 4
+    assert got, (standin.property("10001", "herochecklist-progress"), worker.poll())
+    # A burst of four edits became one write (debounced per checklist).
+    assert len([c for c in standin.recorded if c.method == "PUT"]) == 1
 
 
 def test_the_worker_retries_until_jira_recovers(client, tenant, standin, celery_worker_process):
@@ -32,5 +37,5 @@ def test_the_worker_retries_until_jira_recovers(client, tenant, standin, celery_
     api = Api(client, tenant)
     api.add("survives an outage")
     expected = {"done": 0, "total": 1, "percent": 0, "mandatoryOpen": 1, "complete": "false"}
-    assert wait_for(lambda: standin.property("10001", "herochecklist-progress") == expected, 45)
+    assert wait_for(lambda: standin.property("10001", "herochecklist-progress") == expected, 180)
     assert len([c for c in standin.recorded if c.method == "PUT"]) >= 7

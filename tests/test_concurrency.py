@@ -44,7 +44,7 @@ def test_concurrent_adds_without_if_match_all_land(tenant):
 
     def add(n: int):
         try:
-            barrier.wait()
+            barrier.wait(timeout=120)  # generous: six threads starting on a loaded machine
             response = Api(Client(), tenant, f"557058:user{n}").add(f"parallel {n}")
             statuses.append(response.status_code)
         except Exception as exc:  # a thread's failure must fail the test, not vanish
@@ -56,7 +56,8 @@ def test_concurrent_adds_without_if_match_all_land(tenant):
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=300)  # each request may wait out SecantusDB's transaction stalls and retry
+    assert not [t for t in threads if t.is_alive()], "a request never answered"
     assert not errors
     # Every request either landed or was told to retry (409): none was silently dropped.
     landed = statuses.count(201)

@@ -104,9 +104,9 @@ def test_2000_contacts_reach_hubspot_exactly_once_despite_failures_and_a_killed_
     assert hub.max_calls_in_any_window() <= LIMIT
     assert {c.status for c in hub.calls} >= {200, 429, 500}
     # HubSpot only ever saw name, email and role.
-    for call in hub.calls:
-        for item in (call.body or {}).get("inputs", []) if isinstance(call.body, dict) else []:
-            assert set(item["properties"]) == {"email", "firstname", "lastname", "herochecklist_role"}
+    sent = [item for call in hub.calls if isinstance(call.body, dict) for item in call.body.get("inputs", [])]
+    assert len(sent) >= expected_valid  # every valid contact was sent at least once
+    assert all(set(item["properties"]) == {"email", "firstname", "lastname", "herochecklist_role"} for item in sent)
     # Onboarding went out once per contact that can receive it, and never twice.
     assert wait_for(lambda: EmailDelivery.objects.filter(sent_at__isnull=False).count() == expected_valid, 120)
     print(f"all onboarding emails sent after {time.monotonic() - started:.1f}s")

@@ -1,5 +1,8 @@
+import time
+
 import pytest
 
+from tenants import jira
 from tenants.jira import JiraClient, JiraError
 from tenants.models import Tenant
 
@@ -22,11 +25,27 @@ def test_query_parameters_are_covered_by_the_qsh(tenant, standin):
     assert standin.recorded[-1].authorization_ok
 
 
-def test_429_and_5xx_are_retried_with_backoff(tenant, standin):
-    standin.fail_next = [429, 503]
+class RecordedSleeps:
+    """The time module as tenants.jira uses it, with each wait recorded instead of slept (a 429's wait is 30 s)."""
+
+    def __init__(self):
+        self.slept: list[float] = []
+        self.time = time.time
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+def test_429_and_5xx_are_retried_with_backoff(tenant, standin, monkeypatch):
+    waits = RecordedSleeps()
+    monkeypatch.setattr(jira, "time", waits)
+    standin.fail_next = [429, 503]  # the stand-in's 429 says Retry-After: 120
     JiraClient(tenant, backoff=0.01).set_issue_property("10001", "p", {"n": 1})
     assert [c.method for c in standin.recorded] == ["PUT", "PUT", "PUT"]
     assert standin.property("10001", "p") == {"n": 1}
+    # Retry-After is honoured up to the cap; a 5xx waits a jittered backoff (0 to 2 x 0.01 s on the second retry).
+    assert len(waits.slept) == 2 and waits.slept[0] == jira.MAX_RETRY_AFTER_SECONDS, waits.slept
+    assert 0 <= waits.slept[1] <= 0.02, waits.slept
 
 
 def test_retries_are_bounded(tenant, standin):

@@ -41,6 +41,7 @@ def jira(live_server, standin, settings):
 @pytest.fixture
 def page(browser, jira):
     context = browser.new_context(viewport={"width": 1100, "height": 900})
+    context.set_default_timeout(90_000)  # every wait_for, click and goto: generous, for a loaded machine
     page = context.new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -168,8 +169,35 @@ def test_screenshot_of_a_realistic_checklist(page, client):
     page.reload()
     frame = panel(page)
     frame.locator(".hc-item").nth(7).wait_for()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    # What the screenshot shows: every row in order with its state, its formatting and its chips, and the progress.
+    assert texts(frame) == [
+        "Before release",
+        "Freeze the release/2.4 branch",
+        "Run the regression suite",
+        "Update the changelog",
+        "Tag v2.4.0 and push",
+        "After release",
+        "Deploy to the EU region",
+        "Announce in the #releases channel",
+    ]
+    rows = frame.locator(".hc-item")
+    assert [rows.nth(i).locator("h3.hc-text-cell").count() for i in range(8)] == [1, 0, 0, 0, 0, 1, 0, 0]
+    statuses = [rows.nth(i).locator(".hc-status").input_value() for i in (1, 2, 3, 4, 6, 7)]
+    assert statuses == ["done", "done", "in_progress", "todo", "blocked", "todo"]
+    checked = [rows.nth(i).locator(".hc-toggle").is_checked() for i in (1, 2, 3, 4, 6, 7)]
+    assert checked == [True, True, False, False, False, False]
+    assert rows.nth(1).locator("code").inner_text() == "release/2.4"
+    assert rows.nth(3).locator("strong").inner_text() == "changelog"
+    chips = [rows.nth(i).locator(".hc-chip").all_inner_texts() for i in (2, 4, 6, 7)]
+    assert chips == [
+        ["@557058:alice", "due 2026-12-01"],
+        ["due 2026-12-02"],
+        ["@557058:bob", "due 2026-12-03"],
+        ["optional"],
+    ]
+    assert frame.locator(".hc-count").inner_text() == "33% · 2 of 6 done, 3 required open"
     assert "null" not in frame.locator("#app").inner_text()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "panel.png"), full_page=True)
     assert (SCREENSHOTS / "panel.png").stat().st_size > 10_000
 

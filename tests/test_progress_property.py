@@ -36,3 +36,9 @@ def test_a_failed_property_write_never_fails_the_users_edit(client, tenant, stan
     assert checklist_progress_sweep_task() == 1
     assert len([c for c in standin.recorded if c.method == "PUT"]) == 1
     assert api.get().json()["items"][0]["text"] == "still saved"
+    # The write was really attempted, signed, and refused: the edit survived a failure, not a skipped call.
+    writes = [c for c in standin.recorded if c.path == "/rest/api/3/issue/10001/properties/herochecklist-progress"]
+    assert [(c.method, c.authorization_ok) for c in writes] == [("PUT", True)], standin.recorded
+    assert writes[0].body == {"done": 0, "total": 1, "percent": 0, "mandatoryOpen": 1, "complete": "false"}
+    assert standin.fail_next == []  # the injected 400 was the answer to that write
+    assert standin.property("10001", "herochecklist-progress") is None
