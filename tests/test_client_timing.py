@@ -6,8 +6,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import ISSUE, Api
-from tests.conftest import fit
+from tests.conftest import ISSUE, Api, fit
 from tests.test_metrics import TOKEN, scrape, value
 
 pytestmark = pytest.mark.django_db
