@@ -59,20 +59,31 @@ class _MongoReset:
     after migrate are copied once, and after each test every collection is emptied and those rows put back with
     their own ids: the same state as a flush, whatever the test (or a worker process it started) wrote."""
 
-    def __init__(self, database):
-        self.database = database
+    def __init__(self, alias: str):
+        self.alias = alias
+        database = self.database()
         self.names = sorted(n for n in database.list_collection_names() if not n.startswith("system."))
         self.rows = {name: list(database[name].find()) for name in self.names}
         self.rows = {name: rows for name, rows in self.rows.items() if rows}
 
+    def database(self):
+        """The connection's database as it is now: a test that closed the connection (a fault test) leaves a new
+        client behind it, and the one of the session's start would answer "Cannot use MongoClient after close"."""
+        from django.db import connections
+
+        connection = connections[self.alias]
+        connection.ensure_connection()
+        return connection.database
+
     def __call__(self) -> None:
         import pymongo
 
+        database = self.database()
         with pymongo.timeout(120):  # a test that left thousands of rows must not fail its teardown on a busy machine
             for name in self.names:
-                self.database[name].delete_many({})
+                database[name].delete_many({})
                 if name in self.rows:
-                    self.database[name].insert_many(self.rows[name])
+                    database[name].insert_many(self.rows[name])
 
 
 @pytest.fixture(scope="session")
@@ -85,7 +96,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
         yield
         return
     with django_db_blocker.unblock():
-        reset = _MongoReset(connections[DEFAULT_DB_ALIAS].database)
+        reset = _MongoReset(DEFAULT_DB_ALIAS)
     flush = TransactionTestCase._fixture_teardown
 
     def _fixture_teardown(self):
