@@ -3,7 +3,6 @@
 and issue, call a service or selector, shape the JSON. Errors are JSON that names each bad field.
 """
 
-import re
 import time
 import uuid
 
@@ -22,8 +21,8 @@ from tenants.auth import AuthContext, AuthError, IssueRef, authenticate_api_requ
 
 from . import selectors, services
 from .models import Template
+from .validation import is_jira_id
 
-ISSUE_ID = re.compile(r"^\d{1,20}$")
 CAMEL = {
     "is_header": "isHeader",
     "assignee_account_id": "assigneeAccountId",
@@ -139,7 +138,7 @@ def _http_error(request, exc: HttpError):
 
 def _issue(request, issue_id: str) -> IssueRef:
     """The issue this request may touch: another issue than the credential's is 403."""
-    if not ISSUE_ID.match(issue_id):
+    if not is_jira_id(issue_id):
         raise NotFound("not an issue id")
     auth: AuthContext = request.auth
     if auth.issue is not None:
@@ -161,7 +160,7 @@ def _expected_version(request) -> int | None:
     if raw is None:
         return None
     value = raw.strip().removeprefix("W/").strip('"')
-    if not value.isdigit() or len(value) > 12:
+    if not is_jira_id(value, max_length=12):
         raise ValidationFailed({"If-Match": "must be the checklist version, a whole number"}, status=400)
     return int(value)
 

@@ -9,7 +9,6 @@ import functools
 import logging
 import random
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,23 +26,20 @@ from tenants.models import Tenant
 from . import textformat
 from .models import (
     COMPLETE_STATUSES,
-    MAX_ITEM_TEXT,
     MAX_ITEMS,
-    MAX_TEMPLATE_NAME,
     MAX_TEMPLATES,
     ChangeAction,
     Checklist,
     ChecklistChange,
     ChecklistItem,
-    ItemStatus,
     Template,
 )
+from .validation import clean_item_fields, clean_jira_id, clean_template_name
 
 logger = logging.getLogger(__name__)
 
 WRITE_ATTEMPTS = 5
 ITEM_FIELDS = ("text", "status", "is_header", "mandatory", "assignee_account_id", "due_date")
-_LINE_BREAKS = {"\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"}
 
 
 @dataclass(frozen=True)
@@ -58,67 +54,6 @@ class _Raced(Exception):
 
 class _NoChange(Exception):
     """The write changed nothing; raised to roll back the version bump."""
-
-
-# --- validation --------------------------------------------------------------------------------------------------
-
-
-def clean_item_text(value, field_name: str = "text") -> str:
-    if not isinstance(value, str):
-        raise ValidationFailed({field_name: "must be a string"})
-    value = value.replace("\t", " ").strip()
-    if not value:
-        raise ValidationFailed({field_name: "must not be empty"})
-    if len(value) > MAX_ITEM_TEXT:
-        raise ValidationFailed({field_name: f"must be at most {MAX_ITEM_TEXT} characters"})
-    if any(ch in _LINE_BREAKS or unicodedata.category(ch) == "Cc" for ch in value):
-        raise ValidationFailed({field_name: "must be a single line without control characters"})
-    return value
-
-
-def clean_item_fields(data: dict, *, partial: bool) -> dict:
-    """Validate item fields (snake_case keys). Collects every bad field before failing."""
-    errors, cleaned = {}, {}
-    for name, value in data.items():
-        try:
-            if name == "text":
-                cleaned[name] = clean_item_text(value)
-            elif name == "status":
-                if value not in ItemStatus.values:
-                    raise ValidationFailed({name: f"must be one of {', '.join(ItemStatus.values)}"})
-                cleaned[name] = value
-            elif name in ("is_header", "mandatory"):
-                if not isinstance(value, bool):
-                    raise ValidationFailed({name: "must be true or false"})
-                cleaned[name] = value
-            elif name == "assignee_account_id":
-                if value in (None, ""):
-                    cleaned[name] = ""
-                elif not isinstance(value, str) or not textformat.ACCOUNT_ID.match(value):
-                    raise ValidationFailed({name: "must be an Atlassian accountId"})
-                else:
-                    cleaned[name] = value
-            elif name == "due_date":
-                if value is None or isinstance(value, date):
-                    cleaned[name] = value
-                else:
-                    try:
-                        cleaned[name] = (
-                            date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
-                        )
-                    except ValueError:
-                        cleaned[name] = None
-                    if cleaned[name] is None:
-                        raise ValidationFailed({name: "must be a date as YYYY-MM-DD, or null"})
-        except ValidationFailed as exc:
-            errors.update(exc.errors)
-    if not partial and "text" not in data:
-        errors["text"] = "is required"
-    if errors:
-        raise ValidationFailed(errors)
-    if cleaned.get("is_header"):
-        cleaned["mandatory"] = False
-    return cleaned
 
 
 # --- progress ----------------------------------------------------------------------------------------------------
@@ -510,13 +445,10 @@ def checklist_replace_text(
 def _clean_template(data: dict, *, partial: bool) -> dict:
     errors, cleaned = {}, {}
     if "name" in data or not partial:
-        name = data.get("name")
-        if not isinstance(name, str) or not name.strip():
-            errors["name"] = "is required"
-        elif len(name.strip()) > MAX_TEMPLATE_NAME:
-            errors["name"] = f"must be at most {MAX_TEMPLATE_NAME} characters"
-        else:
-            cleaned["name"] = name.strip()
+        try:
+            cleaned["name"] = clean_template_name(data.get("name"))
+        except ValidationFailed as exc:
+            errors.update(exc.errors)
     if "text" in data or not partial:
         text = data.get("text")
         if not isinstance(text, str):
@@ -531,13 +463,10 @@ def _clean_template(data: dict, *, partial: bool) -> dict:
                 errors.update({f"text ({where})": why for where, why in exc.errors.items()})
     for name in ("project_id", "issue_type_id"):
         if name in data:
-            value = data[name]
-            if value in (None, ""):
-                cleaned[name] = ""
-            elif not isinstance(value, str) or not value.isdigit() or len(value) > 32:
-                errors[name] = "must be a numeric Jira id, or null"
-            else:
-                cleaned[name] = value
+            try:
+                cleaned[name] = clean_jira_id(data[name], name)
+            except ValidationFailed as exc:
+                errors.update(exc.errors)
     if "auto_apply" in data:
         if not isinstance(data["auto_apply"], bool):
             errors["auto_apply"] = "must be true or false"
