@@ -64,6 +64,7 @@ class JiraStandIn(StandInServer):
         self.cycle_period = "604800"
         self.system_tokens: set[str] = set()  # Forge app system tokens this site accepts as Bearer
         self.fail_next: list[int] = []  # statuses to answer the next REST calls with (tests inject failures)
+        self.install_key_requests: list[str] = []  # kids asked for at /install-keys/ (amplification tests count them)
 
     @property
     def install_keys_url(self) -> str:
@@ -179,6 +180,7 @@ class _Handler(JSONHandler):
         path, query = parts.path, dict(parse_qsl(parts.query))
         if path.startswith("/install-keys/"):
             kid = path.removeprefix("/install-keys/")
+            self.server.install_key_requests.append(kid)
             if kid == self.server.install_keys.kid:
                 return self._send(200, self.server.install_keys.public_pem.encode(), "application/x-pem-file")
             return self._send(404, b"not found", "text/plain")
