@@ -210,3 +210,34 @@ def test_csv_import_with_a_cell_over_the_csv_field_limit_is_a_clear_error():
     with pytest.raises(ValidationFailed) as caught:
         records_from_csv(b"addonLicenseId,status\nL-1," + b"x" * 200_000 + b"\n")
     assert "not readable as CSV" in caught.value.errors["file"]
+
+
+# --- restore ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "model, field, bad",
+    [
+        (ChecklistItem, "text", "ring the bell\x07"),
+        (ChecklistItem, "text", "x" * 2001),
+        (ChecklistItem, "assignee_account_id", "a" * 1500),
+        (Template, "name", "two\nlines"),
+        (Template, "text", "## " + "h" * 3000),
+    ],
+)
+def test_restore_refuses_text_the_api_would_refuse(tenant, backup_dir, model, field, bad):
+    from checklists import services
+    from core import backup
+    from tests.conftest import issue_ref
+
+    actor = services.Actor("557058:alice")
+    services.checklist_replace_text(tenant=tenant, issue=issue_ref(), actor=actor, text="- [ ] fine\n")
+    services.template_create(tenant=tenant, actor=actor, data={"name": "T", "text": "- [ ] step"})
+    model.objects.update(**{field: bad})  # as an older release, or a hand-edited database, might have stored it
+    name = backup.backup_create().name
+    model.objects.update(**{field: "kept" if field != "text" or model is ChecklistItem else "- [ ] kept"})
+    with pytest.raises(backup.ArchiveError, match="input rules"):
+        backup.archive_restore(name)
+    # Refused before anything was written: the database is as it was.
+    assert model.objects.get().__dict__[field] in ("kept", "- [ ] kept")
