@@ -17,7 +17,7 @@ from datetime import date
 
 from core.exceptions import ValidationFailed
 
-from .models import MAX_ACCOUNT_ID, MAX_ITEM_TEXT, MAX_ITEMS
+from .models import MAX_ITEMS
 from .validation import clean_account_id, clean_item_text
 
 BOX_TO_STATUS = {" ": "todo", "~": "in_progress", "x": "done", "X": "done", "-": "skipped", "!": "blocked"}
@@ -27,11 +27,8 @@ STATUS_TO_BOX = {"todo": " ", "in_progress": "~", "done": "x", "skipped": "-", "
 _HEADER = re.compile(r"#{1,6}(?:\s+(?P<text>.*))?")
 _ITEM = re.compile(r"[-*]\s*\[(?P<box>.)\](?P<optional>\?)?(?:\s+(?P<text>.*))?")
 _BULLET = re.compile(r"[-*]\s+(?P<text>.*)")
-# The accountId here is only its shape; its length and the rest are validation.clean_account_id's to judge.
-_ATTRS = re.compile(r"(?P<body>.*?)\s*\{(?P<attrs>(?:@[A-Za-z0-9:_-]+)?(?:\s*due:[0-9]{4}-[0-9]{2}-[0-9]{2})?)\}")
-
-# The longest line that can hold a valid entry: a box, the text, and an attribute group.
-MAX_LINE = MAX_ITEM_TEXT + MAX_ACCOUNT_ID + 32
+# The inside of an attribute group. The accountId here is only its shape; its length is validation's to judge.
+_ATTR_GROUP = re.compile(r"(?:@[A-Za-z0-9:_-]+)?(?:\s*due:[0-9]{4}-[0-9]{2}-[0-9]{2})?")
 
 
 @dataclass(frozen=True)
@@ -47,12 +44,24 @@ class Entry:
         return (self.text, self.status, self.is_header, self.mandatory, self.assignee_account_id, self.due_date)
 
 
+def _attribute_group(text: str) -> tuple[str, str] | None:
+    """(text before, inside) when `text` ends in an attribute group `{...}`, else None. A group holds no braces, so
+    it starts at the last `{`: found without a pattern that could backtrack over a long line."""
+    if not text.endswith("}"):
+        return None
+    start = text.rfind("{")
+    if start < 0 or not _ATTR_GROUP.fullmatch(text, start + 1, len(text) - 1):
+        return None
+    return text[:start], text[start + 1 : -1]
+
+
 def _split_attributes(text: str, line_no: int, errors: dict) -> tuple[str, str, date | None]:
-    match = _ATTRS.fullmatch(text)
-    if not match:
+    group = _attribute_group(text)
+    if group is None:
         return text, "", None
+    body, attrs = group
     assignee, due = "", None
-    for token in match.group("attrs").split():
+    for token in attrs.split():
         if token.startswith("@"):
             assignee = token[1:]
         else:
@@ -60,7 +69,7 @@ def _split_attributes(text: str, line_no: int, errors: dict) -> tuple[str, str, 
                 due = date.fromisoformat(token.removeprefix("due:"))
             except ValueError:
                 errors[f"line {line_no}"] = f"'{token}' is not a valid date"
-    return match.group("body").rstrip(), assignee, due
+    return body.rstrip(), assignee, due
 
 
 def _checked(body: str, what: str, line_no: int, errors: dict) -> str:
@@ -78,11 +87,6 @@ def parse(text: str) -> list[Entry]:
     for line_no, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line:
-            continue
-        if len(line) > MAX_LINE:
-            # Refused before any pattern runs on it: the length rule holds for headers too, and a huge line would
-            # only cost time in the patterns below.
-            errors[f"line {line_no}"] = f"text must be at most {MAX_ITEM_TEXT} characters"
             continue
         if header := _HEADER.fullmatch(line):
             body = (header.group("text") or "").strip()
@@ -121,7 +125,7 @@ def parse(text: str) -> list[Entry]:
 
 
 def _needs_escape(text: str) -> bool:
-    return _ATTRS.fullmatch(text) is not None
+    return _attribute_group(text) is not None
 
 
 def serialize_entry(entry: Entry) -> str:

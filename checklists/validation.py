@@ -43,9 +43,6 @@ def clean_line(value, field_name: str, *, max_length: int, required: bool = True
     `max_length` characters, and no line breaks, control characters or lone surrogates."""
     if not isinstance(value, str):
         raise ValidationFailed({field_name: "must be a string"})
-    # Length first, on the raw value: a huge value is refused before any per-character work on it.
-    if len(value) > max_length * 2 + 64:
-        raise ValidationFailed({field_name: f"must be at most {max_length} characters"})
     value = value.replace("\t", " ").strip()
     if not value:
         if required:
