@@ -168,7 +168,8 @@ def _check_qsh(claims: dict, request, *, allow_context_qsh: bool) -> None:
         if not allow_context_qsh:
             raise AuthError("context token on a qsh-only endpoint")
         return
-    if not hmac.compare_digest(qsh, expected_qsh(request)):
+    # As bytes: compare_digest raises TypeError on str with non-ASCII characters (a 500 for a signed odd qsh).
+    if not hmac.compare_digest(qsh.encode("utf-8", "surrogatepass"), expected_qsh(request).encode()):
         raise AuthError("qsh mismatch")
 
 

@@ -187,6 +187,18 @@ def test_odd_exp_in_a_signed_install_is_401(client, standin, exp):
     assert not Tenant.objects.exists()
 
 
+@pytest.mark.parametrize("qsh", ["\u00e9" * 64, "\ud800", "caf\u00e9"])
+def test_a_non_ascii_qsh_in_a_signed_install_is_401(client, standin, qsh):
+    claims = jwt.decode(
+        install_token(
+            standin.install_keys, client_key=standin.client_key, app_base_url=_base(), path="/connect/installed"
+        ),
+        options={"verify_signature": False},
+    )
+    response = post_install(client, raw_sign(standin.install_keys, {**claims, "qsh": qsh}), standin.installed_payload())
+    assert response.status_code == 401
+
+
 def panel_token(claims: dict) -> str:
     return jwt.encode(claims, auth._panel_key(), algorithm="HS256")
 
