@@ -562,6 +562,11 @@ def checklist_open(*, tenant: Tenant, issue: IssueRef, actor: Actor) -> Checklis
     except Conflict:
         # Someone else opened it at the same moment and applied the template first.
         return Checklist.objects.filter(tenant=tenant, issue_id=issue.id).first()
+    except ValidationFailed:
+        # A template stored before today's input rules (validation.py) that they refuse: opening the issue must not
+        # fail for it; the template is simply not applied until someone fixes it.
+        logger.warning("auto-apply template refused by the input rules", extra={"template_id": str(template.id)})
+        return None
 
 
 def checklist_data_delete(*, tenant_ids) -> dict[str, int]:

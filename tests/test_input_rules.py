@@ -244,3 +244,12 @@ def test_restore_refuses_text_the_api_would_refuse(tenant, backup_dir, model, fi
         backup.archive_restore(name)
     # Refused before anything was written: the database is as it was.
     assert model.objects.get().__dict__[field] in ("kept", "- [ ] kept")
+
+
+def test_a_stored_template_the_rules_now_refuse_does_not_break_opening_an_issue(api, tenant):
+    # Stored before the rules: a header longer than any item may be.
+    Template.objects.create(tenant=tenant, name="legacy", text="## " + "h" * 3000 + "\n- [ ] a\n", auto_apply=True)
+    response = api.get()
+    assert response.status_code == 200
+    assert response.json()["items"] == []
+    assert not ChecklistItem.objects.exists()
