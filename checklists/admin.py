@@ -6,11 +6,19 @@ from django.db.models import Q
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from core.admin import AuditedAdmin
+from core.admin import AuditedAdmin, hidden_in_lookup, hide_field
 
 from .models import Checklist, ChecklistChange, ChecklistItem, Template
 
 TEXT_PERMISSION = "checklists.view_item_text"
+# Not readable, so not searchable, filterable or sortable either, from any list of the console (core/admin.py).
+for _label, _field in (
+    ("checklists.ChecklistItem", "text"),
+    ("checklists.Template", "text"),
+    ("checklists.ChecklistChange", "changes"),
+    ("checklists.ChecklistChange", "actor_account_id"),
+):
+    hide_field(_label, _field, permission=TEXT_PERMISSION)
 
 
 def _can_read_text(request) -> bool:
@@ -51,7 +59,8 @@ class TextMaskingAdmin(AuditedAdmin):
         return [*self.get_fields(request, obj), "text_hidden"]
 
     def get_search_fields(self, request):
-        return (*self.search_fields, *(self.text_search_fields if _can_read_text(request) else ()))
+        fields = (*self.search_fields, *self.text_search_fields)
+        return [f for f in fields if not hidden_in_lookup(request, self.model, f)]
 
 
 class IssueKeySearchAdmin(TextMaskingAdmin):

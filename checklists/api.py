@@ -53,8 +53,8 @@ from .schemas import (
     if_match,
     responses,
 )
+from .validation import is_jira_id
 
-ISSUE_ID = re.compile(r"^\d{1,20}$")
 # The contract's If-Match is the version, quoted or not (W/ tolerated: older gzipped answers sent weak ETags).
 IF_MATCH = re.compile(r'(?:W/)?(?:"([0-9]{1,12})"|([0-9]{1,12}))', re.ASCII)
 JSON_TYPE = re.compile(r"^application/(?:[a-z0-9.+-]+\+)?json$")
@@ -215,7 +215,7 @@ def _http_error(request, exc: HttpError):
 
 def _issue(request, issue_id: str) -> IssueRef:
     """The issue this request may touch: another issue than the credential's is 403."""
-    if not ISSUE_ID.match(issue_id):
+    if not is_jira_id(issue_id):
         raise NotFound("not an issue id")
     auth: AuthContext = request.auth
     if auth.issue is not None:

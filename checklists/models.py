@@ -1,5 +1,6 @@
 from django.db import models
 
+from core import identifiers
 from core.models import BaseModel
 from tenants.models import Tenant
 
@@ -7,7 +8,7 @@ MAX_ITEM_TEXT = 2000
 MAX_ITEMS = 500
 MAX_TEMPLATES = 200
 MAX_TEMPLATE_NAME = 200
-MAX_ACCOUNT_ID = 128
+MAX_ACCOUNT_ID = identifiers.MAX_ACCOUNT_ID
 MAX_ISSUE_ID = 32
 
 

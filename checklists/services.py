@@ -8,9 +8,7 @@ import difflib
 import functools
 import logging
 import random
-import re
 import time
-import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,24 +28,20 @@ from tenants.permissions import APP_ACCOUNT_ID
 from . import textformat
 from .models import (
     COMPLETE_STATUSES,
-    MAX_ITEM_TEXT,
     MAX_ITEMS,
-    MAX_TEMPLATE_NAME,
     MAX_TEMPLATES,
     ChangeAction,
     Checklist,
     ChecklistChange,
     ChecklistItem,
-    ItemStatus,
     Template,
 )
+from .validation import clean_item_fields, clean_jira_id, clean_template_name
 
 logger = logging.getLogger(__name__)
 
 WRITE_ATTEMPTS = 5
 ITEM_FIELDS = ("text", "status", "is_header", "mandatory", "assignee_account_id", "due_date")
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_LINE_BREAKS = {"\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"}
 
 
 @dataclass(frozen=True)
@@ -67,68 +61,6 @@ class _NoChange(Exception):
 class WriteOutcomeUnknown(Exception):
     """A commit's reply was lost and the database could not be asked whether it landed: the client must reload
     before it tries again (503)."""
-
-
-# --- validation --------------------------------------------------------------------------------------------------
-
-
-def clean_item_text(value, field_name: str = "text") -> str:
-    if not isinstance(value, str):
-        raise ValidationFailed({field_name: "must be a string"})
-    value = value.replace("\t", " ").strip()
-    if not value:
-        raise ValidationFailed({field_name: "must not be empty"})
-    if len(value) > MAX_ITEM_TEXT:
-        raise ValidationFailed({field_name: f"must be at most {MAX_ITEM_TEXT} characters"})
-    if any(ch in _LINE_BREAKS or unicodedata.category(ch) == "Cc" for ch in value):
-        raise ValidationFailed({field_name: "must be a single line without control characters"})
-    return value
-
-
-def clean_item_fields(data: dict, *, partial: bool) -> dict:
-    """Validate item fields (snake_case keys). Collects every bad field before failing."""
-    errors, cleaned = {}, {}
-    for name, value in data.items():
-        try:
-            if name == "text":
-                cleaned[name] = clean_item_text(value)
-            elif name == "status":
-                if value not in ItemStatus.values:
-                    raise ValidationFailed({name: f"must be one of {', '.join(ItemStatus.values)}"})
-                cleaned[name] = value
-            elif name in ("is_header", "mandatory"):
-                if not isinstance(value, bool):
-                    raise ValidationFailed({name: "must be true or false"})
-                cleaned[name] = value
-            elif name == "assignee_account_id":
-                if value in (None, ""):
-                    cleaned[name] = ""
-                elif not isinstance(value, str) or not textformat.ACCOUNT_ID.match(value):
-                    raise ValidationFailed({name: "must be an Atlassian accountId"})
-                else:
-                    cleaned[name] = value
-            elif name == "due_date":
-                if value is None or isinstance(value, date):
-                    cleaned[name] = value
-                else:
-                    try:
-                        cleaned[name] = (
-                            # Only YYYY-MM-DD: Python also reads ISO week dates ("2026-W01-1") of the same length.
-                            date.fromisoformat(value) if isinstance(value, str) and _ISO_DATE.fullmatch(value) else None
-                        )
-                    except ValueError:
-                        cleaned[name] = None
-                    if cleaned[name] is None:
-                        raise ValidationFailed({name: "must be a date as YYYY-MM-DD, or null"})
-        except ValidationFailed as exc:
-            errors.update(exc.errors)
-    if not partial and "text" not in data:
-        errors["text"] = "is required"
-    if errors:
-        raise ValidationFailed(errors)
-    if cleaned.get("is_header"):
-        cleaned["mandatory"] = False
-    return cleaned
 
 
 # --- progress ----------------------------------------------------------------------------------------------------
@@ -561,13 +493,10 @@ def checklist_replace_text(
 def _clean_template(data: dict, *, partial: bool) -> dict:
     errors, cleaned = {}, {}
     if "name" in data or not partial:
-        name = data.get("name")
-        if not isinstance(name, str) or not name.strip():
-            errors["name"] = "is required"
-        elif len(name.strip()) > MAX_TEMPLATE_NAME:
-            errors["name"] = f"must be at most {MAX_TEMPLATE_NAME} characters"
-        else:
-            cleaned["name"] = name.strip()
+        try:
+            cleaned["name"] = clean_template_name(data.get("name"))
+        except ValidationFailed as exc:
+            errors.update(exc.errors)
     if "text" in data or not partial:
         text = data.get("text")
         if not isinstance(text, str):
@@ -582,13 +511,10 @@ def _clean_template(data: dict, *, partial: bool) -> dict:
                 errors.update({f"text ({where})": why for where, why in exc.errors.items()})
     for name in ("project_id", "issue_type_id"):
         if name in data:
-            value = data[name]
-            if value in (None, ""):
-                cleaned[name] = ""
-            elif not isinstance(value, str) or not value.isdigit() or len(value) > 32:
-                errors[name] = "must be a numeric Jira id, or null"
-            else:
-                cleaned[name] = value
+            try:
+                cleaned[name] = clean_jira_id(data[name], name)
+            except ValidationFailed as exc:
+                errors.update(exc.errors)
     if "auto_apply" in data:
         if not isinstance(data["auto_apply"], bool):
             errors["auto_apply"] = "must be true or false"
@@ -689,6 +615,11 @@ def checklist_open(*, tenant: Tenant, issue: IssueRef) -> Checklist | None:
     except Conflict:
         # Someone else opened it at the same moment and applied the template first.
         return Checklist.objects.filter(tenant=tenant, issue_id=issue.id).first()
+    except ValidationFailed:
+        # A template stored before today's input rules (validation.py) that they refuse: opening the issue must not
+        # fail for it; the template is simply not applied until someone fixes it.
+        logger.warning("auto-apply template refused by the input rules", extra={"template_id": str(template.id)})
+        return None
 
 
 def checklist_data_delete(*, tenant_ids) -> dict[str, int]:

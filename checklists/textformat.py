@@ -17,16 +17,18 @@ from datetime import date
 
 from core.exceptions import ValidationFailed
 
-from .models import MAX_ACCOUNT_ID, MAX_ITEM_TEXT, MAX_ITEMS
+from .models import MAX_ITEMS
+from .validation import clean_account_id, clean_item_text
 
 BOX_TO_STATUS = {" ": "todo", "~": "in_progress", "x": "done", "X": "done", "-": "skipped", "!": "blocked"}
 STATUS_TO_BOX = {"todo": " ", "in_progress": "~", "done": "x", "skipped": "-", "blocked": "!"}
 
-_HEADER = re.compile(r"^#{1,6}(?:\s+(?P<text>.*))?$")
-_ITEM = re.compile(r"^[-*]\s*\[(?P<box>.)\](?P<optional>\?)?(?:\s+(?P<text>.*))?$")
-_BULLET = re.compile(r"^[-*]\s+(?P<text>.*)$")
-ACCOUNT_ID = re.compile(r"^[A-Za-z0-9:_-]{1," + str(MAX_ACCOUNT_ID) + r"}$")
-_ATTRS = re.compile(r"^(?P<body>.*?)\s*\{(?P<attrs>(?:@[A-Za-z0-9:_-]+)?(?:\s*due:\d{4}-\d{2}-\d{2})?)\}$")
+# All matched with fullmatch: a line never holds a line break (splitlines), and `$` would admit one anyway.
+_HEADER = re.compile(r"#{1,6}(?:\s+(?P<text>.*))?")
+_ITEM = re.compile(r"[-*]\s*\[(?P<box>.)\](?P<optional>\?)?(?:\s+(?P<text>.*))?")
+_BULLET = re.compile(r"[-*]\s+(?P<text>.*)")
+# The inside of an attribute group. The accountId here is only its shape; its length is validation's to judge.
+_ATTR_GROUP = re.compile(r"(?:@[A-Za-z0-9:_-]+)?(?:\s*due:[0-9]{4}-[0-9]{2}-[0-9]{2})?")
 
 
 @dataclass(frozen=True)
@@ -42,12 +44,24 @@ class Entry:
         return (self.text, self.status, self.is_header, self.mandatory, self.assignee_account_id, self.due_date)
 
 
+def _attribute_group(text: str) -> tuple[str, str] | None:
+    """(text before, inside) when `text` ends in an attribute group `{...}`, else None. A group holds no braces, so
+    it starts at the last `{`: found without a pattern that could backtrack over a long line."""
+    if not text.endswith("}"):
+        return None
+    start = text.rfind("{")
+    if start < 0 or not _ATTR_GROUP.fullmatch(text, start + 1, len(text) - 1):
+        return None
+    return text[:start], text[start + 1 : -1]
+
+
 def _split_attributes(text: str, line_no: int, errors: dict) -> tuple[str, str, date | None]:
-    match = _ATTRS.match(text)
-    if not match:
+    group = _attribute_group(text)
+    if group is None:
         return text, "", None
+    body, attrs = group
     assignee, due = "", None
-    for token in match.group("attrs").split():
+    for token in attrs.split():
         if token.startswith("@"):
             assignee = token[1:]
         else:
@@ -55,7 +69,16 @@ def _split_attributes(text: str, line_no: int, errors: dict) -> tuple[str, str, 
                 due = date.fromisoformat(token.removeprefix("due:"))
             except ValueError:
                 errors[f"line {line_no}"] = f"'{token}' is not a valid date"
-    return match.group("body").rstrip(), assignee, due
+    return body.rstrip(), assignee, due
+
+
+def _checked(body: str, what: str, line_no: int, errors: dict) -> str:
+    """The line's text under the one rule set (validation.clean_item_text), or "" with the reason recorded."""
+    try:
+        return clean_item_text(body, what)
+    except ValidationFailed as exc:
+        errors[f"line {line_no}"] = f"{what} {next(iter(exc.errors.values()))}"
+        return ""
 
 
 def parse(text: str) -> list[Entry]:
@@ -65,32 +88,35 @@ def parse(text: str) -> list[Entry]:
         line = raw.strip()
         if not line:
             continue
-        if header := _HEADER.match(line):
+        if header := _HEADER.fullmatch(line):
             body = (header.group("text") or "").strip()
             if not body:
                 errors[f"line {line_no}"] = "a header needs text after '##'"
-                continue
-            entries.append(Entry(text=body, is_header=True, mandatory=False))
+            elif cleaned := _checked(body, "header", line_no, errors):
+                entries.append(Entry(text=cleaned, is_header=True, mandatory=False))
             continue
         status, mandatory = "todo", True
-        if item := _ITEM.match(line):
+        if item := _ITEM.fullmatch(line):
             box = item.group("box")
             if box not in BOX_TO_STATUS:
                 errors[f"line {line_no}"] = f"unknown status box [{box}]; use one of [ ] [~] [x] [-] [!]"
                 continue
             status, mandatory = BOX_TO_STATUS[box], not item.group("optional")
             body = (item.group("text") or "").strip()
-        elif bullet := _BULLET.match(line):
+        elif bullet := _BULLET.fullmatch(line):
             body = bullet.group("text").strip()
         else:
             body = line
         body, assignee, due = _split_attributes(body, line_no, errors)
+        try:
+            assignee = clean_account_id(assignee)
+        except ValidationFailed as exc:
+            errors[f"line {line_no}"] = f"assignee {next(iter(exc.errors.values()))}"
+            continue
         if not body:
             errors[f"line {line_no}"] = "an item needs text"
-        elif len(body) > MAX_ITEM_TEXT:
-            errors[f"line {line_no}"] = f"item text is longer than {MAX_ITEM_TEXT} characters"
-        else:
-            entries.append(Entry(body, status, False, mandatory, assignee, due))
+        elif cleaned := _checked(body, "item text", line_no, errors):
+            entries.append(Entry(cleaned, status, False, mandatory, assignee, due))
     if len(entries) > MAX_ITEMS:
         errors["text"] = f"a checklist holds at most {MAX_ITEMS} items"
     if errors:
@@ -99,7 +125,7 @@ def parse(text: str) -> list[Entry]:
 
 
 def _needs_escape(text: str) -> bool:
-    return _ATTRS.match(text) is not None
+    return _attribute_group(text) is not None
 
 
 def serialize_entry(entry: Entry) -> str:

@@ -17,10 +17,10 @@ from tenants.decorators import connect_jwt_required, fit_required, unauthorized
 from tenants.services import tenant_for_forge_invocation
 
 from . import services
+from .validation import is_jira_id
 
-ISSUE_ID = re.compile(r"^\d{1,20}$")
-ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,30}-\d{1,12}$")
-JIRA_ID = re.compile(r"^\d{0,20}$")
+# Matched with fullmatch and ASCII classes: `\d` admits digits of other scripts and `$` a trailing newline.
+ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,30}-[0-9]{1,12}")
 
 
 @require_GET
@@ -30,12 +30,12 @@ def panel(request):
     """The checklist panel in Jira's issue view. Its query parameters are covered by the JWT's qsh."""
     params = {name: request.GET.get(name, "") for name in ("issueId", "issueKey", "projectId", "issueTypeId")}
     errors = {}
-    if not ISSUE_ID.match(params["issueId"]):
+    if not is_jira_id(params["issueId"]):
         errors["issueId"] = "must be a Jira issue id"
-    if params["issueKey"] and not ISSUE_KEY.match(params["issueKey"]):
+    if params["issueKey"] and not ISSUE_KEY.fullmatch(params["issueKey"]):
         errors["issueKey"] = "must be a Jira issue key"
     for name in ("projectId", "issueTypeId"):
-        if not JIRA_ID.match(params[name]):
+        if params[name] and not is_jira_id(params[name]):
             errors[name] = "must be a Jira id"
     if errors:
         return JsonResponse({"error": "invalid_parameters", "fields": errors}, status=400)
@@ -66,7 +66,7 @@ def _delete_issue_checklist(request, tenant):
         issue_id = str(body["issue"]["id"])
     except (ValueError, KeyError, TypeError):
         return JsonResponse({"error": "invalid_payload", "fields": {"issue.id": "is required"}}, status=400)
-    if not ISSUE_ID.match(issue_id):
+    if not is_jira_id(issue_id):
         return JsonResponse({"error": "invalid_payload", "fields": {"issue.id": "must be a Jira issue id"}}, status=400)
     services.checklist_delete_for_issue(tenant=tenant, issue_id=issue_id)
     return HttpResponse(status=204)

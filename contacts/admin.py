@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.html import format_html
 
-from core.admin import AuditedAdmin
+from core.admin import AuditedAdmin, csv_cell
 from core.audit import audit_record
 from core.exceptions import ValidationFailed
 from core.models import AuditAction
@@ -81,9 +81,8 @@ class ContactAdmin(AuditedAdmin):
         writer = csv.writer(response)
         writer.writerow(["email", "name", "sync_state", "synced_at", "unsubscribed_at"])
         for contact in queryset.order_by("email").iterator(chunk_size=1000):
-            writer.writerow(
-                [contact.email, contact.display_name, contact.sync_state, contact.synced_at, contact.unsubscribed_at]
-            )
+            row = [contact.email, contact.display_name, contact.sync_state, contact.synced_at, contact.unsubscribed_at]
+            writer.writerow([csv_cell(value) for value in row])
         return response
 
     def changelist_view(self, request, extra_context=None):

@@ -6,6 +6,8 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group, User
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpResponseRedirect
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -14,6 +16,43 @@ from .audit import audit_record
 from .backends import permission_names
 from .models import AuditAction, AuditEntry
 from .roles import ROLES
+
+# Fields that only some roles may read: (app_label.modelname, field) -> the permission that reads it. Apps register
+# their own (checklists/admin.py); a role without the permission can neither see nor search nor filter by them,
+# since any lookup on a field (`?text__startswith=a`) answers yes or no about its content.
+HIDDEN_FIELDS: dict[tuple[str, str], str] = {}
+
+
+def hide_field(model_label: str, field_name: str, *, permission: str) -> None:
+    HIDDEN_FIELDS[(model_label.lower(), field_name)] = permission
+
+
+def hidden_in_lookup(request, model, lookup: str) -> str | None:
+    """The hidden field this lookup (or search field, or ordering) reaches for this user, following relations, or
+    None. Names that are not fields (lookups such as `startswith`, transforms) end the walk."""
+    for part in lookup.lstrip("-^=@").split(LOOKUP_SEP):
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return None
+        permission = HIDDEN_FIELDS.get((model._meta.label_lower, field.name))
+        if permission and not request.user.has_perm(permission):
+            return f"{model._meta.label_lower}.{field.name}"
+        if not field.is_relation or field.related_model is None:
+            return None
+        model = field.related_model
+    return None
+
+
+# A cell starting with one of these is run as a formula by Excel, LibreOffice or Google Sheets (tab and carriage
+# return too: some strip them and then read the rest); full-width forms are folded to these by some of them.
+_FORMULA_STARTS = tuple("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+
+
+def csv_cell(value) -> str:
+    """A value for a CSV export that a spreadsheet shows as text: a leading quote keeps `=HYPERLINK(...)` inert."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 class PageRelatedChangeList(ChangeList):
@@ -59,13 +98,30 @@ class AuditedAdmin(ReadOnlyAdmin):
     def get_changelist(self, request, **kwargs):
         return PageRelatedChangeList
 
+    def lookup_allowed(self, lookup, value, request=None):
+        # Every filter parameter of a list comes through here: one on a field the role may not read is refused (400).
+        if request is not None and hidden_in_lookup(request, self.model, lookup):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+    def get_search_fields(self, request):
+        return [f for f in super().get_search_fields(request) if not hidden_in_lookup(request, self.model, f)]
+
+    def get_sortable_by(self, request):
+        return [f for f in super().get_sortable_by(request) if not hidden_in_lookup(request, self.model, f)]
+
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
         cl = (getattr(response, "context_data", None) or {}).get("cl")
         if request.method == "GET" and cl is not None:
             # Evaluating the page's queryset here caches it, so the template renders the same rows without a query.
+            # The query string is part of the record: what was searched and filtered for is what was looked at.
             audit_record(
-                request=request, action=AuditAction.LIST, model=self.model, object_ids=[o.pk for o in cl.result_list]
+                request=request,
+                action=AuditAction.LIST,
+                model=self.model,
+                object_ids=[o.pk for o in cl.result_list],
+                with_query=True,
             )
         return response
 

@@ -29,6 +29,7 @@ def audit_record(
     object_ids: Iterable = (),
     object_count: int | None = None,
     detail: str = "",
+    with_query: bool = False,
 ) -> AuditEntry:
     label = model if isinstance(model, str) else model._meta.label_lower
     ids = [str(i) for i in object_ids][:MAX_IDS_PER_ENTRY]
@@ -42,5 +43,5 @@ def audit_record(
         object_ids=ids,
         object_count=len(ids) if object_count is None else object_count,
         ip_address=client_ip(request),
-        path=request.path[:255],
+        path=(request.get_full_path() if with_query else request.path)[: AuditEntry._meta.get_field("path").max_length],
     )

@@ -342,6 +342,20 @@ def _is_tenant(record: dict, tenant: str) -> bool:
     return tenant in candidates or tenant.removeprefix("https://").rstrip("/") in candidates
 
 
+def _check_text(record: dict) -> None:
+    """Checklist text in an archive passes the API's input rules, or the restore stops before writing anything."""
+    from checklists.validation import check_archived_record
+    from core.exceptions import ValidationFailed
+
+    try:
+        check_archived_record(record["model"], record.get("fields") or {})
+    except ValidationFailed as exc:
+        why = "; ".join(f"{k}: {v}" for k, v in list(exc.errors.items())[:3])
+        raise ArchiveError(
+            f"the archive's {record['model']} {record.get('pk')} breaks the input rules ({why})"
+        ) from None
+
+
 def _scan(name_or_path: str, tenant: str | None = None) -> tuple[dict[str, int], tuple[str, str] | None]:
     """One full read of the archive, writing nothing: its record counts and, when asked, the named site's primary
     key and clientKey. Raises ArchiveError for a damaged or foreign archive, or a site it does not hold."""
@@ -350,6 +364,7 @@ def _scan(name_or_path: str, tenant: str | None = None) -> tuple[dict[str, int],
     with archive_open(name_or_path) as src:
         for record in _records(src):
             counts[record["model"]] = counts.get(record["model"], 0) + 1
+            _check_text(record)
             if tenant and found is None and _is_tenant(record, tenant):
                 found = str(record["pk"]), record["fields"]["client_key"]
     if tenant and found is None:

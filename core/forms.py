@@ -4,26 +4,37 @@ from django_otp.admin import OTPAdminAuthenticationForm
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+SIGN_IN_FAILED = "Sign-in failed. Check the username, the password and the code, and try again."
+
 
 class AdminLoginForm(OTPAdminAuthenticationForm):
     """Username, password and one code: a 6-digit code from the authenticator app, or one of the recovery codes.
 
     django-otp asks the user to pick a device first; we pick it from the code's shape, among the user's own confirmed
-    devices only. A wrong code counts as a failed login for django-axes, so codes cannot be guessed without lockout."""
+    devices only. Until password and code are both right the answer is one generic error (a distinct "wrong code"
+    would confirm the password), and every failed attempt, a missing code included, counts as a failed login for
+    django-axes, so neither the password nor the codes can be guessed without lockout."""
 
     def _chosen_device(self, user):
         device = super()._chosen_device(user)
         if device is not None:
             return device
         token = (self.cleaned_data.get("otp_token") or "").strip()
-        model = TOTPDevice if token.isdigit() and len(token) <= 8 else StaticDevice
+        model = TOTPDevice if token.isascii() and token.isdigit() and len(token) <= 8 else StaticDevice
         return model.objects.filter(user=user, confirmed=True).first()
+
+    def clean(self):
+        try:
+            return super().clean()
+        except ValidationError:
+            raise ValidationError(SIGN_IN_FAILED, code="invalid_login") from None
 
     def clean_otp(self, user):
         try:
             super().clean_otp(user)
         except ValidationError:
-            if user is not None and self.cleaned_data.get("otp_token"):
+            if user is not None:
+                # The password was right (Django's authenticate() reports wrong ones itself): this attempt counts.
                 user_login_failed.send(
                     sender=__name__, credentials={"username": user.get_username()}, request=self.request
                 )

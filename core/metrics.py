@@ -120,8 +120,10 @@ class MetricsMiddleware:
 def metrics_view(request):
     """Prometheus text format, for a scraper holding METRICS_TOKEN (Authorization: Bearer ...)."""
     token = settings.METRICS_TOKEN
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not token or not hmac.compare_digest(given.encode(), token.encode()):
+    # Only the Authorization header, only the Bearer scheme: a bare token, another scheme or a query parameter
+    # (which would end up in access logs) is refused like a wrong token.
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if not token or scheme != "Bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
         return HttpResponseNotFound()  # the endpoint does not exist for anyone without the token
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -13,7 +13,7 @@ from . import context
 
 logger = logging.getLogger(__name__)
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")  # fullmatch: `$` would admit a trailing newline
 JIRA_FRAME_ANCESTORS = ("https://*.atlassian.net", "https://*.jira.com")
 
 
@@ -29,7 +29,7 @@ class RequestContextMiddleware:
     def __call__(self, request):
         context.reset()
         incoming = request.headers.get("X-Request-ID", "")
-        request.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         context.request_id.set(request.request_id)
         response = self.get_response(request)
         response["X-Request-ID"] = request.request_id

@@ -29,15 +29,18 @@ ACCOUNT_FIELDS = {
     "checklists.ChecklistChange": ("actor_account_id",),
 }
 NEVER_REPORT = {"", "unknown", "app"}  # "app": the app itself (auto-applied templates), never a Jira account
-_ISO_DURATION = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+# ASCII digits, whole-value matches: `\d` admits other scripts (which float() would then read) and `$` a newline.
+_ISO_DURATION = re.compile(
+    r"P(?:([0-9]+)W)?(?:([0-9]+)D)?(?:T(?:([0-9]+)H)?(?:([0-9]+)M)?(?:([0-9]+(?:\.[0-9]+)?)S)?)?"
+)
 
 
 def parse_cycle_period(value: str) -> float | None:
     """Seconds, from '604800' or an ISO-8601 duration such as 'P7D' or 'PT168H' (both have been seen)."""
     value = (value or "").strip()
-    if re.fullmatch(r"\d+(\.\d+)?", value):
+    if re.fullmatch(r"[0-9]+(\.[0-9]+)?", value):
         return float(value)
-    match = _ISO_DURATION.match(value)
+    match = _ISO_DURATION.fullmatch(value)
     if not match or value in ("P", "PT"):
         return None
     weeks, days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())

@@ -92,6 +92,7 @@ class JiraStandIn(StandInServer):
         # `permissions_delay` seconds), "garbage" (200 with a body that is not JSON). None answers normally.
         self.permissions_fault: str | None = None
         self.permissions_delay = 5.0
+        self.install_key_requests: list[str] = []  # kids asked for at /install-keys/ (amplification tests count them)
 
     @property
     def install_keys_url(self) -> str:
@@ -232,6 +233,7 @@ class _Handler(JSONHandler):
             return self._permissions("GET", parts)
         if path.startswith("/install-keys/"):
             kid = path.removeprefix("/install-keys/")
+            self.server.install_key_requests.append(kid)
             if kid == self.server.install_keys.kid:
                 return self._send(200, self.server.install_keys.public_pem.encode(), "application/x-pem-file")
             return self._send(404, b"not found", "text/plain")

@@ -56,6 +56,15 @@ ENVIRONMENT = env.str("ENVIRONMENT", default="development" if DEBUG else "produc
 ATLASSIAN_INSTALL_KEYS_URL = env.str("ATLASSIAN_INSTALL_KEYS_URL", default="https://connect-install-keys.atlassian.com")
 FORGE_JWKS_URL = env.str("FORGE_JWKS_URL", default="https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json")
 FORGE_JWKS_REFRESH_COOLDOWN_SECONDS = env.float("FORGE_JWKS_REFRESH_COOLDOWN_SECONDS", default=30.0)
+# Connect install keys: trusted for hours, then fetched again (a key Atlassian revokes stops being trusted); a kid
+# Atlassian does not know is remembered as unknown, and after any failed fetch no unknown kid is fetched for a while,
+# so unauthenticated installs with made-up kids cannot turn into one request to Atlassian each.
+ATLASSIAN_INSTALL_KEY_CACHE_SECONDS = env.float("ATLASSIAN_INSTALL_KEY_CACHE_SECONDS", default=6 * 3600.0)
+ATLASSIAN_INSTALL_KEY_MISS_SECONDS = env.float("ATLASSIAN_INSTALL_KEY_MISS_SECONDS", default=600.0)
+ATLASSIAN_INSTALL_KEY_COOLDOWN_SECONDS = env.float("ATLASSIAN_INSTALL_KEY_COOLDOWN_SECONDS", default=10.0)
+# The per-process cache of rendered item Markdown (checklists/rendering.py): bounded by memory, then by entries.
+MARKDOWN_CACHE_MAX_BYTES = env.int("MARKDOWN_CACHE_MAX_BYTES", default=32 * 1024 * 1024)
+MARKDOWN_CACHE_MAX_ENTRIES = env.int("MARKDOWN_CACHE_MAX_ENTRIES", default=20_000)
 FORGE_APP_ID = env.str("FORGE_APP_ID", default="ari:cloud:ecosystem::app/00000000-0000-0000-0000-000000000000")
 # Hosts a tenant baseUrl may have (defence in depth on install). The local stand-in adds 127.0.0.1 through env.
 ALLOWED_JIRA_HOSTS = env.list("ALLOWED_JIRA_HOSTS", default=["*.atlassian.net", "*.jira.com", "*.jira-dev.com"])

@@ -8,9 +8,11 @@ All failures raise AuthError, which views turn into one uniform 401; the reason 
 import hashlib
 import hmac
 import logging
+import math
 import re
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urlparse
@@ -21,6 +23,7 @@ from django.conf import settings
 from jwt.algorithms import RSAAlgorithm
 
 from core import context
+from core.identifiers import is_account_id, is_jira_id
 
 from .models import Tenant, TenantState
 from .qsh import CONTEXT_QSH, query_string_hash
@@ -28,11 +31,16 @@ from .selectors import tenant_for_client_key, tenant_for_id
 
 logger = logging.getLogger(__name__)
 
-KID_PATTERN = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$")
+# Always fullmatch: `$` would admit a trailing newline, which then reaches the key URL.
+KID_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 FORGE_ISSUER = "forge/invocation-token"
 PANEL_ISSUER = "herochecklist"
 PANEL_AUDIENCE = "herochecklist:panel"
 MAX_TOKEN_LENGTH = 8192
+MAX_CLAIM_STRING = 255  # installationId, cloudId, issue keys: longer is not something Atlassian sends
+# Seconds since the epoch that a time claim may hold: a finite number before the year 5000 (datetime's range,
+# and int() of an infinite float raises).
+MAX_TIMESTAMP = 95_617_584_000
 
 
 class AuthError(Exception):
@@ -86,6 +94,19 @@ def _check_iat(claims: dict) -> None:
         raise AuthError("iat missing or in the future")
 
 
+def _check_times(claims: dict) -> None:
+    """Time claims are plain finite numbers in datetime's range: not strings, booleans, NaN or infinity (PyJWT reads
+    "123" and True as numbers, and our own code turns these claims into datetimes)."""
+    for name in ("exp", "iat", "nbf"):
+        if name not in claims:
+            continue
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise AuthError(f"{name} is not a number")
+        if not math.isfinite(value) or not 0 <= value < MAX_TIMESTAMP:
+            raise AuthError(f"{name} is out of range")
+
+
 def _decode(token: str, key, algorithm: str, *, required: list[str], **kwargs) -> dict:
     try:
         claims = jwt.decode(
@@ -96,10 +117,45 @@ def _decode(token: str, key, algorithm: str, *, required: list[str], **kwargs) -
             options={"verify_aud": "audience" in kwargs, "require": required},
             **kwargs,
         )
-    except jwt.PyJWTError as exc:
+    except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as exc:
+        # A validly signed token may still carry claims the library cannot read: a 401 like any other.
         raise AuthError(f"token rejected: {type(exc).__name__}") from None
+    _check_times(claims)
     _check_iat(claims)
     return claims
+
+
+def _object(value, what: str) -> dict:
+    """A claim that must be a JSON object when present; None or absent reads as empty."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise AuthError(f"{what} is not an object")
+    return value
+
+
+def _claim_text(value, what: str, *, numeric: bool = False) -> str:
+    """An optional short string claim ("" when absent). Jira sends some ids as numbers; those are read as text."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        value = str(value)
+    if not isinstance(value, str) or len(value) > MAX_CLAIM_STRING or not value.isprintable():
+        raise AuthError(f"{what} is not a short string")
+    if numeric and not is_jira_id(value):
+        raise AuthError(f"{what} is not a Jira id")
+    return value
+
+
+def _issue_ref(issue: dict, project: dict, *, type_id) -> IssueRef | None:
+    if not issue.get("id"):
+        return None
+    return IssueRef(
+        id=_claim_text(issue["id"], "issue id", numeric=True),
+        key=_claim_text(issue.get("key"), "issue key"),
+        project_id=_claim_text(project.get("id"), "project id", numeric=True),
+        issue_type_id=_claim_text(type_id, "issue type id", numeric=True),
+    )
 
 
 def expected_qsh(request) -> str:
@@ -119,7 +175,8 @@ def _check_qsh(claims: dict, request, *, allow_context_qsh: bool) -> None:
         if not allow_context_qsh:
             raise AuthError("context token on a qsh-only endpoint")
         return
-    if not hmac.compare_digest(qsh, expected_qsh(request)):
+    # As bytes: compare_digest raises TypeError on str with non-ASCII characters (a 500 for a signed odd qsh).
+    if not hmac.compare_digest(qsh.encode("utf-8", "surrogatepass"), expected_qsh(request).encode()):
         raise AuthError("qsh mismatch")
 
 
@@ -158,45 +215,73 @@ def _connect_tenant(client_key: str, *, allow_disabled: bool, fresh: bool = Fals
 
 
 def connect_issue_ref(claims: dict) -> IssueRef | None:
-    jira = (claims.get("context") or {}).get("jira") or {}
-    issue, project = jira.get("issue") or {}, jira.get("project") or {}
-    if not issue.get("id"):
-        return None
-    return IssueRef(
-        id=str(issue["id"]),
-        key=str(issue.get("key", "")),
-        project_id=str(project.get("id", "")),
-        issue_type_id=str(issue.get("issuetype", {}).get("id", "") if isinstance(issue.get("issuetype"), dict) else ""),
-    )
+    """The issue a Connect context token is bound to. Odd shapes or values are a 401, never a 500."""
+    jira = _object(_object(claims.get("context"), "context").get("jira"), "context.jira")
+    issue = _object(jira.get("issue"), "context.jira.issue")
+    project = _object(jira.get("project"), "context.jira.project")
+    issue_type = issue.get("issuetype")
+    return _issue_ref(issue, project, type_id=issue_type.get("id") if isinstance(issue_type, dict) else None)
 
 
 # --- Connect signed install (RS256) ----------------------------------------------------------------------------
 
-_install_keys: dict[tuple[str, str], object] = {}
+# (keys URL, kid) -> (key, fetched at): fetched keys expire, so a key Atlassian revokes stops being trusted.
+_install_keys: dict[tuple[str, str], tuple[object, float]] = {}
+# (keys URL, kid) -> unknown until: kids Atlassian did not serve, not asked for again for a while.
+_install_key_misses: dict[tuple[str, str], float] = {}
+# keys URL -> no fetch of an unknown kid before this moment (set by every failed fetch).
+_install_key_cooldown: dict[str, float] = {}
 _install_keys_lock = threading.Lock()
+MAX_REMEMBERED_MISSES = 4096
 
 
 def install_public_key(kid: str):
-    if not KID_PATTERN.match(kid) or ".." in kid:
+    """The RSA key Atlassian signs installs with. Anyone can send an install with any kid before we know who they
+    are, so at most one fetch per cooldown leaves this process for kids we do not hold."""
+    if not KID_PATTERN.fullmatch(kid) or ".." in kid:
         raise AuthError("kid has characters outside the allowed set")
-    cache_key = (settings.ATLASSIAN_INSTALL_KEYS_URL, kid)
+    base = settings.ATLASSIAN_INSTALL_KEYS_URL
+    cache_key = (base, kid)
+    now = time.monotonic()
     with _install_keys_lock:
-        if cache_key in _install_keys:
-            return _install_keys[cache_key]
-    url = f"{settings.ATLASSIAN_INSTALL_KEYS_URL.rstrip('/')}/{kid}"
+        cached = _install_keys.get(cache_key)
+        if cached is not None and now - cached[1] < settings.ATLASSIAN_INSTALL_KEY_CACHE_SECONDS:
+            return cached[0]
+        if _install_key_misses.get(cache_key, 0.0) > now:
+            raise AuthError(f"install key {kid} is known to be unknown")
+        if _install_key_cooldown.get(base, 0.0) > now:
+            raise AuthError("install key fetch cooling down after a failed one")
+        # Taken before the fetch, so concurrent requests with made-up kids do not all go out at once; a success
+        # gives the slot back.
+        _install_key_cooldown[base] = now + settings.ATLASSIAN_INSTALL_KEY_COOLDOWN_SECONDS
+    try:
+        key = _fetch_install_key(base, kid)
+    except AuthError:
+        with _install_keys_lock:
+            if len(_install_key_misses) >= MAX_REMEMBERED_MISSES:
+                _install_key_misses.clear()  # a flood of made-up kids: the cooldown still holds the line
+            _install_key_misses[cache_key] = time.monotonic() + settings.ATLASSIAN_INSTALL_KEY_MISS_SECONDS
+            _install_key_cooldown[base] = time.monotonic() + settings.ATLASSIAN_INSTALL_KEY_COOLDOWN_SECONDS
+        raise
+    with _install_keys_lock:
+        _install_key_cooldown.pop(base, None)
+        _install_keys[cache_key] = (key, time.monotonic())
+    return key
+
+
+def _fetch_install_key(base: str, kid: str):
+    url = f"{base.rstrip('/')}/{kid}"
     try:
         response = httpx.get(url, timeout=settings.OUTBOUND_TIMEOUT_SECONDS)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+        # InvalidURL is not an HTTPError: a malformed keys URL (or kid) must be a 401 too, never a 500.
         raise AuthError(f"install key fetch failed: {type(exc).__name__}") from None
     if response.status_code != 200:
         raise AuthError(f"install key {kid} not found ({response.status_code})")
     try:
-        key = RSAAlgorithm(RSAAlgorithm.SHA256).prepare_key(response.text)
-    except (jwt.PyJWTError, ValueError, TypeError):
+        return RSAAlgorithm(RSAAlgorithm.SHA256).prepare_key(response.text)
+    except (jwt.PyJWTError, ValueError, TypeError, UnicodeDecodeError):
         raise AuthError("install key is not an RSA public key") from None
-    with _install_keys_lock:
-        _install_keys[cache_key] = key
-    return key
 
 
 def verify_install_jwt(token: str, request, *, body_client_key: str) -> dict:
@@ -210,7 +295,7 @@ def verify_install_jwt(token: str, request, *, body_client_key: str) -> dict:
     audience = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if not audience or not isinstance(audience[0], str) or audience[0].rstrip("/") != settings.BASE_URL:
         raise AuthError("aud is not our baseUrl")
-    if claims["iss"] != body_client_key:
+    if not isinstance(claims["iss"], str) or claims["iss"] != body_client_key:
         raise AuthError("iss does not match the body clientKey")
     _check_qsh(claims, request, allow_context_qsh=False)
     return claims
@@ -243,7 +328,7 @@ def verify_fit(token: str) -> dict:
     if header.get("alg") != "RS256":
         raise AuthError("FIT must be RS256")
     kid = header.get("kid")
-    if not isinstance(kid, str) or not KID_PATTERN.match(kid):
+    if not isinstance(kid, str) or not KID_PATTERN.fullmatch(kid):
         raise AuthError("kid missing or malformed")
     try:
         key = _jwks_client().get_signing_key(kid).key
@@ -257,9 +342,13 @@ def verify_fit(token: str) -> dict:
         audience=settings.FORGE_APP_ID,
         issuer=FORGE_ISSUER,
     )
-    app = claims.get("app") or {}
-    if not isinstance(app, dict) or not isinstance(app.get("installationId"), str) or not app["installationId"]:
+    app = _object(claims.get("app"), "app")
+    if not _claim_text(app.get("installationId"), "app.installationId") or not isinstance(app["installationId"], str):
         raise AuthError("FIT has no app.installationId")
+    _claim_text(app.get("apiBaseUrl"), "app.apiBaseUrl")
+    context_claim = _object(claims.get("context"), "context")
+    for name in ("cloudId", "siteUrl"):
+        _claim_text(context_claim.get(name), f"context.{name}")
     return claims
 
 
@@ -270,21 +359,16 @@ FORGE_ISSUE_DELETED_MODULE = "herochecklist-issue-deleted"
 
 
 def fit_module(claims: dict) -> str:
-    module = (claims.get("app") or {}).get("module") or {}
-    return module.get("key", "") if isinstance(module, dict) else ""
+    module = _object(claims.get("app"), "app").get("module") or {}
+    key = module.get("key", "") if isinstance(module, dict) else ""
+    return key if isinstance(key, str) else ""
 
 
 def forge_issue_ref(claims: dict) -> IssueRef | None:
-    extension = (claims.get("context") or {}).get("extension") or {}
-    issue, project = extension.get("issue") or {}, extension.get("project") or {}
-    if not isinstance(issue, dict) or not issue.get("id"):
-        return None
-    return IssueRef(
-        id=str(issue["id"]),
-        key=str(issue.get("key", "")),
-        project_id=str(project.get("id", "")) if isinstance(project, dict) else "",
-        issue_type_id=str(issue.get("typeId", "")),
-    )
+    extension = _object(_object(claims.get("context"), "context").get("extension"), "context.extension")
+    issue = _object(extension.get("issue"), "context.extension.issue")
+    project = _object(extension.get("project"), "context.extension.project")
+    return _issue_ref(issue, project, type_id=issue.get("typeId"))
 
 
 # --- Panel tokens (ours) ---------------------------------------------------------------------------------------
@@ -328,17 +412,33 @@ def verify_panel_token(token: str) -> AuthContext:
         audience=PANEL_AUDIENCE,
         issuer=PANEL_ISSUER,
     )
+    # Our own signature, but the claims are still checked for shape: a token minted by an older release, or with a
+    # leaked key, must not reach a query with a value that is not a UUID.
+    if not isinstance(claims["tid"], str) or not _is_uuid(claims["tid"]):
+        raise AuthError("panel token tid is not a UUID")
+    # "" is an anonymous viewer of a public issue (reads only, see tenants/permissions.py); else an accountId.
+    if claims["sub"] != "" and not is_account_id(claims["sub"]):
+        raise AuthError("panel token sub is not an accountId")
+    if not isinstance(claims["issue_id"], str) or not is_jira_id(claims["issue_id"]):
+        raise AuthError("panel token issue_id is not a Jira id")
+    issue = IssueRef(
+        id=claims["issue_id"],
+        key=_claim_text(claims.get("issue_key"), "issue_key"),
+        project_id=_claim_text(claims.get("pid"), "pid", numeric=True),
+        issue_type_id=_claim_text(claims.get("itid"), "itid", numeric=True),
+    )
     tenant = tenant_for_id(claims["tid"])
     if tenant is None or tenant.state not in (TenantState.INSTALLED, TenantState.ENABLED):
         raise AuthError("panel token for an unknown, disabled or uninstalled tenant")
     context.client_key.set(tenant.client_key)
-    issue = IssueRef(
-        id=str(claims["issue_id"]),
-        key=str(claims.get("issue_key", "")),
-        project_id=str(claims.get("pid", "")),
-        issue_type_id=str(claims.get("itid", "")),
-    )
-    return AuthContext(tenant=tenant, account_id=str(claims["sub"]), source="panel", issue=issue)
+    return AuthContext(tenant=tenant, account_id=claims["sub"], source="panel", issue=issue)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
 
 
 # --- One entry point for the REST API --------------------------------------------------------------------------
@@ -352,8 +452,8 @@ def authenticate_api_request(request) -> AuthContext:
         tenant, claims = verify_connect_jwt(token, request, allow_context_qsh=True)
         # No `sub`: an anonymous viewer of a public issue. Authenticated as the site, with no user: reads only.
         account_id = claims.get("sub", "")
-        if not isinstance(account_id, str):
-            raise AuthError("Connect token sub is not a string")
+        if account_id != "" and not is_account_id(account_id):
+            raise AuthError("Connect token sub is not an accountId")
         return AuthContext(tenant=tenant, account_id=account_id, source="connect", issue=connect_issue_ref(claims))
     if scheme == "Bearer":
         issuer = _unverified_claims(token).get("iss") if token else None
@@ -366,8 +466,8 @@ def authenticate_api_request(request) -> AuthContext:
             if fit_module(claims) != FORGE_PANEL_MODULE:
                 raise AuthError("FIT from a module that does not call the API")
             principal = claims.get("principal")
-            if not isinstance(principal, str) or not principal:
-                raise AuthError("FIT has no principal")
+            if not is_account_id(principal):
+                raise AuthError("FIT has no principal, or one that is not an accountId")
             tenant = tenant_for_forge_invocation(
                 claims=claims, system_token=request.headers.get("x-forge-oauth-system", "")
             )

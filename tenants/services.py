@@ -2,11 +2,14 @@
 
 import fnmatch
 import logging
+import math
+import re
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 import jwt
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 
 from core import crypto
@@ -22,18 +25,53 @@ logger = logging.getLogger(__name__)
 
 MAX_SECRET_LENGTH = 512
 MAX_KEY_LENGTH = 255
+_PAYLOAD_NAMES = {"client_key": "clientKey", "base_url": "baseUrl", "display_url": "displayUrl"}
+
+
+# A DNS name (labels of letters, digits and inner hyphens) or an IPv4 address: what a browser and httpx agree on.
+_HOSTNAME = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+# What a site URL's path may hold (Confluence sites end in /wiki): no spaces, backslashes, quotes or controls.
+_URL_PATH = re.compile(r"(?:/[A-Za-z0-9._~%!$&'()*+,;=:@-]*)*")
+
+
+def _site_url(url: str) -> tuple[str, str, int | None] | None:
+    """(scheme, hostname, port) of an http(s) site URL that every parser reads the same way, else None. The host is
+    the parsed hostname, never a slice of the raw string: "https://evil.com\\.atlassian.net" or a userinfo part
+    must not pass as an Atlassian host."""
+    if not isinstance(url, str) or not url.isascii() or not url.isprintable() or " " in url or "\\" in url:
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a bad port, or an unbalanced IPv6 bracket
+        return None
+    hostname = parts.hostname or ""
+    if (
+        parts.scheme not in ("https", "http")
+        or parts.username is not None
+        or parts.password is not None
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+        or not _HOSTNAME.fullmatch(hostname)
+        or not _URL_PATH.fullmatch(parts.path)
+    ):
+        return None
+    return parts.scheme, hostname, port
 
 
 def _allowed_jira_url(url: str) -> bool:
-    parsed = urlparse(url)
-    if parsed.scheme not in ("https", "http") or not parsed.netloc or parsed.username or parsed.password:
+    site = _site_url(url)
+    if site is None:
         return False
-    host = parsed.netloc.lower()
-    allowed = any(fnmatch.fnmatchcase(host, pattern.lower()) for pattern in settings.ALLOWED_JIRA_HOSTS)
-    # Plain http only for hosts named exactly in the setting (the local stand-in), never for a wildcard match.
-    if parsed.scheme == "http":
-        return host in {p.lower() for p in settings.ALLOWED_JIRA_HOSTS if "*" not in p}
-    return allowed
+    scheme, hostname, port = site
+    with_port = f"{hostname}:{port}" if port is not None else hostname
+    patterns = [p.strip().lower() for p in settings.ALLOWED_JIRA_HOSTS if p.strip()]
+    if scheme == "http":
+        # Plain http only for hosts named exactly in the setting (the local stand-in), never for a wildcard match.
+        return any(with_port == p for p in patterns if "*" not in p)
+    # A pattern with a port names host and port; one without names the host (on any port, as before).
+    return any(fnmatch.fnmatchcase(with_port if ":" in p else hostname, p) for p in patterns)
 
 
 def _validate_install_payload(payload: object) -> dict:
@@ -52,6 +90,9 @@ def _validate_install_payload(payload: object) -> dict:
             errors[name] = "is required"
         elif len(value) > max_length:
             errors[name] = f"must be at most {max_length} characters"
+        elif not value.isprintable():
+            # Control characters, line breaks and lone surrogates (which no database driver can encode).
+            errors[name] = "must not contain control characters or invalid Unicode"
         return value
 
     data = {
@@ -69,7 +110,7 @@ def _validate_install_payload(payload: object) -> dict:
         errors["clientKey"] = "is not a valid clientKey"
     if data["base_url"] and "baseUrl" not in errors and not _allowed_jira_url(data["base_url"]):
         errors["baseUrl"] = "must be an https URL of an Atlassian site"
-    if data["display_url"] and not urlparse(data["display_url"]).scheme.startswith("http"):
+    if data["display_url"] and _site_url(data["display_url"]) is None:
         errors["displayUrl"] = "must be an http(s) URL"
     if data["key"] and data["key"] != settings.APP_KEY:
         errors["key"] = "is not this app's key"
@@ -105,7 +146,11 @@ def tenant_install(*, payload: dict) -> Tenant:
         tenant.state = TenantState.INSTALLED
         tenant.uninstalled_at = None
     tenant.installed_at = now
-    tenant.full_clean()
+    try:
+        tenant.full_clean()
+    except DjangoValidationError as exc:
+        # The checks above should leave nothing for the model to refuse; if they do, it is still the caller's 400.
+        raise ValidationFailed({_PAYLOAD_NAMES.get(k, k): "; ".join(v) for k, v in exc.message_dict.items()}) from None
     tenant.save()
     logger.info("tenant installed", extra={"tenant_id": str(tenant.id), "new_tenant": created})
     return tenant
@@ -156,7 +201,13 @@ def _token_expiry(token: str):
         exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
     except jwt.PyJWTError:
         return None
-    return datetime.fromtimestamp(exp, UTC) if isinstance(exp, int | float) else None
+    # Unverified and only informative: a value no datetime can hold (infinite, NaN, huge) reads as unknown.
+    if isinstance(exp, bool) or not isinstance(exp, int | float) or not math.isfinite(exp):
+        return None
+    try:
+        return datetime.fromtimestamp(exp, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def tenant_for_forge_invocation(

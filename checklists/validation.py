@@ -1,0 +1,147 @@
+"""
+The input rules for text that customers write: one set, used by every path that stores it (the JSON API, the text
+format, templates, CSV import, restore). A path may shape its input differently, but what reaches the database
+passed these functions, so the same garbage is refused the same way wherever it comes in.
+
+- One line of text: no line breaks, no control characters, no lone surrogates (they cannot be encoded to UTF-8, so
+  the database driver would fail on them), at most a given length.
+- Identifiers match exactly: Jira ids are ASCII digits (`str.isdigit()` and `\\d` admit other scripts, and `$`
+  admits a trailing newline), accountIds are Atlassian's ASCII shape.
+"""
+
+import re
+import unicodedata
+from datetime import date
+
+from core.exceptions import ValidationFailed
+from core.identifiers import is_account_id, is_jira_id
+
+from .models import MAX_ACCOUNT_ID, MAX_ISSUE_ID, MAX_ITEM_TEXT, MAX_TEMPLATE_NAME, ItemStatus
+
+# Characters that end a line for str.splitlines(), besides the control characters already refused as such.
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+# Cc: C0/C1 control characters; Cs: surrogates (only lone ones can reach a Python str from JSON or a form).
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cs"})
+
+MAX_CSV_FIELD = 255
+
+
+def bad_character(value: str) -> str | None:
+    """Why `value` cannot be stored as one line of text, or None when it can."""
+    for ch in value:
+        if ch in _LINE_BREAKS:
+            return "must be a single line"
+        category = unicodedata.category(ch)
+        if category == "Cs":
+            return "must not contain lone surrogates (invalid Unicode)"
+        if category in _REFUSED_CATEGORIES:
+            return "must not contain control characters"
+    return None
+
+
+def clean_line(value, field_name: str, *, max_length: int, required: bool = True) -> str:
+    """The one rule for a line of customer text: a string, tabs as spaces, trimmed, not empty (when required), at most
+    `max_length` characters, and no line breaks, control characters or lone surrogates."""
+    if not isinstance(value, str):
+        raise ValidationFailed({field_name: "must be a string"})
+    value = value.replace("\t", " ").strip()
+    if not value:
+        if required:
+            raise ValidationFailed({field_name: "must not be empty"})
+        return ""
+    if len(value) > max_length:
+        raise ValidationFailed({field_name: f"must be at most {max_length} characters"})
+    if why := bad_character(value):
+        raise ValidationFailed({field_name: why})
+    return value
+
+
+def clean_item_text(value, field_name: str = "text") -> str:
+    """Item and header text (headers are items; the same length applies)."""
+    return clean_line(value, field_name, max_length=MAX_ITEM_TEXT)
+
+
+def clean_template_name(value, field_name: str = "name") -> str:
+    return clean_line(value, field_name, max_length=MAX_TEMPLATE_NAME)
+
+
+def clean_account_id(value, field_name: str = "assignee_account_id") -> str:
+    """An Atlassian accountId, or "" for none."""
+    if value in (None, ""):
+        return ""
+    if not is_account_id(value):
+        raise ValidationFailed({field_name: f"must be an Atlassian accountId (at most {MAX_ACCOUNT_ID} characters)"})
+    return value
+
+
+def clean_jira_id(value, field_name: str) -> str:
+    """An optional numeric Jira id (a project or issue type of a template): "" for none."""
+    if value in (None, ""):
+        return ""
+    if not is_jira_id(value, max_length=MAX_ISSUE_ID):
+        raise ValidationFailed({field_name: "must be a numeric Jira id, or null"})
+    return value
+
+
+def clean_csv_field(value, field_name: str, *, max_length: int = MAX_CSV_FIELD) -> str:
+    """A cell of an imported CSV: optional, one line, the same character rules as item text."""
+    if value is None:
+        return ""
+    return clean_line(value, field_name, max_length=max_length, required=False)
+
+
+def clean_item_fields(data: dict, *, partial: bool) -> dict:
+    """Validate item fields (snake_case keys). Collects every bad field before failing."""
+    errors, cleaned = {}, {}
+    for name, value in data.items():
+        try:
+            if name == "text":
+                cleaned[name] = clean_item_text(value)
+            elif name == "status":
+                if not isinstance(value, str) or value not in ItemStatus.values:
+                    raise ValidationFailed({name: f"must be one of {', '.join(ItemStatus.values)}"})
+                cleaned[name] = value
+            elif name in ("is_header", "mandatory"):
+                if not isinstance(value, bool):
+                    raise ValidationFailed({name: "must be true or false"})
+                cleaned[name] = value
+            elif name == "assignee_account_id":
+                cleaned[name] = clean_account_id(value, name)
+            elif name == "due_date":
+                cleaned[name] = _clean_due_date(value, name)
+        except ValidationFailed as exc:
+            errors.update(exc.errors)
+    if not partial and "text" not in data:
+        errors["text"] = "is required"
+    if errors:
+        raise ValidationFailed(errors)
+    if cleaned.get("is_header"):
+        cleaned["mandatory"] = False
+    return cleaned
+
+
+def _clean_due_date(value, field_name: str) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    # Only YYYY-MM-DD: Python also reads ISO week dates ("2026-W01-1") of the same length.
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValidationFailed({field_name: "must be a date as YYYY-MM-DD, or null"})
+
+
+def check_archived_record(label: str, fields: dict) -> None:
+    """The same rules for a checklist item or template read from a backup (core/backup.py): an archive is data from
+    outside this process, and a restore must not store what the API would refuse."""
+    if label == "checklists.checklistitem":
+        clean_item_fields({name: fields.get(name) for name in ("text", "assignee_account_id")}, partial=False)
+    elif label == "checklists.template":
+        clean_template_name(fields.get("name"))
+        if not isinstance(fields.get("text"), str):
+            raise ValidationFailed({"text": "must be a string"})
+        from .textformat import parse  # textformat builds on this module
+
+        parse(fields["text"])

@@ -1,0 +1,21 @@
+"""The shapes of the identifiers Atlassian gives us, matched exactly: the whole value (fullmatch; `$` would admit a
+trailing newline) and ASCII only (`\\d` and str.isdigit() admit digits of other scripts). Used by the front doors
+(tenants/auth.py) and by the input rules (checklists/validation.py), which build on this module."""
+
+import re
+
+MAX_ACCOUNT_ID = 128
+MAX_JIRA_ID = 20
+
+# Atlassian accountIds: "557058:f1e2..." or a 24-character hex id; the app uses "app:..." for itself.
+ACCOUNT_ID = re.compile(r"[A-Za-z0-9:_-]{1," + str(MAX_ACCOUNT_ID) + r"}")
+JIRA_ID = re.compile(r"[0-9]{1,32}")
+
+
+def is_account_id(value) -> bool:
+    return isinstance(value, str) and ACCOUNT_ID.fullmatch(value) is not None
+
+
+def is_jira_id(value, *, max_length: int = MAX_JIRA_ID) -> bool:
+    """A Jira numeric id: 1 to max_length ASCII digits and nothing else."""
+    return isinstance(value, str) and len(value) <= max_length and JIRA_ID.fullmatch(value) is not None
