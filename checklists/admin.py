@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from core.admin import AuditedAdmin
+from staff.admin import AuditedAdmin
 
 from .models import Checklist, ChecklistChange, ChecklistItem, Template
 

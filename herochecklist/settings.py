@@ -141,7 +141,7 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
     _SECURITY_APPS = ["django_otp", "django_otp.plugins.otp_totp", "django_otp.plugins.otp_static", "axes"]
-    _CONTRIB_APPS = ["core.apps.HeroAdminConfig", "django.contrib.auth", "django.contrib.contenttypes"]
+    _CONTRIB_APPS = ["herochecklist.apps.HeroAdminConfig", "django.contrib.auth", "django.contrib.contenttypes"]
 
 INSTALLED_APPS = [
     *_CONTRIB_APPS,
@@ -150,9 +150,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     *_SECURITY_APPS,
     "core",
+    "staff",
     "tenants",
     "checklists",
     "contacts",
+    "operations",
 ]
 
 MIDDLEWARE = [
@@ -167,7 +169,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "core.otp.OTPMiddleware",
+    "staff.otp.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: turns a locked-out login into the lockout page.
@@ -176,13 +178,13 @@ MIDDLEWARE = [
 
 # The admin console (see README "Admin console"): two factors through django-otp on the admin site, lockout after
 # repeated failures (wrong password or wrong one-time code) through django-axes, keyed on username and address.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "core.backends.PermissionBackend"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "staff.backends.PermissionBackend"]
 AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOGIN_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
-AXES_CLIENT_IP_CALLABLE = "core.audit.client_ip"
+AXES_CLIENT_IP_CALLABLE = "staff.audit.client_ip"
 AXES_VERBOSE = False
 # Proxies in front of the app that append to X-Forwarded-For; 0 means REMOTE_ADDR is the client (audit, lockout).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
@@ -236,7 +238,7 @@ STORAGES = {
     },
 }
 
-# Backups (core/backup.py): a local folder by default; any Django storage (an S3-compatible bucket through
+# Backups (operations/backup.py): a local folder by default; any Django storage (an S3-compatible bucket through
 # django-storages, installed separately) with BACKUP_STORAGE_BACKEND and BACKUP_STORAGE_OPTIONS (JSON).
 BACKUP_DIR = env.str("BACKUP_DIR", default=str(VAR_DIR / "backups"))
 BACKUP_STORAGE_BACKEND = env.str("BACKUP_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
@@ -256,7 +258,8 @@ BACKUP_DAILY_KEEP_DAYS = env.int("BACKUP_DAILY_KEEP_DAYS", default=8)
 BACKUP_WEEKLY_KEEP_WEEKS = env.int("BACKUP_WEEKLY_KEEP_WEEKS", default=8)
 # Uninstalled sites keep their data this long (a reinstall within it restores access), then it is purged.
 TENANT_PURGE_AFTER_DAYS = env.int("TENANT_PURGE_AFTER_DAYS", default=90)
-# Atlassian personal data reporting (core/privacy.py): reached through one installed site (Connect JWT or Forge token).
+# Atlassian personal data reporting (operations/privacy.py): reached through one installed site (Connect JWT or
+# Forge token).
 PERSONAL_DATA_REPORT_PATH = env.str("PERSONAL_DATA_REPORT_PATH", default="/app/report-accounts/")
 PERSONAL_DATA_DEFAULT_CYCLE_HOURS = env.float("PERSONAL_DATA_DEFAULT_CYCLE_HOURS", default=7 * 24)
 # Monitoring (core/metrics.py): /metrics answers only with this bearer token (404 when unset).
@@ -309,11 +312,11 @@ CELERY_BEAT_SCHEDULE = {
     # Every 5 minutes: push contacts still pending (new, changed, or whose earlier push failed transiently).
     "hubspot-sync": {"task": "contacts.tasks.hubspot_sync_task", "schedule": 300},
     # Daily: a backup, then pruning by the retention policy (8 daily, 8 weekly from Saturdays).
-    "backup": {"task": "core.tasks.backup_task", "schedule": 24 * 3600},
+    "backup": {"task": "operations.tasks.backup_task", "schedule": 24 * 3600},
     # Daily: purge sites uninstalled longer than TENANT_PURGE_AFTER_DAYS ago.
     "tenant-purge": {"task": "tenants.tasks.tenant_purge_expired_task", "schedule": 24 * 3600},
     # Hourly: report stored accountIds that are due (each at most once per Cycle-Period) and act on the answers.
-    "personal-data-report": {"task": "core.tasks.personal_data_report_task", "schedule": 3600},
+    "personal-data-report": {"task": "operations.tasks.personal_data_report_task", "schedule": 3600},
 }
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

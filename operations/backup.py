@@ -35,7 +35,11 @@ from django.core.serializers.python import Deserializer as PythonDeserializer
 from django.db import connection
 from django.db.models import Q
 
-from .db import atomic, chunked
+from checklists.services import checklist_data_delete
+from core.db import atomic, chunked
+from tenants.selectors import tenant_cache_forget
+
+from .retention import backups_to_keep
 
 MAGIC = b"HEROCHECKLIST-BACKUP\n"
 FORMAT = 1
@@ -54,9 +58,11 @@ MODELS = (
     "contacts.ContactLink",
     "contacts.EmailDelivery",
     "contacts.PollCursor",
-    "core.ReportedAccount",
-    "core.AuditEntry",
+    "operations.ReportedAccount",
+    "staff.AuditEntry",
 )
+# Models that moved between apps, as older archives name them -> as this release does (the tables kept their names).
+LABEL_ALIASES = {"core.reportedaccount": "operations.reportedaccount", "core.auditentry": "staff.auditentry"}
 # What `restore --tenant` replaces: the site and everything keyed to it.
 TENANT_MODELS = (
     "tenants.Tenant",
@@ -289,6 +295,7 @@ def _records(src) -> Iterator[dict]:
                 continue
             label = record.get("model", "")
             counts[label] = counts.get(label, 0) + 1
+            record["model"] = LABEL_ALIASES.get(label, label)
             yield record
     if tail or end is None:
         raise ArchiveError("damaged archive: the end marker is missing")
@@ -361,8 +368,6 @@ def _delete_existing(tenant_pk: str | None, client_key: str | None) -> list:
     doomed = list(Tenant.objects.filter(pk=tenant_pk).values_list("pk", flat=True))
     # The same site may have been purged and installed again since, under a new id.
     doomed += list(Tenant.objects.filter(client_key=client_key).values_list("pk", flat=True))
-    from checklists.services import checklist_data_delete
-
     checklist_data_delete(tenant_ids=doomed)
     License = apps.get_model("contacts.License")
     licenses = list(License.objects.filter(tenant_id__in=doomed).values_list("pk", flat=True))
@@ -395,8 +400,6 @@ def archive_restore(name_or_path: str, *, tenant: str | None = None) -> dict[str
     _counts, found = _scan(name_or_path, tenant)
     tenant_pk, client_key = found or (None, None)
     restored: dict[str, int] = {}
-    from tenants.selectors import tenant_cache_forget
-
     Tenant = apps.get_model("tenants.Tenant")
     # Raw writes send no signals: the cached rows of every replaced and restored site are forgotten by hand.
     replaced = Tenant.objects.only("client_key", "installation_id")
@@ -442,8 +445,6 @@ def taken_at(name: str) -> datetime | None:
 
 def backups_prune(*, today=None) -> list[str]:
     """Delete the archives the retention policy no longer keeps; returns their names."""
-    from .retention import backups_to_keep
-
     taken = {name: when for name in backup_list() if (when := taken_at(name)) is not None}
     keep = backups_to_keep(
         taken,

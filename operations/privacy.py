@@ -15,7 +15,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from .db import atomic, chunked
+from core.db import atomic, chunked
+from tenants.jira import JiraClient, JiraError
+from tenants.models import Tenant
+
 from .models import ReportedAccount
 
 logger = logging.getLogger(__name__)
@@ -55,9 +58,6 @@ def stored_account_ids() -> set[str]:
 
 def _reporter_client():
     """A client of any installed site: Atlassian accepts reports about accounts of every site through one of them."""
-    from tenants.jira import JiraClient
-    from tenants.models import Tenant
-
     for tenant in Tenant.objects.active().order_by("installed_at"):
         if tenant.shared_secret_encrypted or tenant.forge_system_token():
             return JiraClient(tenant)
@@ -98,8 +98,6 @@ def accounts_pseudonymise(account_ids: set[str]) -> dict[str, str]:
 
 def personal_data_report(*, now=None) -> dict:
     """One reporting run: what is due, in batches of 90, stopping at the first 429 until its Retry-After."""
-    from tenants.jira import JiraError
-
     now = now or timezone.now()
     not_before = cache.get(NOT_BEFORE_KEY)
     if not_before and not_before > now:

@@ -142,7 +142,7 @@ class DeviceAdmin(admin.ModelAdmin):
         return False  # `manage.py createstaff --reset-otp` provisions devices and shows the key once
 
 
-# Permissions come from roles only (core/roles.py): no per-user grants, and groups are shown, not edited here
+# Permissions come from roles only (staff/roles.py): no per-user grants, and groups are shown, not edited here
 # (sync_roles would undo an edit at the next migrate).
 admin.site.unregister(User)
 admin.site.unregister(Group)

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from core.backup import backup_create, backups_prune
+from operations.backup import backup_create, backups_prune
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from core.backup import ArchiveError, archive_restore, archive_verify
+from operations.backup import ArchiveError, archive_restore, archive_verify
 
 
 class Command(BaseCommand):

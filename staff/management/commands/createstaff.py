@@ -14,7 +14,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from core.db import atomic
-from core.roles import ROLE_CHOICES, sync_roles
+from staff.roles import ROLE_CHOICES, sync_roles
 
 RECOVERY_CODES = 10
 

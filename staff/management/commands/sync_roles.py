@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from core.roles import ROLES, sync_roles
+from staff.roles import ROLES, sync_roles
 
 
 class Command(BaseCommand):
