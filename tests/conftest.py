@@ -187,6 +187,28 @@ def api(client, tenant):
     return Api(client, tenant)
 
 
+# A Forge site of the stand-in, and calls through the Forge front door (Forge Invocation Tokens).
+INSTALLATION = "ari:cloud:ecosystem::installation/7f1c2d3e-0000-4000-8000-00000000f0f0"
+OTHER_INSTALLATION = "ari:cloud:ecosystem::installation/7f1c2d3e-0000-4000-8000-00000000beef"
+
+
+def fit(standin, settings, *, installation=INSTALLATION, issue=ISSUE, module_key="herochecklist-panel", **kw):
+    from devhost.keys import forge_token
+
+    return forge_token(
+        standin.forge_keys,
+        app_id=settings.FORGE_APP_ID,
+        installation_id=installation,
+        issue=issue,
+        module_key=module_key,
+        **kw,
+    )
+
+
+def forge_api(client, standin, settings, **kw):
+    return Api(client, None, authorization="Bearer " + fit(standin, settings, **kw))
+
+
 @pytest.fixture
 def start_worker(test_redis_url, transactional_db):
     """Starts real Celery workers in their own processes, on a queue of this test's own, against the real Redis and

@@ -12,7 +12,7 @@ from devhost.browser import CHROMIUM, launch
 # Playwright's sync API keeps an event loop on this thread; our assertions read the database from it.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

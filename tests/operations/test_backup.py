@@ -16,9 +16,10 @@ from django.db import connection
 from checklists import services as checklist_services
 from checklists.models import ChecklistItem
 from contacts.models import Contact, License
-from core import backup
-from core.models import AuditEntry, ReportedAccount
-from core.retention import backups_to_keep
+from operations import backup
+from operations.models import ReportedAccount
+from operations.retention import backups_to_keep
+from staff.models import AuditEntry
 from tenants.models import Tenant
 from tests.conftest import issue_ref
 
@@ -299,8 +300,8 @@ def test_superusers_restore_from_the_admin_page(staff, tenant, other_tenant):
     done = client.post(f"/admin/backups/{name}/restore/", {"confirm": name})
     assert done.status_code == 302
     after = snapshot()
-    assert {k: v for k, v in after.items() if k != "core.AuditEntry"} == {
-        k: v for k, v in before.items() if k != "core.AuditEntry"
+    assert {k: v for k, v in after.items() if k != "staff.AuditEntry"} == {
+        k: v for k, v in before.items() if k != "staff.AuditEntry"
     }
     entry = AuditEntry.objects.get(action="restore")
     assert entry.object_ids == [name] and entry.actor_username == "superuser-user"

@@ -11,7 +11,8 @@ from django.core.management import call_command
 
 from checklists.models import Checklist, ChecklistItem, Template
 from contacts.models import Contact, License
-from core.models import AuditEntry, ReportedAccount
+from operations.models import ReportedAccount
+from staff.models import AuditEntry
 from tenants.models import Tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)

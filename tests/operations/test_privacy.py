@@ -9,9 +9,9 @@ from django.core.cache import cache
 
 from checklists import services as checklist_services
 from checklists.models import ChecklistChange, ChecklistItem
-from core import backup, tasks
-from core.models import ReportedAccount
-from core.privacy import parse_cycle_period, personal_data_report
+from operations import backup, tasks
+from operations.models import ReportedAccount
+from operations.privacy import parse_cycle_period, personal_data_report
 from tests.conftest import issue_ref
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from checklists import services as checklist_services
 from checklists.models import Checklist, ChecklistChange, ChecklistItem, Template
 from contacts.models import Contact, License
-from core.models import AppendOnlyError, AuditEntry
+from staff.models import AppendOnlyError, AuditEntry
 from tenants.models import Tenant
 from tests.conftest import PASSWORD, code_for, create_staff, issue_ref, login
 

@@ -11,28 +11,11 @@ from django.urls import resolve
 from checklists.models import Checklist, ChecklistItem
 from devhost.keys import KeyPair, forge_token
 from tenants.models import Tenant, TenantState
-from tests.conftest import ISSUE, Api, signed_install
+from tests.conftest import INSTALLATION, ISSUE, OTHER_INSTALLATION, Api, fit, forge_api, signed_install
 
 pytestmark = pytest.mark.django_db
 
-INSTALLATION = "ari:cloud:ecosystem::installation/7f1c2d3e-0000-4000-8000-00000000f0f0"
-OTHER_INSTALLATION = "ari:cloud:ecosystem::installation/7f1c2d3e-0000-4000-8000-00000000beef"
-MANIFEST = Path(__file__).resolve().parent.parent / "forge" / "manifest.yml"
-
-
-def fit(standin, settings, *, installation=INSTALLATION, issue=ISSUE, module_key="herochecklist-panel", **kw):
-    return forge_token(
-        standin.forge_keys,
-        app_id=settings.FORGE_APP_ID,
-        installation_id=installation,
-        issue=issue,
-        module_key=module_key,
-        **kw,
-    )
-
-
-def forge_api(client, standin, settings, **kw):
-    return Api(client, None, authorization="Bearer " + fit(standin, settings, **kw))
+MANIFEST = Path(__file__).resolve().parents[2] / "forge" / "manifest.yml"
 
 
 def trigger(client, path, token, body):

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from checklists import services as checklist_services
 from contacts.models import Contact, ContactLink, License
-from core import backup
+from operations import backup
 from tenants import tasks
 from tenants.models import Tenant, TenantState
 from tests.conftest import Api, issue_ref, signed_install
@@ -109,5 +109,5 @@ def test_a_superuser_purges_one_site_at_once_after_confirming(staff, standin, te
     assert done.status_code == 302
     assert not Tenant.objects.filter(pk=tenant.pk).exists() and Tenant.objects.filter(pk=other_tenant.pk).exists()
     assert tenant.client_key not in everything_stored()
-    entry = apps.get_model("core.AuditEntry").objects.get(detail="purge_now")
+    entry = apps.get_model("staff.AuditEntry").objects.get(detail="purge_now")
     assert entry.object_ids == [str(tenant.pk)] and entry.actor_username == "superuser-user"

@@ -9,12 +9,12 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from core import backup, crypto
+from core import crypto
 from core.counters import window_count
+from operations import backup
 from tenants.models import Tenant, TenantState
 from tenants.selectors import tenant_cache_clear, tenant_for_client_key
-from tests.conftest import ISSUE, Api, signed_install
-from tests.test_forge_app import INSTALLATION, forge_api
+from tests.conftest import INSTALLATION, ISSUE, Api, forge_api, signed_install
 
 pytestmark = pytest.mark.django_db
 
