@@ -42,9 +42,11 @@ forge-ui:
 test: install-dev browser forge-ui
 	$(BIN)/python tests/run_suite.py
 
+# lint-imports: the layer contract and no import cycles (pyproject.toml [tool.importlinter]).
 lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 format: install-dev
 	$(BIN)/ruff format .

@@ -21,12 +21,11 @@ from pymongo.errors import PyMongoError
 from core import context
 from core.db import atomic, on_commit, one
 from core.exceptions import Conflict, NotFound, ValidationFailed
-from tenants.auth import IssueRef
 from tenants.models import Tenant
+from tenants.types import IssueRef
 
 from . import textformat
 from .models import (
-    COMPLETE_STATUSES,
     MAX_ITEM_TEXT,
     MAX_ITEMS,
     MAX_TEMPLATE_NAME,
@@ -38,6 +37,8 @@ from .models import (
     ItemStatus,
     Template,
 )
+from .progress import progress_counts, progress_json  # noqa: F401 (progress_json: also importable from here)
+from .tasks import schedule_progress_sync
 
 logger = logging.getLogger(__name__)
 
@@ -119,37 +120,6 @@ def clean_item_fields(data: dict, *, partial: bool) -> dict:
     if cleaned.get("is_header"):
         cleaned["mandatory"] = False
     return cleaned
-
-
-# --- progress ----------------------------------------------------------------------------------------------------
-
-
-def progress_counts(rows) -> dict:
-    """rows: (status, is_header, mandatory) for each item. Headers do not count."""
-    total = done = mandatory_open = 0
-    for status, is_header, mandatory in rows:
-        if is_header:
-            continue
-        total += 1
-        if status in COMPLETE_STATUSES:
-            done += 1
-        elif mandatory:
-            mandatory_open += 1
-    return {"done_count": done, "total_count": total, "mandatory_open_count": mandatory_open}
-
-
-def progress_json(checklist: Checklist | None) -> dict:
-    done = checklist.done_count if checklist else 0
-    total = checklist.total_count if checklist else 0
-    mandatory_open = checklist.mandatory_open_count if checklist else 0
-    return {
-        "done": done,
-        "total": total,
-        "mandatoryOpen": mandatory_open,
-        "percent": round(done * 100 / total) if total else 0,
-        # Complete when every mandatory item is done or skipped (optional items never block), and there is one.
-        "complete": total > 0 and mandatory_open == 0,
-    }
 
 
 # --- the one write path ------------------------------------------------------------------------------------------
@@ -264,7 +234,7 @@ def _checklist_write(
                 checklist.version = new_version
                 for name, value in counts.items():
                     setattr(checklist, name, value)
-                on_commit(functools.partial(_schedule_progress_sync, checklist.id))
+                on_commit(functools.partial(schedule_progress_sync, checklist.id))
                 logger.info("checklist changed", extra={"version": new_version, "changes": len(changes)})
                 return checklist
         except _NoChange:
@@ -278,12 +248,6 @@ def _checklist_write(
             if expected_version is not None:
                 raise Conflict("The checklist changed since you loaded it.", status=412) from exc
     raise Conflict("The checklist is being edited by others right now; please retry.", status=409)
-
-
-def _schedule_progress_sync(checklist_id) -> None:
-    from .tasks import schedule_progress_sync
-
-    schedule_progress_sync(checklist_id)
 
 
 def _renumber(items: list[ChecklistItem]) -> None:

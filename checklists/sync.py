@@ -7,7 +7,7 @@ from tenants.descriptor import PROGRESS_PROPERTY
 from tenants.jira import JiraClient
 
 from .models import Checklist
-from .services import progress_json
+from .progress import progress_json
 
 logger = logging.getLogger(__name__)
 

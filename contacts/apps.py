@@ -5,12 +5,5 @@ class ContactsConfig(AppConfig):
     name = "contacts"
 
     def ready(self):
-        from tenants.signals import tenant_uninstalled
-
-        tenant_uninstalled.connect(_offboard_on_uninstall, dispatch_uid="contacts-offboard-on-uninstall")
-
-
-def _offboard_on_uninstall(sender, tenant_id, **kwargs):
-    from .tasks import tenant_offboard_task
-
-    tenant_offboard_task.delay(tenant_id)
+        # The receivers import the tasks, which registers them: services queue them by name (see services._queue).
+        from . import receivers  # noqa: F401 (connects the tenant lifecycle receivers)

@@ -11,7 +11,6 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlparse
 
@@ -25,6 +24,8 @@ from core import context
 from .models import Tenant, TenantState
 from .qsh import CONTEXT_QSH, query_string_hash
 from .selectors import tenant_for_client_key, tenant_for_id
+from .services import tenant_for_forge_invocation
+from .types import AuthContext, AuthError, IssueRef  # AuthContext and IssueRef: also importable from here
 
 logger = logging.getLogger(__name__)
 
@@ -33,27 +34,6 @@ FORGE_ISSUER = "forge/invocation-token"
 PANEL_ISSUER = "herochecklist"
 PANEL_AUDIENCE = "herochecklist:panel"
 MAX_TOKEN_LENGTH = 8192
-
-
-class AuthError(Exception):
-    """Authentication failed. The message is for our logs; clients only ever see a generic 401."""
-
-
-@dataclass(frozen=True)
-class IssueRef:
-    id: str
-    key: str = ""
-    project_id: str = ""
-    issue_type_id: str = ""
-
-
-@dataclass(frozen=True)
-class AuthContext:
-    tenant: Tenant
-    account_id: str
-    source: str  # "connect", "panel" or "forge"
-    issue: IssueRef | None = None  # set when the credential is bound to one issue
-    forge_claims: dict | None = None
 
 
 def _header(token: str) -> dict:
@@ -352,8 +332,6 @@ def authenticate_api_request(request) -> AuthContext:
         if issuer == PANEL_ISSUER:
             return verify_panel_token(token)
         if issuer == FORGE_ISSUER:
-            from .services import tenant_for_forge_invocation
-
             claims = verify_fit(token)
             if fit_module(claims) != FORGE_PANEL_MODULE:
                 raise AuthError("FIT from a module that does not call the API")

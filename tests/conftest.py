@@ -125,7 +125,7 @@ ISSUE = {"id": "10001", "key": "DEMO-1", "projectId": "10000", "typeId": "10002"
 
 
 def issue_ref(issue=None):
-    from tenants.auth import IssueRef
+    from tenants.types import IssueRef
 
     issue = issue or ISSUE
     return IssueRef(id=issue["id"], key=issue["key"], project_id=issue["projectId"], issue_type_id=issue["typeId"])
