@@ -178,7 +178,13 @@ MIDDLEWARE = [
 
 # The admin console (see README "Admin console"): two factors through django-otp on the admin site, lockout after
 # repeated failures (wrong password or wrong one-time code) through django-axes, keyed on username and address.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "staff.backends.PermissionBackend"]
+# On SecantusDB (the tests' MongoDB stand-in) a workaround replaces ModelBackend: see staff/secantus.py.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "staff.secantus.SecantusPermissionBackend"
+    if TESTING and USE_MONGODB
+    else "django.contrib.auth.backends.ModelBackend",
+]
 AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOGIN_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

@@ -205,7 +205,7 @@ def test_item_and_template_text_needs_the_customer_data_role(role, staff, data):
 def test_billing_has_no_checklist_data_in_the_index(staff, data):
     body = staff("billing").get("/admin/").content.decode()
     assert "/admin/contacts/contact/" in body
-    for forbidden in ("/admin/checklists/", "/admin/tenants/", "/admin/core/auditentry/", "/admin/auth/"):
+    for forbidden in ("/admin/checklists/", "/admin/tenants/", "/admin/staff/auditentry/", "/admin/auth/"):
         assert forbidden not in body
 
 
@@ -362,11 +362,12 @@ def test_a_list_of_100000_items_costs_a_bounded_number_of_queries(staff, data):
             assert rows == min(matching, 100), query  # one page of rows at most
             queries_for.setdefault(size, []).append(len(queries))
     assert ChecklistItem.objects.count() == large
-    # session, user, OTP device, the role's permissions (2) and their app labels, the page's COUNT, its rows, their
-    # checklists, their tenants, the audit entry (plus one to resolve a searched issue key): the same whatever the
-    # table's size, and no query per row.
+    # session, user, OTP device, the role's permissions (2), the page's COUNT, its rows, their checklists, their
+    # tenants, the audit entry (plus one to resolve a searched issue key): the same whatever the table's size, and no
+    # query per row. On SecantusDB one more: its permission backend reads the app labels apart (staff/secantus.py).
+    expected = [11, 11, 12, 11] if connection.vendor == "mongodb" else [10, 10, 11, 10]
     small, big = queries_for.values()
-    assert small == big == [11, 11, 12, 11], queries_for
+    assert small == big == expected, queries_for
 
 
 def test_sync_roles_takes_back_a_permission_granted_by_hand():
