@@ -4,14 +4,16 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from staff.admin_site import StaffAdminSite
 from staff.audit import audit_record
 from staff.models import AuditAction
 
 from . import backup
 
 
-class BackupPagesMixin:
-    """The backups pages of the admin site, for superusers only: the list of archives and a confirmed restore."""
+class HeroAdminSite(StaffAdminSite):
+    """The site served at /admin/ (herochecklist/apps.py): the staff console, plus the backups pages for superusers
+    only (the list of archives and a confirmed restore). Here because only operations may import backups and staff."""
 
     def get_urls(self):
         return [

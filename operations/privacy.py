@@ -9,6 +9,7 @@ import logging
 import re
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from django.apps import apps
 from django.conf import settings
@@ -105,7 +106,7 @@ def personal_data_report(*, now=None) -> dict:
     cycle = timedelta(seconds=cache.get(CYCLE_KEY) or settings.PERSONAL_DATA_DEFAULT_CYCLE_HOURS * 3600)
     last = dict(ReportedAccount.objects.values_list("account_id", "reported_at"))
     due = sorted(a for a in stored_account_ids() if a not in last or last[a] <= now - cycle)
-    outcome = {"due": len(due), "reported": 0, "closed": 0}
+    outcome: dict[str, Any] = {"due": len(due), "reported": 0, "closed": 0}
     if not due:
         return outcome
     client = _reporter_client()

@@ -5,8 +5,8 @@ from .forms import AdminLoginForm
 
 class StaffAdminSite(OTPAdminSite):
     """The staff console: only users verified by a second factor get in (OTPAdminSite treats anyone else as not
-    staff); roles and auditing live in the ModelAdmins (staff/admin.py). The site served is assembled in
-    herochecklist/admin_site.py, which adds the operations pages."""
+    staff); roles and auditing live in the ModelAdmins (staff/admin.py). The site served is its subclass in
+    operations/admin_site.py, which adds the backups pages."""
 
     site_header = "HeroChecklist administration"
     site_title = "HeroChecklist admin"
