@@ -53,9 +53,12 @@ forge-ui:
 test: install-dev browser monitoring-tools forge-ui
 	$(BIN)/python tests/run_suite.py
 
+# lint-imports: the layer contract and no import cycles; mypy with django-stubs on the modules pyproject.toml lists.
 lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: install-dev
 	$(BIN)/ruff format .

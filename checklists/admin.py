@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from core.admin import AuditedAdmin, hidden_in_lookup, hide_field
+from staff.admin import AuditedAdmin, hidden_in_lookup, hide_field
 
 from .models import Checklist, ChecklistChange, ChecklistItem, Template
 

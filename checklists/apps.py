@@ -7,6 +7,7 @@ class ChecklistsConfig(AppConfig):
     def ready(self):
         from core.metrics import scrape_source_register
 
+        from . import receivers  # noqa: F401 (connects the tenant lifecycle receivers)
         from .monitoring import progress_lag_metric_families
 
         scrape_source_register("progress_sync", progress_lag_metric_families)

@@ -65,7 +65,7 @@ class ChecklistItem(BaseModel):
     class Meta:
         ordering = ["position", "created_at"]
         indexes = [models.Index(fields=["checklist", "position"])]
-        # The admin's line between Support (metadata) and Customer data (text): see core/roles.py.
+        # The admin's line between Support (metadata) and Customer data (text): see staff/roles.py.
         permissions = [("view_item_text", "Can read checklist item text, template text and history")]
 
     def __str__(self):

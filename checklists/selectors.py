@@ -3,13 +3,13 @@
 from operator import itemgetter
 
 from core.db import one
-from tenants.auth import IssueRef
 from tenants.models import Tenant
+from tenants.types import IssueRef
 
 from . import textformat
 from .models import Checklist, ChecklistChange, ChecklistItem, Template
+from .progress import progress_json
 from .rendering import render_markdown
-from .services import progress_json
 
 MAX_HISTORY = 500
 

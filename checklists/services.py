@@ -21,13 +21,12 @@ from pymongo.errors import PyMongoError
 from core import context
 from core.db import CommitUnknown, atomic, on_commit, one
 from core.exceptions import Conflict, NotFound, ValidationFailed
-from tenants.auth import IssueRef
 from tenants.models import Tenant
 from tenants.permissions import APP_ACCOUNT_ID
+from tenants.types import IssueRef
 
 from . import textformat
 from .models import (
-    COMPLETE_STATUSES,
     MAX_ITEMS,
     MAX_TEMPLATES,
     ChangeAction,
@@ -36,6 +35,8 @@ from .models import (
     ChecklistItem,
     Template,
 )
+from .progress import progress_counts, progress_json  # noqa: F401 (progress_json: also importable from here)
+from .tasks import schedule_progress_sync
 from .validation import clean_item_fields, clean_jira_id, clean_template_name
 
 logger = logging.getLogger(__name__)
@@ -61,37 +62,6 @@ class _NoChange(Exception):
 class WriteOutcomeUnknown(Exception):
     """A commit's reply was lost and the database could not be asked whether it landed: the client must reload
     before it tries again (503)."""
-
-
-# --- progress ----------------------------------------------------------------------------------------------------
-
-
-def progress_counts(rows) -> dict:
-    """rows: (status, is_header, mandatory) for each item. Headers do not count."""
-    total = done = mandatory_open = 0
-    for status, is_header, mandatory in rows:
-        if is_header:
-            continue
-        total += 1
-        if status in COMPLETE_STATUSES:
-            done += 1
-        elif mandatory:
-            mandatory_open += 1
-    return {"done_count": done, "total_count": total, "mandatory_open_count": mandatory_open}
-
-
-def progress_json(checklist: Checklist | None) -> dict:
-    done = checklist.done_count if checklist else 0
-    total = checklist.total_count if checklist else 0
-    mandatory_open = checklist.mandatory_open_count if checklist else 0
-    return {
-        "done": done,
-        "total": total,
-        "mandatoryOpen": mandatory_open,
-        "percent": round(done * 100 / total) if total else 0,
-        # Complete when every mandatory item is done or skipped (optional items never block), and there is one.
-        "complete": total > 0 and mandatory_open == 0,
-    }
 
 
 # --- the one write path ------------------------------------------------------------------------------------------
@@ -180,7 +150,7 @@ def _checklist_write(
             # The commit's reply was lost: it may have landed. Retrying blindly would store the change twice.
             if _attempt_landed(token):
                 logger.warning("commit reply lost, but the write landed", extra={"version": written.version})
-                on_commit(functools.partial(_schedule_progress_sync, written.id))
+                on_commit(functools.partial(schedule_progress_sync, written.id))
                 return written
             logger.warning("commit reply lost and the write did not land; retrying", exc_info=exc)
             continue
@@ -238,7 +208,7 @@ def _checklist_attempt(tenant, issue, actor, expected_version, mutate, token) ->
     checklist.version = new_version
     for name, value in counts.items():
         setattr(checklist, name, value)
-    on_commit(functools.partial(_schedule_progress_sync, checklist.id))
+    on_commit(functools.partial(schedule_progress_sync, checklist.id))
     logger.info("checklist changed", extra={"version": new_version, "changes": len(changes)})
     return checklist
 
@@ -253,12 +223,6 @@ def _attempt_landed(token) -> bool:
         except (DatabaseError, PyMongoError):
             logger.warning("could not tell whether a write landed", exc_info=True)
     raise WriteOutcomeUnknown()
-
-
-def _schedule_progress_sync(checklist_id) -> None:
-    from .tasks import schedule_progress_sync
-
-    schedule_progress_sync(checklist_id)
 
 
 def _renumber(items: list[ChecklistItem]) -> None:

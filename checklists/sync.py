@@ -13,7 +13,7 @@ from tenants.jira import JiraClient
 from tenants.models import TenantState
 
 from .models import Checklist
-from .services import progress_json
+from .progress import progress_json
 
 logger = logging.getLogger(__name__)
 

@@ -11,6 +11,10 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 
+from tenants.jira import JiraError
+
+from .sync import checklist_progress_push
+
 logger = logging.getLogger(__name__)
 
 _PENDING = "progress-sync-pending:{}"
@@ -42,10 +46,6 @@ def schedule_progress_sync(checklist_id) -> bool:
 
 @shared_task(bind=True, max_retries=8, acks_late=True, ignore_result=True)
 def checklist_progress_sync_task(self, checklist_id: str) -> None:
-    from tenants.jira import JiraError
-
-    from .sync import checklist_progress_push
-
     key = _PENDING.format(checklist_id)
     # Clear the marker before reading: an edit that lands after this point schedules a fresh task.
     cache.delete(key)

@@ -131,17 +131,3 @@ def _clean_due_date(value, field_name: str) -> date | None:
         except ValueError:
             pass
     raise ValidationFailed({field_name: "must be a date as YYYY-MM-DD, or null"})
-
-
-def check_archived_record(label: str, fields: dict) -> None:
-    """The same rules for a checklist item or template read from a backup (core/backup.py): an archive is data from
-    outside this process, and a restore must not store what the API would refuse."""
-    if label == "checklists.checklistitem":
-        clean_item_fields({name: fields.get(name) for name in ("text", "assignee_account_id")}, partial=False)
-    elif label == "checklists.template":
-        clean_template_name(fields.get("name"))
-        if not isinstance(fields.get("text"), str):
-            raise ValidationFailed({"text": "must be a string"})
-        from .textformat import parse  # textformat builds on this module
-
-        parse(fields["text"])

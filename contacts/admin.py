@@ -8,10 +8,10 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.html import format_html
 
-from core.admin import AuditedAdmin, csv_cell
-from core.audit import audit_record
 from core.exceptions import ValidationFailed
-from core.models import AuditAction
+from staff.admin import AuditedAdmin, csv_cell
+from staff.audit import audit_record
+from staff.models import AuditAction
 
 from . import services
 from .csvimport import records_from_csv

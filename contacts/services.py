@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import urlparse
 
+from celery import current_app
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -164,20 +165,23 @@ def _ingest_chunk(records: list, result: IngestResult, tenants: dict) -> None:
 EMAIL_BATCH = 100
 
 
-def _schedule_after_ingest(contact_ids: list[str]) -> None:
-    from .tasks import hubspot_sync_task
+def _queue(task: str, *args) -> None:
+    """Queue one of contacts.tasks by its registered name: the tasks import these services, never the other way, so
+    services name the tasks as the beat schedule does. ContactsConfig.ready() imports the tasks, so an unknown name is
+    a KeyError here, not a message no worker knows."""
+    current_app.tasks[f"contacts.tasks.{task}"].delay(*args)
 
+
+def _schedule_after_ingest(contact_ids: list[str]) -> None:
     # HubSpot first: onboarding follows a contact's successful sync (see contact_email_due).
-    hubspot_sync_task.delay()
+    _queue("hubspot_sync_task")
     schedule_emails(contact_ids)
 
 
 def schedule_emails(contact_ids: list[str]) -> None:
     """Queue the emails now due for these contacts, in batches that share one mail connection."""
-    from .tasks import contact_email_batch_task
-
     for start in range(0, len(contact_ids), EMAIL_BATCH):
-        contact_email_batch_task.delay(contact_ids[start : start + EMAIL_BATCH])
+        _queue("contact_email_batch_task", contact_ids[start : start + EMAIL_BATCH])
 
 
 def contact_email_due(*, contact_id) -> str | None:
@@ -205,6 +209,18 @@ def tenant_offboard(*, tenant_id) -> None:
     contact_ids = sorted({str(c) for c in links.values_list("contact_id", flat=True)})
     links.update(active=False)
     schedule_emails(contact_ids)
+
+
+def contact_data_delete(*, tenant_ids) -> dict[str, int]:
+    """A purge: the licenses of these sites, and the contacts that no other license names. Returns the count per
+    model."""
+    licenses = list(License.objects.filter(tenant_id__in=list(tenant_ids)).values_list("pk", flat=True))
+    contact_ids = set(ContactLink.objects.filter(license_id__in=licenses).values_list("contact_id", flat=True))
+    deleted = {}
+    deleted["contacts.License"], _ = License.objects.filter(pk__in=licenses).delete()
+    still_linked = set(ContactLink.objects.filter(contact_id__in=contact_ids).values_list("contact_id", flat=True))
+    deleted["contacts.Contact"], _ = Contact.objects.filter(pk__in=contact_ids - still_linked).delete()
+    return deleted
 
 
 # --- emails --------------------------------------------------------------------------------------------------------
@@ -353,9 +369,7 @@ def contact_retry_sync(*, contact_ids) -> int:
     count = Contact.objects.filter(id__in=contact_ids).update(
         sync_state=SyncState.PENDING, sync_claimed_at=None, last_error=""
     )
-    from .tasks import hubspot_sync_task
-
-    on_commit(hubspot_sync_task.delay)
+    on_commit(functools.partial(_queue, "hubspot_sync_task"))
     return count
 
 

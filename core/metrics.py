@@ -240,7 +240,7 @@ SCRAPE_COLLECTOR = _ScrapeCollector()
 REGISTRY.register(SCRAPE_COLLECTOR)
 
 HEARTBEAT_KEY = "monitor:heartbeat:{}"  # in the shared cache: the time the worker (or beat) was last seen alive
-HEARTBEAT_TASK = "core.tasks.heartbeat_task"
+HEARTBEAT_TASK = "operations.tasks.heartbeat_task"
 
 
 def celery_queue_length() -> int | None:

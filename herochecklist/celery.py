@@ -3,6 +3,8 @@ import os
 from celery import Celery
 from celery.signals import worker_init
 
+from core.checks import enforce_configuration
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "herochecklist.settings")
 
 app = Celery("herochecklist")
@@ -13,6 +15,4 @@ app.autodiscover_tasks()
 @worker_init.connect
 def _refuse_unsafe_configuration(**kwargs):
     # A worker holds the same secrets as the web nodes, so it refuses the same unsafe settings.
-    from core.checks import enforce_configuration
-
     enforce_configuration()

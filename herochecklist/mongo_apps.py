@@ -7,7 +7,7 @@ from django.contrib.contenttypes.apps import ContentTypesConfig
 from django_otp.plugins.otp_static.apps import DefaultConfig as StaticConfig
 from django_otp.plugins.otp_totp.apps import DefaultConfig as TOTPConfig
 
-from core.apps import HeroAdminConfig
+from .apps import HeroAdminConfig
 
 OBJECT_ID = "django_mongodb_backend.fields.ObjectIdAutoField"
 

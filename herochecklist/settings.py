@@ -163,7 +163,7 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
     _SECURITY_APPS = ["django_otp", "django_otp.plugins.otp_totp", "django_otp.plugins.otp_static", "axes"]
-    _CONTRIB_APPS = ["core.apps.HeroAdminConfig", "django.contrib.auth", "django.contrib.contenttypes"]
+    _CONTRIB_APPS = ["herochecklist.apps.HeroAdminConfig", "django.contrib.auth", "django.contrib.contenttypes"]
 
 INSTALLED_APPS = [
     *_CONTRIB_APPS,
@@ -172,9 +172,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     *_SECURITY_APPS,
     "core",
+    "staff",
     "tenants",
     "checklists",
     "contacts",
+    "operations",
 ]
 
 MIDDLEWARE = [
@@ -190,7 +192,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "core.otp.OTPMiddleware",
+    "staff.otp.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: turns a locked-out login into the lockout page.
@@ -199,13 +201,19 @@ MIDDLEWARE = [
 
 # The admin console (see README "Admin console"): two factors through django-otp on the admin site, lockout after
 # repeated failures (wrong password or wrong one-time code) through django-axes, keyed on username and address.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "core.backends.PermissionBackend"]
+# On SecantusDB (the tests' MongoDB stand-in) a workaround replaces ModelBackend: see staff/secantus.py.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "staff.secantus.SecantusPermissionBackend"
+    if TESTING and USE_MONGODB
+    else "django.contrib.auth.backends.ModelBackend",
+]
 AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOGIN_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
-AXES_CLIENT_IP_CALLABLE = "core.audit.client_ip"
+AXES_CLIENT_IP_CALLABLE = "staff.audit.client_ip"
 AXES_VERBOSE = False
 # Proxies in front of the app that append to X-Forwarded-For; 0 means REMOTE_ADDR is the client (audit, lockout).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
@@ -259,7 +267,7 @@ STORAGES = {
     },
 }
 
-# Backups (core/backup.py): a local folder by default; any Django storage (an S3-compatible bucket through
+# Backups (operations/backup.py): a local folder by default; any Django storage (an S3-compatible bucket through
 # django-storages, installed separately) with BACKUP_STORAGE_BACKEND and BACKUP_STORAGE_OPTIONS (JSON).
 BACKUP_DIR = env.str("BACKUP_DIR", default=str(VAR_DIR / "backups"))
 BACKUP_STORAGE_BACKEND = env.str("BACKUP_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
@@ -279,7 +287,8 @@ BACKUP_DAILY_KEEP_DAYS = env.int("BACKUP_DAILY_KEEP_DAYS", default=8)
 BACKUP_WEEKLY_KEEP_WEEKS = env.int("BACKUP_WEEKLY_KEEP_WEEKS", default=8)
 # Uninstalled sites keep their data this long (a reinstall within it restores access), then it is purged.
 TENANT_PURGE_AFTER_DAYS = env.int("TENANT_PURGE_AFTER_DAYS", default=90)
-# Atlassian personal data reporting (core/privacy.py): reached through one installed site (Connect JWT or Forge token).
+# Atlassian personal data reporting (operations/privacy.py): reached through one installed site (Connect JWT or
+# Forge token).
 PERSONAL_DATA_REPORT_PATH = env.str("PERSONAL_DATA_REPORT_PATH", default="/app/report-accounts/")
 PERSONAL_DATA_DEFAULT_CYCLE_HOURS = env.float("PERSONAL_DATA_DEFAULT_CYCLE_HOURS", default=7 * 24)
 # Monitoring (core/metrics.py): /metrics answers only with this bearer token (404 when unset).
@@ -342,13 +351,13 @@ CELERY_BEAT_SCHEDULE = {
     # Every 5 minutes: push contacts still pending (new, changed, or whose earlier push failed transiently).
     "hubspot-sync": {"task": "contacts.tasks.hubspot_sync_task", "schedule": 300},
     # Daily: a backup, then pruning by the retention policy (8 daily, 8 weekly from Saturdays).
-    "backup": {"task": "core.tasks.backup_task", "schedule": 24 * 3600},
+    "backup": {"task": "operations.tasks.backup_task", "schedule": 24 * 3600},
     # Daily: purge sites uninstalled longer than TENANT_PURGE_AFTER_DAYS ago.
     "tenant-purge": {"task": "tenants.tasks.tenant_purge_expired_task", "schedule": 24 * 3600},
     # Hourly: report stored accountIds that are due (each at most once per Cycle-Period) and act on the answers.
-    "personal-data-report": {"task": "core.tasks.personal_data_report_task", "schedule": 3600},
+    "personal-data-report": {"task": "operations.tasks.personal_data_report_task", "schedule": 3600},
     # Every minute: the heartbeat that tells monitoring beat and a worker are alive (core/metrics.py).
-    "heartbeat": {"task": "core.tasks.heartbeat_task", "schedule": 60},
+    "heartbeat": {"task": "operations.tasks.heartbeat_task", "schedule": 60},
     # Every few minutes: progress properties behind their checklist (a lost push: broker, Jira, exhausted retries).
     "progress-sweep": {
         "task": "checklists.tasks.checklist_progress_sweep_task",

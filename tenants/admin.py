@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.template.response import TemplateResponse
 
-from core.admin import AuditedAdmin
+from staff.admin import AuditedAdmin
 
 from . import services
 from .models import Tenant

@@ -13,7 +13,6 @@ import re
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urlparse
 
@@ -28,6 +27,8 @@ from core.identifiers import is_account_id, is_jira_id
 from .models import Tenant, TenantState
 from .qsh import CONTEXT_QSH, query_string_hash
 from .selectors import tenant_for_client_key, tenant_for_id
+from .services import tenant_for_forge_invocation
+from .types import AuthContext, AuthError, IssueRef  # AuthContext and IssueRef: also importable from here
 
 logger = logging.getLogger(__name__)
 
@@ -41,34 +42,6 @@ MAX_CLAIM_STRING = 255  # installationId, cloudId, issue keys: longer is not som
 # Seconds since the epoch that a time claim may hold: a finite number before the year 5000 (datetime's range,
 # and int() of an infinite float raises).
 MAX_TIMESTAMP = 95_617_584_000
-
-
-class AuthError(Exception):
-    """Authentication failed. The message is for our logs; clients only ever see a generic 401."""
-
-
-@dataclass(frozen=True)
-class IssueRef:
-    id: str
-    key: str = ""
-    project_id: str = ""
-    issue_type_id: str = ""
-
-
-@dataclass(frozen=True)
-class AuthContext:
-    tenant: Tenant
-    account_id: str
-    source: str  # "connect", "panel" or "forge"
-    issue: IssueRef | None = None  # set when the credential is bound to one issue
-    forge_claims: dict | None = None
-    # Forge only: the user's own Jira token (x-forge-oauth-user), used to ask Jira what this user may do.
-    user_token: str = field(default="", repr=False)
-
-    @property
-    def anonymous(self) -> bool:
-        """A viewer Jira did not name (a public issue seen logged out): reads only (tenants/permissions.py)."""
-        return not self.account_id
 
 
 def _header(token: str) -> dict:
@@ -460,8 +433,6 @@ def authenticate_api_request(request) -> AuthContext:
         if issuer == PANEL_ISSUER:
             return verify_panel_token(token)
         if issuer == FORGE_ISSUER:
-            from .services import tenant_for_forge_invocation
-
             claims = verify_fit(token)
             if fit_module(claims) != FORGE_PANEL_MODULE:
                 raise AuthError("FIT from a module that does not call the API")

@@ -17,9 +17,9 @@ from core.db import atomic, on_commit
 from core.exceptions import ValidationFailed
 
 from . import selectors
-from .auth import AuthError
 from .models import Tenant, TenantState
-from .signals import tenant_uninstalled
+from .signals import tenant_purging, tenant_uninstalled
+from .types import AuthError
 
 logger = logging.getLogger(__name__)
 
@@ -295,21 +295,11 @@ def tenant_rotate_encryption() -> int:
 def tenant_purge(*, tenant: Tenant) -> dict[str, int]:
     """Erase a site for good: its checklists, items, templates, history, its licenses and the contacts that only it
     had, then the tenant row. Returns what was deleted, per model (counts only)."""
-    from django.apps import apps
-
-    from checklists.services import checklist_data_delete  # checklists depends on tenants, not the other way
-
     with atomic():
-        # Big tables first, one raw delete each (no per-row loading), then what Django's cascade handles cheaply.
-        deleted = checklist_data_delete(tenant_ids=[tenant.pk])
-        License = apps.get_model("contacts.License")
-        ContactLink = apps.get_model("contacts.ContactLink")
-        licenses = list(License.objects.filter(tenant=tenant).values_list("pk", flat=True))
-        contact_ids = set(ContactLink.objects.filter(license_id__in=licenses).values_list("contact_id", flat=True))
-        deleted["contacts.License"], _ = License.objects.filter(pk__in=licenses).delete()
-        still_linked = set(ContactLink.objects.filter(contact_id__in=contact_ids).values_list("contact_id", flat=True))
-        orphans = apps.get_model("contacts.Contact").objects.filter(pk__in=contact_ids - still_linked)
-        deleted["contacts.Contact"], _ = orphans.delete()
+        # The apps holding rows of the site delete them (tenants knows none of them: see signals.py), then the row.
+        deleted: dict[str, int] = {}
+        for _receiver, counts in tenant_purging.send(sender=Tenant, tenant_id=tenant.pk):
+            deleted.update(counts)
         tenant_id = str(tenant.id)
         Tenant.objects.filter(pk=tenant.pk).delete()
     logger.info("tenant purged", extra={"tenant_id": tenant_id})

@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -231,7 +232,7 @@ ISSUE = {"id": "10001", "key": "DEMO-1", "projectId": "10000", "typeId": "10002"
 
 
 def issue_ref(issue=None):
-    from tenants.auth import IssueRef
+    from tenants.types import IssueRef
 
     issue = issue or ISSUE
     return IssueRef(id=issue["id"], key=issue["key"], project_id=issue["projectId"], issue_type_id=issue["typeId"])
@@ -302,9 +303,9 @@ def api(client, tenant):
     return Api(client, tenant)
 
 
-# --- Forge ----------------------------------------------------------------------------------------------------------
-
+# A Forge site of the stand-in, and calls through the Forge front door (Forge Invocation Tokens).
 INSTALLATION = "ari:cloud:ecosystem::installation/7f1c2d3e-0000-4000-8000-00000000f0f0"
+OTHER_INSTALLATION = "ari:cloud:ecosystem::installation/7f1c2d3e-0000-4000-8000-00000000beef"
 
 
 def fit(standin, settings, *, installation=INSTALLATION, issue=ISSUE, module_key="herochecklist-panel", **kw):
@@ -460,3 +461,39 @@ def staff(monkeypatch):
         return client
 
     return make
+
+
+# --- shared helpers of several test modules -------------------------------------------------------------------------
+
+
+def wait_for(predicate, seconds: float = 120.0):
+    """Polls until predicate() is true or `seconds` pass: generous, as a worker starting on a loaded machine is slow;
+    a passing test returns as soon as the worker is done."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    return predicate()
+
+
+# /metrics as Prometheus reads it (tests set settings.METRICS_TOKEN = TOKEN).
+TOKEN = "metrics-token-for-tests-0123456789"
+
+
+def scrape(client) -> dict[tuple, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    samples = {}
+    for family in text_string_to_metric_families(response.content.decode()):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(samples, name, **labels):
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)

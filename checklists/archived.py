@@ -1,0 +1,19 @@
+"""The input rules (validation.py) applied to checklist records read from a backup. A module of its own because it
+needs both the rules and the text format, which builds on them."""
+
+from core.exceptions import ValidationFailed
+
+from .textformat import parse
+from .validation import clean_item_fields, clean_template_name
+
+
+def check_archived_record(label: str, fields: dict) -> None:
+    """The same rules for a checklist item or template read from a backup (core/backup.py): an archive is data from
+    outside this process, and a restore must not store what the API would refuse."""
+    if label == "checklists.checklistitem":
+        clean_item_fields({name: fields.get(name) for name in ("text", "assignee_account_id")}, partial=False)
+    elif label == "checklists.template":
+        clean_template_name(fields.get("name"))
+        if not isinstance(fields.get("text"), str):
+            raise ValidationFailed({"text": "must be a string"})
+        parse(fields["text"])

@@ -1,0 +1,31 @@
+"""A checklist's progress: pure functions of its counts, shared by the writes, the reads and the Jira property."""
+
+from .models import COMPLETE_STATUSES, Checklist
+
+
+def progress_counts(rows) -> dict:
+    """rows: (status, is_header, mandatory) for each item. Headers do not count."""
+    total = done = mandatory_open = 0
+    for status, is_header, mandatory in rows:
+        if is_header:
+            continue
+        total += 1
+        if status in COMPLETE_STATUSES:
+            done += 1
+        elif mandatory:
+            mandatory_open += 1
+    return {"done_count": done, "total_count": total, "mandatory_open_count": mandatory_open}
+
+
+def progress_json(checklist: Checklist | None) -> dict:
+    done = checklist.done_count if checklist else 0
+    total = checklist.total_count if checklist else 0
+    mandatory_open = checklist.mandatory_open_count if checklist else 0
+    return {
+        "done": done,
+        "total": total,
+        "mandatoryOpen": mandatory_open,
+        "percent": round(done * 100 / total) if total else 0,
+        # Complete when every mandatory item is done or skipped (optional items never block), and there is one.
+        "complete": total > 0 and mandatory_open == 0,
+    }

@@ -1,0 +1,547 @@
+"""Backups of all application data: one compressed, encrypted, checksummed archive, written and read as a stream so
+memory stays flat however large the data grows. The same format on SQLite and MongoDB (Django's JSON lines).
+
+Archive layout:
+    MAGIC, header length (4 bytes), header (JSON: format, created_at, key_id, salt, database)
+    frames: length (4 bytes) + AES-256-GCM(zlib stream chunk); the nonce is the frame number, and the header's digest,
+            the frame number and a "last frame" flag are authenticated with it (no reordering, no cut-off tail)
+    a zero length, then the SHA-256 of every byte before it.
+The plaintext is JSON lines: one record per line (Django's python serializer as JSON), then {"end": {"counts": ...}}.
+"""
+
+import base64
+import hashlib
+import json
+import os
+import struct
+import tempfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.apps import apps
+from django.conf import settings
+from django.core import serializers
+from django.core.files import File
+from django.core.files.storage import storages
+from django.core.serializers.json import DjangoJSONEncoder
+from django.core.serializers.python import Deserializer as PythonDeserializer
+from django.db import connection
+from django.db.models import Q
+
+from checklists.archived import check_archived_record
+from checklists.services import checklist_data_delete
+from core.db import atomic, chunked
+from core.exceptions import ValidationFailed
+from tenants.selectors import tenant_cache_forget
+
+from .retention import backups_to_keep
+
+MAGIC = b"HEROCHECKLIST-BACKUP\n"
+FORMAT = 1
+FRAME_BYTES = 1 << 20
+SUFFIX = ".hcbak"
+BATCH = 1000
+# Parents before children, so a restore inserts in this order and deletes in the reverse one.
+MODELS = (
+    "tenants.Tenant",
+    "checklists.Checklist",
+    "checklists.ChecklistItem",
+    "checklists.Template",
+    "checklists.ChecklistChange",
+    "contacts.License",
+    "contacts.Contact",
+    "contacts.ContactLink",
+    "contacts.EmailDelivery",
+    "contacts.PollCursor",
+    "operations.ReportedAccount",
+    "staff.AuditEntry",
+)
+# Models that moved between apps, as older archives name them -> as this release does (the tables kept their names).
+LABEL_ALIASES = {"core.reportedaccount": "operations.reportedaccount", "core.auditentry": "staff.auditentry"}
+# What `restore --tenant` replaces: the site and everything keyed to it.
+TENANT_MODELS = (
+    "tenants.Tenant",
+    "checklists.Checklist",
+    "checklists.ChecklistItem",
+    "checklists.Template",
+    "checklists.ChecklistChange",
+)
+
+_TENANT_LABELS = frozenset(label.lower() for label in TENANT_MODELS)  # as records name their model
+# A site's live credentials and install state: Atlassian's lifecycle owns them, not our backups. A restore keeps
+# the live row's values (a reinstall since the backup gave the site a new shared secret; putting the archived one
+# back would make every call 401). Only a site with no live row at all (a restore into an empty database) gets the
+# archived values, its last known ones.
+TENANT_LIVE_FIELDS = (
+    "client_key",
+    "installation_id",
+    "cloud_id",
+    "base_url",
+    "display_url",
+    "entitlement_id",
+    "entitlement_number",
+    "state",
+    "installed_at",
+    "enabled_at",
+    "disabled_at",
+    "uninstalled_at",
+    "shared_secret_encrypted",
+    "forge_api_base_url",
+    "forge_system_token_encrypted",
+    "forge_system_token_expires_at",
+)
+
+
+class ArchiveError(Exception):
+    """The archive is damaged, foreign or unreadable; nothing was written."""
+
+
+def _keys() -> dict[str, bytes]:
+    """key id -> raw key, for every configured backup key (the first one writes)."""
+    keys = {}
+    for encoded in settings.BACKUP_ENCRYPTION_KEYS:
+        raw = base64.urlsafe_b64decode(encoded.encode())
+        keys[hashlib.sha256(b"herochecklist-backup-key-id" + raw).hexdigest()[:16]] = raw
+    return keys
+
+
+def _derive(raw: bytes, salt: bytes) -> AESGCM:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=b"herochecklist-backup-v1").derive(raw)
+    return AESGCM(key)
+
+
+def _nonce(frame: int) -> bytes:
+    return frame.to_bytes(12, "big")
+
+
+def _aad(header_digest: bytes, frame: int, last: bool) -> bytes:
+    return header_digest + frame.to_bytes(8, "big") + (b"\x01" if last else b"\x00")
+
+
+class _Writer:
+    """A text stream for the serializer: compresses, cuts into frames, encrypts, hashes, writes."""
+
+    def __init__(self, out):
+        self.out = out
+        self.hasher = hashlib.sha256()
+        key_id, raw = next(iter(_keys().items()))
+        salt = os.urandom(16)
+        header = json.dumps(
+            {
+                "format": FORMAT,
+                "app": "herochecklist",
+                "created_at": datetime.now(UTC).isoformat(),
+                "key_id": key_id,
+                "salt": base64.b64encode(salt).decode(),
+                "database": connection.vendor,
+            }
+        ).encode()
+        self._emit(MAGIC + struct.pack(">I", len(header)) + header)
+        self.header_digest = hashlib.sha256(header).digest()
+        self.aead = _derive(raw, salt)
+        self.compressor = zlib.compressobj(6)
+        self.pending = bytearray()
+        self.frame = 0
+
+    def _emit(self, data: bytes) -> None:
+        self.hasher.update(data)
+        self.out.write(data)
+
+    def _frame(self, data: bytes, last: bool) -> None:
+        sealed = self.aead.encrypt(_nonce(self.frame), bytes(data), _aad(self.header_digest, self.frame, last))
+        self._emit(struct.pack(">I", len(sealed)) + sealed)
+        self.frame += 1
+
+    def write(self, text: str) -> None:
+        self.pending += self.compressor.compress(text.encode())
+        # Keep the tail back: the last frame must be flagged as last, and only close() knows which one that is.
+        while len(self.pending) > FRAME_BYTES:
+            self._frame(self.pending[:FRAME_BYTES], last=False)
+            del self.pending[:FRAME_BYTES]
+
+    def close(self) -> str:
+        self.pending += self.compressor.flush()
+        self._frame(self.pending, last=True)
+        self._emit(struct.pack(">I", 0))
+        digest = self.hasher.digest()
+        self.out.write(digest)
+        return digest.hex()
+
+
+@dataclass
+class BackupResult:
+    name: str
+    size: int
+    sha256: str
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def backup_storage():
+    return storages["backups"]
+
+
+def archive_name(when: datetime) -> str:
+    return f"herochecklist-{when.astimezone(UTC):%Y%m%d-%H%M%S}{SUFFIX}"
+
+
+class _Encoder(DjangoJSONEncoder):
+    """Django's encoder cuts datetimes to milliseconds; a backup keeps every microsecond SQLite stored."""
+
+    def default(self, o):
+        if isinstance(o, (datetime, time)):
+            return o.isoformat()
+        return super().default(o)
+
+
+def backup_write(out) -> tuple[str, dict[str, int]]:
+    """Stream every application record into `out` (a binary file). Returns the checksum and the record counts."""
+    writer = _Writer(out)
+    serializer = serializers.get_serializer("python")()
+    counts = {}
+    for label in MODELS:
+        counts[label] = 0
+        for chunk in chunked(apps.get_model(label)._base_manager.all(), BATCH):
+            for record in serializer.serialize(chunk):
+                writer.write(json.dumps(record, cls=_Encoder, ensure_ascii=False) + "\n")
+            counts[label] += len(chunk)
+    writer.write(json.dumps({"end": {"counts": counts}}) + "\n")
+    return writer.close(), counts
+
+
+def backup_create(*, now: datetime | None = None) -> BackupResult:
+    """Write an archive to the backups storage (BACKUP_DIR, or the configured bucket) under a dated name."""
+    name = archive_name(now or datetime.now(UTC))
+    with tempfile.TemporaryFile() as tmp:
+        digest, counts = backup_write(tmp)
+        size = tmp.tell()
+        tmp.seek(0)
+        saved = backup_storage().save(name, File(tmp, name=name))
+    return BackupResult(name=saved, size=size, sha256=digest, counts=counts)
+
+
+def backup_list() -> list[str]:
+    _dirs, files = backup_storage().listdir("")
+    return sorted(name for name in files if name.startswith("herochecklist-") and name.endswith(SUFFIX))
+
+
+# --- reading ------------------------------------------------------------------------------------------------------
+
+
+def _read_exact(src, size: int, what: str) -> bytes:
+    data = src.read(size)
+    if len(data) != size:
+        raise ArchiveError(f"damaged archive: it ends inside the {what}")
+    return data
+
+
+def _plaintext_chunks(src) -> Iterator[bytes]:
+    """Decrypted, decompressed bytes of the archive, checking everything on the way."""
+    hasher = hashlib.sha256()
+
+    def take(size, what):
+        data = _read_exact(src, size, what)
+        hasher.update(data)
+        return data
+
+    if src.read(len(MAGIC)) != MAGIC:
+        raise ArchiveError("not a HeroChecklist backup (unknown file signature)")
+    hasher.update(MAGIC)
+    (header_len,) = struct.unpack(">I", take(4, "header"))
+    if header_len > 64 * 1024:
+        raise ArchiveError("damaged archive: impossible header length")
+    header_bytes = take(header_len, "header")
+    try:
+        header = json.loads(header_bytes)
+        key_id, salt, version = header["key_id"], base64.b64decode(header["salt"]), header["format"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ArchiveError("damaged archive: unreadable header") from exc
+    if version != FORMAT:
+        raise ArchiveError(f"archive format {version} is not supported by this version (expects {FORMAT})")
+    raw = _keys().get(key_id)
+    if raw is None:
+        raise ArchiveError("foreign archive: it was encrypted with a key this deployment does not have")
+    aead = _derive(raw, salt)
+    header_digest = hashlib.sha256(header_bytes).digest()
+    decompressor = zlib.decompressobj()
+    frame, saw_last = 0, False
+    while True:
+        (length,) = struct.unpack(">I", take(4, "frame length"))
+        if length == 0:
+            break
+        if saw_last or length > FRAME_BYTES + 1024:
+            raise ArchiveError(f"damaged archive: unexpected data at frame {frame}")
+        sealed = take(length, f"frame {frame}")
+        for last in (False, True):
+            try:
+                compressed = aead.decrypt(_nonce(frame), sealed, _aad(header_digest, frame, last))
+                saw_last = last
+                break
+            except InvalidTag:
+                continue
+        else:
+            raise ArchiveError(f"damaged or foreign archive: frame {frame} fails authentication")
+        try:
+            yield decompressor.decompress(compressed)
+        except zlib.error as exc:
+            raise ArchiveError(f"damaged archive: frame {frame} does not decompress") from exc
+        frame += 1
+    if not saw_last:
+        raise ArchiveError("damaged archive: its last frame is missing")
+    if src.read(32) != hasher.digest() or src.read(1):
+        raise ArchiveError("damaged archive: the checksum does not match")
+    yield decompressor.flush()
+
+
+def _records(src) -> Iterator[dict]:
+    """Every record of the archive, then the end marker's counts are checked against what was read."""
+    counts: dict[str, int] = {}
+    tail = b""
+    end = None
+    for chunk in _plaintext_chunks(src):
+        lines = (tail + chunk).split(b"\n")
+        tail = lines.pop()
+        for line in lines:
+            if end is not None:
+                raise ArchiveError("damaged archive: records after the end marker")
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                raise ArchiveError("damaged archive: a record is not valid JSON") from exc
+            if "end" in record:
+                end = record["end"]
+                continue
+            label = record.get("model", "")
+            counts[label] = counts.get(label, 0) + 1
+            record["model"] = LABEL_ALIASES.get(label, label)
+            yield record
+    if tail or end is None:
+        raise ArchiveError("damaged archive: the end marker is missing")
+    expected = {label.lower(): n for label, n in end.get("counts", {}).items() if n}
+    if expected != counts:
+        raise ArchiveError("damaged archive: record counts do not match its end marker")
+
+
+def archive_open(name_or_path: str):
+    if os.path.isfile(name_or_path):
+        return open(name_or_path, "rb")  # noqa: SIM115 (the caller closes it)
+    storage = backup_storage()
+    if not storage.exists(name_or_path):
+        raise ArchiveError(f"no archive named {name_or_path!r} in the backups storage or on disk")
+    return storage.open(name_or_path, "rb")
+
+
+def _is_tenant(record: dict, tenant: str) -> bool:
+    """Whether an archived tenant record is the site named by id, clientKey, installationId or site host."""
+    if record["model"] != "tenants.tenant":
+        return False
+    fields = record["fields"]
+    candidates = {
+        str(record["pk"]),
+        fields["client_key"],
+        fields.get("installation_id") or "",
+        fields["base_url"].removeprefix("https://").rstrip("/"),
+    }
+    return tenant in candidates or tenant.removeprefix("https://").rstrip("/") in candidates
+
+
+def _check_text(record: dict) -> None:
+    """Checklist text in an archive passes the API's input rules, or the restore stops before writing anything."""
+    try:
+        check_archived_record(record["model"], record.get("fields") or {})
+    except ValidationFailed as exc:
+        why = "; ".join(f"{k}: {v}" for k, v in list(exc.errors.items())[:3])
+        raise ArchiveError(
+            f"the archive's {record['model']} {record.get('pk')} breaks the input rules ({why})"
+        ) from None
+
+
+def _scan(name_or_path: str, tenant: str | None = None) -> tuple[dict[str, int], tuple[str, str] | None]:
+    """One full read of the archive, writing nothing: its record counts and, when asked, the named site's primary
+    key and clientKey. Raises ArchiveError for a damaged or foreign archive, or a site it does not hold."""
+    counts: dict[str, int] = {}
+    found = None
+    with archive_open(name_or_path) as src:
+        for record in _records(src):
+            counts[record["model"]] = counts.get(record["model"], 0) + 1
+            _check_text(record)
+            if tenant and found is None and _is_tenant(record, tenant):
+                found = str(record["pk"]), record["fields"]["client_key"]
+    if tenant and found is None:
+        raise ArchiveError(f"the archive holds no tenant {tenant!r}")
+    return counts, found
+
+
+def archive_verify(name_or_path: str) -> dict[str, int]:
+    """Read the whole archive without writing anything; returns its record counts or raises ArchiveError."""
+    return _scan(name_or_path)[0]
+
+
+def _wanted(record: dict, tenant_pk: str | None) -> bool:
+    if tenant_pk is None:
+        return True
+    label = record["model"]
+    if label == "tenants.tenant":
+        return str(record["pk"]) == tenant_pk
+    return label in _TENANT_LABELS and str(record["fields"].get("tenant")) == tenant_pk
+
+
+def _delete_existing(tenant_pk: str | None, client_key: str | None) -> list:
+    """Returns the ids of licenses that pointed at the replaced site, to point them at the restored one."""
+    # Raw deletes: no per-row signals. The audit log is append-only: never deleted, not even by a whole restore.
+    if tenant_pk is None:
+        for label in reversed(MODELS):
+            if label == "core.AuditEntry":
+                continue
+            model = apps.get_model(label)
+            model._base_manager.all()._raw_delete(model._base_manager.db)
+        return []
+    Tenant = apps.get_model("tenants.Tenant")
+    doomed = list(Tenant.objects.filter(pk=tenant_pk).values_list("pk", flat=True))
+    # The same site may have been purged and installed again since, under a new id.
+    doomed += list(Tenant.objects.filter(client_key=client_key).values_list("pk", flat=True))
+    checklist_data_delete(tenant_ids=doomed)
+    License = apps.get_model("contacts.License")
+    licenses = list(License.objects.filter(tenant_id__in=doomed).values_list("pk", flat=True))
+    License.objects.filter(pk__in=licenses).update(tenant=None)
+    Tenant._base_manager.filter(pk__in=doomed)._raw_delete(Tenant._base_manager.db)
+    return licenses
+
+
+@contextmanager
+def _archived_timestamps(model):
+    """bulk_create stamps auto_now/auto_now_add fields with the current time; a restore must keep the archived ones.
+    (Flips the field flags for the duration: restores are not run beside live writes to the same models.)"""
+    flagged = [
+        f for f in model._meta.concrete_fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+    ]
+    saved = [(f, f.auto_now, f.auto_now_add) for f in flagged]
+    for f in flagged:
+        f.auto_now = f.auto_now_add = False
+    try:
+        yield
+    finally:
+        for f, auto_now, auto_now_add in saved:
+            f.auto_now, f.auto_now_add = auto_now, auto_now_add
+
+
+def _live_tenant_fields(tenants) -> dict[str, dict]:
+    """clientKey and primary key -> the TENANT_LIVE_FIELDS of each live site about to be replaced."""
+    live = {}
+    for row in tenants.values("pk", *TENANT_LIVE_FIELDS):
+        fields = {name: row[name] for name in TENANT_LIVE_FIELDS}
+        live[str(row["pk"])] = live[row["client_key"]] = fields
+    return live
+
+
+def _keep_live(record: dict, live: dict[str, dict]) -> dict:
+    """An archived tenant record with the live site's credentials and install state in place of the archived ones."""
+    current = live.get(str(record["pk"])) or live.get(record["fields"]["client_key"])
+    if current is None:
+        return record
+    return {**record, "fields": {**record["fields"], **current}}
+
+
+def _new_audit_entries(model, objects: list) -> list:
+    """The archived audit entries the live log does not hold yet (the log only grows)."""
+    present = set(model._base_manager.filter(pk__in=[o.pk for o in objects]).values_list("pk", flat=True))
+    return [o for o in objects if o.pk not in present]
+
+
+def archive_restore(name_or_path: str, *, tenant: str | None = None) -> dict[str, int]:
+    """Replace the database's application data (or one tenant's) with the archive's. The archive is read and checked
+    in full first; a damaged or foreign one raises ArchiveError before anything is written. The writes are one
+    transaction. Never restored: live sites' credentials and install state (TENANT_LIVE_FIELDS), and never removed:
+    audit entries (the archive's missing ones are added). Staff accounts are not in archives (README: Operations)."""
+    _counts, found = _scan(name_or_path, tenant)
+    tenant_pk, client_key = found or (None, None)
+    restored: dict[str, int] = {}
+    Tenant = apps.get_model("tenants.Tenant")
+    AuditEntry = apps.get_model("core.AuditEntry")
+    # Raw writes send no signals: the cached rows of every replaced and restored site are forgotten by hand.
+    replaced = Tenant.objects.all()
+    if tenant_pk is not None:
+        replaced = replaced.filter(Q(pk=tenant_pk) | Q(client_key=client_key))
+    with atomic(), archive_open(name_or_path) as src:
+        touched = list(replaced.only("client_key", "installation_id"))
+        live = _live_tenant_fields(replaced)
+        licenses = _delete_existing(tenant_pk, client_key)
+        batch: list[dict] = []
+
+        def flush():
+            if batch:
+                records = [_keep_live(r, live) for r in batch] if batch[0]["model"] == "tenants.tenant" else batch
+                objects = [obj.object for obj in PythonDeserializer(records)]
+                model = type(objects[0])
+                if model is AuditEntry:
+                    objects = _new_audit_entries(model, objects)
+                with _archived_timestamps(model):
+                    model._base_manager.bulk_create(objects, batch_size=BATCH)
+                if model is Tenant:
+                    touched.extend(objects)
+                restored[batch[0]["model"]] = restored.get(batch[0]["model"], 0) + len(objects)
+                batch.clear()
+
+        for record in _records(src):
+            if not _wanted(record, tenant_pk):
+                continue
+            if batch and (batch[0]["model"] != record["model"] or len(batch) >= BATCH):
+                flush()
+            batch.append(record)
+        flush()
+        if licenses:
+            apps.get_model("contacts.License").objects.filter(pk__in=licenses).update(tenant_id=tenant_pk)
+        tenant_cache_forget(touched)
+    return restored
+
+
+def taken_at(name: str) -> datetime | None:
+    try:
+        return datetime.strptime(name.removeprefix("herochecklist-").removesuffix(SUFFIX), "%Y%m%d-%H%M%S").replace(
+            tzinfo=UTC
+        )
+    except ValueError:
+        return None
+
+
+def backups_prune(*, today=None) -> list[str]:
+    """Delete the archives the retention policy no longer keeps; returns their names."""
+    taken = {name: when for name in backup_list() if (when := taken_at(name)) is not None}
+    keep = backups_to_keep(
+        taken,
+        today or datetime.now(UTC).date(),
+        daily_days=settings.BACKUP_DAILY_KEEP_DAYS,
+        weekly_weeks=settings.BACKUP_WEEKLY_KEEP_WEEKS,
+    )
+    doomed = sorted(set(taken) - keep)
+    for name in doomed:
+        backup_storage().delete(name)
+    return doomed
+
+
+# --- monitoring ---------------------------------------------------------------------------------------------------
+
+
+def backup_metric_families():
+    """For /metrics (read at scrape time): when the newest archive in the store was taken. One listing of the store
+    per scrape; no archive at all reports nothing, which the backup alert treats as missing too."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    try:
+        names = backup_list()
+    except FileNotFoundError:  # the folder is made by the first backup
+        names = []
+    stamps = [when for when in map(taken_at, names) if when is not None]
+    if not stamps:
+        return []
+    family = GaugeMetricFamily(
+        "herochecklist_backup_last_success_timestamp_seconds", "When the newest backup archive was taken, Unix time"
+    )
+    family.add_metric([], max(stamps).timestamp())
+    return [family]

@@ -1,0 +1,148 @@
+"""Atlassian personal data reporting: report the accountIds we store (each at most once per Cycle-Period, at most 90
+per call), and erase every reference to an account Atlassian reports closed.
+
+We store accountIds only (no names or emails of Jira users), so `updated` needs no refresh; `closed` replaces the
+accountId everywhere with a random pseudonym, the same one within a run, so history still reads "one person did
+these" without naming anyone."""
+
+import logging
+import re
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from core.db import atomic, chunked
+from tenants.jira import JiraClient, JiraError
+from tenants.models import Tenant
+
+from .models import ReportedAccount
+
+logger = logging.getLogger(__name__)
+
+BATCH = 90  # Atlassian's limit per call
+NOT_BEFORE_KEY = "personal-data-report:not-before"
+CYCLE_KEY = "personal-data-report:cycle-seconds"
+ACCOUNT_FIELDS = {
+    "checklists.ChecklistItem": ("assignee_account_id", "created_by", "updated_by"),
+    "checklists.Template": ("created_by",),
+    "checklists.ChecklistChange": ("actor_account_id",),
+}
+NEVER_REPORT = {"", "unknown", "app"}  # "app": the app itself (auto-applied templates), never a Jira account
+# ASCII digits, whole-value matches: `\d` admits other scripts (which float() would then read) and `$` a newline.
+_ISO_DURATION = re.compile(
+    r"P(?:([0-9]+)W)?(?:([0-9]+)D)?(?:T(?:([0-9]+)H)?(?:([0-9]+)M)?(?:([0-9]+(?:\.[0-9]+)?)S)?)?"
+)
+
+
+def parse_cycle_period(value: str) -> float | None:
+    """Seconds, from '604800' or an ISO-8601 duration such as 'P7D' or 'PT168H' (both have been seen)."""
+    value = (value or "").strip()
+    if re.fullmatch(r"[0-9]+(\.[0-9]+)?", value):
+        return float(value)
+    match = _ISO_DURATION.fullmatch(value)
+    if not match or value in ("P", "PT"):
+        return None
+    weeks, days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    return (((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+def stored_account_ids() -> set[str]:
+    found: set[str] = set()
+    for label, fields in ACCOUNT_FIELDS.items():
+        model = apps.get_model(label)
+        for name in fields:
+            found.update(model._base_manager.exclude(**{name: ""}).values_list(name, flat=True).distinct())
+    return found - NEVER_REPORT
+
+
+def _reporter_client():
+    """A client of any installed site: Atlassian accepts reports about accounts of every site through one of them."""
+    for tenant in Tenant.objects.active().order_by("installed_at"):
+        if tenant.shared_secret_encrypted or tenant.forge_system_token():
+            return JiraClient(tenant)
+    return None
+
+
+def _walk_replace(value, old: str, new: str):
+    if isinstance(value, str):
+        return new if value == old else value
+    if isinstance(value, list):
+        return [_walk_replace(v, old, new) for v in value]
+    if isinstance(value, dict):
+        return {k: _walk_replace(v, old, new) for k, v in value.items()}
+    return value
+
+
+@atomic
+def accounts_pseudonymise(account_ids: set[str]) -> dict[str, str]:
+    """Replace every stored reference to these accounts (assignee, author, history) with a pseudonym."""
+    pseudonyms = {account: f"closed-account-{secrets.token_hex(8)}" for account in account_ids}
+    for label, fields in ACCOUNT_FIELDS.items():
+        model = apps.get_model(label)
+        for name in fields:
+            for account, pseudonym in pseudonyms.items():
+                model._base_manager.filter(**{name: account}).update(**{name: pseudonym})
+    # History keeps before/after values (an assignee change names the accounts): rewrite those documents.
+    Change = apps.get_model("checklists.ChecklistChange")
+    for chunk in chunked(Change._base_manager.only("pk", "changes"), 1000):
+        for change in chunk:
+            rewritten = change.changes
+            for account, pseudonym in pseudonyms.items():
+                rewritten = _walk_replace(rewritten, account, pseudonym)
+            if rewritten != change.changes:
+                Change._base_manager.filter(pk=change.pk).update(changes=rewritten)
+    ReportedAccount.objects.filter(account_id__in=account_ids).delete()
+    return pseudonyms
+
+
+def personal_data_report(*, now=None) -> dict:
+    """One reporting run: what is due, in batches of 90, stopping at the first 429 until its Retry-After."""
+    now = now or timezone.now()
+    not_before = cache.get(NOT_BEFORE_KEY)
+    if not_before and not_before > now:
+        return {"reported": 0, "closed": 0, "waiting_until": not_before.isoformat()}
+    cycle = timedelta(seconds=cache.get(CYCLE_KEY) or settings.PERSONAL_DATA_DEFAULT_CYCLE_HOURS * 3600)
+    last = dict(ReportedAccount.objects.values_list("account_id", "reported_at"))
+    due = sorted(a for a in stored_account_ids() if a not in last or last[a] <= now - cycle)
+    outcome: dict[str, Any] = {"due": len(due), "reported": 0, "closed": 0}
+    if not due:
+        return outcome
+    client = _reporter_client()
+    if client is None:
+        outcome["skipped"] = "no installed site to report through"
+        return outcome
+    for start in range(0, len(due), BATCH):
+        batch = due[start : start + BATCH]
+        body = {
+            "accounts": [
+                {"accountId": a, "updatedAt": (last.get(a) or now).isoformat().replace("+00:00", "Z")} for a in batch
+            ]
+        }
+        try:
+            response = client.request("POST", settings.PERSONAL_DATA_REPORT_PATH, json=body, attempts=1)
+        except JiraError as exc:
+            if exc.status == 429:
+                wait = parse_cycle_period(exc.retry_after) or 60.0
+                cache.set(NOT_BEFORE_KEY, now + timedelta(seconds=wait), timeout=int(wait) + 60)
+                outcome["waiting_until"] = (now + timedelta(seconds=wait)).isoformat()
+            else:
+                outcome["error"] = str(exc)
+            break
+        if (seconds := parse_cycle_period(response.headers.get("Cycle-Period", ""))) is not None:
+            cache.set(CYCLE_KEY, seconds, timeout=None)
+        closed = set()
+        if response.status_code == 200:
+            closed = {a["accountId"] for a in response.json().get("accounts", []) if a.get("status") == "closed"}
+            closed &= set(batch)  # never act on an id we did not ask about
+        for account in set(batch) - closed:
+            ReportedAccount.objects.update_or_create(account_id=account, defaults={"reported_at": now})
+        if closed:
+            accounts_pseudonymise(closed)
+        outcome["reported"] += len(batch)
+        outcome["closed"] += len(closed)
+    return outcome

@@ -1,0 +1,17 @@
+from django_otp.admin import OTPAdminSite
+
+from .forms import AdminLoginForm
+
+
+class StaffAdminSite(OTPAdminSite):
+    """The staff console: only users verified by a second factor get in (OTPAdminSite treats anyone else as not
+    staff); roles and auditing live in the ModelAdmins (staff/admin.py). The site served is its subclass in
+    operations/admin_site.py, which adds the backups pages."""
+
+    site_header = "HeroChecklist administration"
+    site_title = "HeroChecklist admin"
+    index_title = "Operations"
+    login_form = AdminLoginForm
+
+    def __init__(self, name="admin"):
+        super().__init__(name)

@@ -1,0 +1,55 @@
+"""Fixtures of the browser tests (the panel in Debian's Chromium inside the simulated Jira issue page)."""
+
+import shutil
+
+import pytest
+
+from devhost.browser import CHROMIUM, launch
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
+    with sync_playwright() as p:
+        browser = launch(p)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def jira(live_server, standin, settings):
+    settings.BASE_URL = live_server.url
+    settings.EXTRA_FRAME_ANCESTORS = [standin.base_url]
+    settings.ATLASSIAN_ALL_JS_URL = f"{standin.base_url}/all.js"
+    response = standin.install(live_server.url)
+    assert response.status_code == 204, response.text
+    return standin
+
+
+@pytest.fixture
+def page(browser, jira):
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    context.set_default_timeout(90_000)  # every wait_for, click and goto: generous, for a loaded machine
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.dialogs = dialogs
+    page.goto(f"{jira.base_url}/browse/DEMO-1")
+    yield page
+    context.close()
+
+
+def panel(page):
+    return page.frame_locator("#herochecklist-panel")
+
+
+def add(frame, *items):
+    box = frame.get_by_label("New checklist item")
+    for text in items:
+        count = frame.locator(".hc-item").count()
+        box.fill(text)
+        box.press("Enter")
+        frame.locator(".hc-item").nth(count).wait_for()

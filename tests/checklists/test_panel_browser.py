@@ -1,0 +1,183 @@
+"""The panel in a real browser (Debian's Chromium, driven by Playwright), inside the simulated Jira issue page,
+talking to the real app through the real auth path."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.checklists.conftest import add, panel
+
+# Playwright's sync API keeps an event loop on this thread; our assertions read the database from it.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def texts(frame) -> list[str]:
+    return frame.locator(".hc-item .hc-text-cell").all_inner_texts()
+
+
+def test_add_tick_reorder_and_reload(page):
+    frame = panel(page)
+    frame.get_by_text("No checklist yet").wait_for()
+    add(frame, "Freeze the branch", "Run the regression suite", "Update the changelog", "Tag the release", "Deploy")
+    assert texts(frame) == [
+        "Freeze the branch",
+        "Run the regression suite",
+        "Update the changelog",
+        "Tag the release",
+        "Deploy",
+    ]
+    frame.get_by_label("Freeze the branch: mark done").check()
+    frame.locator(".hc-done").first.wait_for()
+    frame.get_by_label("Update the changelog: mark done").check()
+    frame.get_by_text("2 of 5 done").wait_for()
+    # Keyboard reorder: Deploy moves above Tag the release.
+    frame.locator(".hc-item", has_text="Deploy").locator(".hc-move").focus()
+    page.keyboard.press("Alt+ArrowUp")
+    frame.locator(".hc-item").nth(3).filter(has_text="Deploy").wait_for()
+    expected = ["Freeze the branch", "Run the regression suite", "Update the changelog", "Deploy", "Tag the release"]
+    assert texts(frame) == expected
+
+    page.reload()
+    frame = panel(page)
+    frame.locator(".hc-item").nth(4).wait_for()
+    assert texts(frame) == expected
+    checked = [frame.locator(".hc-item").nth(i).locator(".hc-toggle").is_checked() for i in range(5)]
+    assert checked == [True, False, True, False, False]
+    assert frame.locator(".hc-count").inner_text().startswith("40%")
+    # The iframe was resized to its content through the AP shim.
+    assert page.locator("#herochecklist-panel").bounding_box()["height"] > 200
+
+
+def test_text_mode_keeps_the_items_and_their_ids(page):
+    frame = panel(page)
+    frame.get_by_text("No checklist yet").wait_for()
+    add(frame, "one", "two", "three")
+    ids = frame.locator(".hc-item").evaluate_all("rows => rows.map(r => r.dataset.id)")
+    frame.get_by_role("button", name="Edit as text").click()
+    area = frame.get_by_label("Checklist as text")
+    assert area.input_value() == "- [ ] one\n- [ ] two\n- [ ] three\n"
+    area.fill("## Plan\n- [x] one\n- [ ] two\n- [ ] three\n- [ ]? four\n")
+    frame.get_by_role("button", name="Save").click()
+    frame.locator(".hc-item").nth(4).wait_for()
+    assert texts(frame) == ["Plan", "one", "two", "three", "four"]
+    new_ids = frame.locator(".hc-item").evaluate_all("rows => rows.map(r => r.dataset.id)")
+    assert new_ids[1:4] == ids
+    assert frame.locator(".hc-item").nth(1).locator(".hc-toggle").is_checked()
+
+
+def test_html_in_an_item_is_shown_as_text(page):
+    frame = panel(page)
+    frame.get_by_text("No checklist yet").wait_for()
+    attack = "<img src=x onerror=alert(1)>"
+    add(frame, attack)
+    assert texts(frame) == [attack]
+    assert frame.locator(".hc-item img").count() == 0
+    page.reload()
+    panel(page).locator(".hc-item").first.wait_for()
+    assert page.dialogs == []
+
+
+def test_a_change_underneath_shows_the_conflict_message_and_keeps_typed_text(page, client):
+    from tenants.models import Tenant
+    from tests.conftest import Api
+
+    frame = panel(page)
+    frame.get_by_text("No checklist yet").wait_for()
+    add(frame, "first")
+    # Someone else adds an item from another browser.
+    other = Api(client, Tenant.objects.get(), account_id="557058:bob")
+    assert other.add("added by bob").status_code == 201
+    frame.get_by_label("New checklist item").fill("my unsaved idea")
+    frame.get_by_label("first: mark done").check()
+    banner = frame.get_by_role("alert")
+    banner.wait_for()
+    assert "Someone else changed this checklist" in banner.inner_text()
+    banner.get_by_role("button", name="Reload the latest version").click()
+    frame.get_by_text("added by bob").wait_for()
+    assert frame.get_by_role("alert").count() == 0
+    assert frame.get_by_label("New checklist item").input_value() == "my unsaved idea"
+
+
+def test_screenshot_of_a_realistic_checklist(page, client):
+    from tenants.models import Tenant
+    from tests.conftest import Api
+
+    api = Api(client, Tenant.objects.get(), account_id="557058:alice")
+    api.put_text(
+        "## Before release\n"
+        "- [x] Freeze the `release/2.4` branch\n"
+        "- [x] Run the regression suite {@557058:alice due:2026-12-01}\n"
+        "- [~] Update the **changelog**\n"
+        "- [ ] Tag v2.4.0 and push {due:2026-12-02}\n"
+        "## After release\n"
+        "- [!] Deploy to the EU region {@557058:bob due:2026-12-03}\n"
+        "- [ ]? Announce in the #releases channel\n"
+    )
+    page.reload()
+    frame = panel(page)
+    frame.locator(".hc-item").nth(7).wait_for()
+    # What the screenshot shows: every row in order with its state, its formatting and its chips, and the progress.
+    assert texts(frame) == [
+        "Before release",
+        "Freeze the release/2.4 branch",
+        "Run the regression suite",
+        "Update the changelog",
+        "Tag v2.4.0 and push",
+        "After release",
+        "Deploy to the EU region",
+        "Announce in the #releases channel",
+    ]
+    rows = frame.locator(".hc-item")
+    assert [rows.nth(i).locator("h3.hc-text-cell").count() for i in range(8)] == [1, 0, 0, 0, 0, 1, 0, 0]
+    statuses = [rows.nth(i).locator(".hc-status").input_value() for i in (1, 2, 3, 4, 6, 7)]
+    assert statuses == ["done", "done", "in_progress", "todo", "blocked", "todo"]
+    checked = [rows.nth(i).locator(".hc-toggle").is_checked() for i in (1, 2, 3, 4, 6, 7)]
+    assert checked == [True, True, False, False, False, False]
+    assert rows.nth(1).locator("code").inner_text() == "release/2.4"
+    assert rows.nth(3).locator("strong").inner_text() == "changelog"
+    chips = [rows.nth(i).locator(".hc-chip").all_inner_texts() for i in (2, 4, 6, 7)]
+    assert chips == [
+        ["@557058:alice", "due 2026-12-01"],
+        ["due 2026-12-02"],
+        ["@557058:bob", "due 2026-12-03"],
+        ["optional"],
+    ]
+    assert frame.locator(".hc-count").inner_text() == "33% · 2 of 6 done, 3 required open"
+    assert "null" not in frame.locator("#app").inner_text()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "panel.png"), full_page=True)
+    assert (SCREENSHOTS / "panel.png").stat().st_size > 10_000
+
+
+def test_a_browse_only_user_sees_a_read_only_panel_and_an_editor_can_edit(browser, jira, client):
+    """The stand-in Jira's user switcher opens the panel as Carol (browse only), then as Bob (edit issues)."""
+    from devhost.jira import DEMO_USERS
+    from tenants.models import Tenant
+    from tests.conftest import Api
+
+    carol, bob = "557058:devhost-carol", "557058:devhost-bob"
+    assert DEMO_USERS[carol][1] == "browse" and DEMO_USERS[bob][1] == "edit"
+    assert Api(client, Tenant.objects.get(), account_id=bob).add("Written by Bob").status_code == 201
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.goto(f"{jira.base_url}/browse/DEMO-1?as={carol}")
+    frame = panel(page)
+    frame.get_by_text("You can view this checklist but not edit it").wait_for()
+    assert texts(frame) == ["Written by Bob"]
+    for control in ("New checklist item", "Written by Bob: mark done", "Delete Written by Bob"):
+        assert frame.get_by_label(control).count() == 0, control
+    assert frame.locator(".hc-add, .hc-toolbar, .hc-move, .hc-status, button").count() == 0
+    # The switcher in the stand-in page reopens the issue as Bob, who may edit it.
+    page.get_by_label("Viewing as").select_option(bob)
+    page.wait_for_url(f"**as={bob.replace(':', '%3A')}")
+    frame = panel(page)
+    add(frame, "Added by Bob")
+    assert texts(frame) == ["Written by Bob", "Added by Bob"]
+    assert frame.get_by_text("You can view this checklist but not edit it").count() == 0
+    frame.get_by_label("Written by Bob: mark done").check()
+    frame.get_by_text("1 of 2 done").wait_for()
+    context.close()

@@ -1,0 +1,272 @@
+"""Outages degrade the service, never break it: each fault is injected for real (a Redis process stopped, a database
+that is full, read-only or unreachable) and the API still answers JSON with its real status, /readyz names what is
+down, and no progress sync is lost for good."""
+
+import json
+
+import jwt
+import pytest
+from django.db import connection
+
+from checklists.models import Checklist
+from checklists.tasks import checklist_progress_sweep_task
+from core.metrics import REGISTRY
+from devhost.redis import RedisServer
+from tests.conftest import Api, wait_for
+
+PROGRESS = "herochecklist-progress"
+sqlite_only = pytest.mark.skipif(
+    connection.vendor != "sqlite",
+    reason="SQLite's own limits (max_page_count, query_only) make it full or read-only; on MongoDB the equivalent "
+    "fault is the unreachable server (test_the_api_answers_503_json_when_the_database_is_unreachable)",
+)
+
+
+def metric(name: str) -> float:
+    """A counter's total over all its labels."""
+    return sum(s.value for family in REGISTRY.collect() for s in family.samples if s.name == name)
+
+
+@pytest.fixture
+def own_redis():
+    """A redis-server of this test's own on a free port, to take down and bring back."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+def _use_cache(settings, url: str) -> None:
+    settings.CACHE_URL = url
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+
+
+# --- the cache Redis -------------------------------------------------------------------------------------------------
+
+
+def test_the_api_keeps_answering_with_the_cache_redis_down_and_readyz_names_it(client, tenant, settings, own_redis):
+    _use_cache(settings, own_redis.url())
+    api = Api(client, tenant)
+    assert api.add("before").status_code == 201
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.content
+    assert ready.json()["checks"] == {"database": "ok", "cache": "ok"}
+
+    own_redis.stop()
+    before = metric("herochecklist_rate_limit_fail_open_total")
+    read = api.get()
+    assert read.status_code == 200, read.content
+    assert [i["text"] for i in read.json()["items"]] == ["before"]
+    assert api.add("during").status_code == 201
+    # The rate limit could not be counted: let through, and counted for /metrics.
+    assert metric("herochecklist_rate_limit_fail_open_total") == before + 2
+
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json() == {"status": "unavailable", "errors": {"cache": "unreachable"}}
+
+
+# --- the broker ------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def broker_url(own_redis):
+    return own_redis.url()
+
+
+def test_a_write_with_the_broker_down_answers_201_and_the_sweep_syncs_it(
+    client, tenant, standin, settings, own_redis, start_worker
+):
+    settings.PROGRESS_SWEEP_GRACE_SECONDS = 0
+    api = Api(client, tenant)
+    own_redis.stop()
+    failures = metric("herochecklist_after_commit_failures_total")
+
+    response = api.add("saved while the broker is down")
+    assert response.status_code == 201, response.content
+    assert response.json()["text"] == "saved while the broker is down"
+    assert metric("herochecklist_after_commit_failures_total") == failures + 1
+    checklist = Checklist.objects.get()
+    assert (checklist.version, checklist.property_synced_version) == (1, 0)
+
+    # The broker is back and a worker runs: the sweep (beat's job, run here directly) queues the lost push.
+    own_redis.start()
+    worker = start_worker()
+    assert checklist_progress_sweep_task() == 1
+    expected = {"done": 0, "total": 1, "percent": 0, "mandatoryOpen": 1, "complete": "false"}
+    assert wait_for(lambda: standin.property("10001", PROGRESS) == expected, 60), (
+        standin.property("10001", PROGRESS),
+        worker.poll(),
+    )
+    assert wait_for(lambda: Checklist.objects.get().property_synced_version == 1, 60)
+    # In step now: the next sweep has nothing to do.
+    assert checklist_progress_sweep_task() == 0
+
+
+def test_the_progress_sweep_runs_on_beat():
+    from django.conf import settings
+
+    from herochecklist.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["progress-sweep"]
+    assert entry["task"] == checklist_progress_sweep_task.name
+    assert entry["task"] in app.tasks
+    assert entry["schedule"] == settings.PROGRESS_SWEEP_INTERVAL_SECONDS
+
+
+# --- no broker at all (REDIS_URL unset) ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)  # the after-commit work runs only when a transaction really commits
+def test_without_a_broker_a_write_never_calls_jira_inside_the_request(client, tenant, standin, settings):
+    api = Api(client, tenant)
+    assert api.add("one").status_code == 201
+    assert api.add("two").status_code == 201
+    # Jira saw nothing: before the fix each write pushed the property inline, and with Jira unreachable it waited
+    # out every retry of that push (15-20 s per write).
+    assert [c for c in standin.recorded if c.method == "PUT"] == []
+    checklist = Checklist.objects.get()
+    assert (checklist.version, checklist.property_synced_version) == (2, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_catches_up_on_what_jira_refused_and_leaves_fresh_changes_alone(client, tenant, standin, settings):
+    api = Api(client, tenant)
+    item = api.add("one").json()["id"]
+    api.patch(item, status="done")
+    # Within the grace period the write's own push is still on its way: the sweep leaves it alone.
+    settings.PROGRESS_SWEEP_GRACE_SECONDS = 3600
+    assert checklist_progress_sweep_task() == 0
+
+    settings.PROGRESS_SWEEP_GRACE_SECONDS = 0
+    standin.fail_next = [400]  # Jira refuses (not retryable): the task gives up, the property stays behind
+    assert checklist_progress_sweep_task() == 1
+    assert standin.property("10001", PROGRESS) is None
+    assert Checklist.objects.get().property_synced_version == 0
+
+    assert checklist_progress_sweep_task() == 1  # the next sweep tries again, and Jira takes it
+    assert standin.property("10001", PROGRESS) == {
+        "done": 1,
+        "total": 1,
+        "percent": 100,
+        "mandatoryOpen": 0,
+        "complete": "true",
+    }
+    assert Checklist.objects.get().property_synced_version == 2
+    assert checklist_progress_sweep_task() == 0
+
+
+# --- the database refuses: full, read-only, unreachable -------------------------------------------------------------
+
+BIG_TEXT = "".join(f"- [ ] step {n} {'x' * 1900}\n" for n in range(250))  # ~480 KB: needs new database pages
+
+
+def _assert_503_json(response):
+    assert response.status_code == 503, response.content[:300]
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"] == "unavailable"
+    assert response["Retry-After"]
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("fault", "undo"),
+    [
+        # The database at its size limit: what a full disk looks like to SQLite (SQLITE_FULL).
+        ("PRAGMA max_page_count = {pages}", "PRAGMA max_page_count = 4294967294"),
+        # A read-only database (SQLITE_READONLY); a read-only file is no test as root, who may write anyway.
+        ("PRAGMA query_only = 1", "PRAGMA query_only = 0"),
+    ],
+    ids=["full", "read-only"],
+)
+def test_a_database_that_refuses_writes_gives_503_json_and_a_red_readyz(client, tenant, fault, undo):
+    api = Api(client, tenant)
+    assert api.add("kept").status_code == 201
+    with connection.cursor() as cursor:  # the connection the test client's requests use (same thread)
+        # Earlier tests' deleted rows leave free pages in the file, which would take the probe's write: none left.
+        cursor.execute("VACUUM")
+        cursor.execute("PRAGMA page_count")
+        cursor.execute(fault.format(pages=cursor.fetchone()[0]))
+    try:
+        failures = metric("herochecklist_database_unavailable_total")
+        _assert_503_json(api.put_text(BIG_TEXT))
+        assert metric("herochecklist_database_unavailable_total") == failures + 1
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json() == {"status": "unavailable", "errors": {"database": "refuses writes"}}
+        # Reads still work, and nothing of the refused write is half there.
+        assert [i["text"] for i in api.get().json()["items"]] == ["kept"]
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(undo)
+    assert client.get("/readyz").status_code == 200
+    assert api.put_text(BIG_TEXT).status_code == 200
+
+
+def test_the_api_answers_503_json_when_the_database_is_unreachable(run_django, closed_port):
+    # A separate process, so the database really is unreachable there (not just pretended to be).
+    if connection.vendor == "mongodb":
+        url = f"mongodb://127.0.0.1:{closed_port}/x?directConnection=true&serverSelectionTimeoutMS=300"
+    else:
+        url = "sqlite:////nonexistent-dir/db.sqlite3"
+    # A Connect JWT: verifying it needs the site's secret, which is in the database.
+    token = jwt.encode({"iss": "some-client-key", "sub": "557058:alice", "qsh": "context-qsh"}, "x" * 32)
+    proc = run_django(
+        "import json\nfrom django.test import Client\n"
+        f"r = Client().get('/api/v1/issues/10001/checklist', HTTP_AUTHORIZATION='JWT {token}')\n"
+        "print('RESULT', json.dumps([r.status_code, r['Content-Type'], r.get('Retry-After'), r.content.decode()]))\n"
+        "r = Client().get('/readyz')\n"
+        "print('RESULT', json.dumps([r.status_code, r['Content-Type'], None, r.content.decode()]))\n",
+        {"DATABASE_URL": url},
+    )
+    assert proc.returncode == 0, proc.stderr
+    api, ready = (json.loads(line[7:]) for line in proc.stdout.splitlines() if line.startswith("RESULT "))
+    assert api[:2] == [503, "application/json"], api
+    assert api[2] and json.loads(api[3])["error"] == "unavailable"
+    assert ready[0] == 503
+    assert json.loads(ready[3]) == {"status": "unavailable", "errors": {"database": "unreachable"}}
+
+
+# --- every error on the API is JSON ---------------------------------------------------------------------------------
+
+
+def _assert_json_error(response, status: int, error: str):
+    assert response.status_code == status, response.content[:300]
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"] == error
+
+
+def test_an_unknown_api_path_is_a_json_404(api, client):
+    _assert_json_error(client.get("/api/v1/nothing-here", HTTP_AUTHORIZATION=api.authorization), 404, "not_found")
+    _assert_json_error(client.get("/api/v2/issues/10001/checklist"), 404, "not_found")
+
+
+def test_a_wrong_method_is_a_json_405_that_names_the_allowed_ones(api, client):
+    response = client.post(api.url("/history"), HTTP_AUTHORIZATION=api.authorization)
+    _assert_json_error(response, 405, "method_not_allowed")
+    assert "GET" in response["Allow"]
+
+
+def test_a_body_over_the_limit_is_a_json_413(api, client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = api.put_text("- [ ] x\n" * 200)
+    _assert_json_error(response, 413, "too_large")
+
+
+def test_an_unexpected_error_is_a_json_500_that_tells_nothing(api, monkeypatch):
+    from checklists import selectors
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("internal detail /srv/secret-path")
+
+    # The one place an unexpected error can be planted: nothing in the real code raises one on purpose.
+    monkeypatch.setattr(selectors, "history_json", broken)
+    response = api.get("/history")
+    _assert_json_error(response, 500, "server_error")
+    assert b"secret-path" not in response.content and b"Traceback" not in response.content

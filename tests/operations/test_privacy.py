@@ -1,0 +1,127 @@
+"""Personal data reporting against the Jira stand-in: batches, cycle, 429, and erasing closed accounts."""
+
+import json
+
+import pytest
+from django.apps import apps
+from django.core import serializers
+from django.core.cache import cache
+
+from checklists import services as checklist_services
+from checklists.models import ChecklistChange, ChecklistItem
+from operations import backup, tasks
+from operations.models import ReportedAccount
+from operations.privacy import parse_cycle_period, personal_data_report
+from tests.conftest import issue_ref
+
+pytestmark = pytest.mark.django_db
+
+CLOSED = "557058:closed-person"
+ACTIVE = "557058:active-person"
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def reports(standin):
+    return [r for r in standin.recorded if r.path == "/app/report-accounts/"]
+
+
+def seed(tenant):
+    closed, active = checklist_services.Actor(CLOSED), checklist_services.Actor(ACTIVE)
+    checklist_services.checklist_replace_text(
+        tenant=tenant, issue=issue_ref(), actor=closed, text=f"- [ ] Review {{@{CLOSED}}}\n- [ ] Ship {{@{ACTIVE}}}\n"
+    )
+    item = ChecklistItem.objects.get(text="Review")
+    checklist_services.item_update(
+        tenant=tenant, issue=issue_ref(), actor=active, item_id=item.pk, data={"assignee_account_id": ACTIVE}
+    )
+    checklist_services.template_create(tenant=tenant, actor=closed, data={"name": "T", "text": "- [ ] x"})
+
+
+def stored() -> str:
+    return "".join(serializers.serialize("json", apps.get_model(m)._base_manager.all()) for m in backup.MODELS)
+
+
+def test_closed_accounts_are_erased_everywhere(tenant, standin):
+    seed(tenant)
+    standin.closed_accounts = {CLOSED}
+    assert CLOSED in stored()
+    assert any(CLOSED in json.dumps(c.changes) for c in ChecklistChange.objects.all())  # history names it
+    tasks.personal_data_report_task.delay()
+    [call] = reports(standin)
+    assert call.authorization_ok
+    assert sorted(a["accountId"] for a in call.body["accounts"]) == [ACTIVE, CLOSED]
+    assert all(a["updatedAt"].endswith("Z") for a in call.body["accounts"])
+    assert CLOSED not in stored()
+    # One pseudonym stands for the person in every place, and history still reads.
+    pseudonyms = {v for v in ChecklistItem.objects.values_list("created_by", flat=True)}
+    assert len(pseudonyms) == 1 and next(iter(pseudonyms)).startswith("closed-account-")
+    assert list(ReportedAccount.objects.values_list("account_id", flat=True)) == [ACTIVE]
+    assert ACTIVE in stored()
+
+
+def test_each_account_is_reported_once_per_cycle(tenant, standin):
+    seed(tenant)
+    standin.cycle_period = "P1D"
+    personal_data_report()
+    personal_data_report()
+    assert len(reports(standin)) == 1
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    personal_data_report(now=timezone.now() + timedelta(hours=23))
+    assert len(reports(standin)) == 1
+    personal_data_report(now=timezone.now() + timedelta(days=1, minutes=1))
+    assert len(reports(standin)) == 2
+
+
+def test_batches_of_at_most_90_and_429_waits(tenant, standin):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    checklist = checklist_services.checklist_replace_text(
+        tenant=tenant, issue=issue_ref(), actor=checklist_services.Actor("unknown"), text="- [ ] a\n"
+    )
+    ChecklistItem.objects.bulk_create(
+        [
+            ChecklistItem(tenant=tenant, checklist=checklist, text=f"i{n}", assignee_account_id=f"557058:{n:04d}")
+            for n in range(200)
+        ]
+    )
+    standin.fail_next = [None, 429]  # the first call goes through, the second is rate limited (Retry-After: 120)
+    outcome = personal_data_report()
+    assert [len(r.body["accounts"]) for r in reports(standin)] == [90, 90]
+    assert outcome["reported"] == 90 and "waiting_until" in outcome
+    personal_data_report(now=timezone.now() + timedelta(seconds=60))  # still waiting: no call
+    assert len(reports(standin)) == 2
+    personal_data_report(now=timezone.now() + timedelta(seconds=130))
+    sizes = [len(r.body["accounts"]) for r in reports(standin)]
+    assert sizes == [90, 90, 90, 20] and max(sizes) <= 90
+    reported = [a["accountId"] for r in reports(standin)[2:] for a in r.body["accounts"]] + [
+        a["accountId"] for a in reports(standin)[0].body["accounts"]
+    ]
+    assert len(set(reported)) == 200 and "unknown" not in reported
+
+
+@pytest.mark.parametrize(
+    "value,seconds",
+    [
+        ("604800", 604800),
+        ("P7D", 604800),
+        ("PT168H", 604800),
+        ("P1W", 604800),
+        ("PT90S", 90),
+        ("", None),
+        ("P", None),
+        ("soon", None),
+    ],
+)
+def test_cycle_period_formats(value, seconds):
+    assert parse_cycle_period(value) == seconds
