@@ -12,9 +12,10 @@ from typing import Annotated, Any
 from ninja import NinjaAPI, Schema
 from pydantic import BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, WithJsonSchema
 
+from core.identifiers import ACCOUNT_ID
+
 from .models import MAX_ISSUE_ID, MAX_ITEM_TEXT, MAX_ITEMS, MAX_TEMPLATE_NAME, MAX_TEMPLATES, ChangeAction, ItemStatus
 from .selectors import MAX_HISTORY
-from .textformat import ACCOUNT_ID
 
 # --- the patterns the services check, written once --------------------------------------------------------------
 
@@ -51,7 +52,7 @@ AccountId = Annotated[
     StrictStr,
     WithJsonSchema(
         _described(
-            {"type": "string", "pattern": ACCOUNT_ID.pattern.replace("{1,", "{0,")},
+            {"type": "string", "pattern": "^" + ACCOUNT_ID.pattern.replace("{1,", "{0,") + "$"},
             "An Atlassian accountId; empty or null clears the assignee.",
         )
     ),
