@@ -397,7 +397,7 @@ def _delete_existing(tenant_pk: str | None, client_key: str | None) -> list:
     # Raw deletes: no per-row signals. The audit log is append-only: never deleted, not even by a whole restore.
     if tenant_pk is None:
         for label in reversed(MODELS):
-            if label == "core.AuditEntry":
+            if label == "staff.AuditEntry":
                 continue
             model = apps.get_model(label)
             model._base_manager.all()._raw_delete(model._base_manager.db)
@@ -463,7 +463,7 @@ def archive_restore(name_or_path: str, *, tenant: str | None = None) -> dict[str
     tenant_pk, client_key = found or (None, None)
     restored: dict[str, int] = {}
     Tenant = apps.get_model("tenants.Tenant")
-    AuditEntry = apps.get_model("core.AuditEntry")
+    AuditEntry = apps.get_model("staff.AuditEntry")
     # Raw writes send no signals: the cached rows of every replaced and restored site are forgotten by hand.
     replaced = Tenant.objects.all()
     if tenant_pk is not None:

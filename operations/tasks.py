@@ -27,6 +27,6 @@ def personal_data_report_task():
 def heartbeat_task():
     """Sent by beat every minute (which stamps beat's heartbeat as it publishes); run here, it stamps the worker's.
     Monitoring alerts when either stamp grows old (see core/metrics.py and ops/prometheus/alerts.yml)."""
-    from .metrics import heartbeat_record
+    from core.metrics import heartbeat_record
 
     heartbeat_record("worker")

@@ -16,6 +16,13 @@ from core.exceptions import ValidationFailed
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _the_caller_is_a_jira_admin(standin):
+    """Template paths are among those checked: their writes need a Jira admin (tests/tenants/test_permissions.py)."""
+    standin.grant("557058:alice", "admin")
+
+
 LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 NASTY = ["\x00", "\x07", "\x1b", "\x1f", "\x7f", "\x9f", "\ud800", "\udfff", "\t", " ", "{", "}", "#", "@", "\u00e9"]
 # One line of garbage: ordinary characters, control characters, lone surrogates, and lengths around the limits.

@@ -101,7 +101,7 @@ def test_forged_or_misused_fits_get_401_and_write_nothing(client, standin, setti
 
 def test_a_fit_for_one_issue_gets_403_on_another_and_writes_nothing(client, standin, settings):
     # The contract: a credential bound to one issue may touch only that issue (403 otherwise).
-    api = Api(client, None, authorization=f"Bearer {fit(standin, settings)}")
+    api = forge_api(client, standin, settings)  # a user who may edit the issue of the FIT
     assert api.add("allowed").status_code == 201
     response = api.call("post", api.url("/items", issue_id="10002"), {"text": "sneaky"})
     assert response.status_code == 403, response.content
