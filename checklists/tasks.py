@@ -11,6 +11,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 
+from core.metrics import PROGRESS_SWEEP_QUEUED
 from tenants.jira import JiraError
 
 from .sync import checklist_progress_push
@@ -75,8 +76,6 @@ def checklist_progress_sweep_task() -> int:
         elif schedule_progress_sync(checklist_id):
             queued += 1
     if queued:
-        from core.metrics import PROGRESS_SWEEP_QUEUED
-
         PROGRESS_SWEEP_QUEUED.inc(queued)
         logger.info("progress sweep queued syncs", extra={"count": queued})
     return queued

@@ -2,6 +2,8 @@ import logging
 
 from celery import shared_task
 
+from core.metrics import heartbeat_record
+
 logger = logging.getLogger(__name__)
 
 
@@ -27,6 +29,4 @@ def personal_data_report_task():
 def heartbeat_task():
     """Sent by beat every minute (which stamps beat's heartbeat as it publishes); run here, it stamps the worker's.
     Monitoring alerts when either stamp grows old (see core/metrics.py and ops/prometheus/alerts.yml)."""
-    from core.metrics import heartbeat_record
-
     heartbeat_record("worker")
