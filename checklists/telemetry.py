@@ -90,6 +90,8 @@ def _over_rate(auth) -> bool:
     except Exception as exc:  # the cache is down: timings are not worth refusing the user's browser over
         logger.warning("timing rate limit unavailable: %s", type(exc).__name__)
         return False
+    if count is None:  # window_count fails open when the cache Redis is down (logged and counted there)
+        return False
     return count > settings.CLIENT_TIMING_RATE_PER_MINUTE
 
 
@@ -105,7 +107,7 @@ def client_timings(request):
         return _error(413, "too_large", {"body": f"must be at most {MAX_BODY_BYTES} bytes"})
     try:
         body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested thousands deep
         body = None
     if not isinstance(body, dict):
         CLIENT_REPORTS.labels("rejected").inc()

@@ -84,6 +84,8 @@ def _checked(body: str, what: str, line_no: int, errors: dict) -> str:
 def parse(text: str) -> list[Entry]:
     entries: list[Entry] = []
     errors: dict[str, str] = {}
+    # A byte order mark is how some editors (Windows Notepad) begin a file, not text of the first line.
+    text = text.removeprefix("\ufeff")
     for line_no, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line:

@@ -24,6 +24,10 @@ _LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 # Cc: C0/C1 control characters; Cs: surrogates (only lone ones can reach a Python str from JSON or a form).
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cs"})
 
+# Bidirectional embedding, override and isolate controls: they make text read differently from what it is
+# ("Trojan Source"), and no checklist item needs them (right-to-left scripts render without them).
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
 MAX_CSV_FIELD = 255
 
 
@@ -37,7 +41,14 @@ def bad_character(value: str) -> str | None:
             return "must not contain lone surrogates (invalid Unicode)"
         if category in _REFUSED_CATEGORIES:
             return "must not contain control characters"
+        if ch in _BIDI_CONTROLS:
+            return "must not contain bidirectional override characters"
     return None
+
+
+def _invisible(value: str) -> bool:
+    """Only format characters and spaces (zero-width spaces, joiners, a BOM): text nobody could see or click."""
+    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in value)
 
 
 def clean_line(value, field_name: str, *, max_length: int, required: bool = True) -> str:
@@ -46,7 +57,7 @@ def clean_line(value, field_name: str, *, max_length: int, required: bool = True
     if not isinstance(value, str):
         raise ValidationFailed({field_name: "must be a string"})
     value = value.replace("\t", " ").strip()
-    if not value:
+    if not value or _invisible(value):
         if required:
             raise ValidationFailed({field_name: "must not be empty"})
         return ""

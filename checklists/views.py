@@ -64,7 +64,7 @@ def _delete_issue_checklist(request, tenant):
     try:
         body = json.loads(request.body or b"{}")
         issue_id = str(body["issue"]["id"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: JSON nested thousands deep
         return JsonResponse({"error": "invalid_payload", "fields": {"issue.id": "is required"}}, status=400)
     if not is_jira_id(issue_id):
         return JsonResponse({"error": "invalid_payload", "fields": {"issue.id": "must be a Jira issue id"}}, status=400)

@@ -5,7 +5,7 @@ import uuid
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.middleware.gzip import GZipMiddleware
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, WTimeoutError
 
@@ -171,6 +171,8 @@ def api_exception_response(request, exc: BaseException) -> JsonResponse:
         )
         response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
         return response
+    if isinstance(exc, Http404):  # raised by a view or by ninja itself (its docs page is off: GET /api/v1/)
+        return JsonResponse({"error": "not_found", "detail": "No such resource."}, status=404)
     logger.error("unexpected error", exc_info=exc)
     return JsonResponse({"error": "server_error", "detail": "Something went wrong on our side."}, status=500)
 
@@ -193,6 +195,9 @@ class ApiErrorMiddleware:
             status = response.status_code
             response.content = json.dumps({"error": _ERROR_CODES.get(status, "error")}).encode()
             response["Content-Type"] = "application/json"
+            # The page replaced may have been compressed already (GZipMiddleware sits inside this one).
+            if response.has_header("Content-Encoding"):
+                del response["Content-Encoding"]
             if response.has_header("Content-Length"):
                 response["Content-Length"] = str(len(response.content))
         return response

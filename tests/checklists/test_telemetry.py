@@ -119,7 +119,9 @@ def test_not_a_number_is_refused_too(client, credential):
         assert "render" in response.json()["fields"]
 
 
-@pytest.mark.parametrize("data", [b" ", b"[0.5]", b"{not json", b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "data", [b" ", b"[0.5]", b"{not json", b"\xff\xfe", b'{"api":' + b"[" * 5000 + b"]" * 5000 + b"}"]
+)
 def test_a_body_that_is_not_a_json_object_is_a_400(client, data):
     response = beacon(client, data)
     assert response.status_code == 400

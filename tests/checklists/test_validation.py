@@ -260,3 +260,19 @@ def test_a_stored_template_the_rules_now_refuse_does_not_break_opening_an_issue(
     assert response.status_code == 200
     assert response.json()["items"] == []
     assert not ChecklistItem.objects.exists()
+
+
+@pytest.mark.parametrize("text", ["\u200b", "\u200b\u200d \ufeff", "abc\u202edcba", "a\u2066b"])
+def test_invisible_text_and_bidirectional_overrides_are_refused_on_every_path(api, text):
+    assert api.add(text).status_code == 422
+    assert api.put_text(f"- [ ] {text}\n").status_code == 422
+    template = api.call("post", "/api/v1/templates", {"name": text, "text": "- [ ] ok"})
+    assert template.status_code == 422, template.content
+    assert "name" in template.json()["fields"]
+    assert api.get().json()["items"] == []
+
+
+def test_a_byte_order_mark_before_the_text_is_not_part_of_the_first_line(api):
+    assert api.put_text("\ufeff- [ ] bom first\n- [x] second\n").status_code == 200
+    items = api.get().json()["items"]
+    assert [(i["text"], i["status"]) for i in items] == [("bom first", "todo"), ("second", "done")]

@@ -71,6 +71,28 @@ def test_the_api_keeps_answering_with_the_cache_redis_down_and_readyz_names_it(c
     assert ready.json() == {"status": "unavailable", "errors": {"cache": "unreachable"}}
 
 
+def test_the_timing_beacon_answers_204_with_the_cache_redis_down(client, tenant, settings, own_redis):
+    # Its rate limit counts in the cache, which fails open (returns None): the beacon must not turn that into a 500.
+    _use_cache(settings, own_redis.url())
+    own_redis.stop()
+    response = client.post(
+        "/telemetry/client-timings",
+        data=json.dumps({"authorization": Api(client, tenant).authorization, "render": 0.5}),
+        content_type="text/plain;charset=UTF-8",
+    )
+    assert response.status_code == 204, response.content
+
+
+def test_the_api_root_is_a_json_404_even_when_gzipped(client, tenant):
+    # ninja raises Http404 for its switched-off docs page: a 404, not a 500; and a replaced (DEBUG) error page must not
+    # keep the Content-Encoding of the page it replaced.
+    for path in ("/api/v1/", "/api/nope"):
+        response = client.get(path, HTTP_ACCEPT_ENCODING="gzip")
+        assert response.status_code == 404, (path, response.content)
+        assert response.json()["error"] == "not_found"
+        assert not response.has_header("Content-Encoding")
+
+
 # --- the broker ------------------------------------------------------------------------------------------------------
 
 
