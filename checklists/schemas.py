@@ -1,6 +1,6 @@
 """
 What /api/v1/openapi.json says about each operation: every status it can answer with the body's shape, the three
-credentials, the text-mode body, and the constraints the services enforce (checklists/services.py, textformat.py).
+credentials, the text-mode body, and the constraints the services enforce (checklists/services/, textformat.py).
 
 The request types here only describe: validation stays in the services, so the messages and rules have one home.
 The schemathesis run in tests/test_api_schema.py holds the two together: a document looser or stricter than the

@@ -1,6 +1,6 @@
 """The shapes of the identifiers Atlassian gives us, matched exactly: the whole value (fullmatch; `$` would admit a
 trailing newline) and ASCII only (`\\d` and str.isdigit() admit digits of other scripts). Used by the front doors
-(tenants/auth.py) and by the input rules (checklists/validation.py), which build on this module."""
+(tenants/auth/) and by the input rules (checklists/validation.py), which build on this module."""
 
 import re
 

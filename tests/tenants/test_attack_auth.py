@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from devhost.keys import connect_token, forge_token, install_token
 from tenants import auth
-from tenants.auth import AuthError, authenticate_api_request
+from tenants.auth import AuthError, authenticate_api_request, install, panel
 from tenants.models import Tenant
 from tenants.qsh import CONTEXT_QSH
 from tests.conftest import ISSUE, signed_install
@@ -42,10 +42,10 @@ ODD = st.one_of(
 
 @pytest.fixture(autouse=True)
 def _fresh_install_key_cache():
-    for state in (auth._install_keys, auth._install_key_misses, auth._install_key_cooldown):
+    for state in (install._install_keys, install._install_key_misses, install._install_key_cooldown):
         state.clear()
     yield
-    for state in (auth._install_keys, auth._install_key_misses, auth._install_key_cooldown):
+    for state in (install._install_keys, install._install_key_misses, install._install_key_cooldown):
         state.clear()
 
 
@@ -200,7 +200,7 @@ def test_a_non_ascii_qsh_in_a_signed_install_is_401(client, standin, qsh):
 
 
 def panel_token(claims: dict) -> str:
-    return jwt.encode(claims, auth._panel_key(), algorithm="HS256")
+    return jwt.encode(claims, panel._panel_key(), algorithm="HS256")
 
 
 def panel_claims(tenant, **overrides) -> dict:

@@ -277,12 +277,12 @@ def test_uninstall_for_another_tenant_is_rejected(client, tenant, standin):
 
 
 def test_install_keys_are_cached_per_kid(client, db, standin):
-    from tenants import auth
+    from tenants.auth import install
 
-    auth._install_keys.clear()
+    install._install_keys.clear()
     standin.shared_secret = "secret-for-cache-test-" + "k" * 30
     assert signed_install(client, standin).status_code == 204
-    fetched = auth._install_keys.copy()
+    fetched = install._install_keys.copy()
     standin.stop()  # the key server is gone: a second install must still verify from the cache
     assert signed_install(client, standin).status_code == 204
-    assert auth._install_keys == fetched
+    assert install._install_keys == fetched

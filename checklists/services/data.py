@@ -1,0 +1,34 @@
+"""Deleting checklist data: a tenant's when it is purged, an issue's when Jira deletes the issue."""
+
+from core.db import atomic
+from tenants.models import Tenant
+
+from ..models import (
+    Checklist,
+    ChecklistChange,
+    ChecklistItem,
+    Template,
+)
+
+
+def checklist_data_delete(*, tenant_ids) -> dict[str, int]:
+    """Every checklist row of these sites (purge, and a one-site restore): one raw delete per table, children first,
+    without loading rows or sending per-row signals. Returns the count per model."""
+    tenant_ids = list(tenant_ids)
+    deleted = {}
+    for model in (ChecklistChange, ChecklistItem, Template, Checklist):
+        manager = model._base_manager
+        deleted[model._meta.label] = manager.filter(tenant_id__in=tenant_ids)._raw_delete(manager.db)
+    return deleted
+
+
+@atomic
+def checklist_delete_for_issue(*, tenant: Tenant, issue_id: str) -> bool:
+    checklist = Checklist.objects.filter(tenant=tenant, issue_id=issue_id).first()
+    if checklist is None:
+        return False
+    # Children first: MongoDB's backend cannot cascade across collections inside one delete().
+    ChecklistChange.objects.filter(checklist=checklist).delete()
+    ChecklistItem.objects.filter(checklist=checklist).delete()
+    checklist.delete()
+    return True

@@ -1,0 +1,157 @@
+"""Templates: their own writes (create, update, delete), the template an issue gets, applying one to a checklist,
+and opening a checklist that a default template fills on first view."""
+
+import logging
+
+from core.db import atomic, one
+from core.exceptions import Conflict, ValidationFailed
+from tenants.models import Tenant
+from tenants.permissions import APP_ACCOUNT_ID
+from tenants.types import IssueRef
+
+from .. import textformat
+from ..models import (
+    MAX_ITEMS,
+    MAX_TEMPLATES,
+    ChangeAction,
+    Checklist,
+    Template,
+)
+from ..validation import clean_jira_id, clean_template_name
+from .items import _sync_entries
+from .writes import ITEM_FIELDS, Actor, _Change, _checklist_write
+
+# The logger keeps the name of the one module these were, so log filters and dashboards see no change.
+logger = logging.getLogger(__package__)
+
+
+def _clean_template(data: dict, *, partial: bool) -> dict:
+    errors, cleaned = {}, {}
+    if "name" in data or not partial:
+        try:
+            cleaned["name"] = clean_template_name(data.get("name"))
+        except ValidationFailed as exc:
+            errors.update(exc.errors)
+    if "text" in data or not partial:
+        text = data.get("text")
+        if not isinstance(text, str):
+            errors["text"] = "is required, in the checklist text format"
+        else:
+            try:
+                entries = textformat.parse(text)
+                if not entries:
+                    errors["text"] = "must hold at least one item"
+                cleaned["text"] = textformat.serialize(entries)
+            except ValidationFailed as exc:
+                errors.update({f"text ({where})": why for where, why in exc.errors.items()})
+    for name in ("project_id", "issue_type_id"):
+        if name in data:
+            try:
+                cleaned[name] = clean_jira_id(data[name], name)
+            except ValidationFailed as exc:
+                errors.update(exc.errors)
+    if "auto_apply" in data:
+        if not isinstance(data["auto_apply"], bool):
+            errors["auto_apply"] = "must be true or false"
+        else:
+            cleaned["auto_apply"] = data["auto_apply"]
+    if errors:
+        raise ValidationFailed(errors)
+    return cleaned
+
+
+@atomic
+def template_create(*, tenant: Tenant, actor: Actor, data: dict) -> Template:
+    fields = _clean_template(data, partial=False)
+    if Template.objects.filter(tenant=tenant).count() >= MAX_TEMPLATES:
+        raise ValidationFailed({"templates": f"a site holds at most {MAX_TEMPLATES} templates"})
+    return Template.objects.create(tenant=tenant, created_by=actor.account_id, **fields)
+
+
+@atomic
+def template_update(*, template: Template, data: dict) -> Template:
+    fields = _clean_template(data, partial=True)
+    for name, value in fields.items():
+        setattr(template, name, value)
+    template.save()
+    return template
+
+
+def template_delete(*, template: Template) -> None:
+    template.delete()
+
+
+def template_for_issue(tenant: Tenant, issue: IssueRef) -> Template | None:
+    """The auto-apply template that fits best: project and type, then project, then type, then global."""
+    best, best_score = None, -1
+    for template in Template.objects.filter(tenant=tenant, auto_apply=True).order_by("-created_at"):
+        if template.project_id and template.project_id != issue.project_id:
+            continue
+        if template.issue_type_id and template.issue_type_id != issue.issue_type_id:
+            continue
+        score = 2 * bool(template.project_id) + bool(template.issue_type_id)
+        if score > best_score:
+            best, best_score = template, score
+    return best
+
+
+def checklist_apply_template(
+    *,
+    tenant: Tenant,
+    issue: IssueRef,
+    actor: Actor,
+    template: Template,
+    mode: str,
+    expected_version: int | None = None,
+) -> Checklist:
+    if mode not in ("append", "replace"):
+        raise ValidationFailed({"mode": "must be append or replace"})
+    entries = textformat.parse(template.text)
+    template_actor = Actor(actor.account_id, "template")
+
+    def mutate(checklist, items):
+        keep = items if mode == "append" else []
+        if len(keep) + len(entries) > MAX_ITEMS:
+            raise ValidationFailed({"templateId": f"the checklist would exceed {MAX_ITEMS} items"})
+        current = [textformat.Entry(**{n: getattr(i, n) for n in ITEM_FIELDS}) for i in keep]
+        changes = _sync_entries(checklist, items, current + entries, template_actor)
+        if changes:
+            changes.append(
+                _Change(
+                    ChangeAction.TEMPLATE_APPLIED,
+                    None,
+                    {"template": {"after": str(template.id)}, "mode": {"after": mode}},
+                )
+            )
+        return changes
+
+    return _checklist_write(
+        tenant=tenant, issue=issue, actor=template_actor, expected_version=expected_version, mutate=mutate
+    )
+
+
+APP_ACTOR = Actor(APP_ACCOUNT_ID, "template")
+
+
+def checklist_open(*, tenant: Tenant, issue: IssueRef) -> Checklist | None:
+    """The checklist of an issue, applying the matching auto-apply template the first time it is opened. That write
+    is the app's own (APP_ACTOR), whoever opened the panel: a viewer who may only browse causes it but is not its
+    author, and needs no edit right for it."""
+    checklist = one(Checklist.objects.filter(tenant=tenant, issue_id=issue.id))
+    if checklist is not None:
+        return checklist
+    template = template_for_issue(tenant, issue)
+    if template is None:
+        return None  # nothing to write: an issue without a checklist reads as empty, version 0
+    try:
+        return checklist_apply_template(
+            tenant=tenant, issue=issue, actor=APP_ACTOR, template=template, mode="append", expected_version=0
+        )
+    except Conflict:
+        # Someone else opened it at the same moment and applied the template first.
+        return Checklist.objects.filter(tenant=tenant, issue_id=issue.id).first()
+    except ValidationFailed:
+        # A template stored before today's input rules (validation.py) that they refuse: opening the issue must not
+        # fail for it; the template is simply not applied until someone fixes it.
+        logger.warning("auto-apply template refused by the input rules", extra={"template_id": str(template.id)})
+        return None

@@ -1,0 +1,235 @@
+"""
+Every write to a checklist goes through `_checklist_write`: one transaction (real on MongoDB too) that applies the
+change, bumps `version` with a conditional update, refreshes the counts and writes history. Stale `If-Match`
+versions are refused (412); a race without If-Match is retried, and never silently overwrites.
+"""
+
+import functools
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db import DatabaseError, IntegrityError
+from django.utils import timezone
+from pymongo.errors import PyMongoError
+
+from core import context
+from core.db import CommitUnknown, atomic, on_commit, one
+from core.exceptions import Conflict
+from tenants.models import Tenant
+from tenants.types import IssueRef
+
+from ..models import (
+    Checklist,
+    ChecklistChange,
+    ChecklistItem,
+)
+from ..progress import progress_counts
+from ..tasks import schedule_progress_sync
+
+# The logger keeps the name of the one module these were, so log filters and dashboards see no change.
+logger = logging.getLogger(__package__)
+
+WRITE_ATTEMPTS = 5
+ITEM_FIELDS = ("text", "status", "is_header", "mandatory", "assignee_account_id", "due_date")
+
+
+@dataclass(frozen=True)
+class Actor:
+    account_id: str
+    source: str = "api"  # api, text, template, webhook
+
+
+class _Raced(Exception):
+    """Another write committed between our read and our version bump."""
+
+
+class _NoChange(Exception):
+    """The write changed nothing; raised to roll back the version bump."""
+
+
+class WriteOutcomeUnknown(Exception):
+    """A commit's reply was lost and the database could not be asked whether it landed: the client must reload
+    before it tries again (503)."""
+
+
+@dataclass
+class _Change:
+    action: str
+    item_id: object = None
+    changes: dict = field(default_factory=dict)
+
+
+def _snapshot(item: ChecklistItem) -> dict:
+    return {
+        name: (getattr(item, name).isoformat() if isinstance(getattr(item, name), date) else getattr(item, name))
+        for name in ITEM_FIELDS
+    }
+
+
+def _diff(before: dict, after: dict) -> dict:
+    return {k: {"before": before[k], "after": after[k]} for k in ITEM_FIELDS if before[k] != after[k]}
+
+
+def _checklist_for_write(tenant: Tenant, issue: IssueRef) -> Checklist:
+    checklist = Checklist.objects.filter(tenant=tenant, issue_id=issue.id).first()
+    if checklist is None:
+        checklist = Checklist.objects.create(
+            tenant=tenant,
+            issue_id=issue.id,
+            issue_key=issue.key,
+            project_id=issue.project_id,
+            issue_type_id=issue.issue_type_id,
+        )
+    else:
+        # Issue keys change when an issue moves project; the credential's signed context is the latest truth.
+        fresh = {
+            "issue_key": issue.key or checklist.issue_key,
+            "project_id": issue.project_id or checklist.project_id,
+            "issue_type_id": issue.issue_type_id or checklist.issue_type_id,
+        }
+        if any(getattr(checklist, k) != v for k, v in fresh.items()):
+            Checklist.objects.filter(id=checklist.id).update(**fresh)
+            for k, v in fresh.items():
+                setattr(checklist, k, v)
+    return checklist
+
+
+def _is_write_conflict(exc: BaseException) -> bool:
+    """A transaction lost to a concurrent one (MongoDB's TransientTransactionError, SQLite's lock timeout).
+    The backend wraps the driver's error, so look down the chain."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        has_label = getattr(seen, "has_error_label", None)
+        if (has_label and has_label("TransientTransactionError")) or "database is locked" in str(seen):
+            return True
+        if getattr(seen, "timeout", False) is True:  # pymongo's timeoutMS ran out waiting for a lock
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _checklist_write(
+    *,
+    tenant: Tenant,
+    issue: IssueRef,
+    actor: Actor,
+    expected_version: int | None,
+    mutate: Callable[[Checklist, list[ChecklistItem]], list[_Change]],
+) -> Checklist | None:
+    """Apply `mutate` in one transaction and return the checklist as written; None when an issue without a checklist
+    stays without one (a no-op write). `mutate` may run more than once (a retried attempt): it must start over from
+    the items it is given each time."""
+    for attempt in range(WRITE_ATTEMPTS):
+        if attempt:
+            # Concurrent writers of one checklist: step aside for a moment, randomly, so they stop colliding.
+            time.sleep(random.uniform(0.005, 0.02 * 2**attempt))
+        # This attempt's first history row gets this id: finding the row later proves that the attempt committed.
+        token = uuid.uuid4()
+        written: Checklist | None = None
+        try:
+            with atomic():
+                written = _checklist_attempt(tenant, issue, actor, expected_version, mutate, token)
+        except _NoChange:
+            return one(Checklist.objects.filter(tenant=tenant, issue_id=issue.id))
+        except CommitUnknown as exc:
+            # The commit's reply was lost: it may have landed. Retrying blindly would store the change twice.
+            if _attempt_landed(token):
+                logger.warning("commit reply lost, but the write landed", extra={"version": written.version})
+                on_commit(functools.partial(schedule_progress_sync, written.id))
+                return written
+            logger.warning("commit reply lost and the write did not land; retrying", exc_info=exc)
+            continue
+        except (_Raced, IntegrityError) as exc:
+            if expected_version is not None:
+                raise Conflict("The checklist changed since you loaded it.", status=412) from exc
+            continue
+        except Exception as exc:  # DatabaseError, or pymongo's own from a transaction's commit or abort
+            if not isinstance(exc, DatabaseError | PyMongoError) or not _is_write_conflict(exc):
+                raise
+            if expected_version is not None:
+                raise Conflict("The checklist changed since you loaded it.", status=412) from exc
+            continue
+        return written
+    raise Conflict("The checklist is being edited by others right now; please retry.", status=409)
+
+
+def _checklist_attempt(tenant, issue, actor, expected_version, mutate, token) -> Checklist:
+    """One attempt of _checklist_write, inside its transaction."""
+    checklist = _checklist_for_write(tenant, issue)
+    if expected_version is not None and checklist.version != expected_version:
+        raise Conflict("The checklist changed since you loaded it.", status=412, currentVersion=checklist.version)
+    # The version bump comes first: every writer locks the checklist document before any item, so
+    # concurrent writers queue up (or conflict) at one point and can never hold each other's locks.
+    new_version = checklist.version + 1
+    if (
+        Checklist.objects.filter(id=checklist.id, version=checklist.version).update(
+            version=new_version, updated_at=timezone.now()
+        )
+        != 1
+    ):
+        raise _Raced()
+    items = list(ChecklistItem.objects.filter(checklist=checklist).order_by("position", "created_at"))
+    changes = mutate(checklist, items)
+    if not changes:
+        raise _NoChange()  # rolls the bump back: a no-op leaves version and history alone
+    counts = progress_counts(
+        ChecklistItem.objects.filter(checklist=checklist).values_list("status", "is_header", "mandatory")
+    )
+    Checklist.objects.filter(id=checklist.id).update(**counts)
+    ChecklistChange.objects.bulk_create(
+        ChecklistChange(
+            id=token if index == 0 else uuid.uuid4(),
+            tenant=tenant,
+            checklist=checklist,
+            version=new_version,
+            action=c.action,
+            actor_account_id=actor.account_id,
+            item_id=c.item_id,
+            source=actor.source,
+            changes=c.changes,
+        )
+        for index, c in enumerate(changes)
+    )
+    checklist.version = new_version
+    for name, value in counts.items():
+        setattr(checklist, name, value)
+    on_commit(functools.partial(schedule_progress_sync, checklist.id))
+    logger.info("checklist changed", extra={"version": new_version, "changes": len(changes)})
+    return checklist
+
+
+def _attempt_landed(token) -> bool:
+    """Whether the attempt whose first history row has this id committed. Asked a few times: the fault that lost
+    the commit's reply may still be passing. If it cannot be told, the caller must not guess: 503, reload first."""
+    for wait in (0, 0.2, 1.0):
+        time.sleep(wait)
+        try:
+            return ChecklistChange.objects.filter(id=token).exists()
+        except (DatabaseError, PyMongoError):
+            logger.warning("could not tell whether a write landed", exc_info=True)
+    raise WriteOutcomeUnknown()
+
+
+def _renumber(items: list[ChecklistItem]) -> None:
+    for index, item in enumerate(items):
+        if item.position != index:
+            ChecklistItem.objects.filter(id=item.id).update(position=index)
+            item.position = index
+
+
+def _new_item(checklist: Checklist, actor: Actor, fields: dict, position: int) -> ChecklistItem:
+    item = ChecklistItem(
+        tenant_id=checklist.tenant_id,
+        checklist=checklist,
+        position=position,
+        created_by=actor.account_id,
+        updated_by=actor.account_id,
+        **fields,
+    )
+    context.mark_sensitive(item.text)
+    return item

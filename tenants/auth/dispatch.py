@@ -1,0 +1,48 @@
+"""The REST API's one entry point: the Authorization header names the front door, and that door's checks decide."""
+
+from core import context
+from core.identifiers import is_account_id
+
+from ..services import tenant_for_forge_invocation
+from ..types import AuthContext, AuthError
+from .connect import connect_issue_ref, verify_connect_jwt
+from .forge import FORGE_ISSUER, FORGE_PANEL_MODULE, fit_module, forge_issue_ref, verify_fit
+from .panel import PANEL_ISSUER, verify_panel_token
+from .tokens import MAX_TOKEN_LENGTH, _unverified_claims
+
+
+def authenticate_api_request(request) -> AuthContext:
+    """Any one of: Bearer panel token, JWT Connect context token, Bearer Forge Invocation Token."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme == "JWT":
+        tenant, claims = verify_connect_jwt(token, request, allow_context_qsh=True)
+        # No `sub`: an anonymous viewer of a public issue. Authenticated as the site, with no user: reads only.
+        account_id = claims.get("sub", "")
+        if account_id != "" and not is_account_id(account_id):
+            raise AuthError("Connect token sub is not an accountId")
+        return AuthContext(tenant=tenant, account_id=account_id, source="connect", issue=connect_issue_ref(claims))
+    if scheme == "Bearer":
+        issuer = _unverified_claims(token).get("iss") if token else None
+        if issuer == PANEL_ISSUER:
+            return verify_panel_token(token)
+        if issuer == FORGE_ISSUER:
+            claims = verify_fit(token)
+            if fit_module(claims) != FORGE_PANEL_MODULE:
+                raise AuthError("FIT from a module that does not call the API")
+            principal = claims.get("principal")
+            if not is_account_id(principal):
+                raise AuthError("FIT has no principal, or one that is not an accountId")
+            tenant = tenant_for_forge_invocation(
+                claims=claims, system_token=request.headers.get("x-forge-oauth-system", "")
+            )
+            context.client_key.set(tenant.client_key)
+            return AuthContext(
+                tenant=tenant,
+                account_id=principal,
+                source="forge",
+                issue=forge_issue_ref(claims),
+                forge_claims=claims,
+                user_token=request.headers.get("x-forge-oauth-user", "").strip()[:MAX_TOKEN_LENGTH],
+            )
+    raise AuthError("no supported credential")

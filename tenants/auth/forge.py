@@ -1,0 +1,78 @@
+"""Forge Invocation Tokens: RS256 tokens checked against Atlassian's JWKS, and the Forge module that sent them."""
+
+import threading
+
+import jwt
+from django.conf import settings
+
+from ..types import AuthError, IssueRef
+from .tokens import KID_PATTERN, _claim_text, _decode, _header, _issue_ref, _object
+
+FORGE_ISSUER = "forge/invocation-token"
+
+_jwks_clients: dict[tuple[str, float], jwt.PyJWKClient] = {}
+_jwks_lock = threading.Lock()
+
+
+def _jwks_client() -> jwt.PyJWKClient:
+    url, cooldown = settings.FORGE_JWKS_URL, settings.FORGE_JWKS_REFRESH_COOLDOWN_SECONDS
+    with _jwks_lock:
+        if (url, cooldown) not in _jwks_clients:
+            # Keys cached for an hour; an unknown kid triggers one refetch, at most once per cooldown, so a
+            # flood of made-up kids cannot turn into a flood of requests to Atlassian.
+            _jwks_clients[(url, cooldown)] = jwt.PyJWKClient(
+                url,
+                cache_keys=True,
+                lifespan=3600,
+                timeout=int(settings.OUTBOUND_TIMEOUT_SECONDS),
+                cooldown_duration=cooldown,
+            )
+        return _jwks_clients[(url, cooldown)]
+
+
+def verify_fit(token: str) -> dict:
+    header = _header(token)
+    if header.get("alg") != "RS256":
+        raise AuthError("FIT must be RS256")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not KID_PATTERN.fullmatch(kid):
+        raise AuthError("kid missing or malformed")
+    try:
+        key = _jwks_client().get_signing_key(kid).key
+    except jwt.PyJWTError as exc:
+        raise AuthError(f"FIT key lookup failed: {type(exc).__name__}") from None
+    claims = _decode(
+        token,
+        key,
+        "RS256",
+        required=["iss", "aud", "exp", "iat", "nbf"],
+        audience=settings.FORGE_APP_ID,
+        issuer=FORGE_ISSUER,
+    )
+    app = _object(claims.get("app"), "app")
+    if not _claim_text(app.get("installationId"), "app.installationId") or not isinstance(app["installationId"], str):
+        raise AuthError("FIT has no app.installationId")
+    _claim_text(app.get("apiBaseUrl"), "app.apiBaseUrl")
+    context_claim = _object(claims.get("context"), "context")
+    for name in ("cloudId", "siteUrl"):
+        _claim_text(context_claim.get(name), f"context.{name}")
+    return claims
+
+
+# The module keys of forge/manifest.yml: a FIT is accepted only where its module is meant to call.
+FORGE_PANEL_MODULE = "herochecklist-panel"
+FORGE_LIFECYCLE_MODULE = "herochecklist-lifecycle"
+FORGE_ISSUE_DELETED_MODULE = "herochecklist-issue-deleted"
+
+
+def fit_module(claims: dict) -> str:
+    module = _object(claims.get("app"), "app").get("module") or {}
+    key = module.get("key", "") if isinstance(module, dict) else ""
+    return key if isinstance(key, str) else ""
+
+
+def forge_issue_ref(claims: dict) -> IssueRef | None:
+    extension = _object(_object(claims.get("context"), "context").get("extension"), "context.extension")
+    issue = _object(extension.get("issue"), "context.extension.issue")
+    project = _object(extension.get("project"), "context.extension.project")
+    return _issue_ref(issue, project, type_id=issue.get("typeId"))

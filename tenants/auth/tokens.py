@@ -1,0 +1,134 @@
+"""What every front door shares: reading a JWT's header and claims, verifying it with our leeway and time rules, reading
+the optional claims Atlassian sends, and the qsh check of Connect tokens (HS256 requests and signed installs)."""
+
+import hmac
+import math
+import re
+import time
+from functools import lru_cache
+from urllib.parse import urlparse
+
+import jwt
+from django.conf import settings
+
+from core.identifiers import is_jira_id
+
+from ..qsh import CONTEXT_QSH, query_string_hash
+from ..types import AuthError, IssueRef
+
+# Always fullmatch: `$` would admit a trailing newline, which then reaches the key URL.
+KID_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+MAX_TOKEN_LENGTH = 8192
+MAX_CLAIM_STRING = 255  # installationId, cloudId, issue keys: longer is not something Atlassian sends
+# Seconds since the epoch that a time claim may hold: a finite number before the year 5000 (datetime's range,
+# and int() of an infinite float raises).
+MAX_TIMESTAMP = 95_617_584_000
+
+
+def _header(token: str) -> dict:
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        raise AuthError("missing or oversized token")
+    try:
+        return jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise AuthError(f"malformed token header: {type(exc).__name__}") from None
+
+
+def _unverified_claims(token: str) -> dict:
+    try:
+        return jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        raise AuthError(f"malformed token claims: {type(exc).__name__}") from None
+
+
+def _check_iat(claims: dict) -> None:
+    # PyJWT rejects a future iat too, but our leeway rule is stated here so it cannot drift with the library.
+    iat = claims.get("iat")
+    if not isinstance(iat, int | float) or iat > time.time() + settings.JWT_LEEWAY_SECONDS:
+        raise AuthError("iat missing or in the future")
+
+
+def _check_times(claims: dict) -> None:
+    """Time claims are plain finite numbers in datetime's range: not strings, booleans, NaN or infinity (PyJWT reads
+    "123" and True as numbers, and our own code turns these claims into datetimes)."""
+    for name in ("exp", "iat", "nbf"):
+        if name not in claims:
+            continue
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise AuthError(f"{name} is not a number")
+        if not math.isfinite(value) or not 0 <= value < MAX_TIMESTAMP:
+            raise AuthError(f"{name} is out of range")
+
+
+def _decode(token: str, key, algorithm: str, *, required: list[str], **kwargs) -> dict:
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[algorithm],
+            leeway=settings.JWT_LEEWAY_SECONDS,
+            options={"verify_aud": "audience" in kwargs, "require": required},
+            **kwargs,
+        )
+    except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as exc:
+        # A validly signed token may still carry claims the library cannot read: a 401 like any other.
+        raise AuthError(f"token rejected: {type(exc).__name__}") from None
+    _check_times(claims)
+    _check_iat(claims)
+    return claims
+
+
+def _object(value, what: str) -> dict:
+    """A claim that must be a JSON object when present; None or absent reads as empty."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise AuthError(f"{what} is not an object")
+    return value
+
+
+def _claim_text(value, what: str, *, numeric: bool = False) -> str:
+    """An optional short string claim ("" when absent). Jira sends some ids as numbers; those are read as text."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        value = str(value)
+    if not isinstance(value, str) or len(value) > MAX_CLAIM_STRING or not value.isprintable():
+        raise AuthError(f"{what} is not a short string")
+    if numeric and not is_jira_id(value):
+        raise AuthError(f"{what} is not a Jira id")
+    return value
+
+
+def _issue_ref(issue: dict, project: dict, *, type_id) -> IssueRef | None:
+    if not issue.get("id"):
+        return None
+    return IssueRef(
+        id=_claim_text(issue["id"], "issue id", numeric=True),
+        key=_claim_text(issue.get("key"), "issue key"),
+        project_id=_claim_text(project.get("id"), "project id", numeric=True),
+        issue_type_id=_claim_text(type_id, "issue type id", numeric=True),
+    )
+
+
+def expected_qsh(request) -> str:
+    return query_string_hash(request.method, request.path, request.GET, _path_of(settings.BASE_URL))
+
+
+@lru_cache(maxsize=4)
+def _path_of(url: str) -> str:
+    return urlparse(url).path
+
+
+def _check_qsh(claims: dict, request, *, allow_context_qsh: bool) -> None:
+    qsh = claims.get("qsh")
+    if not isinstance(qsh, str):
+        raise AuthError("qsh missing")
+    if qsh == CONTEXT_QSH:
+        if not allow_context_qsh:
+            raise AuthError("context token on a qsh-only endpoint")
+        return
+    # As bytes: compare_digest raises TypeError on str with non-ASCII characters (a 500 for a signed odd qsh).
+    if not hmac.compare_digest(qsh.encode("utf-8", "surrogatepass"), expected_qsh(request).encode()):
+        raise AuthError("qsh mismatch")
