@@ -53,12 +53,11 @@ from .schemas import (
     if_match,
     responses,
 )
-from .validation import is_jira_id
+from .validation import clean_jira_id, is_jira_id
 
 # The contract's If-Match is the version, quoted or not (W/ tolerated: older gzipped answers sent weak ETags).
 IF_MATCH = re.compile(r'(?:W/)?(?:"([0-9]{1,12})"|([0-9]{1,12}))', re.ASCII)
 JSON_TYPE = re.compile(r"^application/(?:[a-z0-9.+-]+\+)?json$")
-PROJECT_ID = re.compile(r"[0-9]{1,32}")
 CAMEL = {
     "is_header": "isHeader",
     "assignee_account_id": "assigneeAccountId",
@@ -490,9 +489,7 @@ def template_list(request):
 
 def _template_project(value: str | None) -> str:
     """The project a template belongs to ("" = site-wide), checked before we ask Jira who administers it."""
-    if value and not PROJECT_ID.fullmatch(value):
-        raise ValidationFailed({"projectId": "must be a numeric Jira id, or null"})
-    return value or ""
+    return clean_jira_id(value, "projectId")
 
 
 @router.post("/templates", response=responses({201: TemplateOut}, body=True, found=False))

@@ -86,6 +86,13 @@ def clean_account_id(value, field_name: str = "assignee_account_id") -> str:
     return value
 
 
+def clean_position(value) -> int | None:
+    """Where an item goes in its checklist: a whole number from 0 (past the end means last), or None for the end."""
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        raise ValidationFailed({"position": "must be a whole number from 0"})
+    return value
+
+
 def clean_jira_id(value, field_name: str) -> str:
     """An optional numeric Jira id (a project or issue type of a template): "" for none."""
     if value in (None, ""):

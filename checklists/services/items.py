@@ -15,7 +15,7 @@ from ..models import (
     Checklist,
     ChecklistItem,
 )
-from ..validation import clean_item_fields
+from ..validation import clean_item_fields, clean_position
 from .writes import (
     ITEM_FIELDS,
     Actor,
@@ -33,8 +33,7 @@ def item_create(
 ) -> tuple[Checklist, ChecklistItem]:
     position = data.pop("position", None)
     fields = clean_item_fields(data, partial=False)
-    if position is not None and (not isinstance(position, int) or isinstance(position, bool) or position < 0):
-        raise ValidationFailed({"position": "must be a whole number from 0"})
+    position = clean_position(position)
     created: list[ChecklistItem] = []
 
     def mutate(checklist, items):
@@ -66,8 +65,7 @@ def item_update(
 ) -> tuple[Checklist, ChecklistItem]:
     position = data.pop("position", None)
     fields = clean_item_fields(data, partial=True)
-    if position is not None and (not isinstance(position, int) or isinstance(position, bool) or position < 0):
-        raise ValidationFailed({"position": "must be a whole number from 0"})
+    position = clean_position(position)
     result: list[ChecklistItem] = []
 
     def mutate(checklist, items):
