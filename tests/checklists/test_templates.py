@@ -104,3 +104,17 @@ def test_project_template_beats_global_when_the_type_differs(client, tenant):
     make(api, name="project", text="- [ ] project\n", autoApply=True, projectId="10000")
     make(api, name="project+type", text="- [ ] typed\n", autoApply=True, projectId="10000", issueTypeId="10002")
     assert [i["text"] for i in api.get().json()["items"]] == ["project"]
+
+
+def test_a_template_of_another_project_or_issue_type_is_refused_and_changes_nothing(api):
+    # The api fixture's issue is DEMO-1 in project 10000, type 10002 (the panel token says so).
+    other_project = make(api, name="other project", projectId="99999").json()
+    other_type = make(api, name="other type", projectId="10000", issueTypeId="99998").json()
+    fitting = make(api, name="this project", text="- [ ] fits\n", projectId="10000").json()
+    url = api.url("/apply-template")
+    for template in (other_project, other_type):
+        response = api.call("post", url, {"templateId": template["id"], "mode": "append"})
+        assert response.status_code == 422 and "templateId" in response.json()["fields"]
+    assert api.get().json()["version"] == 0
+    applied = api.call("post", url, {"templateId": fitting["id"], "mode": "append"})
+    assert applied.status_code == 200 and [i["text"] for i in applied.json()["items"]] == ["fits"]
