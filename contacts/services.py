@@ -188,7 +188,8 @@ def contact_email_due(*, contact_id) -> str | None:
     contact = Contact.objects.filter(id=contact_id).first()
     if contact is None or contact.unsubscribed_at or contact.sync_state == SyncState.FAILED:
         return None
-    sent = set(EmailDelivery.objects.filter(contact=contact).values_list("kind", flat=True))
+    # Only emails that went out: a claim whose sender died is still due (contact_send_email takes it over).
+    sent = set(EmailDelivery.objects.filter(contact=contact, sent_at__isnull=False).values_list("kind", flat=True))
     has_active = ContactLink.objects.filter(contact=contact, active=True).exists()
     if has_active and EmailKind.ONBOARDING not in sent:
         # Onboarding goes to contacts HubSpot accepted (it also holds their subscription); without HubSpot
@@ -243,22 +244,26 @@ def contact_unsubscribe(*, contact: Contact) -> None:
         Contact.objects.filter(id=contact.id).update(unsubscribed_at=timezone.now())
 
 
-STALE_EMAIL_CLAIM = timedelta(minutes=10)
+class EmailClaimBusy(Exception):
+    """Another sender holds a fresh claim on this email: ask again once that claim would be stale."""
 
 
 def _claim_email(contact: Contact, kind: str) -> EmailDelivery | None:
     """The unique (contact, kind) row is the lock. A claim whose sender died before sending (no sent_at after
-    STALE_EMAIL_CLAIM) may be taken over, so a killed worker loses no email."""
+    EMAIL_CLAIM_STALE_SECONDS) may be taken over, so a killed worker loses no email. None: already sent."""
     try:
         with atomic():
             return EmailDelivery.objects.create(contact=contact, kind=kind)
     except IntegrityError:
         pass
-    stale = timezone.now() - STALE_EMAIL_CLAIM
-    taken = EmailDelivery.objects.filter(contact=contact, kind=kind, sent_at__isnull=True, updated_at__lt=stale).update(
-        updated_at=timezone.now()
-    )
-    return EmailDelivery.objects.filter(contact=contact, kind=kind).first() if taken else None
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.EMAIL_CLAIM_STALE_SECONDS)
+    claims = EmailDelivery.objects.filter(contact=contact, kind=kind, sent_at__isnull=True)
+    if claims.filter(updated_at__lt=stale).update(updated_at=now):
+        return claims.first()
+    if claims.exists():
+        raise EmailClaimBusy(contact.id)
+    return None
 
 
 def contact_send_email(*, contact_id, kind: str | None = None, connection=None) -> bool:
@@ -271,7 +276,7 @@ def contact_send_email(*, contact_id, kind: str | None = None, connection=None) 
     contact = Contact.objects.get(id=contact_id)
     delivery = _claim_email(contact, kind)
     if delivery is None:
-        return False  # another task has it
+        return False  # another task sent it
     context = {
         "name": contact.display_name or "there",
         "unsubscribe_url": f"{settings.BASE_URL}/contacts/unsubscribe/{unsubscribe_token(contact)}",

@@ -108,14 +108,21 @@ def _reason(exc) -> str:
 def contact_email_batch_task(self, contact_ids: list[str]) -> None:
     from django.core.mail import get_connection
 
-    from .services import contact_send_email
+    from .services import EmailClaimBusy, contact_send_email
 
+    busy = []
     with get_connection() as connection:
         for contact_id in contact_ids:
             try:
                 contact_send_email(contact_id=contact_id, connection=connection)
+            except EmailClaimBusy:
+                busy.append(contact_id)
             except OSError as exc:  # SMTP down: that claim was released; the whole batch tries again later
                 raise self.retry(exc=exc, countdown=60 * 2**self.request.retries) from exc
+    if busy and not self.request.is_eager:  # eager (no broker) would run it again at once, forever
+        # Another sender holds these (this task may be the redelivery of a killed one): come back when its claim
+        # would be stale, so an email a dead worker claimed still goes out, and one that went out is not repeated.
+        contact_email_batch_task.apply_async((busy,), countdown=settings.EMAIL_CLAIM_STALE_SECONDS + 1)
 
 
 @shared_task(acks_late=True, ignore_result=True)

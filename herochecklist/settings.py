@@ -86,6 +86,8 @@ MARKETPLACE_API_TOKEN = env.str("MARKETPLACE_API_TOKEN", default="")
 # EMAIL_URL (smtp://user:pass@host:587, consolemail://, ...) sets EMAIL_BACKEND, EMAIL_HOST and the rest;
 # file:///some/dir writes each message to a file there (used by tests that watch a separate worker process).
 _EMAIL_URL = env.str("EMAIL_URL", default="consolemail://")
+# A claimed email not marked sent after this long is taken to be a dead sender's (a killed worker) and sent again.
+EMAIL_CLAIM_STALE_SECONDS = env.int("EMAIL_CLAIM_STALE_SECONDS", default=600)
 if _EMAIL_URL.startswith("file://"):
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = _EMAIL_URL.removeprefix("file://")

@@ -1,5 +1,8 @@
+from datetime import timedelta
+
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from contacts import services
 from contacts.models import Contact, ContactLink, EmailDelivery, SyncState
@@ -134,3 +137,29 @@ def test_the_marketplace_poll_pages_and_moves_its_cursor(hubspot, settings):
         assert "lastUpdated" in market.requests[-1]
     finally:
         market.stop()
+
+
+def _dead_senders_claim(contact, *, age_seconds):
+    """What a worker killed between claiming and sending leaves: a claim row with no sent_at."""
+    EmailDelivery.objects.filter(contact=contact).delete()
+    claim = EmailDelivery.objects.create(contact=contact, kind="onboarding")
+    EmailDelivery.objects.filter(id=claim.id).update(updated_at=timezone.now() - timedelta(seconds=age_seconds))
+    mail.outbox.clear()
+
+
+def test_an_email_claimed_by_a_killed_worker_is_sent_once_its_claim_is_stale(hubspot, settings):
+    settings.EMAIL_CLAIM_STALE_SECONDS = 30
+    ingest(license_record(1))
+    contact = Contact.objects.get(email="tech1@company1.example")
+    _dead_senders_claim(contact, age_seconds=5)
+    # Still fresh: the email is still due (not counted as sent), and whoever asks is told to come back.
+    assert services.contact_email_due(contact_id=contact.id) == "onboarding"
+    with pytest.raises(services.EmailClaimBusy):
+        services.contact_send_email(contact_id=contact.id)
+    assert mail.outbox == []
+    _dead_senders_claim(contact, age_seconds=31)
+    assert services.contact_send_email(contact_id=contact.id) is True
+    assert [m.to[0] for m in mail.outbox] == ["tech1@company1.example"]
+    assert EmailDelivery.objects.get(contact=contact).sent_at is not None
+    assert services.contact_send_email(contact_id=contact.id) is False  # and never twice
+    assert len(mail.outbox) == 1

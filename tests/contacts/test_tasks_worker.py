@@ -65,6 +65,7 @@ def test_2000_contacts_reach_hubspot_exactly_once_despite_failures_and_a_killed_
         "HUBSPOT_SYNC_RETRY_BASE_SECONDS": 0.2,
         "OUTBOUND_TIMEOUT_SECONDS": 1,
         "CELERY_VISIBILITY_TIMEOUT": 5,  # a killed worker's task comes back after 5 s
+        "EMAIL_CLAIM_STALE_SECONDS": 5,  # and an email it had claimed but not sent is taken over after 5 s
         "EMAIL_URL": f"file://{tmp_path}",
     }
     worker = start_worker(**env)
