@@ -174,7 +174,7 @@ async function choose(item, person, assign) {
 // picks it, Escape closes; the listbox answers clicks too.
 function renderPicker(item, assign) {
   const input = h("input", {
-    type: "text", class: "hc-picker-input", role: "combobox", "aria-expanded": "true", "aria-controls": "hc-people",
+    type: "text", class: "hc-picker-input", role: "combobox", "aria-controls": "hc-people",
     "aria-autocomplete": "list", "aria-label": `Assign ${item.text} to`, placeholder: "Search people",
     autocomplete: "off", spellcheck: "false", "data-picker-for": item.id,
   });
@@ -189,6 +189,7 @@ function renderPicker(item, assign) {
       e.preventDefault();
       picker.active = (picker.active + (e.key === "ArrowDown" ? 1 : count - 1)) % count;
       paint();
+      pickerEl.querySelector(`#hc-people-${picker.active}`)?.scrollIntoView({ block: "nearest" });
     } else if (e.key === "Enter") {
       e.preventDefault();
       if (count) choose(item, picker.results[picker.active], assign);
@@ -207,7 +208,8 @@ function renderPicker(item, assign) {
   const el = h("div", { class: "hc-picker", role: "group", "aria-label": `Assignee of ${item.text}` },
     input, list, h("p", { class: "hc-picker-status", "aria-live": "polite" }),
     item.assigneeAccountId
-      ? h("button", { type: "button", class: "hc-unassign", onclick: () => choose(item, null, assign) }, "Unassign")
+      ? h("button", { type: "button", class: "hc-unassign", onmousedown: (e) => e.preventDefault(),
+        onclick: () => choose(item, null, assign) }, "Unassign")
       : null);
   // Leaving the picker (Tab, a click elsewhere) closes it; a re-render that replaced it does not.
   el.addEventListener("focusout", () => setTimeout(() => {
@@ -236,9 +238,9 @@ function paint() {
     "aria-selected": String(index === picker.active),
   }, personChip(person.accountId), person.accountId === me ? " (you)" : null)));
   list.hidden = !picker.results.length;
+  input.setAttribute("aria-expanded", String(!list.hidden));
   if (picker.results.length) input.setAttribute("aria-activedescendant", `hc-people-${picker.active}`);
   else input.removeAttribute("aria-activedescendant");
-  list.children[picker.active]?.scrollIntoView({ block: "nearest" });
   const status = picker.status || (picker.results.length && picker.query.trim() ? "found" : "");
   pickerEl.querySelector(".hc-picker-status").textContent =
     STATUS_TEXT[status](picker.query.trim(), picker.results.length);
