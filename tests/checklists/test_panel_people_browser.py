@@ -200,4 +200,6 @@ def test_due_dates_on_the_users_calendar_and_the_only_mine_filter(browser, jira,
     assert mine.get_attribute("aria-pressed") == "false"
     expected = ["Sprint", "Fix the login", "Review the docs", "Sent late", "Plan the demo"]
     assert frame.locator(".hc-item .hc-text-cell").all_inner_texts() == expected
+    # Names stayed cached through every write and re-render: still the one lookup of the first load.
+    assert [a.path for a in jira.people.asked] == ["/rest/api/3/user/bulk"]
     context.close()
