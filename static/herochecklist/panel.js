@@ -171,9 +171,11 @@ function reorder(ids, message) {
 
 function move(item, delta) {
   const ids = state.items.map((i) => i.id);
+  const shown = visibleItems(state.items); // with "only my items" on, the neighbour is the next row shown
+  const neighbour = shown[shown.indexOf(item) + delta];
+  if (!neighbour) return;
   const from = ids.indexOf(item.id);
-  const to = from + delta;
-  if (to < 0 || to >= ids.length) return;
+  const to = ids.indexOf(neighbour.id);
   ids.splice(to, 0, ids.splice(from, 1)[0]);
   reorder(ids, `Moved ${item.text} to position ${to + 1} of ${ids.length}`).then(() => focusRow(item.id));
 }
