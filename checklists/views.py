@@ -51,6 +51,8 @@ def panel(request):
     account_id = request.account_id if isinstance(request.account_id, str) else ""
     token = mint_panel_token(tenant=request.tenant, account_id=account_id, issue=issue)
     config = {"issueId": issue.id, "issueKey": issue.key, "apiBase": "/api/v1", "host": "connect"}
+    if account_id:  # the panel's "only my items" filter; names come from Jira in the browser, never from us
+        config["accountId"] = account_id
     if request.tenant.client_timing_enabled:  # the panel's timing beacon (checklists/telemetry.py)
         config["timingUrl"] = reverse("client-timings")
     return render(

@@ -15,6 +15,8 @@ logger = logging.getLogger(__name__)
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")  # fullmatch: `$` would admit a trailing newline
 JIRA_FRAME_ANCESTORS = ("https://*.atlassian.net", "https://*.jira.com")
+# Where Jira's user avatars live (Atlassian's avatar service, Gravatar and its image proxy): Jira pages show them.
+JIRA_AVATAR_HOSTS = ("https://*.atl-paas.net", "https://secure.gravatar.com", "https://*.wp.com")
 
 
 class RequestContextMiddleware:
@@ -66,9 +68,10 @@ class SecurityHeadersMiddleware:
         response = self.get_response(request)
         if "Content-Security-Policy" in response:
             return response
-        scripts = ["'self'"]
+        scripts, images = ["'self'"], "'self' data:"
         if getattr(response, "jira_frame", False):
             ancestors = " ".join((*JIRA_FRAME_ANCESTORS, *settings.EXTRA_FRAME_ANCESTORS))
+            images = f"{images} {ancestors} {' '.join(JIRA_AVATAR_HOSTS)}"  # assignee avatars, served by Jira
             all_js = _origin(settings.ATLASSIAN_ALL_JS_URL)
             if all_js:
                 scripts.append(all_js)
@@ -80,7 +83,7 @@ class SecurityHeadersMiddleware:
                 f"script-src {' '.join(scripts)}",
                 # Django's admin and Atlassian's all.js set inline styles; scripts stay strict.
                 "style-src 'self' 'unsafe-inline'",
-                "img-src 'self' data:",
+                f"img-src {images}",
                 "connect-src 'self'",
                 "object-src 'none'",
                 "base-uri 'none'",

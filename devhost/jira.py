@@ -19,6 +19,7 @@ import jwt
 
 from tenants.qsh import CONTEXT_QSH, query_string_hash
 
+from . import jira_users
 from .http import JSONHandler, StandInServer
 from .keys import KeyPair, connect_token, install_token
 
@@ -93,6 +94,7 @@ class JiraStandIn(StandInServer):
         self.permissions_fault: str | None = None
         self.permissions_delay = 5.0
         self.install_key_requests: list[str] = []  # kids asked for at /install-keys/ (amplification tests count them)
+        self.people = jira_users.Directory()  # user search and lookup for the panel's browser calls (jira_users.py)
 
     @property
     def install_keys_url(self) -> str:
@@ -240,7 +242,7 @@ class _Handler(JSONHandler):
         if path == "/forge/.well-known/jwks.json":
             return self._json(200, {"keys": [self.server.forge_keys.jwk]})
         if path == "/all.js":
-            return self._send(200, AP_SHIM.encode(), "application/javascript")
+            return self._send(200, (AP_SHIM + jira_users.AP_REQUEST_SHIM).encode(), "application/javascript")
         if path == "/context-token":
             issue = _issue(query.get("issueId", ""))
             if not issue:
@@ -255,11 +257,14 @@ class _Handler(JSONHandler):
                 return self._send(404, b"no such issue", "text/plain")
             account = query.get("as", DEMO_USER)
             page = _issue_page(self.server, issue, account)
-            return self._send(200, page.encode(), "text/html; charset=utf-8")
+            cookie = jira_users.session_cookie(self.server, account)  # the user's Jira session, for AP.request
+            return self._send(200, page.encode(), "text/html; charset=utf-8", headers=cookie)
         if path == "/_recorded":
             return self._json(200, [r.__dict__ for r in self.server.recorded])
         if _PROPERTY.match(path):
             return self._rest("GET", parts)
+        if jira_users.handle_get(self, parts):
+            return None
         return self._send(404, b"not found", "text/plain")
 
     def do_PUT(self):
@@ -441,7 +446,7 @@ window.addEventListener("message", async (event) => {{
     frame.contentWindow.postMessage({{herochecklistAP: true, type: "token", id: msg.id, token: data.token}}, "*");
   }}
 }});
-</script></body></html>"""
+</script><script>{jira_users.HOST_SCRIPT}</script></body></html>"""
 
 
 AP_SHIM = """// Stand-in for Atlassian's all.js: the parts the panel uses (context token, resize).

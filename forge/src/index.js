@@ -1,7 +1,7 @@
 // Forge Custom UI entry: the same panel as /connect/panel, talking to the Django backend through requestRemote.
-import { requestRemote, view } from "@forge/bridge";
+import { requestJira, requestRemote, view } from "@forge/bridge";
 import { createTransport } from "../../static/herochecklist/transport.js";
-import { forgeSend, forgeTimingSend } from "../../static/herochecklist/forge-transport.js";
+import { forgeJira, forgeSend, forgeTimingSend } from "../../static/herochecklist/forge-transport.js";
 import { startPanel } from "../../static/herochecklist/panel.js";
 import { createTimingReporter } from "../../static/herochecklist/timing.js";
 
@@ -14,6 +14,8 @@ async function main() {
     // The token argument is a placeholder: forgeSend drops our Authorization, Forge sends the FIT instead.
     api: createTransport({ apiBase: "/api/v1", token: "forge", send: forgeSend(requestRemote), onTiming: timing.call }),
     issueId: context.extension.issue.id,
+    jira: forgeJira(requestJira), // user search and names, as the current user
+    accountId: context.accountId,
   });
 }
 

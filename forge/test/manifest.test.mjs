@@ -14,5 +14,6 @@ test("the built panel is a bundle of the shared panel code", async () => {
   const { readFileSync } = await import("node:fs");
   const bundle = readFileSync("static/panel/panel.js", "utf8");
   assert.ok(bundle.includes("/issues/"), "the panel's API paths are in the bundle");
+  assert.ok(bundle.includes("/rest/api/3/user/bulk"), "and its Jira user lookups (people.js), through requestJira");
   assert.ok(!bundle.includes("herochecklist-token"), "the Connect bootstrap is not");
 });

@@ -2,6 +2,7 @@
 // tokens and for resizing the iframe.
 import { createTransport } from "./transport.js";
 import { startPanel } from "./panel.js";
+import { apJira } from "./people.js";
 import { beaconSend, createTimingReporter } from "./timing.js";
 
 const config = JSON.parse(document.getElementById("herochecklist-config").textContent);
@@ -17,6 +18,8 @@ const api = createTransport({ apiBase: config.apiBase, token, host: AP, onTiming
 startPanel({
   api,
   issueId: config.issueId,
+  jira: apJira(AP), // user search and names, through the Jira page as the signed-in user
+  accountId: config.accountId,
   resize: (height) => {
     if (AP && typeof AP.resize === "function") AP.resize("100%", String(height));
   },

@@ -31,3 +31,13 @@ export function forgeTimingSend(requestRemote, remoteKey = REMOTE_KEY) {
     Promise.resolve(requestRemote(remoteKey, init)).catch(() => {});
   };
 }
+
+// Jira REST reads for people.js (user search, names and avatars): @forge/bridge's requestJira, which Forge runs as
+// the current user, so the picker finds whom that user may see and nothing passes through our backend.
+export function forgeJira(requestJira) {
+  return async (path) => {
+    const response = await requestJira(path, { headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error(`Jira answered ${response.status}`);
+    return response.json();
+  };
+}

@@ -3,6 +3,9 @@
 // Every write sends If-Match with the version it saw, so nobody overwrites an unseen change.
 
 import { ApiError } from "./transport.js";
+import { h } from "./dom.js";
+import { assigneeChip, assigneeControl, mineFilter, resolvePeople, setupPeople, visibleItems } from "./people.js";
+import { dueChip, dueControl, setupDates } from "./dates.js";
 
 const STATUSES = [
   ["todo", "To do"],
@@ -25,21 +28,6 @@ const state = { version: 0, items: [], progress: null, mode: "list", error: null
 const root = document.getElementById("app");
 
 // --- small DOM helpers ----------------------------------------------------------------------------------------
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === false || value == null) continue;
-    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
-    else if (key === "class") el.className = value;
-    else if (key === "html") el.innerHTML = value; // only ever the server's sanitized textHtml
-    else el.setAttribute(key, value === true ? "" : value);
-  }
-  for (const child of children.flat()) {
-    if (child != null && child !== false) el.append(child instanceof Node ? child : document.createTextNode(child));
-  }
-  return el;
-}
-
 const live = h("div", { class: "hc-sr", role: "status", "aria-live": "polite" });
 function announce(message) {
   live.textContent = "";
@@ -64,6 +52,7 @@ function accept(checklist) {
   state.items = checklist.items;
   state.progress = checklist.progress;
   if (checklist.permissions) state.canEdit = checklist.permissions.edit === true;
+  resolvePeople(state.items); // names and avatars from Jira, after the first render: never in its way
 }
 
 async function load() {
@@ -182,9 +171,11 @@ function reorder(ids, message) {
 
 function move(item, delta) {
   const ids = state.items.map((i) => i.id);
+  const shown = visibleItems(state.items); // with "only my items" on, the neighbour is the next row shown
+  const neighbour = shown[shown.indexOf(item) + delta];
+  if (!neighbour) return;
   const from = ids.indexOf(item.id);
-  const to = from + delta;
-  if (to < 0 || to >= ids.length) return;
+  const to = ids.indexOf(neighbour.id);
   ids.splice(to, 0, ids.splice(from, 1)[0]);
   reorder(ids, `Moved ${item.text} to position ${to + 1} of ${ids.length}`).then(() => focusRow(item.id));
 }
@@ -202,6 +193,7 @@ function render() {
     live,
     renderBanner(),
     renderProgress(),
+    state.mode === "list" ? mineFilter(state.items) : null,
     state.mode === "text" ? renderTextMode(textDraft) : renderList(),
     state.mode === "list" ? renderAdd(typed) : null,
     renderToolbar(),
@@ -211,6 +203,7 @@ function render() {
     renderBanner(),
     h("p", { class: "hc-readonly", role: "note" }, "You can view this checklist but not edit it."),
     renderProgress(),
+    mineFilter(state.items),
     renderList(),
   ];
   root.replaceChildren(...parts.filter(Boolean));
@@ -247,8 +240,10 @@ function renderList() {
     return h("p", { class: "hc-empty" },
       state.canEdit ? "No checklist yet. Add the first item below, or apply a template." : "No checklist yet.");
   }
+  const shown = visibleItems(state.items);
+  if (!shown.length) return null; // the filter bar says why
   return h("ul", { class: "hc-list", role: "list", "aria-label": "Checklist items" },
-    state.items.map((item, index) => (state.canEdit ? renderItem(item, index) : renderReadOnlyItem(item))));
+    shown.map((item) => (state.canEdit ? renderItem(item, state.items.indexOf(item)) : renderReadOnlyItem(item))));
 }
 
 // A row without any control that would write: no handle, no checkbox to tick, no status menu, no actions.
@@ -261,9 +256,8 @@ function renderReadOnlyItem(item) {
   const status = STATUSES.find(([value]) => value === item.status);
   const meta = h("span", { class: "hc-meta" },
     item.mandatory ? null : h("span", { class: "hc-chip" }, "optional"),
-    item.assigneeAccountId ? h("span", { class: "hc-chip", title: "Assignee" }, "@" + item.assigneeAccountId) : null,
-    item.dueDate ? h("span", { class: "hc-chip" + (isOverdue(item) ? " hc-overdue" : "") }, "due " + item.dueDate)
-      : null);
+    assigneeChip(item),
+    dueChip(item, COMPLETE.has(item.status)));
   row.append(
     h("span", { class: "hc-mark", "aria-hidden": "true" }, COMPLETE.has(item.status) ? "☑" : "☐"),
     h("span", { class: "hc-body" }, h("span", { class: "hc-text-cell", html: item.textHtml }), meta),
@@ -323,15 +317,12 @@ function renderItem(item, index) {
   });
   const meta = h("span", { class: "hc-meta" },
     item.mandatory ? null : h("span", { class: "hc-chip", title: "Optional: does not block completion" }, "optional"),
-    item.assigneeAccountId ? h("span", { class: "hc-chip", title: "Assignee" }, "@" + item.assigneeAccountId) : null,
-    item.dueDate ? h("span", { class: "hc-chip" + (isOverdue(item) ? " hc-overdue" : ""), title: "Due date" },
-      "due " + item.dueDate) : null);
+    assigneeControl(item, (accountId, name) => patchItem(item, { assigneeAccountId: accountId },
+      accountId ? `${item.text} assigned to ${name}` : `${item.text} unassigned`)),
+    dueControl(item, COMPLETE.has(item.status), (dueDate) => patchItem(item, { dueDate },
+      dueDate ? `${item.text} due ${dueDate}` : `${item.text}: due date removed`)));
   row.append(handle, toggle, h("span", { class: "hc-body" }, text, meta), select, renderActions(item));
   return row;
-}
-
-function isOverdue(item) {
-  return item.dueDate && !COMPLETE.has(item.status) && item.dueDate < new Date().toISOString().slice(0, 10);
 }
 
 function renderActions(item) {
@@ -452,11 +443,14 @@ function resize() {
   }
 }
 
-// Starts the panel. host: { api: a createTransport() transport, issueId, resize(heightPx) (optional) }.
+// Starts the panel. host: { api: a createTransport() transport, issueId, resize(heightPx) (optional), jira (Jira
+// REST reads as the current user, people.js; optional), accountId (the current user's; optional) }.
 export function startPanel(host) {
   api = host.api;
   base = `/issues/${encodeURIComponent(host.issueId)}/checklist`;
   hostResize = host.resize || (() => {});
+  setupPeople({ jira: host.jira, accountId: host.accountId, rerender: render });
+  setupDates({ rerender: render });
   window.addEventListener("online", () => { if (state.error) load(); });
   if (window.ResizeObserver) new ResizeObserver(resize).observe(document.body);
   load();

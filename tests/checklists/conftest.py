@@ -31,7 +31,7 @@ def jira(live_server, standin, settings):
 
 @pytest.fixture
 def page(browser, jira):
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    context = browser.new_context(viewport={"width": 1100, "height": 900}, locale="en-US")  # dates as "Dec 1, 2026"
     context.set_default_timeout(90_000)  # every wait_for, click and goto: generous, for a loaded machine
     page = context.new_page()
     dialogs: list[str] = []
