@@ -7,7 +7,9 @@ const ROWS = ".hc-item[data-id]";
 
 export function captureFocus(root) {
   const active = document.activeElement;
-  if (!active || active === document.body || !root.contains(active)) return null;
+  // Only while the panel has focus: a render caused by someone else (a live update) must not pull focus into the
+  // iframe from wherever the user is in Jira.
+  if (!document.hasFocus() || !active || active === document.body || !root.contains(active)) return null;
   const row = active.closest(ROWS);
   const saved = {
     key: active.closest("[data-focus]")?.dataset.focus || null,
