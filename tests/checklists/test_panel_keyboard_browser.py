@@ -191,3 +191,17 @@ def test_drag_to_the_last_place_and_text_mode_errors_point_at_the_line(page, cli
     frame.locator(".hc-item").nth(3).wait_for()
     assert texts(frame) == ["one", "two", "fixed box", "three"]
     assert frame.locator(".hc-item").nth(2).locator(".hc-lozenge").inner_text() == "BLOCKED"
+
+    # A failed add keeps its text in the box, and the message offers no Retry (a reload would not send it).
+    page.route("**/checklist/items", lambda route: route.abort())
+    box = frame.get_by_label("New checklist item")
+    box.fill("kept when offline")
+    box.press("Enter")
+    frame.get_by_role("alert").filter(has_text="Could not reach HeroChecklist").wait_for()
+    assert box.input_value() == "kept when offline"
+    assert frame.get_by_role("button", name="Retry").count() == 0
+    page.unroute("**/checklist/items")
+    box.press("Enter")
+    frame.locator(".hc-item").nth(4).wait_for()
+    assert texts(frame)[-1] == "kept when offline"
+    assert frame.get_by_role("alert").count() == 0
