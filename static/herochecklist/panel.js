@@ -3,7 +3,7 @@
 // Every write sends If-Match with the version it saw, so nobody overwrites an unseen change.
 
 import { ApiError } from "./transport.js";
-import { allStatuses, isDone, statusOf } from "./statuses.js";
+import { allStatuses, defineStatuses, isDone, statusOf } from "./statuses.js";
 import { menuButton } from "./menu.js";
 import { captureFocus, restoreFocus } from "./focus.js";
 import { listenForUndoKey, offerUndo, undoToast } from "./undo.js";
@@ -59,6 +59,7 @@ function accept(checklist) {
   state.items = checklist.items;
   state.progress = checklist.progress;
   if (checklist.permissions) state.canEdit = checklist.permissions.edit === true;
+  if (Array.isArray(checklist.statuses)) defineStatuses(checklist.statuses); // the site's own, on the GET
 }
 
 async function load() {
@@ -285,7 +286,8 @@ function renderReadOnlyItem(item) {
 // A Jira lozenge: the status in words, coloured by its appearance (statuses.js).
 function lozenge(key) {
   const status = statusOf(key);
-  return h("span", { class: `hc-lozenge hc-lozenge-${status.appearance}` }, status.label);
+  return h("span", { class: `hc-lozenge hc-lozenge-${status.appearance}`,
+    style: status.color ? `border-left: 4px solid ${status.color}` : null }, status.name);
 }
 
 function renderItem(item, index) {
@@ -320,11 +322,11 @@ function renderItem(item, index) {
   });
   const current = statusOf(item.status);
   const status = menuButton({
-    label: `Status of ${plain(item)}: ${current.label}`, className: "hc-status", focusKey: focusKey("status"),
+    label: `Status of ${plain(item)}: ${current.name}`, className: "hc-status", focusKey: focusKey("status"),
     content: [lozenge(item.status), h("span", { class: "hc-caret", "aria-hidden": "true" }, "▾")],
     options: allStatuses().map((s) => ({ value: s.key, content: lozenge(s.key) })),
     value: item.status, onToggle: resize,
-    onSelect: (value) => patchItem(item, { status: value }, `${plain(item)}: ${statusOf(value).label}`),
+    onSelect: (value) => patchItem(item, { status: value }, `${plain(item)}: ${statusOf(value).name}`),
   });
   status.firstChild.dataset.status = item.status;
   const meta = h("span", { class: "hc-meta" },

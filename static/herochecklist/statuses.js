@@ -1,37 +1,50 @@
-// The statuses an item can have, as the panel shows them: the five built in (the API contract's), each with its
-// label, the Jira lozenge appearance it is drawn with (lozenge.css names: default, inprogress, success, moved,
-// removed, new) and whether it counts as complete. The status menu and the lozenges render from this list, so a
-// status the site defines (supplied by the server) is added here once and appears everywhere.
+// The statuses an item can have, as the panel shows them: the five built in (the API contract's), then the ones the
+// site defined (name, colour as #rrggbb, whether they count as done), which the checklist GET carries in `statuses`.
+// Each built-in one has the Jira lozenge appearance it is drawn with (panel.css: default, inprogress, success,
+// moved, removed); a site status is drawn as a default lozenge marked with its colour. The status menu, the
+// lozenges and the progress all read this one list.
 
-const BUILT_IN = [
-  { key: "todo", label: "To do", appearance: "default", done: false },
-  { key: "in_progress", label: "In progress", appearance: "inprogress", done: false },
-  { key: "done", label: "Done", appearance: "success", done: true },
-  { key: "skipped", label: "Skipped", appearance: "moved", done: true },
-  { key: "blocked", label: "Blocked", appearance: "removed", done: false },
+export const builtinStatuses = [
+  { key: "todo", name: "To do", color: null, countsAsDone: false, builtin: true, appearance: "default" },
+  { key: "in_progress", name: "In progress", color: null, countsAsDone: false, builtin: true, appearance: "inprogress" },
+  { key: "done", name: "Done", color: null, countsAsDone: true, builtin: true, appearance: "success" },
+  { key: "skipped", name: "Skipped", color: null, countsAsDone: true, builtin: true, appearance: "moved" },
+  { key: "blocked", name: "Blocked", color: null, countsAsDone: false, builtin: true, appearance: "removed" },
 ];
-const APPEARANCES = new Set(["default", "inprogress", "success", "moved", "removed", "new"]);
+const COLOR = /^#[0-9a-f]{6}$/i;
 
-let statuses = BUILT_IN.slice();
+// data: the checklist JSON (or anything with `statuses`: the site's own). A key already listed is dropped (the
+// built-in five cannot be redefined), and so is a colour that is not #rrggbb.
+export function statusList(data) {
+  const known = new Set(builtinStatuses.map((s) => s.key));
+  const own = (data && Array.isArray(data.statuses) ? data.statuses : [])
+    .filter((s) => s && typeof s.key === "string" && !known.has(s.key) && known.add(s.key))
+    .map((s) => ({ key: s.key, name: s.name || s.key, countsAsDone: s.countsAsDone === true, builtin: false,
+                   color: COLOR.test(s.color || "") ? s.color : null, appearance: "default" }));
+  return builtinStatuses.concat(own);
+}
 
-// Adds statuses defined by the site, after the built-in ones: [{key, label, appearance, done}]. An unknown
-// appearance is drawn as "default"; a key already known is left as it is (the built-in five cannot be redefined).
-export function defineStatuses(extra) {
-  const known = new Set(BUILT_IN.map((s) => s.key));
-  statuses = BUILT_IN.concat((extra || []).filter((s) => s && s.key && !known.has(s.key) && known.add(s.key)).map(
-    (s) => ({ key: s.key, label: s.label || s.key, done: s.done === true,
-              appearance: APPEARANCES.has(s.appearance) ? s.appearance : "default" })));
+export function completeKeys(list) {
+  return new Set(list.filter((s) => s.countsAsDone).map((s) => s.key));
+}
+
+let statuses = builtinStatuses;
+
+// The site's own statuses, as the checklist GET carries them; the panel then draws and counts with them.
+export function defineStatuses(siteStatuses) {
+  statuses = statusList({ statuses: siteStatuses });
 }
 
 export function allStatuses() {
   return statuses;
 }
 
-// A status the panel does not know (a newer server) is still shown, by its key, as not done.
+// A status the panel does not know (one added since the page loaded) is still shown, by its key, as not done.
 export function statusOf(key) {
-  return statuses.find((s) => s.key === key) || { key, label: key, appearance: "default", done: false };
+  return statuses.find((s) => s.key === key) || { key, name: key, color: null, countsAsDone: false, builtin: false,
+                                                  appearance: "default" };
 }
 
 export function isDone(key) {
-  return statusOf(key).done;
+  return statusOf(key).countsAsDone;
 }
