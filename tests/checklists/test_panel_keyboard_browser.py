@@ -156,6 +156,7 @@ def test_drag_to_the_last_place_and_text_mode_errors_point_at_the_line(page, cli
     from tests.conftest import Api
 
     Api(client, Tenant.objects.get()).put_text("- [ ] one\n- [ ] two\n- [ ] three\n")
+    page.clock.install()  # the page's timers, so the undo toast's lifetime can be stepped through without waiting
     page.reload()
     frame = panel(page)
     rows = frame.locator(".hc-item")
@@ -168,6 +169,18 @@ def test_drag_to_the_last_place_and_text_mode_errors_point_at_the_line(page, cli
     rows.nth(2).drag_to(rows.nth(0), target_position={"x": 60, "y": 3})
     frame.locator(".hc-item").nth(0).filter(has_text="one").wait_for()
     assert texts(frame) == ["one", "two", "three"]
+
+    # The undo toast stays while it has focus, however long, and goes once the user has moved on.
+    frame.get_by_role("button", name="Delete three").click()
+    toast = frame.locator(".hc-toast")
+    toast.wait_for()
+    frame.get_by_role("button", name="Undo").focus()
+    page.clock.run_for(60_000)
+    assert toast.is_visible()
+    frame.get_by_label("New checklist item").focus()
+    page.clock.run_for(7_000)
+    toast.wait_for(state="detached")
+    assert texts(frame) == ["one", "two"]
 
     # A refused text names the bad line, selects it in the box, and offers no useless Retry.
     frame.get_by_role("button", name="Edit as text").click()
