@@ -13,3 +13,20 @@ def test_own_js_and_css_are_under_40_kb_gzipped():
     assert {"panel.js", "panel.css", "statuses.js", "menu.js"} <= {p.name for p in files}
     gzipped = sum(len(gzip.compress(p.read_bytes(), compresslevel=9)) for p in files)
     assert gzipped < BUDGET_BYTES, f"{gzipped} B gzipped"
+
+
+def test_the_connect_page_preloads_every_module_the_panel_imports():
+    """No module waits for the one importing it to arrive: one round trip for all of them before the first render."""
+    import re
+
+    imports = re.compile(r'^import\s[^;]*?from\s+"\./([\w-]+\.js)"', re.MULTILINE)
+    wanted, queue = set(), ["connect.js"]
+    while queue:
+        for name in imports.findall((STATIC / queue.pop()).read_text()):
+            if name not in wanted:
+                wanted.add(name)
+                queue.append(name)
+    page = (STATIC.parents[1] / "templates" / "checklists" / "panel.html").read_text()
+    preloaded = set(re.findall(r"rel=\"modulepreload\" href=\"\{% static 'herochecklist/([\w-]+\.js)' %\}\"", page))
+    assert {"panel.js", "statuses.js", "menu.js"} <= wanted
+    assert wanted <= preloaded, sorted(wanted - preloaded)
