@@ -19,7 +19,7 @@ import jwt
 
 from tenants.qsh import CONTEXT_QSH, query_string_hash
 
-from . import jira_users
+from . import jira_theme, jira_users
 from .http import JSONHandler, StandInServer
 from .keys import KeyPair, connect_token, install_token
 
@@ -256,7 +256,7 @@ class _Handler(JSONHandler):
             if not issue:
                 return self._send(404, b"no such issue", "text/plain")
             account = query.get("as", DEMO_USER)
-            page = _issue_page(self.server, issue, account)
+            page = _issue_page(self.server, issue, account, jira_theme.theme_of(query.get("theme")))
             cookie = jira_users.session_cookie(self.server, account)  # the user's Jira session, for AP.request
             return self._send(200, page.encode(), "text/html; charset=utf-8", headers=cookie)
         if path == "/_recorded":
@@ -398,7 +398,7 @@ def _index_page(server: JiraStandIn) -> str:
 <ul>{links}</ul></body></html>"""
 
 
-def _user_switcher(issue: dict, account_id: str) -> str:
+def _user_switcher(issue: dict, account_id: str, theme: str = "light") -> str:
     options = "".join(
         f'<option value="{html.escape(a)}"{" selected" if a == account_id else ""}>{html.escape(name)}</option>'
         for a, (name, _) in DEMO_USERS.items()
@@ -406,16 +406,17 @@ def _user_switcher(issue: dict, account_id: str) -> str:
     return (
         f'<form method="get" action="/browse/{issue["key"]}" class="who"><label>Viewing as '
         f'<select name="as" onchange="this.form.submit()">{options}</select></label>'
-        "<noscript><button>Switch</button></noscript></form>"
+        f"<noscript><button>Switch</button></noscript></form>{jira_theme.theme_switch(theme)}"
     )
 
 
-def _issue_page(server: JiraStandIn, issue: dict, account_id: str = DEMO_USER) -> str:
+def _issue_page(server: JiraStandIn, issue: dict, account_id: str = DEMO_USER, theme: str = "light") -> str:
     src = html.escape(server.panel_url(issue, account_id=account_id))
     issue_json = html.escape(json.dumps({"id": issue["id"], "as": account_id}))
     title = f"{issue['key']}: {html.escape(issue['summary'])}"
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
-<style>
+    root = jira_theme.host_attributes(theme)
+    return f"""<!doctype html><html {root}><head><meta charset="utf-8"><title>{title}</title>
+<style>{jira_theme.HOST_CSS}
 body{{font:14px system-ui,sans-serif;margin:0;color:#172b4d;background:#f7f8f9}}
 header{{background:#fff;border-bottom:1px solid #dcdfe4;padding:12px 24px;display:flex;gap:24px}}
 .who{{margin-left:auto}}
@@ -425,7 +426,7 @@ aside{{width:320px;background:#fff;padding:16px;border-radius:6px;height:fit-con
 iframe{{width:100%;border:0;min-height:120px;display:block}}
 </style></head>
 <body data-issue="{issue_json}"><header><a href="/">Projects</a> / DEMO / <b>{issue["key"]}</b>
-{_user_switcher(issue, account_id)}</header>
+{_user_switcher(issue, account_id, theme)}</header>
 <main><section class="content"><h1>{html.escape(issue["summary"])}</h1>
 <p>Description: the work described here is tracked with the checklist below.</p>
 <h3>Checklist</h3>
@@ -446,10 +447,11 @@ window.addEventListener("message", async (event) => {{
     frame.contentWindow.postMessage({{herochecklistAP: true, type: "token", id: msg.id, token: data.token}}, "*");
   }}
 }});
-</script><script>{jira_users.HOST_SCRIPT}</script></body></html>"""
+</script><script>{jira_users.HOST_SCRIPT}</script><script>{jira_theme.HOST_JS}</script></body></html>"""
 
 
-AP_SHIM = """// Stand-in for Atlassian's all.js: the parts the panel uses (context token, resize).
+AP_SHIM = (
+    """// Stand-in for Atlassian's all.js: the parts the panel uses (context token, resize).
 (function () {
   var pending = {}, next = 1;
   window.addEventListener("message", function (event) {
@@ -475,3 +477,5 @@ AP_SHIM = """// Stand-in for Atlassian's all.js: the parts the panel uses (conte
   };
 })();
 """
+    + jira_theme.AP_THEMING
+)

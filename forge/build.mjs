@@ -29,7 +29,7 @@ writeFileSync(
 <script type="module" src="./panel.js"></script>
 </head>
 <body>
-<main id="app" class="hc" aria-live="polite"><p class="hc-loading">Loading checklist…</p></main>
+<main id="app" class="hc"><p class="hc-loading">Loading checklist…</p></main>
 </body>
 </html>
 `,

@@ -8,6 +8,9 @@ import { beaconSend, createTimingReporter } from "./timing.js";
 const config = JSON.parse(document.getElementById("herochecklist-config").textContent);
 const token = document.querySelector('meta[name="herochecklist-token"]').content;
 const AP = window.AP;
+// Jira's theme (light or dark, as the user chose in Jira): all.js sets data-color-mode on <html> and Jira's design
+// tokens, and follows later changes; panel.css reads them.
+if (AP && AP.theming && typeof AP.theming.initializeTheming === "function") AP.theming.initializeTheming();
 
 // timingUrl is absent when the site switched timing reports off.
 const timing = config.timingUrl

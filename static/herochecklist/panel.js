@@ -6,16 +6,11 @@ import { ApiError } from "./transport.js";
 import { h } from "./dom.js";
 import { assigneeChip, assigneeControl, mineFilter, resolvePeople, setupPeople, visibleItems } from "./people.js";
 import { dueChip, dueControl, setupDates } from "./dates.js";
-
-const STATUSES = [
-  ["todo", "To do"],
-  ["in_progress", "In progress"],
-  ["done", "Done"],
-  ["skipped", "Skipped"],
-  ["blocked", "Blocked"],
-];
-const COMPLETE = new Set(["done", "skipped"]);
-const UNDO_SECONDS = 6;
+import { allStatuses, defineStatuses, isDone, statusOf } from "./statuses.js";
+import { menuButton } from "./menu.js";
+import { captureFocus, restoreFocus } from "./focus.js";
+import { listenForUndoKey, offerUndo, undoToast } from "./undo.js";
+import { makeDraggable, reorderedIds } from "./drag.js";
 
 let api = null; // the host's transport (see startPanel)
 let base = "";
@@ -39,7 +34,7 @@ function progressOf(items) {
   for (const item of items) {
     if (item.isHeader) continue;
     total += 1;
-    if (COMPLETE.has(item.status)) done += 1;
+    if (isDone(item.status)) done += 1;
     else if (item.mandatory) mandatoryOpen += 1;
   }
   return { done, total, mandatoryOpen, percent: total ? Math.round((done * 100) / total) : 0,
@@ -53,6 +48,7 @@ function accept(checklist) {
   state.progress = checklist.progress;
   if (checklist.permissions) state.canEdit = checklist.permissions.edit === true;
   resolvePeople(state.items); // names and avatars from Jira, after the first render: never in its way
+  if (Array.isArray(checklist.statuses)) defineStatuses(checklist.statuses); // the site's own, on the GET
 }
 
 async function load() {
@@ -62,6 +58,7 @@ async function load() {
     state.conflict = false;
   } catch (err) {
     state.error = describe(err);
+    state.retry = load; // only a failed read is worth a Retry button: a refused write would fail the same way
   }
   render();
   // For bench/panel: when the first full render happened, on this page's own clock.
@@ -74,7 +71,10 @@ function describe(err) {
     if (err.status === 403) return "You cannot change this checklist.";
     if (err.status === 413) return "That is too long to save.";
     if (err.status === 429) return "Too many changes at once. Wait a moment and try again.";
-    if (err.fields) return Object.entries(err.fields).map(([field, why]) => `${field} ${why}`).join("; ");
+    if (err.fields) {
+      return Object.entries(err.fields).map(([field, why]) => (/^line \d+$/.test(field) ? `Line ${field.slice(5)}: ${why}`
+        : `${field} ${why}`)).join("; ");
+    }
     return `The server answered ${err.status}. Your change was not saved.`;
   }
   return navigator.onLine === false
@@ -84,7 +84,8 @@ function describe(err) {
 
 // Runs one write. On success the local state follows the server; on a conflict the list is marked stale and
 // nothing the user typed is thrown away.
-async function write(method, path, body, { onItem, announceText } = {}) {
+// onError(err), when given, may handle a failure itself (answer true) instead of the banner.
+async function write(method, path, body, { onItem, announceText, onError } = {}) {
   try {
     const { data, version } = await api.request(method, base + path, body, { ifMatch: state.version, full: true });
     if (data && Array.isArray(data.items)) accept(data);
@@ -94,10 +95,16 @@ async function write(method, path, body, { onItem, announceText } = {}) {
       state.progress = progressOf(state.items);
     }
     state.error = null;
+    state.retry = null;
     if (announceText) announce(announceText);
     render();
     return true;
   } catch (err) {
+    state.retry = null;
+    if (onError && onError(err)) {
+      render();
+      return false;
+    }
     if (err instanceof ApiError && err.status === 412) {
       state.conflict = true;
       announce("Someone else changed this checklist.");
@@ -116,6 +123,17 @@ async function write(method, path, body, { onItem, announceText } = {}) {
   }
 }
 
+// An item as words, for labels and announcements: its rendered text without the Markdown marks (** or `).
+const plainCache = new WeakMap(); // item object -> words (an update brings a new object)
+function plain(item) {
+  if (!plainCache.has(item)) {
+    const parsed = document.createElement("template");
+    parsed.innerHTML = item.textHtml ?? item.text; // a template's content is inert: nothing in it loads or runs
+    plainCache.set(item, parsed.content.textContent.trim());
+  }
+  return plainCache.get(item);
+}
+
 const itemPath = (item) => `/items/${encodeURIComponent(item.id)}`;
 const replaceItem = (updated) => (state.items = state.items.map((i) => (i.id === updated.id ? updated : i)));
 
@@ -127,10 +145,10 @@ function addItem(text, input) {
     onItem: (item) => state.items.push(item),
     announceText: `Added ${body.isHeader ? "header" : "item"} ${body.text}`,
   }).then((ok) => {
-    if (ok && input) {
-      input.value = "";
-      input.focus();
-    }
+    // The box was emptied when Enter was pressed (so a second Enter adds nothing twice); a failed add gets its text
+    // back unless the user has typed something new meanwhile.
+    const box = root.querySelector(".hc-add input");
+    if (!ok && box && !box.value) box.value = text;
     return ok;
   });
 }
@@ -141,28 +159,25 @@ function patchItem(item, fields, message) {
 
 async function deleteItem(item) {
   const index = state.items.indexOf(item);
-  const ok = await write("DELETE", itemPath(item), null, {
-    onItem: () => (state.items = state.items.filter((i) => i.id !== item.id)),
-    announceText: `Deleted ${item.text}`,
-  });
-  if (ok) showUndo(item, index);
-}
-
-function showUndo(item, index) {
   const restore = {
     text: item.text, status: item.status, isHeader: item.isHeader, mandatory: item.mandatory,
     assigneeAccountId: item.assigneeAccountId, dueDate: item.dueDate, position: index,
   };
-  state.undo = {
-    label: item.text,
-    run: () => write("POST", "/items", restore, {
-      onItem: (created) => state.items.splice(Math.min(index, state.items.length), 0, created),
-      announceText: `Restored ${item.text}`,
-    }),
-  };
-  clearTimeout(state.undoTimer);
-  state.undoTimer = setTimeout(() => { state.undo = null; render(); }, UNDO_SECONDS * 1000);
-  render();
+  const undo = () => write("POST", "/items", restore, {
+    onItem: (created) => {
+      state.items.splice(Math.min(index, state.items.length), 0, created);
+      state.focusItem = created.id; // the restored row gets focus back
+    },
+    announceText: `Restored ${plain(item)}`,
+  });
+  const ok = await write("DELETE", itemPath(item), null, {
+    onItem: () => (state.items = state.items.filter((i) => i.id !== item.id)),
+    announceText: `Deleted ${plain(item)}. Press Control+Z to undo.`,
+  });
+  if (ok) {
+    offerUndo(item.textHtml, undo, render);
+    render();
+  }
 }
 
 function reorder(ids, message) {
@@ -177,12 +192,7 @@ function move(item, delta) {
   const from = ids.indexOf(item.id);
   const to = ids.indexOf(neighbour.id);
   ids.splice(to, 0, ids.splice(from, 1)[0]);
-  reorder(ids, `Moved ${item.text} to position ${to + 1} of ${ids.length}`).then(() => focusRow(item.id));
-}
-
-function focusRow(id) {
-  const row = root.querySelector(`[data-id="${CSS.escape(id)}"] .hc-move`);
-  if (row) row.focus();
+  reorder(ids, `Moved ${plain(item)} to position ${to + 1} of ${ids.length}`);
 }
 
 // --- rendering ------------------------------------------------------------------------------------------------
@@ -197,7 +207,7 @@ function render() {
     state.mode === "text" ? renderTextMode(textDraft) : renderList(),
     state.mode === "list" ? renderAdd(typed) : null,
     renderToolbar(),
-    renderUndo(),
+    undoToast(),
   ] : [
     live,
     renderBanner(),
@@ -206,7 +216,10 @@ function render() {
     mineFilter(state.items),
     renderList(),
   ];
+  const focused = captureFocus(root);
   root.replaceChildren(...parts.filter(Boolean));
+  restoreFocus(root, focused, state.focusItem);
+  state.focusItem = null;
   resize();
 }
 
@@ -219,7 +232,7 @@ function renderBanner() {
   }
   if (state.error) {
     return h("div", { class: "hc-banner hc-error", role: "alert" }, state.error, " ",
-      h("button", { type: "button", class: "hc-link", onclick: load }, "Retry"));
+      state.retry ? h("button", { type: "button", class: "hc-link", onclick: state.retry }, "Retry") : null);
   }
   return null;
 }
@@ -253,92 +266,94 @@ function renderReadOnlyItem(item) {
     row.append(h("h3", { class: "hc-text-cell", html: item.textHtml }));
     return row;
   }
-  const status = STATUSES.find(([value]) => value === item.status);
   const meta = h("span", { class: "hc-meta" },
     item.mandatory ? null : h("span", { class: "hc-chip" }, "optional"),
     assigneeChip(item),
-    dueChip(item, COMPLETE.has(item.status)));
+    dueChip(item, isDone(item.status)));
   row.append(
-    h("span", { class: "hc-mark", "aria-hidden": "true" }, COMPLETE.has(item.status) ? "☑" : "☐"),
+    h("span", { class: "hc-mark", "aria-hidden": "true" }, isDone(item.status) ? "☑" : "☐"),
     h("span", { class: "hc-body" }, h("span", { class: "hc-text-cell", html: item.textHtml }), meta),
-    h("span", { class: "hc-status-label" }, status ? status[1] : item.status));
+    lozenge(item.status));
   return row;
 }
 
-function renderItem(item, index) {
-  const row = h("li", { class: `hc-item hc-${item.status}` + (item.isHeader ? " hc-header" : ""),
-                        "data-id": item.id, draggable: "true" });
-  row.addEventListener("dragstart", (e) => {
-    e.dataTransfer.setData("text/plain", item.id);
-    e.dataTransfer.effectAllowed = "move";
-    row.classList.add("hc-dragging");
-  });
-  row.addEventListener("dragend", () => row.classList.remove("hc-dragging"));
-  row.addEventListener("dragover", (e) => { e.preventDefault(); row.classList.add("hc-over"); });
-  row.addEventListener("dragleave", () => row.classList.remove("hc-over"));
-  row.addEventListener("drop", (e) => {
-    e.preventDefault();
-    row.classList.remove("hc-over");
-    const dragged = e.dataTransfer.getData("text/plain");
-    const ids = state.items.map((i) => i.id).filter((id) => id !== dragged);
-    if (dragged === item.id || !state.items.some((i) => i.id === dragged)) return;
-    ids.splice(ids.indexOf(item.id), 0, dragged);
-    reorder(ids, "Item moved");
-  });
+// A Jira lozenge: the status in words, coloured by its appearance (statuses.js).
+function lozenge(key) {
+  const status = statusOf(key);
+  return h("span", { class: `hc-lozenge hc-lozenge-${status.appearance}`,
+    style: status.color ? `border-left: 4px solid ${status.color}` : null }, status.name);
+}
 
+function renderItem(item, index) {
+  const row = h("li", { class: `hc-item hc-${item.status}` + (item.isHeader ? " hc-header" : ""), "data-id": item.id });
+  makeDraggable(row, item.id, (dragged, target, after) => {
+    const ids = reorderedIds(state.items.map((i) => i.id), dragged, target, after);
+    if (ids) reorder(ids, "Item moved");
+  });
+  const focusKey = (control) => `${item.id}:${control}`;
   const handle = h("button", {
-    type: "button", class: "hc-move", title: "Drag, or press Alt+Up / Alt+Down to move",
-    "aria-label": `Move ${item.text}, position ${index + 1} of ${state.items.length}. Alt+Up or Alt+Down moves it.`,
+    type: "button", class: "hc-move", title: "Drag, or press Alt+Up / Alt+Down to move", "data-focus": focusKey("move"),
+    "aria-label": `Move ${plain(item)}, position ${index + 1} of ${state.items.length}. Alt+Up or Alt+Down moves it.`,
     onkeydown: (e) => {
       if (e.altKey && e.key === "ArrowUp") { e.preventDefault(); move(item, -1); }
       if (e.altKey && e.key === "ArrowDown") { e.preventDefault(); move(item, 1); }
     },
   }, "⋮⋮");
+  // The text is no button (it may hold links); a click on it edits, and so does the Edit button by keyboard.
+  const text = h(item.isHeader ? "h3" : "span", { class: "hc-text-cell", html: item.textHtml,
+    onclick: (e) => { if (!e.target.closest("a")) startEdit(item, text); } });
 
   if (item.isHeader) {
-    row.append(handle, h("h3", { class: "hc-text-cell", html: item.textHtml }), renderActions(item));
+    row.append(handle, text, renderActions(item, text));
     return row;
   }
-  const done = COMPLETE.has(item.status);
+  const done = isDone(item.status);
   const toggle = h("input", {
-    type: "checkbox", class: "hc-toggle", checked: item.status === "done",
-    "aria-label": `${item.text}: mark ${done ? "not done" : "done"}`,
+    type: "checkbox", class: "hc-toggle", checked: item.status === "done", "data-focus": focusKey("toggle"),
+    "aria-label": `${plain(item)}: mark ${done ? "not done" : "done"}`,
     onchange: () => patchItem(item, { status: item.status === "done" ? "todo" : "done" },
-      `${item.text} ${item.status === "done" ? "reopened" : "done"}`),
+      `${plain(item)} ${item.status === "done" ? "reopened" : "done"}`),
   });
-  const select = h("select", {
-    class: "hc-status", "aria-label": `Status of ${item.text}`,
-    onchange: (e) => patchItem(item, { status: e.target.value }, `${item.text}: ${e.target.selectedOptions[0].text}`),
-  }, STATUSES.map(([value, label]) => h("option", { value, selected: value === item.status }, label)));
-  const text = h("span", { class: "hc-text-cell", html: item.textHtml, tabindex: "0", role: "button",
-    "aria-label": `${item.text}. Press Enter to edit.`,
-    ondblclick: () => startEdit(item, text),
-    onkeydown: (e) => { if (e.key === "Enter" || e.key === "F2") { e.preventDefault(); startEdit(item, text); } },
+  const current = statusOf(item.status);
+  const status = menuButton({
+    label: `Status of ${plain(item)}: ${current.name}`, className: "hc-status", focusKey: focusKey("status"),
+    content: [lozenge(item.status), h("span", { class: "hc-caret", "aria-hidden": "true" }, "▾")],
+    options: allStatuses().map((s) => ({ value: s.key, content: lozenge(s.key) })),
+    value: item.status, onToggle: resize,
+    onSelect: (value) => patchItem(item, { status: value }, `${plain(item)}: ${statusOf(value).name}`),
   });
+  status.firstChild.dataset.status = item.status;
   const meta = h("span", { class: "hc-meta" },
     item.mandatory ? null : h("span", { class: "hc-chip", title: "Optional: does not block completion" }, "optional"),
     assigneeControl(item, (accountId, name) => patchItem(item, { assigneeAccountId: accountId },
-      accountId ? `${item.text} assigned to ${name}` : `${item.text} unassigned`)),
-    dueControl(item, COMPLETE.has(item.status), (dueDate) => patchItem(item, { dueDate },
-      dueDate ? `${item.text} due ${dueDate}` : `${item.text}: due date removed`)));
-  row.append(handle, toggle, h("span", { class: "hc-body" }, text, meta), select, renderActions(item));
+      accountId ? `${plain(item)} assigned to ${name}` : `${plain(item)} unassigned`)),
+    dueControl(item, isDone(item.status), (dueDate) => patchItem(item, { dueDate },
+      dueDate ? `${plain(item)} due ${dueDate}` : `${plain(item)}: due date removed`)));
+  row.append(handle, toggle, h("span", { class: "hc-body" }, text, meta), status, renderActions(item, text));
   return row;
 }
 
-function renderActions(item) {
-  return h("span", { class: "hc-actions" },
-    item.isHeader ? null : h("button", { type: "button", class: "hc-icon",
-      "aria-label": `${item.mandatory ? "Make optional" : "Make required"}: ${item.text}`,
-      title: item.mandatory ? "Required (click to make optional)" : "Optional (click to make required)",
-      onclick: () => patchItem(item, { mandatory: !item.mandatory }, item.mandatory ? "Now optional" : "Now required"),
-    }, item.mandatory ? "★" : "☆"),
-    h("button", { type: "button", class: "hc-icon", "aria-label": `Delete ${item.text}`, title: "Delete",
-      onclick: () => deleteItem(item) }, "✕"));
+function renderActions(item, cell) {
+  const required = item.isHeader ? null : h("label", { class: "hc-req", title:
+      "Required items must be done or skipped before the checklist counts as complete" },
+    h("input", { type: "checkbox", checked: item.mandatory, "data-focus": `${item.id}:required`,
+      "aria-label": `Required: ${plain(item)}`,
+      onchange: () => patchItem(item, { mandatory: !item.mandatory },
+        `${plain(item)} is now ${item.mandatory ? "optional" : "required"}`) }),
+    h("span", { "aria-hidden": "true" }, "Required"));
+  return h("span", { class: "hc-actions" }, required,
+    h("button", { type: "button", class: "hc-icon", "data-focus": `${item.id}:edit`,
+      "aria-label": `${item.isHeader ? "Rename" : "Edit"} ${plain(item)}`, title: item.isHeader ? "Rename" : "Edit",
+      onclick: () => startEdit(item, cell) }, "✎"),
+    h("button", { type: "button", class: "hc-icon", "aria-label": `Delete ${plain(item)}`, title: "Delete",
+      "data-focus": `${item.id}:delete`, onclick: () => deleteItem(item) }, "✕"));
 }
 
+// Edits the text in place; Enter or leaving the field saves, Escape cancels. Focus then returns to the row's Edit
+// button (the render that follows finds it by its data-focus key).
 function startEdit(item, cell) {
   const input = h("input", { type: "text", class: "hc-edit", value: item.text, maxlength: "2000",
-    "aria-label": "Edit item text" });
+    "data-focus": `${item.id}:edit`, "aria-label": item.isHeader ? "Header text" : "Item text" });
   let done = false;
   const finish = async (save) => {
     if (done) return;
@@ -360,31 +375,60 @@ function startEdit(item, cell) {
 
 function renderAdd(typed) {
   const input = h("input", { type: "text", maxlength: "2000", placeholder: "Add an item (## for a header)",
-    "aria-label": "New checklist item", value: typed });
+    "aria-label": "New checklist item", value: typed, "data-focus": "add" });
   input.value = typed;
   return h("form", { class: "hc-add", onsubmit: (e) => {
     e.preventDefault();
     const text = input.value.trim();
+    input.value = ""; // at once: the next keystrokes start the next item, and a second Enter adds nothing twice
     if (text) addItem(text, input);
   } }, input, h("button", { type: "submit", class: "hc-primary" }, "Add"));
 }
 
+// Text mode. A refused text names its bad lines ("line 3"): they are listed under the box, and the first one is
+// selected in it so the user can fix it at once; each listed line selects its own when clicked.
 function renderTextMode(draft) {
   const area = h("textarea", { rows: String(Math.max(6, state.items.length + 2)), spellcheck: "false",
-    "aria-label": "Checklist as text", "aria-describedby": "hc-text-help" });
+    "aria-label": "Checklist as text", "aria-describedby": "hc-text-help" + (state.textErrors ? " hc-text-errors" : ""),
+    "aria-invalid": state.textErrors ? "true" : false, "data-focus": "text" });
   area.value = draft ?? state.text ?? "";
-  return h("form", { class: "hc-text", onsubmit: async (e) => {
+  const errors = state.textErrors && h("ul", { id: "hc-text-errors", class: "hc-banner hc-error", role: "alert" },
+    state.textErrors.map(([line, why]) => h("li", {},
+      h("button", { type: "button", class: "hc-link", onclick: () => selectLine(area, line) }, `Line ${line}`),
+      `: ${why}`)));
+  const form = h("form", { class: "hc-text", onsubmit: async (e) => {
     e.preventDefault();
-    const ok = await write("PUT", "/text", area.value, { announceText: "Checklist saved" });
-    if (ok) { state.mode = "list"; render(); }
+    const ok = await write("PUT", "/text", area.value, { announceText: "Checklist saved", onError: textError });
+    if (ok) { state.mode = "list"; state.textErrors = null; render(); }
+    else if (state.textErrors) selectLine(root.querySelector(".hc-text textarea"), state.textErrors[0][0]);
   } },
   area,
+  errors,
   h("p", { id: "hc-text-help", class: "hc-help" },
     "One line each: ## header, - [ ] to do, - [~] in progress, - [x] done, - [-] skipped, - [!] blocked; ",
     "[ ]? marks an optional item; {@accountId due:YYYY-MM-DD} sets assignee and due date."),
   h("div", { class: "hc-row" },
     h("button", { type: "submit", class: "hc-primary" }, "Save"),
-    h("button", { type: "button", onclick: () => { state.mode = "list"; render(); } }, "Cancel")));
+    h("button", { type: "button", onclick: () => { state.mode = "list"; state.textErrors = null; render(); } },
+      "Cancel")));
+  return form;
+}
+
+// A 422 naming lines becomes the list under the text box; anything else goes to the banner as usual.
+function textError(err) {
+  const lines = err instanceof ApiError && err.fields ? Object.entries(err.fields)
+    .filter(([field]) => /^line \d+$/.test(field)).map(([field, why]) => [Number(field.slice(5)), why]) : [];
+  state.textErrors = lines.length ? lines.sort((a, b) => a[0] - b[0]) : null;
+  if (lines.length) announce(`Line ${lines[0][0]}: ${lines[0][1]}`);
+  return lines.length > 0;
+}
+
+function selectLine(area, line) {
+  if (!area) return;
+  const lines = area.value.split("\n");
+  const start = lines.slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0);
+  area.focus();
+  area.setSelectionRange(start, start + (lines[line - 1] || "").length);
 }
 
 async function openTextMode() {
@@ -392,8 +436,10 @@ async function openTextMode() {
     state.text = await api.request("GET", base + "/text", null, { text: true });
     state.mode = "text";
     state.error = null;
+    state.textErrors = null;
   } catch (err) {
     state.error = describe(err);
+    state.retry = openTextMode;
   }
   render();
   root.querySelector(".hc-text textarea")?.focus();
@@ -402,7 +448,7 @@ async function openTextMode() {
 function renderToolbar() {
   if (state.mode !== "list") return null;
   const templates = state.templates || [];
-  const picker = h("select", { class: "hc-template", "aria-label": "Template to apply",
+  const picker = h("select", { class: "hc-template", "aria-label": "Template to apply", "data-focus": "template",
     onfocus: loadTemplates }, h("option", { value: "" }, templates.length ? "Apply a template…" : "Templates…"),
     templates.map((t) => h("option", { value: t.id }, t.name)));
   picker.addEventListener("change", () => {
@@ -410,7 +456,7 @@ function renderToolbar() {
     write("POST", "/apply-template", { templateId: picker.value, mode: "append" }, { announceText: "Template applied" });
   });
   return h("div", { class: "hc-toolbar" },
-    h("button", { type: "button", onclick: openTextMode }, "Edit as text"), picker);
+    h("button", { type: "button", onclick: openTextMode, "data-focus": "text-mode" }, "Edit as text"), picker);
 }
 
 async function loadTemplates() {
@@ -423,16 +469,6 @@ async function loadTemplates() {
   }
 }
 
-function renderUndo() {
-  if (!state.undo) return null;
-  const undo = state.undo;
-  return h("div", { class: "hc-toast", role: "status" }, `Deleted “${undo.label}”. `,
-    h("button", { type: "button", class: "hc-link", onclick: () => {
-      state.undo = null;
-      clearTimeout(state.undoTimer);
-      undo.run();
-    } }, "Undo"));
-}
 
 let lastHeight = 0;
 function resize() {
@@ -452,6 +488,7 @@ export function startPanel(host) {
   setupPeople({ jira: host.jira, accountId: host.accountId, rerender: render });
   setupDates({ rerender: render });
   window.addEventListener("online", () => { if (state.error) load(); });
+  listenForUndoKey(document);
   if (window.ResizeObserver) new ResizeObserver(resize).observe(document.body);
   load();
 }

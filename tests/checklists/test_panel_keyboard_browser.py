@@ -1,0 +1,220 @@
+"""The panel's defects seen in use (issue #17), each driven as a keyboard or mouse user would, in Debian's Chromium
+inside the simulated Jira issue page. Assertions are grouped per page load to keep the suite fast."""
+
+import os
+
+import pytest
+
+from tests.checklists.conftest import panel
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def texts(frame) -> list[str]:
+    return frame.locator(".hc-item .hc-text-cell").all_inner_texts()
+
+
+def ids(frame) -> list[str]:
+    return frame.locator(".hc-item").evaluate_all("rows => rows.map(r => r.dataset.id)")
+
+
+def focused(frame) -> str:
+    """The data-focus key of the focused control in the panel ('' when focus left the panel's controls)."""
+    return frame.locator("body").evaluate("b => b.ownerDocument.activeElement.dataset.focus || ''")
+
+
+def stored(item_id):
+    from checklists.models import ChecklistItem
+
+    return ChecklistItem.objects.get(pk=item_id)
+
+
+def test_keyboard_add_tick_status_required_edit_rename_delete_and_undo(page):
+    frame = panel(page)
+    frame.get_by_text("No checklist yet").wait_for()
+    box = frame.get_by_label("New checklist item")
+    box.click()
+    # Enter adds, empties the box and keeps focus there: what is typed at once lands in the box, nothing twice.
+    page.keyboard.type("**alpha** first")
+    page.keyboard.press("Enter")
+    page.keyboard.type("beta")
+    frame.locator(".hc-item").nth(0).wait_for()
+    page.keyboard.press("Enter")
+    frame.locator(".hc-item").nth(1).wait_for()
+    page.keyboard.press("Enter")  # an empty box adds nothing
+    page.keyboard.type("## Phase")
+    page.keyboard.press("Enter")
+    frame.locator(".hc-item").nth(2).wait_for()
+    assert texts(frame) == ["alpha first", "beta", "Phase"]
+    assert box.input_value() == ""
+    assert focused(frame) == "add"
+    alpha, beta, phase = ids(frame)
+
+    # A tick by keyboard keeps focus on the checkbox.
+    frame.get_by_label("alpha first: mark done").focus()
+    page.keyboard.press("Space")
+    frame.get_by_text("1 of 2 done").wait_for()
+    assert focused(frame) == f"{alpha}:toggle"
+
+    # The status is a lozenge with words; its menu moves with the arrows and commits only on Enter.
+    status = frame.get_by_role("button", name="Status of beta")
+    assert status.inner_text().strip().startswith("TO DO")
+    assert status.get_attribute("aria-haspopup") == "menu"
+    status.focus()
+    page.keyboard.press("Enter")
+    menu = frame.get_by_role("menu", name="Status of beta")
+    menu.wait_for()
+    assert status.get_attribute("aria-expanded") == "true"
+    options = menu.get_by_role("menuitemradio")
+    assert [o.inner_text() for o in options.all()] == ["TO DO", "IN PROGRESS", "DONE", "SKIPPED", "BLOCKED"]
+    assert menu.get_by_role("menuitemradio", checked=True).inner_text() == "TO DO"
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    assert menu.locator("li:focus").inner_text() == "DONE"
+    assert stored(beta).status == "todo"  # moving is not choosing
+    page.keyboard.press("Escape")
+    menu.wait_for(state="detached")
+    assert focused(frame) == f"{beta}:status"
+    assert stored(beta).status == "todo"
+    page.keyboard.press("ArrowDown")  # opens on the current status
+    menu.wait_for()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    frame.locator(f'[data-id="{beta}"] .hc-status[data-status="in_progress"]').wait_for()
+    assert stored(beta).status == "in_progress"
+    assert focused(frame) == f"{beta}:status"
+    assert frame.locator(f'[data-id="{beta}"] .hc-lozenge-inprogress').inner_text() == "IN PROGRESS"
+
+    # Required or optional: a labelled checkbox, no stars.
+    required = frame.get_by_label("Required: beta")
+    assert required.is_checked()
+    required.focus()
+    page.keyboard.press("Space")
+    frame.locator(f'[data-id="{beta}"] .hc-chip', has_text="optional").wait_for()
+    assert stored(beta).mandatory is False
+    assert focused(frame) == f"{beta}:required"
+    assert frame.get_by_text("★").count() == 0 and frame.get_by_text("☆").count() == 0
+
+    # Edit by keyboard: Enter on the Edit button, type, Enter; focus comes back to the same row's Edit button.
+    frame.get_by_role("button", name="Edit beta").focus()
+    page.keyboard.press("Enter")
+    editor = frame.get_by_label("Item text")
+    editor.wait_for()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("beta two")
+    page.keyboard.press("Enter")
+    frame.get_by_text("beta two").wait_for()
+    assert focused(frame) == f"{beta}:edit"
+
+    # A header is renamed in the list, and its controls sit after its title on the same line.
+    frame.get_by_role("button", name="Rename Phase").focus()
+    page.keyboard.press("Enter")
+    frame.get_by_label("Header text").fill("Phase one")
+    page.keyboard.press("Enter")
+    frame.locator("h3", has_text="Phase one").wait_for()
+    assert stored(phase).text == "Phase one"
+    assert focused(frame) == f"{phase}:edit"
+    title = frame.locator(f'[data-id="{phase}"] h3').bounding_box()
+    for name in ("Rename Phase one", "Delete Phase one"):
+        control = frame.get_by_role("button", name=name).bounding_box()
+        assert control["x"] >= title["x"] + title["width"] - 1, name
+        middle = control["y"] + control["height"] / 2
+        assert title["y"] <= middle <= title["y"] + title["height"], name
+
+    # Delete: focus goes to the neighbour; the toast shows the rendered text; Ctrl+Z brings the item back, focused.
+    frame.get_by_role("button", name="Delete alpha first").focus()
+    page.keyboard.press("Enter")
+    frame.locator(".hc-toast").wait_for()
+    assert texts(frame) == ["beta two", "Phase one"]
+    assert focused(frame) == f"{beta}:move"
+    toast = frame.locator(".hc-toast")
+    assert toast.locator("strong").inner_text() == "alpha"
+    assert "**" not in toast.inner_text()
+    page.keyboard.press("Control+z")
+    frame.locator(".hc-item").nth(2).wait_for()
+    assert texts(frame) == ["alpha first", "beta two", "Phase one"]
+    restored = ids(frame)[0]
+    assert stored(restored).status == "done"
+    assert focused(frame) == f"{restored}:move"
+    assert frame.locator(".hc-toast").count() == 0
+
+    # The toast's Undo button is in the Tab order, right after the toolbar.
+    frame.get_by_role("button", name="Delete beta two").click()
+    toast.wait_for()
+    frame.get_by_role("button", name="Edit as text").focus()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert focused(frame) == "undo"
+    page.keyboard.press("Enter")
+    frame.locator(".hc-item").nth(2).wait_for()
+    assert texts(frame) == ["alpha first", "beta two", "Phase one"]
+
+
+def test_drag_to_the_last_place_and_text_mode_errors_point_at_the_line(page, client):
+    from tenants.models import Tenant
+    from tests.conftest import Api
+
+    Api(client, Tenant.objects.get()).put_text("- [ ] one\n- [ ] two\n- [ ] three\n")
+    page.clock.install()  # the page's timers, so the undo toast's lifetime can be stepped through without waiting
+    page.reload()
+    frame = panel(page)
+    rows = frame.locator(".hc-item")
+    rows.nth(2).wait_for()
+    # Dropped on the lower half of the last row, the item goes last; on the upper half of a row, before it.
+    last = rows.nth(2).bounding_box()
+    rows.nth(0).drag_to(rows.nth(2), target_position={"x": 60, "y": last["height"] - 3})
+    frame.locator(".hc-item").nth(2).filter(has_text="one").wait_for()
+    assert texts(frame) == ["two", "three", "one"]
+    rows.nth(2).drag_to(rows.nth(0), target_position={"x": 60, "y": 3})
+    frame.locator(".hc-item").nth(0).filter(has_text="one").wait_for()
+    assert texts(frame) == ["one", "two", "three"]
+
+    # The undo toast stays while it has focus, however long, and goes once the user has moved on.
+    frame.get_by_role("button", name="Delete three").click()
+    toast = frame.locator(".hc-toast")
+    toast.wait_for()
+    frame.get_by_role("button", name="Undo").focus()
+    page.clock.run_for(60_000)
+    assert toast.is_visible()
+    frame.get_by_label("New checklist item").focus()
+    page.clock.run_for(7_000)
+    toast.wait_for(state="detached")
+    assert texts(frame) == ["one", "two"]
+
+    # A refused text names the bad line, selects it in the box, and offers no useless Retry.
+    frame.get_by_role("button", name="Edit as text").click()
+    area = frame.get_by_label("Checklist as text")
+    area.fill("- [ ] one\n- [ ] two\n- [?] bad box\n- [ ] three\n")
+    frame.get_by_role("button", name="Save").click()
+    errors = frame.locator("#hc-text-errors")
+    errors.wait_for()
+    assert errors.inner_text().startswith("Line 3: unknown status box [?]")
+    assert frame.get_by_role("button", name="Retry").count() == 0
+    assert area.get_attribute("aria-invalid") == "true"
+    assert focused(frame) == "text"
+    selected = area.evaluate("a => a.value.slice(a.selectionStart, a.selectionEnd)")
+    assert selected == "- [?] bad box"
+    # The line's button selects it again after the user moved away; the fixed text saves.
+    area.evaluate("a => a.setSelectionRange(0, 0)")
+    errors.get_by_role("button", name="Line 3").click()
+    assert area.evaluate("a => a.value.slice(a.selectionStart, a.selectionEnd)") == "- [?] bad box"
+    page.keyboard.type("- [!] fixed box")
+    frame.get_by_role("button", name="Save").click()
+    frame.locator(".hc-item").nth(3).wait_for()
+    assert texts(frame) == ["one", "two", "fixed box", "three"]
+    assert frame.locator(".hc-item").nth(2).locator(".hc-lozenge").inner_text() == "BLOCKED"
+
+    # A failed add keeps its text in the box, and the message offers no Retry (a reload would not send it).
+    page.route("**/checklist/items", lambda route: route.abort())
+    box = frame.get_by_label("New checklist item")
+    box.fill("kept when offline")
+    box.press("Enter")
+    frame.get_by_role("alert").filter(has_text="Could not reach HeroChecklist").wait_for()
+    assert box.input_value() == "kept when offline"
+    assert frame.get_by_role("button", name="Retry").count() == 0
+    page.unroute("**/checklist/items")
+    box.press("Enter")
+    frame.locator(".hc-item").nth(4).wait_for()
+    assert texts(frame)[-1] == "kept when offline"
+    assert frame.get_by_role("alert").count() == 0
