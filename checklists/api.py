@@ -25,7 +25,7 @@ from tenants import permissions
 from tenants.auth import AuthContext, AuthError, IssueRef, authenticate_api_request
 from tenants.permissions import PermissionDenied
 
-from . import selectors, services
+from . import selectors, serializers, services
 from .models import Template
 from .schemas import (
     TEXT_BODY,
@@ -53,20 +53,12 @@ from .schemas import (
     if_match,
     responses,
 )
+from .serializers import CAMEL, SNAKE
 from .validation import clean_jira_id, is_jira_id
 
 # The contract's If-Match is the version, quoted or not (W/ tolerated: older gzipped answers sent weak ETags).
 IF_MATCH = re.compile(r'(?:W/)?(?:"([0-9]{1,12})"|([0-9]{1,12}))', re.ASCII)
 JSON_TYPE = re.compile(r"^application/(?:[a-z0-9.+-]+\+)?json$")
-CAMEL = {
-    "is_header": "isHeader",
-    "assignee_account_id": "assigneeAccountId",
-    "due_date": "dueDate",
-    "project_id": "projectId",
-    "issue_type_id": "issueTypeId",
-    "auto_apply": "autoApply",
-}
-SNAKE = {v: k for k, v in CAMEL.items()}
 
 
 class ApiAuth:
@@ -264,7 +256,7 @@ def _item_id(item_id: str) -> uuid.UUID:
 
 
 def _checklist_response(request, checklist, issue, status: int = 200, **extra) -> HttpResponse:
-    data = {**selectors.checklist_json(checklist, issue), **extra}
+    data = {**serializers.checklist_json(checklist, issue, selectors.checklist_item_rows(checklist)), **extra}
     return _with_version(api.create_response(request, data, status=status), data["version"])
 
 
@@ -352,7 +344,7 @@ def item_create(request, issue_id: IssueId, payload: ItemCreateIn):
         data=_fields(payload),
         expected_version=_expected_version(request),
     )
-    return _with_version(api.create_response(request, selectors.item_json(item), status=201), checklist.version)
+    return _with_version(api.create_response(request, serializers.item_json(item), status=201), checklist.version)
 
 
 @router.patch(
@@ -370,7 +362,7 @@ def item_update(request, issue_id: IssueId, item_id: PathItemId, payload: ItemPa
         data=_fields(payload),
         expected_version=_expected_version(request),
     )
-    return _with_version(api.create_response(request, selectors.item_json(item), status=200), checklist.version)
+    return _with_version(api.create_response(request, serializers.item_json(item), status=200), checklist.version)
 
 
 @router.delete(
@@ -409,7 +401,9 @@ def checklist_reorder(request, issue_id: IssueId, payload: OrderIn):
 def checklist_text_get(request, issue_id: IssueId):
     issue = _issue(request, issue_id)
     checklist = services.checklist_open(tenant=request.auth.tenant, issue=issue)
-    response = HttpResponse(selectors.checklist_text(checklist), content_type="text/plain; charset=utf-8")
+    response = HttpResponse(
+        serializers.checklist_text(selectors.checklist_items(checklist)), content_type="text/plain; charset=utf-8"
+    )
     return _with_version(response, checklist.version if checklist else 0)
 
 
@@ -464,7 +458,8 @@ def checklist_history(request, issue_id: IssueId, limit: HistoryLimit = 100):
     issue = _issue(request, issue_id)
     if not 1 <= limit <= selectors.MAX_HISTORY:
         raise ValidationFailed({"limit": f"must be from 1 to {selectors.MAX_HISTORY}"}, status=400)
-    return selectors.history_json(selectors.checklist_for(request.auth.tenant, issue.id), limit)
+    checklist = selectors.checklist_for(request.auth.tenant, issue.id)
+    return serializers.history_json(selectors.checklist_changes(checklist, limit))
 
 
 # --- templates ---------------------------------------------------------------------------------------------------
@@ -475,7 +470,7 @@ def _template(request, template_id: str, field: str = "templateId") -> Template:
         pk = uuid.UUID(str(template_id))
     except ValueError:
         raise NotFound("not a template id") from None
-    template = Template.objects.filter(tenant=request.auth.tenant, id=pk).first()
+    template = selectors.template_for(request.auth.tenant, pk)
     if template is None:
         raise NotFound("no such template for this site")
     return template
@@ -483,8 +478,7 @@ def _template(request, template_id: str, field: str = "templateId") -> Template:
 
 @router.get("/templates", response=responses({200: TemplateList}, found=False))
 def template_list(request):
-    templates = Template.objects.filter(tenant=request.auth.tenant).order_by("name", "created_at")
-    return [selectors.template_json(t) for t in templates]
+    return [serializers.template_json(t) for t in selectors.templates_for(request.auth.tenant)]
 
 
 def _template_project(value: str | None) -> str:
@@ -496,12 +490,12 @@ def _template_project(value: str | None) -> str:
 def template_create(request, payload: TemplateIn):
     permissions.require_template_admin(request.auth, _template_project(payload.projectId))
     template = services.template_create(tenant=request.auth.tenant, actor=_actor(request), data=_fields(payload))
-    return api.create_response(request, selectors.template_json(template), status=201)
+    return api.create_response(request, serializers.template_json(template), status=201)
 
 
 @router.get("/templates/{template_id}", response=responses({200: TemplateOut}))
 def template_get(request, template_id: PathItemId):
-    return selectors.template_json(_template(request, template_id))
+    return serializers.template_json(_template(request, template_id))
 
 
 @router.patch("/templates/{template_id}", response=responses({200: TemplateOut}, body=True))
@@ -513,7 +507,7 @@ def template_update(request, template_id: PathItemId, payload: TemplatePatchIn):
         # Moving it to another project, or making it site-wide, needs the rights of where it goes as well.
         permissions.require_template_admin(request.auth, destination)
     template = services.template_update(template=template, data=_fields(payload, nullable=("projectId", "issueTypeId")))
-    return selectors.template_json(template)
+    return serializers.template_json(template)
 
 
 @router.delete("/templates/{template_id}", response=responses({204: None}))

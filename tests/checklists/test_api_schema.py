@@ -139,12 +139,12 @@ def test_the_live_api_conforms_to_its_document(live_server, authorization, tmp_p
 
 def test_the_run_fails_when_the_app_answers_500(live_server, authorization, tmp_path, monkeypatch):
     """The harness is not blind: the same run against an app whose checklist read breaks reports it."""
-    from checklists import selectors
+    from checklists import serializers
 
     def broken(checklist, issue):
         raise RuntimeError("deliberate fault for the schemathesis harness")
 
-    monkeypatch.setattr(selectors, "checklist_json", broken)
+    monkeypatch.setattr(serializers, "checklist_json", broken)
     result, report, _ = run_schemathesis(
         live_server.url,
         authorization,

@@ -282,13 +282,13 @@ def test_a_body_over_the_limit_is_a_json_413(api, client, settings):
 
 
 def test_an_unexpected_error_is_a_json_500_that_tells_nothing(api, monkeypatch):
-    from checklists import selectors
+    from checklists import serializers
 
     def broken(*args, **kwargs):
         raise RuntimeError("internal detail /srv/secret-path")
 
     # The one place an unexpected error can be planted: nothing in the real code raises one on purpose.
-    monkeypatch.setattr(selectors, "history_json", broken)
+    monkeypatch.setattr(serializers, "history_json", broken)
     response = api.get("/history")
     _assert_json_error(response, 500, "server_error")
     assert b"secret-path" not in response.content and b"Traceback" not in response.content
