@@ -1,6 +1,9 @@
 import pytest
 
+from checklists import models
 from checklists.models import Checklist, ChecklistChange, ChecklistItem
+from devhost.keys import connect_token, forge_token
+from tenants.models import Tenant, TenantState
 from tests.conftest import Api, on_standin
 
 pytestmark = pytest.mark.django_db
@@ -167,8 +170,6 @@ def test_an_oversized_body_is_413(api, settings):
 
 
 def test_the_item_limit_is_enforced(api, settings):
-    from checklists import models
-
     api.put_text("".join(f"- [ ] item {n}\n" for n in range(models.MAX_ITEMS)))
     response = api.add("one too many")
     assert response.status_code == 422
@@ -236,8 +237,6 @@ def test_an_expired_panel_token_is_401(client, tenant, settings):
 
 
 def test_a_panel_token_of_an_uninstalled_tenant_is_401(client, tenant):
-    from tenants.models import Tenant, TenantState
-
     api = Api(client, tenant)
     Tenant.objects.filter(id=tenant.id).update(state=TenantState.UNINSTALLED)
     assert api.add("x").status_code == 401
@@ -251,8 +250,6 @@ def test_a_connect_context_token_works_and_is_bound_to_its_issue(client, tenant,
 
 
 def test_a_fit_works_for_forge_calls(client, standin, settings):
-    from devhost.keys import forge_token
-
     token = forge_token(
         standin.forge_keys,
         app_id=settings.FORGE_APP_ID,
@@ -260,7 +257,6 @@ def test_a_fit_works_for_forge_calls(client, standin, settings):
         issue={"id": "10001", "key": "DEMO-1", "typeId": "10002", "projectId": "10000"},
         api_base_url=standin.base_url,
     )
-    from tenants.models import Tenant
 
     user_token = standin.user_token("557058:forge-user")
     api = Api(client, None, authorization=f"Bearer {token}", headers={"HTTP_X_FORGE_OAUTH_USER": user_token})
@@ -278,8 +274,6 @@ def test_history_is_newest_first_and_bounded(api):
 
 
 def test_the_issue_deleted_webhook_deletes_that_issues_data(client, tenant, standin, api):
-    from devhost.keys import connect_token
-
     api.add("x")
     path = "/connect/webhooks/issue-deleted"
     token = connect_token(

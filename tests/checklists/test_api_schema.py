@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from checklists import serializers
+from checklists.models import MAX_ITEM_TEXT, MAX_ITEMS, MAX_TEMPLATES, ItemStatus
 from devhost.keys import connect_token
 from tenants.qsh import CONTEXT_QSH
 
@@ -139,7 +141,6 @@ def test_the_live_api_conforms_to_its_document(live_server, authorization, tmp_p
 
 def test_the_run_fails_when_the_app_answers_500(live_server, authorization, tmp_path, monkeypatch):
     """The harness is not blind: the same run against an app whose checklist read breaks reports it."""
-    from checklists import serializers
 
     def broken(checklist, issue):
         raise RuntimeError("deliberate fault for the schemathesis harness")
@@ -161,8 +162,6 @@ def test_the_run_fails_when_the_app_answers_500(live_server, authorization, tmp_
 
 
 def test_the_document_declares_statuses_credentials_and_limits(client):
-    from checklists.models import MAX_ITEM_TEXT, MAX_ITEMS, MAX_TEMPLATES, ItemStatus
-
     document = client.get("/api/v1/openapi.json").json()
     schemas = document["components"]["schemas"]
     assert {
