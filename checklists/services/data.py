@@ -14,7 +14,7 @@ from ..models import (
 )
 
 
-def checklist_data_delete(*, tenant_ids: Iterable[uuid.UUID]) -> dict[str, int]:
+def checklist_data_delete(*, tenant_ids: Iterable[uuid.UUID | str]) -> dict[str, int]:
     """Every checklist row of these sites (purge, and a one-site restore): one raw delete per table, children first,
     without loading rows or sending per-row signals. Returns the count per model."""
     tenant_ids = list(tenant_ids)
