@@ -11,10 +11,17 @@ A real Jira adds its own network latency to `uncached`; `cached` is what a write
 """
 
 import argparse
-import os
 import statistics
 import time
 import uuid
+
+from django.conf import settings
+
+import bench.django_setup  # noqa: F401 (configures Django before our apps are imported)
+from devhost.jira import JiraStandIn
+from tenants.auth import AuthContext, IssueRef
+from tenants.models import Tenant
+from tenants.permissions import require_edit
 
 
 def _measure(fn, count: int) -> dict:
@@ -32,17 +39,6 @@ def main() -> None:
     parser.add_argument("--uncached", type=int, default=300)
     parser.add_argument("--cached", type=int, default=5000)
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "herochecklist.settings")
-    import django
-
-    django.setup()
-    from django.conf import settings
-
-    from devhost.jira import JiraStandIn
-    from tenants.auth import AuthContext, IssueRef
-    from tenants.models import Tenant
-    from tenants.permissions import require_edit
-
     jira = JiraStandIn(app_key=settings.APP_KEY).start()
     jira.shared_secret = "bench-" + uuid.uuid4().hex
     tenant = Tenant(client_key=f"bench-{uuid.uuid4().hex[:8]}", base_url=jira.base_url)

@@ -5,12 +5,9 @@ minimum that limit allows (the same run), and how many calls HubSpot rejected wi
 """
 
 import argparse
-import math
 import os
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -43,74 +40,9 @@ def main() -> None:
     }
     os.environ.update(env)
     os.environ["DJANGO_SETTINGS_MODULE"] = "herochecklist.settings"
-    import django
+    from bench.sync_run import run  # only now: it configures Django, from the environment set above
 
-    django.setup()
-    from django.core.management import call_command
-
-    from devhost.celery import worker_command
-    from devhost.hubspot import HubSpotStandIn
-    from devhost.marketplace import license_record
-
-    call_command("migrate", verbosity=0)
-    hub = HubSpotStandIn(limit=args.limit, window=args.window).start()
-    # Our limiter stays a little under the account's limit (the default is 90 of 100).
-    ours = max(1, int(args.limit * 0.9))
-    worker_env = {
-        **env,
-        "HUBSPOT_BASE_URL": hub.base_url,
-        "HUBSPOT_ACCESS_TOKEN": hub.token,
-        "HUBSPOT_RATE_LIMIT": str(ours),
-    }
-    os.environ.update(worker_env)
-    from django.conf import settings
-
-    settings.HUBSPOT_ACCESS_TOKEN = hub.token
-    from contacts import services
-    from contacts.models import Contact, SyncState
-
-    workers = subprocess.Popen(
-        worker_command(queue, processes=args.workers),
-        cwd=ROOT,
-        env=worker_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        records = [license_record(n) for n in range(args.contacts // 2)]
-        started = time.monotonic()
-        services.license_ingest(records=records)  # queues the sync itself, after commit
-        ingested = time.monotonic()
-        while Contact.objects.filter(sync_state=SyncState.PENDING).exists():
-            if time.monotonic() - started > 3600:
-                raise SystemExit("gave up after an hour")
-            time.sleep(0.5)
-        elapsed = time.monotonic() - started
-        pushing = time.monotonic() - ingested
-    finally:
-        workers.terminate()
-        workers.wait(timeout=30)
-        hub.stop()
-        if redis_proc:
-            redis_proc.terminate()
-    upserts = [c for c in hub.calls if c.path.endswith("/batch/upsert")]
-    batches = math.ceil(args.contacts / 100)
-    # With a rolling window, `limit` calls may go at once, then `limit` more each window: the fastest possible.
-    minimum = max(0, math.ceil(batches / args.limit) - 1) * args.window
-    synced = Contact.objects.filter(sync_state=SyncState.SYNCED).count()
-    rejected = sum(1 for c in hub.calls if c.status == 429)
-    print(
-        f"bench/sync: {args.contacts} contacts, {batches} batches of 100, HubSpot limit {args.limit} per "
-        f"{args.window:.0f} s (ours {ours}), {args.workers} worker processes"
-    )
-    print(f"  ingest + push         {elapsed:8.1f} s (push phase {pushing:.1f} s)")
-    print(f"  theoretical minimum   {minimum:8.1f} s for {batches} calls at the limit")
-    print(f"  push / minimum        {pushing / minimum if minimum else float('nan'):8.2f}")
-    print(
-        f"  calls: {len(upserts)} upserts, {rejected} rejected with 429, max {hub.max_calls_in_any_window()} "
-        f"in any {args.window:.0f} s window"
-    )
-    print(f"  synced {synced} of {args.contacts}; HubSpot holds {len(hub.contacts)} contacts")
+    run(args, env, queue, redis_proc)
 
 
 if __name__ == "__main__":

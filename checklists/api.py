@@ -6,10 +6,11 @@ and issue, call a service or selector, shape the JSON. Errors are JSON that name
 import re
 import time
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
@@ -20,13 +21,14 @@ from core import context
 from core.counters import window_count
 from core.db import CommitUnknown
 from core.exceptions import Conflict, NotFound, ValidationFailed
+from core.identifiers import is_jira_id
 from core.middleware import api_exception_response
 from tenants import permissions
 from tenants.auth import AuthContext, AuthError, IssueRef, authenticate_api_request
 from tenants.permissions import PermissionDenied
 
-from . import selectors, services
-from .models import Template
+from . import selectors, serializers, services
+from .models import Checklist, Template
 from .schemas import (
     TEXT_BODY,
     TEXT_RESPONSE,
@@ -53,26 +55,25 @@ from .schemas import (
     if_match,
     responses,
 )
-from .validation import clean_jira_id, is_jira_id
+from .serializers import CAMEL, SNAKE
+from .validation import clean_jira_id
 
 # The contract's If-Match is the version, quoted or not (W/ tolerated: older gzipped answers sent weak ETags).
 IF_MATCH = re.compile(r'(?:W/)?(?:"([0-9]{1,12})"|([0-9]{1,12}))', re.ASCII)
 JSON_TYPE = re.compile(r"^application/(?:[a-z0-9.+-]+\+)?json$")
-CAMEL = {
-    "is_header": "isHeader",
-    "assignee_account_id": "assigneeAccountId",
-    "due_date": "dueDate",
-    "project_id": "projectId",
-    "issue_type_id": "issueTypeId",
-    "auto_apply": "autoApply",
-}
-SNAKE = {v: k for k, v in CAMEL.items()}
+
+
+class ApiRequest(HttpRequest):
+    """A request as the API's views see it: ninja sets `auth` to what ApiAuth returned (never None past it)."""
+
+    auth: AuthContext
+    auth_failure: str
 
 
 class ApiAuth:
     """Any one credential of the contract; None (401) on any failure, without saying why."""
 
-    def __call__(self, request):
+    def __call__(self, request: ApiRequest) -> AuthContext | None:
         try:
             return authenticate_api_request(request)
         except AuthError as exc:
@@ -84,7 +85,7 @@ class AccountThrottle(BaseThrottle):
     """Per site and user, per clock minute, shared by every web node through the cache. A counter (one round trip)
     rather than ninja's request-history list, which is re-pickled whole on every request."""
 
-    def allow_request(self, request) -> bool:
+    def allow_request(self, request: HttpRequest) -> bool:
         auth = getattr(request, "auth", None)
         if not isinstance(auth, AuthContext):
             return True
@@ -104,7 +105,7 @@ class _NotJson(Exception):
 class JsonOnlyParser(Parser):
     """Bodies of JSON endpoints must say they are JSON (415 otherwise), not merely parse as JSON."""
 
-    def parse_body(self, request):
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
         content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if not JSON_TYPE.match(content_type):
             raise _NotJson(content_type)
@@ -123,7 +124,7 @@ api = ContractAPI(
 router = Router()
 
 
-def _error(request, status: int, body: dict, **headers) -> HttpResponse:
+def _error(request: HttpRequest, status: int, body: dict[str, Any], **headers: str) -> HttpResponse:
     response = api.create_response(request, body, status=status)
     for name, value in headers.items():
         response[name] = value
@@ -131,14 +132,14 @@ def _error(request, status: int, body: dict, **headers) -> HttpResponse:
 
 
 @api.exception_handler(Exception)
-def _unexpected(request, exc):
+def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     # JSON whatever DEBUG says (ninja's own handler answers a plain-text traceback in DEBUG): 503 when the database
     # is down, full or read-only, else 500.
     return api_exception_response(request, exc)
 
 
 @api.exception_handler(AuthenticationError)
-def _unauthorized(request, exc):
+def _unauthorized(request: HttpRequest, exc: Exception) -> HttpResponse:
     import logging
 
     logging.getLogger(__name__).warning("authentication failed: %s", getattr(request, "auth_failure", "no credential"))
@@ -146,13 +147,13 @@ def _unauthorized(request, exc):
 
 
 @api.exception_handler(ValidationFailed)
-def _invalid(request, exc: ValidationFailed):
+def _invalid(request: HttpRequest, exc: ValidationFailed) -> HttpResponse:
     fields = {CAMEL.get(k, k): v for k, v in exc.errors.items()}
     return _error(request, exc.status, {"error": "validation_failed", "fields": fields})
 
 
 @api.exception_handler(ValidationError)
-def _schema_invalid(request, exc: ValidationError):
+def _schema_invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     fields = {}
     for error in exc.errors:
         loc = [str(p) for p in error.get("loc", []) if p not in ("body", "payload")]
@@ -167,29 +168,29 @@ def _schema_invalid(request, exc: ValidationError):
 
 
 @api.exception_handler(Conflict)
-def _conflict(request, exc: Conflict):
+def _conflict(request: HttpRequest, exc: Conflict) -> HttpResponse:
     body = {"error": "precondition_failed" if exc.status == 412 else "conflict", "detail": exc.message}
     body.update(exc.details)
     return _error(request, exc.status, body)
 
 
 @api.exception_handler(PermissionDenied)
-def _forbidden(request, exc: PermissionDenied):
+def _forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
     return _error(request, 403, {"error": "forbidden", "detail": str(exc)})
 
 
 @api.exception_handler(NotFound)
-def _not_found(request, exc):
+def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
     return _error(request, 404, {"error": "not_found"})
 
 
 @api.exception_handler(RequestDataTooBig)
-def _too_big(request, exc):
+def _too_big(request: HttpRequest, exc: Exception) -> HttpResponse:
     return _error(request, 413, {"error": "too_large", "detail": "The request body is over the limit."})
 
 
 @api.exception_handler(services.WriteOutcomeUnknown)
-def _outcome_unknown(request, exc):
+def _outcome_unknown(request: HttpRequest, exc: object) -> HttpResponse:
     detail = "The database did not confirm whether the change was saved. Reload the checklist before retrying."
     return _error(request, 503, {"error": "outcome_unknown", "detail": detail}, **{"Retry-After": "5"})
 
@@ -199,7 +200,7 @@ api.add_exception_handler(CommitUnknown, _outcome_unknown)
 
 
 @api.exception_handler(HttpError)
-def _http_error(request, exc: HttpError):
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if isinstance(exc.__cause__, _NotJson):  # ninja wraps every parser error as its 400
         return _error(
             request, 415, {"error": "validation_failed", "fields": {"Content-Type": "must be application/json"}}
@@ -212,7 +213,7 @@ def _http_error(request, exc: HttpError):
 # --- scoping -----------------------------------------------------------------------------------------------------
 
 
-def _issue(request, issue_id: str) -> IssueRef:
+def _issue(request: ApiRequest, issue_id: str) -> IssueRef:
     """The issue this request may touch: another issue than the credential's is 403."""
     if not is_jira_id(issue_id):
         raise NotFound("not an issue id")
@@ -229,7 +230,7 @@ def _issue(request, issue_id: str) -> IssueRef:
     return issue
 
 
-def _writable_issue(request, issue_id: str) -> IssueRef:
+def _writable_issue(request: ApiRequest, issue_id: str) -> IssueRef:
     """_issue, for a write: the user must hold Jira's Edit issues on it (asked, or cached for at most 5 minutes, on
     every request; a token minted earlier grants nothing by itself). Otherwise 403 and nothing is written."""
     issue = _issue(request, issue_id)
@@ -237,11 +238,11 @@ def _writable_issue(request, issue_id: str) -> IssueRef:
     return issue
 
 
-def _actor(request) -> services.Actor:
+def _actor(request: ApiRequest) -> services.Actor:
     return services.Actor(account_id=request.auth.account_id)
 
 
-def _expected_version(request) -> int | None:
+def _expected_version(request: HttpRequest) -> int | None:
     raw = request.headers.get("If-Match")
     if raw is None:
         return None
@@ -263,8 +264,10 @@ def _item_id(item_id: str) -> uuid.UUID:
         raise NotFound("not an item id") from None
 
 
-def _checklist_response(request, checklist, issue, status: int = 200, **extra) -> HttpResponse:
-    data = {**selectors.checklist_json(checklist, issue), **extra}
+def _checklist_response(
+    request: HttpRequest, checklist: Checklist | None, issue: IssueRef, status: int = 200, **extra: Any
+) -> HttpResponse:
+    data = {**serializers.checklist_json(checklist, issue, selectors.checklist_item_rows(checklist)), **extra}
     return _with_version(api.create_response(request, data, status=status), data["version"])
 
 
@@ -320,7 +323,7 @@ class ApplyTemplateIn(_Strict):
     mode: ApplyMode = "append"
 
 
-def _fields(payload: Schema, *, nullable: tuple[str, ...] = ("assigneeAccountId", "dueDate")) -> dict:
+def _fields(payload: Schema, *, nullable: tuple[str, ...] = ("assigneeAccountId", "dueDate")) -> dict[str, Any]:
     data = payload.model_dump(exclude_unset=True)
     # null means "clear" only where clearing makes sense; elsewhere it is the same as leaving the field out.
     data = {k: v for k, v in data.items() if v is not None or k in nullable}
@@ -331,7 +334,7 @@ def _fields(payload: Schema, *, nullable: tuple[str, ...] = ("assigneeAccountId"
 
 
 @router.get("/issues/{issue_id}/checklist", response=responses({200: ChecklistOut}))
-def checklist_get(request, issue_id: IssueId):
+def checklist_get(request: ApiRequest, issue_id: IssueId) -> HttpResponse:
     issue = _issue(request, issue_id)
     checklist = services.checklist_open(tenant=request.auth.tenant, issue=issue)
     # What this user may do here, so the panel can show itself read-only; every write is checked again regardless.
@@ -343,7 +346,7 @@ def checklist_get(request, issue_id: IssueId):
 @router.post(
     "/issues/{issue_id}/checklist/items", response=responses({201: ItemOut}, write=True), openapi_extra=if_match()
 )
-def item_create(request, issue_id: IssueId, payload: ItemCreateIn):
+def item_create(request: ApiRequest, issue_id: IssueId, payload: ItemCreateIn) -> HttpResponse:
     issue = _writable_issue(request, issue_id)
     checklist, item = services.item_create(
         tenant=request.auth.tenant,
@@ -352,7 +355,7 @@ def item_create(request, issue_id: IssueId, payload: ItemCreateIn):
         data=_fields(payload),
         expected_version=_expected_version(request),
     )
-    return _with_version(api.create_response(request, selectors.item_json(item), status=201), checklist.version)
+    return _with_version(api.create_response(request, serializers.item_json(item), status=201), checklist.version)
 
 
 @router.patch(
@@ -360,7 +363,7 @@ def item_create(request, issue_id: IssueId, payload: ItemCreateIn):
     response=responses({200: ItemOut}, write=True),
     openapi_extra=if_match(),
 )
-def item_update(request, issue_id: IssueId, item_id: PathItemId, payload: ItemPatchIn):
+def item_update(request: ApiRequest, issue_id: IssueId, item_id: PathItemId, payload: ItemPatchIn) -> HttpResponse:
     issue = _writable_issue(request, issue_id)
     checklist, item = services.item_update(
         tenant=request.auth.tenant,
@@ -370,7 +373,7 @@ def item_update(request, issue_id: IssueId, item_id: PathItemId, payload: ItemPa
         data=_fields(payload),
         expected_version=_expected_version(request),
     )
-    return _with_version(api.create_response(request, selectors.item_json(item), status=200), checklist.version)
+    return _with_version(api.create_response(request, serializers.item_json(item), status=200), checklist.version)
 
 
 @router.delete(
@@ -378,7 +381,7 @@ def item_update(request, issue_id: IssueId, item_id: PathItemId, payload: ItemPa
     response=responses({204: None}, write=True),
     openapi_extra=if_match(),
 )
-def item_delete(request, issue_id: IssueId, item_id: PathItemId):
+def item_delete(request: ApiRequest, issue_id: IssueId, item_id: PathItemId) -> HttpResponse:
     issue = _writable_issue(request, issue_id)
     checklist = services.item_delete(
         tenant=request.auth.tenant,
@@ -393,7 +396,7 @@ def item_delete(request, issue_id: IssueId, item_id: PathItemId):
 @router.put(
     "/issues/{issue_id}/checklist/order", response=responses({200: ChecklistOut}, write=True), openapi_extra=if_match()
 )
-def checklist_reorder(request, issue_id: IssueId, payload: OrderIn):
+def checklist_reorder(request: ApiRequest, issue_id: IssueId, payload: OrderIn) -> HttpResponse:
     issue = _writable_issue(request, issue_id)
     checklist = services.checklist_reorder(
         tenant=request.auth.tenant,
@@ -406,10 +409,12 @@ def checklist_reorder(request, issue_id: IssueId, payload: OrderIn):
 
 
 @router.get("/issues/{issue_id}/checklist/text", response=responses({200: None}), openapi_extra=TEXT_RESPONSE)
-def checklist_text_get(request, issue_id: IssueId):
+def checklist_text_get(request: ApiRequest, issue_id: IssueId) -> HttpResponse:
     issue = _issue(request, issue_id)
     checklist = services.checklist_open(tenant=request.auth.tenant, issue=issue)
-    response = HttpResponse(selectors.checklist_text(checklist), content_type="text/plain; charset=utf-8")
+    response = HttpResponse(
+        serializers.checklist_text(selectors.checklist_items(checklist)), content_type="text/plain; charset=utf-8"
+    )
     return _with_version(response, checklist.version if checklist else 0)
 
 
@@ -418,7 +423,7 @@ def checklist_text_get(request, issue_id: IssueId):
     response=responses({200: ChecklistOut}, write=True),
     openapi_extra=if_match(TEXT_BODY),
 )
-def checklist_text_put(request, issue_id: IssueId):
+def checklist_text_put(request: ApiRequest, issue_id: IssueId) -> HttpResponse:
     issue = _writable_issue(request, issue_id)
     content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if content_type not in ("text/plain", ""):
@@ -442,7 +447,7 @@ def checklist_text_put(request, issue_id: IssueId):
     response=responses({200: ChecklistOut}, write=True),
     openapi_extra=if_match(),
 )
-def checklist_apply_template(request, issue_id: IssueId, payload: ApplyTemplateIn):
+def checklist_apply_template(request: ApiRequest, issue_id: IssueId, payload: ApplyTemplateIn) -> HttpResponse:
     issue = _writable_issue(request, issue_id)
     template = _template(request, payload.templateId, field="templateId")
     checklist = services.checklist_apply_template(
@@ -460,31 +465,31 @@ def checklist_apply_template(request, issue_id: IssueId, payload: ApplyTemplateI
     "/issues/{issue_id}/checklist/history",
     response=responses({200: History, 400: ValidationErrorOut, 422: ValidationErrorOut}),
 )
-def checklist_history(request, issue_id: IssueId, limit: HistoryLimit = 100):
+def checklist_history(request: ApiRequest, issue_id: IssueId, limit: HistoryLimit = 100) -> list[dict[str, Any]]:
     issue = _issue(request, issue_id)
     if not 1 <= limit <= selectors.MAX_HISTORY:
         raise ValidationFailed({"limit": f"must be from 1 to {selectors.MAX_HISTORY}"}, status=400)
-    return selectors.history_json(selectors.checklist_for(request.auth.tenant, issue.id), limit)
+    checklist = selectors.checklist_for(request.auth.tenant, issue.id)
+    return serializers.history_json(selectors.checklist_changes(checklist, limit))
 
 
 # --- templates ---------------------------------------------------------------------------------------------------
 
 
-def _template(request, template_id: str, field: str = "templateId") -> Template:
+def _template(request: ApiRequest, template_id: str, field: str = "templateId") -> Template:
     try:
         pk = uuid.UUID(str(template_id))
     except ValueError:
         raise NotFound("not a template id") from None
-    template = Template.objects.filter(tenant=request.auth.tenant, id=pk).first()
+    template = selectors.template_for(request.auth.tenant, pk)
     if template is None:
         raise NotFound("no such template for this site")
     return template
 
 
 @router.get("/templates", response=responses({200: TemplateList}, found=False))
-def template_list(request):
-    templates = Template.objects.filter(tenant=request.auth.tenant).order_by("name", "created_at")
-    return [selectors.template_json(t) for t in templates]
+def template_list(request: ApiRequest) -> list[dict[str, Any]]:
+    return [serializers.template_json(t) for t in selectors.templates_for(request.auth.tenant)]
 
 
 def _template_project(value: str | None) -> str:
@@ -493,19 +498,19 @@ def _template_project(value: str | None) -> str:
 
 
 @router.post("/templates", response=responses({201: TemplateOut}, body=True, found=False))
-def template_create(request, payload: TemplateIn):
+def template_create(request: ApiRequest, payload: TemplateIn) -> HttpResponse:
     permissions.require_template_admin(request.auth, _template_project(payload.projectId))
     template = services.template_create(tenant=request.auth.tenant, actor=_actor(request), data=_fields(payload))
-    return api.create_response(request, selectors.template_json(template), status=201)
+    return api.create_response(request, serializers.template_json(template), status=201)
 
 
 @router.get("/templates/{template_id}", response=responses({200: TemplateOut}))
-def template_get(request, template_id: PathItemId):
-    return selectors.template_json(_template(request, template_id))
+def template_get(request: ApiRequest, template_id: PathItemId) -> dict[str, Any]:
+    return serializers.template_json(_template(request, template_id))
 
 
 @router.patch("/templates/{template_id}", response=responses({200: TemplateOut}, body=True))
-def template_update(request, template_id: PathItemId, payload: TemplatePatchIn):
+def template_update(request: ApiRequest, template_id: PathItemId, payload: TemplatePatchIn) -> dict[str, Any]:
     template = _template(request, template_id)
     permissions.require_template_admin(request.auth, template.project_id)
     destination = _template_project(payload.projectId)
@@ -513,11 +518,11 @@ def template_update(request, template_id: PathItemId, payload: TemplatePatchIn):
         # Moving it to another project, or making it site-wide, needs the rights of where it goes as well.
         permissions.require_template_admin(request.auth, destination)
     template = services.template_update(template=template, data=_fields(payload, nullable=("projectId", "issueTypeId")))
-    return selectors.template_json(template)
+    return serializers.template_json(template)
 
 
 @router.delete("/templates/{template_id}", response=responses({204: None}))
-def template_delete(request, template_id: PathItemId):
+def template_delete(request: ApiRequest, template_id: PathItemId) -> HttpResponse:
     template = _template(request, template_id)
     permissions.require_template_admin(request.auth, template.project_id)
     services.template_delete(template=template)

@@ -1,12 +1,12 @@
 from django.apps import AppConfig
 
+from core.metrics import scrape_source_register
+
 
 class ChecklistsConfig(AppConfig):
     name = "checklists"
 
     def ready(self):
-        from core.metrics import scrape_source_register
-
         from . import receivers  # noqa: F401 (connects the tenant lifecycle receivers)
         from .monitoring import progress_lag_metric_families
 

@@ -110,7 +110,7 @@ ApplyMode = Annotated[StrictStr, WithJsonSchema({"type": "string", "enum": ["app
 
 
 class _Open(Schema):
-    # Documentation of what the views build (selectors.py); a field added there is passed through, never dropped.
+    # Documentation of what the views build (serializers.py); a field added there is passed through, never dropped.
     model_config = ConfigDict(extra="allow")
 
 

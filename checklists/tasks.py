@@ -14,7 +14,7 @@ from django.core.cache import cache
 from core.metrics import PROGRESS_SWEEP_QUEUED
 from tenants.jira import JiraError
 
-from .sync import checklist_progress_push
+from .sync import checklist_progress_push, checklists_behind_on_progress
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +66,6 @@ def checklist_progress_sync_task(self, checklist_id: str) -> None:
 @shared_task(acks_late=True, ignore_result=True)
 def checklist_progress_sweep_task() -> int:
     """Every PROGRESS_SWEEP_INTERVAL_SECONDS (beat): queue a push for each checklist whose property is behind."""
-    from .sync import checklists_behind_on_progress
-
     queued = 0
     for checklist_id in checklists_behind_on_progress():
         if checklist_progress_sync_task.app.conf.task_always_eager:

@@ -7,6 +7,8 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 
+from .metrics import RATE_LIMIT_FAIL_OPEN
+
 logger = logging.getLogger(__name__)
 
 _clients: dict[str, redis.Redis] = {}
@@ -45,8 +47,6 @@ def window_count(key: str, *, ttl_seconds: int) -> int | None:
             cache.set(key, 1, timeout=ttl_seconds)
             return 1
     except redis.RedisError as exc:
-        from .metrics import RATE_LIMIT_FAIL_OPEN
-
         RATE_LIMIT_FAIL_OPEN.inc()
         logger.warning("counter unavailable, limit not enforced", extra={"error": type(exc).__name__})
         return None

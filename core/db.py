@@ -7,11 +7,20 @@ any failure of commit or abort ends and forgets the session before it lets the e
 lost is reported as CommitUnknown (it may have landed), never as a plain failure that would invite a blind retry."""
 
 import logging
+from collections.abc import Callable
 from contextlib import ContextDecorator
+from types import TracebackType
+from typing import Any, TypeVar, overload
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
+from django.db.models import Model, QuerySet
+
+from .metrics import AFTER_COMMIT_FAILURES
 
 logger = logging.getLogger(__name__)
+
+_M = TypeVar("_M", bound=Model)
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class CommitUnknown(DatabaseError):
@@ -113,21 +122,27 @@ class _Atomic(ContextDecorator):
 
     def __init__(self, using: str):
         self.using = using
-        self._inner = None
+        self._inner: Any = None
 
-    def _recreate_cm(self):
+    def _recreate_cm(self) -> "_Atomic":
         # A decorated function may run in several threads at once: each call gets its own context manager.
         return _Atomic(self.using)
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         self._inner = _atomic_for(self.using)
-        return self._inner.__enter__()
+        self._inner.__enter__()
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
         return self._inner.__exit__(exc_type, exc, tb)
 
 
-def atomic(using=DEFAULT_DB_ALIAS):
+@overload
+def atomic(using: _F) -> _F: ...
+@overload
+def atomic(using: str = DEFAULT_DB_ALIAS) -> _Atomic: ...
+def atomic(using: str | Callable[..., Any] = DEFAULT_DB_ALIAS) -> Any:
     """Context manager and decorator. On MongoDB, inner blocks join the outer transaction (no savepoints)."""
     if callable(using):  # bare @atomic
         return _Atomic(DEFAULT_DB_ALIAS)(using)
@@ -147,8 +162,6 @@ def _logged(func):
         try:
             func()
         except Exception:
-            from .metrics import AFTER_COMMIT_FAILURES
-
             name = _callable_name(func)
             AFTER_COMMIT_FAILURES.labels(name).inc()
             logger.exception("after-commit work failed", extra={"callback": name})
@@ -175,7 +188,7 @@ def chunked(queryset, size: int):
         last = chunk[-1].pk
 
 
-def one(queryset):
+def one(queryset: QuerySet[_M]) -> _M | None:
     """The row of a lookup by a unique key, or None. Not first(): that adds ORDER BY pk, which costs a sort stage on
     MongoDB and a tenth of a small read's time in building the query."""
     return next(iter(queryset[:1]), None)

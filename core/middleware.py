@@ -10,6 +10,8 @@ from django.middleware.gzip import GZipMiddleware
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, WTimeoutError
 
 from . import context
+from .body import BodyRefused, load_body
+from .metrics import DATABASE_UNAVAILABLE
 
 logger = logging.getLogger(__name__)
 
@@ -102,10 +104,6 @@ class BodyLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from django.http import JsonResponse
-
-        from .body import BodyRefused, load_body
-
         try:
             load_body(request)
         except BodyRefused as refused:
@@ -165,8 +163,6 @@ def api_exception_response(request, exc: BaseException) -> JsonResponse:
     """The answer to an exception no view handled: 503 when the database refused (down, disk full, read-only), so
     clients retry; 500 otherwise. Neither says more than that: the details go to the log."""
     if dependency_unavailable(exc):
-        from .metrics import DATABASE_UNAVAILABLE
-
         DATABASE_UNAVAILABLE.inc()
         logger.error("database unavailable", exc_info=exc)
         response = JsonResponse(

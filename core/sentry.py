@@ -1,9 +1,5 @@
 """Sentry, only when SENTRY_DSN is set, sending no PII and nothing our scrubber would not log."""
 
-import sentry_sdk
-from sentry_sdk.integrations.celery import CeleryIntegration
-from sentry_sdk.integrations.django import DjangoIntegration
-
 from .scrub import scrub_data
 
 
@@ -16,6 +12,12 @@ def before_breadcrumb(crumb, hint):
 
 
 def init_sentry(*, dsn: str, release: str, environment: str, transport=None) -> None:
+    # The SDK and its integrations take seconds to import: only a process that sends to Sentry pays for them
+    # (settings imports this module whether or not SENTRY_DSN is set).
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
     sentry_sdk.init(
         dsn=dsn,
         release=release,

@@ -12,6 +12,8 @@ from pathlib import Path
 import environ
 from cryptography.fernet import Fernet
 
+from core.sentry import init_sentry
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -398,6 +400,4 @@ LOGGING = {
 }
 
 if SENTRY_DSN:
-    from core.sentry import init_sentry
-
     init_sentry(dsn=SENTRY_DSN, release=RELEASE, environment=ENVIRONMENT)

@@ -298,7 +298,7 @@ def tenant_purge(*, tenant: Tenant) -> dict[str, int]:
     with atomic():
         # The apps holding rows of the site delete them (tenants knows none of them: see signals.py), then the row.
         deleted: dict[str, int] = {}
-        for _receiver, counts in tenant_purging.send(sender=Tenant, tenant_id=tenant.pk):
+        for _receiver, counts in tenant_purging.send(sender=Tenant, tenant_id=str(tenant.pk)):
             deleted.update(counts)
         tenant_id = str(tenant.id)
         Tenant.objects.filter(pk=tenant.pk).delete()

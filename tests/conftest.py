@@ -6,6 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from devhost.celery import worker_command
+from devhost.hubspot import HubSpotStandIn
+from devhost.jira import JiraStandIn
+from devhost.keys import forge_token, install_token
+from herochecklist.celery import app
+from tenants.auth import mint_panel_token
+from tenants.models import Tenant
+from tenants.selectors import tenant_cache_clear
+from tenants.types import IssueRef
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKER_LOG = ROOT / "var" / "test-workers.log"  # what the test suite's Celery workers printed
 
@@ -128,8 +138,6 @@ def long_db_operations():
 @pytest.fixture(autouse=True)
 def _forget_cached_tenants():
     """Each test's database starts over, so must each process's tenant cache (tenants/selectors.py)."""
-    from tenants.selectors import tenant_cache_clear
-
     tenant_cache_clear()
     yield
     tenant_cache_clear()
@@ -190,8 +198,6 @@ def closed_port() -> int:
 @pytest.fixture
 def standin(settings):
     """The simulated Jira site, install-keys server and Forge JWKS, wired into settings."""
-    from devhost.jira import JiraStandIn
-
     server = JiraStandIn(app_key=settings.APP_KEY).start()
     settings.ATLASSIAN_INSTALL_KEYS_URL = server.install_keys_url
     settings.FORGE_JWKS_URL = server.jwks_url
@@ -204,8 +210,6 @@ def standin(settings):
 def signed_install(client, standin, *, payload=None, token=None, path="/connect/installed"):
     """Send a lifecycle event through the Django test client, signed by the stand-in's install key."""
     from django.conf import settings
-
-    from devhost.keys import install_token
 
     payload = payload if payload is not None else standin.installed_payload()
     if token is None:
@@ -220,8 +224,6 @@ def tenant(db, client, standin):
     """Tenant A: installed through the real signed lifecycle."""
     import secrets
 
-    from tenants.models import Tenant
-
     standin.shared_secret = secrets.token_urlsafe(48)
     response = signed_install(client, standin)
     assert response.status_code == 204, response.content
@@ -232,8 +234,6 @@ ISSUE = {"id": "10001", "key": "DEMO-1", "projectId": "10000", "typeId": "10002"
 
 
 def issue_ref(issue=None):
-    from tenants.types import IssueRef
-
     issue = issue or ISSUE
     return IssueRef(id=issue["id"], key=issue["key"], project_id=issue["projectId"], issue_type_id=issue["typeId"])
 
@@ -241,8 +241,6 @@ def issue_ref(issue=None):
 @pytest.fixture
 def other_tenant(db):
     """Tenant B (charlie's site): installed directly, no stand-in needed."""
-    from tenants.models import Tenant
-
     tenant = Tenant(client_key="tenant-b-client-key", base_url="https://tenant-b.atlassian.net")
     tenant.set_shared_secret("tenant-b-shared-secret-" + "b" * 30)
     tenant.save()
@@ -261,8 +259,6 @@ class Api:
     """Calls /api/v1 as one user of one site, with a panel token bound to one issue (or another credential)."""
 
     def __init__(self, client, tenant, account_id="557058:alice", issue=None, authorization=None, headers=None):
-        from tenants.auth import mint_panel_token
-
         self.client = client
         self.issue = issue or ISSUE
         self.headers = headers or {}  # further request headers, WSGI style (HTTP_X_FORGE_OAUTH_USER=...)
@@ -310,8 +306,6 @@ OTHER_INSTALLATION = "ari:cloud:ecosystem::installation/7f1c2d3e-0000-4000-8000-
 
 def fit(standin, settings, *, installation=INSTALLATION, issue=ISSUE, module_key="herochecklist-panel", **kw):
     """A Forge Invocation Token signed by the stand-in's Forge key, for this app and installation."""
-    from devhost.keys import forge_token
-
     kw.setdefault("api_base_url", standin.base_url)  # where the user's permissions are asked
     return forge_token(
         standin.forge_keys,
@@ -345,8 +339,6 @@ def start_worker(broker_url, transactional_db):
 
     from django.db import connection
 
-    from herochecklist.celery import app
-
     queue = f"test-{uuid.uuid4().hex[:10]}"
     if connection.vendor == "mongodb":
         url = os.environ["DATABASE_URL"].replace("/herochecklist?", f"/{connection.settings_dict['NAME']}?")
@@ -372,8 +364,6 @@ def start_worker(broker_url, transactional_db):
     workers: list[subprocess.Popen] = []
 
     def start(**extra_env):
-        from devhost.celery import worker_command
-
         worker = subprocess.Popen(
             worker_command(queue),
             cwd=ROOT,
@@ -404,8 +394,6 @@ def celery_worker_process(start_worker):
 def hubspot(settings):
     """The HubSpot stand-in, wired into settings, with its own rate-limit key."""
     import uuid
-
-    from devhost.hubspot import HubSpotStandIn
 
     server = HubSpotStandIn(limit=100, window=10.0).start()
     settings.HUBSPOT_BASE_URL = server.base_url

@@ -1,5 +1,8 @@
 """Deleting checklist data: a tenant's when it is purged, an issue's when Jira deletes the issue."""
 
+import uuid
+from collections.abc import Iterable
+
 from core.db import atomic
 from tenants.models import Tenant
 
@@ -11,11 +14,11 @@ from ..models import (
 )
 
 
-def checklist_data_delete(*, tenant_ids) -> dict[str, int]:
+def checklist_data_delete(*, tenant_ids: Iterable[uuid.UUID | str]) -> dict[str, int]:
     """Every checklist row of these sites (purge, and a one-site restore): one raw delete per table, children first,
     without loading rows or sending per-row signals. Returns the count per model."""
     tenant_ids = list(tenant_ids)
-    deleted = {}
+    deleted: dict[str, int] = {}
     for model in (ChecklistChange, ChecklistItem, Template, Checklist):
         manager = model._base_manager
         deleted[model._meta.label] = manager.filter(tenant_id__in=tenant_ids)._raw_delete(manager.db)

@@ -2,6 +2,8 @@
 `_checklist_write` (writes.py)."""
 
 import difflib
+import uuid
+from typing import Any
 
 from core import context
 from core.exceptions import NotFound, ValidationFailed
@@ -29,14 +31,14 @@ from .writes import (
 
 
 def item_create(
-    *, tenant: Tenant, issue: IssueRef, actor: Actor, data: dict, expected_version: int | None = None
+    *, tenant: Tenant, issue: IssueRef, actor: Actor, data: dict[str, Any], expected_version: int | None = None
 ) -> tuple[Checklist, ChecklistItem]:
     position = data.pop("position", None)
     fields = clean_item_fields(data, partial=False)
     position = clean_position(position)
     created: list[ChecklistItem] = []
 
-    def mutate(checklist, items):
+    def mutate(checklist: Checklist, items: list[ChecklistItem]) -> list[_Change]:
         if len(items) >= MAX_ITEMS:
             raise ValidationFailed({"items": f"a checklist holds at most {MAX_ITEMS} items"}, status=422)
         at = len(items) if position is None else min(position, len(items))
@@ -50,10 +52,11 @@ def item_create(
     checklist = _checklist_write(
         tenant=tenant, issue=issue, actor=actor, expected_version=expected_version, mutate=mutate
     )
+    assert checklist is not None  # an added item is always a change, so there is a checklist as written
     return checklist, created[0]
 
 
-def _find(items: list[ChecklistItem], item_id) -> ChecklistItem:
+def _find(items: list[ChecklistItem], item_id: uuid.UUID) -> ChecklistItem:
     for item in items:
         if str(item.id) == str(item_id):
             return item
@@ -61,14 +64,20 @@ def _find(items: list[ChecklistItem], item_id) -> ChecklistItem:
 
 
 def item_update(
-    *, tenant: Tenant, issue: IssueRef, actor: Actor, item_id, data: dict, expected_version: int | None = None
+    *,
+    tenant: Tenant,
+    issue: IssueRef,
+    actor: Actor,
+    item_id: uuid.UUID,
+    data: dict[str, Any],
+    expected_version: int | None = None,
 ) -> tuple[Checklist, ChecklistItem]:
     position = data.pop("position", None)
     fields = clean_item_fields(data, partial=True)
     position = clean_position(position)
     result: list[ChecklistItem] = []
 
-    def mutate(checklist, items):
+    def mutate(checklist: Checklist, items: list[ChecklistItem]) -> list[_Change]:
         item = _find(items, item_id)
         result[:] = [item]
         before = _snapshot(item)
@@ -76,7 +85,7 @@ def item_update(
         for name, value in writes.items():
             setattr(item, name, value)
         after = _snapshot(item)
-        changes = []
+        changes: list[_Change] = []
         if before != after:
             context.mark_sensitive(item.text)
             item.updated_by = actor.account_id
@@ -92,13 +101,15 @@ def item_update(
     checklist = _checklist_write(
         tenant=tenant, issue=issue, actor=actor, expected_version=expected_version, mutate=mutate
     )
+    # The item was found, so its checklist exists: a write that changed nothing returns it as it stands.
+    assert checklist is not None
     return checklist, result[0]
 
 
 def item_delete(
-    *, tenant: Tenant, issue: IssueRef, actor: Actor, item_id, expected_version: int | None = None
-) -> Checklist | None:
-    def mutate(checklist, items):
+    *, tenant: Tenant, issue: IssueRef, actor: Actor, item_id: uuid.UUID, expected_version: int | None = None
+) -> Checklist:
+    def mutate(checklist: Checklist, items: list[ChecklistItem]) -> list[_Change]:
         item = _find(items, item_id)
         snapshot = _snapshot(item)
         deleted_id = item.id
@@ -107,16 +118,20 @@ def item_delete(
         _renumber(items)
         return [_Change(ChangeAction.ITEM_DELETED, deleted_id, {"before": snapshot})]
 
-    return _checklist_write(tenant=tenant, issue=issue, actor=actor, expected_version=expected_version, mutate=mutate)
+    checklist = _checklist_write(
+        tenant=tenant, issue=issue, actor=actor, expected_version=expected_version, mutate=mutate
+    )
+    assert checklist is not None  # a deleted item is always a change, so there is a checklist as written
+    return checklist
 
 
 def checklist_reorder(
-    *, tenant: Tenant, issue: IssueRef, actor: Actor, item_ids: list, expected_version: int | None = None
+    *, tenant: Tenant, issue: IssueRef, actor: Actor, item_ids: list[str], expected_version: int | None = None
 ) -> Checklist | None:
     if not isinstance(item_ids, list) or not all(isinstance(i, str) for i in item_ids):
         raise ValidationFailed({"itemIds": "must be a list of item ids"})
 
-    def mutate(checklist, items):
+    def mutate(checklist: Checklist, items: list[ChecklistItem]) -> list[_Change]:
         current = [str(i.id) for i in items]
         if len(item_ids) != len(current) or set(item_ids) != set(current):
             raise ValidationFailed({"itemIds": "must list every item of the checklist exactly once"})
@@ -130,7 +145,7 @@ def checklist_reorder(
     return _checklist_write(tenant=tenant, issue=issue, actor=actor, expected_version=expected_version, mutate=mutate)
 
 
-def _entry_fields(entry: textformat.Entry) -> dict:
+def _entry_fields(entry: textformat.Entry) -> dict[str, Any]:
     return {name: getattr(entry, name) for name in ITEM_FIELDS}
 
 
@@ -147,7 +162,7 @@ def _match_entries(items: list[ChecklistItem], entries: list[textformat.Entry]) 
             for k in range(j2 - j1):
                 match[j1 + k] = items[i1 + k]
                 used.add(i1 + k)
-    free_by_key: dict[tuple, list[int]] = {}
+    free_by_key: dict[tuple[str, bool], list[int]] = {}
     for i, key in enumerate(old_keys):
         if i not in used:
             free_by_key.setdefault(key, []).append(i)
@@ -172,16 +187,18 @@ def _match_entries(items: list[ChecklistItem], entries: list[textformat.Entry]) 
     return match
 
 
-def _sync_entries(checklist, items, entries, actor) -> list[_Change]:
+def _sync_entries(
+    checklist: Checklist, items: list[ChecklistItem], entries: list[textformat.Entry], actor: Actor
+) -> list[_Change]:
     """Make `items` equal `entries`, keeping ids wherever an item continues (see _match_entries)."""
     match = _match_entries(items, entries)
     kept = {id(item) for item in match if item is not None}
     removed = [item for item in items if id(item) not in kept]
     old_order = [str(item.id) for item in items if id(item) in kept]
     changes: list[_Change] = []
-    for item in removed:
-        changes.append(_Change(ChangeAction.ITEM_DELETED, item.id, {"before": _snapshot(item)}))
-        item.delete()
+    for gone in removed:
+        changes.append(_Change(ChangeAction.ITEM_DELETED, gone.id, {"before": _snapshot(gone)}))
+        gone.delete()
     final: list[ChecklistItem] = []
     for index, (item, entry) in enumerate(zip(match, entries, strict=True)):
         fields = _entry_fields(entry)
@@ -217,7 +234,7 @@ def checklist_replace_text(
     context.mark_sensitive(*(e.text for e in entries))
     text_actor = Actor(actor.account_id, "text")
 
-    def mutate(checklist, items):
+    def mutate(checklist: Checklist, items: list[ChecklistItem]) -> list[_Change]:
         if not text and items:
             raise ValidationFailed(
                 {"body": "is empty; to remove every item, send a blank line (an explicitly empty checklist)"},

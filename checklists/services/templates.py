@@ -2,6 +2,7 @@
 and opening a checklist that a default template fills on first view."""
 
 import logging
+from typing import Any
 
 from core.db import atomic, one
 from core.exceptions import Conflict, ValidationFailed
@@ -15,6 +16,7 @@ from ..models import (
     MAX_TEMPLATES,
     ChangeAction,
     Checklist,
+    ChecklistItem,
     Template,
 )
 from ..validation import clean_jira_id, clean_template_name
@@ -25,8 +27,9 @@ from .writes import ITEM_FIELDS, Actor, _Change, _checklist_write
 logger = logging.getLogger(__package__)
 
 
-def _clean_template(data: dict, *, partial: bool) -> dict:
-    errors, cleaned = {}, {}
+def _clean_template(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    cleaned: dict[str, Any] = {}
     if "name" in data or not partial:
         try:
             cleaned["name"] = clean_template_name(data.get("name"))
@@ -61,7 +64,7 @@ def _clean_template(data: dict, *, partial: bool) -> dict:
 
 
 @atomic
-def template_create(*, tenant: Tenant, actor: Actor, data: dict) -> Template:
+def template_create(*, tenant: Tenant, actor: Actor, data: dict[str, Any]) -> Template:
     fields = _clean_template(data, partial=False)
     if Template.objects.filter(tenant=tenant).count() >= MAX_TEMPLATES:
         raise ValidationFailed({"templates": f"a site holds at most {MAX_TEMPLATES} templates"})
@@ -69,7 +72,7 @@ def template_create(*, tenant: Tenant, actor: Actor, data: dict) -> Template:
 
 
 @atomic
-def template_update(*, template: Template, data: dict) -> Template:
+def template_update(*, template: Template, data: dict[str, Any]) -> Template:
     fields = _clean_template(data, partial=True)
     for name, value in fields.items():
         setattr(template, name, value)
@@ -109,13 +112,13 @@ def checklist_apply_template(
     template: Template,
     mode: str,
     expected_version: int | None = None,
-) -> Checklist:
+) -> Checklist | None:
     if mode not in ("append", "replace"):
         raise ValidationFailed({"mode": "must be append or replace"})
     entries = textformat.parse(template.text)
     template_actor = Actor(actor.account_id, "template")
 
-    def mutate(checklist, items):
+    def mutate(checklist: Checklist, items: list[ChecklistItem]) -> list[_Change]:
         # A project's (or issue type's) template is for that project's issues only; where the credential does not
         # say the issue's project, the one stored with the checklist does (unknown to both: nothing to compare).
         if not _fits(

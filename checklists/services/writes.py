@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from django.db import DatabaseError, IntegrityError
 from django.utils import timezone
@@ -60,18 +61,18 @@ class WriteOutcomeUnknown(Exception):
 @dataclass
 class _Change:
     action: str
-    item_id: object = None
-    changes: dict = field(default_factory=dict)
+    item_id: uuid.UUID | None = None
+    changes: dict[str, Any] = field(default_factory=dict)
 
 
-def _snapshot(item: ChecklistItem) -> dict:
+def _snapshot(item: ChecklistItem) -> dict[str, Any]:
     return {
         name: (getattr(item, name).isoformat() if isinstance(getattr(item, name), date) else getattr(item, name))
         for name in ITEM_FIELDS
     }
 
 
-def _diff(before: dict, after: dict) -> dict:
+def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     return {k: {"before": before[k], "after": after[k]} for k in ITEM_FIELDS if before[k] != after[k]}
 
 
@@ -138,6 +139,7 @@ def _checklist_write(
             return one(Checklist.objects.filter(tenant=tenant, issue_id=issue.id))
         except CommitUnknown as exc:
             # The commit's reply was lost: it may have landed. Retrying blindly would store the change twice.
+            assert written is not None  # only the commit at the block's end raises this, after the attempt ran
             if _attempt_landed(token):
                 logger.warning("commit reply lost, but the write landed", extra={"version": written.version})
                 on_commit(functools.partial(schedule_progress_sync, written.id))
@@ -158,7 +160,14 @@ def _checklist_write(
     raise Conflict("The checklist is being edited by others right now; please retry.", status=409)
 
 
-def _checklist_attempt(tenant, issue, actor, expected_version, mutate, token) -> Checklist:
+def _checklist_attempt(
+    tenant: Tenant,
+    issue: IssueRef,
+    actor: Actor,
+    expected_version: int | None,
+    mutate: Callable[[Checklist, list[ChecklistItem]], list[_Change]],
+    token: uuid.UUID,
+) -> Checklist:
     """One attempt of _checklist_write, inside its transaction."""
     checklist = _checklist_for_write(tenant, issue)
     if expected_version is not None and checklist.version != expected_version:
@@ -203,7 +212,7 @@ def _checklist_attempt(tenant, issue, actor, expected_version, mutate, token) ->
     return checklist
 
 
-def _attempt_landed(token) -> bool:
+def _attempt_landed(token: uuid.UUID) -> bool:
     """Whether the attempt whose first history row has this id committed. Asked a few times: the fault that lost
     the commit's reply may still be passing. If it cannot be told, the caller must not guess: 503, reload first."""
     for wait in (0, 0.2, 1.0):
@@ -222,7 +231,7 @@ def _renumber(items: list[ChecklistItem]) -> None:
             item.position = index
 
 
-def _new_item(checklist: Checklist, actor: Actor, fields: dict, position: int) -> ChecklistItem:
+def _new_item(checklist: Checklist, actor: Actor, fields: dict[str, Any], position: int) -> ChecklistItem:
     item = ChecklistItem(
         tenant_id=checklist.tenant_id,
         checklist=checklist,

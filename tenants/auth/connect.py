@@ -1,14 +1,18 @@
 """Connect requests from Jira: HS256 JWTs signed with the tenant's shared secret, bound to the request by qsh."""
 
+from django.http import HttpRequest
+
 from core import context
 
 from ..models import Tenant, TenantState
 from ..selectors import tenant_for_client_key
 from ..types import AuthError, IssueRef
-from .tokens import _check_qsh, _decode, _header, _issue_ref, _object, _unverified_claims
+from .tokens import Claims, _check_qsh, _decode, _header, _issue_ref, _object, _unverified_claims
 
 
-def verify_connect_jwt(token: str, request, *, allow_context_qsh: bool = False, allow_disabled: bool = False):
+def verify_connect_jwt(
+    token: str, request: HttpRequest, *, allow_context_qsh: bool = False, allow_disabled: bool = False
+) -> tuple[Tenant, Claims]:
     """Verify an HS256 token from Jira. Returns (tenant, claims)."""
     if _header(token).get("alg") != "HS256":
         raise AuthError("Connect tokens must be HS256")
@@ -39,7 +43,7 @@ def _connect_tenant(client_key: str, *, allow_disabled: bool, fresh: bool = Fals
     return tenant
 
 
-def connect_issue_ref(claims: dict) -> IssueRef | None:
+def connect_issue_ref(claims: Claims) -> IssueRef | None:
     """The issue a Connect context token is bound to. Odd shapes or values are a 401, never a 500."""
     jira = _object(_object(claims.get("context"), "context").get("jira"), "context.jira")
     issue = _object(jira.get("issue"), "context.jira.issue")

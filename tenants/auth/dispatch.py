@@ -1,5 +1,7 @@
 """The REST API's one entry point: the Authorization header names the front door, and that door's checks decide."""
 
+from django.http import HttpRequest
+
 from core import context
 from core.identifiers import is_account_id
 
@@ -11,7 +13,7 @@ from .panel import PANEL_ISSUER, verify_panel_token
 from .tokens import MAX_TOKEN_LENGTH, _unverified_claims
 
 
-def authenticate_api_request(request) -> AuthContext:
+def authenticate_api_request(request: HttpRequest) -> AuthContext:
     """Any one of: Bearer panel token, JWT Connect context token, Bearer Forge Invocation Token."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()

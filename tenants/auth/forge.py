@@ -6,7 +6,7 @@ import jwt
 from django.conf import settings
 
 from ..types import AuthError, IssueRef
-from .tokens import KID_PATTERN, _claim_text, _decode, _header, _issue_ref, _object
+from .tokens import KID_PATTERN, Claims, _claim_text, _decode, _header, _issue_ref, _object
 
 FORGE_ISSUER = "forge/invocation-token"
 
@@ -30,7 +30,7 @@ def _jwks_client() -> jwt.PyJWKClient:
         return _jwks_clients[(url, cooldown)]
 
 
-def verify_fit(token: str) -> dict:
+def verify_fit(token: str) -> Claims:
     header = _header(token)
     if header.get("alg") != "RS256":
         raise AuthError("FIT must be RS256")
@@ -65,13 +65,13 @@ FORGE_LIFECYCLE_MODULE = "herochecklist-lifecycle"
 FORGE_ISSUE_DELETED_MODULE = "herochecklist-issue-deleted"
 
 
-def fit_module(claims: dict) -> str:
+def fit_module(claims: Claims) -> str:
     module = _object(claims.get("app"), "app").get("module") or {}
     key = module.get("key", "") if isinstance(module, dict) else ""
     return key if isinstance(key, str) else ""
 
 
-def forge_issue_ref(claims: dict) -> IssueRef | None:
+def forge_issue_ref(claims: Claims) -> IssueRef | None:
     extension = _object(_object(claims.get("context"), "context").get("extension"), "context.extension")
     issue = _object(extension.get("issue"), "context.extension.issue")
     project = _object(extension.get("project"), "context.extension.project")

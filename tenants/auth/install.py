@@ -6,13 +6,14 @@ import time
 import httpx
 import jwt
 from django.conf import settings
-from jwt.algorithms import RSAAlgorithm
+from django.http import HttpRequest
+from jwt.algorithms import AllowedRSAKeys, RSAAlgorithm
 
 from ..types import AuthError
-from .tokens import KID_PATTERN, _check_qsh, _decode, _header
+from .tokens import KID_PATTERN, Claims, _check_qsh, _decode, _header
 
 # (keys URL, kid) -> (key, fetched at): fetched keys expire, so a key Atlassian revokes stops being trusted.
-_install_keys: dict[tuple[str, str], tuple[object, float]] = {}
+_install_keys: dict[tuple[str, str], tuple[AllowedRSAKeys, float]] = {}
 # (keys URL, kid) -> unknown until: kids Atlassian did not serve, not asked for again for a while.
 _install_key_misses: dict[tuple[str, str], float] = {}
 # keys URL -> no fetch of an unknown kid before this moment (set by every failed fetch).
@@ -21,7 +22,7 @@ _install_keys_lock = threading.Lock()
 MAX_REMEMBERED_MISSES = 4096
 
 
-def install_public_key(kid: str):
+def install_public_key(kid: str) -> AllowedRSAKeys:
     """The RSA key Atlassian signs installs with. Anyone can send an install with any kid before we know who they
     are, so at most one fetch per cooldown leaves this process for kids we do not hold."""
     if not KID_PATTERN.fullmatch(kid) or ".." in kid:
@@ -55,7 +56,7 @@ def install_public_key(kid: str):
     return key
 
 
-def _fetch_install_key(base: str, kid: str):
+def _fetch_install_key(base: str, kid: str) -> AllowedRSAKeys:
     url = f"{base.rstrip('/')}/{kid}"
     try:
         response = httpx.get(url, timeout=settings.OUTBOUND_TIMEOUT_SECONDS)
@@ -70,7 +71,7 @@ def _fetch_install_key(base: str, kid: str):
         raise AuthError("install key is not an RSA public key") from None
 
 
-def verify_install_jwt(token: str, request, *, body_client_key: str) -> dict:
+def verify_install_jwt(token: str, request: HttpRequest, *, body_client_key: str) -> Claims:
     header = _header(token)
     if header.get("alg") != "RS256":
         raise AuthError("signed install must be RS256")

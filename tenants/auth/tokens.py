@@ -6,10 +6,12 @@ import math
 import re
 import time
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlparse
 
 import jwt
 from django.conf import settings
+from django.http import HttpRequest
 
 from core.identifiers import is_jira_id
 
@@ -24,8 +26,11 @@ MAX_CLAIM_STRING = 255  # installationId, cloudId, issue keys: longer is not som
 # and int() of an infinite float raises).
 MAX_TIMESTAMP = 95_617_584_000
 
+# A JWT's header or claims: a JSON object, whose values each door checks for shape before it trusts them.
+Claims = dict[str, Any]
 
-def _header(token: str) -> dict:
+
+def _header(token: str) -> Claims:
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise AuthError("missing or oversized token")
     try:
@@ -34,21 +39,21 @@ def _header(token: str) -> dict:
         raise AuthError(f"malformed token header: {type(exc).__name__}") from None
 
 
-def _unverified_claims(token: str) -> dict:
+def _unverified_claims(token: str) -> Claims:
     try:
         return jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError as exc:
         raise AuthError(f"malformed token claims: {type(exc).__name__}") from None
 
 
-def _check_iat(claims: dict) -> None:
+def _check_iat(claims: Claims) -> None:
     # PyJWT rejects a future iat too, but our leeway rule is stated here so it cannot drift with the library.
     iat = claims.get("iat")
     if not isinstance(iat, int | float) or iat > time.time() + settings.JWT_LEEWAY_SECONDS:
         raise AuthError("iat missing or in the future")
 
 
-def _check_times(claims: dict) -> None:
+def _check_times(claims: Claims) -> None:
     """Time claims are plain finite numbers in datetime's range: not strings, booleans, NaN or infinity (PyJWT reads
     "123" and True as numbers, and our own code turns these claims into datetimes)."""
     for name in ("exp", "iat", "nbf"):
@@ -61,7 +66,7 @@ def _check_times(claims: dict) -> None:
             raise AuthError(f"{name} is out of range")
 
 
-def _decode(token: str, key, algorithm: str, *, required: list[str], **kwargs) -> dict:
+def _decode(token: str, key: Any, algorithm: str, *, required: list[str], **kwargs: Any) -> Claims:
     try:
         claims = jwt.decode(
             token,
@@ -79,7 +84,7 @@ def _decode(token: str, key, algorithm: str, *, required: list[str], **kwargs) -
     return claims
 
 
-def _object(value, what: str) -> dict:
+def _object(value: object, what: str) -> Claims:
     """A claim that must be a JSON object when present; None or absent reads as empty."""
     if value is None:
         return {}
@@ -88,7 +93,7 @@ def _object(value, what: str) -> dict:
     return value
 
 
-def _claim_text(value, what: str, *, numeric: bool = False) -> str:
+def _claim_text(value: object, what: str, *, numeric: bool = False) -> str:
     """An optional short string claim ("" when absent). Jira sends some ids as numbers; those are read as text."""
     if value is None or value == "":
         return ""
@@ -101,7 +106,7 @@ def _claim_text(value, what: str, *, numeric: bool = False) -> str:
     return value
 
 
-def _issue_ref(issue: dict, project: dict, *, type_id) -> IssueRef | None:
+def _issue_ref(issue: Claims, project: Claims, *, type_id: object) -> IssueRef | None:
     if not issue.get("id"):
         return None
     return IssueRef(
@@ -112,8 +117,9 @@ def _issue_ref(issue: dict, project: dict, *, type_id) -> IssueRef | None:
     )
 
 
-def expected_qsh(request) -> str:
-    return query_string_hash(request.method, request.path, request.GET, _path_of(settings.BASE_URL))
+def expected_qsh(request: HttpRequest) -> str:
+    # method is None only on a request built by hand, never one Django serves; such a request matches no qsh.
+    return query_string_hash(request.method or "", request.path, request.GET, _path_of(settings.BASE_URL))
 
 
 @lru_cache(maxsize=4)
@@ -121,7 +127,7 @@ def _path_of(url: str) -> str:
     return urlparse(url).path
 
 
-def _check_qsh(claims: dict, request, *, allow_context_qsh: bool) -> None:
+def _check_qsh(claims: Claims, request: HttpRequest, *, allow_context_qsh: bool) -> None:
     qsh = claims.get("qsh")
     if not isinstance(qsh, str):
         raise AuthError("qsh missing")

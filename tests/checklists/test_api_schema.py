@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from checklists import serializers
+from checklists.models import MAX_ITEM_TEXT, MAX_ITEMS, MAX_TEMPLATES, ItemStatus
 from devhost.keys import connect_token
 from tenants.qsh import CONTEXT_QSH
 
@@ -139,12 +141,11 @@ def test_the_live_api_conforms_to_its_document(live_server, authorization, tmp_p
 
 def test_the_run_fails_when_the_app_answers_500(live_server, authorization, tmp_path, monkeypatch):
     """The harness is not blind: the same run against an app whose checklist read breaks reports it."""
-    from checklists import selectors
 
     def broken(checklist, issue):
         raise RuntimeError("deliberate fault for the schemathesis harness")
 
-    monkeypatch.setattr(selectors, "checklist_json", broken)
+    monkeypatch.setattr(serializers, "checklist_json", broken)
     result, report, _ = run_schemathesis(
         live_server.url,
         authorization,
@@ -161,8 +162,6 @@ def test_the_run_fails_when_the_app_answers_500(live_server, authorization, tmp_
 
 
 def test_the_document_declares_statuses_credentials_and_limits(client):
-    from checklists.models import MAX_ITEM_TEXT, MAX_ITEMS, MAX_TEMPLATES, ItemStatus
-
     document = client.get("/api/v1/openapi.json").json()
     schemas = document["components"]["schemas"]
     assert {
@@ -179,20 +178,28 @@ def test_the_document_declares_statuses_credentials_and_limits(client):
         statuses = set(op["responses"])
         assert {"401", "403", "429", "503"} <= statuses, (method, path)
         assert op["security"] == [{"panelToken": []}, {"connectJwt": []}, {"forgeInvocationToken": []}]
-        for status, response in op["responses"].items():
-            if status.startswith("4") or status.startswith("5"):
-                assert set(response["content"]) == {"application/json"}, (method, path, status)
-        if "requestBody" in op:
-            assert {"400", "411", "413", "415", "422"} <= statuses, (method, path)
-        if path.startswith("/api/v1/issues/") and method != "get":
-            assert {"404", "409", "412"} <= statuses, (method, path)
-            assert [p["name"] for p in op["parameters"] if p["in"] == "header"] == ["If-Match"]
-        if "{issue_id}" in path:
-            issue_id = next(p for p in op["parameters"] if p["name"] == "issue_id")
-            assert issue_id["schema"]["pattern"] == "^[0-9]{1,20}$"
-        if "/checklist" in path and not path.endswith("/history"):
-            success = next(status for status in op["responses"] if status.startswith("2"))
-            assert op["responses"][success]["headers"]["ETag"]["required"] is True, (method, path)
+        errors = {status: response for status, response in op["responses"].items() if status[0] in "45"}
+        assert all(set(response["content"]) == {"application/json"} for response in errors.values()), (method, path)
+    # Each kind of operation is checked for what it must declare; the counts keep a check from passing on none.
+    with_body = [(path, method, op) for path, method, op in operations if "requestBody" in op]
+    assert len(with_body) == 7
+    for path, method, op in with_body:
+        assert {"400", "411", "413", "415", "422"} <= set(op["responses"]), (method, path)
+    issue_writes = [(p, m, op) for p, m, op in operations if p.startswith("/api/v1/issues/") and m != "get"]
+    assert len(issue_writes) == 6
+    for path, method, op in issue_writes:
+        assert {"404", "409", "412"} <= set(op["responses"]), (method, path)
+        assert [p["name"] for p in op["parameters"] if p["in"] == "header"] == ["If-Match"]
+    on_an_issue = [op for path, _method, op in operations if "{issue_id}" in path]
+    assert len(on_an_issue) == 9
+    for op in on_an_issue:
+        issue_id = next(p for p in op["parameters"] if p["name"] == "issue_id")
+        assert issue_id["schema"]["pattern"] == "^[0-9]{1,20}$"
+    versioned = [(p, m, op) for p, m, op in operations if "/checklist" in p and not p.endswith("/history")]
+    assert len(versioned) == 8
+    for path, method, op in versioned:
+        success = next(status for status in op["responses"] if status.startswith("2"))
+        assert op["responses"][success]["headers"]["ETag"]["required"] is True, (method, path)
     text = document["paths"]["/api/v1/issues/{issue_id}/checklist/text"]
     assert set(text["put"]["requestBody"]["content"]) == {"text/plain"}
     assert set(text["get"]["responses"]["200"]["content"]) == {"text/plain"}

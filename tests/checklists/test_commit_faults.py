@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
 
-from checklists.models import Checklist, ChecklistChange, ChecklistItem
+from checklists.models import Checklist, ChecklistChange, ChecklistItem, Template
 from core.db import atomic
 from devhost.mongoproxy import MongoProxy
 from tests.conftest import Api
@@ -79,8 +79,6 @@ def test_a_commit_that_never_arrived_is_retried_and_the_create_returns_the_store
 
 @pytest.mark.django_db
 def test_a_lost_commit_reply_elsewhere_answers_503_json_not_500(proxy, client, tenant, standin):
-    from checklists.models import Template
-
     standin.grant("557058:alice", "admin")  # site-wide templates are changed by Jira admins
     api = Api(client, tenant)
     proxy.lose_replies_to("commitTransaction")

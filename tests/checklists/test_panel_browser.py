@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from devhost.jira import DEMO_USERS
+from tenants.models import Tenant
 from tests.checklists.conftest import add, panel
 
 # Playwright's sync API keeps an event loop on this thread; our assertions read the database from it.
@@ -83,7 +85,6 @@ def test_html_in_an_item_is_shown_as_text(page):
 
 
 def test_a_change_underneath_shows_the_conflict_message_and_keeps_typed_text(page, client):
-    from tenants.models import Tenant
     from tests.conftest import Api
 
     frame = panel(page)
@@ -104,7 +105,6 @@ def test_a_change_underneath_shows_the_conflict_message_and_keeps_typed_text(pag
 
 
 def test_screenshot_of_a_realistic_checklist(page, client):
-    from tenants.models import Tenant
     from tests.conftest import Api
 
     api = Api(client, Tenant.objects.get(), account_id="557058:devhost-alice")
@@ -155,8 +155,6 @@ def test_screenshot_of_a_realistic_checklist(page, client):
 
 def test_a_browse_only_user_sees_a_read_only_panel_and_an_editor_can_edit(browser, jira, client):
     """The stand-in Jira's user switcher opens the panel as Carol (browse only), then as Bob (edit issues)."""
-    from devhost.jira import DEMO_USERS
-    from tenants.models import Tenant
     from tests.conftest import Api
 
     carol, bob = "557058:devhost-carol", "557058:devhost-bob"

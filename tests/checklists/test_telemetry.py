@@ -6,6 +6,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tenants.models import Tenant
+from tenants.services import tenant_set_client_timing
 from tests.conftest import ISSUE, TOKEN, Api, fit, scrape, value
 
 pytestmark = pytest.mark.django_db
@@ -156,8 +158,6 @@ def test_beacons_beyond_the_rate_limit_get_429(client, credential, settings):
 
 
 def test_a_site_that_switched_reporting_off_is_answered_204_and_nothing_is_kept(client, tenant, credential):
-    from tenants.services import tenant_set_client_timing
-
     tenant_set_client_timing(tenant=tenant, enabled=False)
     before = scrape(client)
     response = beacon(client, {"authorization": credential, "render": 0.5, "api": [0.1]})
@@ -169,8 +169,6 @@ def test_a_site_that_switched_reporting_off_is_answered_204_and_nothing_is_kept(
 
 
 def test_the_connect_panel_is_told_where_to_report_only_when_reporting_is_on(client, tenant, standin):
-    from tenants.services import tenant_set_client_timing
-
     def config():
         url = urlsplit(standin.panel_url(ISSUE))
         response = client.get(f"{url.path}?{url.query}")
@@ -185,8 +183,6 @@ def test_the_connect_panel_is_told_where_to_report_only_when_reporting_is_on(cli
 
 
 def test_a_superuser_switches_reporting_off_in_the_admin(tenant, staff):
-    from tenants.models import Tenant
-
     admin = staff("superuser")
     page = f"/admin/tenants/tenant/{tenant.pk}/change/"
     response = admin.get(page)
@@ -198,8 +194,6 @@ def test_a_superuser_switches_reporting_off_in_the_admin(tenant, staff):
 
 
 def test_support_staff_cannot_change_the_setting(tenant, staff):
-    from tenants.models import Tenant
-
     support = staff("support")
     page = f"/admin/tenants/tenant/{tenant.pk}/change/"
     assert b'name="client_timing_enabled"' not in support.get(page).content

@@ -9,10 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checklists import archived, textformat, validation
+from checklists import archived, services, textformat, validation
 from checklists.models import ChecklistItem, Template
 from contacts.csvimport import records_from_csv
 from core.exceptions import ValidationFailed
+from operations import backup
 
 pytestmark = pytest.mark.django_db
 
@@ -237,8 +238,6 @@ def test_csv_import_with_a_cell_over_the_csv_field_limit_is_a_clear_error():
     ],
 )
 def test_restore_refuses_text_the_api_would_refuse(tenant, backup_dir, model, field, bad):
-    from checklists import services
-    from operations import backup
     from tests.conftest import issue_ref
 
     actor = services.Actor("557058:alice")

@@ -5,8 +5,11 @@ from django.core import mail
 from django.utils import timezone
 
 from contacts import services
-from contacts.models import Contact, ContactLink, EmailDelivery, SyncState
-from devhost.marketplace import license_record
+from contacts.models import Contact, ContactLink, EmailDelivery, PollCursor, SyncState
+from contacts.tasks import marketplace_poll_task
+from devhost.marketplace import MarketplaceStandIn, license_record
+from tenants.models import Tenant
+from tenants.services import tenant_uninstall
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -87,11 +90,8 @@ def test_no_offboarding_while_another_license_is_active(hubspot):
 
 
 def test_uninstall_offboards_the_sites_contacts(hubspot, client, tenant, standin):
-    from tenants.models import Tenant
-
     Tenant.objects.filter(id=tenant.id).update(entitlement_id="ent-000001")
     ingest(license_record(1))
-    from tenants.services import tenant_uninstall
 
     tenant_uninstall(client_key=tenant.client_key)
     offboarding = [m for m in mail.outbox if "has ended" in m.subject]
@@ -119,10 +119,6 @@ def test_garbage_records_are_skipped(hubspot):
 
 
 def test_the_marketplace_poll_pages_and_moves_its_cursor(hubspot, settings):
-    from contacts.models import PollCursor
-    from contacts.tasks import marketplace_poll_task
-    from devhost.marketplace import MarketplaceStandIn
-
     market = MarketplaceStandIn().start()
     try:
         market.licenses = [license_record(n) for n in range(120)]

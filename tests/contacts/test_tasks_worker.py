@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 
 from contacts.models import Contact, EmailDelivery, SyncState
+from contacts.tasks import marketplace_poll_task
 from devhost.hubspot import HubSpotStandIn
 from devhost.marketplace import MarketplaceStandIn, license_record
 
@@ -69,7 +70,6 @@ def test_2000_contacts_reach_hubspot_exactly_once_despite_failures_and_a_killed_
         "EMAIL_URL": f"file://{tmp_path}",
     }
     worker = start_worker(**env)
-    from contacts.tasks import marketplace_poll_task
 
     started = time.monotonic()
     marketplace_poll_task.delay()

@@ -8,10 +8,12 @@ import jwt
 import pytest
 from django.db import connection
 
+from checklists import serializers
 from checklists.models import Checklist
 from checklists.tasks import checklist_progress_sweep_task
 from core.metrics import REGISTRY
 from devhost.redis import RedisServer
+from herochecklist.celery import app
 from tests.conftest import Api, wait_for
 
 PROGRESS = "herochecklist-progress"
@@ -132,8 +134,6 @@ def test_a_write_with_the_broker_down_answers_201_and_the_sweep_syncs_it(
 
 def test_the_progress_sweep_runs_on_beat():
     from django.conf import settings
-
-    from herochecklist.celery import app
 
     entry = settings.CELERY_BEAT_SCHEDULE["progress-sweep"]
     assert entry["task"] == checklist_progress_sweep_task.name
@@ -282,13 +282,11 @@ def test_a_body_over_the_limit_is_a_json_413(api, client, settings):
 
 
 def test_an_unexpected_error_is_a_json_500_that_tells_nothing(api, monkeypatch):
-    from checklists import selectors
-
     def broken(*args, **kwargs):
         raise RuntimeError("internal detail /srv/secret-path")
 
     # The one place an unexpected error can be planted: nothing in the real code raises one on purpose.
-    monkeypatch.setattr(selectors, "history_json", broken)
+    monkeypatch.setattr(serializers, "history_json", broken)
     response = api.get("/history")
     _assert_json_error(response, 500, "server_error")
     assert b"secret-path" not in response.content and b"Traceback" not in response.content

@@ -17,6 +17,8 @@ import httpx
 import pytest
 import yaml
 
+from core.metrics import heartbeat_record
+from operations.backup import backup_create
 from tests.conftest import TOKEN, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,9 +153,6 @@ def test_rules_and_dashboard_use_only_metrics_the_app_exports(client, settings, 
     """Every herochecklist_* name in the rules and the dashboard appears on a real /metrics scrape, with every
     scrape-time source given something to report."""
     from prometheus_client.parser import text_string_to_metric_families
-
-    from core.metrics import heartbeat_record
-    from operations.backup import backup_create
 
     settings.METRICS_TOKEN = TOKEN
     settings.CELERY_BROKER_URL = test_redis_url

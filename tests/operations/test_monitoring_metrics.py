@@ -9,7 +9,13 @@ import pytest
 import redis
 from django.utils import timezone
 
+from checklists import monitoring
+from checklists.models import Checklist
+from contacts.models import Contact, SyncState
 from core import metrics
+from herochecklist.celery import app
+from operations.backup import backup_create
+from operations.tasks import heartbeat_task
 from tests.conftest import TOKEN, scrape, value
 
 pytestmark = pytest.mark.django_db
@@ -73,9 +79,6 @@ def test_a_failing_source_reports_down_and_the_rest_of_metrics_is_served(client,
 def test_the_worker_stamps_its_heartbeat_and_beat_stamps_its_own_when_it_sends_the_task(client):
     from django.core.cache import cache
 
-    from herochecklist.celery import app
-    from operations.tasks import heartbeat_task
-
     cache.delete_many([metrics.HEARTBEAT_KEY.format(role) for role in ("worker", "beat")])
     name = "herochecklist_celery_heartbeat_timestamp_seconds"
     samples = scrape(client)
@@ -99,8 +102,6 @@ def test_the_heartbeat_is_on_beats_schedule(settings):
 
 
 def test_backup_age_is_the_newest_archive_in_the_store(client, backup_dir):
-    from operations.backup import backup_create
-
     name = "herochecklist_backup_last_success_timestamp_seconds"
     backup_dir.rmdir()  # before the first backup the folder may not even exist
     assert not [key for key in scrape(client) if key[0] == name]  # none yet: the alert's absent() fires
@@ -115,8 +116,6 @@ def test_backup_age_is_the_newest_archive_in_the_store(client, backup_dir):
 
 
 def test_hubspot_backlog_and_failures_are_counted(client):
-    from contacts.models import Contact, SyncState
-
     for index, state in enumerate([SyncState.PENDING, SyncState.PENDING, SyncState.FAILED, SyncState.SYNCED]):
         Contact.objects.create(email=f"person{index}@example.com", sync_state=state)
     Contact.objects.filter(email="person0@example.com").update(updated_at=timezone.now() - timedelta(hours=2))
@@ -127,8 +126,6 @@ def test_hubspot_backlog_and_failures_are_counted(client):
 
 
 def test_progress_lag_counts_checklists_whose_property_is_behind(client, other_tenant):
-    from checklists.models import Checklist
-
     names = ("herochecklist_progress_sync_behind", "herochecklist_progress_sync_oldest_behind_seconds")
     assert [value(scrape(client), name) for name in names] == [0, 0]
     Checklist.objects.create(tenant=other_tenant, issue_id="1", version=3, property_synced_version=3)
@@ -143,8 +140,6 @@ def test_progress_lag_counts_checklists_whose_property_is_behind(client, other_t
 
 
 def test_progress_lag_reports_nothing_while_the_synced_version_field_is_absent(client, monkeypatch):
-    from checklists import monitoring
-
     monkeypatch.setattr(monitoring, "SYNCED_VERSION_FIELD", "no_such_field")
     samples = scrape(client)
     assert not [key for key in samples if key[0].startswith("herochecklist_progress_sync")]

@@ -12,6 +12,7 @@ from django.test import Client
 
 from checklists.models import ChecklistChange, ChecklistItem, Template
 from contacts.models import Contact
+from core import metrics
 from staff.admin import csv_cell
 from staff.forms import SIGN_IN_FAILED
 from staff.models import AuditEntry
@@ -168,8 +169,6 @@ def test_metrics_accept_only_a_bearer_header(client, settings, how):
 
 def test_metrics_compare_the_token_in_constant_time(client, settings, monkeypatch):
     import hmac
-
-    from core import metrics
 
     settings.METRICS_TOKEN = TOKEN
     compared = []

@@ -14,11 +14,12 @@ from django.test import RequestFactory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devhost.keys import connect_token, forge_token, install_token
+from devhost.keys import KeyPair, connect_token, forge_token, install_token
 from tenants import auth
 from tenants.auth import AuthError, authenticate_api_request, install, panel
 from tenants.models import Tenant
 from tenants.qsh import CONTEXT_QSH
+from tenants.services import _allowed_jira_url
 from tests.conftest import ISSUE, signed_install
 
 pytestmark = pytest.mark.django_db
@@ -145,8 +146,6 @@ def test_control_characters_and_surrogates_in_install_fields_are_400(client, sta
 
 
 def test_allowed_hosts_compare_the_parsed_hostname(settings):
-    from tenants.services import _allowed_jira_url
-
     settings.ALLOWED_JIRA_HOSTS = ["*.atlassian.net", "127.0.0.1:8080"]
     assert _allowed_jira_url("https://acme.atlassian.net")
     assert _allowed_jira_url("https://ACME.atlassian.net/")
@@ -377,8 +376,6 @@ def test_the_real_kid_still_installs_after_an_unknown_one_when_the_cooldown_is_o
 
 
 def test_fetched_install_keys_expire_so_a_revoked_key_stops_working(client, standin, settings):
-    from devhost.keys import KeyPair
-
     standin.shared_secret = secrets.token_urlsafe(40)
     assert signed_install(client, standin).status_code == 204
     assert signed_install(client, standin).status_code == 204

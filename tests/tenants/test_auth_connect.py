@@ -6,8 +6,9 @@ from atlassian_jwt import encode_token
 from django.conf import settings
 
 from devhost.keys import KeyPair, connect_token, install_token
+from tenants.auth import install
 from tenants.models import Tenant, TenantState
-from tenants.qsh import CONTEXT_QSH
+from tenants.qsh import CONTEXT_QSH, query_string_hash
 from tests.conftest import signed_install
 
 pytestmark = pytest.mark.django_db
@@ -117,8 +118,6 @@ def assert_rejected(response):
 
 
 def enabled_claims(standin) -> dict:
-    from tenants.qsh import query_string_hash
-
     now = int(time.time())
     return {
         "iss": standin.client_key,
@@ -277,8 +276,6 @@ def test_uninstall_for_another_tenant_is_rejected(client, tenant, standin):
 
 
 def test_install_keys_are_cached_per_kid(client, db, standin):
-    from tenants.auth import install
-
     install._install_keys.clear()
     standin.shared_secret = "secret-for-cache-test-" + "k" * 30
     assert signed_install(client, standin).status_code == 204

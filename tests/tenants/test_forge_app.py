@@ -10,6 +10,7 @@ from django.urls import resolve
 
 from checklists.models import Checklist, ChecklistItem
 from devhost.keys import KeyPair, forge_token
+from tenants import auth
 from tenants.models import Tenant, TenantState
 from tests.conftest import INSTALLATION, ISSUE, OTHER_INSTALLATION, Api, fit, forge_api, signed_install
 
@@ -176,7 +177,6 @@ def test_the_manifest_routes_reach_our_forge_views():
     for connect_path in re.findall(r"(?:installed|uninstalled|enabled|disabled|url): (/connect/\S+)", text):
         assert resolve(connect_path), connect_path
     # The module keys the backend accepts are the manifest's.
-    from tenants import auth
 
     for key in (auth.FORGE_PANEL_MODULE, auth.FORGE_LIFECYCLE_MODULE, auth.FORGE_ISSUE_DELETED_MODULE):
         assert f"key: {key}\n" in text, key

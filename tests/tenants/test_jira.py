@@ -2,6 +2,7 @@ import time
 
 import pytest
 
+from core import crypto
 from tenants import jira
 from tenants.jira import JiraClient, JiraError
 from tenants.models import Tenant
@@ -74,8 +75,6 @@ def test_an_unreachable_site_is_a_clear_retryable_error(tenant, closed_port):
 
 
 def test_forge_tenants_call_with_the_app_system_token(db, standin):
-    from core import crypto
-
     token = "forge-system-token-" + "w" * 30
     standin.system_tokens.add(token)
     tenant = Tenant.objects.create(

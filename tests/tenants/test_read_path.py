@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from core import crypto
 from core.counters import window_count
 from operations import backup
+from tenants import selectors
 from tenants.models import Tenant, TenantState
 from tenants.selectors import tenant_cache_clear, tenant_for_client_key
 from tests.conftest import INSTALLATION, ISSUE, Api, forge_api, signed_install
@@ -105,8 +106,6 @@ class Clock:
 
 
 def test_an_uninstall_elsewhere_counts_here_once_the_entry_expires(client, tenant, standin, settings, monkeypatch):
-    from tenants import selectors
-
     settings.TENANT_CACHE_SECONDS = 10
     clock = Clock()
     monkeypatch.setattr(selectors, "time", clock)
