@@ -30,6 +30,7 @@ from ..models import (
 )
 from ..progress import progress_counts
 from ..tasks import schedule_progress_sync
+from ..workflow_guard import write_guard
 
 # The logger keeps the name of the one module these were, so log filters and dashboards see no change.
 logger = logging.getLogger(__package__)
@@ -113,7 +114,13 @@ def _is_write_conflict(exc: BaseException) -> bool:
     return False
 
 
-def _checklist_write(
+def _checklist_write(*, tenant: Tenant, issue: IssueRef, **kwargs) -> Checklist | None:
+    # A site whose workflows use our rules: Jira's progress property is marked pending first (checklists/workflow).
+    with write_guard(tenant, issue.id):
+        return _checklist_write_attempts(tenant=tenant, issue=issue, **kwargs)
+
+
+def _checklist_write_attempts(
     *,
     tenant: Tenant,
     issue: IssueRef,
