@@ -187,7 +187,10 @@ def _forge(module_key: str):
         @fit_required(module_key)
         def view(request):
             try:
-                tenant = tenant_for_forge_invocation(claims=request.fit_claims)
+                # The system token (manifest: appSystemToken) lets the queued work write the property as the app.
+                tenant = tenant_for_forge_invocation(
+                    claims=request.fit_claims, system_token=request.headers.get("x-forge-oauth-system", "")
+                )
             except AuthError as exc:  # the app was uninstalled from that site
                 return unauthorized(str(exc))
             body = _body(request)

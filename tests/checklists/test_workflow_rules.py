@@ -205,3 +205,76 @@ def test_webhooks_and_triggers_refuse_forged_garbage_and_other_sites(client, ten
         ).status_code
         == 401
     )
+
+
+def test_the_config_page_turns_the_guard_on_and_names_sections_by_keyed_hash(client, tenant, standin):
+    from urllib.parse import urlencode
+
+    query = [("rule", "validator"), ("page", "create")]
+    token = connect_token(
+        secret=standin.shared_secret, client_key=standin.client_key, path="/workflow/config", query=query
+    )
+    page = client.get(f"/workflow/config?{urlencode(query)}&jwt={token}")
+    assert page.status_code == 200
+    tenant.refresh_from_db()
+    assert tenant.workflow_rules_in_use  # from now on each write marks the property pending first
+    config = json.loads(
+        page.content.decode()
+        .split('id="herochecklist-workflow-config" type="application/json">')[1]
+        .split("</script>")[0]
+    )
+    answer = client.post(
+        "/workflow/section-key",
+        data=json.dumps({"token": config["token"], "header": "Release"}),
+        content_type="application/json",
+    )
+    assert answer.json() == {"key": section_key(tenant.id, "release")}
+    forged = client.post(
+        "/workflow/section-key",
+        data=json.dumps({"token": "x" + config["token"], "header": "R"}),
+        content_type="application/json",
+    )
+    assert forged.status_code == 401
+    long = client.post(
+        "/workflow/section-key",
+        data=json.dumps({"token": config["token"], "header": "x" * 3000}),
+        content_type="application/json",
+    )
+    assert long.status_code == 400
+    assert client.get(f"/workflow/config?{urlencode(query)}").status_code == 401  # no JWT
+
+
+def test_a_forge_site_gets_its_checklist_at_creation_through_the_trigger(client, standin, settings):
+    from checklists.models import Checklist as Model
+    from tenants.models import Tenant
+
+    settings.FORGE_APP_ID = "ari:cloud:ecosystem::app/test"
+    fit = forge_token(
+        standin.forge_keys,
+        app_id=settings.FORGE_APP_ID,
+        installation_id="inst-9",
+        module_key="herochecklist-issue-created",
+        principal=None,
+        api_base_url=standin.base_url,
+    )
+    standin.system_tokens.add("system-token-9")
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {fit}", "HTTP_X_FORGE_OAUTH_SYSTEM": "system-token-9"}
+    # The first call from an installation creates its site (as the lifecycle trigger would); then a template.
+    event = {
+        "eventType": "avi:jira:created:issue",
+        "issue": {"id": "30001", "key": "FRG-1", "fields": {"project": {"id": "10000"}, "issuetype": {"id": "10002"}}},
+    }
+    first = client.post(
+        "/forge/events/issue-created", data=json.dumps(event), content_type="application/json", **headers
+    )
+    assert first.status_code == 204
+    tenant = Tenant.objects.get(installation_id="inst-9")
+    Template.objects.create(tenant=tenant, name="t", text="- [ ] step\n", auto_apply=True)
+    event["issue"]["id"] = "30002"
+    again = client.post(
+        "/forge/events/issue-created", data=json.dumps(event), content_type="application/json", **headers
+    )
+    assert again.status_code == 204
+    checklist = Model.objects.get(tenant=tenant, issue_id="30002")
+    assert list(checklist.items.values_list("text", "created_by")) == [("step", "app")]
+    assert standin.property("30002", "herochecklist-progress")["total"] == 1
