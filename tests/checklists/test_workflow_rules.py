@@ -65,6 +65,11 @@ def test_descriptor_and_manifest_carry_the_one_rule_expression(settings):
     }
     conditions = [m["expression"] for m in manifest["jira:workflowCondition"]]
     assert conditions == [rule_expression(mode=m, condition=True) for m in (REQUIRED, ALL, NO_BLOCKED)]
+    from checklists.workflow import views
+
+    keys = {m["key"] for kind in ("trigger", "jira:workflowPostFunction") for m in manifest[kind]}
+    assert {views.FORGE_CREATED_MODULE, views.FORGE_UPDATED_MODULE, views.FORGE_RESET_MODULE} <= keys
+    assert views.FORGE_APPLY_MODULE in keys
     routes = {e["key"]: e["route"]["path"] for e in manifest["endpoint"]}
     assert routes["herochecklist-issue-created-endpoint"] == "/forge/events/issue-created"
     assert routes["herochecklist-reset-statuses-endpoint"] == "/forge/workflow/reset-statuses"
