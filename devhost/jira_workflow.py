@@ -9,7 +9,7 @@ Node.js against the same properties and checks both agree."""
 import html
 import json
 import threading
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 
@@ -214,7 +214,8 @@ def handle(handler, method: str, parts, demo: list[dict]) -> bool:
         if issue is None:
             handler._send(404, b"no such issue", "text/plain")
             return True
-        handler._send(303, headers={"Location": f"/browse/{issue['key']}" + (f"?note={note}" if note else "")})
+        note = f"?{urlencode({'note': note})}" if note else ""
+        handler._send(303, headers={"Location": f"/browse/{issue['key']}{note}"})
         return True
     return False
 

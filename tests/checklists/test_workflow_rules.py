@@ -283,3 +283,28 @@ def test_a_forge_site_gets_its_checklist_at_creation_through_the_trigger(client,
     checklist = Model.objects.get(tenant=tenant, issue_id="30002")
     assert list(checklist.items.values_list("text", "created_by")) == [("step", "app")]
     assert standin.property("30002", "herochecklist-progress")["total"] == 1
+
+
+def test_a_clone_link_made_after_creation_replaces_only_what_the_app_wrote(client, tenant, standin):
+    write(tenant, "- [x] alpha\n- [ ] beta\n")  # the source, DEMO-1
+    Template.objects.create(tenant=tenant, name="t", text="- [ ] from the template\n", auto_apply=True)
+    created = {"id": "10077", "key": "DEMO-77", "fields": {"project": {"id": "10000"}, "issuetype": {"id": "10002"}}}
+    assert _webhook(client, standin, "/connect/webhooks/issue-created", {"issue": created}).status_code == 204
+    assert list(ChecklistItem.objects.filter(checklist__issue_id="10077").values_list("text", flat=True)) == [
+        "from the template"
+    ]
+    link = {"sourceIssueId": "10077", "destinationIssueId": "10001", "issueLinkType": {"name": "Cloners"}}
+    path = "/connect/webhooks/issuelink-created"
+    assert (
+        _webhook(client, standin, path, {"issueLink": {**link, "issueLinkType": {"name": "Blocks"}}}).status_code == 204
+    )
+    assert _webhook(client, standin, path, {"issueLink": {**link, "sourceIssueId": "x"}}).status_code == 400
+    assert _webhook(client, standin, path, {"issueLink": link}).status_code == 204
+    rows = ChecklistItem.objects.filter(checklist__issue_id="10077").order_by("position")
+    assert list(rows.values_list("text", "status")) == [("alpha", "todo"), ("beta", "todo")]
+    # Once a person has edited the clone's checklist, a late link changes nothing.
+    write(tenant, "- [ ] mine\n", issue={"id": "10077", "key": "DEMO-77", "projectId": "10000", "typeId": "10002"})
+    assert _webhook(client, standin, path, {"issueLink": link}).status_code == 204
+    assert list(ChecklistItem.objects.filter(checklist__issue_id="10077").values_list("text", flat=True)) == ["mine"]
+    # issue_updated garbage is refused, a real one is one update.
+    assert _webhook(client, standin, "/connect/webhooks/issue-updated", {"issue": None}).status_code == 400
