@@ -308,3 +308,25 @@ def test_a_clone_link_made_after_creation_replaces_only_what_the_app_wrote(clien
     assert list(ChecklistItem.objects.filter(checklist__issue_id="10077").values_list("text", flat=True)) == ["mine"]
     # issue_updated garbage is refused, a real one is one update.
     assert _webhook(client, standin, "/connect/webhooks/issue-updated", {"issue": None}).status_code == 400
+
+
+def test_site_admins_set_the_workflow_settings_others_only_read_them(client, tenant, standin, other_tenant):
+    from tests.conftest import Api
+
+    bob, alice = (
+        Api(client, tenant, account_id="557058:devhost-bob"),
+        Api(client, tenant, account_id="557058:devhost-alice"),
+    )
+    assert client.get("/api/v1/settings/workflow", HTTP_AUTHORIZATION=bob.authorization).json() == {
+        "rulesInUse": False,
+        "cloneKeepsStatuses": False,
+    }
+    assert bob.call("put", "/api/v1/settings/workflow", {"cloneKeepsStatuses": True}).status_code == 403
+    answer = alice.call("put", "/api/v1/settings/workflow", {"cloneKeepsStatuses": True})
+    assert answer.status_code == 200 and answer.json() == {"rulesInUse": False, "cloneKeepsStatuses": True}
+    assert alice.call("put", "/api/v1/settings/workflow", {"cloneKeepsStatuses": "yes"}).status_code == 422
+    assert alice.call("put", "/api/v1/settings/workflow", {"tenant": str(other_tenant.id)}).status_code == 422
+    assert alice.call("put", "/api/v1/settings/workflow", b"\xff", raw=True).status_code == 400
+    tenant.refresh_from_db()
+    other_tenant.refresh_from_db()
+    assert tenant.clone_keeps_statuses and not other_tenant.clone_keeps_statuses
