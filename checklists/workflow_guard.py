@@ -56,11 +56,16 @@ def mark_pending(tenant, issue_id: str, *, client: JiraClient | None = None) -> 
     _cache(cache.set, MARKED.format(tenant.id, issue_id), 1, 24 * 3600)
 
 
+class Guard:
+    marked = False  # this write put a mark in Jira: a push must follow, whatever the write's outcome
+
+
 @contextlib.contextmanager
 def write_guard(tenant, issue_id: str):
-    """Around one checklist write (services/writes.py)."""
+    """Around one checklist write (services/writes.py), which calls `settle` afterwards when `marked`."""
+    guard = Guard()
     if not tenant.workflow_rules_in_use:
-        yield
+        yield guard
         return
     key = INFLIGHT.format(tenant.id, issue_id)
     _cache(cache.add, key, 0, INFLIGHT_SECONDS)
@@ -69,6 +74,7 @@ def write_guard(tenant, issue_id: str):
         if not _cache(cache.get, MARKED.format(tenant.id, issue_id)):
             try:
                 mark_pending(tenant, issue_id)
+                guard.marked = True
             except JiraError as exc:
                 logger.warning("pending mark refused by Jira: write refused", extra={"status": exc.status})
                 raise Conflict(
@@ -76,10 +82,29 @@ def write_guard(tenant, issue_id: str):
                     status=503,
                     reason="jira_unavailable",
                 ) from exc
-        yield
+        yield guard
     finally:
         if registered:
             _cache(cache.decr, key)
+
+
+def settle(tenant, issue_id: str):
+    """After a write that marked: the checklist id whose push clears the mark (a refused or no-op write queues none
+    of its own), or, when the issue has no checklist at all, the mark is taken away here. Returns the id or None."""
+    try:
+        checklist_id = Checklist.objects.filter(tenant=tenant, issue_id=issue_id).values_list("id", flat=True).first()
+    except Exception:  # the database failed the write too: its error is the one to answer; the sweep catches up
+        logger.warning("pending mark: could not find the checklist to push", exc_info=True)
+        return None
+    if checklist_id is None:
+        try:
+            JiraClient(tenant, timeout=MARK_TIMEOUT_SECONDS).request(
+                "DELETE", f"/rest/api/3/issue/{issue_id}/properties/{PROPERTY_KEY}", attempts=2
+            )
+            _cache(cache.delete, MARKED.format(tenant.id, issue_id))
+        except JiraError:
+            logger.warning("pending mark of an issue without checklist not removed")
+    return checklist_id
 
 
 def push_forced(checklist) -> bool:

@@ -30,7 +30,7 @@ from ..models import (
 )
 from ..progress import progress_counts
 from ..tasks import schedule_progress_sync
-from ..workflow_guard import write_guard
+from ..workflow_guard import settle, write_guard
 
 # The logger keeps the name of the one module these were, so log filters and dashboards see no change.
 logger = logging.getLogger(__package__)
@@ -116,8 +116,12 @@ def _is_write_conflict(exc: BaseException) -> bool:
 
 def _checklist_write(*, tenant: Tenant, issue: IssueRef, **kwargs) -> Checklist | None:
     # A site whose workflows use our rules: Jira's progress property is marked pending first (checklists/workflow).
-    with write_guard(tenant, issue.id):
-        return _checklist_write_attempts(tenant=tenant, issue=issue, **kwargs)
+    with write_guard(tenant, issue.id) as guard:
+        try:
+            return _checklist_write_attempts(tenant=tenant, issue=issue, **kwargs)
+        finally:
+            if guard.marked and (checklist_id := settle(tenant, issue.id)):
+                on_commit(functools.partial(schedule_progress_sync, checklist_id))  # the push that clears the mark
 
 
 def _checklist_write_attempts(

@@ -149,6 +149,10 @@ def test_a_write_on_a_guarded_site_marks_the_property_pending_before_it_commits(
     cache.delete(INFLIGHT.format(tenant.id, "10001"))
     assert checklist_progress_push(checklist_id=checklist.id)  # forced: the mark stands though the version is synced
     assert standin.property("10001", "herochecklist-progress")["pending"] == "false"
+    # A write that changes nothing on an issue without checklist: its mark is taken away again.
+    assert write(tenant, "", issue={"id": "10002", "key": "DEMO-2", "projectId": "10000", "typeId": "10003"}) is None
+    assert [c.method for c in standin.recorded if "/10002/" in c.path] == ["PUT", "DELETE"]
+    assert standin.property("10002", "herochecklist-progress") is None
     # Jira refusing the mark: the write is refused and nothing is saved (never a change Jira cannot know of).
     standin.fail_next = [400]
     before = Checklist.objects.get().version
