@@ -58,6 +58,8 @@ def test_every_contract_endpoint_answers_a_forge_invocation(client, standin, set
     last = api.get().json()["items"][-1]["id"]
     assert api.delete(last).status_code == 204
     assert api.call("delete", f"/api/v1/templates/{template_id}").status_code == 204
+    settings_answer = client.get("/api/v1/settings/workflow", HTTP_AUTHORIZATION=api.authorization, **api.headers)
+    assert settings_answer.status_code == 200, settings_answer.content
     tenant = Tenant.objects.get(installation_id=INSTALLATION)
     assert tenant.client_key == f"forge:{INSTALLATION}"
     texts = list(ChecklistItem.objects.filter(tenant=tenant).order_by("position").values_list("text", flat=True))
@@ -74,6 +76,7 @@ def test_every_contract_endpoint_answers_a_forge_invocation(client, standin, set
         "/issues/{issue_id}/checklist/history",
         "/templates",
         "/templates/{template_id}",
+        "/settings/workflow",
     }
     assert {p.removeprefix("/api/v1") for p in paths} == called
 
