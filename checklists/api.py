@@ -57,6 +57,7 @@ from .schemas import (
 )
 from .serializers import CAMEL, SNAKE
 from .validation import clean_jira_id
+from .workflow.api import router as workflow_router
 
 # The contract's If-Match is the version, quoted or not (W/ tolerated: older gzipped answers sent weak ETags).
 IF_MATCH = re.compile(r'(?:W/)?(?:"([0-9]{1,12})"|([0-9]{1,12}))', re.ASCII)
@@ -530,3 +531,4 @@ def template_delete(request: ApiRequest, template_id: PathItemId) -> HttpRespons
 
 
 api.add_router("/", router)
+api.add_router("/", workflow_router)  # /settings/workflow (checklists/workflow/api.py)

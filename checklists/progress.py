@@ -1,6 +1,7 @@
-"""A checklist's progress: pure functions of its counts, shared by the writes, the reads and the Jira property."""
+"""A checklist's progress: functions of its counts, shared by the writes, the reads and the Jira property."""
 
 from .models import COMPLETE_STATUSES, Checklist
+from .workflow_rules import rule_counts
 
 
 def progress_counts(rows) -> dict:
@@ -28,4 +29,20 @@ def progress_json(checklist: Checklist | None) -> dict:
         "percent": round(done * 100 / total) if total else 0,
         # Complete when every mandatory item is done or skipped (optional items never block), and there is one.
         "complete": total > 0 and mandatory_open == 0,
+    }
+
+
+def progress_property(checklist: Checklist) -> dict:
+    progress = progress_json(checklist)
+    # Jira's index has no boolean type: "complete" is the string "true" or "false" for JQL.
+    return {
+        "done": progress["done"],
+        "total": progress["total"],
+        "percent": progress["percent"],
+        "mandatoryOpen": progress["mandatoryOpen"],
+        "complete": "true" if progress["complete"] else "false",
+        # For the workflow rules (checklists/workflow): which version this is, not pending, and their counts.
+        "version": checklist.version,
+        "pending": "false",
+        **rule_counts(checklist),
     }

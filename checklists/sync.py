@@ -12,22 +12,11 @@ from tenants.descriptor import PROGRESS_PROPERTY
 from tenants.jira import JiraClient
 from tenants.models import TenantState
 
+from . import workflow_guard as guard
 from .models import Checklist
-from .progress import progress_json
+from .progress import progress_property  # noqa: F401 (its home before the workflow rules needed it too)
 
 logger = logging.getLogger(__name__)
-
-
-def progress_property(checklist: Checklist) -> dict:
-    progress = progress_json(checklist)
-    # Jira's index has no boolean type: "complete" is the string "true" or "false" for JQL.
-    return {
-        "done": progress["done"],
-        "total": progress["total"],
-        "percent": progress["percent"],
-        "mandatoryOpen": progress["mandatoryOpen"],
-        "complete": "true" if progress["complete"] else "false",
-    }
 
 
 def checklist_progress_push(*, checklist_id) -> bool:
@@ -35,16 +24,22 @@ def checklist_progress_push(*, checklist_id) -> bool:
     checklist = Checklist.objects.select_related("tenant").filter(id=checklist_id).first()
     if checklist is None or not checklist.tenant.is_active:
         return False
-    if checklist.property_synced_version >= checklist.version:
+    guarded = checklist.tenant.workflow_rules_in_use
+    if checklist.property_synced_version >= checklist.version and not (guarded and guard.push_forced(checklist)):
         return False
     context.client_key.set(checklist.tenant.client_key)
     context.issue_key.set(checklist.issue_key)
     version = checklist.version
-    JiraClient(checklist.tenant).set_issue_property(checklist.issue_id, PROGRESS_PROPERTY, progress_property(checklist))
+    client = JiraClient(checklist.tenant)
+    if guarded:
+        guard.before_push(checklist)
+    client.set_issue_property(checklist.issue_id, PROGRESS_PROPERTY, progress_property(checklist))
     # Only move forward: a slower, older push must not mark a newer version as synced.
     Checklist.objects.filter(id=checklist.id, property_synced_version__lt=version).update(
         property_synced_version=version
     )
+    if guarded:
+        guard.after_push(checklist, version, client)
     logger.info("progress property written", extra={"version": version})
     return True
 

@@ -2,6 +2,7 @@ from django.urls import path
 
 from . import telemetry, views
 from .api import api
+from .workflow.urls import urlpatterns as workflow_urlpatterns
 
 urlpatterns = [
     path("connect/panel", views.panel, name="connect-panel"),
@@ -9,4 +10,5 @@ urlpatterns = [
     path("forge/events/issue-deleted", views.forge_issue_deleted, name="forge-issue-deleted"),
     path("api/v1/", api.urls),
     path("telemetry/client-timings", telemetry.client_timings, name="client-timings"),
+    *workflow_urlpatterns,
 ]

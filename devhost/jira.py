@@ -19,7 +19,7 @@ import jwt
 
 from tenants.qsh import CONTEXT_QSH, query_string_hash
 
-from . import jira_theme, jira_users
+from . import jira_theme, jira_users, jira_workflow
 from .http import JSONHandler, StandInServer
 from .keys import KeyPair, connect_token, install_token
 
@@ -95,6 +95,7 @@ class JiraStandIn(StandInServer):
         self.permissions_delay = 5.0
         self.install_key_requests: list[str] = []  # kids asked for at /install-keys/ (amplification tests count them)
         self.people = jira_users.Directory()  # user search and lookup for the panel's browser calls (jira_users.py)
+        self.workflow = jira_workflow.Workflow(self)  # statuses, transitions with our rules, created issues
 
     @property
     def install_keys_url(self) -> str:
@@ -244,7 +245,8 @@ class _Handler(JSONHandler):
         if path == "/all.js":
             return self._send(200, (AP_SHIM + jira_users.AP_REQUEST_SHIM).encode(), "application/javascript")
         if path == "/context-token":
-            issue = _issue(query.get("issueId", ""))
+            issues = jira_workflow.issues(self.server, DEMO_ISSUES)
+            issue = next((i for i in issues if i["id"] == query.get("issueId", "")), None)
             if not issue:
                 return self._json(404, {"error": "no such issue"})
             account = query.get("as", DEMO_USER)
@@ -252,11 +254,14 @@ class _Handler(JSONHandler):
         if path in ("/", "/browse", "/browse/"):
             return self._send(200, _index_page(self.server).encode(), "text/html; charset=utf-8")
         if path.startswith("/browse/"):
-            issue = next((i for i in DEMO_ISSUES if i["key"] == path.removeprefix("/browse/")), None)
+            issues = jira_workflow.issues(self.server, DEMO_ISSUES)
+            issue = next((i for i in issues if i["key"] == path.removeprefix("/browse/")), None)
             if not issue:
                 return self._send(404, b"no such issue", "text/plain")
             account = query.get("as", DEMO_USER)
-            page = _issue_page(self.server, issue, account, jira_theme.theme_of(query.get("theme")))
+            page = _issue_page(
+                self.server, issue, account, jira_theme.theme_of(query.get("theme")), note=query.get("note", "")
+            )
             cookie = jira_users.session_cookie(self.server, account)  # the user's Jira session, for AP.request
             return self._send(200, page.encode(), "text/html; charset=utf-8", headers=cookie)
         if path == "/_recorded":
@@ -272,6 +277,8 @@ class _Handler(JSONHandler):
 
     def do_POST(self):
         parts = urlsplit(self.path)
+        if jira_workflow.handle(self, "POST", parts, DEMO_ISSUES):
+            return None
         if parts.path == "/rest/api/3/permissions/check":
             return self._permissions("POST", parts)
         return self._rest("POST", parts)
@@ -390,12 +397,13 @@ def _project_of(issue_id: str) -> str:
 
 def _index_page(server: JiraStandIn) -> str:
     links = "".join(
-        f'<li><a href="/browse/{i["key"]}">{i["key"]}</a> {html.escape(i["summary"])}</li>' for i in DEMO_ISSUES
+        f'<li><a href="/browse/{i["key"]}">{i["key"]}</a> {html.escape(i["summary"])}</li>'
+        for i in jira_workflow.issues(server, DEMO_ISSUES)
     )
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Simulated Jira</title>
 <style>body{{font:14px system-ui,sans-serif;margin:2rem;color:#172b4d}}</style></head>
 <body><h1>Simulated Jira site</h1><p>Local stand-in for a Jira Cloud site with HeroChecklist installed.</p>
-<ul>{links}</ul></body></html>"""
+<ul>{links}</ul>{jira_workflow.CREATE_FORM}</body></html>"""
 
 
 def _user_switcher(issue: dict, account_id: str, theme: str = "light") -> str:
@@ -410,7 +418,9 @@ def _user_switcher(issue: dict, account_id: str, theme: str = "light") -> str:
     )
 
 
-def _issue_page(server: JiraStandIn, issue: dict, account_id: str = DEMO_USER, theme: str = "light") -> str:
+def _issue_page(
+    server: JiraStandIn, issue: dict, account_id: str = DEMO_USER, theme: str = "light", note: str = ""
+) -> str:
     src = html.escape(server.panel_url(issue, account_id=account_id))
     issue_json = html.escape(json.dumps({"id": issue["id"], "as": account_id}))
     title = f"{issue['key']}: {html.escape(issue['summary'])}"
@@ -431,7 +441,7 @@ iframe{{width:100%;border:0;min-height:120px;display:block}}
 <p>Description: the work described here is tracked with the checklist below.</p>
 <h3>Checklist</h3>
 <iframe id="herochecklist-panel" title="HeroChecklist" src="{src}"></iframe></section>
-<aside><b>Details</b><p>Status: In progress</p><p>Assignee: Alice</p></aside></main>
+<aside><b>Details</b>{jira_workflow.issue_aside(server, issue, note)}<p>Assignee: Alice</p></aside></main>
 <script>
 // Host side of the AP shim: answers token requests and resizes the iframe, as Jira's host does for all.js.
 const frame = document.getElementById("herochecklist-panel");

@@ -35,13 +35,16 @@ class TenantAdmin(AuditedAdmin):
         "created_at",
         "updated_at",
     )
-    fields = (*readonly_fields, "client_timing_enabled")  # the one setting staff may change here
+    fields = (*readonly_fields, "client_timing_enabled", "workflow_rules_in_use", "clone_keeps_statuses")
 
     def has_change_permission(self, request, obj=None):
         return admin.ModelAdmin.has_change_permission(self, request, obj)  # tenants.change_tenant (superusers)
 
     def save_model(self, request, obj, form, change):
         services.tenant_set_client_timing(tenant=obj, enabled=form.cleaned_data["client_timing_enabled"])
+        services.tenant_set_workflow_settings(
+            tenant=obj, **{k: form.cleaned_data[k] for k in ("workflow_rules_in_use", "clone_keeps_statuses")}
+        )
 
     @admin.display(description="front door")
     def front_door(self, obj):

@@ -2,9 +2,26 @@ from django.conf import settings
 
 PROGRESS_PROPERTY = "herochecklist-progress"
 
+# Modules the apps above contribute (e.g. checklists' workflow rules), registered at app ready: the descriptor lives
+# here, below them, and must not import them. Each returns {"moduleType": [module, ...]}, appended to the base.
+_contributions: list = []
+
+
+def descriptor_contribute(modules) -> None:
+    if modules not in _contributions:
+        _contributions.append(modules)
+
 
 def build_descriptor() -> dict:
     """The Connect descriptor, from settings only, so every deployment describes itself."""
+    descriptor = _base_descriptor()
+    for contribute in _contributions:
+        for kind, modules in contribute().items():
+            descriptor["modules"].setdefault(kind, []).extend(modules)
+    return descriptor
+
+
+def _base_descriptor() -> dict:
     return {
         "key": settings.APP_KEY,
         "name": settings.APP_NAME,

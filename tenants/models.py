@@ -46,6 +46,14 @@ class Tenant(BaseModel):
     client_timing_enabled = models.BooleanField(
         default=True, help_text="The panel reports page and API timings (numbers only) for monitoring."
     )
+    # Workflow rules (checklists/workflow): set when a workflow rule is configured; then every checklist write marks
+    # the progress property "pending" in Jira before it commits, so a validator never passes on a stale property.
+    workflow_rules_in_use = models.BooleanField(
+        default=False, help_text="Checklist writes mark the Jira progress property pending first (workflow rules)."
+    )
+    clone_keeps_statuses = models.BooleanField(
+        default=False, help_text="A cloned issue's checklist keeps its item statuses (else all reset to to do)."
+    )
 
     objects = TenantQuerySet.as_manager()
 

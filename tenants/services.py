@@ -196,6 +196,16 @@ def tenant_set_client_timing(*, tenant: Tenant, enabled: bool) -> Tenant:
     return tenant
 
 
+def tenant_set_workflow_settings(*, tenant: Tenant, **values: bool) -> Tenant:
+    """workflow_rules_in_use and clone_keeps_statuses (checklists/workflow): a site admin's or the app's choice."""
+    fields = [name for name in ("workflow_rules_in_use", "clone_keeps_statuses") if name in values]
+    for name in fields:
+        setattr(tenant, name, bool(values[name]))
+    if fields:
+        tenant.save(update_fields=[*fields, "updated_at"])
+    return tenant
+
+
 def _token_expiry(token: str):
     try:
         exp = jwt.decode(token, options={"verify_signature": False}).get("exp")

@@ -31,6 +31,7 @@ from ..models import (
 )
 from ..progress import progress_counts
 from ..tasks import schedule_progress_sync
+from ..workflow_guard import settle, write_guard
 
 # The logger keeps the name of the one module these were, so log filters and dashboards see no change.
 logger = logging.getLogger(__package__)
@@ -115,6 +116,25 @@ def _is_write_conflict(exc: BaseException) -> bool:
 
 
 def _checklist_write(
+    *,
+    tenant: Tenant,
+    issue: IssueRef,
+    actor: Actor,
+    expected_version: int | None,
+    mutate: Callable[[Checklist, list[ChecklistItem]], list[_Change]],
+) -> Checklist | None:
+    # A site whose workflows use our rules: Jira's progress property is marked pending first (checklists/workflow).
+    with write_guard(tenant, issue.id) as guard:
+        try:
+            return _checklist_write_attempts(
+                tenant=tenant, issue=issue, actor=actor, expected_version=expected_version, mutate=mutate
+            )
+        finally:
+            if guard.marked and (checklist_id := settle(tenant, issue.id)):
+                on_commit(functools.partial(schedule_progress_sync, checklist_id))  # the push that clears the mark
+
+
+def _checklist_write_attempts(
     *,
     tenant: Tenant,
     issue: IssueRef,

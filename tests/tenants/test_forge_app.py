@@ -59,6 +59,8 @@ def test_every_contract_endpoint_answers_a_forge_invocation(client, standin, set
     last = api.get().json()["items"][-1]["id"]
     assert api.delete(last).status_code == 204
     assert api.call("delete", f"/api/v1/templates/{template_id}").status_code == 204
+    settings_answer = client.get("/api/v1/settings/workflow", HTTP_AUTHORIZATION=api.authorization, **api.headers)
+    assert settings_answer.status_code == 200, settings_answer.content
     tenant = Tenant.objects.get(installation_id=INSTALLATION)
     assert tenant.client_key == f"forge:{INSTALLATION}"
     texts = list(ChecklistItem.objects.filter(tenant=tenant).order_by("position").values_list("text", flat=True))
@@ -75,6 +77,7 @@ def test_every_contract_endpoint_answers_a_forge_invocation(client, standin, set
         "/issues/{issue_id}/checklist/history",
         "/templates",
         "/templates/{template_id}",
+        "/settings/workflow",
     }
     assert {p.removeprefix("/api/v1") for p in paths} == called
 
@@ -171,7 +174,9 @@ def test_a_connect_site_moves_to_forge_keeping_its_checklists(client, standin, s
 def test_the_manifest_routes_reach_our_forge_views():
     text = MANIFEST.read_text()
     routes = re.findall(r"route:\s*\n\s*path:\s*(\S+)", text)
-    assert sorted(routes) == ["/forge/events/issue-deleted", "/forge/lifecycle"]
+    assert {"/forge/events/issue-deleted", "/forge/lifecycle"} <= set(routes)
+    for route in routes:  # the workflow's triggers and post functions too (checklists/workflow)
+        assert resolve(route), route
     assert resolve("/forge/lifecycle").url_name == "forge-lifecycle"
     assert resolve("/forge/events/issue-deleted").url_name == "forge-issue-deleted"
     for connect_path in re.findall(r"(?:installed|uninstalled|enabled|disabled|url): (/connect/\S+)", text):
