@@ -35,6 +35,7 @@ _ITEM_COLUMNS = (
     "position",
     "created_at",
     "updated_at",
+    "version",
 )
 
 # Built once: setting up a values_list() was a fifth of the item query's cost. Never evaluated itself (filter()
@@ -45,7 +46,7 @@ _ITEM_ORDER = itemgetter(_ITEM_COLUMNS.index("position"), _ITEM_COLUMNS.index("c
 
 
 def _item_row_json(row: tuple) -> dict:
-    item_id, text, status, is_header, mandatory, assignee, due_date, position, created_at, updated_at = row
+    item_id, text, status, is_header, mandatory, assignee, due_date, position, created_at, updated_at, version = row
     return {
         "id": str(item_id),
         "text": text,
@@ -58,6 +59,7 @@ def _item_row_json(row: tuple) -> dict:
         "position": position,
         "createdAt": created_at.isoformat(),
         "updatedAt": updated_at.isoformat(),
+        "version": version,  # this item's own version: what its ETag (If-Match "item-<id>-<version>") carries
     }
 
 

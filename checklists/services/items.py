@@ -15,6 +15,7 @@ from ..models import (
     Checklist,
     ChecklistItem,
 )
+from ..preconditions import ItemTag, check_item
 from ..validation import clean_item_fields, clean_position
 from .writes import (
     ITEM_FIELDS,
@@ -53,15 +54,22 @@ def item_create(
     return checklist, created[0]
 
 
-def _find(items: list[ChecklistItem], item_id) -> ChecklistItem:
-    for item in items:
-        if str(item.id) == str(item_id):
-            return item
-    raise NotFound("item not found")
+def _find(checklist, items: list[ChecklistItem], item_id, expected_item: ItemTag | None) -> ChecklistItem:
+    item = check_item(checklist, items, item_id, expected_item)
+    if item is None:
+        raise NotFound("item not found")
+    return item
 
 
 def item_update(
-    *, tenant: Tenant, issue: IssueRef, actor: Actor, item_id, data: dict, expected_version: int | None = None
+    *,
+    tenant: Tenant,
+    issue: IssueRef,
+    actor: Actor,
+    item_id,
+    data: dict,
+    expected_version: int | None = None,
+    expected_item: ItemTag | None = None,
 ) -> tuple[Checklist, ChecklistItem]:
     position = data.pop("position", None)
     fields = clean_item_fields(data, partial=True)
@@ -69,7 +77,7 @@ def item_update(
     result: list[ChecklistItem] = []
 
     def mutate(checklist, items):
-        item = _find(items, item_id)
+        item = _find(checklist, items, item_id, expected_item)
         result[:] = [item]
         before = _snapshot(item)
         for name, value in fields.items():
@@ -79,7 +87,8 @@ def item_update(
         if before != after:
             context.mark_sensitive(item.text)
             item.updated_by = actor.account_id
-            item.save(update_fields=[*fields, "updated_by", "updated_at"])
+            item.version += 1
+            item.save(update_fields=[*fields, "version", "updated_by", "updated_at"])
             changes.append(_Change(ChangeAction.ITEM_UPDATED, item.id, _diff(before, after)))
         if position is not None and position != items.index(item):
             items.remove(item)
@@ -95,10 +104,16 @@ def item_update(
 
 
 def item_delete(
-    *, tenant: Tenant, issue: IssueRef, actor: Actor, item_id, expected_version: int | None = None
+    *,
+    tenant: Tenant,
+    issue: IssueRef,
+    actor: Actor,
+    item_id,
+    expected_version: int | None = None,
+    expected_item: ItemTag | None = None,
 ) -> Checklist | None:
     def mutate(checklist, items):
-        item = _find(items, item_id)
+        item = _find(checklist, items, item_id, expected_item)
         snapshot = _snapshot(item)
         deleted_id = item.id
         item.delete()
@@ -196,7 +211,8 @@ def _sync_entries(checklist, items, entries, actor) -> list[_Change]:
             if before != after:
                 context.mark_sensitive(item.text)
                 item.updated_by = actor.account_id
-                item.save(update_fields=[*ITEM_FIELDS, "updated_by", "updated_at"])
+                item.version += 1
+                item.save(update_fields=[*ITEM_FIELDS, "version", "updated_by", "updated_at"])
                 changes.append(_Change(ChangeAction.ITEM_UPDATED, item.id, _diff(before, after)))
         final.append(item)
     kept_order = [str(i.id) for i in final if str(i.id) in set(old_order)]
