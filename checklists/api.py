@@ -351,7 +351,7 @@ def checklist_get(request, issue_id: IssueId):
     # What this user may do here, so the panel can show itself read-only; every write is checked again regardless.
     grants = permissions.issue_grants(request.auth, issue.id)
     allowed = {"edit": grants.edit_issue, "manageTemplates": grants.manage_project_templates}
-    return _checklist_response(request, checklist, issue, permissions=allowed)
+    return live.private(_checklist_response(request, checklist, issue, permissions=allowed))
 
 
 @router.post(

@@ -27,6 +27,14 @@ def _tags(header: str) -> set[str]:
     return {tag.strip().removeprefix("W/") for tag in header.split(",")}
 
 
+def private(response: HttpResponse) -> HttpResponse:
+    """The read is per user (it carries their permissions) and answers If-None-Match: a browser must not store it.
+    A stored copy would be revalidated by the browser itself, our 304 would then hand one user's copy to whoever
+    opens the same URL next in that browser (seen: a read-only user's panel shown to an editor)."""
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 def not_modified(request, tenant: Tenant, issue: IssueRef) -> HttpResponse | None:
     """304 when If-None-Match names the checklist's current version; None when the full read must answer (no
     condition, a changed version, or no checklist yet: opening one may apply a template)."""
@@ -42,7 +50,7 @@ def not_modified(request, tenant: Tenant, issue: IssueRef) -> HttpResponse | Non
         return None
     response = HttpResponse(status=304)
     response["ETag"] = etag
-    return response
+    return private(response)
 
 
 class PollAwareThrottle(BaseThrottle):

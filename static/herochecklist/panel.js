@@ -3,6 +3,8 @@
 // Every write sends If-Match with the version it saw, so nobody overwrites an unseen change.
 
 import { ApiError } from "./transport.js";
+import { adoptVersion, isRerendering, itemTag, noteItemConflict, redrawKeepingFocus, renderItemConflict,
+         startLive } from "./live.js";
 
 const STATUSES = [
   ["todo", "To do"],
@@ -17,6 +19,7 @@ const UNDO_SECONDS = 6;
 let api = null; // the host's transport (see startPanel)
 let base = "";
 let hostResize = () => {};
+let liveFeed = null; // live.js: polls for others' changes while the panel is visible
 
 // canEdit follows the server's `permissions.edit` (Jira's Edit issues on this issue). It only decides what we draw:
 // the server checks every write again and answers 403 whatever this says.
@@ -95,21 +98,27 @@ function describe(err) {
 
 // Runs one write. On success the local state follows the server; on a conflict the list is marked stale and
 // nothing the user typed is thrown away.
-async function write(method, path, body, { onItem, announceText } = {}) {
+// A write of one item (`item`) is conditional on that item alone (live.js); ifMatch: null sends no precondition.
+async function write(method, path, body, { onItem, announceText, item, ifMatch = item ? itemTag(item) : state.version }
+  = {}) {
   try {
-    const { data, version } = await api.request(method, base + path, body, { ifMatch: state.version, full: true });
+    const { data, version } = await api.request(method, base + path, body, { ifMatch, full: true });
     if (data && Array.isArray(data.items)) accept(data);
     else {
       if (onItem) onItem(data);
-      if (version != null) state.version = version;
+      adoptVersion(state, version, () => liveFeed && liveFeed.now());
       state.progress = progressOf(state.items);
     }
+    if (item) state.itemConflict = null;
     state.error = null;
     if (announceText) announce(announceText);
     render();
     return true;
   } catch (err) {
-    if (err instanceof ApiError && err.status === 412) {
+    if (err instanceof ApiError && err.status === 412 && item && err.body && "currentItem" in err.body) {
+      noteItemConflict(state, item, body, err.body.currentItem);
+      announce("Someone else changed this item. Both versions are shown.");
+    } else if (err instanceof ApiError && err.status === 412) {
       state.conflict = true;
       announce("Someone else changed this checklist.");
     } else if (err instanceof ApiError && err.status === 403) {
@@ -135,6 +144,7 @@ function addItem(text, input) {
   const header = /^#{1,6}\s+(.*)$/.exec(text);
   if (header) body = { text: header[1], isHeader: true };
   return write("POST", "/items", body, {
+    ifMatch: null, // an add never overwrites anyone's change
     onItem: (item) => state.items.push(item),
     announceText: `Added ${body.isHeader ? "header" : "item"} ${body.text}`,
   }).then((ok) => {
@@ -147,12 +157,13 @@ function addItem(text, input) {
 }
 
 function patchItem(item, fields, message) {
-  return write("PATCH", itemPath(item), fields, { onItem: replaceItem, announceText: message });
+  return write("PATCH", itemPath(item), fields, { item, onItem: replaceItem, announceText: message });
 }
 
 async function deleteItem(item) {
   const index = state.items.indexOf(item);
   const ok = await write("DELETE", itemPath(item), null, {
+    item,
     onItem: () => (state.items = state.items.filter((i) => i.id !== item.id)),
     announceText: `Deleted ${item.text}`,
   });
@@ -167,6 +178,7 @@ function showUndo(item, index) {
   state.undo = {
     label: item.text,
     run: () => write("POST", "/items", restore, {
+      ifMatch: null,
       onItem: (created) => state.items.splice(Math.min(index, state.items.length), 0, created),
       announceText: `Restored ${item.text}`,
     }),
@@ -218,6 +230,14 @@ function render() {
 }
 
 function renderBanner() {
+  if (state.itemConflict) {
+    return renderItemConflict(h, state, (value) => (STATUSES.find(([v]) => v === value) || [value, value])[1], {
+      save: (conflict, fields) => patchItem(conflict.theirs, fields, "Saved"),
+      add: (fields) => write("POST", "/items", fields, { ifMatch: null, onItem: (i) => state.items.push(i) }),
+      remove: (conflict) => deleteItem(conflict.theirs),
+      dismiss: () => { state.itemConflict = null; render(); },
+    });
+  }
   if (state.conflict) {
     return h("div", { class: "hc-banner hc-warning", role: "alert" },
       "Someone else changed this checklist. ",
@@ -361,7 +381,7 @@ function startEdit(item, cell) {
     if (e.key === "Enter") { e.preventDefault(); finish(true); }
     if (e.key === "Escape") { e.preventDefault(); finish(false); }
   });
-  input.addEventListener("blur", () => finish(true));
+  input.addEventListener("blur", () => { if (!isRerendering()) finish(true); }); // not when live.js redraws
   cell.replaceWith(input);
   input.focus();
   input.select();
@@ -459,5 +479,11 @@ export function startPanel(host) {
   hostResize = host.resize || (() => {});
   window.addEventListener("online", () => { if (state.error) load(); });
   if (window.ResizeObserver) new ResizeObserver(resize).observe(document.body);
-  load();
+  load().then(() => {
+    liveFeed = startLive({ api, path: base, current: () => state.version, onChange: (checklist) => {
+      if (state.mode === "text") return; // a text save stays based on what it opened: a change meanwhile is its 412
+      state.conflict = false;
+      redrawKeepingFocus(root, () => { accept(checklist); render(); });
+    } });
+  });
 }

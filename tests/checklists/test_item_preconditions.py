@@ -171,6 +171,8 @@ def test_a_poll_answers_304_until_something_changes(api, two):
     assert unchanged.status_code == 304
     assert unchanged.content == b""
     assert unchanged["ETag"] == f'"{version}"'
+    # Never stored by a browser: its own revalidation would get our 304 and show a stored copy to another user.
+    assert unchanged["Cache-Control"] == api.get()["Cache-Control"] == "private, no-store"
     assert conditional_get(api, f'W/"{version}"').status_code == 304
     assert patch(api, second["id"], tag(second), status="done").status_code == 200
     changed = conditional_get(api, f'"{version}"')
