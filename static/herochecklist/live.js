@@ -89,7 +89,6 @@ export function startLive({ api, path, current, onChange }) {
   let timer = null;
   let inFlight = false;
   let delay = POLL_MS;
-  let seen = 0; // the newest version fetched (in text mode the panel may hold back from applying it)
 
   const visible = () => document.visibilityState === "visible";
   function schedule(ms = delay) {
@@ -100,12 +99,9 @@ export function startLive({ api, path, current, onChange }) {
     if (inFlight || !visible()) return;
     inFlight = true;
     try {
-      const version = Math.max(seen, current());
-      const { data } = await api.request("GET", path, null, { ifNoneMatch: version, full: true, untimed: true });
-      if (data && Array.isArray(data.items)) {
-        seen = data.version;
-        onChange(data);
-      }
+      // Always the version shown: a change the panel held back (text mode) keeps coming until it is applied.
+      const { data } = await api.request("GET", path, null, { ifNoneMatch: current(), full: true, untimed: true });
+      if (data && Array.isArray(data.items)) onChange(data);
       delay = POLL_MS;
     } catch (err) {
       // Offline, rate limited (its own budget, see checklists/live.py) or a server fault: ask less often.

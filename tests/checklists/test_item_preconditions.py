@@ -1,6 +1,7 @@
 """Per-item preconditions (If-Match: "item-<id>-<version>") beside the contract's checklist version, and the
 conditional read (If-None-Match, 304) that open panels poll with: checklists/preconditions.py, checklists/live.py."""
 
+import re
 import time as real_time
 import uuid
 
@@ -208,3 +209,22 @@ def test_polls_have_their_own_budget_and_leave_the_users_writes_alone(mid_minute
     settings.API_RATE_LIMIT_PER_MINUTE = 4  # ...and this leaves room for exactly one more call, untouched by polls
     assert patch(api, first["id"], tag(first), status="done").status_code == 200
     assert api.get().status_code == 429
+
+
+def test_the_document_declares_item_preconditions_and_the_conditional_read(client):
+    document = client.get("/api/v1/openapi.json").json()
+    paths = document["paths"]
+    item_tag = '"item-0b6c2f9e-8a4d-4c4e-9f7a-2d1e5b3c4a10-3"'
+    for method in ("patch", "delete"):
+        header = [p for p in paths["/api/v1/issues/{issue_id}/checklist/items/{item_id}"][method]["parameters"]]
+        if_match = next(p for p in header if p["name"] == "If-Match")
+        assert re.fullmatch(if_match["schema"]["pattern"].strip("^$"), item_tag), method
+        assert re.fullmatch(if_match["schema"]["pattern"].strip("^$"), '"7"'), method
+    create = paths["/api/v1/issues/{issue_id}/checklist/items"]["post"]["parameters"]
+    assert not re.fullmatch(next(p for p in create if p["name"] == "If-Match")["schema"]["pattern"], item_tag)
+    read = paths["/api/v1/issues/{issue_id}/checklist"]["get"]
+    assert [p["name"] for p in read["parameters"] if p["in"] == "header"] == ["If-None-Match"]
+    assert read["responses"]["304"]["headers"]["ETag"]["required"] is True
+    schemas = document["components"]["schemas"]
+    assert "version" in schemas["ItemOut"]["required"]
+    assert "currentItem" in schemas["ConflictOut"]["properties"]
