@@ -269,9 +269,11 @@ IF_NONE_MATCH = {
             "in": "header",
             "name": "If-None-Match",
             "required": False,
-            "description": "The version (ETag) the caller holds: 304 with no body while it is current. What an open "
-            "panel polls with; these reads count against their own rate limit, not the one writes share.",
-            "schema": {"type": "string", "pattern": r'^(W/)?"[0-9]{1,12}"$'},
+            "description": 'The version (ETag, e.g. "7") the caller holds: 304 with no body while it is current. '
+            "What an open panel polls with; these reads count against their own rate limit, not the one writes "
+            "share.",
+            # Any value: one that names no current version (or no version at all) simply answers 200 (RFC 9110).
+            "schema": {"type": "string"},
         }
     ]
 }
