@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createTransport } from "../../static/herochecklist/transport.js";
 import { forgeSend } from "../../static/herochecklist/forge-transport.js";
-import { adoptVersion, itemTag, noteItemConflict } from "../../static/herochecklist/live.js";
+import { adoptVersion, itemTag, noteItemConflict, uniqueItems } from "../../static/herochecklist/live.js";
 
 test("a poll sends If-None-Match and a 304 comes back as no data, without a timing report", async () => {
   const calls = [];
@@ -54,4 +54,11 @@ test("a 412 on an item keeps the user's change and shows the stored item", () =>
   noteItemConflict(state, theirs, null, null);
   assert.equal(state.itemConflict, null);
   assert.deepEqual(state.items.map((i) => i.id), ["b"]);
+});
+
+test("an item a poll already brought is not shown twice when the write's answer arrives", () => {
+  const a1 = { id: "a", text: "old" };
+  const b = { id: "b" };
+  const a2 = { id: "a", text: "new" };
+  assert.deepEqual(uniqueItems([a1, b, a2]), [a2, b]);
 });

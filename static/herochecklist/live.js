@@ -20,6 +20,12 @@ export function adoptVersion(state, version, refreshNow) {
   else if (version > state.version) refreshNow();
 }
 
+// A write's answer can arrive after a poll that already brought its result: the same item must not show twice.
+export function uniqueItems(items) {
+  const latest = new Map(items.map((item) => [item.id, item]));
+  return [...latest.keys()].map((id) => latest.get(id));
+}
+
 let rerendering = false;
 // True while a live update redraws the panel: an editor taken out of the page then is not "left" by its user.
 export const isRerendering = () => rerendering;
@@ -101,7 +107,8 @@ export function startLive({ api, path, current, onChange }) {
     try {
       // Always the version shown: a change the panel held back (text mode) keeps coming until it is applied.
       const { data } = await api.request("GET", path, null, { ifNoneMatch: current(), full: true, untimed: true });
-      if (data && Array.isArray(data.items)) onChange(data);
+      // A poll answered after one of our own writes may be older than what the panel shows: drop it.
+      if (data && Array.isArray(data.items) && data.version > current()) onChange(data);
       delay = POLL_MS;
     } catch (err) {
       // Offline, rate limited (its own budget, see checklists/live.py) or a server fault: ask less often.

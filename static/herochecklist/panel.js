@@ -4,7 +4,7 @@
 
 import { ApiError } from "./transport.js";
 import { adoptVersion, isRerendering, itemTag, noteItemConflict, redrawKeepingFocus, renderItemConflict,
-         startLive } from "./live.js";
+         startLive, uniqueItems } from "./live.js";
 
 const STATUSES = [
   ["todo", "To do"],
@@ -106,6 +106,7 @@ async function write(method, path, body, { onItem, announceText, item, ifMatch =
     if (data && Array.isArray(data.items)) accept(data);
     else {
       if (onItem) onItem(data);
+      state.items = uniqueItems(state.items);
       adoptVersion(state, version, () => liveFeed && liveFeed.now());
       state.progress = progressOf(state.items);
     }
