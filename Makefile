@@ -70,6 +70,7 @@ bench: install-dev browser
 	$(BIN)/python -m bench.peer
 	$(BIN)/python -m bench.sync
 	$(BIN)/python -m bench.panel
+	$(BIN)/python -m bench.live
 
 # Known vulnerabilities in the pinned requirements (needs the PyPI/OSV vulnerability service: see README).
 audit: install-dev

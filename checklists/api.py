@@ -27,9 +27,11 @@ from tenants import permissions
 from tenants.auth import AuthContext, AuthError, IssueRef, authenticate_api_request
 from tenants.permissions import PermissionDenied
 
-from . import selectors, serializers, services
+from . import live, selectors, serializers, services
 from .models import Checklist, Template
+from .preconditions import ItemTag, parse_if_match
 from .schemas import (
+    IF_NONE_MATCH,
     TEXT_BODY,
     TEXT_RESPONSE,
     AccountId,
@@ -59,8 +61,6 @@ from .serializers import CAMEL, SNAKE
 from .validation import clean_jira_id
 from .workflow.api import router as workflow_router
 
-# The contract's If-Match is the version, quoted or not (W/ tolerated: older gzipped answers sent weak ETags).
-IF_MATCH = re.compile(r'(?:W/)?(?:"([0-9]{1,12})"|([0-9]{1,12}))', re.ASCII)
 JSON_TYPE = re.compile(r"^application/(?:[a-z0-9.+-]+\+)?json$")
 
 
@@ -244,13 +244,19 @@ def _actor(request: ApiRequest) -> services.Actor:
 
 
 def _expected_version(request: HttpRequest) -> int | None:
-    raw = request.headers.get("If-Match")
-    if raw is None:
-        return None
-    match = IF_MATCH.fullmatch(raw.strip())
-    if match is None:
-        raise ValidationFailed({"If-Match": "must be the checklist version, a whole number"}, status=400)
-    return int(match.group(1) or match.group(2))
+    """The contract's If-Match: the checklist version (checklists/preconditions.py)."""
+    expected = parse_if_match(request.headers.get("If-Match"))
+    if isinstance(expected, ItemTag):
+        raise ValidationFailed({"If-Match": "an item's ETag fits only a PATCH or DELETE of that item"}, status=400)
+    return expected
+
+
+def _item_preconditions(request: HttpRequest) -> dict[str, Any]:
+    """A write of one item may be conditional on the checklist version or on that item's ETag."""
+    expected = parse_if_match(request.headers.get("If-Match"))
+    if isinstance(expected, ItemTag):
+        return {"expected_item": expected}
+    return {"expected_version": expected}
 
 
 def _with_version(response: HttpResponse, version: int) -> HttpResponse:
@@ -334,14 +340,22 @@ def _fields(payload: Schema, *, nullable: tuple[str, ...] = ("assigneeAccountId"
 # --- checklist endpoints -----------------------------------------------------------------------------------------
 
 
-@router.get("/issues/{issue_id}/checklist", response=responses({200: ChecklistOut}))
+@router.get(
+    "/issues/{issue_id}/checklist",
+    response=responses({200: ChecklistOut, 304: None}),
+    openapi_extra=IF_NONE_MATCH,
+    throttle=[live.PollAwareThrottle(AccountThrottle())],
+)
 def checklist_get(request: ApiRequest, issue_id: IssueId) -> HttpResponse:
     issue = _issue(request, issue_id)
+    unchanged = live.not_modified(request, request.auth.tenant, issue)  # an open panel's poll (live.py)
+    if unchanged:
+        return unchanged
     checklist = services.checklist_open(tenant=request.auth.tenant, issue=issue)
     # What this user may do here, so the panel can show itself read-only; every write is checked again regardless.
     grants = permissions.issue_grants(request.auth, issue.id)
     allowed = {"edit": grants.edit_issue, "manageTemplates": grants.manage_project_templates}
-    return _checklist_response(request, checklist, issue, permissions=allowed)
+    return live.private(_checklist_response(request, checklist, issue, permissions=allowed))
 
 
 @router.post(
@@ -362,7 +376,7 @@ def item_create(request: ApiRequest, issue_id: IssueId, payload: ItemCreateIn) -
 @router.patch(
     "/issues/{issue_id}/checklist/items/{item_id}",
     response=responses({200: ItemOut}, write=True),
-    openapi_extra=if_match(),
+    openapi_extra=if_match(item=True),
 )
 def item_update(request: ApiRequest, issue_id: IssueId, item_id: PathItemId, payload: ItemPatchIn) -> HttpResponse:
     issue = _writable_issue(request, issue_id)
@@ -372,7 +386,7 @@ def item_update(request: ApiRequest, issue_id: IssueId, item_id: PathItemId, pay
         actor=_actor(request),
         item_id=_item_id(item_id),
         data=_fields(payload),
-        expected_version=_expected_version(request),
+        **_item_preconditions(request),
     )
     return _with_version(api.create_response(request, serializers.item_json(item), status=200), checklist.version)
 
@@ -380,7 +394,7 @@ def item_update(request: ApiRequest, issue_id: IssueId, item_id: PathItemId, pay
 @router.delete(
     "/issues/{issue_id}/checklist/items/{item_id}",
     response=responses({204: None}, write=True),
-    openapi_extra=if_match(),
+    openapi_extra=if_match(item=True),
 )
 def item_delete(request: ApiRequest, issue_id: IssueId, item_id: PathItemId) -> HttpResponse:
     issue = _writable_issue(request, issue_id)
@@ -389,7 +403,7 @@ def item_delete(request: ApiRequest, issue_id: IssueId, item_id: PathItemId) -> 
         issue=issue,
         actor=_actor(request),
         item_id=_item_id(item_id),
-        expected_version=_expected_version(request),
+        **_item_preconditions(request),
     )
     return _with_version(HttpResponse(status=204), checklist.version)
 

@@ -59,6 +59,9 @@ class ChecklistItem(BaseModel):
     assignee_account_id = models.CharField(max_length=MAX_ACCOUNT_ID, blank=True)
     due_date = models.DateField(null=True, blank=True)
     position = models.PositiveIntegerField(default=0)
+    # Grows by one whenever the item's own fields change (not its position), so a write can be conditional on this
+    # item alone (If-Match: "item-<id>-<version>"): edits of different items never conflict.
+    version = models.PositiveIntegerField(default=1)
     created_by = models.CharField(max_length=MAX_ACCOUNT_ID, blank=True)
     updated_by = models.CharField(max_length=MAX_ACCOUNT_ID, blank=True)
 

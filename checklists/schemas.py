@@ -30,6 +30,11 @@ ITEM_TEXT_PATTERN = rf"^{_LINE_CHAR}*{_VISIBLE_CHAR}{_LINE_CHAR}*$"
 # A template name or text: something besides white space.
 NAME_PATTERN = r"\S"
 IF_MATCH_PATTERN = r'^(W/)?("[0-9]{1,12}"|[0-9]{1,12})$'
+# A PATCH or DELETE of one item may instead be conditional on that item alone (checklists/preconditions.py).
+ITEM_IF_MATCH_PATTERN = (
+    r'^(W/)?("[0-9]{1,12}"|[0-9]{1,12}|"item-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
+    r'[0-9a-fA-F]{12}-[0-9]{1,12}")$'
+)
 STATUSES = list(ItemStatus.values)
 
 
@@ -131,6 +136,10 @@ class ItemOut(_Open):
     position: Count
     createdAt: Timestamp  # noqa: N815
     updatedAt: Timestamp  # noqa: N815
+    version: Annotated[int, Field(ge=1)] = Field(
+        description="This item's own version: grows by one when its fields change (not its position). "
+        'If-Match: "item-<id>-<version>" makes a PATCH or DELETE of this item conditional on this item alone.'
+    )
 
 
 class ProgressOut(_Open):
@@ -193,6 +202,11 @@ class ConflictOut(_Open):
     error: Annotated[str, WithJsonSchema({"type": "string", "enum": ["conflict", "precondition_failed"]})]
     detail: str
     currentVersion: Count | None = None  # noqa: N815
+    currentItem: ItemOut | None = Field(  # noqa: N815
+        None,
+        description="On a 412 of an item's If-Match: the item as stored now (null: someone deleted it), so both "
+        "versions can be shown.",
+    )
 
 
 # --- which statuses each kind of operation answers ---------------------------------------------------------------
@@ -226,8 +240,15 @@ def responses(success: dict, *, body: bool = False, write: bool = False, found: 
     return dict(sorted(result.items()))
 
 
-def if_match(operation: dict | None = None) -> dict:
-    """openapi_extra for a checklist write: the optional If-Match header."""
+def if_match(operation: dict | None = None, *, item: bool = False) -> dict:
+    """openapi_extra for a checklist write: the optional If-Match header (for a write of one item, also that item's
+    ETag)."""
+    description = "The checklist version this write was based on; another version answers 412."
+    if item:
+        description += (
+            ' Or this item\'s ETag, "item-<id>-<version>" from its JSON: then only a change to this item since '
+            "answers 412, with the item as stored now in `currentItem`."
+        )
     return {
         **(operation or {}),
         "parameters": [
@@ -235,11 +256,27 @@ def if_match(operation: dict | None = None) -> dict:
                 "in": "header",
                 "name": "If-Match",
                 "required": False,
-                "description": "The checklist version this write was based on; another version answers 412.",
-                "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
+                "description": description,
+                "schema": {"type": "string", "pattern": ITEM_IF_MATCH_PATTERN if item else IF_MATCH_PATTERN},
             }
         ],
     }
+
+
+IF_NONE_MATCH = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": "If-None-Match",
+            "required": False,
+            "description": 'The version (ETag, e.g. "7") the caller holds: 304 with no body while it is current. '
+            "What an open panel polls with; these reads count against their own rate limit, not the one writes "
+            "share.",
+            # Any value: one that names no current version (or no version at all) simply answers 200 (RFC 9110).
+            "schema": {"type": "string"},
+        }
+    ]
+}
 
 
 TEXT_BODY = {
@@ -310,7 +347,7 @@ class ContractAPI(NinjaAPI):
             for operation in operations.values():
                 operation["security"] = SECURITY
                 if "/checklist" in path and not path.endswith("/history"):
-                    for status in (200, 201, 204):
+                    for status in (200, 201, 204, 304):
                         if status in operation["responses"]:
                             operation["responses"][status]["headers"] = {"ETag": ETAG}
         return document

@@ -37,12 +37,13 @@ ITEM_COLUMNS = (
     "position",
     "created_at",
     "updated_at",
+    "version",
 )
-ItemRow = tuple[UUID, str, str, bool, bool, str, date | None, int, datetime, datetime]
+ItemRow = tuple[UUID, str, str, bool, bool, str, date | None, int, datetime, datetime, int]
 
 
 def item_row_json(row: ItemRow) -> dict[str, Any]:
-    item_id, text, status, is_header, mandatory, assignee, due_date, position, created_at, updated_at = row
+    item_id, text, status, is_header, mandatory, assignee, due_date, position, created_at, updated_at, version = row
     return {
         "id": str(item_id),
         "text": text,
@@ -55,6 +56,7 @@ def item_row_json(row: ItemRow) -> dict[str, Any]:
         "position": position,
         "createdAt": created_at.isoformat(),
         "updatedAt": updated_at.isoformat(),
+        "version": version,  # this item's own version: what its ETag (If-Match "item-<id>-<version>") carries
     }
 
 
@@ -71,6 +73,7 @@ def item_json(item: ChecklistItem) -> dict[str, Any]:
             item.position,
             item.created_at,
             item.updated_at,
+            item.version,
         )
     )
 

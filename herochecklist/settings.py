@@ -110,6 +110,9 @@ PROGRESS_SWEEP_GRACE_SECONDS = env.int("PROGRESS_SWEEP_GRACE_SECONDS", default=1
 PROGRESS_SWEEP_MAX_AGE_DAYS = env.int("PROGRESS_SWEEP_MAX_AGE_DAYS", default=7)
 PROGRESS_SWEEP_BATCH = env.int("PROGRESS_SWEEP_BATCH", default=1000)
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
+# Conditional reads (If-None-Match, an open panel's live polling) count here instead, per site and user and minute,
+# so a visible panel (one a second) never eats its user's budget of writes and reads (checklists/live.py).
+API_POLL_RATE_PER_MINUTE = env.int("API_POLL_RATE_PER_MINUTE", default=240)
 # Authorization (tenants/permissions.py): Jira's answer to "may this user edit this issue / administer this project /
 # administer Jira" is kept in the shared cache this long (capped at 5 minutes: a revoked right stops working by then).
 # An unanswered question (Jira down, slow, or refusing us) means read-only, remembered this long so a Jira outage

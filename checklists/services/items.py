@@ -17,6 +17,7 @@ from ..models import (
     Checklist,
     ChecklistItem,
 )
+from ..preconditions import ItemTag, check_item
 from ..validation import clean_header_update, clean_item_fields, clean_position
 from .writes import (
     ITEM_FIELDS,
@@ -56,11 +57,13 @@ def item_create(
     return checklist, created[0]
 
 
-def _find(items: list[ChecklistItem], item_id: uuid.UUID) -> ChecklistItem:
-    for item in items:
-        if str(item.id) == str(item_id):
-            return item
-    raise NotFound("item not found")
+def _find(
+    checklist: Checklist, items: list[ChecklistItem], item_id: uuid.UUID, expected_item: ItemTag | None
+) -> ChecklistItem:
+    item = check_item(checklist, items, item_id, expected_item)
+    if item is None:
+        raise NotFound("item not found")
+    return item
 
 
 def item_update(
@@ -71,6 +74,7 @@ def item_update(
     item_id: uuid.UUID,
     data: dict[str, Any],
     expected_version: int | None = None,
+    expected_item: ItemTag | None = None,
 ) -> tuple[Checklist, ChecklistItem]:
     position = data.pop("position", None)
     fields = clean_item_fields(data, partial=True)
@@ -78,7 +82,7 @@ def item_update(
     result: list[ChecklistItem] = []
 
     def mutate(checklist: Checklist, items: list[ChecklistItem]) -> list[_Change]:
-        item = _find(items, item_id)
+        item = _find(checklist, items, item_id, expected_item)
         result[:] = [item]
         before = _snapshot(item)
         writes = clean_header_update(fields, is_header=item.is_header)
@@ -89,7 +93,8 @@ def item_update(
         if before != after:
             context.mark_sensitive(item.text)
             item.updated_by = actor.account_id
-            item.save(update_fields=[*writes, "updated_by", "updated_at"])
+            item.version += 1
+            item.save(update_fields=[*writes, "version", "updated_by", "updated_at"])
             changes.append(_Change(ChangeAction.ITEM_UPDATED, item.id, _diff(before, after)))
         if position is not None and position != items.index(item):
             items.remove(item)
@@ -107,10 +112,16 @@ def item_update(
 
 
 def item_delete(
-    *, tenant: Tenant, issue: IssueRef, actor: Actor, item_id: uuid.UUID, expected_version: int | None = None
+    *,
+    tenant: Tenant,
+    issue: IssueRef,
+    actor: Actor,
+    item_id: uuid.UUID,
+    expected_version: int | None = None,
+    expected_item: ItemTag | None = None,
 ) -> Checklist:
     def mutate(checklist: Checklist, items: list[ChecklistItem]) -> list[_Change]:
-        item = _find(items, item_id)
+        item = _find(checklist, items, item_id, expected_item)
         snapshot = _snapshot(item)
         deleted_id = item.id
         item.delete()
@@ -214,7 +225,8 @@ def _sync_entries(
             if before != after:
                 context.mark_sensitive(item.text)
                 item.updated_by = actor.account_id
-                item.save(update_fields=[*ITEM_FIELDS, "updated_by", "updated_at"])
+                item.version += 1
+                item.save(update_fields=[*ITEM_FIELDS, "version", "updated_by", "updated_at"])
                 changes.append(_Change(ChangeAction.ITEM_UPDATED, item.id, _diff(before, after)))
         final.append(item)
     kept_order = [str(i.id) for i in final if str(i.id) in set(old_order)]

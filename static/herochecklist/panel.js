@@ -11,10 +11,13 @@ import { menuButton } from "./menu.js";
 import { captureFocus, restoreFocus } from "./focus.js";
 import { listenForUndoKey, offerUndo, undoToast } from "./undo.js";
 import { makeDraggable, reorderedIds } from "./drag.js";
+import { adoptVersion, isRerendering, itemTag, noteItemConflict, redrawKeepingFocus, renderItemConflict,
+         startLive, uniqueItems } from "./live.js";
 
 let api = null; // the host's transport (see startPanel)
 let base = "";
 let hostResize = () => {};
+let liveFeed = null; // live.js: polls for others' changes while the panel is visible
 
 // canEdit follows the server's `permissions.edit` (Jira's Edit issues on this issue). It only decides what we draw:
 // the server checks every write again and answers 403 whatever this says.
@@ -85,15 +88,19 @@ function describe(err) {
 // Runs one write. On success the local state follows the server; on a conflict the list is marked stale and
 // nothing the user typed is thrown away.
 // onError(err), when given, may handle a failure itself (answer true) instead of the banner.
-async function write(method, path, body, { onItem, announceText, onError } = {}) {
+// A write of one item (`item`) is conditional on that item alone (live.js); ifMatch: null sends no precondition.
+async function write(method, path, body, { onItem, announceText, onError, item,
+  ifMatch = item ? itemTag(item) : state.version } = {}) {
   try {
-    const { data, version } = await api.request(method, base + path, body, { ifMatch: state.version, full: true });
+    const { data, version } = await api.request(method, base + path, body, { ifMatch, full: true });
     if (data && Array.isArray(data.items)) accept(data);
     else {
       if (onItem) onItem(data);
-      if (version != null) state.version = version;
+      state.items = uniqueItems(state.items);
+      adoptVersion(state, version, () => liveFeed && liveFeed.now());
       state.progress = progressOf(state.items);
     }
+    if (item) state.itemConflict = null;
     state.error = null;
     state.retry = null;
     if (announceText) announce(announceText);
@@ -105,7 +112,10 @@ async function write(method, path, body, { onItem, announceText, onError } = {})
       render();
       return false;
     }
-    if (err instanceof ApiError && err.status === 412) {
+    if (err instanceof ApiError && err.status === 412 && item && err.body && "currentItem" in err.body) {
+      noteItemConflict(state, item, body, err.body.currentItem);
+      announce("Someone else changed this item. Both versions are shown.");
+    } else if (err instanceof ApiError && err.status === 412) {
       state.conflict = true;
       announce("Someone else changed this checklist.");
     } else if (err instanceof ApiError && err.status === 403) {
@@ -142,6 +152,7 @@ function addItem(text, input) {
   const header = /^#{1,6}\s+(.*)$/.exec(text);
   if (header) body = { text: header[1], isHeader: true };
   return write("POST", "/items", body, {
+    ifMatch: null, // an add never overwrites anyone's change
     onItem: (item) => state.items.push(item),
     announceText: `Added ${body.isHeader ? "header" : "item"} ${body.text}`,
   }).then((ok) => {
@@ -154,7 +165,7 @@ function addItem(text, input) {
 }
 
 function patchItem(item, fields, message) {
-  return write("PATCH", itemPath(item), fields, { onItem: replaceItem, announceText: message });
+  return write("PATCH", itemPath(item), fields, { item, onItem: replaceItem, announceText: message });
 }
 
 async function deleteItem(item) {
@@ -164,6 +175,7 @@ async function deleteItem(item) {
     assigneeAccountId: item.assigneeAccountId, dueDate: item.dueDate, position: index,
   };
   const undo = () => write("POST", "/items", restore, {
+    ifMatch: null, // an add needs no precondition: a change by someone else meanwhile must not refuse the undo
     onItem: (created) => {
       state.items.splice(Math.min(index, state.items.length), 0, created);
       state.focusItem = created.id; // the restored row gets focus back
@@ -171,6 +183,7 @@ async function deleteItem(item) {
     announceText: `Restored ${plain(item)}`,
   });
   const ok = await write("DELETE", itemPath(item), null, {
+    item,
     onItem: () => (state.items = state.items.filter((i) => i.id !== item.id)),
     announceText: `Deleted ${plain(item)}. Press Control+Z to undo.`,
   });
@@ -224,6 +237,14 @@ function render() {
 }
 
 function renderBanner() {
+  if (state.itemConflict) {
+    return renderItemConflict(h, state, (value) => statusOf(value).name, {
+      save: (conflict, fields) => patchItem(conflict.theirs, fields, "Saved"),
+      add: (fields) => write("POST", "/items", fields, { ifMatch: null, onItem: (i) => state.items.push(i) }),
+      remove: (conflict) => deleteItem(conflict.theirs),
+      dismiss: () => { state.itemConflict = null; render(); },
+    });
+  }
   if (state.conflict) {
     return h("div", { class: "hc-banner hc-warning", role: "alert" },
       "Someone else changed this checklist. ",
@@ -367,7 +388,7 @@ function startEdit(item, cell) {
     if (e.key === "Enter") { e.preventDefault(); finish(true); }
     if (e.key === "Escape") { e.preventDefault(); finish(false); }
   });
-  input.addEventListener("blur", () => finish(true));
+  input.addEventListener("blur", () => { if (!isRerendering()) finish(true); }); // not when live.js redraws
   cell.replaceWith(input);
   input.focus();
   input.select();
@@ -490,5 +511,11 @@ export function startPanel(host) {
   window.addEventListener("online", () => { if (state.error) load(); });
   listenForUndoKey(document);
   if (window.ResizeObserver) new ResizeObserver(resize).observe(document.body);
-  load();
+  load().then(() => {
+    liveFeed = startLive({ api, path: base, current: () => state.version, onChange: (checklist) => {
+      if (state.mode === "text") return; // a text save stays based on what it opened: a change meanwhile is its 412
+      state.conflict = false;
+      redrawKeepingFocus(root, () => { accept(checklist); render(); });
+    } });
+  });
 }

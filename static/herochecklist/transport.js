@@ -31,6 +31,7 @@ export function createTransport({ apiBase, token, host, send, onTiming }) {
       headers["Content-Type"] = typeof body === "string" ? "text/plain; charset=utf-8" : "application/json";
     }
     if (options.ifMatch != null && method !== "GET") headers["If-Match"] = `"${options.ifMatch}"`;
+    if (options.ifNoneMatch != null) headers["If-None-Match"] = `"${options.ifNoneMatch}"`; // live.js polls
     if (send) return send({ method, path: apiBase + path, headers, body: payload });
     return fetch(apiBase + path, { method, headers, body: payload, credentials: "omit" });
   }
@@ -44,7 +45,7 @@ export function createTransport({ apiBase, token, host, send, onTiming }) {
       failed = !(err instanceof ApiError) || err.status >= 500;
       throw err;
     } finally {
-      if (onTiming) onTiming((performance.now() - started) / 1000, failed);
+      if (onTiming && !options.untimed) onTiming((performance.now() - started) / 1000, failed);
     }
   }
 
@@ -53,6 +54,7 @@ export function createTransport({ apiBase, token, host, send, onTiming }) {
     if (response.status === 401 && (await refresh())) response = await once(method, path, body, options);
     const etag = response.headers.get("ETag");
     const version = etag ? Number(etag.replace(/[W/"]/g, "")) : null;
+    if (response.status === 304) return options.full ? { data: null, version } : null; // unchanged
     if (!response.ok) {
       let errorBody = null;
       try { errorBody = await response.json(); } catch (e) { errorBody = null; }

@@ -78,6 +78,31 @@ def test_a_commit_that_never_arrived_is_retried_and_the_create_returns_the_store
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("lose", ["lose_replies_to", "lose_requests_to"])
+def test_an_item_conditional_write_with_a_lost_commit_is_applied_once_and_answered_200(proxy, client, tenant, lose):
+    """The item precondition (If-Match "item-<id>-<version>") is checked in each attempt: a commit that landed is
+    not retried into a 412 against its own change, and one that never arrived is retried and passes."""
+    api = Api(client, tenant)
+    item = api.add("Build").json()
+    assert api.patch(item["id"], status="done").status_code == 200  # item version 2
+    getattr(proxy, lose)("commitTransaction")
+    response = client.patch(
+        api.url(f"/items/{item['id']}"),
+        data={"text": "Build once"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=api.authorization,
+        HTTP_IF_MATCH=f'"item-{item["id"]}-2"',
+    )
+    proxy.disarm()
+    assert proxy.lost["commitTransaction"] >= 1
+    assert response.status_code == 200, response.content
+    stored = ChecklistItem.objects.get(id=item["id"])
+    assert (stored.text, stored.status, stored.version) == ("Build once", "done", 3)
+    assert Checklist.objects.get().version == 3 == int(response["ETag"].strip('"'))
+    assert ChecklistChange.objects.filter(item_id=item["id"], action="item_updated").count() == 2
+
+
+@pytest.mark.django_db
 def test_a_lost_commit_reply_elsewhere_answers_503_json_not_500(proxy, client, tenant, standin):
     standin.grant("557058:alice", "admin")  # site-wide templates are changed by Jira admins
     api = Api(client, tenant)

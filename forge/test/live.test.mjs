@@ -1,0 +1,64 @@
+// The live-update and per-item pieces of the panel (static/herochecklist/live.js) through the Forge transport.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { createTransport } from "../../static/herochecklist/transport.js";
+import { forgeSend } from "../../static/herochecklist/forge-transport.js";
+import { adoptVersion, itemTag, noteItemConflict, uniqueItems } from "../../static/herochecklist/live.js";
+
+test("a poll sends If-None-Match and a 304 comes back as no data, without a timing report", async () => {
+  const calls = [];
+  const timings = [];
+  const requestRemote = async (remoteKey, init) => {
+    calls.push(init);
+    return new Response(null, { status: 304, headers: { ETag: '"7"' } });
+  };
+  const api = createTransport({ apiBase: "/api/v1", token: "forge", send: forgeSend(requestRemote),
+                                onTiming: (s) => timings.push(s) });
+  const result = await api.request("GET", "/issues/1/checklist", null, { ifNoneMatch: 7, full: true, untimed: true });
+  assert.deepEqual(result, { data: null, version: 7 });
+  assert.equal(calls[0].headers["If-None-Match"], '"7"');
+  assert.equal(calls[0].headers["If-Match"], undefined);
+  assert.deepEqual(timings, []);
+});
+
+test("an item write's If-Match is the item's own tag", async () => {
+  const calls = [];
+  const requestRemote = async (remoteKey, init) => {
+    calls.push(init);
+    return new Response("{}", { status: 200, headers: { ETag: '"9"' } });
+  };
+  const api = createTransport({ apiBase: "/api/v1", token: "forge", send: forgeSend(requestRemote) });
+  const item = { id: "0b6c2f9e-8a4d-4c4e-9f7a-2d1e5b3c4a10", version: 3 };
+  await api.request("PATCH", "/issues/1/checklist/items/x", { status: "done" }, { ifMatch: itemTag(item) });
+  assert.equal(calls[0].headers["If-Match"], '"item-0b6c2f9e-8a4d-4c4e-9f7a-2d1e5b3c4a10-3"');
+});
+
+test("a version that skips someone else's change is not taken: the panel fetches instead", () => {
+  const state = { version: 4 };
+  let fetched = 0;
+  adoptVersion(state, 5, () => (fetched += 1));
+  assert.equal(state.version, 5);
+  adoptVersion(state, 7, () => (fetched += 1));
+  assert.equal(state.version, 5);
+  assert.equal(fetched, 1);
+});
+
+test("a 412 on an item keeps the user's change and shows the stored item", () => {
+  const mine = { id: "a", text: "Build", version: 1 };
+  const theirs = { id: "a", text: "Build", status: "done", version: 2 };
+  const state = { items: [mine, { id: "b" }] };
+  noteItemConflict(state, mine, { text: "Build twice" }, theirs);
+  assert.deepEqual(state.itemConflict, { item: mine, fields: { text: "Build twice" }, theirs });
+  assert.equal(state.items[0], theirs);
+  // A delete of an item someone else already deleted is no conflict: it is simply gone.
+  noteItemConflict(state, theirs, null, null);
+  assert.equal(state.itemConflict, null);
+  assert.deepEqual(state.items.map((i) => i.id), ["b"]);
+});
+
+test("an item a poll already brought is not shown twice when the write's answer arrives", () => {
+  const a1 = { id: "a", text: "old" };
+  const b = { id: "b" };
+  const a2 = { id: "a", text: "new" };
+  assert.deepEqual(uniqueItems([a1, b, a2]), [a2, b]);
+});

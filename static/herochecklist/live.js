@@ -1,0 +1,175 @@
+// A team editing at once (issue #17): per-item preconditions, the conflict view, and live updates.
+// - A write of one item sends that item's ETag (If-Match "item-<id>-<version>"), so edits of different items never
+//   conflict; a 412 carries the item as stored now, and the panel shows theirs beside the user's own, kept.
+// - While the panel is visible it polls the checklist once a second with If-None-Match (304 while nothing changed;
+//   chosen over server-sent events by measurement, see bench/RESULTS.md), and applies a change without taking the
+//   user's text or focus away.
+
+export const POLL_MS = 1000;
+const MAX_BACKOFF_MS = 15000;
+
+// The If-Match value of one item; the transport quotes it.
+export const itemTag = (item) => `item-${item.id}-${item.version}`;
+
+// A write conditional on one item answers the checklist version after it, which may have skipped changes this panel
+// has not seen: take it only when it is the very next one, else fetch now (a whole-list write must not be based on
+// a version whose changes we never showed).
+export function adoptVersion(state, version, refreshNow) {
+  if (version == null) return;
+  if (version === state.version + 1) state.version = version;
+  else if (version > state.version) refreshNow();
+}
+
+// A write's answer can arrive after a poll that already brought its result: the same item must not show twice.
+export function uniqueItems(items) {
+  const latest = new Map(items.map((item) => [item.id, item]));
+  return [...latest.keys()].map((id) => latest.get(id));
+}
+
+let rerendering = false;
+// True while a live update redraws the panel: an editor taken out of the page then is not "left" by its user.
+export const isRerendering = () => rerendering;
+
+function focusedControl(root) {
+  const active = document.activeElement;
+  if (!active || active === root || !root.contains(active)) return null;
+  let selection = null;
+  try {
+    if (typeof active.selectionStart === "number") selection = [active.selectionStart, active.selectionEnd];
+  } catch (err) {
+    selection = null;
+  }
+  return {
+    node: active,
+    row: active.closest("[data-id]")?.dataset.id,
+    label: active.getAttribute("aria-label"),
+    kind: active.classList[0],
+    editor: active.classList.contains("hc-edit"),
+    selection,
+  };
+}
+
+function findAgain(root, before) {
+  const scope = before.row ? root.querySelector(`[data-id="${CSS.escape(before.row)}"]`) : root;
+  if (!scope) return null;
+  if (before.editor) {
+    // The open editor itself (its text, caret and handlers) goes back in place of the redrawn text.
+    const cell = scope.querySelector(".hc-text-cell");
+    if (!cell) return null;
+    cell.replaceWith(before.node);
+    return before.node;
+  }
+  if (before.label) {
+    const same = scope.querySelector(`[aria-label="${CSS.escape(before.label)}"]`);
+    if (same) return same;
+  }
+  return before.kind ? scope.querySelector(`.${CSS.escape(before.kind)}`) : null;
+}
+
+// Runs redraw() (which replaces the panel's DOM) and puts the user back where they were: the same control focused,
+// the same caret, an open item editor with what was typed in it.
+export function redrawKeepingFocus(root, redraw) {
+  const before = focusedControl(root);
+  rerendering = true;
+  try {
+    redraw();
+  } finally {
+    rerendering = false;
+  }
+  if (!before) return;
+  const target = findAgain(root, before);
+  if (!target) return;
+  target.focus({ preventScroll: true });
+  if (before.selection && typeof target.setSelectionRange === "function") {
+    try {
+      target.setSelectionRange(before.selection[0], before.selection[1]);
+    } catch (err) {
+      // not a text control after all
+    }
+  }
+}
+
+// Polls `path` while the page is visible; onChange(checklist) gets each new version. current() is the version the
+// panel shows. Returns { now() } to poll at once (after a write skipped a version).
+export function startLive({ api, path, current, onChange }) {
+  let timer = null;
+  let inFlight = false;
+  let delay = POLL_MS;
+
+  const visible = () => document.visibilityState === "visible";
+  function schedule(ms = delay) {
+    clearTimeout(timer);
+    timer = visible() ? setTimeout(poll, ms) : null;
+  }
+  async function poll() {
+    if (inFlight || !visible()) return;
+    inFlight = true;
+    try {
+      // Always the version shown: a change the panel held back (text mode) keeps coming until it is applied.
+      const { data } = await api.request("GET", path, null, { ifNoneMatch: current(), full: true, untimed: true });
+      // A poll answered after one of our own writes may be older than what the panel shows: drop it.
+      if (data && Array.isArray(data.items) && data.version > current()) onChange(data);
+      delay = POLL_MS;
+    } catch (err) {
+      // Offline, rate limited (its own budget, see checklists/live.py) or a server fault: ask less often.
+      delay = Math.min(delay * 2, MAX_BACKOFF_MS);
+    } finally {
+      inFlight = false;
+      schedule();
+    }
+  }
+  document.addEventListener("visibilitychange", () => (visible() ? schedule(0) : clearTimeout(timer)));
+  schedule();
+  return { now: () => schedule(0) };
+}
+
+// --- the conflict of one item -----------------------------------------------------------------------------------
+
+// A 412 on a write of `item`: keep what the user wanted (`fields`; null for a delete) and show it beside the item
+// as stored now (null: deleted).
+export function noteItemConflict(state, item, fields, currentItem) {
+  state.itemConflict = fields === null && !currentItem ? null : { item, fields, theirs: currentItem };
+  if (currentItem) state.items = state.items.map((i) => (i.id === currentItem.id ? currentItem : i));
+  else state.items = state.items.filter((i) => i.id !== item.id);
+}
+
+const ITEM_FIELDS = ["text", "status", "isHeader", "mandatory", "assigneeAccountId", "dueDate"];
+const itemFields = (item) => Object.fromEntries(ITEM_FIELDS.filter((k) => item[k] != null).map((k) => [k, item[k]]));
+
+function describeItem(h, item, statusLabel) {
+  if (!item) return h("span", { class: "hc-theirs" }, "deleted");
+  return h("span", { class: "hc-theirs" }, item.text, " · ", statusLabel(item.status));
+}
+
+// The banner for state.itemConflict. actions: { save(conflict, fields), add(fields), remove(conflict), dismiss() }.
+export function renderItemConflict(h, state, statusLabel, actions) {
+  const conflict = state.itemConflict;
+  const { item, fields, theirs } = conflict;
+  if (fields === null) {
+    return h("div", { class: "hc-banner hc-warning hc-conflict", role: "alert" },
+      h("p", {}, `Someone else changed “${item.text}” before you deleted it.`),
+      h("p", { class: "hc-version" }, h("strong", {}, "Theirs: "), describeItem(h, theirs, statusLabel)),
+      h("div", { class: "hc-row" },
+        h("button", { type: "button", onclick: () => actions.remove(conflict) }, "Delete it anyway"),
+        h("button", { type: "button", class: "hc-primary", onclick: actions.dismiss }, "Keep it")));
+  }
+  const yours = { ...item, ...fields };
+  const text = "text" in fields
+    ? h("input", { type: "text", class: "hc-yours-text", value: yours.text, maxlength: "2000",
+                   "aria-label": "Your text" })
+    : null;
+  if (text) text.value = yours.text;
+  const mine = () => (text ? { ...fields, text: text.value.trim() || yours.text } : fields);
+  const changed = Object.keys(fields).filter((k) => k !== "text").map((k) => `${k}: ${String(fields[k])}`);
+  return h("div", { class: "hc-banner hc-warning hc-conflict", role: "alert" },
+    h("p", {}, theirs ? `Someone else changed “${item.text}” while you were editing it.`
+      : `Someone else deleted “${item.text}” while you were editing it.`),
+    h("p", { class: "hc-version" }, h("strong", {}, "Theirs: "), describeItem(h, theirs, statusLabel)),
+    h("p", { class: "hc-version" }, h("strong", {}, "Yours: "), text || yours.text,
+      changed.length ? ` (${changed.join(", ")})` : null),
+    h("div", { class: "hc-row" },
+      h("button", { type: "button", class: "hc-primary",
+        onclick: () => (theirs ? actions.save(conflict, mine()) : actions.add(itemFields({ ...yours, ...mine() }))) },
+      theirs ? "Save mine" : "Add mine again"),
+      h("button", { type: "button", onclick: actions.dismiss }, "Keep theirs")));
+}
