@@ -6,21 +6,16 @@ import random
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import get_connection
 from django.utils import timezone
-
-from . import services
-from .hubspot import MAX_BATCH, HubSpotError, add_to_list, upsert_contacts
-from .marketplace import MarketplaceError, iter_licenses
-from .models import Contact, SyncState
-from .ratelimit import RateLimitTimeout
-from .services import EmailClaimBusy, contact_claim_batch, contact_send_email, tenant_offboard
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=5, ignore_result=True)
 def marketplace_poll_task(self) -> None:
+    from . import services
+    from .marketplace import MarketplaceError, iter_licenses
+
     if not settings.MARKETPLACE_VENDOR_ID:
         logger.info("marketplace poll skipped: MARKETPLACE_VENDOR_ID is not set")
         return
@@ -40,6 +35,10 @@ def marketplace_poll_task(self) -> None:
 @shared_task(acks_late=True, ignore_result=True)
 def hubspot_sync_task() -> int:
     """Claim pending contacts in batches of 100 and queue one push per batch."""
+    from .hubspot import MAX_BATCH
+    from .models import Contact, SyncState
+    from .services import contact_claim_batch
+
     if not settings.HUBSPOT_ACCESS_TOKEN:
         logger.info("hubspot sync skipped: HUBSPOT_ACCESS_TOKEN is not set")
         return 0
@@ -58,6 +57,10 @@ def hubspot_sync_task() -> int:
 
 @shared_task(bind=True, acks_late=True, max_retries=12, ignore_result=True)
 def hubspot_push_batch_task(self, contact_ids: list[str]) -> None:
+    from . import services
+    from .hubspot import HubSpotError, add_to_list, upsert_contacts
+    from .ratelimit import RateLimitTimeout
+
     people = services.contact_push_payload(contact_ids=contact_ids)
     if not people:
         services.contact_release(contact_ids=contact_ids)
@@ -103,6 +106,10 @@ def _reason(exc) -> str:
 
 @shared_task(bind=True, acks_late=True, max_retries=5, ignore_result=True)
 def contact_email_batch_task(self, contact_ids: list[str]) -> None:
+    from django.core.mail import get_connection
+
+    from .services import EmailClaimBusy, contact_send_email
+
     busy = []
     with get_connection() as connection:
         for contact_id in contact_ids:
@@ -120,4 +127,6 @@ def contact_email_batch_task(self, contact_ids: list[str]) -> None:
 
 @shared_task(acks_late=True, ignore_result=True)
 def tenant_offboard_task(tenant_id: str) -> None:
+    from .services import tenant_offboard
+
     tenant_offboard(tenant_id=tenant_id)

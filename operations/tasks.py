@@ -4,15 +4,14 @@ from celery import shared_task
 
 from core.metrics import heartbeat_record
 
-from .backup import backup_create, backups_prune
-from .privacy import personal_data_report
-
 logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, soft_time_limit=3000, time_limit=3600)
 def backup_task():
     """Daily backup then pruning. Re-running on the same day only adds one more archive (all kept for 8 days)."""
+    from .backup import backup_create, backups_prune
+
     result = backup_create()
     pruned = backups_prune()
     logger.info("backup written", extra={"archive": result.name, "bytes": result.size, "pruned": len(pruned)})
@@ -20,6 +19,8 @@ def backup_task():
 
 @shared_task(acks_late=True)
 def personal_data_report_task():
+    from .privacy import personal_data_report
+
     outcome = personal_data_report()
     logger.info("personal data report", extra=outcome)
 
