@@ -20,6 +20,7 @@ from core import context
 from core.counters import window_count
 from core.db import CommitUnknown
 from core.exceptions import Conflict, NotFound, ValidationFailed
+from core.fastjson import OrjsonRenderer
 from core.middleware import api_exception_response
 from tenants import permissions
 from tenants.auth import AuthContext, AuthError, IssueRef, authenticate_api_request
@@ -114,6 +115,7 @@ class JsonOnlyParser(Parser):
 api = ContractAPI(
     title="HeroChecklist API",
     parser=JsonOnlyParser(),
+    renderer=OrjsonRenderer(),
     version="1",
     urls_namespace="api-v1",
     auth=ApiAuth(),
