@@ -17,7 +17,7 @@ from ninja.throttling import BaseThrottle
 from pydantic import ConfigDict, StrictBool
 
 from core import context
-from core.counters import window_count
+from core.counters import window_take
 from core.db import CommitUnknown
 from core.exceptions import Conflict, NotFound, ValidationFailed
 from core.fastjson import OrjsonRenderer
@@ -90,9 +90,9 @@ class AccountThrottle(BaseThrottle):
         if not isinstance(auth, AuthContext):
             return True
         minute = int(time.time() // 60)
-        count = window_count(f"throttle:{auth.tenant.id}:{auth.account_id}:{minute}", ttl_seconds=120)
         self.reset_in = 60 - time.time() % 60
-        return count is None or count <= settings.API_RATE_LIMIT_PER_MINUTE  # None: cache down, fail open
+        key = f"throttle:{auth.tenant.id}:{auth.account_id}:{minute}"
+        return window_take(key, limit=settings.API_RATE_LIMIT_PER_MINUTE, ttl_seconds=120)  # fails open
 
     def wait(self) -> float:
         return getattr(self, "reset_in", 60.0)
