@@ -74,6 +74,7 @@ wrk:
 bench: install-dev browser wrk
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.peer
+	$(BIN)/python -m bench.servers
 	$(BIN)/python -m bench.sync
 	$(BIN)/python -m bench.panel
 

@@ -54,7 +54,7 @@ def main() -> None:
         items = httpx.get(base, headers=auth).json()["items"]
         patch_bodies = [json.dumps({"status": status}) for status in ("done", "todo")]
         scenarios = {
-            "limit": Scenario(stack.serve("bench.trivial:application")),
+            "limit": Scenario(stack.serve("bench.trivial:application") + "/"),
             "floor": Scenario(f"{stack.url}/healthz"),
             "read": Scenario(base, headers=auth),
             "patch": Scenario(

@@ -74,7 +74,7 @@ def main() -> None:
             assert response.status_code == 200 and len(response.json()["items"]) == 20, (url, response.text[:200])
             assert httpx.get(url, headers={"Authorization": "JWT forged"}).status_code in (400, 401)
         scenarios = {
-            "limit": Scenario(stack.serve("bench.trivial:application")),
+            "limit": Scenario(stack.serve("bench.trivial:application") + "/"),
             "herochecklist": Scenario(ours, headers=auth),
             "ace": Scenario(theirs, headers=auth),
         }

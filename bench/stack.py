@@ -154,15 +154,18 @@ class Stack:
             raise SystemExit(f"install failed: {response.status_code} {response.text}")
         return self
 
-    def serve(self, target: str) -> str:
-        """Another WSGI app (bench/trivial.py's physical limit) on the same server, workers and threads as the app.
-        Returns its URL; stopped with the stack."""
+    def serve(self, target: str, *, server: str = "", workers: int = 0, threads: int = 0) -> str:
+        """Another WSGI app (bench/trivial.py's physical limit, or the app itself on another server) with the stack's
+        environment, by default on the same server, workers and threads as the app. Returns its base URL; stopped
+        with the stack."""
         port = free_port()
-        command = server_command(self.server, target, port, workers=self.workers, threads=self.threads)
+        command = server_command(
+            server or self.server, target, port, workers=workers or self.workers, threads=threads or self.threads
+        )
         proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.extra.append(proc)
-        wait_until_up(f"http://127.0.0.1:{port}/", proc, target)
-        return f"http://127.0.0.1:{port}/"
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", proc, target)
+        return f"http://127.0.0.1:{port}"
 
     def describe(self) -> str:
         threads = f" x {self.threads} threads" if self.threads > 1 else ""
