@@ -51,7 +51,7 @@ def main() -> None:
         issue = {"id": "10001", "key": "DEMO-1", "typeId": "10002", "projectId": "10000"}
         auth = {"Authorization": f"JWT {stack.jira.context_token(issue)}"}
         base = stack.seed_checklist(auth)
-        items = httpx.get(base, headers=auth).json()["items"]
+        items = httpx.get(base, headers=auth, timeout=60).json()["items"]
         patch_bodies = [json.dumps({"status": status}) for status in ("done", "todo")]
         scenarios = {
             "limit": Scenario(stack.serve("bench.trivial:application") + "/"),

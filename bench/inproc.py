@@ -87,9 +87,14 @@ def _child(spec: dict) -> None:
 
 def measure(env: dict, requests: dict, *, n: int = 300, profile: str = "") -> dict[str, float]:
     """CPU µs per request for each of `requests` (name: {method, url, headers, body}), in a fresh process."""
-    spec = {"requests": requests, "n": n, "profile": profile}
+    return measure_env(env, "bench.inproc", {"requests": requests, "n": n, "profile": profile}, show=bool(profile))
+
+
+def measure_env(env: dict, module: str, spec: dict, *, show: bool = False) -> dict:
+    """Runs `python -m <module> --child` with the stack's environment, the spec as JSON on its stdin; returns the
+    JSON of its last line."""
     out = subprocess.run(
-        [sys.executable, "-m", "bench.inproc"],
+        [sys.executable, "-m", module, "--child"],
         input=json.dumps(spec),
         cwd=ROOT,
         env={**env, "LOG_LEVEL": "ERROR"},
@@ -97,8 +102,8 @@ def measure(env: dict, requests: dict, *, n: int = 300, profile: str = "") -> di
         text=True,
     )
     if out.returncode != 0:
-        raise SystemExit(f"bench/inproc failed: {out.stderr[-2000:]}")
-    if profile:
+        raise SystemExit(f"{module} failed: {out.stderr[-2000:]}")
+    if show:
         print(out.stderr)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -70,9 +70,9 @@ def main() -> None:
         )
         theirs = f"{peer_url}/api/v1/issues/10001/checklist"
         for url in (ours, theirs):
-            response = httpx.get(url, headers=auth)
+            response = httpx.get(url, headers=auth, timeout=60)
             assert response.status_code == 200 and len(response.json()["items"]) == 20, (url, response.text[:200])
-            assert httpx.get(url, headers={"Authorization": "JWT forged"}).status_code in (400, 401)
+            assert httpx.get(url, headers={"Authorization": "JWT forged"}, timeout=60).status_code in (400, 401)
         scenarios = {
             "limit": Scenario(stack.serve("bench.trivial:application") + "/"),
             "herochecklist": Scenario(ours, headers=auth),

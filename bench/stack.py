@@ -44,7 +44,7 @@ def server_command(server: str, target: str, port: int, *, workers: int, threads
 
 
 def wait_until_up(url: str, proc: subprocess.Popen, what: str) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300  # a shared machine under load can take minutes to import Django
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"{what} exited ({proc.returncode})")
@@ -177,7 +177,7 @@ class Stack:
         url = f"{self.url}/api/v1/issues/{issue_id}/checklist"
         text = "".join(f"- [ ] Checklist item {n} with a **bit** of text\n" for n in range(items))
         response = httpx.put(
-            f"{url}/text", content=text.encode(), headers={**authorization, "Content-Type": "text/plain"}
+            f"{url}/text", content=text.encode(), headers={**authorization, "Content-Type": "text/plain"}, timeout=120
         )
         response.raise_for_status()
         return url
@@ -197,9 +197,12 @@ class Stack:
 
     def stop(self) -> None:
         for proc in (self.proc, self.worker_proc, *self.extra):
-            if proc:
+            if proc and proc.poll() is None:
                 proc.terminate()
-                proc.wait(timeout=15)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
         self.jira.stop()
         if self.redis_proc:
             self.redis_proc.terminate()
