@@ -82,8 +82,8 @@ class ApiAuth:
 
 
 class AccountThrottle(BaseThrottle):
-    """Per site and user, per clock minute, shared by every web node through the cache. A counter (one round trip)
-    rather than ninja's request-history list, which is re-pickled whole on every request."""
+    """Per site and user, per clock minute, shared by every web node through the cache. A counter (one round trip,
+    one per batch for busy callers: core.counters.window_take) rather than ninja's re-pickled request-history list."""
 
     def allow_request(self, request) -> bool:
         auth = getattr(request, "auth", None)
