@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format install install-dev migrate browser monitoring-tools forge-ui bench audit clean
+.PHONY: run test lint format install install-dev migrate browser monitoring-tools forge-ui wrk bench audit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,10 +64,17 @@ format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# wrk, the HTTP benchmarks' load generator (Debian's package).
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
+
 # Benchmarks print figures and same-run ratios; see bench/RESULTS.md for a recorded run.
-bench: install-dev browser
+bench: install-dev browser wrk
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.peer
+	$(BIN)/python -m bench.servers
 	$(BIN)/python -m bench.sync
 	$(BIN)/python -m bench.panel
 	$(BIN)/python -m bench.live

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.api import interleaved, ratio_range
+from bench.api import server_arguments
+from bench.load import Scenario, interleaved, ratio_range, table
 from bench.stack import Stack, free_port
 
 PEER = Path(__file__).resolve().parent / "peer"
@@ -52,19 +53,12 @@ def start_peer(*, client_key: str, secret: str, app_key: str) -> tuple[subproces
     raise SystemExit("the peer did not come up")
 
 
-def _no_body(n: int, i: int) -> None:
-    return None
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=10, help="per server, over all rounds")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating slices per server")
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
+    server_arguments(parser)
     args = parser.parse_args()
 
-    stack = Stack(workers=args.workers).start()
+    stack = Stack(workers=args.workers, server=args.server, threads=args.threads).start()
     peer = work = None
     try:
         issue = {"id": "10001", "key": "DEMO-1", "typeId": "10002", "projectId": "10000"}
@@ -76,15 +70,16 @@ def main() -> None:
         )
         theirs = f"{peer_url}/api/v1/issues/10001/checklist"
         for url in (ours, theirs):
-            response = httpx.get(url, headers=auth)
+            response = httpx.get(url, headers=auth, timeout=60)
             assert response.status_code == 200 and len(response.json()["items"]) == 20, (url, response.text[:200])
-            assert httpx.get(url, headers={"Authorization": "JWT forged"}).status_code in (400, 401)
-        results, per_round = interleaved(
-            {"herochecklist": (ours, "GET", auth, _no_body), "ace": (theirs, "GET", auth, _no_body)},
-            seconds=args.seconds,
-            rounds=args.rounds,
-            concurrency=args.concurrency,
-        )
+            assert httpx.get(url, headers={"Authorization": "JWT forged"}, timeout=60).status_code in (400, 401)
+        scenarios = {
+            "limit": Scenario(stack.serve("bench.trivial:application") + "/"),
+            "herochecklist": Scenario(ours, headers=auth),
+            "ace": Scenario(theirs, headers=auth),
+        }
+        results = interleaved(scenarios, seconds=args.seconds, rounds=args.rounds, connections=args.connections)
+        described = stack.describe()
     finally:
         if peer:
             peer.terminate()
@@ -93,15 +88,16 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
         stack.stop()
     print(
-        f"bench/peer: authenticated 20-item checklist read, {args.concurrency} concurrent clients, "
-        f"{args.seconds:.0f}s each in {args.rounds} alternating rounds; HeroChecklist on gunicorn with "
-        f"{args.workers} workers, ACE on one Node process"
+        f"bench/peer: authenticated 20-item checklist read, wrk with {args.connections} connections, "
+        f"{args.seconds:.0f}s each in {args.rounds} alternating rounds; HeroChecklist on {described}, ACE on one "
+        "Node process"
     )
-    print(f"  {'server':14} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'errors':>7}")
-    for name, r in results.items():
-        print(f"  {name:14} {r['rps']:9.0f} {r['p50']:8.1f} {r['p90']:8.1f} {r['p99']:8.1f} {r['errors']:7d}")
-    print(f"  HeroChecklist / ACE throughput: {results['herochecklist']['rps'] / results['ace']['rps']:.2f}")
-    print(f"  by round: {ratio_range(per_round['herochecklist'], per_round['ace'])}")
+    print("\n".join(table(results, base="ace")))
+    ours, theirs, limit = (results[name].by_round() for name in ("herochecklist", "ace", "limit"))
+    print(f"  HeroChecklist / ACE throughput: {results['herochecklist'].rps / results['ace'].rps:.2f}")
+    print(f"  by round: {ratio_range(ours, theirs)}")
+    print(f"  HeroChecklist / limit by round: {ratio_range(ours, limit)}")
+    print(f"  ACE / limit by round: {ratio_range(theirs, limit)}")
 
 
 if __name__ == "__main__":

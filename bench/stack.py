@@ -1,5 +1,6 @@
-"""The app in production mode (DEBUG off, gunicorn, fingerprinted gzip static files) plus the Jira stand-in,
-on 127.0.0.1 only, for the benchmarks. Starts clean each time and stops everything it started."""
+"""The app in production mode (DEBUG off, gunicorn or granian, fingerprinted gzip static files, the Redis cache, a
+Redis broker with a real Celery worker taking the queued tasks) plus the Jira stand-in, on 127.0.0.1 only, for the
+benchmarks. Starts clean each time and stops everything it started."""
 
 import os
 import secrets
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -17,7 +19,41 @@ from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC_BASE_URL = "https://checklist.bench.invalid"  # declared baseUrl; we reach the app over plain loopback
-BENCH_CACHE_URL = "redis://127.0.0.1:6379/13"
+# The Redis run_suite.ensure_redis answers on (TEST_REDIS_PORT, default 6379); cache and broker get a database each.
+REDIS_PORT = int(os.environ.get("TEST_REDIS_PORT") or 6379)
+BENCH_CACHE_URL = f"redis://127.0.0.1:{REDIS_PORT}/13"
+BENCH_BROKER_URL = f"redis://127.0.0.1:{REDIS_PORT}/12"
+SERVERS = ("gunicorn", "granian")
+
+
+def server_command(server: str, target: str, port: int, *, workers: int, threads: int = 1) -> list[str]:
+    """The command line of one web server serving the WSGI callable `target` ("module:name") on 127.0.0.1:port.
+    gunicorn: sync workers (one request at a time, no keep-alive), or gthread with `threads` > 1. granian: Rust
+    HTTP/1 with keep-alive, `threads` blocking threads per worker running the WSGI app."""
+    bin_dir = Path(sys.executable).parent
+    if server == "gunicorn":
+        threaded = ["-k", "gthread", "--threads", str(threads)] if threads > 1 else []
+        return [str(bin_dir / "gunicorn"), target, "-b", f"127.0.0.1:{port}", "-w", str(workers), *threaded]
+    if server == "granian":
+        return [
+            str(bin_dir / "granian"),
+            *("--interface", "wsgi", "--http", "1", "--no-ws", "--host", "127.0.0.1", "--port", str(port)),
+            *("--workers", str(workers), "--blocking-threads", str(threads), "--log-level", "warning", target),
+        ]
+    raise ValueError(f"unknown server {server!r}")
+
+
+def wait_until_up(url: str, proc: subprocess.Popen, what: str) -> None:
+    deadline = time.monotonic() + 300  # a shared machine under load can take minutes to import Django
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited ({proc.returncode})")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit(f"{what} did not come up")
 
 
 def free_port() -> int:
@@ -27,7 +63,16 @@ def free_port() -> int:
 
 
 class Stack:
-    def __init__(self, *, workers: int = 4, database_url: str = "", gunicorn_args: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        *,
+        workers: int = 4,
+        database_url: str = "",
+        gunicorn_args: tuple[str, ...] = (),
+        server: str = "gunicorn",
+        threads: int = 1,
+        broker: bool = True,
+    ):
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "herochecklist.settings")
         import django
 
@@ -60,7 +105,14 @@ class Stack:
             "CACHE_URL": BENCH_CACHE_URL,
         }
         self.env.pop("REDIS_URL", None)
+        if broker:
+            # As in production: writes queue their Jira property push, a worker process takes it.
+            self.env["REDIS_URL"] = BENCH_BROKER_URL
+            self.env["CELERY_QUEUE"] = f"bench-{uuid.uuid4().hex[:8]}"
+        self.server, self.threads = server, threads
         self.workers = workers
+        self.worker_proc: subprocess.Popen | None = None
+        self.extra: list[subprocess.Popen] = []
         # BENCH_GUNICORN_ARGS (for example "--worker-class gthread --threads 4") tries another server setup.
         self.gunicorn_args = (*gunicorn_args, *shlex.split(os.environ.get("BENCH_GUNICORN_ARGS", "")))
         self.redis_proc = None
@@ -78,45 +130,54 @@ class Stack:
         self.redis_proc = ensure_redis()
         self.manage("migrate", "--noinput")
         self.manage("collectstatic", "--noinput", "--clear")
-        self.proc = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "gunicorn"),
-                "herochecklist.wsgi",
-                "-b",
-                f"127.0.0.1:{self.port}",
-                "-w",
-                str(self.workers),
-                "--access-logfile",
-                "-",
-                "--log-level",
-                "warning",
-                *self.gunicorn_args,
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        command = server_command(
+            self.server, "herochecklist.wsgi:application", self.port, workers=self.workers, threads=self.threads
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            raise SystemExit("gunicorn did not come up")
+        if self.server == "gunicorn":
+            command += ["--access-logfile", "-", "--log-level", "warning", *self.gunicorn_args]
+        self.proc = subprocess.Popen(
+            command, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_until_up(f"{self.url}/healthz", self.proc, self.server)
+        if "REDIS_URL" in self.env:
+            from devhost.celery import worker_command
+
+            self.worker_proc = subprocess.Popen(
+                worker_command(self.env["CELERY_QUEUE"]),
+                cwd=ROOT,
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         response = self.jira.install(self.url, audience=PUBLIC_BASE_URL)
         if response.status_code != 204:
             raise SystemExit(f"install failed: {response.status_code} {response.text}")
         return self
+
+    def serve(self, target: str, *, server: str = "", workers: int = 0, threads: int = 0) -> str:
+        """Another WSGI app (bench/trivial.py's physical limit, or the app itself on another server) with the stack's
+        environment, by default on the same server, workers and threads as the app. Returns its base URL; stopped
+        with the stack."""
+        port = free_port()
+        command = server_command(
+            server or self.server, target, port, workers=workers or self.workers, threads=threads or self.threads
+        )
+        proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.extra.append(proc)
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", proc, target)
+        return f"http://127.0.0.1:{port}"
+
+    def describe(self) -> str:
+        threads = f" x {self.threads} threads" if self.threads > 1 else ""
+        kind = " sync" if self.server == "gunicorn" and self.threads == 1 else ""
+        return f"{self.server} {self.workers}{kind} workers{threads}"
 
     def seed_checklist(self, authorization: dict, items: int = 20, issue_id: str = "10001") -> str:
         """Give one issue a checklist of `items` items through the API. Returns the checklist URL."""
         url = f"{self.url}/api/v1/issues/{issue_id}/checklist"
         text = "".join(f"- [ ] Checklist item {n} with a **bit** of text\n" for n in range(items))
         response = httpx.put(
-            f"{url}/text", content=text.encode(), headers={**authorization, "Content-Type": "text/plain"}
+            f"{url}/text", content=text.encode(), headers={**authorization, "Content-Type": "text/plain"}, timeout=120
         )
         response.raise_for_status()
         return url
@@ -135,9 +196,13 @@ class Stack:
         return max(peaks, default=0.0)
 
     def stop(self) -> None:
-        if self.proc:
-            self.proc.terminate()
-            self.proc.wait(timeout=15)
+        for proc in (self.proc, self.worker_proc, *self.extra):
+            if proc and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
         self.jira.stop()
         if self.redis_proc:
             self.redis_proc.terminate()

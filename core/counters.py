@@ -1,4 +1,5 @@
-"""Counters shared by every process: a Redis client per URL, and a fixed-window counter in one round trip."""
+"""Counters shared by every process: a Redis client per URL, a fixed-window counter in one round trip, and a
+fixed-window limit that busy callers pay in batches."""
 
 import logging
 import threading
@@ -47,6 +48,59 @@ def window_count(key: str, *, ttl_seconds: int) -> int | None:
             cache.set(key, 1, timeout=ttl_seconds)
             return 1
     except redis.RedisError as exc:
-        RATE_LIMIT_FAIL_OPEN.inc()
-        logger.warning("counter unavailable, limit not enforced", extra={"error": type(exc).__name__})
+        _failed_open(exc)
         return None
+
+
+def _failed_open(exc: Exception) -> None:
+    RATE_LIMIT_FAIL_OPEN.inc()
+    logger.warning("counter unavailable, limit not enforced", extra={"error": type(exc).__name__})
+
+
+# window_take's tokens held by this process: key -> [tokens left, the window's shared count when they were taken].
+_leases: dict[str, list[int]] = {}
+_leases_lock = threading.Lock()
+LEASE_AFTER = 32  # a window's first calls are counted one by one: most callers never reach this
+MAX_LEASE = 32  # at most this many tokens taken at once ...
+LEASE_SHARE = 8  # ... and at most this share of what is left in the window
+MAX_LEASED_KEYS = 4096  # windows remembered per process (older ones are dropped: that only costs round trips)
+
+
+def window_take(key: str, *, limit: int, ttl_seconds: int) -> bool:
+    """One call against a limit of `limit` calls per window `key`, shared by every process through the cache Redis.
+    True when the call is within the limit.
+
+    Never more than `limit` calls pass in a window, whatever the number of processes: tokens are taken from the
+    shared counter with one atomic INCRBY, and each process spends only the ones its INCRBY took below the limit.
+    A window's first LEASE_AFTER calls take one token each (one round trip, as window_count); beyond that a
+    process takes a batch, at most MAX_LEASE and at most 1/LEASE_SHARE of what the window has left, and spends it
+    without asking Redis, so a busy caller pays one round trip per batch instead of one per call (issue #21: the
+    round trip was the largest single cost of a read). The price: tokens another process holds can turn a caller
+    away before the shared count reaches the limit, by at most what those processes took near the limit (a few).
+
+    Fails open like window_count: with the cache down, a call that finds no token in hand is let through (logged,
+    counted in /metrics). Without a shared cache (development), window_count's per-process counter decides."""
+    with _leases_lock:
+        lease = _leases.get(key)
+        if lease is not None and lease[0] > 0:
+            lease[0] -= 1
+            return True
+    if not settings.CACHE_URL:
+        count = window_count(key, ttl_seconds=ttl_seconds)
+        return count is None or count <= limit
+    seen = lease[1] if lease is not None else 0
+    batch = 1 if seen < LEASE_AFTER else max(1, min(MAX_LEASE, (limit - seen) // LEASE_SHARE))
+    try:
+        pipe = redis_client(settings.CACHE_URL).pipeline(transaction=False)
+        pipe.set(f"herochecklist:{key}", 0, ex=ttl_seconds, nx=True)
+        pipe.incrby(f"herochecklist:{key}", batch)
+        total = int(pipe.execute()[1])
+    except redis.RedisError as exc:
+        _failed_open(exc)
+        return True
+    granted = max(0, min(batch, limit - (total - batch)))  # this INCRBY's tokens that lie within the limit
+    with _leases_lock:
+        if key not in _leases and len(_leases) >= MAX_LEASED_KEYS:
+            _leases.clear()
+        _leases[key] = [max(0, granted - 1), total]
+    return granted > 0

@@ -103,14 +103,24 @@ def _cache_key(tenant_id, account_id: str, kind: str, ident: str) -> str:
     return f"perm:v1:{digest}"
 
 
+# Entries this process has read from (or written to) the shared cache, reused while their age allows, so a read does
+# not pay a Redis round trip for an answer it already holds (issue #21). The age rule below is the same for both, so
+# the 5-minute promise holds; the entry is only ever replaced once it has aged out everywhere.
+_seen: dict[str, dict] = {}
+MAX_SEEN = 4096
+
+
 def _cached(key: str) -> Grants | None:
-    try:
-        hit = cache.get(key)
-    except Exception:  # the cache is an optimisation: with it down we ask Jira (every time) instead of failing
-        logger.warning("permission cache unreadable", exc_info=True)
-        return None
-    if not isinstance(hit, dict):
-        return None
+    hit = _seen.get(key) if settings.CACHE_URL else None
+    if hit is None or time.time() - hit["at"] >= _cache_seconds(hit["answered"]):
+        try:
+            hit = cache.get(key)
+        except Exception:  # the cache is an optimisation: with it down we ask Jira (every time) instead of failing
+            logger.warning("permission cache unreadable", exc_info=True)
+            return None
+        if not isinstance(hit, dict):
+            return None
+        _keep(key, hit)
     grants = Grants(*hit["flags"], answered=hit["answered"])
     # The age is checked against today's setting, not only the TTL the entry was stored with: lowering the setting
     # (or an operator's emergency PERMISSION_CACHE_SECONDS=0) takes effect on entries already cached.
@@ -132,6 +142,15 @@ def _remember(key: str, grants: Grants) -> None:
         cache.set(key, value, timeout=seconds)
     except Exception:
         logger.warning("permission cache unwritable", exc_info=True)
+    _keep(key, value)
+
+
+def _keep(key: str, value: dict) -> None:
+    if not settings.CACHE_URL:
+        return  # the per-process memory cache is already local
+    if len(_seen) >= MAX_SEEN:
+        _seen.clear()
+    _seen[key] = value
 
 
 def _grants(auth, kind: str, ident: str) -> Grants:

@@ -34,16 +34,31 @@ def _header(token: str) -> Claims:
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise AuthError("missing or oversized token")
     try:
-        return jwt.get_unverified_header(token)
+        return _read_header(token)
     except jwt.PyJWTError as exc:
         raise AuthError(f"malformed token header: {type(exc).__name__}") from None
 
 
 def _unverified_claims(token: str) -> Claims:
+    if len(token) > MAX_TOKEN_LENGTH:  # refused by _header anyway; never kept in the cache below
+        raise AuthError("oversized token")
     try:
-        return jwt.decode(token, options={"verify_signature": False})
+        return _read_claims(token)
     except jwt.PyJWTError as exc:
         raise AuthError(f"malformed token claims: {type(exc).__name__}") from None
+
+
+# A request reads its token's header and claims before verifying it (which key, which door), and the same token
+# comes back on every call of a panel session: each is parsed once, not once per look (issue #21: three parses per
+# read). Pure functions of the string; callers only read the dicts. Only the signature check runs every time.
+@lru_cache(maxsize=1024)
+def _read_header(token: str) -> Claims:
+    return jwt.get_unverified_header(token)
+
+
+@lru_cache(maxsize=1024)
+def _read_claims(token: str) -> Claims:
+    return jwt.decode(token, options={"verify_signature": False})
 
 
 def _check_iat(claims: Claims) -> None:

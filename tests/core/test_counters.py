@@ -1,0 +1,40 @@
+"""core.counters.window_take: the API's rate limit, paid in batches by busy callers, never above its limit."""
+
+import time
+
+import pytest
+
+from core import counters
+from tests.core.test_outages import metric
+
+
+@pytest.fixture
+def key(settings, test_redis_url):
+    settings.CACHE_URL = test_redis_url
+    return f"test-take-{time.time_ns()}"
+
+
+def test_processes_taking_tokens_in_batches_never_pass_more_than_the_limit(key, monkeypatch):
+    processes: list[dict] = [{}, {}, {}]  # each process's tokens in hand
+    passed = 0
+    for n in range(600):
+        monkeypatch.setattr(counters, "_leases", processes[n % 3])
+        passed += counters.window_take(key, limit=200, ttl_seconds=120)
+    held = sum(leases[key][0] for leases in processes)
+    assert passed + held == 200  # every token below the limit is spent or in hand: none made up, none lost
+    assert passed >= 200 - 3 * 2  # near the limit a process takes at most an eighth of what is left
+
+
+def test_a_small_limit_is_counted_call_by_call(key):
+    assert [counters.window_take(key, limit=3, ttl_seconds=120) for _ in range(5)] == [True] * 3 + [False] * 2
+
+
+def test_a_busy_caller_spends_its_batch_without_asking_redis_and_fails_open_after(key, settings, closed_port):
+    calls = counters.LEASE_AFTER + 1  # the call after the first LEASE_AFTER takes a batch of MAX_LEASE
+    assert all(counters.window_take(key, limit=10_000, ttl_seconds=120) for _ in range(calls))
+    settings.CACHE_URL = f"redis://127.0.0.1:{closed_port}/0"  # the cache goes away
+    before = metric("herochecklist_rate_limit_fail_open_total")
+    assert all(counters.window_take(key, limit=10_000, ttl_seconds=120) for _ in range(counters.MAX_LEASE - 1))
+    assert metric("herochecklist_rate_limit_fail_open_total") == before  # tokens in hand: Redis never asked
+    assert counters.window_take(key, limit=10_000, ttl_seconds=120) is True  # none left: fails open, counted
+    assert metric("herochecklist_rate_limit_fail_open_total") == before + 1
