@@ -26,6 +26,7 @@ from tenants.auth import AuthContext, AuthError, IssueRef, authenticate_api_requ
 from tenants.permissions import PermissionDenied
 
 from . import selectors, services
+from .api_admin import router as admin_router
 from .models import Template
 from .schemas import (
     TEXT_BODY,
@@ -53,6 +54,7 @@ from .schemas import (
     if_match,
     responses,
 )
+from .statuses import site_statuses_json
 from .validation import clean_jira_id, is_jira_id
 
 # The contract's If-Match is the version, quoted or not (W/ tolerated: older gzipped answers sent weak ETags).
@@ -65,6 +67,7 @@ CAMEL = {
     "project_id": "projectId",
     "issue_type_id": "issueTypeId",
     "auto_apply": "autoApply",
+    "counts_as_done": "countsAsDone",
 }
 SNAKE = {v: k for k, v in CAMEL.items()}
 
@@ -337,7 +340,8 @@ def checklist_get(request, issue_id: IssueId):
     # What this user may do here, so the panel can show itself read-only; every write is checked again regardless.
     grants = permissions.issue_grants(request.auth, issue.id)
     allowed = {"edit": grants.edit_issue, "manageTemplates": grants.manage_project_templates}
-    return _checklist_response(request, checklist, issue, permissions=allowed)
+    statuses = site_statuses_json(request.auth.tenant)  # the site's own, for the panel's first render
+    return _checklist_response(request, checklist, issue, permissions=allowed, statuses=statuses)
 
 
 @router.post(
@@ -525,3 +529,4 @@ def template_delete(request, template_id: PathItemId):
 
 
 api.add_router("/", router)
+api.add_router("/", admin_router)  # the template manager's statuses and first render (api_admin.py)

@@ -17,6 +17,7 @@ from ..models import (
     Checklist,
     Template,
 )
+from ..statuses import SiteStatuses
 from ..validation import clean_jira_id, clean_template_name
 from .items import _sync_entries
 from .writes import ITEM_FIELDS, Actor, _Change, _checklist_write
@@ -25,7 +26,7 @@ from .writes import ITEM_FIELDS, Actor, _Change, _checklist_write
 logger = logging.getLogger(__package__)
 
 
-def _clean_template(data: dict, *, partial: bool) -> dict:
+def _clean_template(data: dict, *, partial: bool, tenant) -> dict:
     errors, cleaned = {}, {}
     if "name" in data or not partial:
         try:
@@ -38,7 +39,7 @@ def _clean_template(data: dict, *, partial: bool) -> dict:
             errors["text"] = "is required, in the checklist text format"
         else:
             try:
-                entries = textformat.parse(text)
+                entries = textformat.parse(text, SiteStatuses(tenant))
                 if not entries:
                     errors["text"] = "must hold at least one item"
                 cleaned["text"] = textformat.serialize(entries)
@@ -62,7 +63,7 @@ def _clean_template(data: dict, *, partial: bool) -> dict:
 
 @atomic
 def template_create(*, tenant: Tenant, actor: Actor, data: dict) -> Template:
-    fields = _clean_template(data, partial=False)
+    fields = _clean_template(data, partial=False, tenant=tenant)
     if Template.objects.filter(tenant=tenant).count() >= MAX_TEMPLATES:
         raise ValidationFailed({"templates": f"a site holds at most {MAX_TEMPLATES} templates"})
     return Template.objects.create(tenant=tenant, created_by=actor.account_id, **fields)
@@ -70,7 +71,7 @@ def template_create(*, tenant: Tenant, actor: Actor, data: dict) -> Template:
 
 @atomic
 def template_update(*, template: Template, data: dict) -> Template:
-    fields = _clean_template(data, partial=True)
+    fields = _clean_template(data, partial=True, tenant=template.tenant_id)
     for name, value in fields.items():
         setattr(template, name, value)
     template.save()
@@ -106,7 +107,7 @@ def checklist_apply_template(
 ) -> Checklist:
     if mode not in ("append", "replace"):
         raise ValidationFailed({"mode": "must be append or replace"})
-    entries = textformat.parse(template.text)
+    entries = textformat.parse(template.text, SiteStatuses(tenant))
     template_actor = Actor(actor.account_id, "template")
 
     def mutate(checklist, items):

@@ -29,6 +29,7 @@ from ..models import (
     ChecklistItem,
 )
 from ..progress import progress_counts
+from ..statuses import SiteStatuses
 from ..tasks import schedule_progress_sync
 
 # The logger keeps the name of the one module these were, so log filters and dashboards see no change.
@@ -178,7 +179,8 @@ def _checklist_attempt(tenant, issue, actor, expected_version, mutate, token) ->
     if not changes:
         raise _NoChange()  # rolls the bump back: a no-op leaves version and history alone
     counts = progress_counts(
-        ChecklistItem.objects.filter(checklist=checklist).values_list("status", "is_header", "mandatory")
+        ChecklistItem.objects.filter(checklist=checklist).values_list("status", "is_header", "mandatory"),
+        SiteStatuses(tenant).complete,
     )
     Checklist.objects.filter(id=checklist.id).update(**counts)
     ChecklistChange.objects.bulk_create(
