@@ -3,29 +3,25 @@
 // Every write sends If-Match with the version it saw, so nobody overwrites an unseen change.
 
 import { ApiError } from "./transport.js";
+import { completeKeys, statusList } from "./statuses.js";
+import { createTemplatePicker } from "./templates-picker.js";
 
-const STATUSES = [
-  ["todo", "To do"],
-  ["in_progress", "In progress"],
-  ["done", "Done"],
-  ["skipped", "Skipped"],
-  ["blocked", "Blocked"],
-];
-const COMPLETE = new Set(["done", "skipped"]);
+let COMPLETE = new Set(["done", "skipped"]); // and the site's own statuses that count as done (accept)
 const UNDO_SECONDS = 6;
 
 let api = null; // the host's transport (see startPanel)
 let base = "";
 let hostResize = () => {};
+let picker = null; // templates-picker.js
 
 // canEdit follows the server's `permissions.edit` (Jira's Edit issues on this issue). It only decides what we draw:
 // the server checks every write again and answers 403 whatever this says.
 const state = { version: 0, items: [], progress: null, mode: "list", error: null, conflict: false, templates: null,
-                canEdit: false };
+                canEdit: false, statuses: statusList(null), projectId: "", canManageTemplates: false };
 const root = document.getElementById("app");
 
 // --- small DOM helpers ----------------------------------------------------------------------------------------
-function h(tag, attrs = {}, ...children) {
+export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
     if (value === false || value == null) continue;
@@ -64,6 +60,12 @@ function accept(checklist) {
   state.items = checklist.items;
   state.progress = checklist.progress;
   if (checklist.permissions) state.canEdit = checklist.permissions.edit === true;
+  if (checklist.permissions) state.canManageTemplates = checklist.permissions.manageTemplates === true;
+  if (checklist.projectId) state.projectId = checklist.projectId;
+  if (Array.isArray(checklist.statuses)) { // only the GET carries them (the site's own statuses)
+    state.statuses = statusList(checklist);
+    COMPLETE = completeKeys(state.statuses);
+  }
 }
 
 async function load() {
@@ -258,7 +260,7 @@ function renderReadOnlyItem(item) {
     row.append(h("h3", { class: "hc-text-cell", html: item.textHtml }));
     return row;
   }
-  const status = STATUSES.find(([value]) => value === item.status);
+  const status = state.statuses.find((s) => s.key === item.status);
   const meta = h("span", { class: "hc-meta" },
     item.mandatory ? null : h("span", { class: "hc-chip" }, "optional"),
     item.assigneeAccountId ? h("span", { class: "hc-chip", title: "Assignee" }, "@" + item.assigneeAccountId) : null,
@@ -267,7 +269,7 @@ function renderReadOnlyItem(item) {
   row.append(
     h("span", { class: "hc-mark", "aria-hidden": "true" }, COMPLETE.has(item.status) ? "☑" : "☐"),
     h("span", { class: "hc-body" }, h("span", { class: "hc-text-cell", html: item.textHtml }), meta),
-    h("span", { class: "hc-status-label" }, status ? status[1] : item.status));
+    h("span", { class: "hc-status-label", style: statusStyle(item) }, status ? status.name : item.status));
   return row;
 }
 
@@ -315,7 +317,8 @@ function renderItem(item, index) {
   const select = h("select", {
     class: "hc-status", "aria-label": `Status of ${item.text}`,
     onchange: (e) => patchItem(item, { status: e.target.value }, `${item.text}: ${e.target.selectedOptions[0].text}`),
-  }, STATUSES.map(([value, label]) => h("option", { value, selected: value === item.status }, label)));
+    style: statusStyle(item),
+  }, state.statuses.map((s) => h("option", { value: s.key, selected: s.key === item.status }, s.name)));
   const text = h("span", { class: "hc-text-cell", html: item.textHtml, tabindex: "0", role: "button",
     "aria-label": `${item.text}. Press Enter to edit.`,
     ondblclick: () => startEdit(item, text),
@@ -328,6 +331,12 @@ function renderItem(item, index) {
       "due " + item.dueDate) : null);
   row.append(handle, toggle, h("span", { class: "hc-body" }, text, meta), select, renderActions(item));
   return row;
+}
+
+// A site status's colour, as a left border on its control (the built-in five keep the stylesheet's colours).
+function statusStyle(item) {
+  const own = state.statuses.find((s) => s.key === item.status && !s.builtin);
+  return own && own.color ? `border-left: 4px solid ${own.color}` : null;
 }
 
 function isOverdue(item) {
@@ -410,26 +419,8 @@ async function openTextMode() {
 
 function renderToolbar() {
   if (state.mode !== "list") return null;
-  const templates = state.templates || [];
-  const picker = h("select", { class: "hc-template", "aria-label": "Template to apply",
-    onfocus: loadTemplates }, h("option", { value: "" }, templates.length ? "Apply a template…" : "Templates…"),
-    templates.map((t) => h("option", { value: t.id }, t.name)));
-  picker.addEventListener("change", () => {
-    if (!picker.value) return;
-    write("POST", "/apply-template", { templateId: picker.value, mode: "append" }, { announceText: "Template applied" });
-  });
   return h("div", { class: "hc-toolbar" },
-    h("button", { type: "button", onclick: openTextMode }, "Edit as text"), picker);
-}
-
-async function loadTemplates() {
-  if (state.templates) return;
-  try {
-    state.templates = await api.request("GET", "/templates");
-    render();
-  } catch (err) {
-    state.templates = [];
-  }
+    h("button", { type: "button", onclick: openTextMode }, "Edit as text"), picker.render());
 }
 
 function renderUndo() {
@@ -457,6 +448,8 @@ export function startPanel(host) {
   api = host.api;
   base = `/issues/${encodeURIComponent(host.issueId)}/checklist`;
   hostResize = host.resize || (() => {});
+  picker = createTemplatePicker({ api, h, root, getState: () => ({ ...state, base }), write, rerender: render,
+                                  announce, describe });
   window.addEventListener("online", () => { if (state.error) load(); });
   if (window.ResizeObserver) new ResizeObserver(resize).observe(document.body);
   load();
