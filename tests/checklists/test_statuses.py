@@ -193,3 +193,27 @@ def test_the_managers_first_render_shows_scope_and_rights(client, tenant, api):
     bob = Api(client, tenant, account_id=BOB).call("get", "/api/v1/manager?projectId=10000").json()
     assert bob["permissions"] == {"manageSite": False, "manageProject": False}
     assert api.call("get", "/api/v1/manager?projectId=DEMO").status_code == 422
+
+
+def test_the_connect_manager_page_hands_out_a_token_that_names_no_issue(client, tenant, standin, settings):
+    """/connect/templates (jiraProjectAdminTabPanels, adminPages): qsh-signed by Jira, it mints a token for the
+    manager's calls; that token is refused when forged, and reaches issues only as far as Jira lets its user browse."""
+    import re
+
+    from devhost.jira_admin import manager_url
+
+    standin.app_base_url = ""
+    page = client.get(manager_url(standin, account_id=PAT, project_id="10000"))
+    assert page.status_code == 200, page.content
+    token = re.search(rb'name="herochecklist-token" content="([^"]+)"', page.content).group(1).decode()
+    manager = Api(client, tenant, authorization=f"Bearer {token}")
+    assert manager.call("get", "/api/v1/manager?projectId=10000").json()["permissions"]["manageProject"] is True
+    assert post(manager, "/templates", {"name": "t", "text": "- [ ] a", "projectId": "10000"}).status_code == 201
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert "issue_id" not in claims and claims["aud"] == "herochecklist:admin"
+    forged = jwt.encode({**claims, "sub": ALICE}, "x" * 32, algorithm="HS256")
+    assert Api(client, tenant, authorization=f"Bearer {forged}").call("get", "/api/v1/manager").status_code == 401
+    # The URL is Jira's to sign: a changed projectId breaks the qsh, and an anonymous viewer gets no page.
+    tampered = manager_url(standin, account_id=PAT, project_id="10000").replace("projectId=10000", "projectId=10001")
+    assert client.get(tampered).status_code == 401
+    assert client.get(manager_url(standin, account_id="", project_id="")).status_code == 401
