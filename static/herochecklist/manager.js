@@ -174,7 +174,8 @@ export function startManager({ api, projectId = "", resize = () => {} }) {
     const admin = ui.permissions.manageSite;
     if (projectId && !ui.statuses.length) return [];
     const rows = ui.statuses.map((s) => h("tr", { "data-status": s.key },
-      h("td", {}, h("span", { class: "hc-swatch", style: `background:${s.color}` }), " ", s.name),
+      h("td", {}, admin ? renderStatusEdit(s)
+        : [h("span", { class: "hc-swatch", style: `background:${s.color}` }), " ", s.name]),
       h("td", {}, h("code", {}, `[${s.key}]`)),
       h("td", {}, admin ? h("input", { type: "checkbox", checked: s.countsAsDone,
         "aria-label": `${s.name} counts as done`,
@@ -193,6 +194,17 @@ export function startManager({ api, projectId = "", resize = () => {} }) {
       ui.moving ? renderMove() : null,
       admin ? renderAddStatus() : null,
     ];
+  }
+
+  // Name and colour of a status, changed in place (its key stays: items and texts hold it).
+  function renderStatusEdit(s) {
+    const name = h("input", { type: "text", value: s.name, maxlength: "50", "aria-label": `Name of ${s.name}` });
+    const color = h("input", { type: "color", value: s.color, "aria-label": `Colour of ${s.name}` });
+    return h("form", { class: "hc-row", onsubmit: (e) => {
+      e.preventDefault();
+      change(() => api.request("PATCH", `/statuses/${s.key}`, { name: name.value, color: color.value }),
+        `Status ${name.value} saved`);
+    } }, color, name, h("button", { type: "submit", "aria-label": `Save ${s.name}` }, "Save"));
   }
 
   function renderAddStatus() {

@@ -399,10 +399,16 @@ function renderTextMode(draft) {
   area,
   h("p", { id: "hc-text-help", class: "hc-help" },
     "One line each: ## header, - [ ] to do, - [~] in progress, - [x] done, - [-] skipped, - [!] blocked; ",
-    "[ ]? marks an optional item; {@accountId due:YYYY-MM-DD} sets assignee and due date."),
+    "[ ]? marks an optional item; {@accountId due:YYYY-MM-DD} sets assignee and due date.",
+    siteStatusHelp()),
   h("div", { class: "hc-row" },
     h("button", { type: "submit", class: "hc-primary" }, "Save"),
     h("button", { type: "button", onclick: () => { state.mode = "list"; render(); } }, "Cancel")));
+}
+
+function siteStatusHelp() {
+  const own = state.statuses.filter((s) => !s.builtin);
+  return own.length ? " This site's statuses: " + own.map((s) => `- [${s.key}] ${s.name}`).join(", ") + "." : null;
 }
 
 async function openTextMode() {

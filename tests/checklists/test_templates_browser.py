@@ -128,3 +128,32 @@ def test_the_picker_opens_on_the_first_click_hints_asks_before_applying_twice_an
     frame.get_by_role("button", name="From DEMO-1").wait_for()
     saved = Template.objects.get(name="From DEMO-1")
     assert (saved.project_id, saved.text) == ("10000", "- [shipped] tag\n- [ ] deploy\n")
+
+
+def test_a_jira_admin_manages_the_sites_statuses_and_removing_one_in_use_asks_where_its_items_go(tab, jira, client):
+    from checklists.models import Checklist, SiteStatus
+    from devhost.jira_admin import ADMIN_PAGE
+
+    alice = Api(client, Tenant.objects.get(), account_id=ALICE)
+    alice.call("post", "/api/v1/statuses", {"name": "In review", "key": "review"})
+    alice.put_text("- [review] a\n- [ ] b\n")
+    tab.goto(f"{jira.base_url}{ADMIN_PAGE}?as={ALICE}")
+    manager = tab.frame_locator("#herochecklist-manager")
+    manager.locator("tr[data-status=review]").wait_for()
+    manager.get_by_label("Name", exact=True).fill("Shipped")
+    manager.get_by_label("Counts as done", exact=True).check()
+    manager.get_by_role("button", name="Add status").click()
+    manager.locator("tr[data-status=shipped]").wait_for()
+    assert SiteStatus.objects.get(key="shipped").counts_as_done is True
+    manager.get_by_label("Name of In review").fill("Peer review")
+    manager.get_by_role("button", name="Save In review").click()
+    manager.get_by_role("button", name="Remove Peer review").wait_for()
+    manager.get_by_role("button", name="Remove Peer review").click()
+    dialog = manager.get_by_role("alertdialog")
+    assert "1 item have the status Peer review" in dialog.inner_text()
+    dialog.get_by_label("Move them to").select_option("shipped")
+    dialog.get_by_role("button", name="Move and remove Peer review").click()
+    manager.locator("tr[data-status=review]").wait_for(state="detached")
+    assert list(SiteStatus.objects.values_list("key", flat=True)) == ["shipped"]
+    assert sorted(alice.get().json()["items"][i]["status"] for i in (0, 1)) == ["shipped", "todo"]
+    assert Checklist.objects.get().done_count == 1
