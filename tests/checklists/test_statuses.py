@@ -145,16 +145,24 @@ def test_a_custom_status_round_trips_through_text_mode_and_counts_as_done_when_i
     assert api.get().json()["progress"]["done"] == 2
 
 
-def test_turning_counts_as_done_off_recounts_the_checklists_and_the_jira_property(api):
+def test_the_jira_property_counts_a_custom_done_status_and_follows_when_that_changes(api, standin):
+    from checklists.sync import checklist_progress_push
+    from tenants.descriptor import PROGRESS_PROPERTY
+
     make_status(api, name="Shipped", key="shipped", countsAsDone=True)
     api.put_text("- [shipped] a\n- [ ] b\n")
     assert api.get().json()["progress"]["done"] == 1
-    Checklist.objects.update(property_synced_version=1)  # as if the push had written it
-    api.call("patch", "/api/v1/statuses/shipped", {"countsAsDone": False})
     checklist = Checklist.objects.get()
+    assert checklist_progress_push(checklist_id=checklist.id) is True
+    pushed = {"done": 1, "total": 2, "percent": 50, "mandatoryOpen": 1, "complete": "false"}
+    assert standin.property("10001", PROGRESS_PROPERTY) == pushed
+    api.call("patch", "/api/v1/statuses/shipped", {"countsAsDone": False})
+    checklist.refresh_from_db()
     assert (checklist.done_count, checklist.mandatory_open_count) == (0, 2)
     assert checklist.property_synced_version < checklist.version  # behind: the push (or the sweep) rewrites it
     assert api.get().json()["progress"]["done"] == 0
+    assert checklist_progress_push(checklist_id=checklist.id) is True
+    assert standin.property("10001", PROGRESS_PROPERTY)["done"] == 0
 
 
 def test_removing_a_status_in_use_asks_where_its_items_go_then_moves_them_in_one_write(api):
