@@ -104,7 +104,7 @@ def status_delete(request, key: str, moveTo: StatusKey | None = None):  # noqa: 
     return HttpResponse(status=204)
 
 
-@router.get("/manager", response=responses({200: ManagerOut}, found=False))
+@router.get("/manager", response=responses({200: ManagerOut, 422: ValidationErrorOut}, found=False))
 def manager(request, projectId: JiraId | None = None):  # noqa: N803
     """The template manager's first render: the templates it shows (on a project's page, the site-wide ones and
     that project's), the site's statuses, and what this user may change (presentation only: every write is checked
