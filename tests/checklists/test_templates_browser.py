@@ -89,7 +89,7 @@ def test_the_picker_opens_on_the_first_click_hints_asks_before_applying_twice_an
     assert row.locator(".hc-status").input_value() == "review"
     assert frame.locator(".hc-status").first.locator("option").all_inner_texts()[-2:] == ["In review", "Shipped"]
     # No templates yet: one click opens the menu, which says so; Escape closes it.
-    toggle = frame.get_by_role("button", name="Templates ▾")
+    toggle = frame.get_by_role("button", name="Templates", exact=True)
     toggle.click()
     frame.get_by_text("No templates yet.").wait_for()
     toggle.press("Escape")
