@@ -29,6 +29,7 @@ from tenants.auth import AuthContext, AuthError, IssueRef, authenticate_api_requ
 from tenants.permissions import PermissionDenied
 
 from . import live, selectors, serializers, services
+from .api_admin import router as admin_router
 from .models import Checklist, Template
 from .preconditions import ItemTag, parse_if_match
 from .schemas import (
@@ -59,6 +60,7 @@ from .schemas import (
     responses,
 )
 from .serializers import CAMEL, SNAKE
+from .statuses import site_statuses_json
 from .validation import clean_jira_id
 from .workflow.api import router as workflow_router
 
@@ -357,7 +359,8 @@ def checklist_get(request: ApiRequest, issue_id: IssueId) -> HttpResponse:
     # What this user may do here, so the panel can show itself read-only; every write is checked again regardless.
     grants = permissions.issue_grants(request.auth, issue.id)
     allowed = {"edit": grants.edit_issue, "manageTemplates": grants.manage_project_templates}
-    return live.private(_checklist_response(request, checklist, issue, permissions=allowed))
+    statuses = site_statuses_json(request.auth.tenant)  # the site's own, for the panel's first render
+    return live.private(_checklist_response(request, checklist, issue, permissions=allowed, statuses=statuses))
 
 
 @router.post(
@@ -548,3 +551,4 @@ def template_delete(request: ApiRequest, template_id: PathItemId) -> HttpRespons
 
 api.add_router("/", router)
 api.add_router("/", workflow_router)  # /settings/workflow (checklists/workflow/api.py)
+api.add_router("/", admin_router)  # the template manager's statuses and first render (api_admin.py)

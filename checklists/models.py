@@ -10,6 +10,9 @@ MAX_TEMPLATES = 200
 MAX_TEMPLATE_NAME = 200
 MAX_ACCOUNT_ID = identifiers.MAX_ACCOUNT_ID
 MAX_ISSUE_ID = 32
+MAX_SITE_STATUSES = 20
+MAX_STATUS_NAME = 50
+MAX_STATUS_KEY = 16  # ChecklistItem.status holds the key
 
 
 class ItemStatus(models.TextChoices):
@@ -93,6 +96,25 @@ class Template(BaseModel):
 
     def __str__(self):
         return self.name
+
+
+class SiteStatus(BaseModel):
+    """A status a site defines beside the five built in (the market apps have them): items store its `key`, the
+    text format writes it as `- [key] text`, and `counts_as_done` decides whether progress counts it complete."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=MAX_STATUS_KEY)
+    name = models.CharField(max_length=MAX_STATUS_NAME)
+    color = models.CharField(max_length=7)  # #rrggbb
+    counts_as_done = models.BooleanField(default=False)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "created_at"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="unique_site_status_key")]
+
+    def __str__(self):
+        return self.key
 
 
 class ChangeAction(models.TextChoices):

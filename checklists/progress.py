@@ -1,17 +1,20 @@
 """A checklist's progress: functions of its counts, shared by the writes, the reads and the Jira property."""
 
+from collections.abc import Container
+
 from .models import COMPLETE_STATUSES, Checklist
 from .workflow_rules import rule_counts
 
 
-def progress_counts(rows) -> dict:
-    """rows: (status, is_header, mandatory) for each item. Headers do not count."""
+def progress_counts(rows, complete: Container[str] = COMPLETE_STATUSES) -> dict:
+    """rows: (status, is_header, mandatory) for each item. Headers do not count. `complete`: the statuses that count
+    as done on this site (done, skipped and the site's own that count as done: checklists/statuses.py)."""
     total = done = mandatory_open = 0
     for status, is_header, mandatory in rows:
         if is_header:
             continue
         total += 1
-        if status in COMPLETE_STATUSES:
+        if status in complete:
             done += 1
         elif mandatory:
             mandatory_open += 1

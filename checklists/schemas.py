@@ -14,7 +14,18 @@ from pydantic import BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, W
 
 from core.identifiers import ACCOUNT_ID
 
-from .models import MAX_ISSUE_ID, MAX_ITEM_TEXT, MAX_ITEMS, MAX_TEMPLATE_NAME, MAX_TEMPLATES, ChangeAction, ItemStatus
+from .models import (
+    MAX_ISSUE_ID,
+    MAX_ITEM_TEXT,
+    MAX_ITEMS,
+    MAX_SITE_STATUSES,
+    MAX_STATUS_KEY,
+    MAX_STATUS_NAME,
+    MAX_TEMPLATE_NAME,
+    MAX_TEMPLATES,
+    ChangeAction,
+    ItemStatus,
+)
 from .selectors import MAX_HISTORY
 
 # --- the patterns the services check, written once --------------------------------------------------------------
@@ -36,6 +47,16 @@ ITEM_IF_MATCH_PATTERN = (
     r'[0-9a-fA-F]{12}-[0-9]{1,12}")$'
 )
 STATUSES = list(ItemStatus.values)
+STATUS_KEY_PATTERN = r"^[a-z][a-z0-9_]{1," + str(MAX_STATUS_KEY - 1) + r"}$"
+COLOR_PATTERN = r"^#[0-9a-fA-F]{6}$"
+# An item's status: one of the five, or the key of a status the site defined (GET /statuses); a key the site has not
+# defined is refused (422), which no schema can know.
+_ANY_STATUS = {
+    "anyOf": [
+        {"type": "string", "enum": STATUSES},
+        {"type": "string", "pattern": STATUS_KEY_PATTERN, "description": "The key of one of the site's statuses."},
+    ]
+}
 
 
 def _described(schema: dict, description: str) -> dict:
@@ -52,7 +73,21 @@ ItemText = Annotated[
         )
     ),
 ]
-ItemStatusText = Annotated[StrictStr, WithJsonSchema({"type": "string", "enum": STATUSES})]
+ItemStatusText = Annotated[StrictStr, WithJsonSchema(_ANY_STATUS)]
+StatusKey = Annotated[
+    StrictStr,
+    WithJsonSchema(
+        _described(
+            {"type": "string", "pattern": STATUS_KEY_PATTERN},
+            "Lowercase letters, digits and _, a letter first; not a built-in status. Text mode writes `- [key] text`.",
+        )
+    ),
+]
+StatusName = Annotated[
+    StrictStr,
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_STATUS_NAME, "pattern": ITEM_TEXT_PATTERN}),
+]
+Color = Annotated[StrictStr, WithJsonSchema({"type": "string", "pattern": COLOR_PATTERN})]
 AccountId = Annotated[
     StrictStr,
     WithJsonSchema(
@@ -128,7 +163,7 @@ class ItemOut(_Open):
     id: Uuid
     text: str
     textHtml: str = Field(description="The text rendered as safe HTML.")  # noqa: N815 (contract field names)
-    status: Annotated[str, WithJsonSchema({"type": "string", "enum": STATUSES})]
+    status: Annotated[str, WithJsonSchema(_ANY_STATUS)]
     isHeader: bool  # noqa: N815
     mandatory: bool
     assigneeAccountId: str | None  # noqa: N815
@@ -150,6 +185,16 @@ class ProgressOut(_Open):
     complete: bool
 
 
+class StatusOut(_Open):
+    key: Annotated[str, WithJsonSchema({"type": "string", "pattern": STATUS_KEY_PATTERN})]
+    name: str
+    color: Annotated[str, WithJsonSchema({"type": "string", "pattern": COLOR_PATTERN})]
+    countsAsDone: bool  # noqa: N815
+
+
+StatusList = Annotated[list[StatusOut], Field(max_length=MAX_SITE_STATUSES)]
+
+
 class ChecklistOut(_Open):
     issueId: Annotated[str, WithJsonSchema({"type": "string", "pattern": ISSUE_ID_PATTERN})]  # noqa: N815
     issueKey: str  # noqa: N815
@@ -158,6 +203,9 @@ class ChecklistOut(_Open):
     version: Count = Field(description="Grows by one with every write; 0 before the first. Also the ETag.")
     items: Annotated[list[ItemOut], Field(max_length=MAX_ITEMS)]
     progress: ProgressOut
+    statuses: StatusList | None = Field(
+        None, description="GET only: the site's own statuses, beside the five built in (so the panel renders at once)."
+    )
 
 
 class TemplateOut(_Open):
@@ -183,6 +231,19 @@ class ChangeOut(_Open):
 
 
 TemplateList = Annotated[list[TemplateOut], Field(max_length=MAX_TEMPLATES)]
+
+
+class ManagerPermissions(_Open):
+    manageSite: bool = Field(description="Jira admin: site-wide templates and the site's statuses.")  # noqa: N815
+    manageProject: bool = Field(description="Project admin (or Jira admin) of the projectId asked about.")  # noqa: N815
+
+
+class ManagerOut(_Open):
+    templates: TemplateList
+    statuses: StatusList
+    permissions: ManagerPermissions
+
+
 History = Annotated[list[ChangeOut], Field(max_length=MAX_HISTORY)]
 
 

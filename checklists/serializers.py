@@ -22,6 +22,7 @@ CAMEL = {
     "project_id": "projectId",
     "issue_type_id": "issueTypeId",
     "auto_apply": "autoApply",
+    "counts_as_done": "countsAsDone",
 }
 SNAKE = {v: k for k, v in CAMEL.items()}
 

@@ -5,6 +5,7 @@ The checklist as plain text (contract v1), one entry per line:
     - [ ] write notes                     todo          ([~] in progress, [x] done, [-] skipped, [!] blocked)
     - [ ]? optional polish                `?` after the box: not mandatory
     - [ ] deploy {@557058:abc due:2026-12-01}   optional attributes: assignee accountId and due date
+    - [review] check the diff             a status the site defined, by its key (a built-in one's name works too)
 
 Blank lines are ignored. A plain line without a box is read as a todo item, so pasted lists just work.
 An item whose own text ends in something shaped like an attribute group is written with an empty group `{}`
@@ -12,20 +13,22 @@ after it, which the parser removes again: serialize(parse(x)) round-trips exactl
 """
 
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import date
 
 from core.exceptions import ValidationFailed
 
 from .models import MAX_ITEMS
-from .validation import clean_account_id, clean_item_text
+from .validation import BUILTIN_STATUSES, clean_account_id, clean_item_text
 
 BOX_TO_STATUS = {" ": "todo", "~": "in_progress", "x": "done", "X": "done", "-": "skipped", "!": "blocked"}
 STATUS_TO_BOX = {"todo": " ", "in_progress": "~", "done": "x", "skipped": "-", "blocked": "!"}
 
 # All matched with fullmatch: a line never holds a line break (splitlines), and `$` would admit one anyway.
 _HEADER = re.compile(r"#{1,6}(?:\s+(?P<text>.*))?")
-_ITEM = re.compile(r"[-*]\s*\[(?P<box>.)\](?P<optional>\?)?(?:\s+(?P<text>.*))?")
+# A box is one character, or a status key (validation.STATUS_KEY: lowercase, so `- [WIP] x` stays plain text).
+_ITEM = re.compile(r"[-*]\s*\[(?P<box>.|[a-z][a-z0-9_]{1,15})\](?P<optional>\?)?(?:\s+(?P<text>.*))?")
 _BULLET = re.compile(r"[-*]\s+(?P<text>.*)")
 # The inside of an attribute group. The accountId here is only its shape; its length is validation's to judge.
 _ATTR_GROUP = re.compile(r"(?:@[A-Za-z0-9:_-]+)?(?:\s*due:[0-9]{4}-[0-9]{2}-[0-9]{2})?")
@@ -81,7 +84,8 @@ def _checked(body: str, what: str, line_no: int, errors: dict) -> str:
         return ""
 
 
-def parse(text: str) -> list[Entry]:
+def parse(text: str, statuses: Container[str] = BUILTIN_STATUSES) -> list[Entry]:
+    """`statuses`: the statuses a `[key]` box may name (the site's, see checklists/statuses.py)."""
     entries: list[Entry] = []
     errors: dict[str, str] = {}
     # A byte order mark is how some editors (Windows Notepad) begin a file, not text of the first line.
@@ -100,10 +104,15 @@ def parse(text: str) -> list[Entry]:
         status, mandatory = "todo", True
         if item := _ITEM.fullmatch(line):
             box = item.group("box")
-            if box not in BOX_TO_STATUS:
-                errors[f"line {line_no}"] = f"unknown status box [{box}]; use one of [ ] [~] [x] [-] [!]"
+            if len(box) > 1 and (box in BUILTIN_STATUSES or box in statuses):
+                status = box
+            elif box in BOX_TO_STATUS:
+                status = BOX_TO_STATUS[box]
+            else:
+                known = "" if len(box) == 1 else " or a status of this site"
+                errors[f"line {line_no}"] = f"unknown status box [{box}]; use one of [ ] [~] [x] [-] [!]{known}"
                 continue
-            status, mandatory = BOX_TO_STATUS[box], not item.group("optional")
+            mandatory = not item.group("optional")
             body = (item.group("text") or "").strip()
         elif bullet := _BULLET.fullmatch(line):
             body = bullet.group("text").strip()
@@ -143,7 +152,7 @@ def serialize_entry(entry: Entry) -> str:
     )
     suffix = f" {{{attrs}}}" if attrs or _needs_escape(entry.text) else ""
     optional = "" if entry.mandatory else "?"
-    return f"- [{STATUS_TO_BOX[entry.status]}]{optional} {entry.text}{suffix}"
+    return f"- [{STATUS_TO_BOX.get(entry.status, entry.status)}]{optional} {entry.text}{suffix}"
 
 
 def serialize(entries: list[Entry]) -> str:

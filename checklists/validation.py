@@ -11,12 +11,21 @@ passed these functions, so the same garbage is refused the same way wherever it 
 
 import re
 import unicodedata
+from collections.abc import Container
 from datetime import date
 
 from core.exceptions import ValidationFailed
 from core.identifiers import is_account_id, is_jira_id
 
-from .models import MAX_ACCOUNT_ID, MAX_ISSUE_ID, MAX_ITEM_TEXT, MAX_TEMPLATE_NAME, ItemStatus
+from .models import (
+    MAX_ACCOUNT_ID,
+    MAX_ISSUE_ID,
+    MAX_ITEM_TEXT,
+    MAX_STATUS_KEY,
+    MAX_STATUS_NAME,
+    MAX_TEMPLATE_NAME,
+    ItemStatus,
+)
 
 # Characters that end a line for str.splitlines(), besides the control characters already refused as such.
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -29,6 +38,11 @@ _REFUSED_CATEGORIES = frozenset({"Cc", "Cs"})
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 MAX_CSV_FIELD = 255
+BUILTIN_STATUSES = frozenset(ItemStatus.values)
+# A site status's key: what items store and text mode writes in the box (`- [review] text`). Two characters at least,
+# so a one-character box is always one of the five built in.
+STATUS_KEY = re.compile(r"[a-z][a-z0-9_]{1," + str(MAX_STATUS_KEY - 1) + "}", re.ASCII)
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}", re.ASCII)
 
 
 def bad_character(value: str) -> str | None:
@@ -109,17 +123,45 @@ def clean_csv_field(value, field_name: str, *, max_length: int = MAX_CSV_FIELD) 
     return clean_line(value, field_name, max_length=max_length, required=False)
 
 
-def clean_item_fields(data: dict, *, partial: bool) -> dict:
-    """Validate item fields (snake_case keys). Collects every bad field before failing."""
+def clean_status(value, statuses: Container[str] = BUILTIN_STATUSES, field_name: str = "status") -> str:
+    """An item status: one of the five built in, or a key of the site's own statuses (`statuses`, see
+    checklists/statuses.py, which asks the database only for a value outside the five)."""
+    if not isinstance(value, str) or value not in statuses:
+        raise ValidationFailed({field_name: f"must be one of {', '.join(ItemStatus.values)} or a status of this site"})
+    return value
+
+
+def clean_status_key(value, field_name: str = "key") -> str:
+    if not isinstance(value, str) or not STATUS_KEY.fullmatch(value) or value in BUILTIN_STATUSES:
+        raise ValidationFailed(
+            {
+                field_name: f"must be 2 to {MAX_STATUS_KEY} lowercase letters, digits or _ (a letter first), "
+                "and not a built-in status"
+            }
+        )
+    return value
+
+
+def clean_status_name(value, field_name: str = "name") -> str:
+    return clean_line(value, field_name, max_length=MAX_STATUS_NAME)
+
+
+def clean_color(value, field_name: str = "color") -> str:
+    if not isinstance(value, str) or not _COLOR.fullmatch(value):
+        raise ValidationFailed({field_name: "must be a colour as #rrggbb"})
+    return value.lower()
+
+
+def clean_item_fields(data: dict, *, partial: bool, statuses: Container[str] = BUILTIN_STATUSES) -> dict:
+    """Validate item fields (snake_case keys). Collects every bad field before failing. `statuses`: what a status
+    may be on this site (the five built in by default)."""
     errors, cleaned = {}, {}
     for name, value in data.items():
         try:
             if name == "text":
                 cleaned[name] = clean_item_text(value)
             elif name == "status":
-                if not isinstance(value, str) or value not in ItemStatus.values:
-                    raise ValidationFailed({name: f"must be one of {', '.join(ItemStatus.values)}"})
-                cleaned[name] = value
+                cleaned[name] = clean_status(value, statuses)
             elif name in ("is_header", "mandatory"):
                 if not isinstance(value, bool):
                     raise ValidationFailed({name: "must be true or false"})

@@ -19,7 +19,7 @@ import jwt
 
 from tenants.qsh import CONTEXT_QSH, query_string_hash
 
-from . import jira_theme, jira_users, jira_workflow
+from . import jira_admin, jira_theme, jira_users, jira_workflow
 from .http import JSONHandler, StandInServer
 from .keys import KeyPair, connect_token, install_token
 
@@ -251,6 +251,10 @@ class _Handler(JSONHandler):
                 return self._json(404, {"error": "no such issue"})
             account = query.get("as", DEMO_USER)
             return self._json(200, {"token": self.server.context_token(issue, account_id=account)})
+        if (
+            settings_page := jira_admin.page(self.server, path, query, users=DEMO_USERS, default_user=DEMO_USER)
+        ) is not None:
+            return self._send(200, settings_page.encode(), "text/html; charset=utf-8")
         if path in ("/", "/browse", "/browse/"):
             return self._send(200, _index_page(self.server).encode(), "text/html; charset=utf-8")
         if path.startswith("/browse/"):
@@ -403,7 +407,7 @@ def _index_page(server: JiraStandIn) -> str:
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Simulated Jira</title>
 <style>body{{font:14px system-ui,sans-serif;margin:2rem;color:#172b4d}}</style></head>
 <body><h1>Simulated Jira site</h1><p>Local stand-in for a Jira Cloud site with HeroChecklist installed.</p>
-<ul>{links}</ul>{jira_workflow.CREATE_FORM}</body></html>"""
+<ul>{links}</ul>{jira_admin.INDEX_LINKS}{jira_workflow.CREATE_FORM}</body></html>"""
 
 
 def _user_switcher(issue: dict, account_id: str, theme: str = "light") -> str:

@@ -54,6 +54,7 @@ MODELS = (
     "checklists.Checklist",
     "checklists.ChecklistItem",
     "checklists.Template",
+    "checklists.SiteStatus",
     "checklists.ChecklistChange",
     "contacts.License",
     "contacts.Contact",
@@ -71,6 +72,7 @@ TENANT_MODELS = (
     "checklists.Checklist",
     "checklists.ChecklistItem",
     "checklists.Template",
+    "checklists.SiteStatus",
     "checklists.ChecklistChange",
 )
 

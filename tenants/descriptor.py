@@ -81,5 +81,22 @@ def _base_descriptor() -> dict:
                 }
             ],
             "webhooks": [{"event": "jira:issue_deleted", "url": "/connect/webhooks/issue-deleted"}],
+            # The template manager (checklists/manager_views.py): in each project's settings, and for site admins.
+            "jiraProjectAdminTabPanels": [
+                {
+                    "key": "herochecklist-templates-project",
+                    "name": {"value": "Checklist templates"},
+                    "location": "projectgroup4",
+                    "weight": 100,
+                    "url": "/connect/templates?projectId={project.id}",
+                }
+            ],
+            "adminPages": [
+                {
+                    "key": "herochecklist-templates-admin",
+                    "name": {"value": "Checklist templates and statuses"},
+                    "url": "/connect/templates",
+                }
+            ],
         },
     }

@@ -7,6 +7,7 @@ re-exports their public names.
 from ..progress import progress_json
 from .data import checklist_data_delete, checklist_delete_for_issue
 from .items import checklist_reorder, checklist_replace_text, item_create, item_delete, item_update
+from .statuses import status_create, status_delete, status_update
 from .templates import (
     APP_ACTOR,
     checklist_apply_template,
@@ -34,6 +35,9 @@ __all__ = [
     "item_delete",
     "item_update",
     "progress_json",
+    "status_create",
+    "status_delete",
+    "status_update",
     "template_create",
     "template_delete",
     "template_for_issue",

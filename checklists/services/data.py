@@ -10,6 +10,7 @@ from ..models import (
     Checklist,
     ChecklistChange,
     ChecklistItem,
+    SiteStatus,
     Template,
 )
 
@@ -19,7 +20,7 @@ def checklist_data_delete(*, tenant_ids: Iterable[uuid.UUID | str]) -> dict[str,
     without loading rows or sending per-row signals. Returns the count per model."""
     tenant_ids = list(tenant_ids)
     deleted: dict[str, int] = {}
-    for model in (ChecklistChange, ChecklistItem, Template, Checklist):
+    for model in (ChecklistChange, ChecklistItem, Template, SiteStatus, Checklist):
         manager = model._base_manager
         deleted[model._meta.label] = manager.filter(tenant_id__in=tenant_ids)._raw_delete(manager.db)
     return deleted

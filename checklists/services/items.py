@@ -18,6 +18,7 @@ from ..models import (
     ChecklistItem,
 )
 from ..preconditions import ItemTag, check_item
+from ..statuses import SiteStatuses
 from ..validation import clean_header_update, clean_item_fields, clean_position
 from .writes import (
     ITEM_FIELDS,
@@ -35,7 +36,7 @@ def item_create(
     *, tenant: Tenant, issue: IssueRef, actor: Actor, data: dict[str, Any], expected_version: int | None = None
 ) -> tuple[Checklist, ChecklistItem]:
     position = data.pop("position", None)
-    fields = clean_item_fields(data, partial=False)
+    fields = clean_item_fields(data, partial=False, statuses=SiteStatuses(tenant))
     position = clean_position(position)
     created: list[ChecklistItem] = []
 
@@ -77,7 +78,7 @@ def item_update(
     expected_item: ItemTag | None = None,
 ) -> tuple[Checklist, ChecklistItem]:
     position = data.pop("position", None)
-    fields = clean_item_fields(data, partial=True)
+    fields = clean_item_fields(data, partial=True, statuses=SiteStatuses(tenant))
     position = clean_position(position)
     result: list[ChecklistItem] = []
 
@@ -242,7 +243,7 @@ def checklist_replace_text(
     """Replace the checklist with `text`. A body of zero bytes is what a lost or unread body looks like, so it never
     removes items: it is refused (422) when there are items, a no-op when there are none. Clearing a checklist
     takes a body that says so: a blank line."""
-    entries = textformat.parse(text)
+    entries = textformat.parse(text, SiteStatuses(tenant))
     context.mark_sensitive(*(e.text for e in entries))
     text_actor = Actor(actor.account_id, "text")
 

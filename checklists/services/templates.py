@@ -2,6 +2,7 @@
 and opening a checklist that a default template fills on first view."""
 
 import logging
+import uuid
 from typing import Any
 
 from core.db import atomic, one
@@ -19,6 +20,7 @@ from ..models import (
     ChecklistItem,
     Template,
 )
+from ..statuses import SiteStatuses
 from ..validation import clean_jira_id, clean_template_name
 from .items import _sync_entries
 from .writes import ITEM_FIELDS, Actor, _Change, _checklist_write
@@ -27,7 +29,7 @@ from .writes import ITEM_FIELDS, Actor, _Change, _checklist_write
 logger = logging.getLogger(__package__)
 
 
-def _clean_template(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+def _clean_template(data: dict[str, Any], *, partial: bool, tenant: Tenant | uuid.UUID) -> dict[str, Any]:
     errors: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
     if "name" in data or not partial:
@@ -41,7 +43,7 @@ def _clean_template(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
             errors["text"] = "is required, in the checklist text format"
         else:
             try:
-                entries = textformat.parse(text)
+                entries = textformat.parse(text, SiteStatuses(tenant))
                 if not entries:
                     errors["text"] = "must hold at least one item"
                 cleaned["text"] = textformat.serialize(entries)
@@ -65,7 +67,7 @@ def _clean_template(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
 
 @atomic
 def template_create(*, tenant: Tenant, actor: Actor, data: dict[str, Any]) -> Template:
-    fields = _clean_template(data, partial=False)
+    fields = _clean_template(data, partial=False, tenant=tenant)
     if Template.objects.filter(tenant=tenant).count() >= MAX_TEMPLATES:
         raise ValidationFailed({"templates": f"a site holds at most {MAX_TEMPLATES} templates"})
     return Template.objects.create(tenant=tenant, created_by=actor.account_id, **fields)
@@ -73,7 +75,7 @@ def template_create(*, tenant: Tenant, actor: Actor, data: dict[str, Any]) -> Te
 
 @atomic
 def template_update(*, template: Template, data: dict[str, Any]) -> Template:
-    fields = _clean_template(data, partial=True)
+    fields = _clean_template(data, partial=True, tenant=template.tenant_id)
     for name, value in fields.items():
         setattr(template, name, value)
     template.save()
@@ -115,7 +117,7 @@ def checklist_apply_template(
 ) -> Checklist | None:
     if mode not in ("append", "replace"):
         raise ValidationFailed({"mode": "must be append or replace"})
-    entries = textformat.parse(template.text)
+    entries = textformat.parse(template.text, SiteStatuses(tenant))
     template_actor = Actor(actor.account_id, "template")
 
     def mutate(checklist: Checklist, items: list[ChecklistItem]) -> list[_Change]:

@@ -30,6 +30,7 @@ from ..models import (
     ChecklistItem,
 )
 from ..progress import progress_counts
+from ..statuses import SiteStatuses
 from ..tasks import schedule_progress_sync
 from ..workflow_guard import settle, write_guard
 
@@ -207,7 +208,8 @@ def _checklist_attempt(
     if not changes:
         raise _NoChange()  # rolls the bump back: a no-op leaves version and history alone
     counts = progress_counts(
-        ChecklistItem.objects.filter(checklist=checklist).values_list("status", "is_header", "mandatory")
+        ChecklistItem.objects.filter(checklist=checklist).values_list("status", "is_header", "mandatory"),
+        SiteStatuses(tenant).complete,
     )
     Checklist.objects.filter(id=checklist.id).update(**counts)
     ChecklistChange.objects.bulk_create(

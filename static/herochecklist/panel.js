@@ -13,16 +13,18 @@ import { listenForUndoKey, offerUndo, undoToast } from "./undo.js";
 import { makeDraggable, reorderedIds } from "./drag.js";
 import { adoptVersion, isRerendering, itemTag, noteItemConflict, redrawKeepingFocus, renderItemConflict,
          startLive, uniqueItems } from "./live.js";
+import { createTemplatePicker } from "./templates-picker.js";
 
 let api = null; // the host's transport (see startPanel)
 let base = "";
 let hostResize = () => {};
 let liveFeed = null; // live.js: polls for others' changes while the panel is visible
+let picker = null; // templates-picker.js
 
 // canEdit follows the server's `permissions.edit` (Jira's Edit issues on this issue). It only decides what we draw:
 // the server checks every write again and answers 403 whatever this says.
 const state = { version: 0, items: [], progress: null, mode: "list", error: null, conflict: false, templates: null,
-                canEdit: false };
+                canEdit: false, statuses: statusList(null), projectId: "", canManageTemplates: false };
 const root = document.getElementById("app");
 
 // --- small DOM helpers ----------------------------------------------------------------------------------------
@@ -52,6 +54,8 @@ function accept(checklist) {
   if (checklist.permissions) state.canEdit = checklist.permissions.edit === true;
   resolvePeople(state.items); // names and avatars from Jira, after the first render: never in its way
   if (Array.isArray(checklist.statuses)) defineStatuses(checklist.statuses); // the site's own, on the GET
+  if (checklist.permissions) state.canManageTemplates = checklist.permissions.manageTemplates === true;
+  if (checklist.projectId) state.projectId = checklist.projectId;
 }
 
 async function load() {
@@ -427,7 +431,8 @@ function renderTextMode(draft) {
   errors,
   h("p", { id: "hc-text-help", class: "hc-help" },
     "One line each: ## header, - [ ] to do, - [~] in progress, - [x] done, - [-] skipped, - [!] blocked; ",
-    "[ ]? marks an optional item; {@accountId due:YYYY-MM-DD} sets assignee and due date."),
+    "[ ]? marks an optional item; {@accountId due:YYYY-MM-DD} sets assignee and due date.",
+    siteStatusHelp()),
   h("div", { class: "hc-row" },
     h("button", { type: "submit", class: "hc-primary" }, "Save"),
     h("button", { type: "button", onclick: () => { state.mode = "list"; state.textErrors = null; render(); } },
@@ -452,6 +457,11 @@ function selectLine(area, line) {
   area.setSelectionRange(start, start + (lines[line - 1] || "").length);
 }
 
+function siteStatusHelp() {
+  const own = allStatuses().filter((s) => !s.builtin);
+  return own.length ? " This site's statuses: " + own.map((s) => `- [${s.key}] ${s.name}`).join(", ") + "." : null;
+}
+
 async function openTextMode() {
   try {
     state.text = await api.request("GET", base + "/text", null, { text: true });
@@ -468,26 +478,8 @@ async function openTextMode() {
 
 function renderToolbar() {
   if (state.mode !== "list") return null;
-  const templates = state.templates || [];
-  const picker = h("select", { class: "hc-template", "aria-label": "Template to apply", "data-focus": "template",
-    onfocus: loadTemplates }, h("option", { value: "" }, templates.length ? "Apply a template…" : "Templates…"),
-    templates.map((t) => h("option", { value: t.id }, t.name)));
-  picker.addEventListener("change", () => {
-    if (!picker.value) return;
-    write("POST", "/apply-template", { templateId: picker.value, mode: "append" }, { announceText: "Template applied" });
-  });
   return h("div", { class: "hc-toolbar" },
-    h("button", { type: "button", onclick: openTextMode, "data-focus": "text-mode" }, "Edit as text"), picker);
-}
-
-async function loadTemplates() {
-  if (state.templates) return;
-  try {
-    state.templates = await api.request("GET", "/templates");
-    render();
-  } catch (err) {
-    state.templates = [];
-  }
+    h("button", { type: "button", onclick: openTextMode, "data-focus": "text-mode" }, "Edit as text"), picker.render());
 }
 
 
@@ -508,6 +500,8 @@ export function startPanel(host) {
   hostResize = host.resize || (() => {});
   setupPeople({ jira: host.jira, accountId: host.accountId, rerender: render });
   setupDates({ rerender: render });
+  picker = createTemplatePicker({ api, h, root, getState: () => ({ ...state, base }), write, rerender: render,
+                                  announce, describe });
   window.addEventListener("online", () => { if (state.error) load(); });
   listenForUndoKey(document);
   if (window.ResizeObserver) new ResizeObserver(resize).observe(document.body);

@@ -16,19 +16,22 @@ from .forge import (
     FORGE_ISSUER,
     FORGE_LIFECYCLE_MODULE,
     FORGE_PANEL_MODULE,
+    FORGE_TEMPLATE_MODULES,
     fit_module,
     forge_issue_ref,
     verify_fit,
 )
 from .install import install_public_key, verify_install_jwt
-from .panel import PANEL_AUDIENCE, PANEL_ISSUER, mint_panel_token, verify_panel_token
+from .panel import ADMIN_AUDIENCE, PANEL_AUDIENCE, PANEL_ISSUER, mint_admin_token, mint_panel_token, verify_panel_token
 from .tokens import KID_PATTERN, MAX_TOKEN_LENGTH, expected_qsh
 
 __all__ = [
+    "ADMIN_AUDIENCE",
     "FORGE_ISSUER",
     "FORGE_ISSUE_DELETED_MODULE",
     "FORGE_LIFECYCLE_MODULE",
     "FORGE_PANEL_MODULE",
+    "FORGE_TEMPLATE_MODULES",
     "KID_PATTERN",
     "MAX_TOKEN_LENGTH",
     "PANEL_AUDIENCE",
@@ -42,6 +45,7 @@ __all__ = [
     "fit_module",
     "forge_issue_ref",
     "install_public_key",
+    "mint_admin_token",
     "mint_panel_token",
     "verify_connect_jwt",
     "verify_fit",

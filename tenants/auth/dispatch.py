@@ -8,7 +8,7 @@ from core.identifiers import is_account_id
 from ..services import tenant_for_forge_invocation
 from ..types import AuthContext, AuthError
 from .connect import connect_issue_ref, verify_connect_jwt
-from .forge import FORGE_ISSUER, FORGE_PANEL_MODULE, fit_module, forge_issue_ref, verify_fit
+from .forge import FORGE_ISSUER, FORGE_PANEL_MODULE, FORGE_TEMPLATE_MODULES, fit_module, forge_issue_ref, verify_fit
 from .panel import PANEL_ISSUER, verify_panel_token
 from .tokens import MAX_TOKEN_LENGTH, _unverified_claims
 
@@ -30,7 +30,7 @@ def authenticate_api_request(request: HttpRequest) -> AuthContext:
             return verify_panel_token(token)
         if issuer == FORGE_ISSUER:
             claims = verify_fit(token)
-            if fit_module(claims) != FORGE_PANEL_MODULE:
+            if fit_module(claims) not in (FORGE_PANEL_MODULE, *FORGE_TEMPLATE_MODULES):
                 raise AuthError("FIT from a module that does not call the API")
             principal = claims.get("principal")
             if not is_account_id(principal):

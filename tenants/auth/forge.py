@@ -63,6 +63,8 @@ def verify_fit(token: str) -> Claims:
 FORGE_PANEL_MODULE = "herochecklist-panel"
 FORGE_LIFECYCLE_MODULE = "herochecklist-lifecycle"
 FORGE_ISSUE_DELETED_MODULE = "herochecklist-issue-deleted"
+# The template manager: jira:projectSettingsPage and jira:adminPage. Their FITs carry no issue.
+FORGE_TEMPLATE_MODULES = ("herochecklist-templates-project", "herochecklist-templates-admin")
 
 
 def fit_module(claims: Claims) -> str:

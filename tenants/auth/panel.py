@@ -15,10 +15,13 @@ from core.identifiers import is_account_id, is_jira_id
 from ..models import Tenant, TenantState
 from ..selectors import tenant_for_id
 from ..types import AuthContext, AuthError, IssueRef
-from .tokens import _claim_text, _decode, _header
+from .tokens import _claim_text, _decode, _header, _unverified_claims
 
 PANEL_ISSUER = "herochecklist"
 PANEL_AUDIENCE = "herochecklist:panel"
+# The template manager's pages (project settings, site admin) are about no issue: their token names none, so every
+# issue it might touch is one Jira is asked about (Browse projects), like a Connect context token without an issue.
+ADMIN_AUDIENCE = "herochecklist:admin"
 
 
 def _panel_key() -> bytes:
@@ -48,9 +51,18 @@ def mint_panel_token(*, tenant: Tenant, account_id: str, issue: IssueRef) -> str
     return jwt.encode(claims, _panel_key(), algorithm="HS256")
 
 
+def mint_admin_token(*, tenant: Tenant, account_id: str) -> str:
+    now = int(time.time())
+    claims = {"iss": PANEL_ISSUER, "aud": ADMIN_AUDIENCE, "sub": account_id, "tid": str(tenant.id), "iat": now}
+    claims["exp"] = now + settings.PANEL_TOKEN_TTL_SECONDS
+    return jwt.encode(claims, _panel_key(), algorithm="HS256")
+
+
 def verify_panel_token(token: str) -> AuthContext:
     if _header(token).get("alg") != "HS256":
         raise AuthError("panel tokens are HS256")
+    if _unverified_claims(token).get("aud") == ADMIN_AUDIENCE:
+        return _verify_admin_token(token)
     claims = _decode(
         token,
         _panel_key(),
@@ -79,6 +91,20 @@ def verify_panel_token(token: str) -> AuthContext:
         raise AuthError("panel token for an unknown, disabled or uninstalled tenant")
     context.client_key.set(tenant.client_key)
     return AuthContext(tenant=tenant, account_id=claims["sub"], source="panel", issue=issue)
+
+
+def _verify_admin_token(token: str) -> AuthContext:
+    required = ["iss", "aud", "sub", "tid", "iat", "exp"]
+    claims = _decode(token, _panel_key(), "HS256", required=required, audience=ADMIN_AUDIENCE, issuer=PANEL_ISSUER)
+    if not isinstance(claims["tid"], str) or not _is_uuid(claims["tid"]):
+        raise AuthError("admin token tid is not a UUID")
+    if not is_account_id(claims["sub"]):  # the manager's pages are for signed-in people only
+        raise AuthError("admin token sub is not an accountId")
+    tenant = tenant_for_id(claims["tid"])
+    if tenant is None or tenant.state not in (TenantState.INSTALLED, TenantState.ENABLED):
+        raise AuthError("admin token for an unknown, disabled or uninstalled tenant")
+    context.client_key.set(tenant.client_key)
+    return AuthContext(tenant=tenant, account_id=claims["sub"], source="panel", issue=None)
 
 
 def _is_uuid(value: str) -> bool:

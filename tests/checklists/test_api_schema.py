@@ -42,6 +42,10 @@ ALSO_422 = [
     "POST /api/v1/issues/{issue_id}/checklist/apply-template",
     "POST /api/v1/templates",
     "PATCH /api/v1/templates/{template_id}",
+    # A status is one of the five or a key the site defined: which keys exist is stored data.
+    "PATCH /api/v1/issues/{issue_id}/checklist/items/{item_id}",
+    "POST /api/v1/statuses",
+    "DELETE /api/v1/statuses/{key}",
 ]
 
 
@@ -136,7 +140,9 @@ def test_the_live_api_conforms_to_its_document(live_server, authorization, tmp_p
     LOG.parent.mkdir(exist_ok=True)
     LOG.write_text(f"{result.stdout}{result.stderr}\n{cases}\n{figures}\n")
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
-    assert report["operations"]["tested"] == report["operations"]["total"] == 16  # with /settings/workflow
+    assert (
+        report["operations"]["tested"] == report["operations"]["total"] == 21
+    )  # with /settings/workflow, /statuses, /manager
     assert cases["generated"] - cases["without_checks"] >= 1000, cases
     # The credential worked: most operations answered 2xx to a good share of the valid requests.
     accepted = sum(rate["accepted"] for phases in report["valid_rates"].values() for rate in phases.values())
@@ -177,7 +183,9 @@ def test_the_document_declares_statuses_credentials_and_limits(client):
         "forgeInvocationToken": "bearer",
     }
     operations = [(path, method, op) for path, ops in document["paths"].items() for method, op in ops.items()]
-    assert len(operations) == 16  # 14 of the contract, GET and PUT /settings/workflow (issue #18)
+    assert (
+        len(operations) == 21
+    )  # 14 of the contract, GET and PUT /settings/workflow (issue #18), the template manager's 5 (#17)
     for path, method, op in operations:
         statuses = set(op["responses"])
         assert {"401", "403", "429", "503"} <= statuses, (method, path)
@@ -209,11 +217,13 @@ def test_the_document_declares_statuses_credentials_and_limits(client):
     assert set(text["get"]["responses"]["200"]["content"]) == {"text/plain"}
     item = schemas["ItemCreateIn"]["properties"]
     assert item["text"]["maxLength"] == MAX_ITEM_TEXT and item["text"]["minLength"] == 1
+    # One of the five, or the key of a status the site defined.
     assert (
         item["status"]["anyOf"][0]["enum"]
         == list(ItemStatus.values)
-        == schemas["ItemOut"]["properties"]["status"]["enum"]
+        == schemas["ItemOut"]["properties"]["status"]["anyOf"][0]["enum"]
     )
+    assert schemas["ItemOut"]["properties"]["status"]["anyOf"][1]["pattern"] == "^[a-z][a-z0-9_]{1,15}$"
     assert item["dueDate"]["anyOf"][0]["format"] == "date"
     assert schemas["ItemCreateIn"]["additionalProperties"] is False
     assert schemas["ChecklistOut"]["properties"]["items"]["maxItems"] == MAX_ITEMS

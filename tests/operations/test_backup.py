@@ -64,6 +64,7 @@ def seed(tenant, other_tenant):
         tenant=other_tenant, issue=issue_ref(SECOND_ISSUE), actor=ACTOR, text="- [ ] Other site's item\n"
     )
     checklist_services.template_create(tenant=tenant, actor=ACTOR, data={"name": "T", "text": "- [ ] step"})
+    checklist_services.status_create(tenant=tenant, data={"name": "In review", "color": "#6554c0"})
     contact = Contact.objects.create(email="ann@example.com", display_name="Ann")
     License.objects.create(addon_license_id="SEN-9", cloud_site_hostname="x.atlassian.net", tenant=tenant)
     AuditEntry.objects.create(

@@ -61,6 +61,11 @@ def test_every_contract_endpoint_answers_a_forge_invocation(client, standin, set
     assert api.call("delete", f"/api/v1/templates/{template_id}").status_code == 204
     settings_answer = client.get("/api/v1/settings/workflow", HTTP_AUTHORIZATION=api.authorization, **api.headers)
     assert settings_answer.status_code == 200, settings_answer.content
+    assert api.call("post", "/api/v1/statuses", {"name": "Review", "key": "review"}).status_code == 201
+    assert api.call("get", "/api/v1/statuses").status_code == 200
+    assert api.call("patch", "/api/v1/statuses/review", {"name": "In review"}).status_code == 200
+    assert api.call("get", "/api/v1/manager").status_code == 200
+    assert api.call("delete", "/api/v1/statuses/review").status_code == 204
     tenant = Tenant.objects.get(installation_id=INSTALLATION)
     assert tenant.client_key == f"forge:{INSTALLATION}"
     texts = list(ChecklistItem.objects.filter(tenant=tenant).order_by("position").values_list("text", flat=True))
@@ -78,6 +83,9 @@ def test_every_contract_endpoint_answers_a_forge_invocation(client, standin, set
         "/templates",
         "/templates/{template_id}",
         "/settings/workflow",
+        "/statuses",
+        "/statuses/{key}",
+        "/manager",
     }
     assert {p.removeprefix("/api/v1") for p in paths} == called
 
@@ -183,5 +191,27 @@ def test_the_manifest_routes_reach_our_forge_views():
         assert resolve(connect_path), connect_path
     # The module keys the backend accepts are the manifest's.
 
-    for key in (auth.FORGE_PANEL_MODULE, auth.FORGE_LIFECYCLE_MODULE, auth.FORGE_ISSUE_DELETED_MODULE):
+    for key in (
+        auth.FORGE_PANEL_MODULE,
+        auth.FORGE_LIFECYCLE_MODULE,
+        auth.FORGE_ISSUE_DELETED_MODULE,
+        *auth.FORGE_TEMPLATE_MODULES,
+    ):
         assert f"key: {key}\n" in text, key
+
+
+def test_the_template_managers_pages_reach_the_api_with_their_own_fits(client, standin, settings):
+    """jira:projectSettingsPage and jira:adminPage: FITs without an issue reach the manager's endpoints, and their
+    user's Jira rights decide (a project admin may not change the site's statuses); a trigger's FIT reaches none."""
+    standin.grant("557058:forge-user", "project-admin")
+    project = {"id": "10000"}
+    for module in ("herochecklist-templates-project", "herochecklist-templates-admin"):
+        api = forge_api(client, standin, settings, module_key=module, issue=None)
+        answer = api.call("get", "/api/v1/manager?projectId=10000")
+        assert answer.status_code == 200, answer.content
+        assert answer.json()["permissions"] == {"manageSite": False, "manageProject": True}
+        body = {"name": module, "text": "- [ ] a", "projectId": project["id"]}
+        assert api.call("post", "/api/v1/templates", body).status_code == 201
+        assert api.call("post", "/api/v1/statuses", {"name": "Nope"}).status_code == 403
+    trigger_fit = forge_api(client, standin, settings, module_key="herochecklist-lifecycle", issue=None)
+    assert trigger_fit.call("get", "/api/v1/manager").status_code == 401

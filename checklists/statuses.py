@@ -1,0 +1,55 @@
+"""
+The statuses of a site: the five built in, and the ones the site defines (SiteStatus: name, colour, whether they
+count as done). Reads only; the writes are services/statuses.py.
+
+Most writes and texts use only the five, so `SiteStatuses` asks the database the first time it is asked about a
+status outside them, and never otherwise: a site without statuses of its own pays nothing for the feature.
+"""
+
+from uuid import UUID
+
+from tenants.models import Tenant
+
+from .models import COMPLETE_STATUSES, SiteStatus
+from .validation import BUILTIN_STATUSES
+
+
+class SiteStatuses:
+    """What a status may be on one site (`key in statuses`), and which count as done (`key in statuses.complete`).
+    Built for one request or one write: it keeps what it read."""
+
+    def __init__(self, tenant: Tenant | UUID):
+        self.tenant_id = tenant.id if isinstance(tenant, Tenant) else tenant
+        self._done: dict[str, bool] | None = None
+        self.complete = _Complete(self)
+
+    def own(self) -> dict[str, bool]:
+        """The site's own statuses: key -> counts as done."""
+        if self._done is None:
+            self._done = dict(SiteStatus.objects.filter(tenant_id=self.tenant_id).values_list("key", "counts_as_done"))
+        return self._done
+
+    def __contains__(self, key) -> bool:
+        return key in BUILTIN_STATUSES or (isinstance(key, str) and key in self.own())
+
+
+class _Complete:
+    def __init__(self, statuses: SiteStatuses):
+        self.statuses = statuses
+
+    def __contains__(self, key) -> bool:
+        if key in BUILTIN_STATUSES:
+            return key in COMPLETE_STATUSES
+        return bool(self.statuses.own().get(key))
+
+
+def site_statuses(tenant: Tenant) -> list[SiteStatus]:
+    return list(SiteStatus.objects.filter(tenant=tenant).order_by("position", "created_at"))
+
+
+def status_json(status: SiteStatus) -> dict:
+    return {"key": status.key, "name": status.name, "color": status.color, "countsAsDone": status.counts_as_done}
+
+
+def site_statuses_json(tenant: Tenant) -> list[dict]:
+    return [status_json(s) for s in site_statuses(tenant)]
