@@ -63,6 +63,7 @@ def verify_fit(token: str) -> dict:
 FORGE_PANEL_MODULE = "herochecklist-panel"
 FORGE_LIFECYCLE_MODULE = "herochecklist-lifecycle"
 FORGE_ISSUE_DELETED_MODULE = "herochecklist-issue-deleted"
+FORGE_ADMIN_MODULE = "herochecklist-api-tokens"  # jira:adminPage "API tokens": the /site-tokens routes only
 
 
 def fit_module(claims: dict) -> str:
