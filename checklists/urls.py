@@ -1,7 +1,10 @@
 from django.urls import path
 
-from . import telemetry, views
+from . import automation, site_tokens_api, telemetry, views
 from .api import api
+
+api.add_router("/", automation.router)  # Jira Automation calls (issue keys, item text, template names)
+api.add_router("/", site_tokens_api.router)  # the admin page's site API tokens
 
 urlpatterns = [
     path("connect/panel", views.panel, name="connect-panel"),

@@ -93,6 +93,13 @@ def clean_position(value) -> int | None:
     return value
 
 
+def clean_apply_mode(value) -> str:
+    """How a template is applied: appended after the items, or replacing them."""
+    if value not in ("append", "replace"):
+        raise ValidationFailed({"mode": "must be append or replace"})
+    return value
+
+
 def clean_jira_id(value, field_name: str) -> str:
     """An optional numeric Jira id (a project or issue type of a template): "" for none."""
     if value in (None, ""):

@@ -20,6 +20,7 @@ import jwt
 from tenants.qsh import CONTEXT_QSH, query_string_hash
 
 from .http import JSONHandler, StandInServer
+from .jira_issues import issue_answer
 from .keys import KeyPair, connect_token, install_token
 
 APP_KEY_DEFAULT = "io.herochecklist.dev"
@@ -258,7 +259,7 @@ class _Handler(JSONHandler):
             return self._send(200, page.encode(), "text/html; charset=utf-8")
         if path == "/_recorded":
             return self._json(200, [r.__dict__ for r in self.server.recorded])
-        if _PROPERTY.match(path):
+        if _PROPERTY.match(path) or path.startswith("/rest/api/3/issue/"):
             return self._rest("GET", parts)
         return self._send(404, b"not found", "text/plain")
 
@@ -339,6 +340,8 @@ class _Handler(JSONHandler):
             return self._json(injected, {"errorMessages": ["injected failure"]}, headers=headers)
         if method == "POST" and parts.path == "/app/report-accounts/":
             return self._report_accounts(body)
+        if method == "GET" and (answer := issue_answer(DEMO_ISSUES, parts.path)):
+            return self._json(*answer)
         match = _PROPERTY.match(parts.path)
         if not match:
             return self._json(404, {"errorMessages": ["unknown resource"]})

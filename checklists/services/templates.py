@@ -17,7 +17,7 @@ from ..models import (
     Checklist,
     Template,
 )
-from ..validation import clean_jira_id, clean_template_name
+from ..validation import clean_apply_mode, clean_jira_id, clean_template_name
 from .items import _sync_entries
 from .writes import ITEM_FIELDS, Actor, _Change, _checklist_write
 
@@ -104,8 +104,7 @@ def checklist_apply_template(
     mode: str,
     expected_version: int | None = None,
 ) -> Checklist:
-    if mode not in ("append", "replace"):
-        raise ValidationFailed({"mode": "must be append or replace"})
+    mode = clean_apply_mode(mode)
     entries = textformat.parse(template.text)
     template_actor = Actor(actor.account_id, "template")
 
