@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import automation, site_tokens_api, telemetry, views
+from . import automation, mcp_server, site_tokens_api, telemetry, views
 from .api import api
 
 api.add_router("/", automation.router)  # Jira Automation calls (issue keys, item text, template names)
@@ -11,5 +11,6 @@ urlpatterns = [
     path("connect/webhooks/issue-deleted", views.issue_deleted, name="connect-issue-deleted"),
     path("forge/events/issue-deleted", views.forge_issue_deleted, name="forge-issue-deleted"),
     path("api/v1/", api.urls),
+    path("mcp", mcp_server.mcp_endpoint, name="mcp"),
     path("telemetry/client-timings", telemetry.client_timings, name="client-timings"),
 ]
