@@ -65,6 +65,7 @@ CAMEL = {
     "project_id": "projectId",
     "issue_type_id": "issueTypeId",
     "auto_apply": "autoApply",
+    "customer_visible": "visibleToCustomer",
 }
 SNAKE = {v: k for k, v in CAMEL.items()}
 
@@ -283,6 +284,7 @@ class ItemCreateIn(_Strict):
     assigneeAccountId: AccountId | None = None  # noqa: N815
     dueDate: DueDate | None = None  # noqa: N815
     position: Position | None = None
+    visibleToCustomer: StrictBool | None = None  # noqa: N815 (shown on the service portal)
 
 
 class ItemPatchIn(_Strict):
@@ -293,6 +295,7 @@ class ItemPatchIn(_Strict):
     assigneeAccountId: AccountId | None = None  # noqa: N815
     dueDate: DueDate | None = None  # noqa: N815
     position: Position | None = None
+    visibleToCustomer: StrictBool | None = None  # noqa: N815
 
 
 class OrderIn(_Strict):

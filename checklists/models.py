@@ -59,6 +59,8 @@ class ChecklistItem(BaseModel):
     assignee_account_id = models.CharField(max_length=MAX_ACCOUNT_ID, blank=True)
     due_date = models.DateField(null=True, blank=True)
     position = models.PositiveIntegerField(default=0)
+    # Shown read-only to customers on the Jira Service Management portal (checklists/portal.py); off by default.
+    customer_visible = models.BooleanField(default=False)
     created_by = models.CharField(max_length=MAX_ACCOUNT_ID, blank=True)
     updated_by = models.CharField(max_length=MAX_ACCOUNT_ID, blank=True)
 

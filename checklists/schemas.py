@@ -139,6 +139,7 @@ class ItemOut(_Open):
     mandatory: bool
     assigneeAccountId: str | None  # noqa: N815
     dueDate: Annotated[str | None, WithJsonSchema({"type": ["string", "null"], "format": "date"})]  # noqa: N815
+    visibleToCustomer: bool = Field(False, description="Shown read-only on the Jira Service Management portal.")  # noqa: N815
     position: Count
     createdAt: Timestamp  # noqa: N815
     updatedAt: Timestamp  # noqa: N815

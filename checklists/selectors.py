@@ -32,6 +32,7 @@ _ITEM_COLUMNS = (
     "mandatory",
     "assignee_account_id",
     "due_date",
+    "customer_visible",
     "position",
     "created_at",
     "updated_at",
@@ -45,7 +46,19 @@ _ITEM_ORDER = itemgetter(_ITEM_COLUMNS.index("position"), _ITEM_COLUMNS.index("c
 
 
 def _item_row_json(row: tuple) -> dict:
-    item_id, text, status, is_header, mandatory, assignee, due_date, position, created_at, updated_at = row
+    (
+        item_id,
+        text,
+        status,
+        is_header,
+        mandatory,
+        assignee,
+        due_date,
+        customer_visible,
+        position,
+        created_at,
+        updated_at,
+    ) = row
     return {
         "id": str(item_id),
         "text": text,
@@ -55,6 +68,7 @@ def _item_row_json(row: tuple) -> dict:
         "mandatory": mandatory,
         "assigneeAccountId": assignee or None,
         "dueDate": due_date.isoformat() if due_date else None,
+        "visibleToCustomer": customer_visible,
         "position": position,
         "createdAt": created_at.isoformat(),
         "updatedAt": updated_at.isoformat(),
@@ -93,6 +107,7 @@ def checklist_text(checklist: Checklist | None) -> str:
                 mandatory=i.mandatory,
                 assignee_account_id=i.assignee_account_id,
                 due_date=i.due_date,
+                customer_visible=i.customer_visible,
             )
             for i in checklist_items(checklist)
         ]

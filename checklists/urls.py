@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import automation, mcp_server, site_tokens_api, telemetry, views
+from . import admin_pages, automation, mcp_server, portal, site_tokens_api, telemetry, views
 from .api import api
 
 api.add_router("/", automation.router)  # Jira Automation calls (issue keys, item text, template names)
@@ -12,5 +12,7 @@ urlpatterns = [
     path("forge/events/issue-deleted", views.forge_issue_deleted, name="forge-issue-deleted"),
     path("api/v1/", api.urls),
     path("mcp", mcp_server.mcp_endpoint, name="mcp"),
+    path("connect/portal", portal.portal_panel, name="connect-portal"),
+    path("connect/admin/api-tokens", admin_pages.api_tokens_page, name="connect-api-tokens"),
     path("telemetry/client-timings", telemetry.client_timings, name="client-timings"),
 ]

@@ -127,7 +127,7 @@ def clean_item_fields(data: dict, *, partial: bool) -> dict:
                 if not isinstance(value, str) or value not in ItemStatus.values:
                     raise ValidationFailed({name: f"must be one of {', '.join(ItemStatus.values)}"})
                 cleaned[name] = value
-            elif name in ("is_header", "mandatory"):
+            elif name in ("is_header", "mandatory", "customer_visible"):
                 if not isinstance(value, bool):
                     raise ValidationFailed({name: "must be true or false"})
                 cleaned[name] = value

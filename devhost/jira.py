@@ -21,6 +21,7 @@ from tenants.qsh import CONTEXT_QSH, query_string_hash
 
 from .http import JSONHandler, StandInServer
 from .jira_issues import issue_answer
+from .jira_portal import page_answer
 from .keys import KeyPair, connect_token, install_token
 
 APP_KEY_DEFAULT = "io.herochecklist.dev"
@@ -257,6 +258,8 @@ class _Handler(JSONHandler):
             account = query.get("as", DEMO_USER)
             page = _issue_page(self.server, issue, account)
             return self._send(200, page.encode(), "text/html; charset=utf-8")
+        if (page := page_answer(self.server, DEMO_ISSUES, path, query, DEMO_USER)) is not None:
+            return self._send(*page)
         if path == "/_recorded":
             return self._json(200, [r.__dict__ for r in self.server.recorded])
         if _PROPERTY.match(path) or path.startswith("/rest/api/3/issue/"):

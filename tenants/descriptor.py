@@ -64,5 +64,20 @@ def build_descriptor() -> dict:
                 }
             ],
             "webhooks": [{"event": "jira:issue_deleted", "url": "/connect/webhooks/issue-deleted"}],
+            # Site API tokens for Automation, scripts and MCP (README "Site API tokens"); admins only.
+            "adminPages": [
+                {
+                    "key": "herochecklist-api-tokens",
+                    "name": {"value": "Checklist API tokens"},
+                    "url": "/connect/admin/api-tokens",
+                }
+            ],
+            # The customer portal's read-only checklist: only items marked visible to customers.
+            "serviceDeskPortalRequestViewPanels": [
+                {
+                    "key": "herochecklist-portal",
+                    "url": "/connect/portal?issueId={issue.id}&issueKey={issue.key}",
+                }
+            ],
         },
     }

@@ -3,6 +3,7 @@
 // Every write sends If-Match with the version it saw, so nobody overwrites an unseen change.
 
 import { ApiError } from "./transport.js";
+import { customerToggle } from "./customer-visible.js";
 
 const STATUSES = [
   ["todo", "To do"],
@@ -163,6 +164,7 @@ function showUndo(item, index) {
   const restore = {
     text: item.text, status: item.status, isHeader: item.isHeader, mandatory: item.mandatory,
     assigneeAccountId: item.assigneeAccountId, dueDate: item.dueDate, position: index,
+    visibleToCustomer: item.visibleToCustomer,
   };
   state.undo = {
     label: item.text,
@@ -341,6 +343,7 @@ function renderActions(item) {
       title: item.mandatory ? "Required (click to make optional)" : "Optional (click to make required)",
       onclick: () => patchItem(item, { mandatory: !item.mandatory }, item.mandatory ? "Now optional" : "Now required"),
     }, item.mandatory ? "★" : "☆"),
+    item.isHeader ? null : customerToggle(item, patchItem),
     h("button", { type: "button", class: "hc-icon", "aria-label": `Delete ${item.text}`, title: "Delete",
       onclick: () => deleteItem(item) }, "✕"));
 }
