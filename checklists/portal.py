@@ -9,14 +9,20 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
+from ninja import Router
 
 from core import context
 from core.middleware import jira_frame
+from tenants.auth import AuthError, authenticate_api_request
+from tenants.auth.forge import FORGE_PORTAL_MODULE
 from tenants.decorators import connect_jwt_required
+from tenants.permissions import PermissionDenied
 
 from . import selectors
+from .automation import resolve_issue
 from .models import COMPLETE_STATUSES, ChecklistItem
 from .rendering import render_markdown
+from .schemas import responses
 from .validation import is_jira_id
 from .views import ISSUE_KEY
 
@@ -71,3 +77,31 @@ def portal_panel(request):
         "checklists/portal.html",
         {"rows": rows, "summary": summary, "all_js_url": settings.ATLASSIAN_ALL_JS_URL},
     )
+
+
+class _PortalAuth:
+    """A FIT from the Forge portal module only: Forge renders it for people who may see the request."""
+
+    def __call__(self, request):
+        try:
+            auth = authenticate_api_request(request, forge_modules=(FORGE_PORTAL_MODULE,))
+        except AuthError as exc:
+            request.auth_failure = str(exc)
+            return None
+        return auth if auth.source == "forge" else None
+
+
+router = Router(tags=["service portal"], auth=_PortalAuth())
+
+
+@router.get("/portal/checklist", response=responses({200: dict}))
+def forge_portal_checklist(request):
+    """The Forge portal module's read: the request of the FIT's context (its key, resolved through Jira as the app),
+    with only the items visible to customers."""
+    extension = ((request.auth.forge_claims or {}).get("context") or {}).get("extension") or {}
+    key = str((extension.get("request") or {}).get("key") or "")
+    if not key:
+        raise PermissionDenied("This call comes from the service portal's request page only.")
+    issue = resolve_issue(request.auth.tenant, key)
+    items = customer_items(selectors.checklist_items(selectors.checklist_for(request.auth.tenant, issue.id)))
+    return {"issueKey": issue.key, "items": [selectors.item_json(i) for i in items]}

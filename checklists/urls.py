@@ -5,6 +5,7 @@ from .api import api
 
 api.add_router("/", automation.router)  # Jira Automation calls (issue keys, item text, template names)
 api.add_router("/", site_tokens_api.router)  # the admin page's site API tokens
+api.add_router("/", portal.router)  # the Forge service portal module's read
 
 urlpatterns = [
     path("connect/panel", views.panel, name="connect-panel"),

@@ -64,6 +64,7 @@ FORGE_PANEL_MODULE = "herochecklist-panel"
 FORGE_LIFECYCLE_MODULE = "herochecklist-lifecycle"
 FORGE_ISSUE_DELETED_MODULE = "herochecklist-issue-deleted"
 FORGE_ADMIN_MODULE = "herochecklist-api-tokens"  # jira:adminPage "API tokens": the /site-tokens routes only
+FORGE_PORTAL_MODULE = "herochecklist-portal"  # jiraServiceManagement:portalRequestDetail: /portal/checklist only
 
 
 def fit_module(claims: dict) -> str:

@@ -87,3 +87,36 @@ def test_the_admin_page_opens_for_jira_admins_only(client, tenant, standin, sett
         response = client.get(iframe_path(page, settings.BASE_URL))
         assert response.status_code == status, account
         assert ("api-tokens.js" in response.content.decode()) is (status == 200)
+
+
+def test_the_forge_portal_module_reads_only_visible_items_of_its_request(client, standin, settings):
+    from tests.conftest import fit
+
+    standin.system_tokens.add("system-token-portal")
+    context = {
+        "cloudId": "cloud-portal",
+        "siteUrl": "https://forge-site.atlassian.net",
+        "extension": {"request": {"key": "DEMO-1", "typeId": "1"}, "portal": {"id": "1"}},
+    }
+    headers = {"HTTP_X_FORGE_OAUTH_SYSTEM": "system-token-portal"}
+
+    def call(module_key):
+        token = fit(standin, settings, issue=None, module_key=module_key, context=context)
+        return client.get("/api/v1/portal/checklist", HTTP_AUTHORIZATION=f"Bearer {token}", **headers)
+
+    panel = fit(standin, settings)  # the Forge issue panel writes the checklist, as an agent would
+    for line in ("- [ ] shared step {customer}", "- [ ] internal step"):
+        response = client.post(
+            "/api/v1/issues/10001/checklist/items",
+            data={"text": line.split("] ")[1].removesuffix(" {customer}"), "visibleToCustomer": "customer" in line},
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {panel}",
+            HTTP_X_FORGE_OAUTH_USER=standin.user_token("557058:forge-user"),
+            **headers,
+        )
+        assert response.status_code == 201, response.content
+    answer = call("herochecklist-portal")
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["issueKey"] == "DEMO-1"
+    assert [i["text"] for i in answer.json()["items"]] == ["shared step"]
+    assert call("herochecklist-panel").status_code == 401  # the issue panel's FIT does not open this route

@@ -64,7 +64,7 @@ def test_created_shown_once_stored_hashed_used_audited_and_revoked(client, admin
     uses = client.get(f"/api/v1/site-tokens/{row.id}/uses", HTTP_AUTHORIZATION=admin).json()
     assert [u["action"] for u in uses] == [
         "GET /api/v1/issues/<issue_id>/checklist/history",
-        f"POST /api/v1/issues/<issue_id>/checklist/items",
+        "POST /api/v1/issues/<issue_id>/checklist/items",
         "token created",
     ]
     assert {u["actor"] for u in uses[:2]} == {f"app:token:{row.prefix}"} and uses[2]["actor"] == ADMIN
