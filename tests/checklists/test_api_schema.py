@@ -134,7 +134,7 @@ def test_the_live_api_conforms_to_its_document(live_server, authorization, tmp_p
     LOG.parent.mkdir(exist_ok=True)
     LOG.write_text(f"{result.stdout}{result.stderr}\n{cases}\n{figures}\n")
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
-    assert report["operations"]["tested"] == report["operations"]["total"] == 21
+    assert report["operations"]["tested"] == report["operations"]["total"] == 22
     assert cases["generated"] - cases["without_checks"] >= 1000, cases
     # The credential worked: most operations answered 2xx to a good share of the valid requests.
     accepted = sum(rate["accepted"] for phases in report["valid_rates"].values() for rate in phases.values())
@@ -179,7 +179,7 @@ def test_the_document_declares_statuses_credentials_and_limits(client):
         "siteToken": "bearer",
     }
     operations = [(path, method, op) for path, ops in document["paths"].items() for method, op in ops.items()]
-    assert len(operations) == 21
+    assert len(operations) == 22
     for path, method, op in operations:
         statuses = set(op["responses"])
         assert {"401", "403", "429", "503"} <= statuses, (method, path)
