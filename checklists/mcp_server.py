@@ -29,6 +29,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from core.counters import window_count
 from core.exceptions import Conflict, NotFound, ValidationFailed
+from core.middleware import api_exception_response
 from tenants.auth import AuthContext, AuthError
 from tenants.auth.site_token import verify_site_token
 from tenants.permissions import PermissionDenied
@@ -144,11 +145,14 @@ def mcp_endpoint(request):
         body = request.body
     except RequestDataTooBig:
         return _error(413, "too_large", "The request body is over the limit.")
-    site_token_record_use(auth.site_token, _action(body))
-    if _limited(auth):
-        return _error(429, "rate_limited", "Too many requests; slow down.", **{"Retry-After": "60"})
-    _auth.set(auth)
-    status, headers, content = anyio.run(_serve, request, body)
+    try:
+        site_token_record_use(auth.site_token, _action(body))
+        if _limited(auth):
+            return _error(429, "rate_limited", "Too many requests; slow down.", **{"Retry-After": "60"})
+        _auth.set(auth)
+        status, headers, content = anyio.run(_serve, request, body)
+    except Exception as exc:  # JSON whatever failed (503 when the database is down), never Django's error page
+        return api_exception_response(request, exc)
     response = HttpResponse(content, status=status)
     for name, value in headers:
         if name.lower() not in ("content-length", "connection", "transfer-encoding"):

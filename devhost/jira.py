@@ -396,7 +396,8 @@ def _index_page(server: JiraStandIn) -> str:
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Simulated Jira</title>
 <style>body{{font:14px system-ui,sans-serif;margin:2rem;color:#172b4d}}</style></head>
 <body><h1>Simulated Jira site</h1><p>Local stand-in for a Jira Cloud site with HeroChecklist installed.</p>
-<ul>{links}</ul></body></html>"""
+<ul>{links}</ul><p><a href="/servicedesk/customer/portal/1/DEMO-1">Service portal: DEMO-1</a> ·
+<a href="/jira/settings/apps/api-tokens">Apps: Checklist API tokens</a></p></body></html>"""
 
 
 def _user_switcher(issue: dict, account_id: str) -> str:
