@@ -297,6 +297,7 @@ class ItemCreateIn(_Strict):
     assigneeAccountId: AccountId | None = None  # noqa: N815
     dueDate: DueDate | None = None  # noqa: N815
     position: Position | None = None
+    visibleToCustomer: StrictBool | None = None  # noqa: N815 (shown on the service portal)
 
 
 class ItemPatchIn(_Strict):
@@ -307,6 +308,7 @@ class ItemPatchIn(_Strict):
     assigneeAccountId: AccountId | None = None  # noqa: N815
     dueDate: DueDate | None = None  # noqa: N815
     position: Position | None = None
+    visibleToCustomer: StrictBool | None = None  # noqa: N815
 
 
 class OrderIn(_Strict):

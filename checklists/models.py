@@ -65,6 +65,8 @@ class ChecklistItem(BaseModel):
     # Grows by one whenever the item's own fields change (not its position), so a write can be conditional on this
     # item alone (If-Match: "item-<id>-<version>"): edits of different items never conflict.
     version = models.PositiveIntegerField(default=1)
+    # Shown read-only to customers on the Jira Service Management portal (checklists/portal.py); off by default.
+    customer_visible = models.BooleanField(default=False)
     created_by = models.CharField(max_length=MAX_ACCOUNT_ID, blank=True)
     updated_by = models.CharField(max_length=MAX_ACCOUNT_ID, blank=True)
 

@@ -139,6 +139,17 @@ JiraId = Annotated[
     ),
 ]
 IssueId = Annotated[str, WithJsonSchema({"type": "string", "pattern": ISSUE_ID_PATTERN})]
+ISSUE_KEY_PATTERN = r"^[A-Z][A-Z0-9_]{0,30}-[0-9]{1,12}$"
+IssueKey = Annotated[str, WithJsonSchema(_described({"type": "string", "pattern": ISSUE_KEY_PATTERN}, "e.g. DEMO-1"))]
+ItemRef = Annotated[
+    StrictStr,
+    WithJsonSchema(
+        _described(
+            {"type": "string", "minLength": 1, "maxLength": MAX_ITEM_TEXT, "pattern": NAME_PATTERN},
+            "The item's id, or its exact text (surrounding white space aside).",
+        )
+    ),
+]
 PathItemId = Annotated[str, WithJsonSchema({"type": "string", "format": "uuid"})]
 HistoryLimit = Annotated[
     int, WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_HISTORY, "description": "Newest first."})
@@ -168,6 +179,7 @@ class ItemOut(_Open):
     mandatory: bool
     assigneeAccountId: str | None  # noqa: N815
     dueDate: Annotated[str | None, WithJsonSchema({"type": ["string", "null"], "format": "date"})]  # noqa: N815
+    visibleToCustomer: bool = Field(False, description="Shown read-only on the Jira Service Management portal.")  # noqa: N815
     position: Count
     createdAt: Timestamp  # noqa: N815
     updatedAt: Timestamp  # noqa: N815
@@ -383,6 +395,12 @@ SECURITY_SCHEMES = {
         "bearerFormat": "JWT",
         "description": "A Forge Invocation Token (RS256, iss forge/invocation-token, aud FORGE_APP_ID) from the "
         "HeroChecklist Forge app.",
+    },
+    "siteToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A site API token (`hc_…`) from the app's admin page: acts as the app on its site, read or "
+        "read-write by its scope (Jira Automation, scripts, AI agents). Cannot manage tokens.",
     },
 }
 SECURITY = [{name: []} for name in SECURITY_SCHEMES]

@@ -23,6 +23,7 @@ CAMEL = {
     "issue_type_id": "issueTypeId",
     "auto_apply": "autoApply",
     "counts_as_done": "countsAsDone",
+    "customer_visible": "visibleToCustomer",
 }
 SNAKE = {v: k for k, v in CAMEL.items()}
 
@@ -35,16 +36,30 @@ ITEM_COLUMNS = (
     "mandatory",
     "assignee_account_id",
     "due_date",
+    "customer_visible",
     "position",
     "created_at",
     "updated_at",
     "version",
 )
-ItemRow = tuple[UUID, str, str, bool, bool, str, date | None, int, datetime, datetime, int]
+ItemRow = tuple[UUID, str, str, bool, bool, str, date | None, bool, int, datetime, datetime, int]
 
 
 def item_row_json(row: ItemRow) -> dict[str, Any]:
-    item_id, text, status, is_header, mandatory, assignee, due_date, position, created_at, updated_at, version = row
+    (
+        item_id,
+        text,
+        status,
+        is_header,
+        mandatory,
+        assignee,
+        due_date,
+        customer_visible,
+        position,
+        created_at,
+        updated_at,
+        version,
+    ) = row
     return {
         "id": str(item_id),
         "text": text,
@@ -54,6 +69,7 @@ def item_row_json(row: ItemRow) -> dict[str, Any]:
         "mandatory": mandatory,
         "assigneeAccountId": assignee or None,
         "dueDate": due_date.isoformat() if due_date else None,
+        "visibleToCustomer": customer_visible,
         "position": position,
         "createdAt": created_at.isoformat(),
         "updatedAt": updated_at.isoformat(),
@@ -71,6 +87,7 @@ def item_json(item: ChecklistItem) -> dict[str, Any]:
             item.mandatory,
             item.assignee_account_id,
             item.due_date,
+            item.customer_visible,
             item.position,
             item.created_at,
             item.updated_at,
@@ -101,6 +118,7 @@ def checklist_text(items: Iterable[ChecklistItem]) -> str:
                 mandatory=i.mandatory,
                 assignee_account_id=i.assignee_account_id,
                 due_date=i.due_date,
+                customer_visible=i.customer_visible,
             )
             for i in items
         ]

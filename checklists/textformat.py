@@ -6,6 +6,7 @@ The checklist as plain text (contract v1), one entry per line:
     - [ ]? optional polish                `?` after the box: not mandatory
     - [ ] deploy {@557058:abc due:2026-12-01}   optional attributes: assignee accountId and due date
     - [review] check the diff             a status the site defined, by its key (a built-in one's name works too)
+    - [ ] reset your password {customer}        shown to customers on the service portal
 
 Blank lines are ignored. A plain line without a box is read as a todo item, so pasted lists just work.
 An item whose own text ends in something shaped like an attribute group is written with an empty group `{}`
@@ -31,7 +32,8 @@ _HEADER = re.compile(r"#{1,6}(?:\s+(?P<text>.*))?")
 _ITEM = re.compile(r"[-*]\s*\[(?P<box>.|[a-z][a-z0-9_]{1,15})\](?P<optional>\?)?(?:\s+(?P<text>.*))?")
 _BULLET = re.compile(r"[-*]\s+(?P<text>.*)")
 # The inside of an attribute group. The accountId here is only its shape; its length is validation's to judge.
-_ATTR_GROUP = re.compile(r"(?:@[A-Za-z0-9:_-]+)?(?:\s*due:[0-9]{4}-[0-9]{2}-[0-9]{2})?")
+_ATTR_GROUP = re.compile(r"(?:@[A-Za-z0-9:_-]+)?(?:\s*due:[0-9]{4}-[0-9]{2}-[0-9]{2})?(?:\s*customer)?")
+CUSTOMER = "customer"  # the attribute of an item visible to customers (service portal)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Entry:
     mandatory: bool = True
     assignee_account_id: str = ""
     due_date: date | None = None
+    customer_visible: bool = False
 
     def key(self) -> tuple:
         return (self.text, self.status, self.is_header, self.mandatory, self.assignee_account_id, self.due_date)
@@ -58,21 +61,23 @@ def _attribute_group(text: str) -> tuple[str, str] | None:
     return text[:start], text[start + 1 : -1]
 
 
-def _split_attributes(text: str, line_no: int, errors: dict) -> tuple[str, str, date | None]:
+def _split_attributes(text: str, line_no: int, errors: dict) -> tuple[str, str, date | None, bool]:
     group = _attribute_group(text)
     if group is None:
-        return text, "", None
+        return text, "", None, False
     body, attrs = group
-    assignee, due = "", None
+    assignee, due, customer = "", None, False
     for token in attrs.split():
-        if token.startswith("@"):
+        if token == CUSTOMER:
+            customer = True
+        elif token.startswith("@"):
             assignee = token[1:]
         else:
             try:
                 due = date.fromisoformat(token.removeprefix("due:"))
             except ValueError:
                 errors[f"line {line_no}"] = f"'{token}' is not a valid date"
-    return body.rstrip(), assignee, due
+    return body.rstrip(), assignee, due, customer
 
 
 def _checked(body: str, what: str, line_no: int, errors: dict) -> str:
@@ -118,7 +123,7 @@ def parse(text: str, statuses: Container[str] = BUILTIN_STATUSES) -> list[Entry]
             body = bullet.group("text").strip()
         else:
             body = line
-        body, assignee, due = _split_attributes(body, line_no, errors)
+        body, assignee, due, customer = _split_attributes(body, line_no, errors)
         try:
             assignee = clean_account_id(assignee)
         except ValidationFailed as exc:
@@ -127,7 +132,7 @@ def parse(text: str, statuses: Container[str] = BUILTIN_STATUSES) -> list[Entry]
         if not body:
             errors[f"line {line_no}"] = "an item needs text"
         elif cleaned := _checked(body, "item text", line_no, errors):
-            entries.append(Entry(cleaned, status, False, mandatory, assignee, due))
+            entries.append(Entry(cleaned, status, False, mandatory, assignee, due, customer))
     if len(entries) > MAX_ITEMS:
         errors["text"] = f"a checklist holds at most {MAX_ITEMS} items"
     if errors:
@@ -147,6 +152,7 @@ def serialize_entry(entry: Entry) -> str:
         for part in (
             f"@{entry.assignee_account_id}" if entry.assignee_account_id else "",
             f"due:{entry.due_date.isoformat()}" if entry.due_date else "",
+            CUSTOMER if entry.customer_visible else "",
         )
         if part
     )

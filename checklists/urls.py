@@ -1,8 +1,12 @@
 from django.urls import path
 
-from . import manager_views, telemetry, views
+from . import admin_pages, automation, manager_views, mcp_server, portal, site_tokens_api, telemetry, views
 from .api import api
 from .workflow.urls import urlpatterns as workflow_urlpatterns
+
+api.add_router("/", automation.router)  # Jira Automation calls (issue keys, item text, template names)
+api.add_router("/", site_tokens_api.router)  # the admin page's site API tokens
+api.add_router("/", portal.router)  # the Forge service portal module's read
 
 urlpatterns = [
     path("connect/panel", views.panel, name="connect-panel"),
@@ -10,6 +14,9 @@ urlpatterns = [
     path("connect/webhooks/issue-deleted", views.issue_deleted, name="connect-issue-deleted"),
     path("forge/events/issue-deleted", views.forge_issue_deleted, name="forge-issue-deleted"),
     path("api/v1/", api.urls),
+    path("mcp", mcp_server.mcp_endpoint, name="mcp"),
+    path("connect/portal", portal.portal_panel, name="connect-portal"),
+    path("connect/admin/api-tokens", admin_pages.api_tokens_page, name="connect-api-tokens"),
     path("telemetry/client-timings", telemetry.client_timings, name="client-timings"),
     *workflow_urlpatterns,
 ]

@@ -107,6 +107,13 @@ def clean_position(value) -> int | None:
     return value
 
 
+def clean_apply_mode(value) -> str:
+    """How a template is applied: appended after the items, or replacing them."""
+    if value not in ("append", "replace"):
+        raise ValidationFailed({"mode": "must be append or replace"})
+    return value
+
+
 def clean_jira_id(value, field_name: str) -> str:
     """An optional numeric Jira id (a project or issue type of a template): "" for none."""
     if value in (None, ""):
@@ -162,7 +169,7 @@ def clean_item_fields(data: dict, *, partial: bool, statuses: Container[str] = B
                 cleaned[name] = clean_item_text(value)
             elif name == "status":
                 cleaned[name] = clean_status(value, statuses)
-            elif name in ("is_header", "mandatory"):
+            elif name in ("is_header", "mandatory", "customer_visible"):
                 if not isinstance(value, bool):
                     raise ValidationFailed({name: "must be true or false"})
                 cleaned[name] = value

@@ -21,6 +21,8 @@ from tenants.qsh import CONTEXT_QSH, query_string_hash
 
 from . import jira_admin, jira_theme, jira_users, jira_workflow
 from .http import JSONHandler, StandInServer
+from .jira_issues import issue_answer
+from .jira_portal import page_answer
 from .keys import KeyPair, connect_token, install_token
 
 APP_KEY_DEFAULT = "io.herochecklist.dev"
@@ -268,9 +270,11 @@ class _Handler(JSONHandler):
             )
             cookie = jira_users.session_cookie(self.server, account)  # the user's Jira session, for AP.request
             return self._send(200, page.encode(), "text/html; charset=utf-8", headers=cookie)
+        if (page := page_answer(self.server, DEMO_ISSUES, path, query, DEMO_USER)) is not None:
+            return self._send(*page)
         if path == "/_recorded":
             return self._json(200, [r.__dict__ for r in self.server.recorded])
-        if _PROPERTY.match(path):
+        if _PROPERTY.match(path) or path.startswith("/rest/api/3/issue/"):
             return self._rest("GET", parts)
         if jira_users.handle_get(self, parts):
             return None
@@ -355,6 +359,8 @@ class _Handler(JSONHandler):
             return self._json(injected, {"errorMessages": ["injected failure"]}, headers=headers)
         if method == "POST" and parts.path == "/app/report-accounts/":
             return self._report_accounts(body)
+        if method == "GET" and (answer := issue_answer(DEMO_ISSUES, parts.path)):
+            return self._json(*answer)
         match = _PROPERTY.match(parts.path)
         if not match:
             return self._json(404, {"errorMessages": ["unknown resource"]})
@@ -407,7 +413,9 @@ def _index_page(server: JiraStandIn) -> str:
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Simulated Jira</title>
 <style>body{{font:14px system-ui,sans-serif;margin:2rem;color:#172b4d}}</style></head>
 <body><h1>Simulated Jira site</h1><p>Local stand-in for a Jira Cloud site with HeroChecklist installed.</p>
-<ul>{links}</ul>{jira_admin.INDEX_LINKS}{jira_workflow.CREATE_FORM}</body></html>"""
+<ul>{links}</ul>{jira_admin.INDEX_LINKS}{jira_workflow.CREATE_FORM}
+<p><a href="/servicedesk/customer/portal/1/DEMO-1">Service portal: DEMO-1</a> ·
+<a href="/jira/settings/apps/api-tokens">Apps: Checklist API tokens</a></p></body></html>"""
 
 
 def _user_switcher(issue: dict, account_id: str, theme: str = "light") -> str:

@@ -96,6 +96,19 @@ def _base_descriptor() -> dict:
                     "key": "herochecklist-templates-admin",
                     "name": {"value": "Checklist templates and statuses"},
                     "url": "/connect/templates",
+                },
+                # Site API tokens for Automation, scripts and MCP (README "Site API tokens"); admins only.
+                {
+                    "key": "herochecklist-api-tokens",
+                    "name": {"value": "Checklist API tokens"},
+                    "url": "/connect/admin/api-tokens",
+                },
+            ],
+            # The customer portal's read-only checklist: only items marked visible to customers.
+            "serviceDeskPortalRequestViewPanels": [
+                {
+                    "key": "herochecklist-portal",
+                    "url": "/connect/portal?issueId={issue.id}&issueKey={issue.key}",
                 }
             ],
         },

@@ -102,3 +102,43 @@ class Tenant(BaseModel):
         if self.forge_system_token_expires_at and self.forge_system_token_expires_at <= timezone.now():
             return ""
         return crypto.decrypt(self.forge_system_token_encrypted)
+
+
+class SiteTokenScope(models.TextChoices):
+    READ = "read"
+    WRITE = "write"  # read and write
+
+
+class SiteToken(BaseModel):
+    """A site API token (Jira Automation, scripts, AI agents): it acts as the app for its site, reading or also writing
+    checklists by scope. Only a SHA-256 of the token is stored: the token is 256 random bits, so a fast hash is as
+    safe as a slow one (nothing to guess) and costs an API call nothing. `prefix` is the token's public first part:
+    the unique index a request finds its row by, and what admins and the audit see to tell tokens apart."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="site_tokens")
+    name = models.CharField(max_length=100)
+    scope = models.CharField(max_length=8, choices=SiteTokenScope.choices)
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    created_by = models.CharField(max_length=128)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "created_at"], name="site_token_tenant_created")]
+
+    def __str__(self):
+        return f"hc_{self.prefix}… ({self.scope})"
+
+
+class SiteTokenUse(BaseModel):
+    """The audit of site tokens: which token did what, when, and what token admins did to it. No secret, no query
+    string, no body: `action` is a route pattern or a tool name."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    token = models.ForeignKey(SiteToken, on_delete=models.CASCADE, related_name="uses")
+    actor = models.CharField(max_length=128)  # the token itself ("app:token:<prefix>"), or the admin's accountId
+    action = models.CharField(max_length=120)
+
+    class Meta:
+        indexes = [models.Index(fields=["token", "-created_at"], name="site_token_use_recent")]

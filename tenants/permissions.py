@@ -154,6 +154,10 @@ def _keep(key: str, value: dict) -> None:
 
 
 def _grants(auth, kind: str, ident: str) -> Grants:
+    if auth.source == "site_token":
+        # A site API token acts as the app on its site (README "Site API tokens"): it reads every checklist, writes
+        # them with the write scope, and never administers templates or tokens. Jira is not asked: no user to ask for.
+        return Grants(browse_issue=kind == "issue", edit_issue=kind == "issue" and auth.scope == "write")
     if not auth.account_id:
         return Grants()  # anonymous: reads only, and nothing to ask Jira
     key = _cache_key(auth.tenant.id, auth.account_id, kind, ident)

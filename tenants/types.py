@@ -23,11 +23,14 @@ class IssueRef:
 class AuthContext:
     tenant: Tenant
     account_id: str
-    source: str  # "connect", "panel" or "forge"
+    source: str  # "connect", "panel", "forge" or "site_token"
     issue: IssueRef | None = None  # set when the credential is bound to one issue
     forge_claims: dict | None = None
     # Forge only: the user's own Jira token (x-forge-oauth-user), used to ask Jira what this user may do.
     user_token: str = field(default="", repr=False)
+    # Site API tokens only: "read" or "write", and the token's row (for the audit).
+    scope: str = ""
+    site_token: object = field(default=None, repr=False)
 
     @property
     def anonymous(self) -> bool:

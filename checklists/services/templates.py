@@ -21,7 +21,7 @@ from ..models import (
     Template,
 )
 from ..statuses import SiteStatuses
-from ..validation import clean_jira_id, clean_template_name
+from ..validation import clean_apply_mode, clean_jira_id, clean_template_name
 from .items import _sync_entries
 from .writes import ITEM_FIELDS, Actor, _Change, _checklist_write
 
@@ -115,8 +115,7 @@ def checklist_apply_template(
     mode: str,
     expected_version: int | None = None,
 ) -> Checklist | None:
-    if mode not in ("append", "replace"):
-        raise ValidationFailed({"mode": "must be append or replace"})
+    mode = clean_apply_mode(mode)
     entries = textformat.parse(template.text, SiteStatuses(tenant))
     template_actor = Actor(actor.account_id, "template")
 

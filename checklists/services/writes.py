@@ -38,7 +38,7 @@ from ..workflow_guard import settle, write_guard
 logger = logging.getLogger(__package__)
 
 WRITE_ATTEMPTS = 5
-ITEM_FIELDS = ("text", "status", "is_header", "mandatory", "assignee_account_id", "due_date")
+ITEM_FIELDS = ("text", "status", "is_header", "mandatory", "assignee_account_id", "due_date", "customer_visible")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import { makeDraggable, reorderedIds } from "./drag.js";
 import { adoptVersion, isRerendering, itemTag, noteItemConflict, redrawKeepingFocus, renderItemConflict,
          startLive, uniqueItems } from "./live.js";
 import { createTemplatePicker } from "./templates-picker.js";
+import { customerToggle } from "./customer-visible.js";
 
 let api = null; // the host's transport (see startPanel)
 let base = "";
@@ -177,6 +178,7 @@ async function deleteItem(item) {
   const restore = {
     text: item.text, status: item.status, isHeader: item.isHeader, mandatory: item.mandatory,
     assigneeAccountId: item.assigneeAccountId, dueDate: item.dueDate, position: index,
+    visibleToCustomer: item.visibleToCustomer,
   };
   const undo = () => write("POST", "/items", restore, {
     ifMatch: null, // an add needs no precondition: a change by someone else meanwhile must not refuse the undo
@@ -367,6 +369,7 @@ function renderActions(item, cell) {
         `${plain(item)} is now ${item.mandatory ? "optional" : "required"}`) }),
     h("span", { "aria-hidden": "true" }, "Required"));
   return h("span", { class: "hc-actions" }, required,
+    item.isHeader ? null : customerToggle(item, patchItem),
     h("button", { type: "button", class: "hc-icon", "data-focus": `${item.id}:edit`,
       "aria-label": `${item.isHeader ? "Rename" : "Edit"} ${plain(item)}`, title: item.isHeader ? "Rename" : "Edit",
       onclick: () => startEdit(item, cell) }, "✎"),

@@ -10,11 +10,15 @@ from ..types import AuthContext, AuthError
 from .connect import connect_issue_ref, verify_connect_jwt
 from .forge import FORGE_ISSUER, FORGE_PANEL_MODULE, FORGE_TEMPLATE_MODULES, fit_module, forge_issue_ref, verify_fit
 from .panel import PANEL_ISSUER, verify_panel_token
+from .site_token import authenticate_site_token, is_site_token
 from .tokens import MAX_TOKEN_LENGTH, _unverified_claims
 
 
-def authenticate_api_request(request: HttpRequest) -> AuthContext:
-    """Any one of: Bearer panel token, JWT Connect context token, Bearer Forge Invocation Token."""
+def authenticate_api_request(
+    request: HttpRequest, *, forge_modules: tuple[str, ...] = (FORGE_PANEL_MODULE, *FORGE_TEMPLATE_MODULES)
+) -> AuthContext:
+    """Any one of: Bearer panel token, JWT Connect context token, Bearer Forge Invocation Token (from one of
+    `forge_modules`), Bearer site API token."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()
     if scheme == "JWT":
@@ -24,13 +28,15 @@ def authenticate_api_request(request: HttpRequest) -> AuthContext:
         if account_id != "" and not is_account_id(account_id):
             raise AuthError("Connect token sub is not an accountId")
         return AuthContext(tenant=tenant, account_id=account_id, source="connect", issue=connect_issue_ref(claims))
+    if scheme == "Bearer" and is_site_token(token):
+        return authenticate_site_token(token, request)
     if scheme == "Bearer":
         issuer = _unverified_claims(token).get("iss") if token else None
         if issuer == PANEL_ISSUER:
             return verify_panel_token(token)
         if issuer == FORGE_ISSUER:
             claims = verify_fit(token)
-            if fit_module(claims) not in (FORGE_PANEL_MODULE, *FORGE_TEMPLATE_MODULES):
+            if fit_module(claims) not in forge_modules:
                 raise AuthError("FIT from a module that does not call the API")
             principal = claims.get("principal")
             if not is_account_id(principal):

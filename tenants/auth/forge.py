@@ -65,6 +65,8 @@ FORGE_LIFECYCLE_MODULE = "herochecklist-lifecycle"
 FORGE_ISSUE_DELETED_MODULE = "herochecklist-issue-deleted"
 # The template manager: jira:projectSettingsPage and jira:adminPage. Their FITs carry no issue.
 FORGE_TEMPLATE_MODULES = ("herochecklist-templates-project", "herochecklist-templates-admin")
+FORGE_ADMIN_MODULE = "herochecklist-api-tokens"  # jira:adminPage "API tokens": the /site-tokens routes only
+FORGE_PORTAL_MODULE = "herochecklist-portal"  # jiraServiceManagement:portalRequestDetail: /portal/checklist only
 
 
 def fit_module(claims: Claims) -> str:

@@ -46,6 +46,10 @@ ALSO_422 = [
     "PATCH /api/v1/issues/{issue_id}/checklist/items/{item_id}",
     "POST /api/v1/statuses",
     "DELETE /api/v1/statuses/{key}",
+    "POST /api/v1/automation/issues/{issue_key}/items",
+    "POST /api/v1/automation/issues/{issue_key}/items/status",
+    "POST /api/v1/automation/issues/{issue_key}/apply-template",
+    "POST /api/v1/site-tokens",
 ]
 
 
@@ -140,9 +144,7 @@ def test_the_live_api_conforms_to_its_document(live_server, authorization, tmp_p
     LOG.parent.mkdir(exist_ok=True)
     LOG.write_text(f"{result.stdout}{result.stderr}\n{cases}\n{figures}\n")
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
-    assert (
-        report["operations"]["tested"] == report["operations"]["total"] == 21
-    )  # with /settings/workflow, /statuses, /manager
+    assert report["operations"]["tested"] == report["operations"]["total"] == 29  # the contract's 14 and #17/#18's
     assert cases["generated"] - cases["without_checks"] >= 1000, cases
     # The credential worked: most operations answered 2xx to a good share of the valid requests.
     accepted = sum(rate["accepted"] for phases in report["valid_rates"].values() for rate in phases.values())
@@ -181,20 +183,25 @@ def test_the_document_declares_statuses_credentials_and_limits(client):
         "panelToken": "bearer",
         "connectJwt": "Authorization",
         "forgeInvocationToken": "bearer",
+        "siteToken": "bearer",
     }
     operations = [(path, method, op) for path, ops in document["paths"].items() for method, op in ops.items()]
-    assert (
-        len(operations) == 21
-    )  # 14 of the contract, GET and PUT /settings/workflow (issue #18), the template manager's 5 (#17)
+    # The contract's 14; /settings/workflow (2), site tokens and Automation (8) of #18; the template manager's 5 (#17).
+    assert len(operations) == 29
     for path, method, op in operations:
         statuses = set(op["responses"])
         assert {"401", "403", "429", "503"} <= statuses, (method, path)
-        assert op["security"] == [{"panelToken": []}, {"connectJwt": []}, {"forgeInvocationToken": []}]
+        assert op["security"] == [
+            {"panelToken": []},
+            {"connectJwt": []},
+            {"forgeInvocationToken": []},
+            {"siteToken": []},
+        ]
         errors = {status: response for status, response in op["responses"].items() if status[0] in "45"}
         assert all(set(response["content"]) == {"application/json"} for response in errors.values()), (method, path)
     # Each kind of operation is checked for what it must declare; the counts keep a check from passing on none.
     with_body = [(path, method, op) for path, method, op in operations if "requestBody" in op]
-    assert len(with_body) == 7
+    assert len(with_body) == 14
     for path, method, op in with_body:
         assert {"400", "411", "413", "415", "422"} <= set(op["responses"]), (method, path)
     issue_writes = [(p, m, op) for p, m, op in operations if p.startswith("/api/v1/issues/") and m != "get"]
@@ -208,7 +215,7 @@ def test_the_document_declares_statuses_credentials_and_limits(client):
         issue_id = next(p for p in op["parameters"] if p["name"] == "issue_id")
         assert issue_id["schema"]["pattern"] == "^[0-9]{1,20}$"
     versioned = [(p, m, op) for p, m, op in operations if "/checklist" in p and not p.endswith("/history")]
-    assert len(versioned) == 8
+    assert len(versioned) == 9  # with the portal's read
     for path, method, op in versioned:
         success = next(status for status in op["responses"] if status.startswith("2"))
         assert op["responses"][success]["headers"]["ETag"]["required"] is True, (method, path)

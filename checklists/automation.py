@@ -1,0 +1,190 @@
+"""
+The calls Jira Automation rules ("Send web request"), scripts and AI agents need, added to /api/v1: they name an issue
+by its key (what Automation's smart values give: {{issue.key}}), an item by its text or id, a template by its name.
+
+The key is resolved to the issue's id through Jira, as the app (tenants.jira.JiraClient): an unknown key is 404, Jira
+down is 503. Then the same scoping, permission checks, services and validation as every other write (api.py).
+"""
+
+import uuid
+
+from ninja import Router, Schema
+from pydantic import ConfigDict
+
+from core import context
+from core.exceptions import Conflict, NotFound, ValidationFailed
+from tenants import permissions
+from tenants.jira import JiraClient, JiraError
+from tenants.permissions import PermissionDenied
+from tenants.types import IssueRef
+
+from . import selectors, services
+from .api import _checklist_response, api
+from .models import Checklist, ChecklistItem, Template
+from .schemas import (
+    ApplyMode,
+    ChecklistOut,
+    ChecklistText,
+    IssueKey,
+    ItemOut,
+    ItemRef,
+    ItemStatusText,
+    TemplateName,
+    responses,
+)
+from .services.append import checklist_append_text
+from .validation import clean_apply_mode, clean_item_fields, clean_template_name
+from .views import ISSUE_KEY
+
+router = Router(tags=["automation"])
+MAX_ITEM_REF = 2000  # an item's id or its whole text
+
+
+class JiraUnavailable(Exception):
+    """Jira could not tell us which issue a key names: 503, try again (Automation retries)."""
+
+
+@api.exception_handler(JiraUnavailable)
+def _jira_unavailable(request, exc):
+    body = {"error": "jira_unavailable", "detail": "Jira did not answer; try again shortly."}
+    response = api.create_response(request, body, status=503)
+    response["Retry-After"] = "30"
+    return response
+
+
+def resolve_issue(tenant, issue_key: str) -> IssueRef:
+    """The issue a key names on this site, asked of Jira as the app (keys change on a move; ids never do)."""
+    if not ISSUE_KEY.fullmatch(issue_key):
+        raise NotFound("not an issue key")
+    try:
+        data = (
+            JiraClient(tenant, timeout=5)
+            .request("GET", f"/rest/api/3/issue/{issue_key}", query={"fields": "project,issuetype"}, attempts=2)
+            .json()
+        )
+        fields = data.get("fields") or {}
+        return IssueRef(
+            id=str(data["id"]),
+            key=str(data.get("key") or issue_key),
+            project_id=str((fields.get("project") or {}).get("id") or ""),
+            issue_type_id=str((fields.get("issuetype") or {}).get("id") or ""),
+        )
+    except JiraError as exc:
+        if exc.status in (400, 403, 404):  # Jira's answer for a key it has not, or the app may not see
+            raise NotFound("no such issue") from None
+        raise JiraUnavailable() from None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise JiraUnavailable() from None
+
+
+def keyed_issue(auth, issue_key: str, *, write: bool) -> IssueRef:
+    """The issue of a key, checked like every other call: a credential bound to one issue reaches only that issue
+    (403); reading needs Browse projects, writing Edit issues (a site token: its scope)."""
+    issue = resolve_issue(auth.tenant, issue_key)
+    if auth.issue is not None and auth.issue.id != issue.id:
+        raise PermissionDenied("This credential is bound to another issue.")
+    if auth.issue is None:
+        permissions.require_browse(auth, issue.id)
+    if write:
+        permissions.require_edit(auth, issue.id)
+    context.issue_key.set(issue.key)
+    return issue
+
+
+# --- what each call does, shared by the routes below and the MCP tools (checklists/mcp.py) -----------------------
+
+
+def checklist_read(auth, issue_key: str) -> tuple[IssueRef, Checklist | None]:
+    issue = keyed_issue(auth, issue_key, write=False)
+    return issue, services.checklist_open(tenant=auth.tenant, issue=issue)
+
+
+def items_add(auth, issue_key: str, text) -> tuple[IssueRef, Checklist | None]:
+    issue = keyed_issue(auth, issue_key, write=True)
+    actor = services.Actor(account_id=auth.account_id)
+    return issue, checklist_append_text(tenant=auth.tenant, issue=issue, actor=actor, text=text)
+
+
+def item_set_status(auth, issue_key: str, ref, status) -> tuple[Checklist | None, ChecklistItem]:
+    data = clean_item_fields({"status": status}, partial=True)  # before the lookup: garbage is 422, never 404
+    issue = keyed_issue(auth, issue_key, write=True)
+    item = _find_item(selectors.checklist_for(auth.tenant, issue.id), ref)
+    actor = services.Actor(account_id=auth.account_id)
+    return services.item_update(tenant=auth.tenant, issue=issue, actor=actor, item_id=item.id, data=data)
+
+
+def template_apply_by_name(auth, issue_key: str, name, mode) -> tuple[IssueRef, Checklist | None]:
+    name, mode = clean_template_name(name, "template"), clean_apply_mode(mode)
+    issue = keyed_issue(auth, issue_key, write=True)
+    templates = list(Template.objects.filter(tenant=auth.tenant, name=name)[:2])
+    if not templates:
+        raise NotFound("no template of this name on this site")
+    if len(templates) > 1:
+        raise Conflict("Several templates have this name; rename one.", status=409)
+    actor = services.Actor(account_id=auth.account_id)
+    checklist = services.checklist_apply_template(
+        tenant=auth.tenant, issue=issue, actor=actor, template=templates[0], mode=mode
+    )
+    return issue, checklist
+
+
+def _find_item(checklist, ref) -> ChecklistItem:
+    """The one item `ref` names: its id, else its exact text. Two items with that text: 409, use the id."""
+    if not isinstance(ref, str) or not ref.strip() or len(ref) > MAX_ITEM_REF:
+        raise ValidationFailed({"item": f"must be an item id or an item's text (at most {MAX_ITEM_REF} characters)"})
+    ref = ref.strip()
+    items = [i for i in selectors.checklist_items(checklist) if not i.is_header]
+    try:
+        wanted = uuid.UUID(ref)
+    except ValueError:
+        wanted = None
+    found = [i for i in items if i.id == wanted] or [i for i in items if i.text == ref]
+    if not found:
+        raise NotFound("no item with this id or text")
+    if len(found) > 1:
+        raise Conflict("Several items have this text; name the item by its id.", status=409)
+    return found[0]
+
+
+class _Strict(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AddItemsIn(_Strict):
+    text: ChecklistText  # one item per line, in the text format ("- [ ] step", or a plain line)
+
+
+class SetStatusIn(_Strict):
+    item: ItemRef
+    status: ItemStatusText
+
+
+class ApplyByNameIn(_Strict):
+    template: TemplateName
+    mode: ApplyMode = "append"
+
+
+KEY_PATH = "/automation/issues/{issue_key}"
+
+
+@router.post(f"{KEY_PATH}/items", response=responses({200: ChecklistOut}, write=True))
+def add_items(request, issue_key: IssueKey, payload: AddItemsIn):
+    """Append items from text (the text format, one item per line; a plain line is a to-do item)."""
+    issue, checklist = items_add(request.auth, issue_key, payload.text)
+    return _checklist_response(request, checklist, issue)
+
+
+@router.post(f"{KEY_PATH}/items/status", response=responses({200: ItemOut}, write=True))
+def set_status(request, issue_key: IssueKey, payload: SetStatusIn):
+    """Set one item's status; the item is named by its id or by its exact text."""
+    checklist, item = item_set_status(request.auth, issue_key, payload.item, payload.status)
+    response = api.create_response(request, selectors.item_json(item), status=200)
+    response["ETag"] = f'"{checklist.version if checklist else 0}"'
+    return response
+
+
+@router.post(f"{KEY_PATH}/apply-template", response=responses({200: ChecklistOut}, write=True))
+def apply_template_by_name(request, issue_key: IssueKey, payload: ApplyByNameIn):
+    """Apply this site's template of that name (exactly); two templates of the same name: 409."""
+    issue, checklist = template_apply_by_name(request.auth, issue_key, payload.template, payload.mode)
+    return _checklist_response(request, checklist, issue)

@@ -1,0 +1,122 @@
+"""The Jira Service Management portal: items marked visible to customers, and only those, read-only on the request
+page; the flag in the item API, the panel's text mode and history. The stand-in serves the portal page."""
+
+import html
+import re
+
+import httpx
+import pytest
+
+from devhost.keys import connect_token
+
+pytestmark = pytest.mark.django_db
+
+
+def iframe_path(page: str, base_url: str) -> str:
+    """Our page as the stand-in Jira frames it (signed URL, qsh), as a path for the test client."""
+    src = html.unescape(re.search(r'<iframe id="herochecklist-[a-z]+"[^>]* src="([^"]+)"', page).group(1))
+    return src.removeprefix(base_url)
+
+
+@pytest.fixture
+def shared(api):
+    """## Setup / reset password (visible) / internal note / ## Internal / secret step."""
+    api.put_text(
+        "## Setup\n- [x] reset your password {customer}\n- [ ] internal note\n## Internal\n- [ ] secret step\n"
+    )
+    return api
+
+
+def test_the_portal_shows_only_customer_visible_items_and_their_headers(client, shared, standin, settings):
+    page = httpx.get(f"{standin.base_url}/servicedesk/customer/portal/1/DEMO-1").text
+    response = client.get(iframe_path(page, settings.BASE_URL))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "reset your password" in body and "Setup" in body and "1 of 1 done" in body
+    assert "internal note" not in body and "secret step" not in body and "Internal" not in body
+    assert "herochecklist-token" not in body and "<form" not in body  # read-only: no token, nothing to submit
+
+
+def test_the_flag_in_the_item_api_text_mode_and_history(shared):
+    items = {i["text"]: i for i in shared.get().json()["items"]}
+    assert items["reset your password"]["visibleToCustomer"] is True
+    assert items["internal note"]["visibleToCustomer"] is False
+    patched = shared.patch(items["internal note"]["id"], visibleToCustomer=True)
+    assert patched.status_code == 200 and patched.json()["visibleToCustomer"] is True
+    history = shared.get("/history").json()[0]
+    assert history["changes"] == {"customer_visible": {"before": False, "after": True}}
+    text = shared.get("/text").content.decode()
+    assert "- [ ] internal note {customer}\n" in text
+    version = shared.get().json()["version"]
+    assert shared.put_text(text).json()["version"] == version  # GET text then PUT text changes nothing
+    created = shared.add("shown at once", visibleToCustomer=True)
+    assert created.status_code == 201 and created.json()["visibleToCustomer"] is True
+
+
+@pytest.mark.parametrize("value", ["yes", 1, "true"])
+def test_garbage_flag_is_refused(shared, value):
+    item = shared.get().json()["items"][1]
+    response = shared.patch(item["id"], visibleToCustomer=value)
+    assert response.status_code == 422 and "visibleToCustomer" in response.json()["fields"]
+    assert shared.get().json()["items"][1]["visibleToCustomer"] is True
+
+
+def test_the_portal_needs_jiras_signature_and_sees_only_its_site(client, shared, standin, tenant, other_tenant):
+    assert client.get("/connect/portal?issueId=10001").status_code == 401
+    forged = connect_token(
+        secret="not-the-secret-" + "x" * 30,
+        client_key=tenant.client_key,
+        path="/connect/portal",
+        query=[("issueId", "10001")],
+    )
+    assert client.get(f"/connect/portal?issueId=10001&jwt={forged}").status_code == 401
+    other = connect_token(
+        secret=other_tenant.shared_secret,
+        client_key=other_tenant.client_key,
+        path="/connect/portal",
+        query=[("issueId", "10001")],
+    )
+    response = client.get(f"/connect/portal?issueId=10001&jwt={other}")
+    assert response.status_code == 200 and "reset your password" not in response.content.decode()
+
+
+def test_the_admin_page_opens_for_jira_admins_only(client, tenant, standin, settings):
+    standin.grant("557058:devhost-carol", "browse")
+    for account, status in (("557058:devhost-alice", 200), ("557058:devhost-carol", 403)):
+        page = httpx.get(f"{standin.base_url}/jira/settings/apps/api-tokens", params={"as": account}).text
+        response = client.get(iframe_path(page, settings.BASE_URL))
+        assert response.status_code == status, account
+        assert ("api-tokens.js" in response.content.decode()) is (status == 200)
+
+
+def test_the_forge_portal_module_reads_only_visible_items_of_its_request(client, standin, settings):
+    from tests.conftest import fit
+
+    standin.system_tokens.add("system-token-portal")
+    context = {
+        "cloudId": "cloud-portal",
+        "siteUrl": "https://forge-site.atlassian.net",
+        "extension": {"request": {"key": "DEMO-1", "typeId": "1"}, "portal": {"id": "1"}},
+    }
+    headers = {"HTTP_X_FORGE_OAUTH_SYSTEM": "system-token-portal"}
+
+    def call(module_key):
+        token = fit(standin, settings, issue=None, module_key=module_key, context=context)
+        return client.get("/api/v1/portal/checklist", HTTP_AUTHORIZATION=f"Bearer {token}", **headers)
+
+    panel = fit(standin, settings)  # the Forge issue panel writes the checklist, as an agent would
+    for line in ("- [ ] shared step {customer}", "- [ ] internal step"):
+        response = client.post(
+            "/api/v1/issues/10001/checklist/items",
+            data={"text": line.split("] ")[1].removesuffix(" {customer}"), "visibleToCustomer": "customer" in line},
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {panel}",
+            HTTP_X_FORGE_OAUTH_USER=standin.user_token("557058:forge-user"),
+            **headers,
+        )
+        assert response.status_code == 201, response.content
+    answer = call("herochecklist-portal")
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["issueKey"] == "DEMO-1"
+    assert [i["text"] for i in answer.json()["items"]] == ["shared step"]
+    assert call("herochecklist-panel").status_code == 401  # the issue panel's FIT does not open this route
