@@ -263,8 +263,8 @@ def _item_id(item_id: str) -> uuid.UUID:
         raise NotFound("not an item id") from None
 
 
-def _checklist_response(request, checklist, issue, status: int = 200, **extra) -> HttpResponse:
-    data = {**selectors.checklist_json(checklist, issue), **extra}
+def _checklist_response(request, checklist, issue, status: int = 200, item_rows=None, **extra) -> HttpResponse:
+    data = {**selectors.checklist_json(checklist, issue, item_rows), **extra}
     return _with_version(api.create_response(request, data, status=status), data["version"])
 
 
@@ -333,11 +333,14 @@ def _fields(payload: Schema, *, nullable: tuple[str, ...] = ("assigneeAccountId"
 @router.get("/issues/{issue_id}/checklist", response=responses({200: ChecklistOut}))
 def checklist_get(request, issue_id: IssueId):
     issue = _issue(request, issue_id)
-    checklist = services.checklist_open(tenant=request.auth.tenant, issue=issue)
+    # One round trip for an existing checklist; only a missing one goes on to auto-apply a template.
+    checklist, item_rows = selectors.checklist_with_item_rows(request.auth.tenant, issue.id)
+    if checklist is None:
+        checklist, item_rows = services.checklist_open(tenant=request.auth.tenant, issue=issue), None
     # What this user may do here, so the panel can show itself read-only; every write is checked again regardless.
     grants = permissions.issue_grants(request.auth, issue.id)
     allowed = {"edit": grants.edit_issue, "manageTemplates": grants.manage_project_templates}
-    return _checklist_response(request, checklist, issue, permissions=allowed)
+    return _checklist_response(request, checklist, issue, item_rows=item_rows, permissions=allowed)
 
 
 @router.post(
