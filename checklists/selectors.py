@@ -9,7 +9,7 @@ from core.db import one
 from tenants.models import Tenant
 from tenants.types import IssueRef
 
-from . import textformat
+from . import mongo, textformat
 from .models import Checklist, ChecklistChange, ChecklistItem, Template
 from .progress import progress_json
 from .rendering import render_markdown
@@ -74,18 +74,11 @@ def checklist_items_json(checklist: Checklist | None) -> list[dict]:
     return [_item_row_json(row) for row in rows]
 
 
-# The checklist's columns for the one-trip read: every concrete field, so the instance it builds is a whole row.
-_CHECKLIST_COLUMNS = tuple(f.attname for f in Checklist._meta.concrete_fields)
-_ITEMS_TABLE = ChecklistItem._meta.db_table
-
-
 def checklist_with_item_rows(tenant: Tenant, issue_id: str) -> tuple[Checklist | None, list[tuple]]:
     """The checklist of an issue and its item rows (in _ITEM_COLUMNS order, sorted as checklist_items() sorts), in
-    one round trip; (None, []) when the issue has none. Below the ORM on MongoDB: the backend's join crashed there
-    (AttributeError converting the joined values), so the aggregate is built here and every value goes through the
-    backend's own converters, giving exactly what the ORM gives."""
+    one round trip; (None, []) when the issue has none. On MongoDB below the ORM (checklists/mongo.py)."""
     if connection.vendor == "mongodb":
-        checklist, rows = _mongo_checklist_with_item_rows(tenant, issue_id)
+        checklist, rows = mongo.checklist_with_items(tenant, issue_id, _ITEM_COLUMNS)
     else:
         checklist, rows = _sql_checklist_with_item_rows(tenant, issue_id)
     rows.sort(key=_ITEM_ORDER)
@@ -97,56 +90,14 @@ def _sql_checklist_with_item_rows(tenant: Tenant, issue_id: str) -> tuple[Checkl
     joined = list(_JOINED_ROWS.filter(tenant=tenant, issue_id=issue_id))
     if not joined:
         return None, []
-    width = len(_CHECKLIST_COLUMNS)
-    checklist = Checklist.from_db(connection.alias, _CHECKLIST_COLUMNS, joined[0][:width])
+    width = len(mongo.CHECKLIST_COLUMNS)
+    checklist = Checklist.from_db(connection.alias, mongo.CHECKLIST_COLUMNS, joined[0][:width])
     return checklist, [row[width:] for row in joined if row[width] is not None]
 
 
 _JOINED_ROWS = Checklist.objects.order_by().values_list(
-    *_CHECKLIST_COLUMNS, *(f"items__{name}" for name in _ITEM_COLUMNS)
+    *mongo.CHECKLIST_COLUMNS, *(f"items__{name}" for name in _ITEM_COLUMNS)
 )
-
-
-def _mongo_checklist_with_item_rows(tenant: Tenant, issue_id: str) -> tuple[Checklist | None, list[tuple]]:
-    tenant_field = Checklist._meta.get_field("tenant").target_field
-    pipeline = [
-        {"$match": {"tenant_id": tenant_field.get_db_prep_value(tenant.pk, connection), "issue_id": issue_id}},
-        {"$limit": 1},  # unique (tenant, issue_id)
-        {"$lookup": {"from": _ITEMS_TABLE, "localField": "id", "foreignField": "checklist_id", "as": "items"}},
-    ]
-    documents = list(
-        connection.get_collection(Checklist._meta.db_table).aggregate(pipeline, session=connection.session)
-    )
-    if not documents:
-        return None, []
-    document = documents[0]
-    checklist = Checklist.from_db(
-        connection.alias, _CHECKLIST_COLUMNS, _mongo_values(Checklist, _CHECKLIST_COLUMNS, document)
-    )
-    return checklist, [_mongo_values(ChecklistItem, _ITEM_COLUMNS, item) for item in document["items"]]
-
-
-_CONVERTERS: dict[tuple, list] = {}
-
-
-def _mongo_values(model, columns: tuple[str, ...], document: dict) -> tuple:
-    """A document's values as the ORM would return them (UUIDs from hex, aware datetimes, dates, ints)."""
-    converters = _CONVERTERS.get((model, columns))
-    if converters is None:
-        converters = _CONVERTERS[(model, columns)] = [_field_converters(model, name) for name in columns]
-    values = []
-    for name, (col, field_converters) in zip(columns, converters, strict=True):
-        value = document.get(name)
-        for convert in field_converters:
-            value = convert(value, col, connection)
-        values.append(value)
-    return tuple(values)
-
-
-def _field_converters(model, attname: str) -> tuple:
-    field = next(f for f in model._meta.concrete_fields if f.attname == attname)
-    col = field.get_col(model._meta.db_table)
-    return col, connection.ops.get_db_converters(col) + field.get_db_converters(connection)
 
 
 def checklist_json(checklist: Checklist | None, issue: IssueRef, item_rows: list[tuple] | None = None) -> dict:

@@ -13,6 +13,8 @@ from pymongo import monitoring
 
 from checklists import selectors
 from checklists.models import Checklist, ChecklistItem, Template
+from checklists.progress import progress_counts
+from tenants import jira
 from tests.conftest import Api, issue_ref
 
 pytestmark = pytest.mark.django_db
@@ -121,3 +123,64 @@ def test_a_missing_checklist_still_applies_its_auto_template(client, tenant):
     assert [i["text"] for i in body["items"]] == ["review"]
     assert body["version"] == 1
     assert uuid.UUID(body["items"][0]["id"])
+
+
+def _stored_counts() -> dict:
+    checklist = Checklist.objects.get()
+    rows = ChecklistItem.objects.filter(checklist=checklist).values_list("status", "is_header", "mandatory")
+    return {"stored": {k: getattr(checklist, k) for k in progress_counts([])}, "items": progress_counts(rows)}
+
+
+def test_the_counts_taken_in_memory_match_the_items_after_every_kind_of_write(client, tenant):
+    api = _filled(client, tenant)
+    template = Template.objects.create(tenant=tenant, name="DoD", text="- [ ] review\n- [x] merged\n")
+    ids = [i["id"] for i in api.get().json()["items"]]
+    apply = api.url("/apply-template")
+    writes = [
+        (201, lambda: api.add("new", mandatory=False)),
+        (201, lambda: api.add("head", isHeader=True)),
+        (200, lambda: api.patch(ids[3], status="skipped")),
+        (200, lambda: api.patch(ids[4], status="done", mandatory=False)),
+        (204, lambda: api.delete(ids[5])),
+        (200, lambda: api.call("post", apply, {"templateId": str(template.id)})),
+        (200, lambda: api.put_text("# Head\n- [x] one\n- [ ] two\n")),
+        (200, lambda: api.call("post", apply, {"templateId": str(template.id), "mode": "replace"})),
+    ]
+    seen = []
+    for status, write in writes:
+        assert write().status_code == status
+        counts = _stored_counts()
+        assert counts["stored"] == counts["items"]
+        seen.append(counts["items"]["done_count"])
+    assert seen[-1] == 1 and max(seen) > 1  # the writes did move the counts
+
+
+def test_a_patch_round_trips_on_mongodb(client, tenant, mongo_commands):
+    api = _filled(client, tenant)
+    item_id = api.get().json()["items"][3]["id"]
+    mongo_commands.names.clear()
+    assert api.patch(item_id, status="done").status_code == 200
+    # Read-and-bump the version, read the items, update the item, store the counts, write history, commit: the
+    # read and the bump were two commands, and the counts another read of the items (8 in all before).
+    assert mongo_commands.names == [
+        "findAndModify",
+        "aggregate",
+        "update",
+        "update",
+        "insert",
+        "commitTransaction",
+    ]
+
+
+@pytest.mark.skipif(MONGODB, reason="SQLite's journal settings")
+def test_sqlite_runs_in_wal_mode_with_normal_sync():
+    with connection.cursor() as cursor:
+        assert cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert cursor.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+
+
+def test_the_jira_client_is_one_per_process(monkeypatch):
+    client = jira.http_client()
+    assert jira.http_client() is client
+    monkeypatch.setattr(jira.os, "getpid", lambda: -1)  # as seen from a forked child
+    assert jira.http_client() is not client
