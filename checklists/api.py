@@ -59,7 +59,7 @@ from .schemas import (
     if_match,
     responses,
 )
-from .serializers import CAMEL, SNAKE
+from .serializers import CAMEL, SNAKE, ItemRow
 from .statuses import site_statuses_json
 from .validation import clean_jira_id
 from .workflow.api import router as workflow_router
@@ -276,9 +276,15 @@ def _item_id(item_id: str) -> uuid.UUID:
 
 
 def _checklist_response(
-    request: HttpRequest, checklist: Checklist | None, issue: IssueRef, status: int = 200, **extra: Any
+    request: HttpRequest,
+    checklist: Checklist | None,
+    issue: IssueRef,
+    status: int = 200,
+    item_rows: list[ItemRow] | None = None,
+    **extra: Any,
 ) -> HttpResponse:
-    data = {**serializers.checklist_json(checklist, issue, selectors.checklist_item_rows(checklist)), **extra}
+    rows = selectors.checklist_item_rows(checklist) if item_rows is None else item_rows
+    data = {**serializers.checklist_json(checklist, issue, rows), **extra}
     return _with_version(api.create_response(request, data, status=status), data["version"])
 
 
@@ -357,12 +363,18 @@ def checklist_get(request: ApiRequest, issue_id: IssueId) -> HttpResponse:
     unchanged = live.not_modified(request, request.auth.tenant, issue)  # an open panel's poll (live.py)
     if unchanged:
         return unchanged
-    checklist = services.checklist_open(tenant=request.auth.tenant, issue=issue)
+    # One round trip for an existing checklist; only a missing one goes on to auto-apply a template.
+    checklist, rows = selectors.checklist_with_item_rows(request.auth.tenant, issue.id)
+    item_rows: list[ItemRow] | None = rows
+    if checklist is None:
+        checklist, item_rows = services.checklist_open(tenant=request.auth.tenant, issue=issue), None
     # What this user may do here, so the panel can show itself read-only; every write is checked again regardless.
     grants = permissions.issue_grants(request.auth, issue.id)
     allowed = {"edit": grants.edit_issue, "manageTemplates": grants.manage_project_templates}
     statuses = site_statuses_json(request.auth.tenant)  # the site's own, for the panel's first render
-    return live.private(_checklist_response(request, checklist, issue, permissions=allowed, statuses=statuses))
+    return live.private(
+        _checklist_response(request, checklist, issue, item_rows=item_rows, permissions=allowed, statuses=statuses)
+    )
 
 
 @router.post(

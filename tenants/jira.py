@@ -4,7 +4,9 @@ system token against app.apiBaseUrl). Timeouts, bounded retries with backoff on 
 """
 
 import logging
+import os
 import random
+import threading
 import time
 from urllib.parse import urlencode, urlparse
 
@@ -21,6 +23,21 @@ RETRYABLE = {429, 500, 502, 503, 504}
 MAX_ATTEMPTS = 4
 MAX_RETRY_AFTER_SECONDS = 30.0
 APP_TOKEN_TTL_SECONDS = 180
+
+
+_shared: tuple[int, httpx.Client] | None = None
+_shared_lock = threading.Lock()
+
+
+def http_client() -> httpx.Client:
+    """One client per process, shared by every call and thread: its pool keeps connections to Jira open, and the CA
+    bundle is loaded once (httpx.request() built a client, and loaded the bundle, for every call). A forked child
+    (gunicorn, Celery) makes its own: a pool's sockets must not be shared across processes."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or _shared[0] != os.getpid():
+            _shared = (os.getpid(), httpx.Client())
+        return _shared[1]
 
 
 class JiraError(Exception):
@@ -86,7 +103,7 @@ class JiraClient:
             base, authorization = self._auth(method, path, query)
             url = f"{base}{path}" + (f"?{urlencode(query)}" if query else "")
             try:
-                response = httpx.request(
+                response = http_client().request(
                     method,
                     url,
                     json=json,

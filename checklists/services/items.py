@@ -232,6 +232,7 @@ def _sync_entries(
         final.append(item)
     kept_order = [str(i.id) for i in final if str(i.id) in set(old_order)]
     _renumber(final)
+    items[:] = final  # the caller's list is the checklist's items after the change (writes.py counts them)
     if kept_order != old_order:
         changes.append(_Change(ChangeAction.REORDERED, None, {"order": {"before": old_order, "after": kept_order}}))
     return changes

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.db import DatabaseError, IntegrityError
+from django.db import DatabaseError, IntegrityError, connection
 from django.utils import timezone
 from pymongo.errors import PyMongoError
 
@@ -24,6 +24,7 @@ from core.exceptions import Conflict
 from tenants.models import Tenant
 from tenants.types import IssueRef
 
+from .. import mongo
 from ..models import (
     Checklist,
     ChecklistChange,
@@ -79,7 +80,7 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 
 
 def _checklist_for_write(tenant: Tenant, issue: IssueRef) -> Checklist:
-    checklist = Checklist.objects.filter(tenant=tenant, issue_id=issue.id).first()
+    checklist = one(Checklist.objects.filter(tenant=tenant, issue_id=issue.id))
     if checklist is None:
         checklist = Checklist.objects.create(
             tenant=tenant,
@@ -145,7 +146,8 @@ def _checklist_write_attempts(
 ) -> Checklist | None:
     """Apply `mutate` in one transaction and return the checklist as written; None when an issue without a checklist
     stays without one (a no-op write). `mutate` may run more than once (a retried attempt): it must start over from
-    the items it is given each time."""
+    the items it is given each time, and leave that list as the checklist's items after its change (the progress
+    counts are taken from it)."""
     for attempt in range(WRITE_ATTEMPTS):
         if attempt:
             # Concurrent writers of one checklist: step aside for a moment, randomly, so they stop colliding.
@@ -190,14 +192,17 @@ def _checklist_attempt(
     token: uuid.UUID,
 ) -> Checklist:
     """One attempt of _checklist_write, inside its transaction."""
-    checklist = _checklist_for_write(tenant, issue)
-    if expected_version is not None and checklist.version != expected_version:
-        raise Conflict("The checklist changed since you loaded it.", status=412, currentVersion=checklist.version)
     # The version bump comes first: every writer locks the checklist document before any item, so
     # concurrent writers queue up (or conflict) at one point and can never hold each other's locks.
+    # On MongoDB the read and the bump are one command (a 412 below rolls the bump back with the transaction).
+    bumped = mongo.checklist_bump(tenant, issue) if connection.vendor == "mongodb" else None
+    checklist = bumped if bumped is not None else _checklist_for_write(tenant, issue)
+    if expected_version is not None and checklist.version != expected_version:
+        raise Conflict("The checklist changed since you loaded it.", status=412, currentVersion=checklist.version)
     new_version = checklist.version + 1
     if (
-        Checklist.objects.filter(id=checklist.id, version=checklist.version).update(
+        bumped is None
+        and Checklist.objects.filter(id=checklist.id, version=checklist.version).update(
             version=new_version, updated_at=timezone.now()
         )
         != 1
@@ -207,9 +212,9 @@ def _checklist_attempt(
     changes = mutate(checklist, items)
     if not changes:
         raise _NoChange()  # rolls the bump back: a no-op leaves version and history alone
+    # From the items as `mutate` left them (every mutate keeps the list in step): no second read of the items.
     counts = progress_counts(
-        ChecklistItem.objects.filter(checklist=checklist).values_list("status", "is_header", "mandatory"),
-        SiteStatuses(tenant).complete,
+        ((item.status, item.is_header, item.mandatory) for item in items), SiteStatuses(tenant).complete
     )
     Checklist.objects.filter(id=checklist.id).update(**counts)
     ChecklistChange.objects.bulk_create(

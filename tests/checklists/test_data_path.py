@@ -1,0 +1,186 @@
+"""The data path's round trips: a checklist read is one query (SQLite) or one command (MongoDB) for the data,
+whatever the item count, and gives the very JSON the two-query read gave; a write's round trips on MongoDB are
+counted on the wire (pymongo command monitoring)."""
+
+import json
+import uuid
+
+import pytest
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from pymongo import monitoring
+
+from checklists import selectors
+from checklists.models import Checklist, ChecklistItem, Template
+from checklists.progress import progress_counts
+from tenants import jira
+from tests.conftest import Api, issue_ref
+
+pytestmark = pytest.mark.django_db
+
+MONGODB = connection.vendor == "mongodb"
+ITEMS = "# Ship it\n" + "".join(f"- [ ] item {n}\n" for n in range(20))
+
+
+class _Commands(monitoring.CommandListener):
+    def __init__(self):
+        self.names: list[str] = []
+
+    def started(self, event):
+        self.names.append(event.command_name)
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass
+
+
+@pytest.fixture
+def mongo_commands(db):
+    """The commands this process sends to MongoDB, as the driver reports them (a fresh client that reports to us)."""
+    if not MONGODB:
+        pytest.skip("MongoDB round trips")
+    listener = _Commands()
+    options = connection.settings_dict["OPTIONS"]
+    connection.close_pool()
+    options["event_listeners"] = [listener]
+    yield listener
+    del options["event_listeners"]
+    connection.close_pool()
+
+
+def _filled(client, tenant) -> Api:
+    api = Api(client, tenant)
+    assert api.put_text(ITEMS).status_code == 200
+    items = api.get().json()["items"]
+    # Every kind of value the JSON carries: a date, an assignee, a finished and an optional item, a reorder.
+    first, second = items[1]["id"], items[2]["id"]
+    assert api.patch(first, status="done", dueDate="2026-12-24", assigneeAccountId="557058:bob").status_code == 200
+    assert api.patch(second, mandatory=False, position=7).status_code == 200
+    return api
+
+
+def test_the_one_trip_read_gives_the_same_json_as_two_queries(client, tenant):
+    api = _filled(client, tenant)
+    issue = issue_ref()
+    checklist, rows = selectors.checklist_with_item_rows(tenant, issue.id)
+    two_queries = selectors.checklist_json(Checklist.objects.get(tenant=tenant, issue_id=issue.id), issue)
+    one_trip = selectors.checklist_json(checklist, issue, rows)
+    assert len(one_trip["items"]) == 21
+    assert json.dumps(one_trip, cls=DjangoJSONEncoder) == json.dumps(two_queries, cls=DjangoJSONEncoder)
+    body = api.get().json()
+    assert {k: v for k, v in body.items() if k != "permissions"} == json.loads(json.dumps(two_queries))
+    assert checklist.version == body["version"] == 3  # the text, then two patches
+    assert [f.attname for f in Checklist._meta.concrete_fields if f.attname in checklist.get_deferred_fields()] == []
+
+
+def test_a_checklist_without_items_and_an_issue_without_a_checklist(client, tenant):
+    api = Api(client, tenant)
+    assert selectors.checklist_with_item_rows(tenant, "10001") == (None, [])
+    item_id = api.add("only").json()["id"]
+    assert api.delete(item_id).status_code == 204
+    checklist, rows = selectors.checklist_with_item_rows(tenant, "10001")
+    assert (checklist.version, rows) == (2, [])
+    body = api.get().json()
+    assert (body["items"], body["version"], body["progress"]["total"]) == ([], 2, 0)
+
+
+def test_the_one_trip_read_reads_only_this_sites_checklist(client, tenant, other_tenant):
+    Api(client, tenant).put_text("- [ ] ours\n")
+    assert selectors.checklist_with_item_rows(other_tenant, "10001") == (None, [])
+    theirs = Checklist.objects.create(tenant=other_tenant, issue_id="10001", version=1)
+    ChecklistItem.objects.create(tenant=other_tenant, checklist=theirs, text="theirs")
+    checklist, rows = selectors.checklist_with_item_rows(tenant, "10001")
+    assert checklist.tenant_id == tenant.pk
+    assert [row[1] for row in rows] == ["ours"]
+
+
+@pytest.mark.skipif(MONGODB, reason="SQL queries; MongoDB's round trips are counted on the wire below")
+def test_a_read_is_one_query_whatever_the_item_count(client, tenant):
+    api = _filled(client, tenant)
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as queries:
+            body = api.get().json()
+        assert len(body["items"]) == 21
+        assert len(queries.captured_queries) == 1, [q["sql"] for q in queries.captured_queries]
+        assert "JOIN" in queries.captured_queries[0]["sql"]
+
+
+def test_a_read_is_one_mongodb_command(client, tenant, mongo_commands):
+    api = _filled(client, tenant)
+    api.get()  # the site's row is now cached in this process
+    mongo_commands.names.clear()
+    body = api.get().json()
+    assert len(body["items"]) == 21
+    assert mongo_commands.names == ["aggregate"]
+
+
+def test_a_missing_checklist_still_applies_its_auto_template(client, tenant):
+    Template.objects.create(tenant=tenant, name="DoD", text="- [ ] review\n", auto_apply=True)
+    body = Api(client, tenant).get().json()
+    assert [i["text"] for i in body["items"]] == ["review"]
+    assert body["version"] == 1
+    assert uuid.UUID(body["items"][0]["id"])
+
+
+def _stored_counts() -> dict:
+    checklist = Checklist.objects.get()
+    rows = ChecklistItem.objects.filter(checklist=checklist).values_list("status", "is_header", "mandatory")
+    return {"stored": {k: getattr(checklist, k) for k in progress_counts([])}, "items": progress_counts(rows)}
+
+
+def test_the_counts_taken_in_memory_match_the_items_after_every_kind_of_write(client, tenant):
+    api = _filled(client, tenant)
+    template = Template.objects.create(tenant=tenant, name="DoD", text="- [ ] review\n- [x] merged\n")
+    ids = [i["id"] for i in api.get().json()["items"]]
+    apply = api.url("/apply-template")
+    writes = [
+        (201, lambda: api.add("new", mandatory=False)),
+        (201, lambda: api.add("head", isHeader=True)),
+        (200, lambda: api.patch(ids[3], status="skipped")),
+        (200, lambda: api.patch(ids[4], status="done", mandatory=False)),
+        (204, lambda: api.delete(ids[5])),
+        (200, lambda: api.call("post", apply, {"templateId": str(template.id)})),
+        (200, lambda: api.put_text("# Head\n- [x] one\n- [ ] two\n")),
+        (200, lambda: api.call("post", apply, {"templateId": str(template.id), "mode": "replace"})),
+    ]
+    seen = []
+    for status, write in writes:
+        assert write().status_code == status
+        counts = _stored_counts()
+        assert counts["stored"] == counts["items"]
+        seen.append(counts["items"]["done_count"])
+    assert seen[-1] == 1 and max(seen) > 1  # the writes did move the counts
+
+
+def test_a_patch_round_trips_on_mongodb(client, tenant, mongo_commands):
+    api = _filled(client, tenant)
+    item_id = api.get().json()["items"][3]["id"]
+    mongo_commands.names.clear()
+    assert api.patch(item_id, status="done").status_code == 200
+    # Read-and-bump the version, read the items, update the item, store the counts, write history, commit: the
+    # read and the bump were two commands, and the counts another read of the items (8 in all before).
+    assert mongo_commands.names == [
+        "findAndModify",
+        "aggregate",
+        "update",
+        "update",
+        "insert",
+        "commitTransaction",
+    ]
+
+
+@pytest.mark.skipif(MONGODB, reason="SQLite's journal settings")
+def test_sqlite_runs_in_wal_mode_with_normal_sync():
+    with connection.cursor() as cursor:
+        assert cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert cursor.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+
+
+def test_the_jira_client_is_one_per_process(monkeypatch):
+    client = jira.http_client()
+    assert jira.http_client() is client
+    monkeypatch.setattr(jira.os, "getpid", lambda: -1)  # as seen from a forked child
+    assert jira.http_client() is not client
