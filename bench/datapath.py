@@ -66,7 +66,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from checklists import selectors, services
+    from checklists import selectors, serializers, services
     from tenants.models import Tenant
     from tenants.types import IssueRef
 
@@ -82,11 +82,12 @@ def main() -> None:
     statuses = iter(["done", "todo"] * (args.rounds * args.patches + 10))
 
     def two_queries():
-        return selectors.checklist_json(selectors.checklist_for(tenant, issue.id), issue)
+        stored = selectors.checklist_for(tenant, issue.id)
+        return serializers.checklist_json(stored, issue, selectors.checklist_item_rows(stored))
 
     def one_trip():
         checklist, rows = selectors.checklist_with_item_rows(tenant, issue.id)
-        return selectors.checklist_json(checklist, issue, rows)
+        return serializers.checklist_json(checklist, issue, rows)
 
     def patch():
         services.item_update(tenant=tenant, issue=issue, actor=actor, item_id=item_id, data={"status": next(statuses)})

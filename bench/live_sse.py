@@ -7,6 +7,9 @@ Bench only: never served by the app."""
 import os
 import time
 
+import bench.django_setup  # noqa: F401 (configures Django before our apps are imported)
+from checklists.models import Checklist
+from core.db import one
 from herochecklist.wsgi import application as app
 
 CHECK_SECONDS = float(os.environ.get("BENCH_SSE_CHECK_SECONDS", "0.5"))
@@ -14,8 +17,6 @@ PING_SECONDS = 15.0
 
 
 def _stream(issue_id: str):
-    from checklists.models import Checklist
-    from core.db import one
 
     last, pinged = None, time.monotonic()
     while True:

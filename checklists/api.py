@@ -60,7 +60,7 @@ from .schemas import (
     responses,
 )
 from .serializers import CAMEL, SNAKE, ItemRow
-from .statuses import site_statuses_json
+from .statuses import panel_statuses_json
 from .validation import clean_jira_id
 from .workflow.api import router as workflow_router
 
@@ -371,7 +371,7 @@ def checklist_get(request: ApiRequest, issue_id: IssueId) -> HttpResponse:
     # What this user may do here, so the panel can show itself read-only; every write is checked again regardless.
     grants = permissions.issue_grants(request.auth, issue.id)
     allowed = {"edit": grants.edit_issue, "manageTemplates": grants.manage_project_templates}
-    statuses = site_statuses_json(request.auth.tenant)  # the site's own, for the panel's first render
+    statuses = panel_statuses_json(request.auth.tenant)  # the site's own, for the panel's first render
     return live.private(
         _checklist_response(request, checklist, issue, item_rows=item_rows, permissions=allowed, statuses=statuses)
     )

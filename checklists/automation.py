@@ -18,7 +18,7 @@ from tenants.jira import JiraClient, JiraError
 from tenants.permissions import PermissionDenied
 from tenants.types import IssueRef
 
-from . import selectors, services
+from . import selectors, serializers, services
 from .api import _checklist_response, api
 from .models import Checklist, ChecklistItem, Template
 from .schemas import (
@@ -178,7 +178,7 @@ def add_items(request, issue_key: IssueKey, payload: AddItemsIn):
 def set_status(request, issue_key: IssueKey, payload: SetStatusIn):
     """Set one item's status; the item is named by its id or by its exact text."""
     checklist, item = item_set_status(request.auth, issue_key, payload.item, payload.status)
-    response = api.create_response(request, selectors.item_json(item), status=200)
+    response = api.create_response(request, serializers.item_json(item), status=200)
     response["ETag"] = f'"{checklist.version if checklist else 0}"'
     return response
 

@@ -35,7 +35,7 @@ from tenants.auth.site_token import verify_site_token
 from tenants.permissions import PermissionDenied
 from tenants.site_tokens import site_token_record_use
 
-from . import automation, selectors
+from . import automation, selectors, serializers
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def _call(fn, *args):
 
 
 def _checklist(issue, checklist) -> dict:
-    return selectors.checklist_json(checklist, issue)
+    return serializers.checklist_json(checklist, issue, selectors.checklist_item_rows(checklist))
 
 
 @server.tool()
@@ -84,7 +84,7 @@ def add_items(issue_key: str, text: str) -> dict:
 def set_item_status(issue_key: str, item: str, status: str) -> dict:
     """Set the status (todo, in_progress, done, skipped, blocked) of one item, named by its id or exact text."""
     _, item_row = _call(automation.item_set_status, issue_key, item, status)
-    return selectors.item_json(item_row)
+    return serializers.item_json(item_row)
 
 
 @server.tool()

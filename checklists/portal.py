@@ -18,7 +18,7 @@ from tenants.auth.forge import FORGE_PORTAL_MODULE
 from tenants.decorators import connect_jwt_required
 from tenants.permissions import PermissionDenied
 
-from . import selectors
+from . import selectors, serializers
 from .automation import resolve_issue
 from .models import COMPLETE_STATUSES, ChecklistItem
 from .rendering import render_markdown
@@ -104,4 +104,4 @@ def forge_portal_checklist(request):
         raise PermissionDenied("This call comes from the service portal's request page only.")
     issue = resolve_issue(request.auth.tenant, key)
     items = customer_items(selectors.checklist_items(selectors.checklist_for(request.auth.tenant, issue.id)))
-    return {"issueKey": issue.key, "items": [selectors.item_json(i) for i in items]}
+    return {"issueKey": issue.key, "items": [serializers.item_json(i) for i in items]}

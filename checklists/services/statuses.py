@@ -27,7 +27,7 @@ from ..models import (
     Template,
 )
 from ..progress import progress_counts
-from ..statuses import SiteStatuses
+from ..statuses import SiteStatuses, panel_statuses_forget
 from ..tasks import schedule_progress_sync
 from ..validation import STATUS_KEY, clean_color, clean_status, clean_status_key, clean_status_name
 from .writes import Actor
@@ -68,6 +68,7 @@ def _clean(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
 
 @atomic
 def status_create(*, tenant: Tenant, data: dict[str, Any]) -> SiteStatus:
+    on_commit(functools.partial(panel_statuses_forget, tenant.pk))  # each of these writes: the panel's list is stale
     fields = _clean(data, partial=False)
     fields.setdefault("key", _key_from_name(fields["name"]))
     fields.setdefault("color", DEFAULT_COLOR)
@@ -80,6 +81,7 @@ def status_create(*, tenant: Tenant, data: dict[str, Any]) -> SiteStatus:
 
 
 def status_update(*, status: SiteStatus, data: dict[str, Any]) -> SiteStatus:
+    on_commit(functools.partial(panel_statuses_forget, status.tenant_id))
     """Name, colour and whether it counts as done; the key stays (items and texts hold it)."""
     if "key" in data and data["key"] != status.key:
         raise ValidationFailed({"key": "cannot change; add a new status and remove this one to move its items"})
@@ -117,6 +119,7 @@ def status_delete(*, tenant: Tenant, status: SiteStatus, actor: Actor, move_to: 
     """Remove a status. Items that have it go to `move_to` (required when there are any: 409 naming how many
     otherwise), each checklist written once with a new version and a history entry per moved item; template lines
     that name it move too. Returns how many items moved."""
+    on_commit(functools.partial(panel_statuses_forget, tenant.pk))
     statuses = SiteStatuses(tenant)
     moved: list[uuid.UUID] = []
     with atomic():

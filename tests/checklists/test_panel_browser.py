@@ -87,7 +87,6 @@ def test_html_in_an_item_is_shown_as_text(page):
 def test_a_change_underneath_a_text_edit_shows_the_conflict_message_and_keeps_typed_text(page, client):
     """Text mode replaces the whole list, so it stays conditional on the checklist version: a change by anyone since
     it opened is a 412 (edits of single items conflict only on their item: test_panel_sync_browser.py)."""
-    from tenants.models import Tenant
     from tests.conftest import Api
 
     frame = panel(page)

@@ -5,6 +5,8 @@ import os
 
 import pytest
 
+from checklists.models import ChecklistItem
+from tenants.models import Tenant
 from tests.checklists.conftest import panel
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -25,7 +27,6 @@ def focused(frame) -> str:
 
 
 def stored(item_id):
-    from checklists.models import ChecklistItem
 
     return ChecklistItem.objects.get(pk=item_id)
 
@@ -152,7 +153,6 @@ def test_keyboard_add_tick_status_required_edit_rename_delete_and_undo(page):
 
 
 def test_drag_to_the_last_place_and_text_mode_errors_point_at_the_line(page, client):
-    from tenants.models import Tenant
     from tests.conftest import Api
 
     Api(client, Tenant.objects.get()).put_text("- [ ] one\n- [ ] two\n- [ ] three\n")

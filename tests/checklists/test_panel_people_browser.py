@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.apps import apps
 
+from checklists.models import ChecklistItem as Item
 from core.logging import JSONFormatter
 from devhost.jira import DEMO_USER
+from tenants.models import Tenant
 from tests.checklists.conftest import add, panel
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop shares the thread with the ORM
@@ -51,7 +53,6 @@ def stored_rows() -> str:
 
 
 def test_the_assignee_picker_searches_jira_as_the_user_and_only_the_account_id_is_stored(page, jira, caplog):
-    from checklists.models import ChecklistItem as Item
 
     caplog.set_level(logging.DEBUG)
     frame = panel(page)
@@ -116,8 +117,6 @@ def test_the_assignee_picker_searches_jira_as_the_user_and_only_the_account_id_i
 
 
 def test_due_dates_on_the_users_calendar_and_the_only_mine_filter(browser, jira, client):
-    from checklists.models import ChecklistItem as Item
-    from tenants.models import Tenant
     from tests.conftest import Api
 
     zone = zone_on_another_day()

@@ -8,6 +8,7 @@ import os
 import pytest
 
 from checklists.models import ChecklistItem
+from tenants.models import Tenant
 from tests.checklists.conftest import panel
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -20,7 +21,6 @@ LIVE_DEADLINE_MS = 2000  # the issue's promise: a change appears in every open p
 @pytest.fixture
 def two_panels(browser, jira, client):
     """Build and Deploy on DEMO-1, open in Alice's and in Bob's browser. Yields (alice's frame, bob's frame)."""
-    from tenants.models import Tenant
     from tests.conftest import Api
 
     api = Api(client, Tenant.objects.get(), account_id=ALICE)

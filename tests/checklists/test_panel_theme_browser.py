@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tenants.models import Tenant
 from tests.checklists.conftest import panel
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -43,7 +44,6 @@ def open_issue(browser, jira_url, *, theme=None, os_scheme="light"):
 @pytest.fixture
 def seeded(jira, client):
     """The stand-in Jira's address, with DEMO-1's checklist written through the API."""
-    from tenants.models import Tenant
     from tests.conftest import Api
 
     assert Api(client, Tenant.objects.get()).put_text(CHECKLIST).status_code == 200

@@ -5,8 +5,10 @@ import jwt
 import pytest
 
 from checklists.models import Checklist, ChecklistChange, SiteStatus, Template
+from checklists.sync import checklist_progress_push
 from tenants.auth import PANEL_AUDIENCE, PANEL_ISSUER
-from tests.conftest import Api, on_standin
+from tenants.descriptor import PROGRESS_PROPERTY
+from tests.conftest import Api, contract_part, on_standin
 
 pytestmark = pytest.mark.django_db
 
@@ -146,8 +148,6 @@ def test_a_custom_status_round_trips_through_text_mode_and_counts_as_done_when_i
 
 
 def test_the_jira_property_counts_a_custom_done_status_and_follows_when_that_changes(api, standin):
-    from checklists.sync import checklist_progress_push
-    from tenants.descriptor import PROGRESS_PROPERTY
 
     make_status(api, name="Shipped", key="shipped", countsAsDone=True)
     api.put_text("- [shipped] a\n- [ ] b\n")
@@ -155,7 +155,7 @@ def test_the_jira_property_counts_a_custom_done_status_and_follows_when_that_cha
     checklist = Checklist.objects.get()
     assert checklist_progress_push(checklist_id=checklist.id) is True
     pushed = {"done": 1, "total": 2, "percent": 50, "mandatoryOpen": 1, "complete": "false"}
-    assert standin.property("10001", PROGRESS_PROPERTY) == pushed
+    assert contract_part(standin.property("10001", PROGRESS_PROPERTY)) == pushed
     api.call("patch", "/api/v1/statuses/shipped", {"countsAsDone": False})
     checklist.refresh_from_db()
     assert (checklist.done_count, checklist.mandatory_open_count) == (0, 2)

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from checklists.models import ChecklistItem, Template
+from checklists.models import Checklist, ChecklistItem, SiteStatus, Template
 from devhost.jira_admin import PROJECT_PAGE
 from tenants.models import Tenant
 from tests.checklists.conftest import panel
@@ -131,7 +131,6 @@ def test_the_picker_opens_on_the_first_click_hints_asks_before_applying_twice_an
 
 
 def test_a_jira_admin_manages_the_sites_statuses_and_removing_one_in_use_asks_where_its_items_go(tab, jira, client):
-    from checklists.models import Checklist, SiteStatus
     from devhost.jira_admin import ADMIN_PAGE
 
     alice = Api(client, Tenant.objects.get(), account_id=ALICE)

@@ -12,10 +12,13 @@ import yaml
 from checklists.models import Checklist, ChecklistItem, Template
 from checklists.services import Actor, checklist_replace_text
 from checklists.sync import checklist_progress_push
+from checklists.workflow import views
+from checklists.workflow_guard import INFLIGHT
 from checklists.workflow_rules import ALL, NO_BLOCKED, PENDING, REQUIRED, SECTION, rule_expression, section_key
 from devhost.jira_workflow import evaluate
 from devhost.keys import connect_token, forge_token
 from tenants.descriptor import build_descriptor
+from tenants.models import Tenant
 from tests.conftest import issue_ref
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -65,7 +68,6 @@ def test_descriptor_and_manifest_carry_the_one_rule_expression(settings):
     }
     conditions = [m["expression"] for m in manifest["jira:workflowCondition"]]
     assert conditions == [rule_expression(mode=m, condition=True) for m in (REQUIRED, ALL, NO_BLOCKED)]
-    from checklists.workflow import views
 
     keys = {m["key"] for kind in ("trigger", "jira:workflowPostFunction") for m in manifest[kind]}
     assert {views.FORGE_CREATED_MODULE, views.FORGE_UPDATED_MODULE, views.FORGE_RESET_MODULE} <= keys
@@ -139,8 +141,6 @@ def test_a_write_on_a_guarded_site_marks_the_property_pending_before_it_commits(
     assert evaluate(standin.property("10001", "herochecklist-progress"), {"mode": REQUIRED}) is True
     # A second burst: one mark, then the push clears it; a push racing a write in flight puts the mark back.
     from django.core.cache import cache
-
-    from checklists.workflow_guard import INFLIGHT
 
     write(tenant, "- [x] one\n- [ ] two\n")
     cache.set(INFLIGHT.format(tenant.id, "10001"), 1, 60)  # another writer between its mark and its commit
@@ -254,8 +254,6 @@ def test_the_config_page_turns_the_guard_on_and_names_sections_by_keyed_hash(cli
 
 
 def test_a_forge_site_gets_its_checklist_at_creation_through_the_trigger(client, standin, settings):
-    from checklists.models import Checklist as Model
-    from tenants.models import Tenant
 
     settings.FORGE_APP_ID = "ari:cloud:ecosystem::app/test"
     fit = forge_token(
@@ -284,7 +282,7 @@ def test_a_forge_site_gets_its_checklist_at_creation_through_the_trigger(client,
         "/forge/events/issue-created", data=json.dumps(event), content_type="application/json", **headers
     )
     assert again.status_code == 204
-    checklist = Model.objects.get(tenant=tenant, issue_id="30002")
+    checklist = Checklist.objects.get(tenant=tenant, issue_id="30002")
     assert list(checklist.items.values_list("text", "created_by")) == [("step", "app")]
     assert standin.property("30002", "herochecklist-progress")["total"] == 1
 
