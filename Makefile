@@ -78,6 +78,8 @@ bench: install-dev browser wrk
 	$(BIN)/python -m bench.sync
 	$(BIN)/python -m bench.panel
 	$(BIN)/python -m bench.live
+	$(BIN)/python -m bench.datapath
+	$(BIN)/python -m bench.ab
 
 # Known vulnerabilities in the pinned requirements (needs the PyPI/OSV vulnerability service: see README).
 audit: install-dev
