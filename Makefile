@@ -45,16 +45,21 @@ monitoring-tools:
 	  if [ -d /run/systemd/system ]; then \
 	    $$SUDO systemctl disable --now prometheus prometheus-alertmanager >/dev/null 2>&1 || true; fi; }
 
-# The Forge app's Custom UI: installs the locked npm packages, builds forge/static/panel, runs its tests (transport
-# against a fake bridge, and the manifest through @forge/manifest's validator, which `forge lint` uses).
-forge-ui:
-	cd forge && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build && npm test --silent
+# The Forge app's Custom UI: installs the locked npm packages, runs ESLint over every browser module we ship (see
+# eslint.config.mjs), builds forge/static/panel, runs its tests (transport against a fake bridge, and the manifest
+# through @forge/manifest's validator, which `forge lint` uses).
+forge/node_modules/.package-lock.json: forge/package-lock.json
+	cd forge && npm ci --no-audit --no-fund --loglevel=error
+
+forge-ui: forge/node_modules/.package-lock.json
+	cd forge && npm run --silent lint && npm run --silent build && npm test --silent
 
 test: install-dev browser monitoring-tools forge-ui
 	$(BIN)/python tests/run_suite.py
 
 # lint-imports: the layer contract and no import cycles; mypy with django-stubs on the modules pyproject.toml lists.
-lint: install-dev
+lint: install-dev forge/node_modules/.package-lock.json
+	cd forge && npm run --silent lint
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports

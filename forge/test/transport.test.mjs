@@ -69,7 +69,7 @@ test("a 204 gives no body", async () => {
 test("each call is timed as the caller saw it, and a 5xx or network error counts as failed", async () => {
   const heard = [];
   const answers = [{ status: 200, body: {} }, { status: 503, body: {} }, { status: 404, body: {} }];
-  const requestRemote = async (remoteKey, init) => {
+  const requestRemote = async () => {
     const { status, body } = answers.shift() || {};
     if (status == null) throw new TypeError("network down");
     return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });

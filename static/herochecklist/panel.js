@@ -25,7 +25,7 @@ let picker = null; // templates-picker.js
 // canEdit follows the server's `permissions.edit` (Jira's Edit issues on this issue). It only decides what we draw:
 // the server checks every write again and answers 403 whatever this says.
 const state = { version: 0, items: [], progress: null, mode: "list", error: null, conflict: false, templates: null,
-                canEdit: false, statuses: statusList(null), projectId: "", canManageTemplates: false };
+                canEdit: false, projectId: "", canManageTemplates: false };
 const root = document.getElementById("app");
 
 // --- small DOM helpers ----------------------------------------------------------------------------------------

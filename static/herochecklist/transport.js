@@ -56,8 +56,8 @@ export function createTransport({ apiBase, token, host, send, onTiming }) {
     const version = etag ? Number(etag.replace(/[W/"]/g, "")) : null;
     if (response.status === 304) return options.full ? { data: null, version } : null; // unchanged
     if (!response.ok) {
-      let errorBody = null;
-      try { errorBody = await response.json(); } catch (e) { errorBody = null; }
+      let errorBody;
+      try { errorBody = await response.json(); } catch (e) { errorBody = null; } // not JSON: a proxy's page
       throw new ApiError(response.status, errorBody);
     }
     let data = null;

@@ -31,9 +31,10 @@ def test_descriptor_is_built_from_settings(client, settings):
     aliases = {e["alias"] for e in body["modules"]["jiraEntityProperties"][0]["keyConfigurations"][0]["extractions"]}
     assert {"checklistDone", "checklistTotal", "checklistPercent", "checklistComplete"} <= aliases
     assert {"event": "jira:issue_deleted", "url": "/connect/webhooks/issue-deleted"} in body["modules"]["webhooks"]
-    # The template manager: a project settings tab and a site admin page, both our one page.
+    # The template manager: a project settings tab and a site admin page, both our one page; the site's API tokens
+    # have the other admin page.
     assert body["modules"]["jiraProjectAdminTabPanels"][0]["url"] == "/connect/templates?projectId={project.id}"
-    assert [p["url"] for p in body["modules"]["adminPages"]] == ["/connect/templates"]
+    assert [p["url"] for p in body["modules"]["adminPages"]] == ["/connect/templates", "/connect/admin/api-tokens"]
 
 
 def test_signed_install_creates_the_tenant_with_an_encrypted_secret(tenant, standin):
