@@ -499,3 +499,26 @@ def scrape(client) -> dict[tuple, float]:
 
 def value(samples, name, **labels):
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+# What makes a test reach the database: pytest-django refuses any other test a connection, so a test without one of
+# these (directly or through its fixtures) cannot depend on which database the suite runs on.
+DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """TEST_DATABASE_TESTS_ONLY=1 (tests/run_suite.py sets it for its MongoDB half) keeps only the tests that reach the
+    database: the others ran in the SQLite half already, and a second run would only prove the same thing again."""
+    if os.environ.get("TEST_DATABASE_TESTS_ONLY") != "1":
+        return
+    keep, drop = [], []
+    for item in items:
+        reaches = (
+            item.get_closest_marker("django_db")
+            or item.get_closest_marker("per_database")
+            or DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        )
+        (keep if reaches else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

@@ -143,6 +143,8 @@ def start_half(label: str, database_url: str, redis_dbs: list[int], extra: list[
     env.pop("REDIS_URL", None)
     servers = []
     if label == "mongodb":
+        # Only the tests that reach the database run twice (tests/conftest.py: the rest ran in the SQLite half).
+        env["TEST_DATABASE_TESTS_ONLY"] = "1"
         # One SecantusDB per xdist worker: it is a Python server, so one shared by all would serialise them.
         ports = []
         for _ in range(max(workers, 1)):

@@ -29,6 +29,7 @@ def test_readyz_is_503_naming_the_broker_when_redis_is_down(client, closed_port)
     assert response.json() == {"status": "unavailable", "errors": {"broker": "unreachable"}}
 
 
+@pytest.mark.per_database
 def test_readyz_is_503_naming_the_database_when_it_is_down(run_django, closed_port):
     # A separate process, so the database really is unreachable there (not just pretended to be).
     if connection.vendor == "mongodb":

@@ -231,6 +231,7 @@ def test_a_database_that_refuses_writes_gives_503_json_and_a_red_readyz(client, 
     assert api.put_text(BIG_TEXT).status_code == 200
 
 
+@pytest.mark.per_database
 def test_the_api_answers_503_json_when_the_database_is_unreachable(run_django, closed_port):
     # A separate process, so the database really is unreachable there (not just pretended to be).
     if connection.vendor == "mongodb":
