@@ -1,6 +1,7 @@
 """HubSpot through hubspot-api-client: contacts batch upsert by email, and list membership. Only name, email and
 our role property ever leave; every call passes the shared rate limiter first."""
 
+import functools
 import logging
 from dataclasses import dataclass, field
 
@@ -35,7 +36,13 @@ class UpsertResult:
 
 
 def _client() -> HubSpot:
-    return HubSpot(access_token=settings.HUBSPOT_ACCESS_TOKEN, host=settings.HUBSPOT_BASE_URL.rstrip("/"))
+    return _client_for(settings.HUBSPOT_ACCESS_TOKEN, settings.HUBSPOT_BASE_URL.rstrip("/"))
+
+
+@functools.lru_cache(maxsize=4)
+def _client_for(token: str, host: str) -> HubSpot:
+    # One client (and its connection pool) per process and account, not one per call.
+    return HubSpot(access_token=token, host=host)
 
 
 def _limited(call):

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import IntegrityError
-from django.db.models import Q
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -328,26 +328,32 @@ def contact_push_payload(*, contact_ids: list[str]) -> list[dict]:
 
 def contact_record_push(*, contact_ids: list[str], ids: dict[str, str], errors: dict[str, str]) -> list[str]:
     """Store a push's outcome per contact and queue the emails that became due. Returns the HubSpot ids of
-    contacts newly synced."""
+    contacts newly synced. A handful of statements per batch, whatever its size: the push phase is bound by this
+    bookkeeping, not by HubSpot's limit (bench/sync)."""
     now = timezone.now()
-    synced = []
-    for contact in Contact.objects.filter(id__in=contact_ids):
-        if contact.email in ids:
-            Contact.objects.filter(id=contact.id).update(
-                hubspot_id=ids[contact.email],
-                sync_state=SyncState.SYNCED,
-                synced_at=now,
-                last_error="",
-                sync_claimed_at=None,
-            )
-            synced.append(ids[contact.email])
-        elif contact.email in errors:
-            contact_mark_failed(contact_id=contact.id, reason=errors[contact.email])
-        else:
-            Contact.objects.filter(id=contact.id).update(sync_claimed_at=None)
+    contacts = list(Contact.objects.filter(id__in=contact_ids).only("id", "email"))
+    synced = [c for c in contacts if c.email in ids]
+    failed: dict[str, list] = {}
+    for contact in contacts:
+        if contact.email not in ids and contact.email in errors:
+            failed.setdefault(errors[contact.email][:500], []).append(contact.id)
+    if synced:
+        for contact in synced:
+            contact.hubspot_id = ids[contact.email]
+        Contact.objects.bulk_update(synced, ["hubspot_id"])
+        Contact.objects.filter(id__in=[c.id for c in synced]).update(
+            sync_state=SyncState.SYNCED, synced_at=now, last_error="", sync_claimed_at=None
+        )
+    for reason, failed_ids in failed.items():  # usually one reason (HubSpot's INVALID_EMAIL), so one statement
+        Contact.objects.filter(id__in=failed_ids).update(
+            sync_state=SyncState.FAILED, last_error=reason, sync_claimed_at=None
+        )
+    settled = {c.id for c in synced} | {i for group in failed.values() for i in group}
+    # Neither in HubSpot's results nor in its errors: released, so the next sync pushes it again.
+    Contact.objects.filter(id__in=[c.id for c in contacts if c.id not in settled]).update(sync_claimed_at=None)
     # After the states above are stored: outside a transaction this runs at once.
     on_commit(functools.partial(schedule_emails, [str(i) for i in contact_ids]))
-    return synced
+    return [c.hubspot_id for c in synced]
 
 
 def contact_mark_failed(*, contact_id, reason: str) -> None:
@@ -357,12 +363,11 @@ def contact_mark_failed(*, contact_id, reason: str) -> None:
 
 
 def contact_count_attempt(*, contact_ids: list[str], error: str = "") -> None:
-    for contact_id in contact_ids:
-        contact = Contact.objects.filter(id=contact_id).first()
-        if contact:
-            Contact.objects.filter(id=contact_id).update(
-                sync_attempts=contact.sync_attempts + 1, last_error=error[:500] if error else contact.last_error
-            )
+    """One failed push of these contacts: one statement for the batch."""
+    changes: dict = {"sync_attempts": F("sync_attempts") + 1}
+    if error:
+        changes["last_error"] = error[:500]
+    Contact.objects.filter(id__in=contact_ids).update(**changes)
 
 
 def contact_release(*, contact_ids: list[str]) -> None:

@@ -17,7 +17,9 @@ class StandInServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
     def start(self):
-        threading.Thread(target=self.serve_forever, daemon=True).start()
+        # stop() waits for the serving loop to look up, which it does every poll_interval (0.5 s by default): every
+        # test with a stand-in paid that in its teardown.
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         return self
 
     def stop(self) -> None:

@@ -503,7 +503,13 @@ def value(samples, name, **labels):
 
 # What makes a test reach the database: pytest-django refuses any other test a connection, so a test without one of
 # these (directly or through its fixtures) cannot depend on which database the suite runs on.
-DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
+DATABASE_FIXTURES = {
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+    "live_server",
+}
 
 
 def pytest_collection_modifyitems(config, items):

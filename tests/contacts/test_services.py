@@ -7,6 +7,7 @@ from django.utils import timezone
 from contacts import services
 from contacts.models import Contact, ContactLink, EmailDelivery, PollCursor, SyncState
 from contacts.tasks import marketplace_poll_task
+from core.db import atomic
 from devhost.marketplace import MarketplaceStandIn, license_record
 from tenants.models import Tenant
 from tenants.services import tenant_uninstall
@@ -159,3 +160,29 @@ def test_an_email_claimed_by_a_killed_worker_is_sent_once_its_claim_is_stale(hub
     assert EmailDelivery.objects.get(contact=contact).sent_at is not None
     assert services.contact_send_email(contact_id=contact.id) is False  # and never twice
     assert len(mail.outbox) == 1
+
+
+def test_a_push_s_outcome_is_stored_in_a_few_statements_whatever_the_batch_size(
+    settings, django_assert_max_num_queries
+):
+    settings.HUBSPOT_ACCESS_TOKEN = ""  # ingestion alone: no push runs here, this test records one by hand
+    ingest(*(license_record(n) for n in range(50)))
+    contacts = list(Contact.objects.order_by("email"))
+    assert len(contacts) == 100
+    ids = {c.email: f"hs-{n}" for n, c in enumerate(contacts[:97])}
+    errors = {contacts[97].email: "INVALID_EMAIL: refused", contacts[98].email: "INVALID_EMAIL: refused"}
+    # contacts[99]: in neither answer, so released for the next sync.
+    Contact.objects.update(sync_claimed_at=timezone.now(), sync_state=SyncState.PENDING)
+    with atomic(), django_assert_max_num_queries(6):  # select, ids, states, failures, release; emails after commit
+        synced = services.contact_record_push(contact_ids=[str(c.id) for c in contacts], ids=ids, errors=errors)
+    assert sorted(synced) == sorted(ids.values())
+    stored = {c.email: c for c in Contact.objects.all()}
+    assert all(stored[e].hubspot_id == i and stored[e].sync_state == SyncState.SYNCED for e, i in ids.items())
+    assert all(stored[e].sync_claimed_at is None for e in stored)
+    assert [stored[e].sync_state for e in errors] == [SyncState.FAILED] * 2
+    assert stored[contacts[97].email].last_error == "INVALID_EMAIL: refused"
+    assert stored[contacts[99].email].sync_state == SyncState.PENDING
+    with django_assert_max_num_queries(1):
+        services.contact_count_attempt(contact_ids=[str(c.id) for c in contacts[:3]], error="HubSpot answered 500")
+    assert {c.sync_attempts for c in Contact.objects.filter(id__in=[c.id for c in contacts[:3]])} == {1}
+    assert Contact.objects.get(id=contacts[0].id).last_error == "HubSpot answered 500"

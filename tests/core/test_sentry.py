@@ -43,7 +43,7 @@ class SentryStandIn(BaseHTTPRequestHandler):
 def sentry_server():
     SentryStandIn.received = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), SentryStandIn)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield server
     sentry_sdk.get_client().close()

@@ -276,7 +276,7 @@ def test_a_real_alertmanager_pages_pagerduty_with_the_key_from_the_environment(t
     binary = tool("prometheus-alertmanager") if shutil.which("prometheus-alertmanager") else tool("alertmanager")
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     receiver.received = []
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    threading.Thread(target=receiver.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     stand_in = f"http://127.0.0.1:{receiver.server_address[1]}"
     secrets = tmp_path / "secrets"
     config = yaml.safe_load(ALERTMANAGER.read_text().replace("/run/alertmanager-secrets", str(secrets)))
