@@ -46,11 +46,12 @@ def _client_for(token: str, host: str) -> HubSpot:
 
 
 def _limited(call):
-    ratelimit.acquire(
+    slot = ratelimit.acquire(
         settings.HUBSPOT_RATE_LIMIT_KEY,
         limit=settings.HUBSPOT_RATE_LIMIT,
         window_seconds=settings.HUBSPOT_RATE_WINDOW_SECONDS,
         max_wait_seconds=settings.HUBSPOT_RATE_WINDOW_SECONDS * 6,
+        flight_seconds=settings.OUTBOUND_TIMEOUT_SECONDS,
     )
     try:
         return call()
@@ -70,6 +71,8 @@ def _limited(call):
             )
         body = getattr(exc, "body", None)
         raise HubSpotError(f"HubSpot answered {status}", status=status, retry_after=retry_after, body=body) from None
+    finally:
+        ratelimit.answered(settings.HUBSPOT_RATE_LIMIT_KEY, slot)
 
 
 def split_name(display_name: str) -> tuple[str, str]:

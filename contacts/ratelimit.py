@@ -1,10 +1,17 @@
 """
-One rate limit shared by every worker: at most LIMIT calls in any rolling WINDOW, kept in Redis.
+One rate limit shared by every worker: at most LIMIT calls in any rolling WINDOW, as the API counts them, kept in Redis.
 
-A sliding log (a sorted set of call times) rather than a token bucket: a bucket that refills continuously can
-let nearly twice its size through within one rolling window, and HubSpot counts rolling windows.
+A sliding log (a sorted set of calls) rather than a token bucket: a bucket that refills continuously can let nearly
+twice its size through within one rolling window, and HubSpot counts rolling windows.
+
+HubSpot counts a call when it arrives, which we never see: only that it arrived after we sent it and before its answer
+came back. So each call is logged at the latest moment it can have arrived: while it is in flight, its send time plus
+the longest it may take (the caller's timeout); once answered, the moment of the answer. A call leaves the log one
+window after that. Whatever the network does, a call logged as gone cannot share a window with the next one at
+HubSpot, so the whole limit can be used (no safety margin in the count), and the cost is one round trip per window.
 """
 
+import contextlib
 import threading
 import time
 import uuid
@@ -14,19 +21,22 @@ from django.conf import settings
 
 from core.counters import redis_client
 
-_SCRIPT = """
+# KEYS: the log, the block flag. ARGV: now, window, limit, member, now + longest flight (all ms).
+_ACQUIRE = """
 local key, now, window, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local blocked = redis.call('PTTL', KEYS[2])
 if blocked > 0 then return blocked + 1 end
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
 if redis.call('ZCARD', key) < limit then
-  redis.call('ZADD', key, now, ARGV[4])
-  redis.call('PEXPIRE', key, math.ceil(window))
+  redis.call('ZADD', key, tonumber(ARGV[5]), ARGV[4])
+  redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[5]) - now + window))
   return 0
 end
 local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]
 return math.ceil(oldest + window - now) + 1
 """
+# The answer came: the call arrived by now at the latest (XX: only a member still logged; LT: never later).
+_ANSWERED = "redis.call('ZADD', KEYS[1], 'XX', 'LT', tonumber(ARGV[1]), ARGV[2]) return 0"
 
 
 class RateLimitTimeout(Exception):
@@ -37,22 +47,27 @@ class _LocalLog:
     """The same algorithm in process memory, for eager mode (no Redis configured): one process, one log."""
 
     def __init__(self):
-        self.calls: dict[str, list[float]] = {}
+        self.calls: dict[str, dict[str, float]] = {}
         self.blocked_until: dict[str, float] = {}
         self.lock = threading.Lock()
 
-    def try_acquire(self, key: str, now_ms: float, window_ms: float, limit: int) -> float:
+    def try_acquire(self, key: str, now_ms: float, window_ms: float, limit: int, member: str, until_ms: float) -> float:
         with self.lock:
             blocked = self.blocked_until.get(key, 0) - now_ms
             if blocked > 0:
                 return blocked + 1
-            log = [t for t in self.calls.get(key, []) if t > now_ms - window_ms]
-            if len(log) < limit:
-                log.append(now_ms)
-                self.calls[key] = log
-                return 0
+            log = {m: t for m, t in self.calls.get(key, {}).items() if t > now_ms - window_ms}
             self.calls[key] = log
-            return log[0] + window_ms - now_ms + 1
+            if len(log) < limit:
+                log[member] = until_ms
+                return 0
+            return min(log.values()) + window_ms - now_ms + 1
+
+    def answered(self, key: str, member: str, now_ms: float) -> None:
+        with self.lock:
+            log = self.calls.get(key, {})
+            if member in log:
+                log[member] = min(log[member], now_ms)
 
 
 _local = _LocalLog()
@@ -63,26 +78,42 @@ def _redis() -> redis.Redis | None:
     return redis_client(url) if url else None
 
 
-def acquire(name: str, *, limit: int, window_seconds: float, max_wait_seconds: float) -> None:
-    """Block until a call is allowed under the limit, or raise RateLimitTimeout."""
+def acquire(name: str, *, limit: int, window_seconds: float, max_wait_seconds: float, flight_seconds: float) -> str:
+    """Block until a call is allowed under the limit, or raise RateLimitTimeout. Returns the call's place in the log:
+    hand it to answered() when the answer (or the caller's timeout) comes. flight_seconds: the longest the call can
+    take, its timeout."""
     key = f"ratelimit:{name}"
     window_ms = window_seconds * 1000
     deadline = time.monotonic() + max_wait_seconds
     client = _redis()
-    script = client.register_script(_SCRIPT) if client else None
+    script = client.register_script(_ACQUIRE) if client else None
     while True:
         now_ms = time.time() * 1000
+        member = f"{now_ms}:{uuid.uuid4().hex}"
+        until_ms = now_ms + flight_seconds * 1000
         if script:
-            wait_ms = int(
-                script(keys=[key, f"{key}:blocked"], args=[now_ms, window_ms, limit, f"{now_ms}:{uuid.uuid4().hex}"])
-            )
+            wait_ms = int(script(keys=[key, f"{key}:blocked"], args=[now_ms, window_ms, limit, member, until_ms]))
         else:
-            wait_ms = _local.try_acquire(key, now_ms, window_ms, limit)
+            wait_ms = _local.try_acquire(key, now_ms, window_ms, limit, member, until_ms)
         if wait_ms <= 0:
-            return
+            return member
         if time.monotonic() + wait_ms / 1000 > deadline:
             raise RateLimitTimeout(f"{name}: no slot within {max_wait_seconds}s")
         time.sleep(wait_ms / 1000)
+
+
+def answered(name: str, member: str) -> None:
+    """The call's answer came (or it failed): it reached the API by now, so its window ends a window from now rather
+    than a window after its longest possible flight. Best effort: without it the slot is only held longer."""
+    key = f"ratelimit:{name}"
+    now_ms = time.time() * 1000
+    client = _redis()
+    if client is None:
+        _local.answered(key, member, now_ms)
+        return
+    # If Redis fails here, the slot stays logged until its longest flight is over: slower, never over the limit.
+    with contextlib.suppress(redis.RedisError):
+        client.eval(_ANSWERED, 1, key, now_ms, member)
 
 
 def penalise(name: str, *, seconds: float) -> None:

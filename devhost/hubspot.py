@@ -51,8 +51,7 @@ class HubSpotStandIn(StandInServer):
             best = max(best, end - start + 1)
         return best
 
-    def _over_limit(self) -> bool:
-        now = time.monotonic()
+    def _over_limit(self, now: float) -> bool:
         with self.lock:
             self._arrivals = [t for t in self._arrivals if t > now - self.window]
             self._arrivals.append(now)
@@ -66,17 +65,22 @@ class HubSpotStandIn(StandInServer):
 class _Handler(JSONHandler):
     server: HubSpotStandIn
 
+    arrived: float | None = None
+
     def _record(self, status: int, body) -> None:
+        # A call counts when it arrived, as HubSpot counts it (a slow answer is recorded later).
+        at = self.arrived if self.arrived is not None else time.monotonic()
         with self.server.lock:
-            self.server.calls.append(Call(self.command, self.path, body, status))
+            self.server.calls.append(Call(self.command, self.path, body, status, at))
 
     def _guard(self, body) -> int | None:
         """Auth, the rate limit, then injected trouble. Returns the status it answered with, if it did."""
+        self.arrived = time.monotonic()
         if self.headers.get("Authorization") != f"Bearer {self.server.token}":
             self._record(401, body)
             self._json(401, {"status": "error", "message": "Authentication credentials not found."})
             return 401
-        if self.server._over_limit():
+        if self.server._over_limit(self.arrived):
             self._record(429, body)
             self._json(
                 429,

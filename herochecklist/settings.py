@@ -76,8 +76,10 @@ ATLASSIAN_ALL_JS_URL = env.str("ATLASSIAN_ALL_JS_URL", default="https://connect-
 MARKETPLACE_API_URL = env.str("MARKETPLACE_API_URL", default="https://marketplace.atlassian.com")
 HUBSPOT_BASE_URL = env.str("HUBSPOT_BASE_URL", default="https://api.hubapi.com")
 HUBSPOT_ACCESS_TOKEN = env.str("HUBSPOT_ACCESS_TOKEN", default="")
-# Calls per rolling window for the whole HubSpot account, kept under its limit (100 per 10 s on Starter).
-HUBSPOT_RATE_LIMIT = env.int("HUBSPOT_RATE_LIMIT", default=90)
+# Calls per rolling window for the whole HubSpot account: its limit (100 per 10 s on Free/Starter, 190 on Professional
+# and Enterprise), less what other integrations of the account use. The limiter holds each call's slot until its answer
+# (contacts/ratelimit.py), so the whole limit is safe to use.
+HUBSPOT_RATE_LIMIT = env.int("HUBSPOT_RATE_LIMIT", default=100)
 HUBSPOT_RATE_WINDOW_SECONDS = env.float("HUBSPOT_RATE_WINDOW_SECONDS", default=10.0)
 HUBSPOT_RATE_LIMIT_KEY = env.str("HUBSPOT_RATE_LIMIT_KEY", default="hubspot")  # one per HubSpot account
 HUBSPOT_ONBOARDING_LIST_ID = env.str("HUBSPOT_ONBOARDING_LIST_ID", default="")
