@@ -178,28 +178,49 @@ def _schedule_after_ingest(contact_ids: list[str]) -> None:
     schedule_emails(contact_ids)
 
 
+# Redis priorities (0 is the highest, the default): emails wait behind the HubSpot pushes, which have a rate limit's
+# windows to fill, and behind the checklist tasks users wait for.
+EMAIL_PRIORITY = 9
+
+
 def schedule_emails(contact_ids: list[str]) -> None:
     """Queue the emails now due for these contacts, in batches that share one mail connection."""
+    task = current_app.tasks["contacts.tasks.contact_email_batch_task"]
     for start in range(0, len(contact_ids), EMAIL_BATCH):
-        _queue("contact_email_batch_task", contact_ids[start : start + EMAIL_BATCH])
+        task.apply_async((contact_ids[start : start + EMAIL_BATCH],), priority=EMAIL_PRIORITY)
+
+
+def contact_emails_due(*, contact_ids) -> dict:
+    """The email now due per contact of this batch (contact id -> kind; none due: absent). Three queries whatever the
+    batch's size: an email batch is 100 contacts, and per-contact queries made it the workers' largest cost."""
+    contacts = Contact.objects.filter(id__in=list(contact_ids), unsubscribed_at__isnull=True).exclude(
+        sync_state=SyncState.FAILED
+    )
+    states = dict(contacts.values_list("id", "sync_state"))
+    # Only emails that went out: a claim whose sender died is still due (contact_send_email takes it over).
+    sent: dict = {}
+    for contact_id, kind in EmailDelivery.objects.filter(
+        contact_id__in=list(states), sent_at__isnull=False
+    ).values_list("contact_id", "kind"):
+        sent.setdefault(contact_id, set()).add(kind)
+    active = set(
+        ContactLink.objects.filter(contact_id__in=list(states), active=True).values_list("contact_id", flat=True)
+    )
+    due = {}
+    for contact_id, state in states.items():
+        done = sent.get(contact_id, set())
+        if contact_id in active and EmailKind.ONBOARDING not in done:
+            # Onboarding goes to contacts HubSpot accepted (it also holds their subscription); without HubSpot
+            # configured, to every valid contact.
+            if not settings.HUBSPOT_ACCESS_TOKEN or state == SyncState.SYNCED:
+                due[contact_id] = EmailKind.ONBOARDING
+        elif contact_id not in active and EmailKind.ONBOARDING in done and EmailKind.OFFBOARDING not in done:
+            due[contact_id] = EmailKind.OFFBOARDING
+    return due
 
 
 def contact_email_due(*, contact_id) -> str | None:
-    contact = Contact.objects.filter(id=contact_id).first()
-    if contact is None or contact.unsubscribed_at or contact.sync_state == SyncState.FAILED:
-        return None
-    # Only emails that went out: a claim whose sender died is still due (contact_send_email takes it over).
-    sent = set(EmailDelivery.objects.filter(contact=contact, sent_at__isnull=False).values_list("kind", flat=True))
-    has_active = ContactLink.objects.filter(contact=contact, active=True).exists()
-    if has_active and EmailKind.ONBOARDING not in sent:
-        # Onboarding goes to contacts HubSpot accepted (it also holds their subscription); without HubSpot
-        # configured, to every valid contact.
-        if settings.HUBSPOT_ACCESS_TOKEN and contact.sync_state != SyncState.SYNCED:
-            return None
-        return EmailKind.ONBOARDING
-    if not has_active and EmailKind.ONBOARDING in sent and EmailKind.OFFBOARDING not in sent:
-        return EmailKind.OFFBOARDING
-    return None
+    return next(iter(contact_emails_due(contact_ids=[contact_id]).values()), None)
 
 
 def tenant_offboard(*, tenant_id) -> None:
@@ -266,14 +287,30 @@ def _claim_email(contact: Contact, kind: str) -> EmailDelivery | None:
     return None
 
 
+def contact_send_emails(*, contact_ids, connection=None) -> list:
+    """Send every email now due to these contacts, each at most once per contact and kind, over one connection.
+    Returns the contacts whose email another sender holds a fresh claim on (ask again once it would be stale). An
+    error while sending stops the batch (that email's claim is released) and propagates."""
+    due = contact_emails_due(contact_ids=contact_ids)
+    busy = []
+    for contact in Contact.objects.filter(id__in=list(due)):
+        try:
+            _send(contact, due[contact.id], connection)
+        except EmailClaimBusy:
+            busy.append(str(contact.id))
+    return busy
+
+
 def contact_send_email(*, contact_id, kind: str | None = None, connection=None) -> bool:
     """Send the onboarding or offboarding email now due, at most once per contact and kind. A send that fails
-    releases its claim so a retry can try again."""
+    releases its claim so a retry can try again. EmailClaimBusy: another sender holds it."""
     due = contact_email_due(contact_id=contact_id)
     if due is None or (kind is not None and kind != due):
         return False
-    kind = due
-    contact = Contact.objects.get(id=contact_id)
+    return _send(Contact.objects.get(id=contact_id), due, connection)
+
+
+def _send(contact: Contact, kind: str, connection) -> bool:
     delivery = _claim_email(contact, kind)
     if delivery is None:
         return False  # another task sent it
@@ -302,17 +339,30 @@ def contact_send_email(*, contact_id, kind: str | None = None, connection=None) 
 # --- HubSpot sync claims and outcomes -------------------------------------------------------------------------------
 
 
-def contact_claim_batch(*, limit: int = 100) -> list[str]:
+def contact_claim_batch(*, limit: int = 100, token: str = "") -> list[str]:
     """Take up to `limit` pending contacts for one push, with one conditional update stamped with a claim token:
-    of two schedulers, exactly one wins each contact. Claims of a worker that died expire after a while."""
+    of two schedulers, exactly one wins each contact. Claims of a worker that died expire after a while.
+
+    token: the claimant's own, the same when a killed worker's task is delivered again (derived from the task's id).
+    Contacts it already holds and has not settled come back first: the redelivered task queues their push again
+    instead of leaving them claimed and unsent until the claim expires."""
+    token = token or uuid.uuid4().hex
+    held = contact_claimed(token=token)
+    if held:
+        return held
     stale = timezone.now() - CLAIM_EXPIRY
     claimable = Q(sync_state=SyncState.PENDING) & (Q(sync_claimed_at__isnull=True) | Q(sync_claimed_at__lt=stale))
     candidates = list(Contact.objects.filter(claimable).order_by("created_at").values_list("id", flat=True)[:limit])
     if not candidates:
         return []
-    token = uuid.uuid4().hex
     Contact.objects.filter(claimable, id__in=candidates).update(sync_claimed_at=timezone.now(), sync_claim=token)
-    return [str(i) for i in Contact.objects.filter(sync_claim=token).values_list("id", flat=True)]
+    return contact_claimed(token=token)
+
+
+def contact_claimed(*, token: str) -> list[str]:
+    """The pending contacts this claim token holds."""
+    held = Contact.objects.filter(sync_claim=token, sync_state=SyncState.PENDING, sync_claimed_at__isnull=False)
+    return [str(i) for i in held.values_list("id", flat=True)]
 
 
 def contact_push_payload(*, contact_ids: list[str]) -> list[dict]:

@@ -3,6 +3,7 @@
 
 import logging
 import random
+import uuid
 
 from celery import shared_task
 from django.conf import settings
@@ -32,9 +33,11 @@ def marketplace_poll_task(self) -> None:
     logger.info("marketplace poll done", extra={"licenses": result.licenses, "new_contacts": result.contacts})
 
 
-@shared_task(acks_late=True, ignore_result=True)
-def hubspot_sync_task() -> int:
-    """Claim pending contacts in batches of 100 and queue one push per batch."""
+@shared_task(bind=True, acks_late=True, ignore_result=True)
+def hubspot_sync_task(self) -> int:
+    """Claim pending contacts in batches of 100 and queue one push per batch. Each batch's claim token derives from
+    this task's id, so if a worker dies between a claim and its queueing, the task delivered again finds the batch
+    it holds and queues it then (instead of it waiting, claimed, for the claim to expire)."""
     from .hubspot import MAX_BATCH
     from .models import Contact, SyncState
     from .services import contact_claim_batch
@@ -42,21 +45,37 @@ def hubspot_sync_task() -> int:
     if not settings.HUBSPOT_ACCESS_TOKEN:
         logger.info("hubspot sync skipped: HUBSPOT_ACCESS_TOKEN is not set")
         return 0
+    run = (self.request.id or uuid.uuid4().hex).replace("-", "")[:24]
     # Bounded by what is pending now: contacts that a failed push releases meanwhile wait for the next run,
     # instead of being claimed again and again by this one.
     rounds = Contact.objects.filter(sync_state=SyncState.PENDING).count() // MAX_BATCH + 1
     batches = 0
-    for _ in range(rounds):
-        batch = contact_claim_batch(limit=MAX_BATCH)
-        if not batch:
+    for n in range(rounds):
+        token = f"{run}{n:08x}"
+        if not contact_claim_batch(limit=MAX_BATCH, token=token):
             break
-        hubspot_push_batch_task.delay(batch)
+        hubspot_push_claim_task.delay(token)
         batches += 1
     return batches
 
 
 @shared_task(bind=True, acks_late=True, max_retries=12, ignore_result=True)
+def hubspot_push_claim_task(self, token: str) -> None:
+    """Push the pending contacts a claim token holds (nothing, if another delivery of this push settled them)."""
+    from .services import contact_claimed
+
+    batch = contact_claimed(token=token)
+    if batch:
+        _push(self, batch)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=12, ignore_result=True)
 def hubspot_push_batch_task(self, contact_ids: list[str]) -> None:
+    """These contacts, already claimed (half of a batch HubSpot refused as a whole)."""
+    _push(self, contact_ids)
+
+
+def _push(task, contact_ids: list[str]) -> None:
     from . import services
     from .hubspot import HubSpotError, add_to_list, upsert_contacts
     from .ratelimit import RateLimitTimeout
@@ -71,19 +90,19 @@ def hubspot_push_batch_task(self, contact_ids: list[str]) -> None:
         synced = services.contact_record_push(contact_ids=ids, ids=result.ids, errors=result.errors)
         add_to_list(settings.HUBSPOT_ONBOARDING_LIST_ID, synced)
     except RateLimitTimeout as exc:
-        raise self.retry(exc=exc, countdown=settings.HUBSPOT_RATE_WINDOW_SECONDS) from exc
+        raise task.retry(exc=exc, countdown=settings.HUBSPOT_RATE_WINDOW_SECONDS) from exc
     except HubSpotError as exc:
         services.contact_count_attempt(contact_ids=ids, error=str(exc))
         if exc.transient:
-            if self.request.retries >= self.max_retries:
+            if task.request.retries >= task.max_retries:
                 services.contact_release(contact_ids=ids)  # left pending: the next scheduled sync tries again
                 raise
             base = settings.HUBSPOT_SYNC_RETRY_BASE_SECONDS
             if exc.status == 429:
                 countdown = (exc.retry_after or settings.HUBSPOT_RATE_WINDOW_SECONDS) + random.uniform(0, base)
             else:
-                countdown = min(600, base * 2**self.request.retries + random.uniform(0, base))
-            raise self.retry(exc=exc, countdown=countdown) from exc
+                countdown = min(600, base * 2**task.request.retries + random.uniform(0, base))
+            raise task.retry(exc=exc, countdown=countdown) from exc
         # A permanent refusal of the whole batch (HubSpot's 400 when one email is bad): halve it until the bad
         # contact stands alone, so it alone is marked failed and the others go through.
         if len(ids) == 1:
@@ -108,21 +127,19 @@ def _reason(exc) -> str:
 def contact_email_batch_task(self, contact_ids: list[str]) -> None:
     from django.core.mail import get_connection
 
-    from .services import EmailClaimBusy, contact_send_email
+    from .services import EMAIL_PRIORITY, contact_send_emails
 
-    busy = []
-    with get_connection() as connection:
-        for contact_id in contact_ids:
-            try:
-                contact_send_email(contact_id=contact_id, connection=connection)
-            except EmailClaimBusy:
-                busy.append(contact_id)
-            except OSError as exc:  # SMTP down: that claim was released; the whole batch tries again later
-                raise self.retry(exc=exc, countdown=60 * 2**self.request.retries) from exc
+    try:
+        with get_connection() as connection:
+            busy = contact_send_emails(contact_ids=contact_ids, connection=connection)
+    except OSError as exc:  # SMTP down: that claim was released; the whole batch tries again later
+        raise self.retry(exc=exc, countdown=60 * 2**self.request.retries) from exc
     if busy and not self.request.is_eager:  # eager (no broker) would run it again at once, forever
         # Another sender holds these (this task may be the redelivery of a killed one): come back when its claim
         # would be stale, so an email a dead worker claimed still goes out, and one that went out is not repeated.
-        contact_email_batch_task.apply_async((busy,), countdown=settings.EMAIL_CLAIM_STALE_SECONDS + 1)
+        contact_email_batch_task.apply_async(
+            (busy,), countdown=settings.EMAIL_CLAIM_STALE_SECONDS + 1, priority=EMAIL_PRIORITY
+        )
 
 
 @shared_task(acks_late=True, ignore_result=True)
