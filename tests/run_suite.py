@@ -2,7 +2,8 @@
 Runs the whole suite twice, on SQLite and on MongoDB served by SecantusDB; prints each half's wall and CPU time.
 
 The halves run at once (TEST_HALVES=sequential: one after the other), each on pytest-xdist workers (TEST_WORKERS,
-default one per core). The MongoDB half starts one SecantusDB per worker on a free port, and each worker of either
+default one per core); the MongoDB half runs only the tests that reach a database (tests/conftest.py). The MongoDB half
+starts one SecantusDB per worker on a free port, and each worker of either
 half gets a Redis database of its own (tests/conftest.py points the worker at them). Arguments are passed to pytest
 (`-n 0` runs in-process, without xdist).
 
