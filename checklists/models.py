@@ -79,10 +79,6 @@ class ChecklistItem(BaseModel):
     def __str__(self):
         return f"item {self.id}"
 
-    @property
-    def is_complete(self) -> bool:
-        return self.status in COMPLETE_STATUSES
-
 
 class Template(BaseModel):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="templates")

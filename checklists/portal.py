@@ -20,9 +20,10 @@ from tenants.permissions import PermissionDenied
 
 from . import selectors, serializers
 from .automation import resolve_issue
-from .models import COMPLETE_STATUSES, ChecklistItem
+from .models import ChecklistItem
 from .rendering import render_markdown
 from .schemas import responses
+from .statuses import SiteStatuses, site_statuses
 from .validation import is_jira_id
 from .views import ISSUE_KEY
 
@@ -61,12 +62,17 @@ def portal_panel(request):
         )
     context.issue_key.set(issue_key)
     items = customer_items(selectors.checklist_items(selectors.checklist_for(request.tenant, issue_id)))
+    # The site's own statuses count and read as the panel shows them (a custom "Shipped" may count as done).
+    complete = SiteStatuses(request.tenant).complete
+    labels = dict(STATUS_LABELS)
+    if any(i.status not in labels for i in items):
+        labels |= {s.key: s.name for s in site_statuses(request.tenant)}
     rows = [
         {
             "header": i.is_header,
             "html": render_markdown(i.text),
-            "done": i.status in COMPLETE_STATUSES,
-            "status": STATUS_LABELS.get(i.status, i.status),
+            "done": i.status in complete,
+            "status": labels.get(i.status, i.status),
         }
         for i in items
     ]

@@ -2,11 +2,11 @@
 
 from collections.abc import Container
 
-from .models import COMPLETE_STATUSES, Checklist
+from .models import Checklist
 from .workflow_rules import rule_counts
 
 
-def progress_counts(rows, complete: Container[str] = COMPLETE_STATUSES) -> dict:
+def progress_counts(rows, complete: Container[str]) -> dict:
     """rows: (status, is_header, mandatory) for each item. Headers do not count. `complete`: the statuses that count
     as done on this site (done, skipped and the site's own that count as done: checklists/statuses.py)."""
     total = done = mandatory_open = 0

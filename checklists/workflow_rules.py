@@ -7,7 +7,8 @@ import hmac
 import re
 import unicodedata
 
-from .models import COMPLETE_STATUSES, ChecklistItem, ItemStatus
+from .models import ChecklistItem, ItemStatus
+from .statuses import SiteStatuses
 
 PROPERTY_KEY = "herochecklist-progress"  # tenants.descriptor.PROGRESS_PROPERTY; kept here so this module stands alone
 MAX_SECTIONS = 100  # headers hashed into the property; a checklist holds at most 500 items, the property 32 KB
@@ -50,6 +51,7 @@ def rule_counts(checklist) -> dict:
         .order_by("position", "created_at")
         .values_list("status", "is_header", "mandatory", "text")
     )
+    complete = SiteStatuses(checklist.tenant_id).complete  # a site status may count as done, as in the progress
     blocked, sections, current = 0, {}, None
     for status, is_header, mandatory, text in rows:
         if is_header:
@@ -60,7 +62,7 @@ def rule_counts(checklist) -> dict:
                 sections.setdefault(current, 0)
             continue
         blocked += status == ItemStatus.BLOCKED
-        if current is not None and mandatory and status not in COMPLETE_STATUSES:
+        if current is not None and mandatory and status not in complete:
             sections[current] += 1
     return {"blocked": blocked, "sections": sections}
 

@@ -120,3 +120,14 @@ def test_the_forge_portal_module_reads_only_visible_items_of_its_request(client,
     assert answer.json()["issueKey"] == "DEMO-1"
     assert [i["text"] for i in answer.json()["items"]] == ["shared step"]
     assert call("herochecklist-panel").status_code == 401  # the issue panel's FIT does not open this route
+
+
+def test_a_site_status_counts_and_reads_on_the_portal_as_in_the_panel(client, api, standin, settings, tenant):
+    from checklists.models import SiteStatus
+
+    SiteStatus.objects.create(tenant=tenant, key="shipped", name="Shipped", color="#36b37e", counts_as_done=True)
+    api.put_text("- [shipped] reset your password {customer}\n- [ ] check the logs {customer}\n")
+    page = httpx.get(f"{standin.base_url}/servicedesk/customer/portal/1/DEMO-1").text
+    body = client.get(iframe_path(page, settings.BASE_URL)).content.decode()
+    assert "1 of 2 done" in body
+    assert "Shipped" in body and ">shipped<" not in body  # the site's name for it, not its key

@@ -9,12 +9,21 @@ from pathlib import Path
 import pytest
 import yaml
 
-from checklists.models import Checklist, ChecklistItem, Template
+from checklists.models import Checklist, ChecklistItem, SiteStatus, Template
 from checklists.services import Actor, checklist_replace_text
 from checklists.sync import checklist_progress_push
 from checklists.workflow import views
 from checklists.workflow_guard import INFLIGHT
-from checklists.workflow_rules import ALL, NO_BLOCKED, PENDING, REQUIRED, SECTION, rule_expression, section_key
+from checklists.workflow_rules import (
+    ALL,
+    NO_BLOCKED,
+    PENDING,
+    REQUIRED,
+    SECTION,
+    rule_counts,
+    rule_expression,
+    section_key,
+)
 from devhost.jira_workflow import evaluate
 from devhost.keys import connect_token, forge_token
 from tenants.descriptor import build_descriptor
@@ -332,3 +341,14 @@ def test_site_admins_set_the_workflow_settings_others_only_read_them(client, ten
     tenant.refresh_from_db()
     other_tenant.refresh_from_db()
     assert tenant.clone_keeps_statuses and not other_tenant.clone_keeps_statuses
+
+
+def test_a_site_status_that_counts_as_done_closes_a_section_as_the_progress_counts_it(tenant):
+    SiteStatus.objects.create(tenant=tenant, key="shipped", name="Shipped", color="#36b37e", counts_as_done=True)
+    SiteStatus.objects.create(tenant=tenant, key="review", name="In review", color="#6554c0", counts_as_done=False)
+    checklist = write(tenant, "## Release steps\n- [shipped] tag\n- [x] build\n## Later\n- [review] announce\n")
+    counts = rule_counts(checklist)
+    assert counts["sections"] == {section_key(tenant.id, "Release steps"): 0, section_key(tenant.id, "Later"): 1}
+    assert (
+        Checklist.objects.get().mandatory_open_count == 1
+    )  # the same verdict as the progress: only "announce" is open
