@@ -6,11 +6,11 @@ Most writes and texts use only the five, so `SiteStatuses` asks the database the
 status outside them, and never otherwise: a site without statuses of its own pays nothing for the feature.
 """
 
-import time
 from uuid import UUID
 
 from django.conf import settings
 
+from core.ttlcache import TTLCache
 from tenants.models import Tenant
 
 from .models import COMPLETE_STATUSES, SiteStatus
@@ -61,21 +61,14 @@ def site_statuses_json(tenant: Tenant) -> list[dict]:
 # The panel's read carries the site's statuses on every GET, and they change rarely (a site admin's act): each process
 # keeps them TENANT_CACHE_SECONDS, as it keeps the site's row (tenants/selectors.py), so a warm read stays one query.
 # Another process may draw a changed list that much later; no write relies on this (writes check the database).
-_panel_statuses: dict[UUID, tuple[float, list[dict]]] = {}
+_panel_statuses: TTLCache[list[dict]] = TTLCache(lambda: settings.TENANT_CACHE_SECONDS, max_entries=4096)
 
 
 def panel_statuses_json(tenant: Tenant) -> list[dict]:
-    now = time.monotonic()
-    held = _panel_statuses.get(tenant.pk)
-    if held is not None and now - held[0] < settings.TENANT_CACHE_SECONDS:
-        return held[1]
-    statuses = site_statuses_json(tenant)
-    if len(_panel_statuses) >= 4096:  # sites seen by this process: forgetting only costs a query
-        _panel_statuses.clear()
-    _panel_statuses[tenant.pk] = (now, statuses)
-    return statuses
+    statuses = _panel_statuses.get(tenant.pk, lambda: site_statuses_json(tenant))
+    return statuses if statuses is not None else []
 
 
 def panel_statuses_forget(tenant_id: UUID) -> None:
     """A site's statuses changed: this process reads them again at the next panel read."""
-    _panel_statuses.pop(tenant_id, None)
+    _panel_statuses.forget([tenant_id])

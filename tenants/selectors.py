@@ -14,38 +14,23 @@ The shared secret stays encrypted in the cached row; core.crypto memoizes its de
 """
 
 import copy
-import threading
-import time
 
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from core.db import on_commit, one
+from core.ttlcache import TTLCache
 
 from .models import Tenant
 
 MAX_ENTRIES = 10_000  # beyond this the cache starts over: a flood of distinct ids cannot grow a process's memory
 
-_entries: dict[tuple[str, str], tuple[float, Tenant]] = {}
-_lock = threading.Lock()
+_cache: TTLCache[Tenant] = TTLCache(lambda: settings.TENANT_CACHE_SECONDS, max_entries=MAX_ENTRIES)
 
 
 def _cached(key: tuple[str, str], load, *, fresh: bool) -> Tenant | None:
-    seconds = settings.TENANT_CACHE_SECONDS
-    now = time.monotonic()
-    hit = None if fresh or seconds <= 0 else _entries.get(key)
-    if hit is not None and hit[0] > now:
-        tenant = hit[1]
-    else:
-        tenant = load()
-        with _lock:
-            if tenant is None or seconds <= 0:
-                _entries.pop(key, None)  # an unknown site is not remembered: its install must count at once
-            else:
-                if len(_entries) >= MAX_ENTRIES:
-                    _entries.clear()
-                _entries[key] = (now + seconds, tenant)
+    tenant = _cache.get(key, load, fresh=fresh)  # an unknown site is not remembered: its install must count at once
     # A copy per caller: a request that changes its tenant (enable, disable) must not change another's.
     return copy.copy(tenant) if tenant is not None else None
 
@@ -89,17 +74,14 @@ def tenant_cache_forget(tenants) -> None:
         keys |= _keys(tenant)
 
     def forget():
-        with _lock:
-            for key in keys:
-                _entries.pop(key, None)
+        _cache.forget(keys)
 
     forget()
     on_commit(forget)
 
 
 def tenant_cache_clear() -> None:
-    with _lock:
-        _entries.clear()
+    _cache.clear()
 
 
 @receiver(post_save, sender=Tenant, dispatch_uid="tenant-cache-save")

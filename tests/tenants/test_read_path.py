@@ -9,10 +9,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from core import crypto
+from core import crypto, ttlcache
 from core.counters import window_count
 from operations import backup
-from tenants import selectors
 from tenants.models import Tenant, TenantState
 from tenants.selectors import tenant_cache_clear, tenant_for_client_key
 from tests.conftest import INSTALLATION, ISSUE, Api, forge_api, signed_install
@@ -95,8 +94,8 @@ def test_a_new_secret_from_another_process_works_at_once_and_the_old_one_stops_w
 
 
 class Clock:
-    """A stand-in for the time module as the tenant cache reads it: time moves only when the test says so, so the
-    window below is exact however slow the machine is."""
+    """A stand-in for the time module as the per-process caches read it (core/ttlcache.py): time moves only when the
+    test says so, so the window below is exact however slow the machine is."""
 
     def __init__(self):
         self.now = time.monotonic()
@@ -108,7 +107,7 @@ class Clock:
 def test_an_uninstall_elsewhere_counts_here_once_the_entry_expires(client, tenant, standin, settings, monkeypatch):
     settings.TENANT_CACHE_SECONDS = 10
     clock = Clock()
-    monkeypatch.setattr(selectors, "time", clock)
+    monkeypatch.setattr(ttlcache, "time", clock)
     api = connect_api(client, tenant, standin)
     assert api.get().status_code == 200
     another_process_writes(tenant, state=TenantState.UNINSTALLED, shared_secret_encrypted="")
