@@ -8,22 +8,9 @@ import uuid
 
 from pymongo import monitoring
 
+from devhost.mongo_commands import CommandNames
 
-class _Commands(monitoring.CommandListener):
-    def __init__(self):
-        self.names: list[str] = []
-
-    def started(self, event):
-        self.names.append(event.command_name)
-
-    def succeeded(self, event):
-        pass
-
-    def failed(self, event):
-        pass
-
-
-listener = _Commands()
+listener = CommandNames()
 monitoring.register(listener)  # for clients made from here on: the backend's is made at its first query
 
 from django.core.management import call_command  # noqa: E402

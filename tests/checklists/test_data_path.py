@@ -9,11 +9,11 @@ import pytest
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from pymongo import monitoring
 
 from checklists import selectors, serializers
 from checklists.models import COMPLETE_STATUSES, Checklist, ChecklistItem, Template
 from checklists.progress import progress_counts
+from devhost.mongo_commands import CommandNames
 from tenants import jira
 from tests.conftest import Api, issue_ref
 
@@ -23,26 +23,12 @@ MONGODB = connection.vendor == "mongodb"
 ITEMS = "# Ship it\n" + "".join(f"- [ ] item {n}\n" for n in range(20))
 
 
-class _Commands(monitoring.CommandListener):
-    def __init__(self):
-        self.names: list[str] = []
-
-    def started(self, event):
-        self.names.append(event.command_name)
-
-    def succeeded(self, event):
-        pass
-
-    def failed(self, event):
-        pass
-
-
 @pytest.fixture
 def mongo_commands(db):
     """The commands this process sends to MongoDB, as the driver reports them (a fresh client that reports to us)."""
     if not MONGODB:
         pytest.skip("MongoDB round trips")
-    listener = _Commands()
+    listener = CommandNames()
     options = connection.settings_dict["OPTIONS"]
     connection.close_pool()
     options["event_listeners"] = [listener]
