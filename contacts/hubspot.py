@@ -6,8 +6,10 @@ import logging
 from dataclasses import dataclass, field
 
 import orjson
+import redis
 from django.conf import settings
 from hubspot import HubSpot
+from urllib3.util.retry import Retry
 
 from . import ratelimit
 
@@ -41,18 +43,25 @@ def _client() -> HubSpot:
 
 @functools.lru_cache(maxsize=4)
 def _client_for(token: str, host: str) -> HubSpot:
-    # One client (and its connection pool) per process and account, not one per call.
-    return HubSpot(access_token=token, host=host)
+    # One client (and its connection pool) per process and account, not one per call. No retries inside it (urllib3
+    # retries three times by default, SSL errors even for a POST): every attempt must pass the limiter, and a task
+    # retries with backoff instead.
+    return HubSpot(access_token=token, host=host, retry=Retry(False))
 
 
 def _limited(call):
-    slot = ratelimit.acquire(
-        settings.HUBSPOT_RATE_LIMIT_KEY,
-        limit=settings.HUBSPOT_RATE_LIMIT,
-        window_seconds=settings.HUBSPOT_RATE_WINDOW_SECONDS,
-        max_wait_seconds=settings.HUBSPOT_RATE_WINDOW_SECONDS * 6,
-        flight_seconds=settings.OUTBOUND_TIMEOUT_SECONDS,
-    )
+    try:
+        slot = ratelimit.acquire(
+            settings.HUBSPOT_RATE_LIMIT_KEY,
+            limit=settings.HUBSPOT_RATE_LIMIT,
+            window_seconds=settings.HUBSPOT_RATE_WINDOW_SECONDS,
+            max_wait_seconds=settings.HUBSPOT_RATE_WINDOW_SECONDS * 6,
+            # The timeout bounds connecting and answering; three times it bounds when the request can arrive.
+            flight_seconds=settings.OUTBOUND_TIMEOUT_SECONDS * 3,
+        )
+    except redis.RedisError:
+        # The shared log is out of reach: no call goes out uncounted; the task tries again later.
+        raise HubSpotError("rate limiter unreachable") from None
     try:
         return call()
     except Exception as exc:  # every sub-package has its own ApiException class; urllib3 raises its own errors
@@ -72,7 +81,7 @@ def _limited(call):
         body = getattr(exc, "body", None)
         raise HubSpotError(f"HubSpot answered {status}", status=status, retry_after=retry_after, body=body) from None
     finally:
-        ratelimit.answered(settings.HUBSPOT_RATE_LIMIT_KEY, slot)
+        ratelimit.answered(settings.HUBSPOT_RATE_LIMIT_KEY, slot, window_seconds=settings.HUBSPOT_RATE_WINDOW_SECONDS)
 
 
 def split_name(display_name: str) -> tuple[str, str]:
@@ -103,17 +112,23 @@ def upsert_contacts(people: list[dict]) -> UpsertResult:
                 },
             }
         )
-    response = _limited(
-        lambda: _client().crm.contacts.batch_api.upsert(
-            batch_input_simple_public_object_batch_input_upsert={"inputs": inputs},
-            _request_timeout=settings.OUTBOUND_TIMEOUT_SECONDS,
-            _preload_content=False,
+    # The body is read inside the limited call, so a connection lost while reading it is "unreachable" (transient).
+    data = _limited(
+        lambda: (
+            _client()
+            .crm.contacts.batch_api.upsert(
+                batch_input_simple_public_object_batch_input_upsert={"inputs": inputs},
+                _request_timeout=settings.OUTBOUND_TIMEOUT_SECONDS,
+                _preload_content=False,
+            )
+            .data
         )
     )
     try:
-        body = orjson.loads(response.data)
+        body = orjson.loads(data)
     except orjson.JSONDecodeError:
-        raise HubSpotError("HubSpot answered something that is not JSON", status=response.status) from None
+        # A proxy's error page with a 2xx status, say: transient (status None), never a refusal of the contacts.
+        raise HubSpotError("HubSpot answered something that is not JSON") from None
     result = UpsertResult()
     for record in _objects(body.get("results") if isinstance(body, dict) else None):
         email = str((record.get("properties") or {}).get("email") or "").lower()
@@ -124,6 +139,14 @@ def upsert_contacts(people: list[dict]) -> UpsertResult:
         for email in context.get("ids", []) or context.get("email", []) if isinstance(context, dict) else []:
             result.errors[str(email).lower()] = str(error.get("message") or "") or "rejected by HubSpot"
     return result
+
+
+def _read(response) -> bytes:
+    """The whole body of a response taken with _preload_content=False, its connection back in the pool after."""
+    try:
+        return response.data
+    finally:
+        response.release_conn()
 
 
 def _objects(value) -> list[dict]:

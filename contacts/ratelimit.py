@@ -21,22 +21,36 @@ from django.conf import settings
 
 from core.counters import redis_client
 
-# KEYS: the log, the block flag. ARGV: now, window, limit, member, now + longest flight (all ms).
-_ACQUIRE = """
-local key, now, window, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+# Every time is Redis's own clock (TIME), so workers whose clocks disagree still share one log.
+_NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)"
+# KEYS: the log, the block flag. ARGV: window, limit, member, longest flight (all ms).
+_ACQUIRE = (
+    _NOW
+    + """
+local key, window, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
 local blocked = redis.call('PTTL', KEYS[2])
 if blocked > 0 then return blocked + 1 end
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
 if redis.call('ZCARD', key) < limit then
-  redis.call('ZADD', key, tonumber(ARGV[5]), ARGV[4])
-  redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[5]) - now + window))
+  local flight = tonumber(ARGV[4])
+  redis.call('ZADD', key, now + flight, ARGV[3])
+  if redis.call('PTTL', key) < flight + window then redis.call('PEXPIRE', key, math.ceil(flight + window)) end
   return 0
 end
 local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]
 return math.ceil(oldest + window - now) + 1
 """
-# The answer came: the call arrived by now at the latest (XX: only a member still logged; LT: never later).
-_ANSWERED = "redis.call('ZADD', KEYS[1], 'XX', 'LT', tonumber(ARGV[1]), ARGV[2]) return 0"
+)
+# The answer came: the call arrived by now at the latest, and counts until a window from now (later than its send +
+# flight too, should it have taken longer than that). ARGV: member, window (ms).
+_ANSWERED = (
+    _NOW
+    + """
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+)
 
 
 class RateLimitTimeout(Exception):
@@ -65,9 +79,7 @@ class _LocalLog:
 
     def answered(self, key: str, member: str, now_ms: float) -> None:
         with self.lock:
-            log = self.calls.get(key, {})
-            if member in log:
-                log[member] = min(log[member], now_ms)
+            self.calls.setdefault(key, {})[member] = now_ms
 
 
 _local = _LocalLog()
@@ -81,20 +93,21 @@ def _redis() -> redis.Redis | None:
 def acquire(name: str, *, limit: int, window_seconds: float, max_wait_seconds: float, flight_seconds: float) -> str:
     """Block until a call is allowed under the limit, or raise RateLimitTimeout. Returns the call's place in the log:
     hand it to answered() when the answer (or the caller's timeout) comes. flight_seconds: the longest the call can
-    take, its timeout."""
+    take before it reaches the API (the caller's timeout, with room to spare; its client must not retry on its own).
+    Raises redis.RedisError when the shared log cannot be reached: no call goes out uncounted."""
     key = f"ratelimit:{name}"
     window_ms = window_seconds * 1000
+    flight_ms = flight_seconds * 1000
     deadline = time.monotonic() + max_wait_seconds
     client = _redis()
     script = client.register_script(_ACQUIRE) if client else None
     while True:
-        now_ms = time.time() * 1000
-        member = f"{now_ms}:{uuid.uuid4().hex}"
-        until_ms = now_ms + flight_seconds * 1000
+        member = uuid.uuid4().hex
         if script:
-            wait_ms = int(script(keys=[key, f"{key}:blocked"], args=[now_ms, window_ms, limit, member, until_ms]))
+            wait_ms = int(script(keys=[key, f"{key}:blocked"], args=[window_ms, limit, member, flight_ms]))
         else:
-            wait_ms = _local.try_acquire(key, now_ms, window_ms, limit, member, until_ms)
+            now_ms = time.time() * 1000
+            wait_ms = _local.try_acquire(key, now_ms, window_ms, limit, member, now_ms + flight_ms)
         if wait_ms <= 0:
             return member
         if time.monotonic() + wait_ms / 1000 > deadline:
@@ -102,18 +115,17 @@ def acquire(name: str, *, limit: int, window_seconds: float, max_wait_seconds: f
         time.sleep(wait_ms / 1000)
 
 
-def answered(name: str, member: str) -> None:
-    """The call's answer came (or it failed): it reached the API by now, so its window ends a window from now rather
-    than a window after its longest possible flight. Best effort: without it the slot is only held longer."""
+def answered(name: str, member: str, *, window_seconds: float) -> None:
+    """The call's answer came (or it failed): it reached the API by now, so its slot ends a window from now. Best
+    effort: if Redis fails here, the slot is held until its longest flight and a window are over, which is sooner
+    only if the call took longer than that (its client's timeout forbids it)."""
     key = f"ratelimit:{name}"
-    now_ms = time.time() * 1000
     client = _redis()
     if client is None:
-        _local.answered(key, member, now_ms)
+        _local.answered(key, member, time.time() * 1000)
         return
-    # If Redis fails here, the slot stays logged until its longest flight is over: slower, never over the limit.
     with contextlib.suppress(redis.RedisError):
-        client.eval(_ANSWERED, 1, key, now_ms, member)
+        client.eval(_ANSWERED, 1, key, member, int(window_seconds * 1000))
 
 
 def penalise(name: str, *, seconds: float) -> None:
@@ -121,7 +133,9 @@ def penalise(name: str, *, seconds: float) -> None:
     key = f"ratelimit:{name}"
     client = _redis()
     if client:
-        client.set(f"{key}:blocked", 1, px=max(1, int(seconds * 1000)))
+        # Best effort: without the block, the log still keeps the calls under the limit.
+        with contextlib.suppress(redis.RedisError):
+            client.set(f"{key}:blocked", 1, px=max(1, int(seconds * 1000)))
     else:
         with _local.lock:
             _local.blocked_until[key] = time.time() * 1000 + seconds * 1000

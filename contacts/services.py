@@ -1,6 +1,7 @@
 """Writes to contacts: license ingestion, HubSpot sync claims and outcomes, onboarding/offboarding emails."""
 
 import functools
+import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from .models import Contact, ContactLink, ContactRole, EmailDelivery, EmailKind,
 logger = logging.getLogger(__name__)
 
 CLAIM_EXPIRY = timedelta(minutes=15)
+MAX_SYNC_ATTEMPTS = 10  # pushes of one contact that HubSpot's answer did not mention, before it counts as failed
+UNANSWERED = "HubSpot's answer named neither a result nor an error for this contact"
 UNSUBSCRIBE_SALT = "herochecklist.contacts.unsubscribe"
 
 
@@ -359,6 +362,17 @@ def contact_claim_batch(*, limit: int = 100, token: str = "") -> list[str]:
     return contact_claimed(token=token)
 
 
+def contact_take_claim(*, token: str, taker: str) -> list[str]:
+    """A push takes over the batch a claim token holds, in one conditional update, and gets the contacts it holds
+    under its own token (`taker`, derived from its task id): a duplicate push of the same batch takes nothing, while
+    the same push delivered again (its worker died) finds the batch it had taken."""
+    taker = hashlib.sha256(f"{token}:{taker}".encode()).hexdigest()[:32]
+    Contact.objects.filter(sync_claim=token, sync_state=SyncState.PENDING, sync_claimed_at__isnull=False).update(
+        sync_claim=taker
+    )
+    return contact_claimed(token=taker)
+
+
 def contact_claimed(*, token: str) -> list[str]:
     """The pending contacts this claim token holds."""
     held = Contact.objects.filter(sync_claim=token, sync_state=SyncState.PENDING, sync_claimed_at__isnull=False)
@@ -399,8 +413,16 @@ def contact_record_push(*, contact_ids: list[str], ids: dict[str, str], errors: 
             sync_state=SyncState.FAILED, last_error=reason, sync_claimed_at=None
         )
     settled = {c.id for c in synced} | {i for group in failed.values() for i in group}
-    # Neither in HubSpot's results nor in its errors: released, so the next sync pushes it again.
-    Contact.objects.filter(id__in=[c.id for c in contacts if c.id not in settled]).update(sync_claimed_at=None)
+    # Neither in HubSpot's results nor in its errors: released, so the next sync pushes it again, an attempt counted;
+    # after MAX_SYNC_ATTEMPTS it fails (with its reason) rather than being pushed every few minutes for ever.
+    unsettled = [c.id for c in contacts if c.id not in settled]
+    if unsettled:
+        Contact.objects.filter(id__in=unsettled).update(
+            sync_claimed_at=None, sync_attempts=F("sync_attempts") + 1, last_error=UNANSWERED
+        )
+        Contact.objects.filter(id__in=unsettled, sync_attempts__gte=MAX_SYNC_ATTEMPTS).update(
+            sync_state=SyncState.FAILED
+        )
     # After the states above are stored: outside a transaction this runs at once.
     on_commit(functools.partial(schedule_emails, [str(i) for i in contact_ids]))
     return [c.hubspot_id for c in synced]

@@ -61,10 +61,11 @@ def hubspot_sync_task(self) -> int:
 
 @shared_task(bind=True, acks_late=True, max_retries=12, ignore_result=True)
 def hubspot_push_claim_task(self, token: str) -> None:
-    """Push the pending contacts a claim token holds (nothing, if another delivery of this push settled them)."""
-    from .services import contact_claimed
+    """Push the batch a claim token holds. The sync task may queue one batch twice (it was delivered again after its
+    worker died): the first push to run takes the batch over, the other finds nothing (contact_take_claim)."""
+    from .services import contact_take_claim
 
-    batch = contact_claimed(token=token)
+    batch = contact_take_claim(token=token, taker=self.request.id or uuid.uuid4().hex)
     if batch:
         _push(self, batch)
 

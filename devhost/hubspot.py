@@ -37,6 +37,7 @@ class HubSpotStandIn(StandInServer):
         self.lists: dict[str, set[str]] = {}
         self.transient_rate = 0.0  # share of calls answered with a transient failure
         self.slow_seconds = 5.0  # how long a "slow" answer takes
+        self.html_answers = 0  # upserts still to answer with an HTML page and a 200, as a misbehaving proxy might
         self.random = random.Random(7)
         self._ids = iter(range(1_000_001, 10_000_000))
         self._arrivals: list[float] = []
@@ -111,6 +112,10 @@ class _Handler(JSONHandler):
             return self._json(404, {"status": "error", "message": "unknown path"})
         if self._guard(body):
             return
+        if self.server.html_answers > 0:  # a proxy's error page, with a 200
+            self.server.html_answers -= 1
+            self._record(200, body)
+            return self._send(200, b"<html><body>Service temporarily unavailable</body></html>", "text/html")
         inputs = (body or {}).get("inputs") if isinstance(body, dict) else None
         if not isinstance(inputs, list) or not 1 <= len(inputs) <= 100:
             self._record(400, body)

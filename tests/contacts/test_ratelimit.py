@@ -5,6 +5,7 @@ import threading
 import time
 
 import pytest
+import redis
 
 from contacts import ratelimit
 
@@ -24,7 +25,7 @@ def test_a_call_in_flight_holds_its_slot_until_a_window_after_its_answer(name):
     time.sleep(0.5)  # a window has passed since they were sent, but none has been answered
     with pytest.raises(ratelimit.RateLimitTimeout):
         take(name)
-    ratelimit.answered(name, slots[0])
+    ratelimit.answered(name, slots[0], window_seconds=0.4)
     answered_at = time.monotonic()
     take(name, wait=2.0)  # blocks until a window after that answer, then gets the slot
     assert time.monotonic() - answered_at >= 0.4
@@ -52,7 +53,7 @@ def test_threads_at_the_limit_never_put_more_than_it_in_any_window_whatever_each
             with lock:
                 arrivals.append(time.monotonic())
             time.sleep(0.02)  # then the answer takes a little longer
-            ratelimit.answered(name, slot)
+            ratelimit.answered(name, slot, window_seconds=0.4)
 
     threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(4)]
     for thread in threads:
@@ -63,3 +64,23 @@ def test_threads_at_the_limit_never_put_more_than_it_in_any_window_whatever_each
     assert len(arrivals) == 12
     # No 4 arrivals within one 0.4 s window.
     assert all(arrivals[i + 3] - arrivals[i] >= 0.4 for i in range(len(arrivals) - 3))
+
+
+def test_a_call_answered_after_its_longest_flight_still_counts_a_window_from_its_answer(name):
+    slot = take(name, flight=0.1)
+    take(name, flight=0.1)
+    take(name, flight=0.1)
+    time.sleep(0.6)  # past flight and window: the log has let the three go
+    ratelimit.answered(name, slot, window_seconds=0.4)  # but the first one's answer only comes now
+    take(name, wait=0.0)
+    take(name, wait=0.0)
+    with pytest.raises(ratelimit.RateLimitTimeout):
+        take(name)  # the late answer holds the third slot for a window from now
+
+
+def test_redis_out_of_reach_stops_the_call_rather_than_letting_it_out_uncounted(settings, closed_port):
+    settings.RATE_LIMIT_REDIS_URL = f"redis://127.0.0.1:{closed_port}/0"
+    with pytest.raises(redis.RedisError):
+        take(f"test-limit-{time.time_ns()}")
+    ratelimit.answered("any", "slot", window_seconds=0.4)  # best effort: no error
+    ratelimit.penalise("any", seconds=1)

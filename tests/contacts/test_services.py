@@ -66,6 +66,14 @@ def test_transient_failures_are_retried_until_synced(hubspot, settings):
     assert all(n == 1 for n in hubspot.created.values())
 
 
+def test_a_2xx_answer_that_is_not_json_is_retried_and_fails_nobody(hubspot):
+    hubspot.html_answers = 2
+    ingest(*(license_record(n) for n in range(3)))
+    assert hubspot.html_answers == 0  # both pages were served
+    assert Contact.objects.filter(sync_state=SyncState.SYNCED).count() == 6
+    assert not Contact.objects.filter(sync_state=SyncState.FAILED).exists()
+
+
 def test_onboarding_is_sent_once_even_when_ingestion_runs_twice(hubspot):
     ingest(license_record(1))
     ingest(license_record(1))
@@ -173,7 +181,8 @@ def test_a_push_s_outcome_is_stored_in_a_few_statements_whatever_the_batch_size(
     errors = {contacts[97].email: "INVALID_EMAIL: refused", contacts[98].email: "INVALID_EMAIL: refused"}
     # contacts[99]: in neither answer, so released for the next sync.
     Contact.objects.update(sync_claimed_at=timezone.now(), sync_state=SyncState.PENDING)
-    with atomic(), django_assert_max_num_queries(6):  # select, ids, states, failures, release; emails after commit
+    # select, ids, states, failures, the unanswered one's attempt and its cap; emails after commit
+    with atomic(), django_assert_max_num_queries(6):
         synced = services.contact_record_push(contact_ids=[str(c.id) for c in contacts], ids=ids, errors=errors)
     assert sorted(synced) == sorted(ids.values())
     stored = {c.email: c for c in Contact.objects.all()}
@@ -181,8 +190,28 @@ def test_a_push_s_outcome_is_stored_in_a_few_statements_whatever_the_batch_size(
     assert all(stored[e].sync_claimed_at is None for e in stored)
     assert [stored[e].sync_state for e in errors] == [SyncState.FAILED] * 2
     assert stored[contacts[97].email].last_error == "INVALID_EMAIL: refused"
-    assert stored[contacts[99].email].sync_state == SyncState.PENDING
+    unanswered = stored[contacts[99].email]
+    assert (unanswered.sync_state, unanswered.sync_attempts) == (SyncState.PENDING, 1)
+    assert unanswered.last_error == services.UNANSWERED
+    # Unmentioned in every answer, it fails after MAX_SYNC_ATTEMPTS pushes instead of coming back for ever.
+    Contact.objects.filter(id=unanswered.id).update(sync_attempts=services.MAX_SYNC_ATTEMPTS - 1)
+    services.contact_record_push(contact_ids=[str(unanswered.id)], ids={}, errors={})
+    assert Contact.objects.get(id=unanswered.id).sync_state == SyncState.FAILED
     with django_assert_max_num_queries(1):
         services.contact_count_attempt(contact_ids=[str(c.id) for c in contacts[:3]], error="HubSpot answered 500")
     assert {c.sync_attempts for c in Contact.objects.filter(id__in=[c.id for c in contacts[:3]])} == {1}
     assert Contact.objects.get(id=contacts[0].id).last_error == "HubSpot answered 500"
+
+
+def test_a_batch_is_pushed_by_the_first_push_that_takes_it_and_resumed_by_that_push_only(settings):
+    settings.HUBSPOT_ACCESS_TOKEN = ""  # ingestion alone
+    ingest(*(license_record(n) for n in range(5)))
+    Contact.objects.update(sync_state=SyncState.PENDING)
+    batch = services.contact_claim_batch(limit=100, token="sync-run-0001")
+    assert len(batch) == 10
+    assert services.contact_claim_batch(limit=100, token="sync-run-0001") == batch  # the sync task delivered again
+    taken = services.contact_take_claim(token="sync-run-0001", taker="push-task-a")
+    assert sorted(taken) == sorted(batch)
+    assert services.contact_take_claim(token="sync-run-0001", taker="push-task-b") == []  # a duplicate push: nothing
+    assert sorted(services.contact_take_claim(token="sync-run-0001", taker="push-task-a")) == sorted(batch)  # resumed
+    assert services.contact_claimed(token="sync-run-0001") == []  # so a redelivered sync task queues it no more
