@@ -141,7 +141,10 @@ def _ingest_chunk(records: list, result: IngestResult, tenants: dict) -> None:
                 contacts[email] = contact
                 result.contacts += 1
             elif name and name != contact.display_name:
-                Contact.objects.filter(id=contact.id).update(display_name=name, sync_state=SyncState.PENDING)
+                # Released too: a push in flight carries the old name, and its outcome must not mark this one synced.
+                Contact.objects.filter(id=contact.id).update(
+                    display_name=name, sync_state=SyncState.PENDING, sync_claimed_at=None
+                )
                 contact.display_name = name
             link = links.get((contact.id, lic.id, role))
             if link is None:
@@ -405,7 +408,9 @@ def contact_record_push(*, contact_ids: list[str], ids: dict[str, str], errors: 
         for contact in synced:
             contact.hubspot_id = ids[contact.email]
         Contact.objects.bulk_update(synced, ["hubspot_id"])
-        Contact.objects.filter(id__in=[c.id for c in synced]).update(
+        # Only contacts still claimed: one renamed while this push was in flight was released (license_ingest) and
+        # stays pending, so its new name goes out with the next push.
+        Contact.objects.filter(id__in=[c.id for c in synced], sync_claimed_at__isnull=False).update(
             sync_state=SyncState.SYNCED, synced_at=now, last_error="", sync_claimed_at=None
         )
     for reason, failed_ids in failed.items():  # usually one reason (HubSpot's INVALID_EMAIL), so one statement

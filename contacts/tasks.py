@@ -1,6 +1,7 @@
 """Thin, idempotent tasks: ids in, services do the work. Safe to run twice and to be killed half-way
 (acks_late: a killed worker's task is delivered again; HubSpot upserts by email, emails are claimed once)."""
 
+import functools
 import logging
 import random
 import uuid
@@ -8,6 +9,8 @@ import uuid
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
+
+from core.db import on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +81,7 @@ def hubspot_push_batch_task(self, contact_ids: list[str]) -> None:
 
 def _push(task, contact_ids: list[str]) -> None:
     from . import services
-    from .hubspot import HubSpotError, add_to_list, upsert_contacts
+    from .hubspot import HubSpotError, upsert_contacts
     from .ratelimit import RateLimitTimeout
 
     people = services.contact_push_payload(contact_ids=contact_ids)
@@ -89,7 +92,10 @@ def _push(task, contact_ids: list[str]) -> None:
     try:
         result = upsert_contacts(people)
         synced = services.contact_record_push(contact_ids=ids, ids=result.ids, errors=result.errors)
-        add_to_list(settings.HUBSPOT_ONBOARDING_LIST_ID, synced)
+        if synced and settings.HUBSPOT_ONBOARDING_LIST_ID:
+            # Its own task, retried on its own: the contacts are synced now, so a retry of this push would find
+            # nothing pending and they would never join the list.
+            on_commit(functools.partial(hubspot_list_add_task.delay, synced))
     except RateLimitTimeout as exc:
         raise task.retry(exc=exc, countdown=settings.HUBSPOT_RATE_WINDOW_SECONDS) from exc
     except HubSpotError as exc:
@@ -112,6 +118,24 @@ def _push(task, contact_ids: list[str]) -> None:
         middle = len(ids) // 2
         hubspot_push_batch_task.delay(ids[:middle])
         hubspot_push_batch_task.delay(ids[middle:])
+
+
+@shared_task(bind=True, acks_late=True, max_retries=12, ignore_result=True)
+def hubspot_list_add_task(self, hubspot_ids: list[str]) -> None:
+    """Synced contacts join the onboarding list (adding a member twice changes nothing)."""
+    from .hubspot import HubSpotError, add_to_list
+    from .ratelimit import RateLimitTimeout
+
+    try:
+        add_to_list(settings.HUBSPOT_ONBOARDING_LIST_ID, hubspot_ids)
+    except RateLimitTimeout as exc:
+        raise self.retry(exc=exc, countdown=settings.HUBSPOT_RATE_WINDOW_SECONDS) from exc
+    except HubSpotError as exc:
+        if not exc.transient:
+            logger.warning("hubspot list add refused", extra={"status": exc.status, "contacts": len(hubspot_ids)})
+            return
+        base = settings.HUBSPOT_SYNC_RETRY_BASE_SECONDS
+        raise self.retry(exc=exc, countdown=min(600, base * 2**self.request.retries + random.uniform(0, base))) from exc
 
 
 def _reason(exc) -> str:

@@ -37,6 +37,7 @@ class HubSpotStandIn(StandInServer):
         self.lists: dict[str, set[str]] = {}
         self.transient_rate = 0.0  # share of calls answered with a transient failure
         self.slow_seconds = 5.0  # how long a "slow" answer takes
+        self.failing_list_adds = 0  # list additions still to answer with a 503
         self.html_answers = 0  # upserts still to answer with an HTML page and a 200, as a misbehaving proxy might
         self.random = random.Random(7)
         self._ids = iter(range(1_000_001, 10_000_000))
@@ -163,6 +164,10 @@ class _Handler(JSONHandler):
             return self._json(404, {"status": "error", "message": "unknown path"})
         if self._guard(body):
             return
+        if self.server.failing_list_adds > 0:
+            self.server.failing_list_adds -= 1
+            self._record(503, body)
+            return self._json(503, {"status": "error", "message": "injected list outage"})
         known = {c["id"] for c in self.server.contacts.values()}
         ids = [str(i) for i in body or []]
         with self.server.lock:

@@ -215,3 +215,30 @@ def test_a_batch_is_pushed_by_the_first_push_that_takes_it_and_resumed_by_that_p
     assert services.contact_take_claim(token="sync-run-0001", taker="push-task-b") == []  # a duplicate push: nothing
     assert sorted(services.contact_take_claim(token="sync-run-0001", taker="push-task-a")) == sorted(batch)  # resumed
     assert services.contact_claimed(token="sync-run-0001") == []  # so a redelivered sync task queues it no more
+
+
+def test_synced_contacts_join_the_onboarding_list_even_when_the_list_is_down_at_first(hubspot, settings):
+    settings.HUBSPOT_ONBOARDING_LIST_ID = "42"
+    hubspot.failing_list_adds = 2  # the upserts succeed; adding them to the list fails twice
+    ingest(*(license_record(n) for n in range(3)))
+    assert hubspot.failing_list_adds == 0
+    assert Contact.objects.filter(sync_state=SyncState.SYNCED).count() == 6
+    assert hubspot.lists["42"] == set(Contact.objects.values_list("hubspot_id", flat=True))
+
+
+def test_a_contact_renamed_while_its_push_is_in_flight_stays_pending_for_its_new_name(settings):
+    settings.HUBSPOT_ACCESS_TOKEN = ""  # ingestion alone; the push is played by hand below
+    record = license_record(1)
+    ingest(record)
+    Contact.objects.update(sync_state=SyncState.PENDING)
+    batch = services.contact_claim_batch(limit=100, token="sync-run-0002")
+    pushed = {p["email"]: p["name"] for p in services.contact_push_payload(contact_ids=batch)}
+    record["contactDetails"]["technicalContact"]["name"] = "Tech Renamed"  # the next poll, while HubSpot answers
+    ingest(record)
+    ids = {email: f"hs-{n}" for n, email in enumerate(pushed)}
+    services.contact_record_push(contact_ids=batch, ids=ids, errors={})
+    renamed = Contact.objects.get(email="tech1@company1.example")
+    assert pushed[renamed.email] == "Tech Person1"  # the push carried the old name
+    assert (renamed.sync_state, renamed.display_name) == (SyncState.PENDING, "Tech Renamed")
+    assert Contact.objects.get(email="billing1@company1.example").sync_state == SyncState.SYNCED
+    assert services.contact_claim_batch(limit=100, token="sync-run-0003") == [str(renamed.id)]  # pushed again
