@@ -369,11 +369,22 @@ def contact_take_claim(*, token: str, taker: str) -> list[str]:
     """A push takes over the batch a claim token holds, in one conditional update, and gets the contacts it holds
     under its own token (`taker`, derived from its task id): a duplicate push of the same batch takes nothing, while
     the same push delivered again (its worker died) finds the batch it had taken."""
-    taker = hashlib.sha256(f"{token}:{taker}".encode()).hexdigest()[:32]
+    taker = _taker_token(token, taker)
     Contact.objects.filter(sync_claim=token, sync_state=SyncState.PENDING, sync_claimed_at__isnull=False).update(
         sync_claim=taker
     )
     return contact_claimed(token=taker)
+
+
+def _taker_token(token: str, taker: str) -> str:
+    return hashlib.sha256(f"{token}:{taker}".encode()).hexdigest()[:32]
+
+
+def contact_resume_emails(*, token: str, taker: str) -> None:
+    """The same push delivered again finds its batch settled: the delivery that settled it may have died before it
+    queued the emails that became due. Queue them (each email still goes out at most once)."""
+    taken = Contact.objects.filter(sync_claim=_taker_token(token, taker))
+    schedule_emails([str(i) for i in taken.values_list("id", flat=True)])
 
 
 def contact_claimed(*, token: str) -> list[str]:

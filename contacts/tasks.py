@@ -66,11 +66,14 @@ def hubspot_sync_task(self) -> int:
 def hubspot_push_claim_task(self, token: str) -> None:
     """Push the batch a claim token holds. The sync task may queue one batch twice (it was delivered again after its
     worker died): the first push to run takes the batch over, the other finds nothing (contact_take_claim)."""
-    from .services import contact_take_claim
+    from .services import contact_resume_emails, contact_take_claim
 
-    batch = contact_take_claim(token=token, taker=self.request.id or uuid.uuid4().hex)
+    taker = self.request.id or uuid.uuid4().hex
+    batch = contact_take_claim(token=token, taker=taker)
     if batch:
         _push(self, batch)
+    else:
+        contact_resume_emails(token=token, taker=taker)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=12, ignore_result=True)
@@ -87,6 +90,8 @@ def _push(task, contact_ids: list[str]) -> None:
     people = services.contact_push_payload(contact_ids=contact_ids)
     if not people:
         services.contact_release(contact_ids=contact_ids)
+        # Settled already, by a delivery of this push that may have died before queueing their emails.
+        services.schedule_emails([str(i) for i in contact_ids])
         return
     ids = [str(i) for i in contact_ids]
     try:

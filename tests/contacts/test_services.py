@@ -242,3 +242,20 @@ def test_a_contact_renamed_while_its_push_is_in_flight_stays_pending_for_its_new
     assert (renamed.sync_state, renamed.display_name) == (SyncState.PENDING, "Tech Renamed")
     assert Contact.objects.get(email="billing1@company1.example").sync_state == SyncState.SYNCED
     assert services.contact_claim_batch(limit=100, token="sync-run-0003") == [str(renamed.id)]  # pushed again
+
+
+def test_a_push_delivered_again_after_settling_its_batch_queues_the_emails_its_first_delivery_may_have_lost(hubspot):
+    from contacts.tasks import hubspot_push_claim_task
+
+    ingest(license_record(1))  # pushed and onboarded at once (eager tasks)
+    assert EmailDelivery.objects.filter(sent_at__isnull=False).count() == 2
+    # Replay the end of a push whose worker died after storing the outcome, before queueing the emails.
+    Contact.objects.update(sync_state=SyncState.PENDING, sync_claimed_at=timezone.now(), sync_claim="sync-run-0004")
+    services.contact_take_claim(token="sync-run-0004", taker="push-task-x")
+    Contact.objects.update(sync_state=SyncState.SYNCED, sync_claimed_at=None)
+    EmailDelivery.objects.all().delete()
+    mail.outbox.clear()
+    hubspot_push_claim_task.apply(args=("sync-run-0004",), task_id="push-task-x")  # the same push, delivered again
+    assert len(mail.outbox) == 2
+    hubspot_push_claim_task.apply(args=("sync-run-0004",), task_id="push-task-y")  # a duplicate: nothing
+    assert len(mail.outbox) == 2
