@@ -159,6 +159,12 @@ def clean_color(value, field_name: str = "color") -> str:
     return value.lower()
 
 
+def clean_bool(value, field_name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationFailed({field_name: "must be true or false"})
+    return value
+
+
 def clean_item_fields(data: dict, *, partial: bool, statuses: Container[str] = BUILTIN_STATUSES) -> dict:
     """Validate item fields (snake_case keys). Collects every bad field before failing. `statuses`: what a status
     may be on this site (the five built in by default)."""
@@ -170,9 +176,7 @@ def clean_item_fields(data: dict, *, partial: bool, statuses: Container[str] = B
             elif name == "status":
                 cleaned[name] = clean_status(value, statuses)
             elif name in ("is_header", "mandatory", "customer_visible"):
-                if not isinstance(value, bool):
-                    raise ValidationFailed({name: "must be true or false"})
-                cleaned[name] = value
+                cleaned[name] = clean_bool(value, name)
             elif name == "assignee_account_id":
                 cleaned[name] = clean_account_id(value, name)
             elif name == "due_date":

@@ -29,7 +29,14 @@ from ..models import (
 from ..progress import progress_counts
 from ..statuses import SiteStatuses, panel_statuses_forget
 from ..tasks import schedule_progress_sync
-from ..validation import STATUS_KEY, clean_color, clean_status, clean_status_key, clean_status_name
+from ..validation import (
+    STATUS_KEY,
+    clean_bool,
+    clean_color,
+    clean_status,
+    clean_status_key,
+    clean_status_name,
+)
 from .writes import Actor
 
 DEFAULT_COLOR = "#8590a2"
@@ -57,10 +64,10 @@ def _clean(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         elif name == "name" and not partial:
             errors["name"] = "is required"
     if "counts_as_done" in data:
-        if not isinstance(data["counts_as_done"], bool):
-            errors["counts_as_done"] = "must be true or false"
-        else:
-            cleaned["counts_as_done"] = data["counts_as_done"]
+        try:
+            cleaned["counts_as_done"] = clean_bool(data["counts_as_done"], "counts_as_done")
+        except ValidationFailed as exc:
+            errors.update(exc.errors)
     if errors:
         raise ValidationFailed(errors)
     return cleaned

@@ -21,7 +21,7 @@ from ..models import (
     Template,
 )
 from ..statuses import SiteStatuses
-from ..validation import clean_apply_mode, clean_jira_id, clean_template_name
+from ..validation import clean_apply_mode, clean_bool, clean_jira_id, clean_template_name
 from .items import _sync_entries
 from .writes import ITEM_FIELDS, Actor, _Change, _checklist_write
 
@@ -56,10 +56,10 @@ def _clean_template(data: dict[str, Any], *, partial: bool, tenant: Tenant | uui
             except ValidationFailed as exc:
                 errors.update(exc.errors)
     if "auto_apply" in data:
-        if not isinstance(data["auto_apply"], bool):
-            errors["auto_apply"] = "must be true or false"
-        else:
-            cleaned["auto_apply"] = data["auto_apply"]
+        try:
+            cleaned["auto_apply"] = clean_bool(data["auto_apply"], "auto_apply")
+        except ValidationFailed as exc:
+            errors.update(exc.errors)
     if errors:
         raise ValidationFailed(errors)
     return cleaned
