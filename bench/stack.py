@@ -6,7 +6,6 @@ import os
 import secrets
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import httpx
 from cryptography.fernet import Fernet
+
+from devhost.redis import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC_BASE_URL = "https://checklist.bench.invalid"  # declared baseUrl; we reach the app over plain loopback
@@ -54,12 +55,6 @@ def wait_until_up(url: str, proc: subprocess.Popen, what: str) -> None:
         except httpx.HTTPError:
             time.sleep(0.2)
     raise SystemExit(f"{what} did not come up")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Stack:

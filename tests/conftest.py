@@ -11,6 +11,7 @@ from devhost.celery import worker_command
 from devhost.hubspot import HubSpotStandIn
 from devhost.jira import JiraStandIn
 from devhost.keys import forge_token, install_token
+from devhost.redis import free_port
 from herochecklist.celery import app
 from tenants.auth import mint_panel_token
 from tenants.models import Tenant
@@ -194,11 +195,7 @@ def test_redis_url() -> str:
 
 @pytest.fixture
 def closed_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_port()  # nothing listens there once the probe socket is closed
 
 
 @pytest.fixture

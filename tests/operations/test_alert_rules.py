@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import threading
 import uuid
@@ -18,6 +17,7 @@ import pytest
 import yaml
 
 from core.metrics import heartbeat_record
+from devhost.redis import free_port
 from operations.backup import backup_create
 from tests.conftest import TOKEN, wait_for
 
@@ -264,12 +264,6 @@ class _Receiver(BaseHTTPRequestHandler):
         pass
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_a_real_alertmanager_pages_pagerduty_with_the_key_from_the_environment(tmp_path, closed_port):
     """The shipped routing and secrets, run by Alertmanager itself through entrypoint.sh. Only the delivery endpoints
     (PagerDuty, Slack, the mail relay) point at stand-ins here, and the grouping wait is short."""
@@ -293,7 +287,7 @@ def test_a_real_alertmanager_pages_pagerduty_with_the_key_from_the_environment(t
         "SLACK_WEBHOOK_URL": f"{stand_in}/slack",
         "SMTP_PASSWORD": "smtp-" + uuid.uuid4().hex,
     }
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "alertmanager.log").open("wb")
     process = subprocess.Popen(
         [
