@@ -171,11 +171,11 @@ def _ingest_chunk(records: list, result: IngestResult, tenants: dict) -> None:
 EMAIL_BATCH = 100
 
 
-def _queue(task: str, *args) -> None:
+def _queue(task: str, *args, **options) -> None:
     """Queue one of contacts.tasks by its registered name: the tasks import these services, never the other way, so
     services name the tasks as the beat schedule does. ContactsConfig.ready() imports the tasks, so an unknown name is
-    a KeyError here, not a message no worker knows."""
-    current_app.tasks[f"contacts.tasks.{task}"].delay(*args)
+    a KeyError here, not a message no worker knows. options: Celery's apply_async options (priority, countdown)."""
+    current_app.tasks[f"contacts.tasks.{task}"].apply_async(args, **options)
 
 
 def _schedule_after_ingest(contact_ids: list[str]) -> None:
@@ -191,9 +191,8 @@ EMAIL_PRIORITY = 9
 
 def schedule_emails(contact_ids: list[str]) -> None:
     """Queue the emails now due for these contacts, in batches that share one mail connection."""
-    task = current_app.tasks["contacts.tasks.contact_email_batch_task"]
     for start in range(0, len(contact_ids), EMAIL_BATCH):
-        task.apply_async((contact_ids[start : start + EMAIL_BATCH],), priority=EMAIL_PRIORITY)
+        _queue("contact_email_batch_task", contact_ids[start : start + EMAIL_BATCH], priority=EMAIL_PRIORITY)
 
 
 def contact_emails_due(*, contact_ids) -> dict:

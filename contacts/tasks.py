@@ -109,11 +109,11 @@ def _push(task, contact_ids: list[str]) -> None:
             if task.request.retries >= task.max_retries:
                 services.contact_release(contact_ids=ids)  # left pending: the next scheduled sync tries again
                 raise
-            base = settings.HUBSPOT_SYNC_RETRY_BASE_SECONDS
             if exc.status == 429:
+                base = settings.HUBSPOT_SYNC_RETRY_BASE_SECONDS
                 countdown = (exc.retry_after or settings.HUBSPOT_RATE_WINDOW_SECONDS) + random.uniform(0, base)
             else:
-                countdown = min(600, base * 2**task.request.retries + random.uniform(0, base))
+                countdown = _backoff(task)
             raise task.retry(exc=exc, countdown=countdown) from exc
         # A permanent refusal of the whole batch (HubSpot's 400 when one email is bad): halve it until the bad
         # contact stands alone, so it alone is marked failed and the others go through.
@@ -139,8 +139,14 @@ def hubspot_list_add_task(self, hubspot_ids: list[str]) -> None:
         if not exc.transient:
             logger.warning("hubspot list add refused", extra={"status": exc.status, "contacts": len(hubspot_ids)})
             return
-        base = settings.HUBSPOT_SYNC_RETRY_BASE_SECONDS
-        raise self.retry(exc=exc, countdown=min(600, base * 2**self.request.retries + random.uniform(0, base))) from exc
+        raise self.retry(exc=exc, countdown=_backoff(self)) from exc
+
+
+def _backoff(task) -> float:
+    """Seconds before a HubSpot call's next try: doubling from HUBSPOT_SYNC_RETRY_BASE_SECONDS, jittered, at most
+    10 minutes."""
+    base = settings.HUBSPOT_SYNC_RETRY_BASE_SECONDS
+    return min(600, base * 2**task.request.retries + random.uniform(0, base))
 
 
 def _reason(exc) -> str:
