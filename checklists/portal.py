@@ -23,7 +23,7 @@ from .automation import resolve_issue
 from .models import ChecklistItem
 from .rendering import render_markdown
 from .schemas import responses
-from .statuses import SiteStatuses, site_statuses
+from .statuses import SiteStatuses
 from .validation import is_jira_id
 from .views import ISSUE_KEY
 
@@ -63,10 +63,11 @@ def portal_panel(request):
     context.issue_key.set(issue_key)
     items = customer_items(selectors.checklist_items(selectors.checklist_for(request.tenant, issue_id)))
     # The site's own statuses count and read as the panel shows them (a custom "Shipped" may count as done).
-    complete = SiteStatuses(request.tenant).complete
+    statuses = SiteStatuses(request.tenant)  # read once, and only if an item has a status of the site's own
+    complete = statuses.complete
     labels = dict(STATUS_LABELS)
     if any(i.status not in labels for i in items):
-        labels |= {s.key: s.name for s in site_statuses(request.tenant)}
+        labels |= statuses.names()
     rows = [
         {
             "header": i.is_header,

@@ -24,13 +24,22 @@ class SiteStatuses:
     def __init__(self, tenant: Tenant | UUID):
         self.tenant_id = tenant.id if isinstance(tenant, Tenant) else tenant
         self._done: dict[str, bool] | None = None
+        self._names: dict[str, str] = {}
         self.complete = _Complete(self)
 
     def own(self) -> dict[str, bool]:
         """The site's own statuses: key -> counts as done."""
         if self._done is None:
-            self._done = dict(SiteStatus.objects.filter(tenant_id=self.tenant_id).values_list("key", "counts_as_done"))
+            rows = SiteStatus.objects.filter(tenant_id=self.tenant_id).values_list("key", "name", "counts_as_done")
+            self._done = {}
+            for key, name, done in rows:
+                self._done[key], self._names[key] = done, name
         return self._done
+
+    def names(self) -> dict[str, str]:
+        """The site's own statuses: key -> name (read with own(), in the same query)."""
+        self.own()
+        return self._names
 
     def __contains__(self, key) -> bool:
         return key in BUILTIN_STATUSES or (isinstance(key, str) and key in self.own())
