@@ -53,3 +53,15 @@ def add(frame, *items):
         box.fill(text)
         box.press("Enter")
         frame.locator(".hc-item").nth(count).wait_for()
+
+
+def ticked(frame, text):
+    """The done box of the item `text` once it shows ticked (its name is the same ticked or not)."""
+    return frame.locator(f'.hc-toggle:checked[aria-label="{text}: mark done"]')
+
+
+def tick(frame, text):
+    """Ticks the item `text` and waits for the panel to show it ticked: a click, then the state, rather than
+    Playwright's check(), which reads the box right after the click and fails when the panel redraws in between."""
+    frame.get_by_label(f"{text}: mark done").click()
+    ticked(frame, text).wait_for()

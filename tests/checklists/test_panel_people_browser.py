@@ -15,7 +15,7 @@ from checklists.models import ChecklistItem as Item
 from core.logging import JSONFormatter
 from devhost.jira import DEMO_USER
 from tenants.models import Tenant
-from tests.checklists.conftest import add, panel
+from tests.checklists.conftest import add, panel, tick
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop shares the thread with the ORM
 
@@ -191,7 +191,7 @@ def test_due_dates_on_the_users_calendar_and_the_only_mine_filter(browser, jira,
     assert mine.get_attribute("aria-pressed") == "true"
     assert frame.locator(".hc-item .hc-text-cell").all_inner_texts() == ["Sprint", "Fix the login", "Plan the demo"]
     # The filter stays through a write and its re-render.
-    item_row(frame, "Fix the login").get_by_label("Fix the login: mark done").check()
+    tick(frame, "Fix the login")
     frame.get_by_text("2 of 4 done").wait_for()
     assert frame.locator(".hc-item .hc-text-cell").all_inner_texts() == ["Sprint", "Fix the login", "Plan the demo"]
     # Alt+Down moves an item below the next row shown, past the rows the filter hides.

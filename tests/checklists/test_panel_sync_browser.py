@@ -9,7 +9,7 @@ import pytest
 
 from checklists.models import ChecklistItem
 from tenants.models import Tenant
-from tests.checklists.conftest import panel
+from tests.checklists.conftest import panel, tick, ticked
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,19 +47,15 @@ def row(frame, text):
 
 def test_two_people_ticking_two_items_both_succeed_and_see_each_other_live(two_panels):
     alice, bob = two_panels
-    # Both loaded the same version; neither reloads. Each ticks a different item. (A click, not Playwright's check():
-    # that one fails when the box is not checked at the instant after the click, and the other's change may redraw
-    # the list in between; the state that counts is awaited just below.)
-    alice.get_by_label("Build: mark done").click()
-    bob.get_by_label("Deploy: mark done").click()
-    alice.get_by_label("Build: mark not done").wait_for()
-    bob.get_by_label("Deploy: mark not done").wait_for()
+    # Both loaded the same version; neither reloads. Each ticks a different item.
+    tick(alice, "Build")
+    tick(bob, "Deploy")
     assert alice.get_by_role("alert").count() == 0
     assert bob.get_by_role("alert").count() == 0
     assert sorted(ChecklistItem.objects.values_list("text", "status")) == [("Build", "done"), ("Deploy", "done")]
     # Each sees the other's tick without a reload.
-    alice.get_by_label("Deploy: mark not done").wait_for(timeout=LIVE_DEADLINE_MS + 1000)
-    bob.get_by_label("Build: mark not done").wait_for(timeout=LIVE_DEADLINE_MS + 1000)
+    ticked(alice, "Deploy").wait_for(timeout=LIVE_DEADLINE_MS + 1000)
+    ticked(bob, "Build").wait_for(timeout=LIVE_DEADLINE_MS + 1000)
 
     # Alice is typing a new item when Bob adds one: it appears in her panel within 2 s, her text and focus stay.
     box = alice.get_by_label("New checklist item")
@@ -82,8 +78,7 @@ def test_the_same_item_shows_both_versions_and_keeps_the_users_text(two_panels):
     build.locator(".hc-text-cell").click()
     editor = alice.get_by_label("Item text")
     editor.fill("Build with the new compiler")
-    bob.get_by_label("Build: mark done").click()
-    bob.get_by_label("Build: mark not done").wait_for()
+    tick(bob, "Build")
     # Bob's change reaches Alice's panel while she edits: her editor stays open, with her text and focus.
     build.locator(".hc-toggle:checked").wait_for(timeout=LIVE_DEADLINE_MS + 1000)
     assert editor.input_value() == "Build with the new compiler"
