@@ -7,6 +7,7 @@ from django.db import connection
 from django.utils import timezone
 from pymongo import ReturnDocument
 
+from core.rows import row_converter
 from tenants.models import Tenant
 from tenants.types import IssueRef
 
@@ -14,7 +15,6 @@ from .models import Checklist, ChecklistItem
 
 # Every concrete field, so the instances built here are whole rows (no deferred field to fetch later).
 CHECKLIST_COLUMNS = tuple(f.attname for f in Checklist._meta.concrete_fields)
-_CONVERTERS: dict[tuple, list] = {}
 
 
 def checklist_with_items(tenant: Tenant, issue_id: str, item_columns: tuple[str, ...]) -> tuple[Checklist | None, list]:
@@ -78,19 +78,4 @@ def _checklist(document: dict) -> Checklist:
 
 def _values(model, columns: tuple[str, ...], document: dict) -> tuple:
     """A document's values as the ORM returns them (UUIDs from hex, aware datetimes, dates, ints)."""
-    converters = _CONVERTERS.get((model, columns))
-    if converters is None:
-        converters = _CONVERTERS[(model, columns)] = [_field_converters(model, name) for name in columns]
-    values = []
-    for name, (col, field_converters) in zip(columns, converters, strict=True):
-        value = document.get(name)
-        for convert in field_converters:
-            value = convert(value, col, connection)
-        values.append(value)
-    return tuple(values)
-
-
-def _field_converters(model, attname: str) -> tuple:
-    field = next(f for f in model._meta.concrete_fields if f.attname == attname)
-    col = field.get_col(model._meta.db_table)
-    return col, connection.ops.get_db_converters(col) + field.get_db_converters(connection)
+    return row_converter(model, columns)([document.get(name) for name in columns])

@@ -1,12 +1,15 @@
 """Reads, nothing else (serializers.py shapes the JSON). The panel's read (checklist_with_item_rows) costs one round
 trip whatever the item count: the checklist and its items together (an SQL join on SQLite, a $lookup on MongoDB)."""
 
+from functools import cache
 from operator import itemgetter
 from uuid import UUID
 
 from django.db import connection
+from django.db.models import Model
 
 from core.db import one
+from core.rows import field_by_attname, row_converter
 from tenants.models import Tenant
 
 from . import mongo
@@ -52,18 +55,43 @@ def checklist_with_item_rows(tenant: Tenant, issue_id: str) -> tuple[Checklist |
 
 
 def _sql_checklist_with_item_rows(tenant: Tenant, issue_id: str) -> tuple[Checklist | None, list[ItemRow]]:
-    # A LEFT JOIN: a checklist without items still comes back, as one row whose item columns are NULL.
-    joined = list(_JOINED_ROWS.filter(tenant=tenant, issue_id=issue_id))
+    # Below the ORM: building the queryset and converting the checklist's columns again on every joined row were
+    # two thirds of a read (bench/RESULTS.md, session 7). The SQL is the ORM's join written out once; the values go
+    # through the ORM's own converters (core/rows.py), the checklist's once.
+    params = [_TENANT_FIELD.get_db_prep_value(tenant.pk, connection), issue_id]
+    with connection.cursor() as cursor:
+        cursor.execute(_joined_sql(), params)
+        joined = cursor.fetchall()
     if not joined:
         return None, []
     width = len(mongo.CHECKLIST_COLUMNS)
-    checklist = Checklist.from_db(connection.alias, mongo.CHECKLIST_COLUMNS, joined[0][:width])
-    return checklist, [row[width:] for row in joined if row[width] is not None]
+    values = row_converter(Checklist, mongo.CHECKLIST_COLUMNS)(joined[0][:width])
+    checklist = Checklist.from_db(connection.alias, mongo.CHECKLIST_COLUMNS, values)
+    item_row = row_converter(ChecklistItem, ITEM_COLUMNS)
+    # A LEFT JOIN: a checklist without items still comes back, as one row whose item columns are NULL.
+    return checklist, [item_row(row[width:]) for row in joined if row[width] is not None]
 
 
-_JOINED_ROWS = Checklist.objects.order_by().values_list(
-    *mongo.CHECKLIST_COLUMNS, *(f"items__{name}" for name in ITEM_COLUMNS)
-)
+_TENANT_FIELD = Checklist._meta.get_field("tenant").target_field
+
+
+@cache
+def _joined_sql() -> str:
+    """SELECT the checklist's columns, then its items' (ITEM_COLUMNS), LEFT JOINed, for one tenant and issue."""
+    quote = connection.ops.quote_name
+
+    def column(model: type[Model], attname: str) -> str:
+        return quote(field_by_attname(model, attname).column)
+
+    def columns(model: type[Model], alias: str, attnames: tuple[str, ...]) -> str:
+        return ", ".join(f"{alias}.{column(model, name)}" for name in attnames)
+
+    # Only names from the models' own metadata go into this text; the tenant and issue are parameters.
+    selected = f"{columns(Checklist, 'c', mongo.CHECKLIST_COLUMNS)}, {columns(ChecklistItem, 'i', ITEM_COLUMNS)}"
+    tables = f"{quote(Checklist._meta.db_table)} c LEFT JOIN {quote(ChecklistItem._meta.db_table)} i"
+    joined_on = f"i.{column(ChecklistItem, 'checklist_id')} = c.{column(Checklist, 'id')}"
+    where = f"c.{column(Checklist, 'tenant_id')} = %s AND c.{column(Checklist, 'issue_id')} = %s"
+    return f"SELECT {selected} FROM {tables} ON {joined_on} WHERE {where}"  # noqa: S608
 
 
 def checklist_for(tenant: Tenant, issue_id: str) -> Checklist | None:

@@ -55,6 +55,10 @@ def test_the_one_trip_read_gives_the_same_json_as_two_queries(client, tenant):
     stored = Checklist.objects.get(tenant=tenant, issue_id=issue.id)
     two_queries = serializers.checklist_json(stored, issue, selectors.checklist_item_rows(stored))
     one_trip = serializers.checklist_json(checklist, issue, rows)
+    # Below the JSON too: the very values (UUIDs, aware datetimes, dates, booleans) the ORM gives, row by row.
+    assert rows == selectors.checklist_item_rows(stored)
+    columns = [f.attname for f in Checklist._meta.concrete_fields]
+    assert [getattr(checklist, c) for c in columns] == [getattr(stored, c) for c in columns]
     assert len(one_trip["items"]) == 21
     assert json.dumps(one_trip, cls=DjangoJSONEncoder) == json.dumps(two_queries, cls=DjangoJSONEncoder)
     body = api.get().json()
