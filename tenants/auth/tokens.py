@@ -14,6 +14,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from core.identifiers import is_jira_id
+from core.ttlcache import TTLCache
 
 from ..qsh import CONTEXT_QSH, query_string_hash
 from ..types import AuthError, IssueRef
@@ -82,6 +83,25 @@ def _check_times(claims: Claims) -> None:
 
 
 def _decode(token: str, key: Any, algorithm: str, *, required: list[str], **kwargs: Any) -> Claims:
+    # A panel sends the same token on every call for minutes (a poll a second): one that verified with this very key,
+    # algorithm and checks verifies again, except for the clock, so the clock is checked again and the rest is kept.
+    # Only secrets (HS256) key the cache: RS256 key objects cannot be hashed, and a failure is never kept.
+    if not isinstance(key, str | bytes) or not all(isinstance(v, str) for v in kwargs.values()):
+        claims = _verify(token, key, algorithm, required, kwargs)
+    else:
+        cache_key = (token, key, algorithm, tuple(required), tuple(sorted(kwargs.items())))
+        claims = _verified.get(cache_key, lambda: _verify(token, key, algorithm, required, kwargs))  # type: ignore[assignment]
+    _check_clock(claims)
+    _check_iat(claims)
+    return claims
+
+
+# Bounded like every per-process cache (core/ttlcache.py); a token outlives no Connect or panel token's lifetime here.
+_verified: TTLCache[Claims] = TTLCache(lambda: VERIFIED_SECONDS, max_entries=1024)
+VERIFIED_SECONDS = 900
+
+
+def _verify(token: str, key: Any, algorithm: str, required: list[str], kwargs: dict[str, Any]) -> Claims:
     try:
         claims = jwt.decode(
             token,
@@ -95,8 +115,17 @@ def _decode(token: str, key: Any, algorithm: str, *, required: list[str], **kwar
         # A validly signed token may still carry claims the library cannot read: a 401 like any other.
         raise AuthError(f"token rejected: {type(exc).__name__}") from None
     _check_times(claims)
-    _check_iat(claims)
     return claims
+
+
+def _check_clock(claims: Claims) -> None:
+    """exp and nbf against the clock now, with PyJWT's rules and our leeway (a kept token is checked again here)."""
+    now = time.time()
+    leeway = settings.JWT_LEEWAY_SECONDS
+    if "exp" in claims and claims["exp"] <= now - leeway:
+        raise AuthError("token rejected: ExpiredSignatureError")
+    if "nbf" in claims and claims["nbf"] > now + leeway:
+        raise AuthError("token rejected: ImmatureSignatureError")
 
 
 def _object(value: object, what: str) -> Claims:

@@ -287,3 +287,27 @@ def test_install_keys_are_cached_per_kid(client, db, standin):
     standin.stop()  # the key server is gone: a second install must still verify from the cache
     assert signed_install(client, standin).status_code == 204
     assert install._install_keys == fetched
+
+
+def test_a_token_kept_after_it_verified_is_refused_once_the_secret_rotates(client, tenant, standin):
+    token = enabled_token(standin)
+    assert post_with_jwt(client, "/connect/enabled", token).status_code == 204  # verified, and kept
+    standin.shared_secret = "a-brand-new-secret-" + "y" * 30
+    assert signed_install(client, standin).status_code == 204
+    assert_rejected(post_with_jwt(client, "/connect/enabled", token))
+
+
+def test_a_token_kept_after_it_verified_meets_the_clock_again_on_every_use(client, tenant, standin, settings):
+    # Expired 10 s ago, inside the 30 s leeway: accepted, and kept. With no leeway left it must be refused, kept or not.
+    settings.JWT_LEEWAY_SECONDS = 30
+    token = enabled_token(standin, exp=int(time.time()) - 10)
+    assert post_with_jwt(client, "/connect/enabled", token).status_code == 204
+    assert post_with_jwt(client, "/connect/enabled", token).status_code == 204
+    settings.JWT_LEEWAY_SECONDS = 0
+    assert_rejected(post_with_jwt(client, "/connect/enabled", token))
+    # The same for a token not yet valid (nbf): accepted inside the leeway, refused without it.
+    settings.JWT_LEEWAY_SECONDS = 30
+    early = enabled_token(standin, nbf=int(time.time()) + 10)
+    assert post_with_jwt(client, "/connect/enabled", early).status_code == 204
+    settings.JWT_LEEWAY_SECONDS = 0
+    assert_rejected(post_with_jwt(client, "/connect/enabled", early))
