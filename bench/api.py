@@ -36,7 +36,7 @@ def main() -> None:
     server_arguments(parser)
     parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
     parser.add_argument("--no-broker", action="store_true", help="tasks run eagerly in the request (not production)")
-    parser.add_argument("--profile", action="store_true", help="print where an in-process read's time goes")
+    parser.add_argument("--profile", choices=("read", "patch"), help="print where that in-process request's time goes")
     parser.add_argument("--cpu-only", action="store_true", help="only the in-process CPU per request, no wrk")
     args = parser.parse_args()
 
@@ -69,10 +69,19 @@ def main() -> None:
             {
                 "floor": {"method": "GET", "url": f"{stack.url}/healthz", "headers": {}},
                 "read": {"method": "GET", "url": base, "headers": auth},
+                "patch": {
+                    "method": "PATCH",
+                    "url": f"{base}/items/{items[1]['id']}",
+                    "headers": {**auth, "Content-Type": "application/json"},
+                    "bodies": patch_bodies,
+                },
             },
-            profile="read" if args.profile else "",
+            profile=args.profile or "",
         )
-        print(f"in process, CPU per request (best of 5 x 300): floor {cpu['floor']:.0f} µs, read {cpu['read']:.0f} µs")
+        print(
+            f"in process, CPU per request (best of 5 x 300): floor {cpu['floor']:.0f} µs, read {cpu['read']:.0f} µs, "
+            f"patch {cpu['patch']:.0f} µs"
+        )
         if args.cpu_only:
             return
         results = interleaved(scenarios, seconds=args.seconds, rounds=args.rounds, connections=args.connections)

@@ -3,11 +3,12 @@ CPU time of one request inside the app, without a server or a client: the WSGI c
 process with the stack's environment (production settings, its database, its Redis cache). Reported as the best of
 5 batches of CPU time (time.process_time), which a busy shared machine disturbs far less than a wall clock.
 
-Run by bench/api through `measure(stack, requests)`; `--profile` prints where a read's time goes (cProfile, the
-functions with the most cumulative time).
+Run by bench/api through `measure(stack, requests)`; `--profile read|patch` prints where that request's time goes
+(cProfile, the functions with the most cumulative time).
 """
 
 import io
+import itertools
 import json
 import os
 import subprocess
@@ -45,8 +46,12 @@ def _child(spec: dict) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "herochecklist.settings"
     from herochecklist.wsgi import application
 
+    turns = itertools.count()
+
     def call(request: dict) -> None:
-        body = request.get("body", "").encode()
+        # A write alternates its bodies (done, todo, ...), so every call changes something.
+        bodies = request.get("bodies") or [""]
+        body = bodies[next(turns) % len(bodies)].encode()
         statuses = []
         chunks = application(
             _environ(request["method"], request["url"], request["headers"], body),
@@ -80,13 +85,16 @@ def _child(spec: dict) -> None:
             call(request)
         profiler.disable()
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
+        stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
+        stats.print_stats(45)
+        stats.print_stats(r"/work/main/(checklists|tenants|core)/", 40)  # our own functions, for the breakdown
+        stats.print_callees(r"_checklist_attempt")
         print(out.getvalue(), file=sys.stderr)
     print(json.dumps(results))
 
 
 def measure(env: dict, requests: dict, *, n: int = 300, profile: str = "") -> dict[str, float]:
-    """CPU µs per request for each of `requests` (name: {method, url, headers, body}), in a fresh process."""
+    """CPU µs per request for each of `requests` (name: {method, url, headers, bodies}), in a fresh process."""
     return measure_env(env, "bench.inproc", {"requests": requests, "n": n, "profile": profile}, show=bool(profile))
 
 

@@ -9,8 +9,8 @@ import random
 
 from celery import shared_task
 from django.conf import settings
-from django.core.cache import cache
 
+from core.counters import flag_add, flag_clear, flag_set
 from core.metrics import PROGRESS_SWEEP_QUEUED
 from tenants.jira import JiraError
 
@@ -32,7 +32,7 @@ def schedule_progress_sync(checklist_id) -> bool:
         logger.debug("no broker: progress sync left to the sweep")
         return False
     key = _PENDING.format(checklist_id)
-    if not cache.add(key, 1, timeout=max(60, int(settings.PROGRESS_SYNC_DELAY_SECONDS * 10))):
+    if not flag_add(key, ttl_seconds=max(60, int(settings.PROGRESS_SYNC_DELAY_SECONDS * 10))):
         return False
     try:
         checklist_progress_sync_task.apply_async(
@@ -40,7 +40,7 @@ def schedule_progress_sync(checklist_id) -> bool:
         )
     except Exception:
         # Not queued (broker down): drop the marker so the next edit, or the sweep, queues it instead.
-        cache.delete(key)
+        flag_clear(key)
         raise
     return True
 
@@ -49,7 +49,7 @@ def schedule_progress_sync(checklist_id) -> bool:
 def checklist_progress_sync_task(self, checklist_id: str) -> None:
     key = _PENDING.format(checklist_id)
     # Clear the marker before reading: an edit that lands after this point schedules a fresh task.
-    cache.delete(key)
+    flag_clear(key)
     try:
         checklist_progress_push(checklist_id=checklist_id)
     except JiraError as exc:
@@ -59,7 +59,7 @@ def checklist_progress_sync_task(self, checklist_id: str) -> None:
         base = settings.PROGRESS_SYNC_RETRY_BASE_SECONDS
         countdown = min(600, base * 2**self.request.retries + random.uniform(0, base))
         # While the retry waits, edits and the sweep need not queue another push: the retry reads the latest state.
-        cache.set(key, 1, timeout=int(countdown) + 60)
+        flag_set(key, ttl_seconds=int(countdown) + 60)
         raise self.retry(exc=exc, countdown=countdown) from exc
 
 

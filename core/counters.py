@@ -1,5 +1,5 @@
-"""Counters shared by every process: a Redis client per URL, a fixed-window counter in one round trip, and a
-fixed-window limit that busy callers pay in batches."""
+"""Counters shared by every process: a Redis client per URL, a fixed-window counter in one round trip, a
+fixed-window limit that busy callers pay in batches, and flags (a key that is up for a while)."""
 
 import logging
 import threading
@@ -50,6 +50,28 @@ def window_count(key: str, *, ttl_seconds: int) -> int | None:
     except redis.RedisError as exc:
         _failed_open(exc)
         return None
+
+
+def flag_add(key: str, *, ttl_seconds: int) -> bool:
+    """Raises the flag `key` for ttl_seconds unless it is up already; True when this call raised it. One SET NX on
+    Redis (Django's cache.add costs twice the CPU: a new client object and pickling per call). Errors propagate."""
+    if settings.CACHE_URL:
+        return bool(redis_client(settings.CACHE_URL).set(f"herochecklist:{key}", 1, ex=ttl_seconds, nx=True))
+    return cache.add(key, 1, timeout=ttl_seconds)
+
+
+def flag_set(key: str, *, ttl_seconds: int) -> None:
+    if settings.CACHE_URL:
+        redis_client(settings.CACHE_URL).set(f"herochecklist:{key}", 1, ex=ttl_seconds)
+    else:
+        cache.set(key, 1, timeout=ttl_seconds)
+
+
+def flag_clear(key: str) -> None:
+    if settings.CACHE_URL:
+        redis_client(settings.CACHE_URL).delete(f"herochecklist:{key}")
+    else:
+        cache.delete(key)
 
 
 def _failed_open(exc: Exception) -> None:

@@ -46,3 +46,33 @@ def _build(model: type[Model], attnames: tuple[str, ...]) -> RowConverter:
         return tuple(values)
 
     return convert
+
+
+class RawSelect:
+    """Instances of `model` whose `where` columns (attnames) equal the values given, every concrete field loaded:
+    the SELECT written once from the model's metadata, the values through row_converter, the instances built with
+    Model.from_db as a queryset builds them. Half the CPU of the same filter() on a write's hot path (compiling the
+    queryset was most of it). Unordered; SQL databases only."""
+
+    def __init__(self, model: type[Model], where: tuple[str, ...]) -> None:
+        self.model = model
+        self.attnames = tuple(f.attname for f in model._meta.concrete_fields)
+        self.where_fields = [field_by_attname(model, name) for name in where]
+        self._sql: str | None = None
+
+    def sql(self) -> str:
+        if self._sql is None:
+            quote = connection.ops.quote_name
+            selected = ", ".join(quote(f.column) for f in self.model._meta.concrete_fields)
+            where = " AND ".join(f"{quote(f.column)} = %s" for f in self.where_fields)
+            # Only names from the model's metadata go into the text; the values are parameters.
+            self._sql = f"SELECT {selected} FROM {quote(self.model._meta.db_table)} WHERE {where}"  # noqa: S608
+        return self._sql
+
+    def __call__(self, *values: Any) -> list[Any]:
+        params = [f.get_db_prep_value(v, connection) for f, v in zip(self.where_fields, values, strict=True)]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql(), params)
+            rows = cursor.fetchall()
+        convert = row_converter(self.model, self.attnames)
+        return [self.model.from_db(connection.alias, self.attnames, convert(row)) for row in rows]
