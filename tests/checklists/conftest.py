@@ -56,12 +56,13 @@ def add(frame, *items):
 
 
 def ticked(frame, text):
-    """The done box of the item `text` once it shows ticked (its name is the same ticked or not)."""
-    return frame.locator(f'.hc-toggle:checked[aria-label="{text}: mark done"]')
+    """The status of the item `text` once the panel shows it done as the server answered it (a click checks the box
+    itself at once, before any answer: the status control only follows the stored state)."""
+    return frame.get_by_label(f"Status of {text}: Done", exact=True)
 
 
 def tick(frame, text):
-    """Ticks the item `text` and waits for the panel to show it ticked: a click, then the state, rather than
+    """Ticks the item `text` and waits for the server's answer to show it done: a click, then that state, rather than
     Playwright's check(), which reads the box right after the click and fails when the panel redraws in between."""
     frame.get_by_label(f"{text}: mark done").click()
     ticked(frame, text).wait_for()
