@@ -9,8 +9,8 @@ lost is reported as CommitUnknown (it may have landed), never as a plain failure
 import fcntl
 import logging
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import ContextDecorator, contextmanager
+from collections.abc import Callable
+from contextlib import ContextDecorator
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
@@ -125,19 +125,31 @@ class _Atomic(ContextDecorator):
     def __init__(self, using: str):
         self.using = using
         self._inner: Any = None
+        self._turn = _WriterTurn(using)
 
     def _recreate_cm(self) -> "_Atomic":
         # A decorated function may run in several threads at once: each call gets its own context manager.
         return _Atomic(self.using)
 
     def __enter__(self) -> None:
-        self._inner = _atomic_for(self.using)
-        self._inner.__enter__()
+        # On SQLite the outermost block waits for its writer's turn first (_WriterTurn, below).
+        took = self._turn.take()
+        try:
+            self._inner = _atomic_for(self.using)
+            self._inner.__enter__()
+            if took:
+                transaction.on_commit(self._turn.give_back, using=self.using)  # the first callback after the commit
+        except BaseException:
+            self._turn.give_back()
+            raise
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool | None:
-        return self._inner.__exit__(exc_type, exc, tb)
+        try:
+            return self._inner.__exit__(exc_type, exc, tb)
+        finally:
+            self._turn.give_back()  # a rollback, or a commit that failed: no callback gave it back
 
 
 @overload
@@ -214,19 +226,35 @@ def _writer_file(alias: str) -> Any:
     return handle
 
 
-@contextmanager
-def sqlite_writer_turn(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
-    """Around a write transaction on SQLite: wait for this writer's turn without polling. Elsewhere, nothing."""
-    connection = connections[using]
-    # Inside a transaction already, the lock is this writer's since its BEGIN IMMEDIATE: waiting here for a turn could
-    # only deadlock with a writer that has the turn and waits for that lock.
-    if connection.vendor != "sqlite" or connection.in_atomic_block or connection.is_in_memory_db():
-        yield
-        return
-    with _WRITER_THREADS:
-        handle = _writer_file(using)
-        fcntl.flock(handle, fcntl.LOCK_EX)
+class _WriterTurn:
+    """One SQLite writer's turn: taken before its transaction begins, given back as soon as it commits (before the
+    commit's callbacks, which talk to Redis or the broker: nobody need wait for those) or when it rolls back.
+    Nothing on other databases, or inside a transaction already: the lock is then this writer's since its BEGIN
+    IMMEDIATE, and waiting here for a turn could only deadlock with a writer that has one and waits for that lock."""
+
+    def __init__(self, using: str) -> None:
+        self.using = using
+        self.held = False
+
+    def take(self) -> bool:
+        connection = connections[self.using]
+        if connection.vendor != "sqlite" or connection.in_atomic_block or connection.is_in_memory_db():
+            return False
+        _WRITER_THREADS.acquire()
         try:
-            yield
+            self._handle = _writer_file(self.using)
+            fcntl.flock(self._handle, fcntl.LOCK_EX)
+        except BaseException:
+            _WRITER_THREADS.release()
+            raise
+        self.held = True
+        return True
+
+    def give_back(self) -> None:
+        if not self.held:
+            return
+        self.held = False
+        try:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            _WRITER_THREADS.release()

@@ -20,7 +20,7 @@ from django.utils import timezone
 from pymongo.errors import PyMongoError
 
 from core import context
-from core.db import CommitUnknown, atomic, on_commit, one, sqlite_writer_turn
+from core.db import CommitUnknown, atomic, on_commit, one
 from core.exceptions import Conflict
 from core.rows import RawSelect
 from tenants.models import Tenant
@@ -181,7 +181,7 @@ def _checklist_write_attempts(
         token = uuid.uuid4()
         written: Checklist | None = None
         try:
-            with sqlite_writer_turn(), atomic():
+            with atomic():
                 written = _checklist_attempt(tenant, issue, actor, expected_version, mutate, token)
         except _NoChange:
             return one(Checklist.objects.filter(tenant=tenant, issue_id=issue.id))

@@ -41,8 +41,7 @@ def test_atomic_as_a_decorator():
 
 SQLITE_ONLY = pytest.mark.skipif("os.environ.get('TEST_DATABASE_LABEL') == 'mongodb'", reason="SQLite's writer turn")
 
-
-# Another process: takes the writer file lock, says so, holds it until its stdin closes.
+# Another process: takes the writer file lock beside the database, says so, holds it until its stdin closes.
 HOLDER = """
 import fcntl, sys
 handle = open(sys.argv[1], "a+b")
@@ -52,83 +51,78 @@ sys.stdin.read()
 """
 
 
-@SQLITE_ONLY
-@pytest.mark.django_db(transaction=True)
-def test_sqlite_writers_take_turns_across_threads_and_processes():
+@pytest.fixture
+def other_writer():
+    """A process holding the SQLite writers' turn (the file lock only: not SQLite's own lock)."""
     import subprocess
     import sys
-    import threading
 
     from django.db import connection
 
-    from core.db import sqlite_writer_turn
-
-    order: list[str] = []
-    inside = threading.Event()
-    leave = threading.Event()
-
-    def writer(name: str, hold: bool) -> None:
-        with sqlite_writer_turn():
-            order.append(f"{name} in")
-            if hold:
-                inside.set()
-                leave.wait(30)
-            order.append(f"{name} out")
-
-    first = threading.Thread(target=writer, args=("first", True))
-    first.start()
-    assert inside.wait(30)
-    second = threading.Thread(target=writer, args=("second", False))
-    second.start()
-    second.join(0.2)
-    assert order == ["first in"]  # the second thread waits for its turn
-    leave.set()
-    first.join(30)
-    second.join(30)
-    assert order == ["first in", "first out", "second in", "second out"]
-
-    # Another process holding the file lock beside the database: this one's turn waits until it lets go.
     path = f"{connection.settings_dict['NAME']}.writer-lock"
     other = subprocess.Popen(
         [sys.executable, "-c", HOLDER, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
     assert other.stdout.readline() == "held\n"
-    took = threading.Event()
-
-    def third() -> None:
-        with sqlite_writer_turn():
-            took.set()
-
-    waiter = threading.Thread(target=third)
-    waiter.start()
-    assert not took.wait(0.3)
-    other.stdin.close()  # the other process ends, and lets go
-    assert took.wait(30)
-    waiter.join(30)
+    yield other
+    other.stdin.close()
     other.wait(30)
+
+
+def _in_thread(work):
+    import threading
+
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            from django.db import connection
+
+            connection.close()
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    return done
 
 
 @SQLITE_ONLY
 @pytest.mark.django_db(transaction=True)
-def test_a_write_inside_a_transaction_does_not_wait_for_a_turn():
-    import threading
+def test_a_sqlite_transaction_waits_for_its_turn_held_by_another_process(other_writer):
+    def write() -> None:
+        with atomic():
+            Group.objects.create(name="after the other")
 
-    from core.db import sqlite_writer_turn
+    done = _in_thread(write)
+    assert not done.wait(0.5)  # SQLite's own lock is free: only the turn holds this writer back
+    other_writer.stdin.close()  # the other process ends, and lets go
+    assert done.wait(30)
+    assert Group.objects.filter(name="after the other").exists()
 
-    inside, leave = threading.Event(), threading.Event()
 
-    def holder() -> None:
-        with sqlite_writer_turn():
-            inside.set()
-            leave.wait(30)
+@SQLITE_ONLY
+@pytest.mark.django_db(transaction=True)
+def test_the_turn_is_given_back_at_commit_before_the_callbacks_and_at_rollback(other_writer):
+    from core.db import _WRITER_THREADS
 
-    thread = threading.Thread(target=holder)
-    thread.start()
-    assert inside.wait(30)
-    try:
-        with atomic(), sqlite_writer_turn():  # would wait for the holder if it took a turn
-            Group.objects.create(name="nested")
-    finally:
-        leave.set()
-        thread.join(30)
+    other_writer.stdin.close()
+    other_writer.wait(30)
+    seen = []
+    with atomic():
+        Group.objects.create(name="committed")
+        on_commit(lambda: seen.append(_WRITER_THREADS.locked()))
+    assert seen == [False]  # the callback ran after the turn was given back
+    with pytest.raises(RuntimeError), atomic():
+        raise RuntimeError("abort")
+    assert not _WRITER_THREADS.locked()
+
+
+@SQLITE_ONLY
+@pytest.mark.django_db(transaction=True)
+def test_a_block_inside_a_transaction_takes_no_turn(other_writer):
+    from django.db import transaction
+
+    with transaction.atomic(), atomic():  # would wait for the other process if the inner block took a turn
+        Group.objects.create(name="nested")
     assert Group.objects.filter(name="nested").exists()
