@@ -20,6 +20,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from core.db import atomic, on_commit
+from core.rows import update_each
 from tenants.models import Tenant
 
 from .models import Contact, ContactLink, ContactRole, EmailDelivery, EmailKind, License, PollCursor, SyncState
@@ -417,7 +418,7 @@ def contact_record_push(*, contact_ids: list[str], ids: dict[str, str], errors: 
     if synced:
         for contact in synced:
             contact.hubspot_id = ids[contact.email]
-        Contact.objects.bulk_update(synced, ["hubspot_id"])
+        update_each(Contact, "hubspot_id", {c.id: c.hubspot_id for c in synced})
         # Only contacts still claimed: one renamed while this push was in flight was released (license_ingest) and
         # stays pending, so its new name goes out with the next push.
         Contact.objects.filter(id__in=[c.id for c in synced], sync_claimed_at__isnull=False).update(

@@ -76,3 +76,27 @@ class RawSelect:
             rows = cursor.fetchall()
         convert = row_converter(self.model, self.attnames)
         return [self.model.from_db(connection.alias, self.attnames, convert(row)) for row in rows]
+
+
+def update_each(model: type[Model], attname: str, values: dict[Any, Any]) -> None:
+    """Sets `attname` of each row (by primary key) to its own value, in one round trip: executemany on SQL, one
+    bulk_write on MongoDB (inside the block's transaction, if any). What bulk_update does, without compiling a CASE
+    expression of every row (24 ms of CPU for 100 rows on SQLite, where this takes one or two)."""
+    if not values:
+        return
+    pk = model._meta.pk
+    assert pk is not None
+    field = field_by_attname(model, attname)
+    rows = [(field.get_db_prep_save(v, connection), pk.get_db_prep_value(k, connection)) for k, v in values.items()]
+    if connection.vendor == "mongodb":
+        from pymongo import UpdateOne
+
+        collection = connection.get_collection(model._meta.db_table)  # type: ignore[attr-defined]
+        requests = [UpdateOne({pk.column: key}, {"$set": {field.column: value}}) for value, key in rows]
+        collection.bulk_write(requests, ordered=False, session=connection.session)  # type: ignore[attr-defined]
+        return
+    quote = connection.ops.quote_name
+    # Only names from the model's metadata go into the text; the values are parameters.
+    sql = f"UPDATE {quote(model._meta.db_table)} SET {quote(field.column)} = %s WHERE {quote(pk.column)} = %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
