@@ -8,13 +8,16 @@ lost is reported as CommitUnknown (it may have landed), never as a plain failure
 
 import fcntl
 import logging
+import os
+import sys
 import threading
+import time
 from collections.abc import Callable
 from contextlib import ContextDecorator
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, OperationalError, connections, transaction
 from django.db.models import Model, QuerySet
 
 from .metrics import AFTER_COMMIT_FAILURES
@@ -134,13 +137,19 @@ class _Atomic(ContextDecorator):
     def __enter__(self) -> None:
         # On SQLite the outermost block waits for its writer's turn first (_WriterTurn, below).
         took = self._turn.take()
+        entered = False
         try:
             self._inner = _atomic_for(self.using)
             self._inner.__enter__()
+            entered = True
             if took:
                 transaction.on_commit(self._turn.give_back, using=self.using)  # the first callback after the commit
         except BaseException:
-            self._turn.give_back()
+            try:
+                if entered:  # `with` calls no __exit__ when __enter__ raises: close the block opened above
+                    self._inner.__exit__(*sys.exc_info())
+            finally:
+                self._turn.give_back()
             raise
 
     def __exit__(
@@ -209,28 +218,47 @@ def one(queryset: QuerySet[_M]) -> _M | None:
 
 
 # SQLite has one writer at a time, and a writer that finds the lock taken polls for it with growing sleeps (1, 2, 5,
-# 10 ... 100 ms): writers queued there leave the lock idle between one commit and the next poll (a PATCH benchmark
-# left 40% of the CPU idle). Writers that take their turn here instead are handed the lock the moment it is free:
-# threads of a process on a lock, processes on a file lock beside the database (the kernel wakes the next one; a
-# process that dies lets go of it). SQLite only ever serves processes of one machine, so this covers them all.
+# 10 ... 100 ms): writers queued there leave the lock idle between one commit and the next poll. Writers that take
+# their turn here instead get it as soon as it is free: threads of a process on a lock (handed over at once),
+# processes on a file lock beside the database (tried every millisecond; a process that dies lets go of it). SQLite
+# only ever serves processes of one machine, so this covers them all.
 _WRITER_THREADS = threading.Lock()
 _writer_files: dict[str, Any] = {}
+_FILE_LOCK_POLL_SECONDS = 0.001  # a try every millisecond while another process holds the turn
+
+
+def _forget_writer_locks_in_child() -> None:
+    # A forked child (a Celery or web worker) shares its parent's open lock file, which flock cannot tell apart, and
+    # may inherit the thread lock held: it opens its own.
+    global _WRITER_THREADS
+    _WRITER_THREADS = threading.Lock()
+    _writer_files.clear()
+
+
+os.register_at_fork(after_in_child=_forget_writer_locks_in_child)
 
 
 def _writer_file(alias: str) -> Any:
+    """The lock file beside the database, opened once per process; None when it cannot be (a read-only directory):
+    writers then meet SQLite's own lock only."""
     name = str(connections[alias].settings_dict["NAME"])
     path = f"{name}.writer-lock"
-    handle = _writer_files.get(path)
-    if handle is None:
-        handle = _writer_files[path] = open(path, "a+b")  # noqa: SIM115 (held for the process's lifetime)
-    return handle
+    if path not in _writer_files:
+        try:
+            _writer_files[path] = open(path, "a+b")  # noqa: SIM115 (held for the process's lifetime)
+        except OSError:
+            logger.warning("no SQLite writer lock file; writers poll for SQLite's lock", extra={"path": path})
+            _writer_files[path] = None
+    return _writer_files[path]
 
 
 class _WriterTurn:
     """One SQLite writer's turn: taken before its transaction begins, given back as soon as it commits (before the
     commit's callbacks, which talk to Redis or the broker: nobody need wait for those) or when it rolls back.
     Nothing on other databases, or inside a transaction already: the lock is then this writer's since its BEGIN
-    IMMEDIATE, and waiting here for a turn could only deadlock with a writer that has one and waits for that lock."""
+    IMMEDIATE, and waiting here for a turn could only deadlock with a writer that has one and waits for that lock.
+    A writer waits for its turn no longer than SQLite would wait for its lock (the connection's `timeout`), then
+    fails as SQLite would: "database is locked", which the write paths retry or answer with a conflict."""
 
     def __init__(self, using: str) -> None:
         self.using = using
@@ -240,14 +268,25 @@ class _WriterTurn:
         connection = connections[self.using]
         if connection.vendor != "sqlite" or connection.in_atomic_block or connection.is_in_memory_db():
             return False
-        _WRITER_THREADS.acquire()
+        patience = float(connection.settings_dict.get("OPTIONS", {}).get("timeout", 5))
+        deadline = time.monotonic() + patience
+        threads = _WRITER_THREADS
+        if not threads.acquire(timeout=patience):
+            raise OperationalError("database is locked (no writer's turn in time)")
         try:
-            self._handle = _writer_file(self.using)
-            fcntl.flock(self._handle, fcntl.LOCK_EX)
+            handle = _writer_file(self.using)
+            while handle is not None:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise OperationalError("database is locked (no writer's turn in time)") from None
+                    time.sleep(_FILE_LOCK_POLL_SECONDS)
         except BaseException:
-            _WRITER_THREADS.release()
+            threads.release()
             raise
-        self.held = True
+        self._threads, self._handle, self.held = threads, handle, True
         return True
 
     def give_back(self) -> None:
@@ -255,6 +294,7 @@ class _WriterTurn:
             return
         self.held = False
         try:
-            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            if self._handle is not None:
+                fcntl.flock(self._handle, fcntl.LOCK_UN)
         finally:
-            _WRITER_THREADS.release()
+            self._threads.release()

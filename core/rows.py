@@ -5,10 +5,13 @@ The conversion is the ORM's own: the backend's converters and the field's (UUIDs
 text, booleans from 0/1, dates), found once per model and columns, then run only on the columns that have any."""
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from django.db import connection
 from django.db.models import Field, Model
+
+from .db import atomic
 
 RowConverter = Callable[[Sequence[Any]], tuple[Any, ...]]
 _CONVERTERS: dict[tuple[str, type[Model], tuple[str, ...]], RowConverter] = {}
@@ -88,15 +91,18 @@ def update_each(model: type[Model], attname: str, values: dict[Any, Any]) -> Non
     assert pk is not None
     field = field_by_attname(model, attname)
     rows = [(field.get_db_prep_save(v, connection), pk.get_db_prep_value(k, connection)) for k, v in values.items()]
-    if connection.vendor == "mongodb":
-        from pymongo import UpdateOne
+    # All or none, as bulk_update: outside a block SQLite's executemany would commit row by row. Inside one, no
+    # savepoint is needed.
+    with nullcontext() if connection.in_atomic_block else atomic():
+        if connection.vendor == "mongodb":
+            from pymongo import UpdateOne
 
-        collection = connection.get_collection(model._meta.db_table)  # type: ignore[attr-defined]
-        requests = [UpdateOne({pk.column: key}, {"$set": {field.column: value}}) for value, key in rows]
-        collection.bulk_write(requests, ordered=False, session=connection.session)  # type: ignore[attr-defined]
-        return
-    quote = connection.ops.quote_name
-    # Only names from the model's metadata go into the text; the values are parameters.
-    sql = f"UPDATE {quote(model._meta.db_table)} SET {quote(field.column)} = %s WHERE {quote(pk.column)} = %s"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+            collection = connection.get_collection(model._meta.db_table)  # type: ignore[attr-defined]
+            requests = [UpdateOne({pk.column: key}, {"$set": {field.column: value}}) for value, key in rows]
+            collection.bulk_write(requests, ordered=False, session=connection.session)  # type: ignore[attr-defined]
+            return
+        quote = connection.ops.quote_name
+        # Only names from the model's metadata go into the text; the values are parameters.
+        table, column, key = quote(model._meta.db_table), quote(field.column), quote(pk.column)
+        with connection.cursor() as cursor:
+            cursor.executemany(f"UPDATE {table} SET {column} = %s WHERE {key} = %s", rows)  # noqa: S608

@@ -126,3 +126,27 @@ def test_a_block_inside_a_transaction_takes_no_turn(other_writer):
     with transaction.atomic(), atomic():  # would wait for the other process if the inner block took a turn
         Group.objects.create(name="nested")
     assert Group.objects.filter(name="nested").exists()
+
+
+@SQLITE_ONLY
+@pytest.mark.django_db(transaction=True)
+def test_a_writer_waits_for_its_turn_no_longer_than_for_sqlites_lock(other_writer):
+    from django.db import OperationalError, connection
+
+    from core.db import _WRITER_THREADS
+
+    options = connection.settings_dict.setdefault("OPTIONS", {})
+    saved = options.get("timeout")
+    options["timeout"] = 0.3
+    try:
+        with pytest.raises(OperationalError, match="database is locked"), atomic():
+            Group.objects.create(name="never")
+    finally:
+        options["timeout"] = saved
+    assert not _WRITER_THREADS.locked()  # nothing held after the failure
+    assert not connection.in_atomic_block
+    other_writer.stdin.close()
+    other_writer.wait(30)
+    with atomic():
+        Group.objects.create(name="later")
+    assert set(Group.objects.filter(name__in=["never", "later"]).values_list("name", flat=True)) == {"later"}
