@@ -516,11 +516,16 @@ def pytest_collection_modifyitems(config, items):
         return
     keep, drop = [], []
     for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
         reaches = (
             item.get_closest_marker("django_db")
             or item.get_closest_marker("per_database")
-            or DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or DATABASE_FIXTURES & fixtures
         )
+        # The panel in a browser: its pages and scripts do not change with the database, and every API call they make
+        # has its own tests in this half; one end-to-end browser test (marked per_database) still runs here.
+        if "browser" in fixtures and not item.get_closest_marker("per_database"):
+            reaches = None
         (keep if reaches else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)

@@ -336,9 +336,9 @@ function renderItem(item, index) {
   }
   const toggle = h("input", {
     type: "checkbox", class: "hc-toggle", checked: item.status === "done", "data-focus": focusKey("toggle"),
-    // One name whatever the state (the box says checked or not): a name that changed with the state would make a
+    // One name whatever the state ("Deploy done", checked or not): a name that changed with the state would make a
     // control found by name vanish when it is ticked, for a screen reader's list of controls as for a test.
-    "aria-label": `${plain(item)}: mark done`,
+    "aria-label": `${plain(item)} done`,
     onchange: () => patchItem(item, { status: item.status === "done" ? "todo" : "done" },
       `${plain(item)} ${item.status === "done" ? "reopened" : "done"}`),
   });

@@ -64,5 +64,5 @@ def ticked(frame, text):
 def tick(frame, text):
     """Ticks the item `text` and waits for the server's answer to show it done: a click, then that state, rather than
     Playwright's check(), which reads the box right after the click and fails when the panel redraws in between."""
-    frame.get_by_label(f"{text}: mark done").click()
+    frame.get_by_label(f"{text} done").click()
     ticked(frame, text).wait_for()

@@ -53,7 +53,7 @@ def test_keyboard_add_tick_status_required_edit_rename_delete_and_undo(page):
     alpha, beta, phase = ids(frame)
 
     # A tick by keyboard keeps focus on the checkbox.
-    frame.get_by_label("alpha first: mark done").focus()
+    frame.get_by_label("alpha first done").focus()
     page.keyboard.press("Space")
     frame.get_by_text("1 of 2 done").wait_for()
     assert focused(frame) == f"{alpha}:toggle"
