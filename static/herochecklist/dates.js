@@ -2,7 +2,7 @@
 // (never colour alone), judged by the user's own calendar day (a UTC day would call a date overdue hours early or
 // late). Picking a date uses the browser's native date input.
 
-import { h, keepFocus } from "./dom.js";
+import { h } from "./dom.js";
 
 let render = () => {};
 let editing = null; // { itemId, draft }: the due date being edited, kept across re-renders
@@ -50,12 +50,11 @@ export function dueControl(item, complete, save) {
   const label = item.dueDate ? dueLabel(item.dueDate, state) : ["Due date"];
   const button = h("button", {
     type: "button", class: `hc-chip hc-due hc-due-${state || "none"}` + (item.dueDate ? "" : " hc-unset"),
-    "data-due-for": item.id, onclick: () => openEditor(item),
+    "data-due-for": item.id, "data-focus": `${item.id}:due`, onclick: () => openEditor(item),
     // The item's text in the name only, never in a text node: a search of the panel for it finds the item alone.
     "aria-label": `${label.map((part) => (typeof part === "string" ? part : part.textContent)).join("")} for ${
       item.text}` + (item.dueDate ? ". Change" : ""),
   }, label);
-  keepFocus(button, `[data-due-for="${CSS.escape(item.id)}"]`);
   return button;
 }
 
@@ -81,7 +80,7 @@ function renderEditor(item, save) {
     focusDue(item.id);
   };
   const input = h("input", { type: "date", class: "hc-date", "aria-label": `Due date of ${item.text}`,
-    "data-date-for": item.id });
+    "data-date-for": item.id, "data-focus": `${item.id}:due-date` });
   input.value = editing.draft;
   input.addEventListener("input", () => (editing.draft = input.value));
   input.addEventListener("keydown", (e) => {
@@ -105,6 +104,5 @@ function renderEditor(item, save) {
       finish(input.validity.valid ? input.value : null);
     }
   }, 0));
-  keepFocus(input, `[data-date-for="${CSS.escape(item.id)}"]`);
   return editor;
 }

@@ -1,4 +1,5 @@
-// The panel's one DOM helper, shared by panel.js and its feature modules (people.js, dates.js).
+// The panel's one DOM helper, shared by panel.js and its feature modules (people.js, dates.js). Focus across
+// re-renders is focus.js's: a control that must keep it carries a data-focus key.
 
 // h("button", { class: "x", onclick: fn, "aria-label": "…" }, child, …): attributes, listeners (on…), children
 // (nodes or text; null and false are skipped, arrays are flattened).
@@ -15,18 +16,4 @@ export function h(tag, attrs = {}, ...children) {
     if (child != null && child !== false) el.append(child instanceof Node ? child : document.createTextNode(child));
   }
   return el;
-}
-
-// A control the panel re-creates on every render keeps the keyboard focus: when `selector` matched the focused
-// element before the render, the same control in the new tree gets it back (once the new tree is in the page).
-export function keepFocus(container, selector) {
-  const active = document.activeElement;
-  if (!active || !active.matches || !active.matches(selector)) return;
-  const caret = typeof active.selectionStart === "number" ? [active.selectionStart, active.selectionEnd] : null;
-  queueMicrotask(() => {
-    const target = container.matches(selector) ? container : container.querySelector(selector);
-    if (!target || !target.isConnected) return;
-    target.focus();
-    if (caret) try { target.setSelectionRange(...caret); } catch (err) { /* not a text input */ }
-  });
 }

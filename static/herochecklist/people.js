@@ -3,7 +3,7 @@
 // as the current user (Connect: AP.request; Forge: requestJira), and live only in this page's memory: our server
 // is sent the accountId and nothing else about a person, so no name, email or avatar can reach its database or logs.
 
-import { h, keepFocus } from "./dom.js";
+import { h } from "./dom.js";
 
 const SEARCH_MAX = 10; // people listed by the picker
 const BULK_MAX = 50; // accountIds per lookup: one call for any realistic checklist, a URL far under every limit
@@ -132,10 +132,9 @@ export function assigneeControl(item, assign) {
   const id = item.assigneeAccountId;
   const button = h("button", {
     type: "button", class: "hc-chip hc-assignee" + (id ? "" : " hc-unset"), "data-assignee-for": item.id,
-    "data-item-text": item.text, "aria-haspopup": "listbox", onclick: () => openPicker(item),
+    "data-focus": `${item.id}:assignee`, "data-item-text": item.text, "aria-haspopup": "listbox", onclick: () => openPicker(item),
     "aria-label": id ? `Assignee of ${item.text}: ${nameOf(id)}` : `Assign ${item.text}`,
   }, id ? personChip(id) : "Assign");
-  keepFocus(button, `[data-assignee-for="${CSS.escape(item.id)}"]`);
   return button;
 }
 
@@ -176,7 +175,7 @@ function renderPicker(item, assign) {
   const input = h("input", {
     type: "text", class: "hc-picker-input", role: "combobox", "aria-controls": "hc-people",
     "aria-autocomplete": "list", "aria-label": `Assign ${item.text} to`, placeholder: "Search people",
-    autocomplete: "off", spellcheck: "false", "data-picker-for": item.id,
+    autocomplete: "off", spellcheck: "false", "data-picker-for": item.id, "data-focus": `${item.id}:picker`,
   });
   input.value = picker.query;
   input.addEventListener("input", () => {
@@ -216,7 +215,6 @@ function renderPicker(item, assign) {
     if (pickerEl === el && !el.contains(document.activeElement)) closePicker(item.id, { focus: false });
   }, 0));
   pickerEl = el;
-  keepFocus(input, `[data-picker-for="${CSS.escape(item.id)}"]`);
   paint();
   return el;
 }
@@ -294,9 +292,8 @@ export function mineFilter(items) {
   if (!me || !items.some((item) => !item.isHeader)) return null;
   const total = items.filter((item) => !item.isHeader).length;
   const mine = items.filter((item) => !item.isHeader && item.assigneeAccountId === me).length;
-  const button = h("button", { type: "button", class: "hc-mine", "aria-pressed": String(mineOnly),
+  const button = h("button", { type: "button", class: "hc-mine", "data-focus": "mine", "aria-pressed": String(mineOnly),
     onclick: () => { mineOnly = !mineOnly; render(); } }, "Only my items");
-  keepFocus(button, ".hc-mine");
   return h("div", { class: "hc-filterbar" }, button, mineOnly
     ? h("span", { class: "hc-filter-note" },
       mine ? `Showing ${mine} of ${total} items: those assigned to you.` : "No items are assigned to you.")
