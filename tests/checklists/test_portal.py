@@ -7,6 +7,7 @@ import re
 import httpx
 import pytest
 
+from checklists.models import SiteStatus
 from devhost.keys import connect_token
 
 pytestmark = pytest.mark.django_db
@@ -123,7 +124,6 @@ def test_the_forge_portal_module_reads_only_visible_items_of_its_request(client,
 
 
 def test_a_site_status_counts_and_reads_on_the_portal_as_in_the_panel(client, api, standin, settings, tenant):
-    from checklists.models import SiteStatus
 
     SiteStatus.objects.create(tenant=tenant, key="shipped", name="Shipped", color="#36b37e", counts_as_done=True)
     api.put_text("- [shipped] reset your password {customer}\n- [ ] check the logs {customer}\n")

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from contacts import services
 from contacts.models import Contact, ContactLink, EmailDelivery, PollCursor, SyncState
-from contacts.tasks import marketplace_poll_task
+from contacts.tasks import hubspot_push_claim_task, marketplace_poll_task
 from core.db import atomic
 from devhost.marketplace import MarketplaceStandIn, license_record
 from tenants.models import Tenant
@@ -245,7 +245,6 @@ def test_a_contact_renamed_while_its_push_is_in_flight_stays_pending_for_its_new
 
 
 def test_a_push_delivered_again_after_settling_its_batch_queues_the_emails_its_first_delivery_may_have_lost(hubspot):
-    from contacts.tasks import hubspot_push_claim_task
 
     ingest(license_record(1))  # pushed and onboarded at once (eager tasks)
     assert EmailDelivery.objects.filter(sent_at__isnull=False).count() == 2

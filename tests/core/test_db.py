@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.auth.models import Group
 
-from core.db import atomic, on_commit
+from core.db import _WRITER_THREADS, atomic, on_commit
 
 
 @pytest.mark.django_db(transaction=True)
@@ -104,8 +104,6 @@ def test_a_sqlite_transaction_waits_for_its_turn_held_by_another_process(other_w
 @SQLITE_ONLY
 @pytest.mark.django_db(transaction=True)
 def test_the_turn_is_given_back_at_commit_before_the_callbacks_and_at_rollback(other_writer):
-    from core.db import _WRITER_THREADS
-
     other_writer.stdin.close()
     other_writer.wait(30)
     seen = []
@@ -132,8 +130,6 @@ def test_a_block_inside_a_transaction_takes_no_turn(other_writer):
 @pytest.mark.django_db(transaction=True)
 def test_a_writer_waits_for_its_turn_no_longer_than_for_sqlites_lock(other_writer):
     from django.db import OperationalError, connection
-
-    from core.db import _WRITER_THREADS
 
     options = connection.settings_dict.setdefault("OPTIONS", {})
     saved = options.get("timeout")
