@@ -2,8 +2,8 @@
 // - A write of one item sends that item's ETag (If-Match "item-<id>-<version>"), so edits of different items never
 //   conflict; a 412 carries the item as stored now, and the panel shows theirs beside the user's own, kept.
 // - While the panel is visible it polls the checklist once a second with If-None-Match (304 while nothing changed;
-//   chosen over server-sent events by measurement, see bench/RESULTS.md), and applies a change without taking the
-//   user's text or focus away.
+//   chosen over server-sent events by measurement, see bench/RESULTS.md); panel.js renders a change as any other,
+//   which keeps the user's focus, caret and open editor.
 
 export const POLL_MS = 1000;
 const MAX_BACKOFF_MS = 15000;
@@ -24,69 +24,6 @@ export function adoptVersion(state, version, refreshNow) {
 export function uniqueItems(items) {
   const latest = new Map(items.map((item) => [item.id, item]));
   return [...latest.keys()].map((id) => latest.get(id));
-}
-
-let rerendering = false;
-// True while a live update redraws the panel: an editor taken out of the page then is not "left" by its user.
-export const isRerendering = () => rerendering;
-
-function focusedControl(root) {
-  const active = document.activeElement;
-  if (!active || active === root || !root.contains(active)) return null;
-  let selection = null;
-  try {
-    if (typeof active.selectionStart === "number") selection = [active.selectionStart, active.selectionEnd];
-  } catch (err) {
-    selection = null;
-  }
-  return {
-    node: active,
-    row: active.closest("[data-id]")?.dataset.id,
-    label: active.getAttribute("aria-label"),
-    kind: active.classList[0],
-    editor: active.classList.contains("hc-edit"),
-    selection,
-  };
-}
-
-function findAgain(root, before) {
-  const scope = before.row ? root.querySelector(`[data-id="${CSS.escape(before.row)}"]`) : root;
-  if (!scope) return null;
-  if (before.editor) {
-    // The open editor itself (its text, caret and handlers) goes back in place of the redrawn text.
-    const cell = scope.querySelector(".hc-text-cell");
-    if (!cell) return null;
-    cell.replaceWith(before.node);
-    return before.node;
-  }
-  if (before.label) {
-    const same = scope.querySelector(`[aria-label="${CSS.escape(before.label)}"]`);
-    if (same) return same;
-  }
-  return before.kind ? scope.querySelector(`.${CSS.escape(before.kind)}`) : null;
-}
-
-// Runs redraw() (which replaces the panel's DOM) and puts the user back where they were: the same control focused,
-// the same caret, an open item editor with what was typed in it.
-export function redrawKeepingFocus(root, redraw) {
-  const before = focusedControl(root);
-  rerendering = true;
-  try {
-    redraw();
-  } finally {
-    rerendering = false;
-  }
-  if (!before) return;
-  const target = findAgain(root, before);
-  if (!target) return;
-  target.focus({ preventScroll: true });
-  if (before.selection && typeof target.setSelectionRange === "function") {
-    try {
-      target.setSelectionRange(before.selection[0], before.selection[1]);
-    } catch (err) {
-      // not a text control after all
-    }
-  }
 }
 
 // Polls `path` while the page is visible; onChange(checklist) gets each new version. current() is the version the

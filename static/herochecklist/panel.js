@@ -11,7 +11,7 @@ import { menuButton } from "./menu.js";
 import { captureFocus, restoreFocus } from "./focus.js";
 import { listenForUndoKey, offerUndo, undoToast } from "./undo.js";
 import { makeDraggable, reorderedIds } from "./drag.js";
-import { adoptVersion, isRerendering, itemTag, noteItemConflict, redrawKeepingFocus, renderItemConflict,
+import { adoptVersion, itemTag, noteItemConflict, renderItemConflict,
          startLive, uniqueItems } from "./live.js";
 import { createTemplatePicker } from "./templates-picker.js";
 import { customerToggle } from "./customer-visible.js";
@@ -21,6 +21,8 @@ let base = "";
 let hostResize = () => {};
 let liveFeed = null; // live.js: polls for others' changes while the panel is visible
 let picker = null; // templates-picker.js
+let editing = null; // the open item editor, { id, input } (startEdit)
+let rendering = false; // true while render() swaps the panel's DOM
 
 // canEdit follows the server's `permissions.edit` (Jira's Edit issues on this issue). It only decides what we draw:
 // the server checks every write again and answers 403 whatever this says.
@@ -215,7 +217,21 @@ function move(item, delta) {
 }
 
 // --- rendering ------------------------------------------------------------------------------------------------
+// Replaces the panel's DOM from state. The open item editor is moved into the new tree while it is built (startEdit):
+// its blur then is no "leaving" it, hence the flag around the whole render.
 function render() {
+  rendering = true;
+  try {
+    draw();
+  } finally {
+    rendering = false;
+  }
+}
+
+function draw() {
+  // Where the user is, before building the new tree takes the open editor out of the page.
+  const focused = captureFocus(root);
+  if (editing && (state.mode !== "list" || !state.items.some((i) => i.id === editing.id))) editing = null;
   const typed = root.querySelector(".hc-add input")?.value ?? "";
   const textDraft = root.querySelector(".hc-text textarea")?.value;
   const parts = state.canEdit ? [
@@ -235,7 +251,6 @@ function render() {
     mineFilter(state.items),
     renderList(),
   ];
-  const focused = captureFocus(root);
   root.replaceChildren(...parts.filter(Boolean));
   restoreFocus(root, focused, state.focusItem);
   state.focusItem = null;
@@ -329,9 +344,12 @@ function renderItem(item, index) {
   // The text is no button (it may hold links); a click on it edits, and so does the Edit button by keyboard.
   const text = h(item.isHeader ? "h3" : "span", { class: "hc-text-cell", html: item.textHtml,
     onclick: (e) => { if (!e.target.closest("a")) startEdit(item, text); } });
+  // The item's editor, when open, goes back in place of its text: what the user typed survives any render (a write,
+  // someone else's change arriving live), and focus.js gives it focus and caret back by its data-focus key.
+  const cell = editing && editing.id === item.id ? editing.input : text;
 
   if (item.isHeader) {
-    row.append(handle, text, renderActions(item, text));
+    row.append(handle, cell, renderActions(item, text));
     return row;
   }
   const toggle = h("input", {
@@ -357,7 +375,7 @@ function renderItem(item, index) {
       accountId ? `${plain(item)} assigned to ${name}` : `${plain(item)} unassigned`)),
     dueControl(item, isDone(item.status), (dueDate) => patchItem(item, { dueDate },
       dueDate ? `${plain(item)} due ${dueDate}` : `${plain(item)}: due date removed`)));
-  row.append(handle, toggle, h("span", { class: "hc-body" }, text, meta), status, renderActions(item, text));
+  row.append(handle, toggle, h("span", { class: "hc-body" }, cell, meta), status, renderActions(item, text));
   return row;
 }
 
@@ -387,6 +405,7 @@ function startEdit(item, cell) {
   const finish = async (save) => {
     if (done) return;
     done = true;
+    editing = null;
     const text = input.value.trim();
     if (save && text && text !== item.text) {
       if (!(await patchItem(item, { text }, "Saved"))) { done = false; return; }
@@ -396,7 +415,8 @@ function startEdit(item, cell) {
     if (e.key === "Enter") { e.preventDefault(); finish(true); }
     if (e.key === "Escape") { e.preventDefault(); finish(false); }
   });
-  input.addEventListener("blur", () => { if (!isRerendering()) finish(true); }); // not when live.js redraws
+  input.addEventListener("blur", () => { if (!rendering) finish(true); }); // not when a render moves it
+  editing = { id: item.id, input };
   cell.replaceWith(input);
   input.focus();
   input.select();
@@ -411,7 +431,7 @@ function renderAdd(typed) {
     const text = input.value.trim();
     input.value = ""; // at once: the next keystrokes start the next item, and a second Enter adds nothing twice
     if (text) addItem(text, input);
-  } }, input, h("button", { type: "submit", class: "hc-primary" }, "Add"));
+  } }, input, h("button", { type: "submit", class: "hc-primary", "data-focus": "add-button" }, "Add"));
 }
 
 // Text mode. A refused text names its bad lines ("line 3"): they are listed under the box, and the first one is
@@ -513,7 +533,8 @@ export function startPanel(host) {
     liveFeed = startLive({ api, path: base, current: () => state.version, onChange: (checklist) => {
       if (state.mode === "text") return; // a text save stays based on what it opened: a change meanwhile is its 412
       state.conflict = false;
-      redrawKeepingFocus(root, () => { accept(checklist); render(); });
+      accept(checklist);
+      render(); // keeps the user's place: focus, caret and an open editor (focus.js, startEdit)
     } });
   });
 }

@@ -139,7 +139,7 @@ export function createTemplatePicker({ api, h, root, getState, write, rerender, 
   function render() {
     return h("div", { class: "hc-templates", onkeydown: onKeydown },
       h("button", { type: "button", class: "hc-template-toggle", "aria-expanded": ui.open ? "true" : "false",
-                    "aria-controls": "hc-template-menu", onclick: toggle },
+                    "aria-controls": "hc-template-menu", "data-focus": "templates", onclick: toggle },
         "Templates", h("span", { "aria-hidden": "true" }, " ▾")),
       ui.open ? h("div", { id: "hc-template-menu", class: "hc-template-menu hc-popover", role: "group",
                            "aria-label": "Templates" }, renderMenu()) : null);

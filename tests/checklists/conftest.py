@@ -1,5 +1,6 @@
 """Fixtures of the browser tests (the panel in Debian's Chromium inside the simulated Jira issue page)."""
 
+import os
 import shutil
 
 import pytest
@@ -13,10 +14,19 @@ def browser():
 
     if not shutil.which(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
-    with sync_playwright() as p:
-        browser = launch(p)
-        yield browser
-        browser.close()
+    # Playwright's sync API keeps an event loop on this thread, and the tests read the database from it too.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            browser = launch(p)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """The panel in a real browser (Debian's Chromium, driven by Playwright), inside the simulated Jira issue page,
 talking to the real app through the real auth path."""
 
-import os
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -10,9 +9,6 @@ import pytest
 from devhost.jira import DEMO_USERS
 from tenants.models import Tenant
 from tests.checklists.conftest import add, panel, tick
-
-# Playwright's sync API keeps an event loop on this thread; our assertions read the database from it.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 pytestmark = pytest.mark.django_db(transaction=True)

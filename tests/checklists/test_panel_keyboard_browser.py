@@ -1,15 +1,12 @@
 """The panel's defects seen in use (issue #17), each driven as a keyboard or mouse user would, in Debian's Chromium
 inside the simulated Jira issue page. Assertions are grouped per page load to keep the suite fast."""
 
-import os
-
 import pytest
 
 from checklists.models import ChecklistItem
 from tenants.models import Tenant
 from tests.checklists.conftest import panel
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

@@ -4,7 +4,6 @@ due dates with overdue and due-today states on the user's own calendar, and the 
 control is driven from the keyboard; the server keeps the accountId and nothing else about a person."""
 
 import logging
-import os
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,8 +15,6 @@ from core.logging import JSONFormatter
 from devhost.jira import DEMO_USER
 from tenants.models import Tenant
 from tests.checklists.conftest import add, panel, tick
-
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop shares the thread with the ORM
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ALINA = "557058:devhost-alina"

@@ -3,15 +3,12 @@ Edits of different items both succeed without a reload, the same item gives one 
 keeping the user's text, and a change by one appears in the other's open panel within 2 s without taking away what
 is being typed (static/herochecklist/live.js)."""
 
-import os
-
 import pytest
 
 from checklists.models import ChecklistItem
 from tenants.models import Tenant
 from tests.checklists.conftest import panel, tick, ticked
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ALICE, BOB = "557058:devhost-alice", "557058:devhost-bob"

@@ -2,7 +2,6 @@
 Jira issue page: it follows Jira's theme (not the operating system's), axe-core finds no serious or critical
 violation in either theme, nothing overlaps at 320 px, and the README's screenshots are written here."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,6 @@ import pytest
 from tenants.models import Tenant
 from tests.checklists.conftest import panel
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[2]

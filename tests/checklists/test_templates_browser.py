@@ -2,8 +2,6 @@
 Jira's pages (its project settings tab, and an issue), through the real auth path. Few page loads: each test walks
 one story."""
 
-import os
-
 import pytest
 
 from checklists.models import Checklist, ChecklistItem, SiteStatus, Template
@@ -12,7 +10,6 @@ from tenants.models import Tenant
 from tests.checklists.conftest import panel
 from tests.conftest import Api
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API keeps a loop on this thread
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ALICE, PAT, BOB = "557058:devhost-alice", "557058:devhost-pat", "557058:devhost-bob"
