@@ -510,8 +510,12 @@ DATABASE_FIXTURES = {
 
 
 def pytest_collection_modifyitems(config, items):
-    """TEST_DATABASE_TESTS_ONLY=1 (tests/run_suite.py sets it for its MongoDB half) keeps only the tests that reach the
+    """The tests marked slow run first: xdist hands tests out in this order, and one of them started last would keep
+    its worker busy after the others are done.
+
+    TEST_DATABASE_TESTS_ONLY=1 (tests/run_suite.py sets it for its MongoDB half) keeps only the tests that reach the
     database: the others ran in the SQLite half already, and a second run would only prove the same thing again."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: the rest keep their order
     if os.environ.get("TEST_DATABASE_TESTS_ONLY") != "1":
         return
     keep, drop = [], []

@@ -138,6 +138,7 @@ def authorization(tenant, standin, settings):
     return f"JWT {token}"
 
 
+@pytest.mark.slow
 def test_the_live_api_conforms_to_its_document(live_server, authorization, tmp_path):
     result, report, figures = run_schemathesis(live_server.url, authorization, tmp_path)
     cases = report["test_cases"]

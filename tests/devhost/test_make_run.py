@@ -34,6 +34,7 @@ def _versions(database: str) -> list[tuple[int, int]]:
         return db.execute("SELECT version, property_synced_version FROM checklists_checklist").fetchall()
 
 
+@pytest.mark.slow
 def test_make_run_serves_with_its_own_redis_worker_and_beat_and_stops_them_all(tmp_path):
     database = str(tmp_path / "run.sqlite3")
     app_port, jira_port = free_port(), free_port()

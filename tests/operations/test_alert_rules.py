@@ -60,6 +60,7 @@ def test_the_rules_pass_promtool_check():
     assert "SUCCESS" in result.stdout
 
 
+@pytest.mark.slow
 def test_the_rules_pass_their_unit_tests():
     result = run(tool("promtool"), "test", "rules", str(RULE_TESTS))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -104,6 +105,7 @@ def test_the_issue_s_alerts_are_all_there():
         assert by_name[name]["for"] == "10m"
 
 
+@pytest.mark.slow
 def test_the_unit_tests_catch_a_broken_rule(tmp_path):
     """The rule tests have teeth: with the Apdex threshold and the backup age loosened, promtool test fails."""
     broken = (

@@ -304,6 +304,7 @@ def test_the_audit_log_is_append_only_and_superuser_only(staff, data):
 # --- list pages at scale -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("long_db_operations")
 def test_a_list_of_100000_items_costs_a_bounded_number_of_queries(staff, data):
     # SecantusDB (the MongoDB half of the suite) is a Python server that sorts and counts by scanning every row of a
