@@ -28,6 +28,11 @@ def redis_client(url: str) -> redis.Redis:
         return _clients[url]
 
 
+def _shared_key(key: str) -> str:
+    """The Redis key of a counter or flag, kept apart from the rest of the cache's Redis database."""
+    return f"herochecklist:{key}"
+
+
 def window_count(key: str, *, ttl_seconds: int) -> int | None:
     """Adds one to the counter `key` and returns its new value; the counter goes away ttl_seconds after its first
     hit. With a shared cache (CACHE_URL) this is one pipelined round trip to Redis; Django's cache API needs three
@@ -38,8 +43,8 @@ def window_count(key: str, *, ttl_seconds: int) -> int | None:
     try:
         if settings.CACHE_URL:
             pipe = redis_client(settings.CACHE_URL).pipeline(transaction=False)
-            pipe.set(f"herochecklist:{key}", 0, ex=ttl_seconds, nx=True)
-            pipe.incr(f"herochecklist:{key}")
+            pipe.set(_shared_key(key), 0, ex=ttl_seconds, nx=True)
+            pipe.incr(_shared_key(key))
             return int(pipe.execute()[1])
         cache.add(key, 0, timeout=ttl_seconds)
         try:
@@ -56,20 +61,20 @@ def flag_add(key: str, *, ttl_seconds: int) -> bool:
     """Raises the flag `key` for ttl_seconds unless it is up already; True when this call raised it. One SET NX on
     Redis (Django's cache.add costs twice the CPU: a new client object and pickling per call). Errors propagate."""
     if settings.CACHE_URL:
-        return bool(redis_client(settings.CACHE_URL).set(f"herochecklist:{key}", 1, ex=ttl_seconds, nx=True))
+        return bool(redis_client(settings.CACHE_URL).set(_shared_key(key), 1, ex=ttl_seconds, nx=True))
     return cache.add(key, 1, timeout=ttl_seconds)
 
 
 def flag_set(key: str, *, ttl_seconds: int) -> None:
     if settings.CACHE_URL:
-        redis_client(settings.CACHE_URL).set(f"herochecklist:{key}", 1, ex=ttl_seconds)
+        redis_client(settings.CACHE_URL).set(_shared_key(key), 1, ex=ttl_seconds)
     else:
         cache.set(key, 1, timeout=ttl_seconds)
 
 
 def flag_clear(key: str) -> None:
     if settings.CACHE_URL:
-        redis_client(settings.CACHE_URL).delete(f"herochecklist:{key}")
+        redis_client(settings.CACHE_URL).delete(_shared_key(key))
     else:
         cache.delete(key)
 
@@ -114,8 +119,8 @@ def window_take(key: str, *, limit: int, ttl_seconds: int) -> bool:
     batch = 1 if seen < LEASE_AFTER else max(1, min(MAX_LEASE, (limit - seen) // LEASE_SHARE))
     try:
         pipe = redis_client(settings.CACHE_URL).pipeline(transaction=False)
-        pipe.set(f"herochecklist:{key}", 0, ex=ttl_seconds, nx=True)
-        pipe.incrby(f"herochecklist:{key}", batch)
+        pipe.set(_shared_key(key), 0, ex=ttl_seconds, nx=True)
+        pipe.incrby(_shared_key(key), batch)
         total = int(pipe.execute()[1])
     except redis.RedisError as exc:
         _failed_open(exc)

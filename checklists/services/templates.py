@@ -5,7 +5,7 @@ import logging
 import uuid
 from typing import Any
 
-from core.db import atomic, one
+from core.db import atomic
 from core.exceptions import Conflict, ValidationFailed
 from tenants.models import Tenant
 from tenants.permissions import APP_ACCOUNT_ID
@@ -20,6 +20,7 @@ from ..models import (
     ChecklistItem,
     Template,
 )
+from ..selectors import checklist_for
 from ..statuses import SiteStatuses
 from ..validation import clean_apply_mode, clean_bool, clean_jira_id, clean_template_name
 from .items import _sync_entries
@@ -153,7 +154,7 @@ def checklist_open(*, tenant: Tenant, issue: IssueRef) -> Checklist | None:
     """The checklist of an issue, applying the matching auto-apply template the first time it is opened. That write
     is the app's own (APP_ACTOR), whoever opened the panel: a viewer who may only browse causes it but is not its
     author, and needs no edit right for it."""
-    checklist = one(Checklist.objects.filter(tenant=tenant, issue_id=issue.id))
+    checklist = checklist_for(tenant, issue.id)
     if checklist is not None:
         return checklist
     template = template_for_issue(tenant, issue)

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from operator import attrgetter
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connection
@@ -20,9 +19,8 @@ from django.utils import timezone
 from pymongo.errors import PyMongoError
 
 from core import context
-from core.db import CommitUnknown, atomic, on_commit, one
+from core.db import CommitUnknown, atomic, on_commit
 from core.exceptions import Conflict
-from core.rows import RawSelect
 from tenants.models import Tenant
 from tenants.types import IssueRef
 
@@ -33,7 +31,7 @@ from ..models import (
     ChecklistItem,
 )
 from ..progress import progress_counts
-from ..selectors import checklist_items
+from ..selectors import checklist_for, checklist_items
 from ..statuses import SiteStatuses
 from ..tasks import schedule_progress_sync
 from ..workflow_guard import settle, write_guard
@@ -82,30 +80,8 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     return {k: {"before": before[k], "after": after[k]} for k in ITEM_FIELDS if before[k] != after[k]}
 
 
-# A write's two reads, below the queryset on SQL (core/rows.py): compiling the querysets was a fifth of a PATCH.
-_CHECKLIST_OF_ISSUE = RawSelect(Checklist, ("tenant_id", "issue_id"))
-_ITEMS_OF_CHECKLIST = RawSelect(ChecklistItem, ("checklist_id",))
-_ITEM_ORDER = attrgetter("position", "created_at")
-
-
-def _stored_checklist(tenant: Tenant, issue: IssueRef) -> Checklist | None:
-    if connection.vendor == "mongodb":
-        return one(Checklist.objects.filter(tenant=tenant, issue_id=issue.id))
-    found = _CHECKLIST_OF_ISSUE(tenant.pk, issue.id)
-    return found[0] if found else None  # unique (tenant, issue)
-
-
-def _stored_items(checklist: Checklist) -> list[ChecklistItem]:
-    """The checklist's items in their order (position, then creation), as checklist_items() gives them."""
-    if connection.vendor == "mongodb":
-        return checklist_items(checklist)
-    items: list[ChecklistItem] = _ITEMS_OF_CHECKLIST(checklist.pk)
-    items.sort(key=_ITEM_ORDER)
-    return items
-
-
 def _checklist_for_write(tenant: Tenant, issue: IssueRef) -> Checklist:
-    checklist = _stored_checklist(tenant, issue)
+    checklist = checklist_for(tenant, issue.id)
     if checklist is None:
         checklist = Checklist.objects.create(
             tenant=tenant,
@@ -184,7 +160,7 @@ def _checklist_write_attempts(
             with atomic():
                 written = _checklist_attempt(tenant, issue, actor, expected_version, mutate, token)
         except _NoChange:
-            return one(Checklist.objects.filter(tenant=tenant, issue_id=issue.id))
+            return checklist_for(tenant, issue.id)
         except CommitUnknown as exc:
             # The commit's reply was lost: it may have landed. Retrying blindly would store the change twice.
             assert written is not None  # only the commit at the block's end raises this, after the attempt ran
@@ -233,7 +209,7 @@ def _checklist_attempt(
         != 1
     ):
         raise _Raced()
-    items = _stored_items(checklist)
+    items = checklist_items(checklist)
     changes = mutate(checklist, items)
     if not changes:
         raise _NoChange()  # rolls the bump back: a no-op leaves version and history alone

@@ -12,6 +12,7 @@ from tenants.types import IssueRef
 
 from .. import textformat
 from ..models import Checklist, ChecklistChange, ChecklistItem, Template
+from ..selectors import checklist_for
 from ..services import checklist_apply_template, checklist_open, template_for_issue
 from ..services.items import _sync_entries
 from ..services.writes import ITEM_FIELDS, Actor, _checklist_write
@@ -39,10 +40,10 @@ def checklist_copy_for_clone(*, tenant: Tenant, issue: IssueRef, source_issue_id
     """A clone gets its source's checklist: statuses reset to to do unless the site keeps them. Replaces a checklist
     the app alone wrote (an auto-applied template, when the clone link arrives after the creation event); never one a
     person has edited. Returns None when the source has no checklist."""
-    source = one(Checklist.objects.filter(tenant=tenant, issue_id=source_issue_id))
+    source = checklist_for(tenant, source_issue_id)
     if source is None or source_issue_id == issue.id:
         return None
-    target = one(Checklist.objects.filter(tenant=tenant, issue_id=issue.id))
+    target = checklist_for(tenant, issue.id)
     if target is not None and not _written_by_app_only(target):
         return target
     keep = tenant.clone_keeps_statuses
@@ -66,7 +67,7 @@ def checklist_copy_for_clone(*, tenant: Tenant, issue: IssueRef, source_issue_id
         )
     except Conflict:
         # Someone wrote in between (a person, or the creation event's template): theirs stands.
-        return one(Checklist.objects.filter(tenant=tenant, issue_id=issue.id))
+        return checklist_for(tenant, issue.id)
 
 
 def checklist_issue_moved(*, tenant: Tenant, issue: IssueRef) -> bool:
@@ -117,7 +118,7 @@ def checklist_post_function(*, tenant: Tenant, issue: IssueRef, config: dict) ->
     else:
         template = template_for_issue(tenant, issue)
         if template is None:
-            return one(Checklist.objects.filter(tenant=tenant, issue_id=issue.id))
+            return checklist_for(tenant, issue.id)
     return checklist_apply_template(
         tenant=tenant, issue=issue, actor=WORKFLOW_ACTOR, template=template, mode=config["mode"]
     )

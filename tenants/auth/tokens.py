@@ -97,8 +97,8 @@ def _decode(token: str, key: Any, algorithm: str, *, required: list[str], **kwar
 
 
 # Bounded like every per-process cache (core/ttlcache.py); a token outlives no Connect or panel token's lifetime here.
-_verified: TTLCache[Claims] = TTLCache(lambda: VERIFIED_SECONDS, max_entries=1024)
 VERIFIED_SECONDS = 900
+_verified: TTLCache[Claims] = TTLCache(lambda: VERIFIED_SECONDS, max_entries=1024)
 
 
 def _verify(token: str, key: Any, algorithm: str, required: list[str], kwargs: dict[str, Any]) -> Claims:
