@@ -89,6 +89,7 @@ def _child(spec: dict) -> None:
         stats.print_stats(45)
         stats.print_stats(r"/work/main/(checklists|tenants|core)/", 40)  # our own functions, for the breakdown
         stats.print_callees(r"_checklist_attempt")
+        stats.sort_stats("tottime").print_stats(30)  # where the time itself is spent, whoever called
         print(out.getvalue(), file=sys.stderr)
     print(json.dumps(results))
 

@@ -21,7 +21,7 @@ from core import context
 from core.counters import window_take
 from core.db import CommitUnknown
 from core.exceptions import Conflict, NotFound, ValidationFailed
-from core.fastjson import OrjsonRenderer
+from core.fastjson import Encoded, OrjsonRenderer
 from core.identifiers import is_jira_id
 from core.middleware import api_exception_response
 from tenants import permissions
@@ -280,7 +280,7 @@ def _checklist_response(
     checklist: Checklist | None,
     issue: IssueRef,
     status: int = 200,
-    item_rows: list[ItemRow] | None = None,
+    item_rows: list[ItemRow] | Encoded | None = None,
     **extra: Any,
 ) -> HttpResponse:
     rows = selectors.checklist_item_rows(checklist) if item_rows is None else item_rows
@@ -364,8 +364,8 @@ def checklist_get(request: ApiRequest, issue_id: IssueId) -> HttpResponse:
     if unchanged:
         return unchanged
     # One round trip for an existing checklist; only a missing one goes on to auto-apply a template.
-    checklist, rows = selectors.checklist_with_item_rows(request.auth.tenant, issue.id)
-    item_rows: list[ItemRow] | None = rows
+    checklist, items = selectors.checklist_with_items_json(request.auth.tenant, issue.id)
+    item_rows: Encoded | None = items
     if checklist is None:
         checklist, item_rows = services.checklist_open(tenant=request.auth.tenant, issue=issue), None
     # What this user may do here, so the panel can show itself read-only; every write is checked again regardless.

@@ -1,6 +1,8 @@
 """Reads, nothing else (serializers.py shapes the JSON). The panel's read (checklist_with_item_rows) costs one round
 trip whatever the item count: the checklist and its items together (an SQL join on SQLite, a $lookup on MongoDB)."""
 
+from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from operator import attrgetter, itemgetter
 from uuid import UUID
@@ -8,12 +10,14 @@ from uuid import UUID
 from django.db import connection
 from django.db.models import Model
 
+from core.fastjson import Encoded, dumps
 from core.rows import RawSelect, field_by_attname, row_converter
+from core.ttlcache import TTLCache
 from tenants.models import Tenant
 
 from . import mongo
 from .models import Checklist, ChecklistChange, ChecklistItem, Template
-from .serializers import ITEM_COLUMNS, ItemRow
+from .serializers import ITEM_COLUMNS, ItemRow, item_row_json
 
 MAX_HISTORY = 500
 
@@ -62,13 +66,71 @@ def checklist_with_item_rows(tenant: Tenant, issue_id: str) -> tuple[Checklist |
     return checklist, rows
 
 
-def _sql_checklist_with_item_rows(tenant: Tenant, issue_id: str) -> tuple[Checklist | None, list[ItemRow]]:
+@dataclass(frozen=True)
+class _Held:
+    """The items' JSON of one version of a checklist, as this process last read them."""
+
+    checklist_id: UUID
+    version: int
+    updated_at: datetime
+    items: Encoded
+
+
+# Every write bumps the checklist's version and updated_at in the same transaction as its items (services/writes.py;
+# so does an account's erasure, operations/privacy.py), so while both are the same the items are too: reading,
+# converting and encoding them again was half of a read (bench/RESULTS.md, session 8). updated_at guards a version
+# number met again (a restore followed by new writes); the expiry bounds how long an unused body stays in memory.
+HELD_SECONDS = 300.0
+HELD_MAX_BYTES = 64 * 1024  # ~150 items; a bigger checklist is read whole every time (at most 512 x 64 KB held)
+_held: TTLCache[_Held] = TTLCache(lambda: HELD_SECONDS, max_entries=512)
+
+
+def checklist_with_items_json(tenant: Tenant, issue_id: str) -> tuple[Checklist | None, Encoded]:
+    """The checklist of an issue and its items as the API's JSON array, in one round trip; (None, "[]") when the
+    issue has none. Items this process already holds for the checklist's current version are not read again: on SQL
+    the join leaves them out (a one-row answer), on MongoDB they are not encoded again."""
+    key = (tenant.pk, issue_id)
+    held = _held.peek(key)
+    if connection.vendor == "mongodb":
+        checklist, rows = mongo.checklist_with_items(tenant, issue_id, ITEM_COLUMNS)
+        items_read = True
+    else:
+        checklist, rows = _sql_checklist_with_item_rows(tenant, issue_id, held)
+        items_read = (
+            held is None or checklist is None or (checklist.pk, checklist.version) != (held.checklist_id, held.version)
+        )
+    if checklist is None:
+        return None, _NO_ITEMS
+    if held is not None and (checklist.pk, checklist.version, checklist.updated_at) == (
+        held.checklist_id,
+        held.version,
+        held.updated_at,
+    ):
+        return checklist, held.items
+    if not items_read:  # the same id and version but another updated_at: the join left out items it must not
+        rows = checklist_item_rows(checklist)
+    rows.sort(key=_ITEM_ORDER)
+    items = Encoded(dumps([item_row_json(row) for row in rows]))
+    fits = len(items.contents) <= HELD_MAX_BYTES
+    _held.put(key, _Held(checklist.pk, checklist.version, checklist.updated_at, items) if fits else None)
+    return checklist, items
+
+
+_NO_ITEMS = Encoded(b"[]")
+
+
+def _sql_checklist_with_item_rows(
+    tenant: Tenant, issue_id: str, held: _Held | None = None
+) -> tuple[Checklist | None, list[ItemRow]]:
     # Below the ORM: building the queryset and converting the checklist's columns again on every joined row were
     # two thirds of a read (bench/RESULTS.md, session 7). The SQL is the ORM's join written out once; the values go
-    # through the ORM's own converters (core/rows.py), the checklist's once.
+    # through the ORM's own converters (core/rows.py), the checklist's once. With `held`, the join leaves the items
+    # out when the checklist is still that id and version.
     params = [_TENANT_FIELD.get_db_prep_value(tenant.pk, connection), issue_id]
+    if held is not None:
+        params[:0] = [_CHECKLIST_PK.get_db_prep_value(held.checklist_id, connection), held.version]
     with connection.cursor() as cursor:
-        cursor.execute(_joined_sql(), params)
+        cursor.execute(_joined_sql(skip_held=held is not None), params)
         joined = cursor.fetchall()
     if not joined:
         return None, []
@@ -81,11 +143,13 @@ def _sql_checklist_with_item_rows(tenant: Tenant, issue_id: str) -> tuple[Checkl
 
 
 _TENANT_FIELD = Checklist._meta.get_field("tenant").target_field
+_CHECKLIST_PK = Checklist._meta.pk
 
 
 @cache
-def _joined_sql() -> str:
-    """SELECT the checklist's columns, then its items' (ITEM_COLUMNS), LEFT JOINed, for one tenant and issue."""
+def _joined_sql(*, skip_held: bool = False) -> str:
+    """SELECT the checklist's columns, then its items' (ITEM_COLUMNS), LEFT JOINed, for one tenant and issue.
+    skip_held: no items when the checklist's id and version are the first two parameters."""
     quote = connection.ops.quote_name
 
     def column(model: type[Model], attname: str) -> str:
@@ -98,6 +162,8 @@ def _joined_sql() -> str:
     selected = f"{columns(Checklist, 'c', mongo.CHECKLIST_COLUMNS)}, {columns(ChecklistItem, 'i', ITEM_COLUMNS)}"
     tables = f"{quote(Checklist._meta.db_table)} c LEFT JOIN {quote(ChecklistItem._meta.db_table)} i"
     joined_on = f"i.{column(ChecklistItem, 'checklist_id')} = c.{column(Checklist, 'id')}"
+    if skip_held:
+        joined_on += f" AND NOT (c.{column(Checklist, 'id')} = %s AND c.{column(Checklist, 'version')} = %s)"
     where = f"c.{column(Checklist, 'tenant_id')} = %s AND c.{column(Checklist, 'issue_id')} = %s"
     return f"SELECT {selected} FROM {tables} ON {joined_on} WHERE {where}"  # noqa: S608
 

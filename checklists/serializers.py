@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+from core.fastjson import Encoded
 from tenants.types import IssueRef
 
 from . import textformat
@@ -96,14 +97,17 @@ def item_json(item: ChecklistItem) -> dict[str, Any]:
     )
 
 
-def checklist_json(checklist: Checklist | None, issue: IssueRef, item_rows: Iterable[ItemRow]) -> dict[str, Any]:
+def checklist_json(
+    checklist: Checklist | None, issue: IssueRef, item_rows: Iterable[ItemRow] | Encoded
+) -> dict[str, Any]:
+    """item_rows may be the items' JSON already encoded (selectors.checklist_with_items_json)."""
     return {
         "issueId": issue.id,
         "issueKey": (checklist.issue_key if checklist else "") or issue.key,
         "projectId": (checklist.project_id if checklist else "") or issue.project_id,
         "issueTypeId": (checklist.issue_type_id if checklist else "") or issue.issue_type_id,
         "version": checklist.version if checklist else 0,
-        "items": [item_row_json(row) for row in item_rows],
+        "items": item_rows if isinstance(item_rows, Encoded) else [item_row_json(row) for row in item_rows],
         "progress": progress_json(checklist),
     }
 

@@ -11,14 +11,36 @@ from ninja.renderers import BaseRenderer
 from ninja.responses import NinjaJSONEncoder
 
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
-_fallback = NinjaJSONEncoder()
+
+
+class Encoded:
+    """A value already encoded as JSON (a checklist's items, kept per version), written into an answer as it is."""
+
+    __slots__ = ("contents",)
+
+    def __init__(self, contents: bytes) -> None:
+        self.contents = contents
+
+
+class _FallbackEncoder(NinjaJSONEncoder):
+    def default(self, o):
+        if isinstance(o, Encoded):
+            return orjson.loads(o.contents)
+        return super().default(o)
+
+
+_fallback = _FallbackEncoder()
+
+
+def _default(o):
+    return orjson.Fragment(o.contents) if isinstance(o, Encoded) else _fallback.default(o)
 
 
 def dumps(data) -> bytes:
     try:
-        return orjson.dumps(data, default=_fallback.default, option=_OPTIONS)
+        return orjson.dumps(data, default=_default, option=_OPTIONS)
     except orjson.JSONEncodeError:
-        return json.dumps(data, cls=NinjaJSONEncoder).encode()
+        return json.dumps(data, cls=_FallbackEncoder).encode()
 
 
 class OrjsonRenderer(BaseRenderer):

@@ -23,20 +23,28 @@ class TTLCache(Generic[V]):
     def get(self, key: Hashable, load: Callable[[], V | None], *, fresh: bool = False) -> V | None:
         """The value held for key, else load()'s, which is kept unless it is None (something missing now may exist at
         the next request: its creation must count at once). fresh=True always loads. 0 seconds: never kept."""
-        seconds = self._seconds()
-        now = time.monotonic()
-        hit = None if fresh or seconds <= 0 else self._entries.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        hit = None if fresh else self.peek(key)
+        if hit is not None:
+            return hit
         value = load()
+        self.put(key, value)
+        return value
+
+    def peek(self, key: Hashable) -> V | None:
+        """The value held for key if it has not expired, else None; loads nothing."""
+        hit = self._entries.get(key) if self._seconds() > 0 else None
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+    def put(self, key: Hashable, value: V | None) -> None:
+        """Hold value for key (None forgets it)."""
+        seconds = self._seconds()
         with self._lock:
             if value is None or seconds <= 0:
                 self._entries.pop(key, None)
             else:
                 if len(self._entries) >= self._max_entries:
                     self._entries.clear()
-                self._entries[key] = (now + seconds, value)
-        return value
+                self._entries[key] = (time.monotonic() + seconds, value)
 
     def forget(self, keys: Iterable[Hashable]) -> None:
         with self._lock:

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from checklists.models import ChecklistItem
+from checklists.services import checklist_versions_bump
 from core.db import atomic, chunked
 from tenants.jira import JiraClient, JiraError
 from tenants.models import Tenant
@@ -82,6 +84,10 @@ def _walk_replace(value, old: str, new: str):
 def accounts_pseudonymise(account_ids: set[str]) -> dict[str, str]:
     """Replace every stored reference to these accounts (assignee, author, history) with a pseudonym."""
     pseudonyms = {account: f"closed-account-{secrets.token_hex(8)}" for account in account_ids}
+    # Panels show assignees: their checklists get a new version, so the erased id is not shown from an open panel or
+    # from the items a process holds for the version it last read.
+    assigned = ChecklistItem._base_manager.filter(assignee_account_id__in=list(account_ids))
+    touched = set(assigned.values_list("checklist_id", flat=True))
     for label, fields in ACCOUNT_FIELDS.items():
         model = apps.get_model(label)
         for name in fields:
@@ -96,6 +102,7 @@ def accounts_pseudonymise(account_ids: set[str]) -> dict[str, str]:
                 rewritten = _walk_replace(rewritten, account, pseudonym)
             if rewritten != change.changes:
                 Change._base_manager.filter(pk=change.pk).update(changes=rewritten)
+    checklist_versions_bump(checklist_ids=touched)
     ReportedAccount.objects.filter(account_id__in=account_ids).delete()
     return pseudonyms
 

@@ -3,6 +3,9 @@
 import uuid
 from collections.abc import Iterable
 
+from django.db.models import F
+from django.utils import timezone
+
 from core.db import atomic
 from tenants.models import Tenant
 
@@ -36,3 +39,13 @@ def checklist_delete_for_issue(*, tenant: Tenant, issue_id: str) -> bool:
     ChecklistItem.objects.filter(checklist=checklist).delete()
     checklist.delete()
     return True
+
+
+def checklist_versions_bump(*, checklist_ids: Iterable[uuid.UUID]) -> int:
+    """A change made beside the write path (an erased account's assignments rewritten): a new version, so open panels
+    reload and no process answers with the items it holds for the old one (selectors.checklist_with_items_json). No
+    history row: no user did this."""
+    ids = list(checklist_ids)
+    if not ids:
+        return 0
+    return Checklist.objects.filter(id__in=ids).update(version=F("version") + 1, updated_at=timezone.now())

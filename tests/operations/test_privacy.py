@@ -11,8 +11,8 @@ from checklists import services as checklist_services
 from checklists.models import ChecklistChange, ChecklistItem
 from operations import backup, tasks
 from operations.models import ReportedAccount
-from operations.privacy import parse_cycle_period, personal_data_report
-from tests.conftest import issue_ref
+from operations.privacy import accounts_pseudonymise, parse_cycle_period, personal_data_report
+from tests.conftest import Api, issue_ref
 
 pytestmark = pytest.mark.django_db
 
@@ -125,3 +125,18 @@ def test_batches_of_at_most_90_and_429_waits(tenant, standin):
 )
 def test_cycle_period_formats(value, seconds):
     assert parse_cycle_period(value) == seconds
+
+
+def test_an_erased_assignee_leaves_the_panel_at_once(client, tenant):
+    api = Api(client, tenant)
+    assert api.put_text(f"- [ ] Review {{@{CLOSED}}}\n- [ ] Ship\n").status_code == 200
+    before = api.get().json()  # this process now holds the items of this version
+    assert before["items"][0]["assigneeAccountId"] == CLOSED
+    accounts_pseudonymise({CLOSED})
+    after = api.get().json()
+    assert after["version"] == before["version"] + 1  # open panels reload on their next poll
+    assert after["items"][0]["assigneeAccountId"].startswith("closed-account-")
+    assert CLOSED not in json.dumps(after)
+    # The checklist of an unrelated account's erasure keeps its version.
+    accounts_pseudonymise({"557058:nobody-here"})
+    assert api.get().json()["version"] == after["version"]
