@@ -20,6 +20,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=100, help="HubSpot's calls per window")
     parser.add_argument("--window", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=4, help="Celery worker processes")
+    parser.add_argument("--worker-log", default="", help="write the workers' log (INFO: every task's time) here")
+    parser.add_argument("--push-only", action="store_true", help="read the whole export, then start the workers")
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT / "tests"))
@@ -32,6 +34,7 @@ def main() -> None:
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp / 'sync.sqlite3'}",
         "REDIS_URL": "redis://127.0.0.1:6379/9",
+        "CACHE_URL": "redis://127.0.0.1:6379/10",  # production's shape: one cache every process shares
         "CELERY_QUEUE": queue,
         "HUBSPOT_RATE_LIMIT_KEY": queue,
         "HUBSPOT_RATE_WINDOW_SECONDS": str(args.window),

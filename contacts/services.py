@@ -1,9 +1,11 @@
 """Writes to contacts: license ingestion, HubSpot sync claims and outcomes, onboarding/offboarding emails."""
 
+import contextlib
 import functools
 import hashlib
 import logging
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import urlparse
@@ -18,8 +20,10 @@ from django.db import IntegrityError
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
+from redis.exceptions import RedisError
 
-from core.db import atomic, on_commit
+from core.counters import flag_add, flag_clear
+from core.db import atomic, atomic_or_joined, on_commit
 from core.rows import update_each
 from tenants.models import Tenant
 
@@ -84,7 +88,7 @@ def _parse_date(value) -> date | None:
         return None
 
 
-INGEST_CHUNK = 50
+INGEST_CHUNK = 10
 
 
 def license_ingest(*, records: list[dict]) -> IngestResult:
@@ -95,6 +99,10 @@ def license_ingest(*, records: list[dict]) -> IngestResult:
     tenants: dict = {}
     for start in range(0, len(records), INGEST_CHUNK):
         _ingest_chunk(records[start : start + INGEST_CHUNK], result, tenants)
+    # Each chunk's commit queued a sync of the full batches it completed (contacts go to HubSpot while a long export is
+    # still being read); this one also takes the last, partial batch.
+    if records:
+        on_commit(functools.partial(_queue_sync, full_batches_only=False))
     return result
 
 
@@ -172,22 +180,56 @@ def _ingest_chunk(records: list, result: IngestResult, tenants: dict) -> None:
 EMAIL_BATCH = 100
 
 
-def _queue(task: str, *args, **options) -> None:
+def _queue(task: str, *args, priority: int | None = None, **kwargs) -> None:
     """Queue one of contacts.tasks by its registered name: the tasks import these services, never the other way, so
     services name the tasks as the beat schedule does. ContactsConfig.ready() imports the tasks, so an unknown name is
-    a KeyError here, not a message no worker knows. options: Celery's apply_async options (priority, countdown)."""
-    current_app.tasks[f"contacts.tasks.{task}"].apply_async(args, **options)
+    a KeyError here, not a message no worker knows."""
+    options = {} if priority is None else {"priority": priority}
+    current_app.tasks[f"contacts.tasks.{task}"].apply_async(args, kwargs, **options)
+
+
+# Redis priorities (0 is the highest, the default): emails wait behind the HubSpot pushes, which have a rate limit's
+# windows to fill, and behind the checklist tasks users wait for; syncs (which queue the pushes) between them.
+SYNC_PRIORITY = 5
+EMAIL_PRIORITY = 9
 
 
 def _schedule_after_ingest(contact_ids: list[str]) -> None:
     # HubSpot first: onboarding follows a contact's successful sync (see contact_email_due).
-    _queue("hubspot_sync_task")
+    _queue_sync(full_batches_only=True)
     schedule_emails(contact_ids)
 
 
-# Redis priorities (0 is the highest, the default): emails wait behind the HubSpot pushes, which have a rate limit's
-# windows to fill, and behind the checklist tasks users wait for.
-EMAIL_PRIORITY = 9
+SYNC_QUEUED_SECONDS = 60
+
+
+def _queue_sync(*, full_batches_only: bool) -> None:
+    """Queue a HubSpot sync unless one of the same kind is queued and not started yet (it will see these contacts:
+    it counts what is pending when it starts). An ingest commits a chunk every few hundred milliseconds; a sync per
+    chunk piled up 200 syncs ahead of the pushes they queued (bench/sync). Only with a cache every process shares
+    (CACHE_URL): the worker that starts the sync must be able to lower the flag. A queueing that fails lowers it; if
+    Redis cannot say, the sync is queued (a spare sync claims nothing). Below the pushes' priority: pushes are what
+    fill HubSpot's window, a sync only feeds them."""
+    flag = f"hubspot-sync-queued:{'full' if full_batches_only else 'all'}"
+    try:
+        if settings.CACHE_URL and not flag_add(flag, ttl_seconds=SYNC_QUEUED_SECONDS):
+            return
+    except RedisError:
+        logger.warning("could not tell whether a HubSpot sync is queued; queueing one")
+    try:
+        _queue("hubspot_sync_task", full_batches_only=full_batches_only, priority=SYNC_PRIORITY)
+    except Exception:
+        with contextlib.suppress(RedisError):
+            flag_clear(flag)
+        raise
+
+
+def sync_started(*, full_batches_only: bool) -> None:
+    """A sync has started: the next commit queues another one."""
+    if not settings.CACHE_URL:
+        return
+    with contextlib.suppress(RedisError):
+        flag_clear(f"hubspot-sync-queued:{'full' if full_batches_only else 'all'}")
 
 
 def schedule_emails(contact_ids: list[str]) -> None:
@@ -345,24 +387,59 @@ def _send(contact: Contact, kind: str, connection) -> bool:
 # --- HubSpot sync claims and outcomes -------------------------------------------------------------------------------
 
 
-def contact_claim_batch(*, limit: int = 100, token: str = "") -> list[str]:
-    """Take up to `limit` pending contacts for one push, with one conditional update stamped with a claim token:
-    of two schedulers, exactly one wins each contact. Claims of a worker that died expire after a while.
-
-    token: the claimant's own, the same when a killed worker's task is delivered again (derived from the task's id).
-    Contacts it already holds and has not settled come back first: the redelivered task queues their push again
-    instead of leaving them claimed and unsent until the claim expires."""
+def contact_claim_batch(*, limit: int = 100, token: str = "", full_only: bool = False) -> list[str]:
+    """One batch of contact_claim_batches: the ids this token holds, [] when there was nothing to take."""
     token = token or uuid.uuid4().hex
-    held = contact_claimed(token=token)
-    if held:
-        return held
+    for _claimed in contact_claim_batches(tokens=[token], limit=limit, full_only=full_only):
+        return contact_claimed(token=token)
+    return []
+
+
+def contact_claim_batches(*, tokens: list[str], limit: int = 100, full_only: bool = False) -> Iterator[str]:
+    """Take batches of up to `limit` pending contacts for pushes, one per token, and yield each token as soon as its
+    batch is taken (its push can be queued at once). Each batch is one conditional update stamped with its token: of
+    two schedulers, exactly one wins each contact. Claims of a worker that died expire after a while.
+
+    tokens: the claimant's own, the same when a killed worker's task is delivered again (derived from the task's
+    id). Batches a token already holds and has not settled come first: the redelivered task queues their push again
+    instead of leaving them claimed and unsent until the claim expires. full_only: no batch of fewer than `limit`.
+
+    The pending contacts are read once for every batch, and the batches are taken in a few statements (4 batches,
+    then 8, 16...: the first pushes start at once): a read and an update per batch took 3.5 s for 200 batches while
+    the pushes waited for them (bench/sync --push-only)."""
+    held = set(
+        Contact.objects.filter(
+            sync_claim__in=tokens, sync_state=SyncState.PENDING, sync_claimed_at__isnull=False
+        ).values_list("sync_claim", flat=True)
+    )
+    yield from (token for token in tokens if token in held)
+    free = [token for token in tokens if token not in held]
     stale = timezone.now() - CLAIM_EXPIRY
     claimable = Q(sync_state=SyncState.PENDING) & (Q(sync_claimed_at__isnull=True) | Q(sync_claimed_at__lt=stale))
-    candidates = list(Contact.objects.filter(claimable).order_by("created_at").values_list("id", flat=True)[:limit])
-    if not candidates:
-        return []
-    Contact.objects.filter(claimable, id__in=candidates).update(sync_claimed_at=timezone.now(), sync_claim=token)
-    return contact_claimed(token=token)
+    candidates = list(
+        Contact.objects.filter(claimable).order_by("created_at").values_list("id", flat=True)[: limit * len(free)]
+    )
+    batches = [
+        (token, candidates[start : start + limit])
+        for token, start in zip(free, range(0, len(candidates), limit), strict=False)
+    ]
+    if full_only:
+        batches = [(token, batch) for token, batch in batches if len(batch) == limit]
+    group = 4
+    while batches:
+        taken, batches = batches[:group], batches[group:]
+        group *= 2
+        claims = {contact_id: token for token, batch in taken for contact_id in batch}
+        # Row by row under the same condition: a contact another scheduler took meanwhile stays its own, and this
+        # token's batch has one contact fewer (a token left with none is not yielded: no empty push is queued).
+        update_each(Contact, "sync_claim", claims, where=claimable, also={"sync_claimed_at": timezone.now()})
+        tokens_taken = [token for token, _ in taken]
+        holding = set(
+            Contact.objects.filter(sync_claim__in=tokens_taken, sync_state=SyncState.PENDING).values_list(
+                "sync_claim", flat=True
+            )
+        )
+        yield from (token for token in tokens_taken if token in holding)
 
 
 def contact_take_claim(*, token: str, taker: str) -> list[str]:
@@ -394,44 +471,53 @@ def contact_claimed(*, token: str) -> list[str]:
 
 
 def contact_push_payload(*, contact_ids: list[str]) -> list[dict]:
-    contacts = list(Contact.objects.filter(id__in=contact_ids, sync_state=SyncState.PENDING))
+    # Rows, not model instances: building 100 Contacts (their dates, their UUIDs) was half of a push's CPU.
+    pending = Contact.objects.filter(id__in=contact_ids, sync_state=SyncState.PENDING)
+    contacts = list(pending.values_list("id", "email", "display_name"))
     roles: dict = {}
-    for contact_id, role in ContactLink.objects.filter(contact_id__in=[c.id for c in contacts]).values_list(
-        "contact_id", "role"
-    ):
+    links = ContactLink.objects.filter(contact_id__in=[contact_id for contact_id, _, _ in contacts])
+    for contact_id, role in links.values_list("contact_id", "role"):
         roles.setdefault(contact_id, set()).add(role)
     # Exactly these three things leave for HubSpot: email, name, role.
-    return [{"email": c.email, "name": c.display_name, "roles": sorted(roles.get(c.id, set()))} for c in contacts]
+    return [
+        {"email": email, "name": name, "roles": sorted(roles.get(contact_id, set()))}
+        for contact_id, email, name in contacts
+    ]
 
 
 def contact_record_push(*, contact_ids: list[str], ids: dict[str, str], errors: dict[str, str]) -> list[str]:
     """Store a push's outcome per contact and queue the emails that became due. Returns the HubSpot ids of
-    contacts newly synced. A handful of statements per batch, whatever its size: the push phase is bound by this
-    bookkeeping, not by HubSpot's limit (bench/sync)."""
+    contacts newly synced. A handful of statements per batch, whatever its size, in one transaction (on SQLite one
+    writer's turn, not one per statement): the push phase is bound by this bookkeeping, not by HubSpot's limit
+    (bench/sync). Should it fail, nothing is stored and the batch stays claimed: its push is tried again (HubSpot
+    upserts by email, so a second push changes nothing there)."""
+    with atomic_or_joined():
+        return _record_push(contact_ids, ids, errors)
+
+
+def _record_push(contact_ids: list[str], ids: dict[str, str], errors: dict[str, str]) -> list[str]:
     now = timezone.now()
-    contacts = list(Contact.objects.filter(id__in=contact_ids).only("id", "email"))
-    synced = [c for c in contacts if c.email in ids]
+    contacts = list(Contact.objects.filter(id__in=contact_ids).values_list("id", "email"))
+    synced = {contact_id: ids[email] for contact_id, email in contacts if email in ids}  # id -> HubSpot's id
     failed: dict[str, list] = {}
-    for contact in contacts:
-        if contact.email not in ids and contact.email in errors:
-            failed.setdefault(errors[contact.email][:500], []).append(contact.id)
+    for contact_id, email in contacts:
+        if email not in ids and email in errors:
+            failed.setdefault(errors[email][:500], []).append(contact_id)
     if synced:
-        for contact in synced:
-            contact.hubspot_id = ids[contact.email]
-        update_each(Contact, "hubspot_id", {c.id: c.hubspot_id for c in synced})
+        update_each(Contact, "hubspot_id", synced)
         # Only contacts still claimed: one renamed while this push was in flight was released (license_ingest) and
         # stays pending, so its new name goes out with the next push.
-        Contact.objects.filter(id__in=[c.id for c in synced], sync_claimed_at__isnull=False).update(
+        Contact.objects.filter(id__in=list(synced), sync_claimed_at__isnull=False).update(
             sync_state=SyncState.SYNCED, synced_at=now, last_error="", sync_claimed_at=None
         )
     for reason, failed_ids in failed.items():  # usually one reason (HubSpot's INVALID_EMAIL), so one statement
         Contact.objects.filter(id__in=failed_ids).update(
             sync_state=SyncState.FAILED, last_error=reason, sync_claimed_at=None
         )
-    settled = {c.id for c in synced} | {i for group in failed.values() for i in group}
+    settled = set(synced) | {i for group in failed.values() for i in group}
     # Neither in HubSpot's results nor in its errors: released, so the next sync pushes it again, an attempt counted;
     # after MAX_SYNC_ATTEMPTS it fails (with its reason) rather than being pushed every few minutes for ever.
-    unsettled = [c.id for c in contacts if c.id not in settled]
+    unsettled = [contact_id for contact_id, _ in contacts if contact_id not in settled]
     if unsettled:
         Contact.objects.filter(id__in=unsettled).update(
             sync_claimed_at=None, sync_attempts=F("sync_attempts") + 1, last_error=UNANSWERED
@@ -441,7 +527,7 @@ def contact_record_push(*, contact_ids: list[str], ids: dict[str, str], errors: 
         )
     # After the states above are stored: outside a transaction this runs at once.
     on_commit(functools.partial(schedule_emails, [str(i) for i in contact_ids]))
-    return [c.hubspot_id for c in synced]
+    return list(synced.values())
 
 
 def contact_mark_failed(*, contact_id, reason: str) -> None:

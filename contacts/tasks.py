@@ -37,14 +37,18 @@ def marketplace_poll_task(self) -> None:
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True)
-def hubspot_sync_task(self) -> int:
+def hubspot_sync_task(self, full_batches_only: bool = False) -> int:
     """Claim pending contacts in batches of 100 and queue one push per batch. Each batch's claim token derives from
     this task's id, so if a worker dies between a claim and its queueing, the task delivered again finds the batch
-    it holds and queues it then (instead of it waiting, claimed, for the claim to expire)."""
+    it holds and queues it then (instead of it waiting, claimed, for the claim to expire).
+
+    full_batches_only: during an ingest, only batches of 100: each push is one call of HubSpot's limit whatever its
+    size, so a partial batch would waste one. The ingest's last sync takes the rest."""
     from .hubspot import MAX_BATCH
     from .models import Contact, SyncState
-    from .services import contact_claim_batch
+    from .services import contact_claim_batches, sync_started
 
+    sync_started(full_batches_only=full_batches_only)
     if not settings.HUBSPOT_ACCESS_TOKEN:
         logger.info("hubspot sync skipped: HUBSPOT_ACCESS_TOKEN is not set")
         return 0
@@ -52,11 +56,9 @@ def hubspot_sync_task(self) -> int:
     # Bounded by what is pending now: contacts that a failed push releases meanwhile wait for the next run,
     # instead of being claimed again and again by this one.
     rounds = Contact.objects.filter(sync_state=SyncState.PENDING).count() // MAX_BATCH + 1
+    tokens = [f"{run}{n:08x}" for n in range(rounds)]
     batches = 0
-    for n in range(rounds):
-        token = f"{run}{n:08x}"
-        if not contact_claim_batch(limit=MAX_BATCH, token=token):
-            break
+    for token in contact_claim_batches(tokens=tokens, limit=MAX_BATCH, full_only=full_batches_only):
         hubspot_push_claim_task.delay(token)
         batches += 1
     return batches

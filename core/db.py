@@ -13,12 +13,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from contextlib import ContextDecorator
+from contextlib import ContextDecorator, nullcontext
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, OperationalError, connections, transaction
+from django.db.backends.signals import connection_created
 from django.db.models import Model, QuerySet
+from django.dispatch import receiver
 
 from .metrics import AFTER_COMMIT_FAILURES
 
@@ -172,6 +174,12 @@ def atomic(using: str | Callable[..., Any] = DEFAULT_DB_ALIAS) -> Any:
     return _Atomic(using)
 
 
+def atomic_or_joined(using: str = DEFAULT_DB_ALIAS) -> Any:
+    """A transaction of its own outside one; inside one, nothing more (no savepoint: the surrounding transaction
+    is all or nothing already, and a savepoint costs two statements)."""
+    return nullcontext() if connections[using].in_atomic_block else atomic(using)
+
+
 def on_commit(func, using: str = DEFAULT_DB_ALIAS, robust: bool = True) -> None:
     """Run func after the surrounding atomic() commits (at once when there is none), on either backend.
     Robust by default: these callbacks queue background work, and a broker hiccup must not fail a committed write
@@ -237,19 +245,53 @@ def _forget_writer_locks_in_child() -> None:
 
 os.register_at_fork(after_in_child=_forget_writer_locks_in_child)
 
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
-def _writer_file(alias: str) -> Any:
-    """The lock file beside the database, opened once per process; None when it cannot be (a read-only directory):
-    writers then meet SQLite's own lock only."""
+
+def _autocommit_write_turn(execute, sql, params, many, context):
+    """A write outside any transaction (a queryset's update(), a save()) is a transaction of its own: it takes a
+    writer's turn too. Left to SQLite's own lock, the HubSpot pushes' single updates waited behind an ingest's chunks
+    for a second or more each (bench/sync)."""
+    connection = context["connection"]
+    if connection.in_atomic_block or not sql.lstrip()[:7].upper().startswith(_WRITES):
+        return execute(sql, params, many, context)
+    turn = _WriterTurn(connection.alias)
+    turn.take()
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        turn.give_back()
+
+
+@receiver(connection_created)
+def _take_turns_on_sqlite(sender, connection, **kwargs) -> None:
+    if connection.vendor == "sqlite" and _autocommit_write_turn not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_autocommit_write_turn)
+
+
+def _writer_files_of(alias: str) -> tuple[Any, Any] | None:
+    """The lock files beside the database (the turn, and the line for it), opened once per process; None when they
+    cannot be (a read-only directory): writers then meet SQLite's own lock only."""
     name = str(connections[alias].settings_dict["NAME"])
-    path = f"{name}.writer-lock"
-    if path not in _writer_files:
+    if name not in _writer_files:
         try:
-            _writer_files[path] = open(path, "a+b")  # noqa: SIM115 (held for the process's lifetime)
+            # Held for the process's lifetime.
+            _writer_files[name] = (open(f"{name}.writer-lock", "a+b"), open(f"{name}.writer-line", "a+b"))  # noqa: SIM115
         except OSError:
-            logger.warning("no SQLite writer lock file; writers poll for SQLite's lock", extra={"path": path})
-            _writer_files[path] = None
-    return _writer_files[path]
+            logger.warning("no SQLite writer lock files; writers poll for SQLite's lock", extra={"database": name})
+            _writer_files[name] = None
+    return _writer_files[name]
+
+
+def _flock_until(handle: Any, deadline: float) -> None:
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise OperationalError("database is locked (no writer's turn in time)") from None
+            time.sleep(_FILE_LOCK_POLL_SECONDS)
 
 
 class _WriterTurn:
@@ -274,15 +316,20 @@ class _WriterTurn:
         if not threads.acquire(timeout=patience):
             raise OperationalError("database is locked (no writer's turn in time)")
         try:
-            handle = _writer_file(self.using)
-            while handle is not None:
+            files = _writer_files_of(self.using)
+            handle = None
+            if files is not None:
+                turn, line = files
+                # The line first, then the turn: a process that has just given the turn back cannot take it again
+                # while another waits (it waits in line behind it). Without it, one process writing chunk after
+                # chunk (a Marketplace ingest) took the turn back within microseconds, and writers polling every
+                # millisecond waited for all of it (bench/RESULTS.md, session 8).
+                _flock_until(line, deadline)
                 try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise OperationalError("database is locked (no writer's turn in time)") from None
-                    time.sleep(_FILE_LOCK_POLL_SECONDS)
+                    _flock_until(turn, deadline)
+                finally:
+                    fcntl.flock(line, fcntl.LOCK_UN)
+                handle = turn
         except BaseException:
             threads.release()
             raise

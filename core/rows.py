@@ -5,13 +5,12 @@ The conversion is the ORM's own: the backend's converters and the field's (UUIDs
 text, booleans from 0/1, dates), found once per model and columns, then run only on the columns that have any."""
 
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
 from typing import Any
 
 from django.db import connection
-from django.db.models import Field, Model
+from django.db.models import Field, Model, Q
 
-from .db import atomic
+from .db import atomic_or_joined
 
 RowConverter = Callable[[Sequence[Any]], tuple[Any, ...]]
 _CONVERTERS: dict[tuple[str, type[Model], tuple[str, ...]], RowConverter] = {}
@@ -84,28 +83,85 @@ class RawSelect:
         return [self.model.from_db(connection.alias, self.attnames, convert(row)) for row in rows]
 
 
-def update_each(model: type[Model], attname: str, values: dict[Any, Any]) -> None:
+def update_each(
+    model: type[Model],
+    attname: str,
+    values: dict[Any, Any],
+    *,
+    where: Q | None = None,
+    also: dict[str, Any] | None = None,
+) -> int:
     """Sets `attname` of each row (by primary key) to its own value, in one round trip: executemany on SQL, one
     bulk_write on MongoDB (inside the block's transaction, if any). What bulk_update does, without compiling a CASE
-    expression of every row (24 ms of CPU for 100 rows on SQLite, where this takes one or two)."""
+    expression of every row (24 ms of CPU for 100 rows on SQLite, where this takes one or two).
+
+    where: only rows that match it are changed (checked row by row in the same statement, so a concurrent writer's
+    change is never overwritten). also: further fields set to one value on every row changed. Returns how many rows
+    changed."""
     if not values:
-        return
+        return 0
     pk = model._meta.pk
     assert pk is not None
-    field = field_by_attname(model, attname)
-    rows = [(field.get_db_prep_save(v, connection), pk.get_db_prep_value(k, connection)) for k, v in values.items()]
+    fields = [field_by_attname(model, attname), *(field_by_attname(model, name) for name in also or {})]
+    constants = [f.get_db_prep_save(v, connection) for f, v in zip(fields[1:], (also or {}).values(), strict=True)]
     # All or none, as bulk_update: outside a block SQLite's executemany would commit row by row. Inside one, no
     # savepoint is needed.
-    with nullcontext() if connection.in_atomic_block else atomic():
+    with atomic_or_joined():
         if connection.vendor == "mongodb":
-            from pymongo import UpdateOne
-
-            collection = connection.get_collection(model._meta.db_table)  # type: ignore[attr-defined]
-            requests = [UpdateOne({pk.column: key}, {"$set": {field.column: value}}) for value, key in rows]
-            collection.bulk_write(requests, ordered=False, session=connection.session)  # type: ignore[attr-defined]
-            return
+            return _update_each_mongo(model, attname, values, where, also or {})
+        condition, condition_params = _where_sql(model, where) if where is not None else ("", [])
+        rows = [
+            (
+                fields[0].get_db_prep_save(v, connection),
+                *constants,
+                pk.get_db_prep_value(k, connection),
+                *condition_params,
+            )
+            for k, v in values.items()
+        ]
         quote = connection.ops.quote_name
-        # Only names from the model's metadata go into the text; the values are parameters.
-        table, column, key = quote(model._meta.db_table), quote(field.column), quote(pk.column)
+        # Only names from the model's metadata (and the ORM's own compiled condition) go into the text; the values
+        # are parameters.
+        assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+        sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(pk.column)} = %s"  # noqa: S608
+        if condition:
+            sql += f" AND ({condition})"
         with connection.cursor() as cursor:
-            cursor.executemany(f"UPDATE {table} SET {column} = %s WHERE {key} = %s", rows)  # noqa: S608
+            cursor.executemany(sql, rows)
+            return cursor.rowcount
+
+
+def _where_sql(model: type[Model], where: Q) -> tuple[str, list]:
+    query = model._base_manager.filter(where).query
+    sql, params = query.where.as_sql(query.get_compiler(connection=connection), connection)
+    return sql, list(params)
+
+
+def _update_each_mongo(model: type[Model], attname: str, values: dict, where: Q | None, also: dict) -> int:
+    pk = model._meta.pk
+    assert pk is not None
+    if where is not None or also:
+        # One update per distinct value, through the ORM (which writes the condition): on MongoDB, writes of other
+        # documents never wait for these.
+        keys_by_value: dict[Any, list] = {}
+        for key, value in values.items():
+            keys_by_value.setdefault(value, []).append(key)
+        manager = model._base_manager
+        condition = where if where is not None else Q()
+        return sum(
+            manager.filter(condition, pk__in=keys).update(**{attname: value}, **also)
+            for value, keys in keys_by_value.items()
+        )
+    from pymongo import UpdateOne
+
+    field = field_by_attname(model, attname)
+    collection = connection.get_collection(model._meta.db_table)  # type: ignore[attr-defined]
+    requests = [
+        UpdateOne(
+            {pk.column: pk.get_db_prep_value(k, connection)},
+            {"$set": {field.column: field.get_db_prep_save(v, connection)}},
+        )
+        for k, v in values.items()
+    ]
+    result = collection.bulk_write(requests, ordered=False, session=connection.session)  # type: ignore[attr-defined]
+    return result.matched_count

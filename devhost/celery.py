@@ -3,7 +3,7 @@
 import sys
 
 
-def worker_command(queue: str, *, processes: int = 1) -> list[str]:
+def worker_command(queue: str, *, processes: int = 1, loglevel: str = "WARNING") -> list[str]:
     pool = ["--pool=solo"] if processes == 1 else ["-c", str(processes)]
     return [
         sys.executable,
@@ -16,7 +16,7 @@ def worker_command(queue: str, *, processes: int = 1) -> list[str]:
         queue,
         *pool,
         "-l",
-        "WARNING",
+        loglevel,
         "--without-heartbeat",
         "--without-gossip",
         "--without-mingle",

@@ -2,12 +2,14 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db.models import Q
 from django.utils import timezone
 
 from contacts import services
 from contacts.models import Contact, ContactLink, EmailDelivery, PollCursor, SyncState
 from contacts.tasks import hubspot_push_claim_task, marketplace_poll_task
 from core.db import atomic
+from core.rows import update_each
 from devhost.marketplace import MarketplaceStandIn, license_record
 from tenants.models import Tenant
 from tenants.services import tenant_uninstall
@@ -259,3 +261,35 @@ def test_a_push_delivered_again_after_settling_its_batch_queues_the_emails_its_f
     assert len(mail.outbox) == 2
     hubspot_push_claim_task.apply(args=("sync-run-0004",), task_id="push-task-y")  # a duplicate: nothing
     assert len(mail.outbox) == 2
+
+
+def test_batches_are_claimed_once_each_and_a_sync_of_full_batches_leaves_the_partial_one(settings):
+    settings.HUBSPOT_ACCESS_TOKEN = ""  # ingestion alone
+    ingest(*(license_record(n) for n in range(125)))  # 250 contacts
+    Contact.objects.update(sync_state=SyncState.PENDING)
+    tokens = [f"sync-a-{n}" for n in range(5)]
+    assert list(services.contact_claim_batches(tokens=tokens, limit=100, full_only=True)) == tokens[:2]
+    assert [len(services.contact_claimed(token=t)) for t in tokens] == [100, 100, 0, 0, 0]
+    # Another scheduler finds the 50 left: nothing while only full batches may go, then one partial batch.
+    assert list(services.contact_claim_batches(tokens=["sync-b-0"], limit=100, full_only=True)) == []
+    assert list(services.contact_claim_batches(tokens=["sync-b-0", "sync-b-1"], limit=100)) == ["sync-b-0"]
+    assert len(services.contact_claimed(token="sync-b-0")) == 50
+    # The first sync delivered again gets its two batches back and takes nothing more.
+    assert list(services.contact_claim_batches(tokens=tokens, limit=100)) == tokens[:2]
+    held = [set(services.contact_claimed(token=t)) for t in (*tokens[:2], "sync-b-0")]
+    assert sum(map(len, held)) == len(set().union(*held)) == 250  # every contact in exactly one batch
+
+
+def test_a_claim_never_takes_a_contact_another_scheduler_took_after_it_read_them(settings):
+    settings.HUBSPOT_ACCESS_TOKEN = ""
+    ingest(*(license_record(n) for n in range(5)))
+    Contact.objects.update(sync_state=SyncState.PENDING)
+    first, second = sorted(Contact.objects.values_list("id", flat=True))[:2]
+    claimable = Q(sync_state=SyncState.PENDING, sync_claimed_at__isnull=True)
+    Contact.objects.filter(id=first).update(sync_claim="other", sync_claimed_at=timezone.now())  # taken meanwhile
+    changed = update_each(
+        Contact, "sync_claim", {first: "mine", second: "mine"}, where=claimable, also={"last_error": "claimed"}
+    )
+    assert changed == 1
+    assert Contact.objects.get(id=first).sync_claim == "other" and Contact.objects.get(id=first).last_error == ""
+    assert (Contact.objects.get(id=second).sync_claim, Contact.objects.get(id=second).last_error) == ("mine", "claimed")

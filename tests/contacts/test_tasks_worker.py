@@ -116,3 +116,50 @@ def test_2000_contacts_reach_hubspot_exactly_once_despite_failures_and_a_killed_
     for path in tmp_path.iterdir():
         sent_to += [line.split(": ", 1)[1] for line in path.read_text().splitlines() if line.startswith("To: ")]
     assert len(sent_to) == len(set(sent_to)) == expected_valid
+
+
+def _queued_syncs(redis_url: str, queue: str) -> list[dict]:
+    """The hubspot_sync_task messages waiting in the broker for this queue (every priority's list), their kwargs."""
+    import base64
+    import json
+
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    found = []
+    for key in client.keys(f"{queue}*"):
+        if client.type(key) != b"list":
+            continue
+        for raw in client.lrange(key, 0, -1):
+            message = json.loads(raw)
+            if message["headers"]["task"] == "contacts.tasks.hubspot_sync_task":
+                _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+                found.append(kwargs)
+    return found
+
+
+def test_an_ingest_queues_one_sync_of_each_kind_and_the_last_takes_the_partial_batch(
+    start_worker, hubspot, settings, test_redis_url
+):
+    from celery import current_app
+
+    from contacts import services
+    from core.counters import flag_clear
+
+    settings.CACHE_URL = test_redis_url  # the flag every process shares
+    for kind in ("full", "all"):
+        flag_clear(f"hubspot-sync-queued:{kind}")
+    services.license_ingest(records=[license_record(n) for n in range(35)])  # 4 chunks, 70 contacts
+    # No worker yet: one sync of full batches (each chunk found one queued) and the ingest's last one.
+    queued = _queued_syncs(test_redis_url, current_app.conf.task_default_queue)
+    assert sorted(q["full_batches_only"] for q in queued) == [False, True]
+    start_worker(
+        CACHE_URL=test_redis_url,
+        HUBSPOT_BASE_URL=hubspot.base_url,
+        HUBSPOT_ACCESS_TOKEN=hubspot.token,
+        HUBSPOT_RATE_LIMIT_KEY=settings.HUBSPOT_RATE_LIMIT_KEY,
+    )
+    assert wait_for(lambda: not Contact.objects.filter(sync_state=SyncState.PENDING).exists(), 60)
+    # 70 contacts are no full batch: the sync of full batches took none, the last sync took them in one call.
+    assert [len(c.body["inputs"]) for c in hubspot.calls if c.path.endswith("/batch/upsert")] == [70]
+    assert Contact.objects.filter(sync_state=SyncState.SYNCED).count() == 70

@@ -103,6 +103,17 @@ def test_a_sqlite_transaction_waits_for_its_turn_held_by_another_process(other_w
 
 @SQLITE_ONLY
 @pytest.mark.django_db(transaction=True)
+def test_a_write_outside_any_transaction_waits_for_its_turn_too(other_writer):
+    done = _in_thread(lambda: Group.objects.create(name="autocommit"))  # a save() opens no transaction
+    assert not done.wait(0.5)
+    assert not Group.objects.filter(name="autocommit").exists()  # reads never wait
+    other_writer.stdin.close()
+    assert done.wait(30)
+    assert Group.objects.filter(name="autocommit").exists()
+
+
+@SQLITE_ONLY
+@pytest.mark.django_db(transaction=True)
 def test_the_turn_is_given_back_at_commit_before_the_callbacks_and_at_rollback(other_writer):
     other_writer.stdin.close()
     other_writer.wait(30)
@@ -146,3 +157,54 @@ def test_a_writer_waits_for_its_turn_no_longer_than_for_sqlites_lock(other_write
     with atomic():
         Group.objects.create(name="later")
     assert set(Group.objects.filter(name__in=["never", "later"]).values_list("name", flat=True)) == {"later"}
+
+
+def _hog(started, stop, hold_seconds: float) -> None:
+    """A process writing transaction after transaction with no pause between them, as an ingest does."""
+    import os
+    import time
+
+    try:
+        count = 0
+        while not stop.is_set():
+            with atomic():
+                Group.objects.create(name=f"hog {count}")
+                time.sleep(hold_seconds)
+            count += 1
+            started.set()
+    finally:
+        os._exit(0)  # no test teardown in the child
+
+
+@SQLITE_ONLY
+@pytest.mark.django_db(transaction=True)
+def test_a_process_writing_in_a_loop_cannot_starve_another_writer():
+    import multiprocessing
+
+    from django.db import connection
+
+    options = connection.settings_dict.setdefault("OPTIONS", {})
+    saved = options.get("timeout")
+    # Each of the hog's transactions holds the turn 50 ms; a writer that never got its turn between two of them would
+    # fail after 2 s with "database is locked".
+    options["timeout"] = 2
+    connection.close()  # the child opens its own
+    context = multiprocessing.get_context("fork")
+    started, stop = context.Event(), context.Event()
+    hog = context.Process(target=_hog, args=(started, stop, 0.05), daemon=True)
+    hog.start()
+    try:
+        assert started.wait(30)
+        for n in range(6):
+            with atomic():
+                Group.objects.create(name=f"ours {n}")
+        assert hog.is_alive()  # it wrote all along
+    finally:
+        stop.set()
+        hog.join(30)
+        options["timeout"] = saved
+    names = list(Group.objects.order_by("id").values_list("name", flat=True))
+    ours = [names.index(f"ours {n}") for n in range(6)]
+    # Taken in turns: the hog wrote between our writes, and we never waited behind more than a few of its writes.
+    assert all(later - earlier <= 4 for earlier, later in zip([names.index("hog 0"), *ours], ours, strict=False))
+    assert any(later - earlier > 1 for earlier, later in zip(ours, ours[1:], strict=False))
