@@ -9,11 +9,11 @@ api.add_router("/", site_tokens_api.router)  # the admin page's site API tokens
 api.add_router("/", portal.router)  # the Forge service portal module's read
 
 urlpatterns = [
+    path("api/v1/", api.urls),  # first: herochecklist/urls.py
     path("connect/panel", views.panel, name="connect-panel"),
     path("connect/templates", manager_views.templates_page, name="connect-templates"),
     path("connect/webhooks/issue-deleted", views.issue_deleted, name="connect-issue-deleted"),
     path("forge/events/issue-deleted", views.forge_issue_deleted, name="forge-issue-deleted"),
-    path("api/v1/", api.urls),
     path("mcp", mcp_server.mcp_endpoint, name="mcp"),
     path("connect/portal", portal.portal_panel, name="connect-portal"),
     path("connect/admin/api-tokens", admin_pages.api_tokens_page, name="connect-api-tokens"),

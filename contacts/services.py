@@ -210,7 +210,7 @@ def _queue_sync(*, full_batches_only: bool) -> None:
     (CACHE_URL): the worker that starts the sync must be able to lower the flag. A queueing that fails lowers it; if
     Redis cannot say, the sync is queued (a spare sync claims nothing). Below the pushes' priority: pushes are what
     fill HubSpot's window, a sync only feeds them."""
-    flag = f"hubspot-sync-queued:{'full' if full_batches_only else 'all'}"
+    flag = _sync_flag(full_batches_only)
     try:
         if settings.CACHE_URL and not flag_add(flag, ttl_seconds=SYNC_QUEUED_SECONDS):
             return
@@ -229,7 +229,12 @@ def sync_started(*, full_batches_only: bool) -> None:
     if not settings.CACHE_URL:
         return
     with contextlib.suppress(RedisError):
-        flag_clear(f"hubspot-sync-queued:{'full' if full_batches_only else 'all'}")
+        flag_clear(_sync_flag(full_batches_only))
+
+
+def _sync_flag(full_batches_only: bool) -> str:
+    # Per queue: deployments that share one Redis database must not hold back each other's syncs.
+    return f"hubspot-sync-queued:{settings.CELERY_TASK_DEFAULT_QUEUE}:{'full' if full_batches_only else 'all'}"
 
 
 def schedule_emails(contact_ids: list[str]) -> None:
@@ -435,9 +440,9 @@ def contact_claim_batches(*, tokens: list[str], limit: int = 100, full_only: boo
         update_each(Contact, "sync_claim", claims, where=claimable, also={"sync_claimed_at": timezone.now()})
         tokens_taken = [token for token, _ in taken]
         holding = set(
-            Contact.objects.filter(sync_claim__in=tokens_taken, sync_state=SyncState.PENDING).values_list(
-                "sync_claim", flat=True
-            )
+            Contact.objects.filter(
+                sync_claim__in=tokens_taken, sync_state=SyncState.PENDING, sync_claimed_at__isnull=False
+            ).values_list("sync_claim", flat=True)
         )
         yield from (token for token in tokens_taken if token in holding)
 

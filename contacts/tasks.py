@@ -8,7 +8,9 @@ import uuid
 
 from celery import shared_task
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
+from pymongo.errors import PyMongoError
 
 from core.db import on_commit
 
@@ -98,7 +100,12 @@ def _push(task, contact_ids: list[str]) -> None:
     ids = [str(i) for i in contact_ids]
     try:
         result = upsert_contacts(people)
-        synced = services.contact_record_push(contact_ids=ids, ids=result.ids, errors=result.errors)
+        try:
+            synced = services.contact_record_push(contact_ids=ids, ids=result.ids, errors=result.errors)
+        except (DatabaseError, PyMongoError) as exc:
+            # Nothing of the outcome was stored (one transaction) and the batch is still this push's: the task runs
+            # again and pushes it again (HubSpot upserts by email), instead of the claim waiting out its expiry.
+            raise task.retry(exc=exc, countdown=_backoff(task)) from exc
         if synced and settings.HUBSPOT_ONBOARDING_LIST_ID:
             # Its own task, retried on its own: the contacts are synced now, so a retry of this push would find
             # nothing pending and they would never join the list.

@@ -266,7 +266,8 @@ def _autocommit_write_turn(execute, sql, params, many, context):
 @receiver(connection_created)
 def _take_turns_on_sqlite(sender, connection, **kwargs) -> None:
     if connection.vendor == "sqlite" and _autocommit_write_turn not in connection.execute_wrappers:
-        connection.execute_wrappers.append(_autocommit_write_turn)
+        # First, not last: connection.execute_wrapper() removes the last wrapper when its block ends.
+        connection.execute_wrappers.insert(0, _autocommit_write_turn)
 
 
 def _writer_files_of(alias: str) -> tuple[Any, Any] | None:

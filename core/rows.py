@@ -7,6 +7,7 @@ text, booleans from 0/1, dates), found once per model and columns, then run only
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connection
 from django.db.models import Field, Model, Q
 
@@ -104,12 +105,20 @@ def update_each(
     assert pk is not None
     fields = [field_by_attname(model, attname), *(field_by_attname(model, name) for name in also or {})]
     constants = [f.get_db_prep_save(v, connection) for f, v in zip(fields[1:], (also or {}).values(), strict=True)]
+    if connection.vendor == "mongodb" and (where is not None or also):
+        # Not in a transaction of its own: each conditional update is atomic per document, and concurrent claimants
+        # of the same documents inside transactions would fail each other with a WriteConflict instead of one
+        # simply finding them taken.
+        return _update_each_mongo(model, attname, values, where, also or {})
+    try:
+        condition, condition_params = _where_sql(model, where) if where is not None else ("", [])
+    except EmptyResultSet:
+        return 0  # no row can match
     # All or none, as bulk_update: outside a block SQLite's executemany would commit row by row. Inside one, no
     # savepoint is needed.
     with atomic_or_joined():
         if connection.vendor == "mongodb":
             return _update_each_mongo(model, attname, values, where, also or {})
-        condition, condition_params = _where_sql(model, where) if where is not None else ("", [])
         rows = [
             (
                 fields[0].get_db_prep_save(v, connection),
@@ -132,8 +141,14 @@ def update_each(
 
 
 def _where_sql(model: type[Model], where: Q) -> tuple[str, list]:
+    """The ORM's own SQL for a condition on this model's table alone ("", [] when it holds for every row)."""
     query = model._base_manager.filter(where).query
-    sql, params = query.where.as_sql(query.get_compiler(connection=connection), connection)
+    if set(query.alias_map) - {model._meta.db_table}:
+        raise ValueError("update_each(where=...) takes conditions on the model's own columns only")
+    try:
+        sql, params = query.where.as_sql(query.get_compiler(connection=connection), connection)
+    except FullResultSet:
+        return "", []
     return sql, list(params)
 
 

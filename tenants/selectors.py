@@ -32,7 +32,17 @@ _cache: TTLCache[Tenant] = TTLCache(lambda: settings.TENANT_CACHE_SECONDS, max_e
 def _cached(key: tuple[str, str], load, *, fresh: bool) -> Tenant | None:
     tenant = _cache.get(key, load, fresh=fresh)  # an unknown site is not remembered: its install must count at once
     # A copy per caller: a request that changes its tenant (enable, disable) must not change another's.
-    return copy.copy(tenant) if tenant is not None else None
+    return _copy(tenant) if tenant is not None else None
+
+
+def _copy(tenant: Tenant) -> Tenant:
+    """What copy.copy() makes of a model instance (its fields, its own state), without the pickling protocol
+    copy.copy goes through for a model: a fifth of the cost of a cached tenant lookup on every request."""
+    clone = Tenant.__new__(Tenant)
+    clone.__dict__.update(tenant.__dict__)
+    clone._state = copy.copy(tenant._state)
+    clone._state.fields_cache = dict(tenant._state.fields_cache)  # as Model.__getstate__ does: not shared
+    return clone
 
 
 def tenant_for_client_key(client_key: str, *, fresh: bool = False) -> Tenant | None:

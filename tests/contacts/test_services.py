@@ -293,3 +293,7 @@ def test_a_claim_never_takes_a_contact_another_scheduler_took_after_it_read_them
     assert changed == 1
     assert Contact.objects.get(id=first).sync_claim == "other" and Contact.objects.get(id=first).last_error == ""
     assert (Contact.objects.get(id=second).sync_claim, Contact.objects.get(id=second).last_error) == ("mine", "claimed")
+    # A condition no row can meet changes nothing; one every row meets changes them all.
+    assert update_each(Contact, "sync_claim", {first: "x", second: "x"}, where=Q(id__in=[])) == 0
+    assert update_each(Contact, "sync_claim", {first: "y", second: "y"}, where=Q()) == 2
+    assert set(Contact.objects.filter(id__in=[first, second]).values_list("sync_claim", flat=True)) == {"y"}

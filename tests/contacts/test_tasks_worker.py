@@ -147,8 +147,9 @@ def test_an_ingest_queues_one_sync_of_each_kind_and_the_last_takes_the_partial_b
     from core.counters import flag_clear
 
     settings.CACHE_URL = test_redis_url  # the flag every process shares
-    for kind in ("full", "all"):
-        flag_clear(f"hubspot-sync-queued:{kind}")
+    settings.CELERY_TASK_DEFAULT_QUEUE = current_app.conf.task_default_queue  # the worker's, as in production
+    for full_batches_only in (True, False):
+        flag_clear(services._sync_flag(full_batches_only))
     services.license_ingest(records=[license_record(n) for n in range(35)])  # 4 chunks, 70 contacts
     # No worker yet: one sync of full batches (each chunk found one queued) and the ingest's last one.
     queued = _queued_syncs(test_redis_url, current_app.conf.task_default_queue)
