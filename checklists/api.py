@@ -116,13 +116,14 @@ class JsonOnlyParser(Parser):
         return super().parse_body(request)
 
 
+API_AUTH = ApiAuth()  # every route's credential check (checklists/read_lane.py runs it for the read too)
 api = ContractAPI(
     title="HeroChecklist API",
     parser=JsonOnlyParser(),
     renderer=OrjsonRenderer(),
     version="1",
     urls_namespace="api-v1",
-    auth=ApiAuth(),
+    auth=API_AUTH,
     throttle=[AccountThrottle()],
     docs_url=None,
 )
@@ -352,11 +353,18 @@ def _fields(payload: Schema, *, nullable: tuple[str, ...] = ("assigneeAccountId"
 # --- checklist endpoints -----------------------------------------------------------------------------------------
 
 
+def checklist_read_throttles() -> list[BaseThrottle]:
+    """The read's throttles: polls (If-None-Match) against their own budget, other reads against the shared one."""
+    return [live.PollAwareThrottle(AccountThrottle())]
+
+
+# Requests reach this view through checklists/read_lane.py (the same checks without ninja's dispatch); the route is
+# declared here for the OpenAPI document and the other methods.
 @router.get(
     "/issues/{issue_id}/checklist",
     response=responses({200: ChecklistOut, 304: None}),
     openapi_extra=IF_NONE_MATCH,
-    throttle=[live.PollAwareThrottle(AccountThrottle())],
+    throttle=checklist_read_throttles(),
 )
 def checklist_get(request: ApiRequest, issue_id: IssueId) -> HttpResponse:
     issue = _issue(request, issue_id)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import admin_pages, automation, manager_views, mcp_server, portal, site_tokens_api, telemetry, views
+from . import admin_pages, automation, manager_views, mcp_server, portal, read_lane, site_tokens_api, telemetry, views
 from .api import api
 from .workflow.urls import urlpatterns as workflow_urlpatterns
 
@@ -9,6 +9,7 @@ api.add_router("/", site_tokens_api.router)  # the admin page's site API tokens
 api.add_router("/", portal.router)  # the Forge service portal module's read
 
 urlpatterns = [
+    path(read_lane.ROUTE, read_lane.checklist_read),  # before ninja's own patterns, which hold the same route
     path("api/v1/", api.urls),  # first: herochecklist/urls.py
     path("connect/panel", views.panel, name="connect-panel"),
     path("connect/templates", manager_views.templates_page, name="connect-templates"),

@@ -1,0 +1,64 @@
+"""
+The checklist read (GET /api/v1/issues/{issue_id}/checklist) without django-ninja's dispatch.
+
+It is the contract's busiest call: every open panel makes it. Ninja's per-request machinery around the view (its
+path-parameter model, a temporary response, the operation lookup) cost a read about 50 µs of its 450 (bench/api,
+bench/RESULTS.md session 8) and gives this route nothing: its one parameter is a string the view checks itself.
+
+The route stays declared in checklists/api.py, so the OpenAPI document, and every other method on this path (405 from
+ninja, as before), are ninja's. This view takes the same steps as ninja's Operation.run, in the same order, with the
+same objects: the API's credential check (401), the route's throttles (429 with Retry-After), the view itself, and
+every error through the API's own exception handlers. tests/checklists/test_read_lane.py compares its answers with
+ninja's for each of those outcomes.
+"""
+
+import math
+from functools import cache
+from typing import Any
+
+from django.http import HttpRequest, HttpResponseBase
+from django.urls import URLResolver
+from django.urls.resolvers import RoutePattern
+from django.views.decorators.csrf import csrf_exempt
+from ninja.errors import AuthenticationError, Throttled
+
+from .api import API_AUTH, api, checklist_get, checklist_read_throttles
+
+ROUTE = "api/v1/issues/<issue_id>/checklist"  # the very route ninja declares (metrics label requests by route)
+
+
+@csrf_exempt  # as every ninja view: the API authenticates each call with its own credential, never a cookie
+def checklist_read(request: HttpRequest, issue_id: str) -> HttpResponseBase:
+    if request.method != "GET":
+        return ninja_view(request, issue_id)
+    try:
+        auth = API_AUTH(request)
+    except Exception as exc:
+        return api.on_exception(request, exc)
+    if not auth:
+        return api.on_exception(request, AuthenticationError())
+    request.auth = auth  # type: ignore[attr-defined]
+    waits = [throttle.wait() for throttle in checklist_read_throttles() if not throttle.allow_request(request)]
+    if waits:
+        known = [wait for wait in waits if wait is not None]
+        wait = max(known, default=None)
+        response = api.on_exception(request, Throttled(wait=wait))  # type: ignore[arg-type]
+        if wait is not None:
+            response["Retry-After"] = str(math.ceil(wait))
+        return response
+    try:
+        return checklist_get(request, issue_id)  # type: ignore[arg-type]
+    except Exception as exc:
+        return api.on_exception(request, exc)
+
+
+def ninja_view(request: HttpRequest, issue_id: str) -> Any:
+    """Ninja's own view of this path: what answers every other method, and what the tests compare with."""
+    match = _ninja_resolver().resolve(f"issues/{issue_id}/checklist")
+    return match.func(request, *match.args, **match.kwargs)
+
+
+@cache
+def _ninja_resolver() -> URLResolver:
+    patterns, _app_name, _namespace = api.urls
+    return URLResolver(RoutePattern(""), patterns)
