@@ -5,13 +5,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from operator import attrgetter, itemgetter
+from typing import Any
 from uuid import UUID
 
 from django.db import connection
 from django.db.models import Model
 
 from core.fastjson import Encoded, dumps
-from core.rows import RawSelect, field_by_attname, row_converter
+from core.rows import RawSelect, field_by_attname, instance_copy, row_converter
 from core.ttlcache import TTLCache
 from tenants.models import Tenant
 
@@ -61,7 +62,7 @@ def checklist_with_item_rows(tenant: Tenant, issue_id: str) -> tuple[Checklist |
     if connection.vendor == "mongodb":
         checklist, rows = mongo.checklist_with_items(tenant, issue_id, ITEM_COLUMNS)
     else:
-        checklist, rows = _sql_checklist_with_item_rows(tenant, issue_id)
+        checklist, rows, _raw = _sql_checklist_with_item_rows(tenant, issue_id)
     rows.sort(key=_ITEM_ORDER)
     return checklist, rows
 
@@ -74,6 +75,10 @@ class _Held:
     version: int
     updated_at: datetime
     items: Encoded
+    # The checklist's row as the database gave it, and the instance made of it: the same row again is not converted
+    # again (a copy of the instance is answered: no request shares one).
+    raw: tuple[Any, ...] | None = None
+    checklist: Checklist | None = None
 
 
 # Every write bumps the checklist's version and updated_at in the same transaction as its items (services/writes.py;
@@ -93,9 +98,9 @@ def checklist_with_items_json(tenant: Tenant, issue_id: str) -> tuple[Checklist 
     held = _held.peek(key)
     if connection.vendor == "mongodb":
         checklist, rows = mongo.checklist_with_items(tenant, issue_id, ITEM_COLUMNS)
-        items_read = True
+        items_read, raw = True, None
     else:
-        checklist, rows = _sql_checklist_with_item_rows(tenant, issue_id, held)
+        checklist, rows, raw = _sql_checklist_with_item_rows(tenant, issue_id, held)
         items_read = (
             held is None or checklist is None or (checklist.pk, checklist.version) != (held.checklist_id, held.version)
         )
@@ -112,7 +117,8 @@ def checklist_with_items_json(tenant: Tenant, issue_id: str) -> tuple[Checklist 
     rows.sort(key=_ITEM_ORDER)
     items = Encoded(dumps([item_row_json(row) for row in rows]))
     fits = len(items.contents) <= HELD_MAX_BYTES
-    _held.put(key, _Held(checklist.pk, checklist.version, checklist.updated_at, items) if fits else None)
+    held = _Held(checklist.pk, checklist.version, checklist.updated_at, items, raw, instance_copy(checklist))
+    _held.put(key, held if fits else None)
     return checklist, items
 
 
@@ -121,7 +127,7 @@ _NO_ITEMS = Encoded(b"[]")
 
 def _sql_checklist_with_item_rows(
     tenant: Tenant, issue_id: str, held: _Held | None = None
-) -> tuple[Checklist | None, list[ItemRow]]:
+) -> tuple[Checklist | None, list[ItemRow], tuple[Any, ...] | None]:
     # Below the ORM: building the queryset and converting the checklist's columns again on every joined row were
     # two thirds of a read (bench/RESULTS.md, session 7). The SQL is the ORM's join written out once; the values go
     # through the ORM's own converters (core/rows.py), the checklist's once. With `held`, the join leaves the items
@@ -133,13 +139,17 @@ def _sql_checklist_with_item_rows(
         cursor.execute(_joined_sql(skip_held=held is not None), params)
         joined = cursor.fetchall()
     if not joined:
-        return None, []
+        return None, [], None
     width = len(mongo.CHECKLIST_COLUMNS)
-    values = row_converter(Checklist, mongo.CHECKLIST_COLUMNS)(joined[0][:width])
-    checklist = Checklist.from_db(connection.alias, mongo.CHECKLIST_COLUMNS, values)
+    raw = tuple(joined[0][:width])
+    if held is not None and held.checklist is not None and raw == held.raw:
+        checklist = instance_copy(held.checklist)
+    else:
+        values = row_converter(Checklist, mongo.CHECKLIST_COLUMNS)(raw)
+        checklist = Checklist.from_db(connection.alias, mongo.CHECKLIST_COLUMNS, values)
     item_row = row_converter(ChecklistItem, ITEM_COLUMNS)
     # A LEFT JOIN: a checklist without items still comes back, as one row whose item columns are NULL.
-    return checklist, [item_row(row[width:]) for row in joined if row[width] is not None]
+    return checklist, [item_row(row[width:]) for row in joined if row[width] is not None], raw
 
 
 _TENANT_FIELD = Checklist._meta.get_field("tenant").target_field

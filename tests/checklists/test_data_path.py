@@ -241,3 +241,16 @@ def test_json_encoded_earlier_is_written_as_it_is_even_by_the_fallback_encoder()
     assert json.loads(dumps({"items": items})) == {"items": [{"id": "a"}]}
     # orjson refuses integers beyond 64 bits; the fallback encoder must still write the held JSON.
     assert json.loads(dumps({"items": items, "big": 2**70})) == {"items": [{"id": "a"}], "big": 2**70}
+
+
+def test_the_same_checklist_row_is_not_converted_again_and_each_read_gets_its_own_instance(client, tenant):
+    _filled(client, tenant).get()
+    held = selectors._held.peek((tenant.pk, "10001"))
+    first, _ = selectors.checklist_with_items_json(tenant, "10001")
+    second, _ = selectors.checklist_with_items_json(tenant, "10001")
+    assert len({id(first), id(second), id(held.checklist)}) == 3
+    first.done_count = 999  # a caller changing its instance changes nobody else's
+    assert second.done_count != 999 and selectors.checklist_with_items_json(tenant, "10001")[0].done_count != 999
+    # Any change of the row, even without a new version (the counts after a site's statuses change), is read anew.
+    Checklist.objects.filter(pk=first.pk).update(done_count=7)
+    assert selectors.checklist_with_items_json(tenant, "10001")[0].done_count == 7
