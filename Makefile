@@ -81,6 +81,7 @@ bench: install-dev browser wrk
 	$(BIN)/python -m bench.peer
 	$(BIN)/python -m bench.servers
 	$(BIN)/python -m bench.sync
+	$(BIN)/python -m bench.sync --push-only
 	$(BIN)/python -m bench.panel
 	$(BIN)/python -m bench.live
 	$(BIN)/python -m bench.datapath
