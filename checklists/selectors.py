@@ -105,6 +105,8 @@ def checklist_with_items_json(tenant: Tenant, issue_id: str) -> tuple[Checklist 
             held is None or checklist is None or (checklist.pk, checklist.version) != (held.checklist_id, held.version)
         )
     if checklist is None:
+        if held is not None:
+            _held.put(key, None)  # deleted (an issue deleted, a site purged): its text is not kept here either
         return None, _NO_ITEMS
     if held is not None and (checklist.pk, checklist.version, checklist.updated_at) == (
         held.checklist_id,

@@ -254,3 +254,12 @@ def test_the_same_checklist_row_is_not_converted_again_and_each_read_gets_its_ow
     # Any change of the row, even without a new version (the counts after a site's statuses change), is read anew.
     Checklist.objects.filter(pk=first.pk).update(done_count=7)
     assert selectors.checklist_with_items_json(tenant, "10001")[0].done_count == 7
+
+
+def test_a_deleted_checklist_leaves_no_held_items(client, tenant):
+    Api(client, tenant).put_text(ITEMS)
+    Api(client, tenant).get()
+    assert selectors._held.peek((tenant.pk, "10001")) is not None
+    services.checklist_delete_for_issue(tenant=tenant, issue_id="10001")
+    assert selectors.checklist_with_items_json(tenant, "10001")[0] is None
+    assert selectors._held.peek((tenant.pk, "10001")) is None
