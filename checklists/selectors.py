@@ -1,7 +1,7 @@
 """Reads, nothing else (serializers.py shapes the JSON). The panel's read (checklist_with_item_rows) costs one round
 trip whatever the item count: the checklist and its items together (an SQL join on SQLite, a $lookup on MongoDB)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from operator import attrgetter, itemgetter
@@ -106,20 +106,23 @@ def checklist_with_items_json(tenant: Tenant, issue_id: str) -> tuple[Checklist 
         )
     if checklist is None:
         if held is not None:
-            _held.put(key, None)  # deleted (an issue deleted, a site purged): its text is not kept here either
+            _held.put(key, None)  # deleted (an issue deleted, a site purged): dropped at the first read that sees it
         return None, _NO_ITEMS
     if held is not None and (checklist.pk, checklist.version, checklist.updated_at) == (
         held.checklist_id,
         held.version,
         held.updated_at,
     ):
+        if raw is not None and raw != held.raw:  # the same items, another row (the Jira property's synced version)
+            _held.put(key, replace(held, raw=raw, checklist=instance_copy(checklist)))
         return checklist, held.items
     if not items_read:  # the same id and version but another updated_at: the join left out items it must not
         rows = checklist_item_rows(checklist)
     rows.sort(key=_ITEM_ORDER)
     items = Encoded(dumps([item_row_json(row) for row in rows]))
     fits = len(items.contents) <= HELD_MAX_BYTES
-    held = _Held(checklist.pk, checklist.version, checklist.updated_at, items, raw, instance_copy(checklist))
+    kept = instance_copy(checklist) if raw is not None else None  # MongoDB answers no raw row to compare
+    held = _Held(checklist.pk, checklist.version, checklist.updated_at, items, raw, kept)
     _held.put(key, held if fits else None)
     return checklist, items
 

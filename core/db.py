@@ -253,7 +253,8 @@ def _autocommit_write_turn(execute, sql, params, many, context):
     writer's turn too. Left to SQLite's own lock, the HubSpot pushes' single updates waited behind an ingest's chunks
     for a second or more each (bench/sync)."""
     connection = context["connection"]
-    if connection.in_atomic_block or not sql[:16].lstrip()[:7].upper().startswith(_WRITES):
+    start = sql.lstrip()[:7] if sql[:1].isspace() else sql[:7]  # no copy of a long statement in the usual case
+    if connection.in_atomic_block or not start.upper().startswith(_WRITES):
         return execute(sql, params, many, context)
     turn = _WriterTurn(connection.alias)
     turn.take()

@@ -7,8 +7,10 @@ import pytest
 from django.core.cache import cache
 from django.test import RequestFactory
 from django.urls import resolve
+from ninja.constants import NOT_SET
 
 from checklists import read_lane
+from checklists.api import API_AUTH, api, checklist_get
 from tests.conftest import Api
 
 pytestmark = pytest.mark.django_db
@@ -76,3 +78,12 @@ def test_other_methods_are_ninjas(client, tenant):
     api = Api(client, tenant)
     response = api.call("post", api.url(), {"text": "x"})
     assert response.status_code == 405 and response["Allow"] == "GET"
+
+
+def test_the_lane_takes_the_route_as_ninja_declares_it():
+    # What the lane repeats of ninja's declaration: one method, the API's own credential check, no decorators.
+    operation = checklist_get._ninja_operation
+    assert operation.methods == ["GET"]
+    assert operation.auth_param is NOT_SET  # so ninja applies the API's: API_AUTH, which the lane calls
+    assert api.auth == [API_AUTH] or api.auth is API_AUTH
+    assert not getattr(operation, "_run_decorators", [])
