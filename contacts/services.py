@@ -412,11 +412,7 @@ def contact_claim_batches(*, tokens: list[str], limit: int = 100, full_only: boo
     The pending contacts are read once for every batch, and the batches are taken in a few statements (4 batches,
     then 8, 16...: the first pushes start at once): a read and an update per batch took 3.5 s for 200 batches while
     the pushes waited for them (bench/sync --push-only)."""
-    held = set(
-        Contact.objects.filter(
-            sync_claim__in=tokens, sync_state=SyncState.PENDING, sync_claimed_at__isnull=False
-        ).values_list("sync_claim", flat=True)
-    )
+    held = _holding(tokens)
     yield from (token for token in tokens if token in held)
     free = [token for token in tokens if token not in held]
     stale = timezone.now() - CLAIM_EXPIRY
@@ -439,12 +435,19 @@ def contact_claim_batches(*, tokens: list[str], limit: int = 100, full_only: boo
         # token's batch has one contact fewer (a token left with none is not yielded: no empty push is queued).
         update_each(Contact, "sync_claim", claims, where=claimable, also={"sync_claimed_at": timezone.now()})
         tokens_taken = [token for token, _ in taken]
-        holding = set(
-            Contact.objects.filter(
-                sync_claim__in=tokens_taken, sync_state=SyncState.PENDING, sync_claimed_at__isnull=False
-            ).values_list("sync_claim", flat=True)
-        )
+        holding = _holding(tokens_taken)
         yield from (token for token in tokens_taken if token in holding)
+
+
+def _claimed(**lookup):
+    """Pending contacts under a claim: what a claim token holds until its push settles them (or the claim is
+    released)."""
+    return Contact.objects.filter(sync_state=SyncState.PENDING, sync_claimed_at__isnull=False, **lookup)
+
+
+def _holding(tokens: list[str]) -> set[str]:
+    """Which of these claim tokens hold any contact."""
+    return set(_claimed(sync_claim__in=tokens).values_list("sync_claim", flat=True))
 
 
 def contact_take_claim(*, token: str, taker: str) -> list[str]:
@@ -452,9 +455,7 @@ def contact_take_claim(*, token: str, taker: str) -> list[str]:
     under its own token (`taker`, derived from its task id): a duplicate push of the same batch takes nothing, while
     the same push delivered again (its worker died) finds the batch it had taken."""
     taker = _taker_token(token, taker)
-    Contact.objects.filter(sync_claim=token, sync_state=SyncState.PENDING, sync_claimed_at__isnull=False).update(
-        sync_claim=taker
-    )
+    _claimed(sync_claim=token).update(sync_claim=taker)
     return contact_claimed(token=taker)
 
 
@@ -471,8 +472,7 @@ def contact_resume_emails(*, token: str, taker: str) -> None:
 
 def contact_claimed(*, token: str) -> list[str]:
     """The pending contacts this claim token holds."""
-    held = Contact.objects.filter(sync_claim=token, sync_state=SyncState.PENDING, sync_claimed_at__isnull=False)
-    return [str(i) for i in held.values_list("id", flat=True)]
+    return [str(i) for i in _claimed(sync_claim=token).values_list("id", flat=True)]
 
 
 def contact_push_payload(*, contact_ids: list[str]) -> list[dict]:

@@ -102,15 +102,15 @@ def update_each(
     changed."""
     if not values:
         return 0
-    pk = model._meta.pk
-    assert pk is not None
-    fields = [field_by_attname(model, attname), *(field_by_attname(model, name) for name in also or {})]
-    constants = [f.get_db_prep_save(v, connection) for f, v in zip(fields[1:], (also or {}).values(), strict=True)]
     if connection.vendor == "mongodb" and (where is not None or also):
         # Not in a transaction of its own: each conditional update is atomic per document, and concurrent claimants
         # of the same documents inside transactions would fail each other with a WriteConflict instead of one
         # simply finding them taken.
-        return _update_each_mongo(model, attname, values, where, also or {})
+        return _update_by_value_mongo(model, attname, values, where if where is not None else Q(), also or {})
+    pk = model._meta.pk
+    assert pk is not None
+    fields = [field_by_attname(model, attname), *(field_by_attname(model, name) for name in also or {})]
+    constants = [f.get_db_prep_save(v, connection) for f, v in zip(fields[1:], (also or {}).values(), strict=True)]
     try:
         condition, condition_params = _where_sql(model, where) if where is not None else ("", [])
     except EmptyResultSet:
@@ -119,7 +119,7 @@ def update_each(
     # savepoint is needed.
     with atomic_or_joined():
         if connection.vendor == "mongodb":
-            return _update_each_mongo(model, attname, values, where, also or {})
+            return _bulk_write_mongo(model, attname, values)
         rows = [
             (
                 fields[0].get_db_prep_save(v, connection),
@@ -153,23 +153,23 @@ def _where_sql(model: type[Model], where: Q) -> tuple[str, list]:
     return sql, list(params)
 
 
-def _update_each_mongo(model: type[Model], attname: str, values: dict, where: Q | None, also: dict) -> int:
-    pk = model._meta.pk
-    assert pk is not None
-    if where is not None or also:
-        # One update per distinct value, through the ORM (which writes the condition): on MongoDB, writes of other
-        # documents never wait for these.
-        keys_by_value: dict[Any, list] = {}
-        for key, value in values.items():
-            keys_by_value.setdefault(value, []).append(key)
-        manager = model._base_manager
-        condition = where if where is not None else Q()
-        return sum(
-            manager.filter(condition, pk__in=keys).update(**{attname: value}, **also)
-            for value, keys in keys_by_value.items()
-        )
+def _update_by_value_mongo(model: type[Model], attname: str, values: dict, where: Q, also: dict) -> int:
+    """One update per distinct value, through the ORM (which writes the condition): on MongoDB, writes of other
+    documents never wait for these."""
+    keys_by_value: dict[Any, list] = {}
+    for key, value in values.items():
+        keys_by_value.setdefault(value, []).append(key)
+    manager = model._base_manager
+    return sum(
+        manager.filter(where, pk__in=keys).update(**{attname: value}, **also) for value, keys in keys_by_value.items()
+    )
+
+
+def _bulk_write_mongo(model: type[Model], attname: str, values: dict) -> int:
     from pymongo import UpdateOne
 
+    pk = model._meta.pk
+    assert pk is not None
     field = field_by_attname(model, attname)
     collection = connection.get_collection(model._meta.db_table)  # type: ignore[attr-defined]
     requests = [
