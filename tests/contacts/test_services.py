@@ -297,3 +297,11 @@ def test_a_claim_never_takes_a_contact_another_scheduler_took_after_it_read_them
     assert update_each(Contact, "sync_claim", {first: "x", second: "x"}, where=Q(id__in=[])) == 0
     assert update_each(Contact, "sync_claim", {first: "y", second: "y"}, where=Q()) == 2
     assert set(Contact.objects.filter(id__in=[first, second]).values_list("sync_claim", flat=True)) == {"y"}
+
+
+def test_an_ingest_still_syncs_when_the_shared_cache_is_down(hubspot, settings):
+    # The flag that coalesces syncs lives in the shared cache; with the cache unreachable a sync is queued anyway.
+    settings.CACHE_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    ingest(*(license_record(n) for n in range(3)))
+    assert Contact.objects.filter(sync_state=SyncState.SYNCED).count() == 6
+    assert len([c for c in hubspot.calls if c.path.endswith("/batch/upsert")]) == 1
