@@ -40,6 +40,7 @@ def main() -> None:
         "HUBSPOT_RATE_WINDOW_SECONDS": str(args.window),
         "EMAIL_URL": "dummymail://",
         "LOG_LEVEL": "WARNING",
+        "DEBUG": "false",  # production's shape: with DEBUG on, Django logs every query the workers make
     }
     os.environ.update(env)
     os.environ["DJANGO_SETTINGS_MODULE"] = "herochecklist.settings"

@@ -47,11 +47,17 @@ class Contact(BaseModel):
     synced_at = models.DateTimeField(null=True, blank=True)
     # Set while a batch task owns this contact; cleared when it finishes. A killed worker's claim expires.
     sync_claimed_at = models.DateTimeField(null=True, blank=True)
-    sync_claim = models.CharField(max_length=32, blank=True, db_index=True)
+    sync_claim = models.CharField(max_length=32, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["sync_state", "sync_claimed_at"])]
+        indexes = [
+            models.Index(fields=["sync_state", "sync_claimed_at"]),
+            # A push finds its batch by claim token. The token leads, and the index carries the state and the claim
+            # time too: with only the token indexed, SQLite chose the (sync_state, sync_claimed_at) index for the
+            # claim's three conditions and read every pending contact, 6 ms a push with 10,000 pending (bench/sync).
+            models.Index(fields=["sync_claim", "sync_state", "sync_claimed_at"], name="contact_sync_claim_idx"),
+        ]
         permissions = [
             ("retry_sync", "Can retry the HubSpot sync of contacts"),
             ("import_licenses", "Can import licenses from a CSV report"),

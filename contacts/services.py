@@ -16,13 +16,13 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from core.counters import flag_add, flag_clear
+from core.counters import flag_add, flag_clear, shared_lock
 from core.db import atomic, atomic_or_joined, on_commit
 from core.rows import update_each
 from tenants.models import Tenant
@@ -102,7 +102,7 @@ def license_ingest(*, records: list[dict]) -> IngestResult:
     # Each chunk's commit queued a sync of the full batches it completed (contacts go to HubSpot while a long export is
     # still being read); this one also takes the last, partial batch.
     if records:
-        on_commit(functools.partial(_queue_sync, full_batches_only=False))
+        on_commit(functools.partial(sync_queue, full_batches_only=False))
     return result
 
 
@@ -196,14 +196,14 @@ EMAIL_PRIORITY = 9
 
 def _schedule_after_ingest(contact_ids: list[str]) -> None:
     # HubSpot first: onboarding follows a contact's successful sync (see contact_email_due).
-    _queue_sync(full_batches_only=True)
+    sync_queue(full_batches_only=True)
     schedule_emails(contact_ids)
 
 
 SYNC_QUEUED_SECONDS = 60
 
 
-def _queue_sync(*, full_batches_only: bool) -> None:
+def sync_queue(*, full_batches_only: bool) -> None:
     """Queue a HubSpot sync unless one of the same kind is queued and not started yet (it will see these contacts:
     it counts what is pending when it starts). An ingest commits a chunk every few hundred milliseconds; a sync per
     chunk piled up 200 syncs ahead of the pushes they queued (bench/sync). Only with a cache every process shares
@@ -230,6 +230,36 @@ def sync_started(*, full_batches_only: bool) -> None:
         return
     with contextlib.suppress(RedisError):
         flag_clear(_sync_flag(full_batches_only))
+
+
+SYNC_TURN_SECONDS = 300  # a killed sync's turn is free again after this
+SYNC_TURN_WAIT_SECONDS = 30
+
+
+@contextlib.contextmanager
+def sync_turn() -> Iterator[None]:
+    """One HubSpot sync at a time per queue. Two side by side read the same pending contacts and race for each of
+    them: an ingest's last sync, started beside its sync of full batches, spent half a second claiming nothing while
+    the first pushes waited for the CPU (bench/sync --push-only). One after the other, the second finds what the first
+    left in a few milliseconds. A sync that waits longer than SYNC_TURN_WAIT_SECONDS, or cannot reach Redis, runs
+    anyway: claims are conditional, so two syncs at once cost time, never a contact claimed twice."""
+    lock = shared_lock(
+        f"hubspot-sync-running:{settings.CELERY_TASK_DEFAULT_QUEUE}",
+        ttl_seconds=SYNC_TURN_SECONDS,
+        wait_seconds=SYNC_TURN_WAIT_SECONDS,
+    )
+    held = False
+    if lock is not None:
+        try:
+            held = lock.acquire()
+        except RedisError:
+            logger.warning("could not take the HubSpot sync's turn; syncing anyway")
+    try:
+        yield
+    finally:
+        if held:
+            with contextlib.suppress(RedisError):  # LockError too: a turn that outlived its expiry is gone already
+                lock.release()
 
 
 def _sync_flag(full_batches_only: bool) -> str:
@@ -451,12 +481,18 @@ def _holding(tokens: list[str]) -> set[str]:
 
 
 def contact_take_claim(*, token: str, taker: str) -> list[str]:
-    """A push takes over the batch a claim token holds, in one conditional update, and gets the contacts it holds
-    under its own token (`taker`, derived from its task id): a duplicate push of the same batch takes nothing, while
-    the same push delivered again (its worker died) finds the batch it had taken."""
+    """The ids of contact_take_push's batch."""
+    return [str(person["id"]) for person in contact_take_push(token=token, taker=taker)]
+
+
+def contact_take_push(*, token: str, taker: str) -> list[dict]:
+    """A push takes over the batch a claim token holds, in one conditional update, and gets what it sends of the
+    contacts it holds under its own token (`taker`, derived from its task id): a duplicate push of the same batch
+    takes nothing, while the same push delivered again (its worker died) finds the batch it had taken. The batch is
+    read by its token, not by a list of 100 ids taken first (a query fewer per push)."""
     taker = _taker_token(token, taker)
     _claimed(sync_claim=token).update(sync_claim=taker)
-    return contact_claimed(token=taker)
+    return _payload(_claimed(sync_claim=taker))
 
 
 def _taker_token(token: str, taker: str) -> str:
@@ -476,33 +512,56 @@ def contact_claimed(*, token: str) -> list[str]:
 
 
 def contact_push_payload(*, contact_ids: list[str]) -> list[dict]:
-    # Rows, not model instances: building 100 Contacts (their dates, their UUIDs) was half of a push's CPU.
-    pending = Contact.objects.filter(id__in=contact_ids, sync_state=SyncState.PENDING)
-    contacts = list(pending.values_list("id", "email", "display_name"))
-    roles: dict = {}
-    links = ContactLink.objects.filter(contact_id__in=[contact_id for contact_id, _, _ in contacts])
-    for contact_id, role in links.values_list("contact_id", "role"):
-        roles.setdefault(contact_id, set()).add(role)
-    # Exactly these three things leave for HubSpot: email, name, role.
-    return [
-        {"email": email, "name": name, "roles": sorted(roles.get(contact_id, set()))}
-        for contact_id, email, name in contacts
-    ]
+    """What a push sends of these contacts, those still pending."""
+    return _payload(Contact.objects.filter(id__in=contact_ids))
 
 
-def contact_record_push(*, contact_ids: list[str], ids: dict[str, str], errors: dict[str, str]) -> list[str]:
+def _payload(contacts) -> list[dict]:
+    """{"id", "email", "name", "roles"} per pending contact of the queryset. Exactly email, name and roles leave for
+    HubSpot (contacts.hubspot.upsert_contacts); the id stays here, for contact_record_push."""
+    # Rows, not model instances: building 100 Contacts (their dates, their UUIDs) was half of a push's CPU. The state
+    # is checked here, not in the query: given ids and a state, SQLite looked the contacts up by state (every pending
+    # one) instead of by their ids.
+    if connection.vendor == "mongodb":
+        # Two queries: the backend answered the join below with wrong values (a number for a role) on SecantusDB.
+        rows = [(*row, None) for row in contacts.values_list("id", "email", "display_name", "sync_state")]
+        links = ContactLink.objects.filter(contact_id__in=[row[0] for row in rows]).values_list("contact_id", "role")
+        rows += [(contact_id, None, None, SyncState.PENDING, role) for contact_id, role in links]
+    else:
+        # One query on SQL: a second one for the roles named the 100 ids again (1 ms of a push's 10).
+        rows = contacts.values_list("id", "email", "display_name", "sync_state", "links__role")
+    people: dict = {}
+    for contact_id, email, name, state, role in rows:
+        if email is not None and state == SyncState.PENDING:
+            people.setdefault(contact_id, {"id": contact_id, "email": email, "name": name, "roles": set()})
+        if role and contact_id in people:
+            people[contact_id]["roles"].add(role)
+    for person in people.values():
+        person["roles"] = sorted(person["roles"])
+    return list(people.values())
+
+
+def contact_record_push(
+    *, contact_ids: list[str], ids: dict[str, str], errors: dict[str, str], emails: dict[str, str] | None = None
+) -> list[str]:
     """Store a push's outcome per contact and queue the emails that became due. Returns the HubSpot ids of
     contacts newly synced. A handful of statements per batch, whatever its size, in one transaction (on SQLite one
     writer's turn, not one per statement): the push phase is bound by this bookkeeping, not by HubSpot's limit
     (bench/sync). Should it fail, nothing is stored and the batch stays claimed: its push is tried again (HubSpot
-    upserts by email, so a second push changes nothing there)."""
+    upserts by email, so a second push changes nothing there).
+
+    emails: contact id (a UUID) -> email of every contact pushed, as the push read them (a contact's email never
+    changes: it is what makes it one contact). Without it they are read again."""
+    if emails is None:
+        emails = dict(Contact.objects.filter(id__in=contact_ids).values_list("id", "email"))
     with atomic_or_joined():
-        return _record_push(contact_ids, ids, errors)
+        return _record_push(contact_ids, ids, errors, emails)
 
 
-def _record_push(contact_ids: list[str], ids: dict[str, str], errors: dict[str, str]) -> list[str]:
+def _record_push(contact_ids: list, ids: dict[str, str], errors: dict[str, str], emails: dict) -> list[str]:
     now = timezone.now()
-    contacts = list(Contact.objects.filter(id__in=contact_ids).values_list("id", "email"))
+    # UUIDs as the push read them, not their text: a text id is parsed again by every statement that names it.
+    contacts = list(emails.items())
     synced = {contact_id: ids[email] for contact_id, email in contacts if email in ids}  # id -> HubSpot's id
     failed: dict[str, list] = {}
     for contact_id, email in contacts:

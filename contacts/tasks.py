@@ -46,36 +46,52 @@ def hubspot_sync_task(self, full_batches_only: bool = False) -> int:
 
     full_batches_only: during an ingest, only batches of 100: each push is one call of HubSpot's limit whatever its
     size, so a partial batch would waste one. The ingest's last sync takes the rest."""
-    from .hubspot import MAX_BATCH
-    from .models import Contact, SyncState
-    from .services import contact_claim_batches, sync_started
+    from .services import sync_queue, sync_started, sync_turn
 
     sync_started(full_batches_only=full_batches_only)
     if not settings.HUBSPOT_ACCESS_TOKEN:
         logger.info("hubspot sync skipped: HUBSPOT_ACCESS_TOKEN is not set")
         return 0
-    run = (self.request.id or uuid.uuid4().hex).replace("-", "")[:24]
+    with sync_turn():
+        batches, more = _sync(self, full_batches_only)
+    if more:
+        # The rest in the next sync, queued below the pushes' priority: it starts once they are all under way.
+        sync_queue(full_batches_only=full_batches_only)
+    return batches
+
+
+def _sync(task, full_batches_only: bool) -> tuple[int, bool]:
+    """Claims and queues; returns how many batches, and whether more are pending than one sync takes."""
+    from .hubspot import MAX_BATCH
+    from .models import Contact, SyncState
+    from .services import contact_claim_batches
+
+    run = (task.request.id or uuid.uuid4().hex).replace("-", "")[:24]
     # Bounded by what is pending now: contacts that a failed push releases meanwhile wait for the next run,
-    # instead of being claimed again and again by this one.
+    # instead of being claimed again and again by this one. And by one window of HubSpot's limit: more pushes than
+    # that could not go out before the next window anyway. Claiming them later keeps claims short, and the first
+    # window's pushes do not share the CPU with claims for the next (bench/sync --push-only).
     rounds = Contact.objects.filter(sync_state=SyncState.PENDING).count() // MAX_BATCH + 1
-    tokens = [f"{run}{n:08x}" for n in range(rounds)]
+    tokens = [f"{run}{n:08x}" for n in range(min(rounds, settings.HUBSPOT_RATE_LIMIT))]
     batches = 0
     for token in contact_claim_batches(tokens=tokens, limit=MAX_BATCH, full_only=full_batches_only):
         hubspot_push_claim_task.delay(token)
         batches += 1
-    return batches
+    # More only when this sync took all it may: one that found fewer to take leaves nothing a next one could take
+    # now (the rest is claimed by pushes waiting for the window), and must not queue syncs that spin.
+    return batches, rounds > len(tokens) and batches == len(tokens)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=12, ignore_result=True)
 def hubspot_push_claim_task(self, token: str) -> None:
     """Push the batch a claim token holds. The sync task may queue one batch twice (it was delivered again after its
     worker died): the first push to run takes the batch over, the other finds nothing (contact_take_claim)."""
-    from .services import contact_resume_emails, contact_take_claim
+    from .services import contact_resume_emails, contact_take_push
 
     taker = self.request.id or uuid.uuid4().hex
-    batch = contact_take_claim(token=token, taker=taker)
-    if batch:
-        _push(self, batch)
+    people = contact_take_push(token=token, taker=taker)
+    if people:
+        _push(self, people)
     else:
         contact_resume_emails(token=token, taker=taker)
 
@@ -83,25 +99,33 @@ def hubspot_push_claim_task(self, token: str) -> None:
 @shared_task(bind=True, acks_late=True, max_retries=12, ignore_result=True)
 def hubspot_push_batch_task(self, contact_ids: list[str]) -> None:
     """These contacts, already claimed (half of a batch HubSpot refused as a whole)."""
-    _push(self, contact_ids)
+    from . import services
+
+    people = services.contact_push_payload(contact_ids=contact_ids)
+    if people:
+        _push(self, people)
+    else:
+        services.contact_release(contact_ids=contact_ids)
+        # Settled already, by a delivery of this push that may have died before queueing their emails.
+        services.schedule_emails([str(i) for i in contact_ids])
 
 
-def _push(task, contact_ids: list[str]) -> None:
+def _push(task, people: list[dict]) -> None:
+    """people: contacts.services' push payload, of contacts this push holds."""
     from . import services
     from .hubspot import HubSpotError, upsert_contacts
     from .ratelimit import RateLimitTimeout
 
-    people = services.contact_push_payload(contact_ids=contact_ids)
-    if not people:
-        services.contact_release(contact_ids=contact_ids)
-        # Settled already, by a delivery of this push that may have died before queueing their emails.
-        services.schedule_emails([str(i) for i in contact_ids])
-        return
-    ids = [str(i) for i in contact_ids]
+    ids = [person["id"] for person in people]
     try:
         result = upsert_contacts(people)
         try:
-            synced = services.contact_record_push(contact_ids=ids, ids=result.ids, errors=result.errors)
+            synced = services.contact_record_push(
+                contact_ids=ids,
+                ids=result.ids,
+                errors=result.errors,
+                emails={person["id"]: person["email"] for person in people},
+            )
         except (DatabaseError, PyMongoError) as exc:
             # Nothing of the outcome was stored (one transaction) and the batch is still this push's: the task runs
             # again and pushes it again (HubSpot upserts by email), instead of the claim waiting out its expiry.
@@ -130,8 +154,8 @@ def _push(task, contact_ids: list[str]) -> None:
             services.contact_mark_failed(contact_id=ids[0], reason=_reason(exc))
             return
         middle = len(ids) // 2
-        hubspot_push_batch_task.delay(ids[:middle])
-        hubspot_push_batch_task.delay(ids[middle:])
+        hubspot_push_batch_task.delay([str(i) for i in ids[:middle]])
+        hubspot_push_batch_task.delay([str(i) for i in ids[middle:]])
 
 
 @shared_task(bind=True, acks_late=True, max_retries=12, ignore_result=True)

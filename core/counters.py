@@ -72,6 +72,16 @@ def flag_set(key: str, *, ttl_seconds: int) -> None:
         cache.set(key, 1, timeout=ttl_seconds)
 
 
+def shared_lock(key: str, *, ttl_seconds: float, wait_seconds: float) -> "redis.lock.Lock | None":
+    """A lock every process shares (redis-py's: released only by its holder, gone after ttl_seconds if the holder
+    dies), acquiring it waits up to wait_seconds. None without a shared cache (CACHE_URL)."""
+    if not settings.CACHE_URL:
+        return None
+    return redis_client(settings.CACHE_URL).lock(
+        _shared_key(key), timeout=ttl_seconds, sleep=0.02, blocking_timeout=wait_seconds
+    )
+
+
 def flag_clear(key: str) -> None:
     if settings.CACHE_URL:
         redis_client(settings.CACHE_URL).delete(_shared_key(key))

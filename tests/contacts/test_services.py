@@ -1,13 +1,19 @@
+import re
+import threading
+import uuid
 from datetime import timedelta
 
 import pytest
+from celery.signals import task_prerun
 from django.core import mail
+from django.db import connection
 from django.db.models import Q
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from contacts import services
 from contacts.models import Contact, ContactLink, EmailDelivery, PollCursor, SyncState
-from contacts.tasks import hubspot_push_claim_task, marketplace_poll_task
+from contacts.tasks import hubspot_push_claim_task, hubspot_sync_task, marketplace_poll_task
 from core.db import atomic
 from core.rows import update_each
 from devhost.marketplace import MarketplaceStandIn, license_record
@@ -305,3 +311,86 @@ def test_an_ingest_still_syncs_when_the_shared_cache_is_down(hubspot, settings):
     ingest(*(license_record(n) for n in range(3)))
     assert Contact.objects.filter(sync_state=SyncState.SYNCED).count() == 6
     assert len([c for c in hubspot.calls if c.path.endswith("/batch/upsert")]) == 1
+
+
+def test_a_sync_claims_one_window_of_batches_and_queues_the_next_for_the_rest(hubspot, settings):
+    settings.HUBSPOT_ACCESS_TOKEN = ""  # ingestion alone
+    ingest(*(license_record(n) for n in range(125)))  # 250 contacts: three batches
+    settings.HUBSPOT_ACCESS_TOKEN = hubspot.token
+    settings.HUBSPOT_RATE_LIMIT = 2  # calls per window: a sync claims two batches
+    settings.HUBSPOT_RATE_WINDOW_SECONDS = 0.5
+    runs = []
+    task_prerun.connect(on_sync := lambda sender, **kw: runs.append(sender.name), weak=False)
+    try:
+        assert hubspot_sync_task.apply().get() == 2  # tasks run eagerly here: its pushes, then the next sync
+    finally:
+        task_prerun.disconnect(on_sync)
+    assert runs.count("contacts.tasks.hubspot_sync_task") == 2
+    assert sorted(len(c.body["inputs"]) for c in hubspot.calls if c.path.endswith("/batch/upsert")) == [50, 100, 100]
+    assert Contact.objects.filter(sync_state=SyncState.SYNCED).count() == 250
+
+
+def test_a_sync_that_finds_the_rest_claimed_queues_no_other(hubspot, settings):
+    # Pushes waiting for the next window hold their batches: a sync then takes nothing and must not queue syncs that
+    # spin until the window opens.
+    settings.HUBSPOT_ACCESS_TOKEN = ""
+    ingest(*(license_record(n) for n in range(125)))
+    Contact.objects.update(sync_claim="waiting-push", sync_claimed_at=timezone.now())
+    settings.HUBSPOT_ACCESS_TOKEN = hubspot.token
+    settings.HUBSPOT_RATE_LIMIT = 2
+    runs = []
+    task_prerun.connect(on_task := lambda sender, **kw: runs.append(sender.name), weak=False)
+    try:
+        assert hubspot_sync_task.apply().get() == 0
+    finally:
+        task_prerun.disconnect(on_task)
+    assert runs == ["contacts.tasks.hubspot_sync_task"]
+    assert not hubspot.calls
+
+
+def test_syncs_take_turns(settings, test_redis_url):
+    # Two syncs side by side read the same pending contacts and race for each: the second waits for the first.
+    settings.CACHE_URL = test_redis_url
+    settings.CELERY_TASK_DEFAULT_QUEUE = f"turns-{uuid.uuid4().hex[:8]}"
+    entered = threading.Event()
+
+    def second_sync():
+        with services.sync_turn():
+            entered.set()
+
+    with services.sync_turn():
+        second = threading.Thread(target=second_sync)
+        second.start()
+        assert not entered.wait(0.5)  # held off while the first sync runs
+    assert entered.wait(5)  # and in as soon as it is done
+    second.join()
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's query planner")
+def test_a_push_looks_its_contacts_up_by_claim_or_id_never_by_state(settings):
+    # Given a state and a claim token (or ids), SQLite chose the state's index and read every pending contact:
+    # 6 ms a push with 10,000 pending. Every statement of a push must use the claim's index or the primary key.
+    settings.HUBSPOT_ACCESS_TOKEN = ""
+    ingest(*(license_record(n) for n in range(150)))  # 300 pending contacts
+    assert list(services.contact_claim_batches(tokens=["sync-0"], limit=100)) == ["sync-0"]
+    with CaptureQueriesContext(connection) as queries:
+        people = services.contact_take_push(token="sync-0", taker="push-a")
+        services.contact_push_payload(contact_ids=[str(p["id"]) for p in people])
+        services.contact_record_push(
+            contact_ids=[p["id"] for p in people],
+            ids={p["email"]: "1" for p in people},
+            errors={},
+            emails={p["id"]: p["email"] for p in people},
+        )
+    assert len(people) == 100
+    on_contacts = [q["sql"] for q in queries if '"contacts_contact"' in q["sql"].split(" WHERE ")[0]]
+    assert len(on_contacts) >= 4
+    with connection.cursor() as cursor:
+        for sql in on_contacts:
+            many = re.match(r"^\d+ times: (.*)$", sql, re.S)  # executemany: the statement, its parameters unbound
+            statement = many.group(1).replace("%s", "?") if many else sql
+            parameters = [None] * statement.count("?") if many else []
+            plan = " | ".join(row[-1] for row in cursor.execute(f"EXPLAIN QUERY PLAN {statement}", parameters))
+            by_id_or_claim = r"contacts_contact USING (INDEX \w+ \(id=\?\)|INDEX contact_sync_claim_idx)"
+            assert re.search(by_id_or_claim, plan), (sql, plan)
+            assert "contacts_co_sync_st" not in plan and "SCAN contacts_contact" not in plan, (sql, plan)
