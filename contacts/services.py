@@ -232,8 +232,8 @@ def sync_started(*, full_batches_only: bool) -> None:
         flag_clear(_sync_flag(full_batches_only))
 
 
-SYNC_TURN_SECONDS = 300  # a killed sync's turn is free again after this
-SYNC_TURN_WAIT_SECONDS = 30
+SYNC_TURN_SECONDS = 60  # a killed sync's turn is free again after this (a sync claims one window: well under a second)
+SYNC_TURN_WAIT_SECONDS = 10
 
 
 @contextlib.contextmanager
@@ -511,29 +511,31 @@ def contact_claimed(*, token: str) -> list[str]:
     return [str(i) for i in _claimed(sync_claim=token).values_list("id", flat=True)]
 
 
-def contact_push_payload(*, contact_ids: list[str]) -> list[dict]:
-    """What a push sends of these contacts, those still pending."""
-    return _payload(Contact.objects.filter(id__in=contact_ids))
+def contact_push_payload(*, contact_ids: list[str], claim: str | None = None) -> list[dict]:
+    """What a push sends of these contacts, those still pending (and under this claim, if given)."""
+    contacts = Contact.objects.filter(id__in=contact_ids)
+    return _payload(contacts if claim is None else contacts.filter(sync_claim=claim))
 
 
 def _payload(contacts) -> list[dict]:
-    """{"id", "email", "name", "roles"} per pending contact of the queryset. Exactly email, name and roles leave for
-    HubSpot (contacts.hubspot.upsert_contacts); the id stays here, for contact_record_push."""
+    """{"id", "email", "name", "roles", "claim"} per pending contact of the queryset. Exactly email, name and roles
+    leave for HubSpot (contacts.hubspot.upsert_contacts); id and claim stay here, for contact_record_push."""
     # Rows, not model instances: building 100 Contacts (their dates, their UUIDs) was half of a push's CPU. The state
     # is checked here, not in the query: given ids and a state, SQLite looked the contacts up by state (every pending
     # one) instead of by their ids.
     if connection.vendor == "mongodb":
         # Two queries: the backend answered the join below with wrong values (a number for a role) on SecantusDB.
-        rows = [(*row, None) for row in contacts.values_list("id", "email", "display_name", "sync_state")]
+        rows = [(*row, None) for row in contacts.values_list("id", "email", "display_name", "sync_state", "sync_claim")]
         links = ContactLink.objects.filter(contact_id__in=[row[0] for row in rows]).values_list("contact_id", "role")
-        rows += [(contact_id, None, None, SyncState.PENDING, role) for contact_id, role in links]
+        rows += [(contact_id, None, None, SyncState.PENDING, None, role) for contact_id, role in links]
     else:
         # One query on SQL: a second one for the roles named the 100 ids again (1 ms of a push's 10).
-        rows = contacts.values_list("id", "email", "display_name", "sync_state", "links__role")
+        rows = contacts.values_list("id", "email", "display_name", "sync_state", "sync_claim", "links__role")
     people: dict = {}
-    for contact_id, email, name, state, role in rows:
+    for contact_id, email, name, state, claim, role in rows:
         if email is not None and state == SyncState.PENDING:
-            people.setdefault(contact_id, {"id": contact_id, "email": email, "name": name, "roles": set()})
+            person = {"id": contact_id, "email": email, "name": name, "roles": set(), "claim": claim}
+            people.setdefault(contact_id, person)
         if role and contact_id in people:
             people[contact_id]["roles"].add(role)
     for person in people.values():
@@ -542,7 +544,7 @@ def _payload(contacts) -> list[dict]:
 
 
 def contact_record_push(
-    *, contact_ids: list[str], ids: dict[str, str], errors: dict[str, str], emails: dict[str, str] | None = None
+    *, contact_ids: list, ids: dict[str, str], errors: dict[str, str], people: list[dict] | None = None
 ) -> list[str]:
     """Store a push's outcome per contact and queue the emails that became due. Returns the HubSpot ids of
     contacts newly synced. A handful of statements per batch, whatever its size, in one transaction (on SQLite one
@@ -550,43 +552,47 @@ def contact_record_push(
     (bench/sync). Should it fail, nothing is stored and the batch stays claimed: its push is tried again (HubSpot
     upserts by email, so a second push changes nothing there).
 
-    emails: contact id (a UUID) -> email of every contact pushed, as the push read them (a contact's email never
-    changes: it is what makes it one contact). Without it they are read again."""
-    if emails is None:
-        emails = dict(Contact.objects.filter(id__in=contact_ids).values_list("id", "email"))
+    people: the push's payload ({"id", "email", "claim"} of each contact it sent, as it read them: a contact's email
+    never changes, it is what makes it one contact). Without it they are read again. Only contacts still under the
+    claim the push read are settled: one renamed while the push was in flight was released (license_ingest) and
+    stays pending, or was claimed again by another sync, whose push then sends the new name."""
+    if people is None:
+        rows = Contact.objects.filter(id__in=contact_ids).values_list("id", "email", "sync_claim")
+        people = [{"id": contact_id, "email": email, "claim": claim} for contact_id, email, claim in rows]
     with atomic_or_joined():
-        return _record_push(contact_ids, ids, errors, emails)
+        return _record_push(contact_ids, ids, errors, people)
 
 
-def _record_push(contact_ids: list, ids: dict[str, str], errors: dict[str, str], emails: dict) -> list[str]:
+def _record_push(contact_ids: list, ids: dict[str, str], errors: dict[str, str], people: list[dict]) -> list[str]:
     now = timezone.now()
     # UUIDs as the push read them, not their text: a text id is parsed again by every statement that names it.
-    contacts = list(emails.items())
-    synced = {contact_id: ids[email] for contact_id, email in contacts if email in ids}  # id -> HubSpot's id
+    ours = Q(sync_claim__in={person["claim"] for person in people})  # one claim, but for a batch split in halves
+    synced = {p["id"]: ids[p["email"]] for p in people if p["email"] in ids}  # id -> HubSpot's id
     failed: dict[str, list] = {}
-    for contact_id, email in contacts:
-        if email not in ids and email in errors:
-            failed.setdefault(errors[email][:500], []).append(contact_id)
+    for person in people:
+        if person["email"] not in ids and person["email"] in errors:
+            failed.setdefault(errors[person["email"]][:500], []).append(person["id"])
     if synced:
         update_each(Contact, "hubspot_id", synced)
-        # Only contacts still claimed: one renamed while this push was in flight was released (license_ingest) and
-        # stays pending, so its new name goes out with the next push.
-        Contact.objects.filter(id__in=list(synced), sync_claimed_at__isnull=False).update(
+        marked = Contact.objects.filter(ours, id__in=list(synced), sync_claimed_at__isnull=False).update(
             sync_state=SyncState.SYNCED, synced_at=now, last_error="", sync_claimed_at=None
         )
+        if marked != len(synced):  # some were released, claimed again or deleted meanwhile: only those marked count
+            now_synced = Contact.objects.filter(id__in=list(synced), sync_state=SyncState.SYNCED, synced_at=now)
+            synced = {i: synced[i] for i in now_synced.values_list("id", flat=True)}
     for reason, failed_ids in failed.items():  # usually one reason (HubSpot's INVALID_EMAIL), so one statement
-        Contact.objects.filter(id__in=failed_ids).update(
+        Contact.objects.filter(ours, id__in=failed_ids).update(
             sync_state=SyncState.FAILED, last_error=reason, sync_claimed_at=None
         )
     settled = set(synced) | {i for group in failed.values() for i in group}
     # Neither in HubSpot's results nor in its errors: released, so the next sync pushes it again, an attempt counted;
     # after MAX_SYNC_ATTEMPTS it fails (with its reason) rather than being pushed every few minutes for ever.
-    unsettled = [contact_id for contact_id, _ in contacts if contact_id not in settled]
+    unsettled = [person["id"] for person in people if person["id"] not in settled]
     if unsettled:
-        Contact.objects.filter(id__in=unsettled).update(
+        Contact.objects.filter(ours, id__in=unsettled).update(
             sync_claimed_at=None, sync_attempts=F("sync_attempts") + 1, last_error=UNANSWERED
         )
-        Contact.objects.filter(id__in=unsettled, sync_attempts__gte=MAX_SYNC_ATTEMPTS).update(
+        Contact.objects.filter(ours, id__in=unsettled, sync_attempts__gte=MAX_SYNC_ATTEMPTS).update(
             sync_state=SyncState.FAILED
         )
     # After the states above are stored: outside a transaction this runs at once.

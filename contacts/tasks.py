@@ -48,11 +48,13 @@ def hubspot_sync_task(self, full_batches_only: bool = False) -> int:
     size, so a partial batch would waste one. The ingest's last sync takes the rest."""
     from .services import sync_queue, sync_started, sync_turn
 
-    sync_started(full_batches_only=full_batches_only)
     if not settings.HUBSPOT_ACCESS_TOKEN:
+        sync_started(full_batches_only=full_batches_only)
         logger.info("hubspot sync skipped: HUBSPOT_ACCESS_TOKEN is not set")
         return 0
     with sync_turn():
+        # Started once it has its turn: commits meanwhile need queue no other sync, this one counts after them.
+        sync_started(full_batches_only=full_batches_only)
         batches, more = _sync(self, full_batches_only)
     if more:
         # The rest in the next sync, queued below the pushes' priority: it starts once they are all under way.
@@ -97,17 +99,18 @@ def hubspot_push_claim_task(self, token: str) -> None:
 
 
 @shared_task(bind=True, acks_late=True, max_retries=12, ignore_result=True)
-def hubspot_push_batch_task(self, contact_ids: list[str]) -> None:
-    """These contacts, already claimed (half of a batch HubSpot refused as a whole)."""
+def hubspot_push_batch_task(self, contact_ids: list[str], claim: str | None = None) -> None:
+    """These contacts, already claimed (half of a batch HubSpot refused as a whole), those still under the claim."""
     from . import services
 
-    people = services.contact_push_payload(contact_ids=contact_ids)
+    people = services.contact_push_payload(contact_ids=contact_ids, claim=claim)
+    pending = {str(person["id"]) for person in people}
+    if settled := [str(i) for i in contact_ids if str(i) not in pending]:
+        # Settled already, by a delivery of this push that may have died before queueing their emails (each email
+        # still goes out once). Not released: one may be under another sync's claim by now.
+        services.schedule_emails(settled)
     if people:
         _push(self, people)
-    else:
-        services.contact_release(contact_ids=contact_ids)
-        # Settled already, by a delivery of this push that may have died before queueing their emails.
-        services.schedule_emails([str(i) for i in contact_ids])
 
 
 def _push(task, people: list[dict]) -> None:
@@ -120,12 +123,7 @@ def _push(task, people: list[dict]) -> None:
     try:
         result = upsert_contacts(people)
         try:
-            synced = services.contact_record_push(
-                contact_ids=ids,
-                ids=result.ids,
-                errors=result.errors,
-                emails={person["id"]: person["email"] for person in people},
-            )
+            synced = services.contact_record_push(contact_ids=ids, ids=result.ids, errors=result.errors, people=people)
         except (DatabaseError, PyMongoError) as exc:
             # Nothing of the outcome was stored (one transaction) and the batch is still this push's: the task runs
             # again and pushes it again (HubSpot upserts by email), instead of the claim waiting out its expiry.
@@ -153,9 +151,9 @@ def _push(task, people: list[dict]) -> None:
         if len(ids) == 1:
             services.contact_mark_failed(contact_id=ids[0], reason=_reason(exc))
             return
-        middle = len(ids) // 2
-        hubspot_push_batch_task.delay([str(i) for i in ids[:middle]])
-        hubspot_push_batch_task.delay([str(i) for i in ids[middle:]])
+        middle, claim = len(ids) // 2, people[0]["claim"]
+        hubspot_push_batch_task.delay([str(i) for i in ids[:middle]], claim)
+        hubspot_push_batch_task.delay([str(i) for i in ids[middle:]], claim)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=12, ignore_result=True)

@@ -380,7 +380,7 @@ def test_a_push_looks_its_contacts_up_by_claim_or_id_never_by_state(settings):
             contact_ids=[p["id"] for p in people],
             ids={p["email"]: "1" for p in people},
             errors={},
-            emails={p["id"]: p["email"] for p in people},
+            people=people,
         )
     assert len(people) == 100
     on_contacts = [q["sql"] for q in queries if '"contacts_contact"' in q["sql"].split(" WHERE ")[0]]
@@ -394,3 +394,67 @@ def test_a_push_looks_its_contacts_up_by_claim_or_id_never_by_state(settings):
             by_id_or_claim = r"contacts_contact USING (INDEX \w+ \(id=\?\)|INDEX contact_sync_claim_idx)"
             assert re.search(by_id_or_claim, plan), (sql, plan)
             assert "contacts_co_sync_st" not in plan and "SCAN contacts_contact" not in plan, (sql, plan)
+
+
+def test_a_push_sends_each_contact_once_with_each_of_its_roles_once(settings):
+    settings.HUBSPOT_ACCESS_TOKEN = ""
+    # Ann: technical contact of two licenses and billing contact of a third; Bob: no license left (links deleted).
+    ingest(
+        license_record(1, technical="ann@example.com"),
+        license_record(2, technical="ann@example.com"),
+        license_record(3, billing="ann@example.com"),
+    )
+    bob = Contact.objects.create(email="bob@example.com", display_name="Bob Jones")
+    Contact.objects.update(sync_state=SyncState.PENDING)
+    people = services.contact_push_payload(contact_ids=[str(c.id) for c in Contact.objects.all()])
+    by_email = {person["email"]: person for person in people}
+    assert len(people) == len(by_email) == Contact.objects.count()
+    assert by_email["ann@example.com"]["roles"] == ["billing", "technical"]
+    assert by_email["bob@example.com"]["roles"] == [] and by_email["bob@example.com"]["id"] == bob.id
+    assert by_email["billing1@company1.example"]["roles"] == ["billing"]
+
+
+def test_a_contact_renamed_and_claimed_again_while_a_push_is_in_flight_is_left_to_the_new_push(settings):
+    settings.HUBSPOT_ACCESS_TOKEN = ""
+    record = license_record(1)
+    ingest(record)
+    Contact.objects.update(sync_state=SyncState.PENDING)
+    assert list(services.contact_claim_batches(tokens=["sync-a"], limit=100)) == ["sync-a"]
+    first = services.contact_take_push(token="sync-a", taker="push-a")
+    record["contactDetails"]["technicalContact"]["name"] = "Tech Renamed"
+    ingest(record)  # released for its new name ...
+    assert list(services.contact_claim_batches(tokens=["sync-b"], limit=100)) == ["sync-b"]  # ... and claimed again
+    renamed = Contact.objects.get(email="tech1@company1.example")
+    services.contact_record_push(
+        contact_ids=[p["id"] for p in first], ids={p["email"]: "1" for p in first}, errors={}, people=first
+    )
+    assert Contact.objects.get(id=renamed.id).sync_state == SyncState.PENDING  # the old name's push settles it not
+    assert Contact.objects.get(email="billing1@company1.example").sync_state == SyncState.SYNCED
+    second = services.contact_take_push(token="sync-b", taker="push-b")
+    assert [(p["id"], p["name"]) for p in second] == [(renamed.id, "Tech Renamed")]
+
+
+def test_a_sync_waits_for_the_running_one(hubspot, settings, test_redis_url):
+    settings.CACHE_URL = test_redis_url
+    settings.CELERY_TASK_DEFAULT_QUEUE = f"turns-{uuid.uuid4().hex[:8]}"
+    settings.HUBSPOT_ACCESS_TOKEN = ""
+    ingest(*(license_record(n) for n in range(3)))
+    Contact.objects.update(sync_state=SyncState.PENDING)
+    settings.HUBSPOT_ACCESS_TOKEN = hubspot.token
+    done = threading.Event()
+
+    def second_sync():
+        try:
+            hubspot_sync_task.apply()
+        finally:
+            connection.close()
+            done.set()
+
+    with services.sync_turn():
+        thread = threading.Thread(target=second_sync)
+        thread.start()
+        assert not done.wait(0.5)
+        assert not Contact.objects.filter(sync_claimed_at__isnull=False).exists()  # it has claimed nothing yet
+    assert done.wait(30)
+    thread.join()
+    assert Contact.objects.filter(sync_state=SyncState.SYNCED).count() == 6
