@@ -232,7 +232,13 @@ def one(queryset: QuerySet[_M]) -> _M | None:
 # only ever serves processes of one machine, so this covers them all.
 _WRITER_THREADS = threading.Lock()
 _writer_files: dict[str, Any] = {}
-_FILE_LOCK_POLL_SECONDS = 0.001  # a try every millisecond while another process holds the turn
+# While another process holds the turn: a try every 0.2 ms for the first 5 ms (a checklist write holds it about a
+# millisecond: with a try every millisecond the turn sat idle half a millisecond between two PATCHes, and PATCHes of
+# one checklist ran 25% slower, bench/api), then every millisecond (a try costs CPU: a waiter trying every 0.2 ms
+# burns a tenth of a core, one trying every millisecond a thirtieth).
+_FILE_LOCK_FAST_POLL_SECONDS = 0.0002
+_FILE_LOCK_FAST_FOR_SECONDS = 0.005
+_FILE_LOCK_POLL_SECONDS = 0.001
 
 
 def _forget_writer_locks_in_child() -> None:
@@ -286,14 +292,16 @@ def _writer_files_of(alias: str) -> tuple[Any, Any] | None:
 
 
 def _flock_until(handle: Any, deadline: float) -> None:
+    fast_until = time.monotonic() + _FILE_LOCK_FAST_FOR_SECONDS
     while True:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return
         except BlockingIOError:
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if now >= deadline:
                 raise OperationalError("database is locked (no writer's turn in time)") from None
-            time.sleep(_FILE_LOCK_POLL_SECONDS)
+            time.sleep(_FILE_LOCK_FAST_POLL_SECONDS if now < fast_until else _FILE_LOCK_POLL_SECONDS)
 
 
 class _WriterTurn:
