@@ -568,6 +568,7 @@ def _record_push(contact_ids: list, ids: dict[str, str], errors: dict[str, str],
     # UUIDs as the push read them, not their text: a text id is parsed again by every statement that names it.
     ours = Q(sync_claim__in={person["claim"] for person in people})  # one claim, but for a batch split in halves
     synced = {p["id"]: ids[p["email"]] for p in people if p["email"] in ids}  # id -> HubSpot's id
+    answered = set(synced)
     failed: dict[str, list] = {}
     for person in people:
         if person["email"] not in ids and person["email"] in errors:
@@ -584,7 +585,8 @@ def _record_push(contact_ids: list, ids: dict[str, str], errors: dict[str, str],
         Contact.objects.filter(ours, id__in=failed_ids).update(
             sync_state=SyncState.FAILED, last_error=reason, sync_claimed_at=None
         )
-    settled = set(synced) | {i for group in failed.values() for i in group}
+    # Answered is settled, marked here or not: one renamed meanwhile is pending for its new name, not unanswered.
+    settled = answered | {i for group in failed.values() for i in group}
     # Neither in HubSpot's results nor in its errors: released, so the next sync pushes it again, an attempt counted;
     # after MAX_SYNC_ATTEMPTS it fails (with its reason) rather than being pushed every few minutes for ever.
     unsettled = [person["id"] for person in people if person["id"] not in settled]

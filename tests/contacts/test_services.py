@@ -458,3 +458,20 @@ def test_a_sync_waits_for_the_running_one(hubspot, settings, test_redis_url):
     assert done.wait(30)
     thread.join()
     assert Contact.objects.filter(sync_state=SyncState.SYNCED).count() == 6
+
+
+def test_a_contact_renamed_while_its_push_is_in_flight_is_not_counted_as_unanswered(settings):
+    # HubSpot answered for it: it waits for its new name's push with no attempt counted (ten make it fail).
+    settings.HUBSPOT_ACCESS_TOKEN = ""
+    record = license_record(1)
+    ingest(record)
+    Contact.objects.update(sync_state=SyncState.PENDING)
+    assert list(services.contact_claim_batches(tokens=["sync-a"], limit=100)) == ["sync-a"]
+    people = services.contact_take_push(token="sync-a", taker="push-a")
+    record["contactDetails"]["technicalContact"]["name"] = "Tech Renamed"
+    ingest(record)
+    services.contact_record_push(
+        contact_ids=[p["id"] for p in people], ids={p["email"]: "1" for p in people}, errors={}, people=people
+    )
+    renamed = Contact.objects.get(email="tech1@company1.example")
+    assert (renamed.sync_state, renamed.sync_attempts, renamed.last_error) == (SyncState.PENDING, 0, "")
