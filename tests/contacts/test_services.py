@@ -414,20 +414,31 @@ def test_a_push_sends_each_contact_once_with_each_of_its_roles_once(settings):
     assert by_email["billing1@company1.example"]["roles"] == ["billing"]
 
 
-def test_a_contact_renamed_and_claimed_again_while_a_push_is_in_flight_is_left_to_the_new_push(settings):
-    settings.HUBSPOT_ACCESS_TOKEN = ""
+def _push_taken_then_contact_renamed() -> list[dict]:
+    """A push has taken its batch (one license's two contacts); then the technical contact is renamed (the next
+    Marketplace poll), which releases it for its new name. Returns the push's payload."""
     record = license_record(1)
     ingest(record)
     Contact.objects.update(sync_state=SyncState.PENDING)
     assert list(services.contact_claim_batches(tokens=["sync-a"], limit=100)) == ["sync-a"]
-    first = services.contact_take_push(token="sync-a", taker="push-a")
+    people = services.contact_take_push(token="sync-a", taker="push-a")
     record["contactDetails"]["technicalContact"]["name"] = "Tech Renamed"
-    ingest(record)  # released for its new name ...
+    ingest(record)
+    return people
+
+
+def _record_all_answered(people: list[dict]) -> None:
+    services.contact_record_push(
+        contact_ids=[p["id"] for p in people], ids={p["email"]: "1" for p in people}, errors={}, people=people
+    )
+
+
+def test_a_contact_renamed_and_claimed_again_while_a_push_is_in_flight_is_left_to_the_new_push(settings):
+    settings.HUBSPOT_ACCESS_TOKEN = ""
+    first = _push_taken_then_contact_renamed()  # released for its new name ...
     assert list(services.contact_claim_batches(tokens=["sync-b"], limit=100)) == ["sync-b"]  # ... and claimed again
     renamed = Contact.objects.get(email="tech1@company1.example")
-    services.contact_record_push(
-        contact_ids=[p["id"] for p in first], ids={p["email"]: "1" for p in first}, errors={}, people=first
-    )
+    _record_all_answered(first)
     assert Contact.objects.get(id=renamed.id).sync_state == SyncState.PENDING  # the old name's push settles it not
     assert Contact.objects.get(email="billing1@company1.example").sync_state == SyncState.SYNCED
     second = services.contact_take_push(token="sync-b", taker="push-b")
@@ -463,15 +474,6 @@ def test_a_sync_waits_for_the_running_one(hubspot, settings, test_redis_url):
 def test_a_contact_renamed_while_its_push_is_in_flight_is_not_counted_as_unanswered(settings):
     # HubSpot answered for it: it waits for its new name's push with no attempt counted (ten make it fail).
     settings.HUBSPOT_ACCESS_TOKEN = ""
-    record = license_record(1)
-    ingest(record)
-    Contact.objects.update(sync_state=SyncState.PENDING)
-    assert list(services.contact_claim_batches(tokens=["sync-a"], limit=100)) == ["sync-a"]
-    people = services.contact_take_push(token="sync-a", taker="push-a")
-    record["contactDetails"]["technicalContact"]["name"] = "Tech Renamed"
-    ingest(record)
-    services.contact_record_push(
-        contact_ids=[p["id"] for p in people], ids={p["email"]: "1" for p in people}, errors={}, people=people
-    )
+    _record_all_answered(_push_taken_then_contact_renamed())
     renamed = Contact.objects.get(email="tech1@company1.example")
     assert (renamed.sync_state, renamed.sync_attempts, renamed.last_error) == (SyncState.PENDING, 0, "")
