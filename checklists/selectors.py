@@ -1,5 +1,6 @@
-"""Reads, nothing else (serializers.py shapes the JSON). The panel's read (checklist_with_item_rows) costs one round
-trip whatever the item count: the checklist and its items together (an SQL join on SQLite, a $lookup on MongoDB)."""
+"""Reads, nothing else (serializers.py shapes the JSON). The panel's read (checklist_with_items_json, on the same join
+as checklist_with_item_rows) costs one round trip whatever the item count: the checklist and its items together (an
+SQL join on SQLite, a $lookup on MongoDB)."""
 
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -80,6 +81,9 @@ class _Held:
     raw: tuple[Any, ...] | None = None
     checklist: Checklist | None = None
 
+    def same_version(self, checklist: Checklist) -> bool:
+        return (checklist.pk, checklist.version) == (self.checklist_id, self.version)
+
 
 # Every write bumps the checklist's version and updated_at in the same transaction as its items (services/writes.py;
 # so does an account's erasure, operations/privacy.py), so while both are the same the items are too: reading,
@@ -101,18 +105,12 @@ def checklist_with_items_json(tenant: Tenant, issue_id: str) -> tuple[Checklist 
         items_read, raw = True, None
     else:
         checklist, rows, raw = _sql_checklist_with_item_rows(tenant, issue_id, held)
-        items_read = (
-            held is None or checklist is None or (checklist.pk, checklist.version) != (held.checklist_id, held.version)
-        )
+        items_read = held is None or checklist is None or not held.same_version(checklist)
     if checklist is None:
         if held is not None:
             _held.put(key, None)  # deleted (an issue deleted, a site purged): dropped at the first read that sees it
         return None, _NO_ITEMS
-    if held is not None and (checklist.pk, checklist.version, checklist.updated_at) == (
-        held.checklist_id,
-        held.version,
-        held.updated_at,
-    ):
+    if held is not None and held.same_version(checklist) and checklist.updated_at == held.updated_at:
         if raw is not None and raw != held.raw:  # the same items, another row (the Jira property's synced version)
             _held.put(key, replace(held, raw=raw, checklist=instance_copy(checklist)))
         return checklist, held.items

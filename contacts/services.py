@@ -565,8 +565,8 @@ def contact_record_push(
 
 def _record_push(contact_ids: list, ids: dict[str, str], errors: dict[str, str], people: list[dict]) -> list[str]:
     now = timezone.now()
-    # UUIDs as the push read them, not their text: a text id is parsed again by every statement that names it.
     ours = Q(sync_claim__in={person["claim"] for person in people})  # one claim, but for a batch split in halves
+    # Ids as the push read them (UUIDs), not their text: a text id is parsed again by every statement that names it.
     synced = {p["id"]: ids[p["email"]] for p in people if p["email"] in ids}  # id -> HubSpot's id
     answered = set(synced)
     failed: dict[str, list] = {}

@@ -87,7 +87,7 @@ def _sync(task, full_batches_only: bool) -> tuple[int, bool]:
 @shared_task(bind=True, acks_late=True, max_retries=12, ignore_result=True)
 def hubspot_push_claim_task(self, token: str) -> None:
     """Push the batch a claim token holds. The sync task may queue one batch twice (it was delivered again after its
-    worker died): the first push to run takes the batch over, the other finds nothing (contact_take_claim)."""
+    worker died): the first push to run takes the batch over, the other finds nothing (contact_take_push)."""
     from .services import contact_resume_emails, contact_take_push
 
     taker = self.request.id or uuid.uuid4().hex
