@@ -602,22 +602,30 @@ def _record_push(contact_ids: list, ids: dict[str, str], errors: dict[str, str],
     return list(synced.values())
 
 
-def contact_mark_failed(*, contact_id, reason: str) -> None:
-    Contact.objects.filter(id=contact_id).update(
+def _under_claims(people: list[dict]) -> Q:
+    """Contacts still under the claim a push read (its payload's): one renamed meanwhile was released, or claimed again
+    by another sync, whose push owns it now. A failed push must not count, release or fail that one."""
+    return Q(sync_claim__in={person["claim"] for person in people}, id__in=[person["id"] for person in people])
+
+
+def contact_mark_failed(*, person: dict, reason: str) -> None:
+    """HubSpot refused this contact alone (person: one of a push's payload)."""
+    Contact.objects.filter(_under_claims([person])).update(
         sync_state=SyncState.FAILED, last_error=reason[:500], sync_claimed_at=None
     )
 
 
-def contact_count_attempt(*, contact_ids: list[str], error: str = "") -> None:
-    """One failed push of these contacts: one statement for the batch."""
+def contact_count_attempt(*, people: list[dict], error: str = "") -> None:
+    """One failed push of these contacts (a push's payload): one statement for the batch."""
     changes: dict = {"sync_attempts": F("sync_attempts") + 1}
     if error:
         changes["last_error"] = error[:500]
-    Contact.objects.filter(id__in=contact_ids).update(**changes)
+    Contact.objects.filter(_under_claims(people)).update(**changes)
 
 
-def contact_release(*, contact_ids: list[str]) -> None:
-    Contact.objects.filter(id__in=contact_ids).update(sync_claimed_at=None)
+def contact_release(*, people: list[dict]) -> None:
+    """A push gives up (its last retry): these contacts of its payload stay pending, for the next sync."""
+    Contact.objects.filter(_under_claims(people)).update(sync_claimed_at=None)
 
 
 def contact_retry_sync(*, contact_ids) -> int:

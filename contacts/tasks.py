@@ -135,10 +135,10 @@ def _push(task, people: list[dict]) -> None:
     except RateLimitTimeout as exc:
         raise task.retry(exc=exc, countdown=settings.HUBSPOT_RATE_WINDOW_SECONDS) from exc
     except HubSpotError as exc:
-        services.contact_count_attempt(contact_ids=ids, error=str(exc))
+        services.contact_count_attempt(people=people, error=str(exc))
         if exc.transient:
             if task.request.retries >= task.max_retries:
-                services.contact_release(contact_ids=ids)  # left pending: the next scheduled sync tries again
+                services.contact_release(people=people)  # left pending: the next scheduled sync tries again
                 raise
             if exc.status == 429:
                 base = settings.HUBSPOT_SYNC_RETRY_BASE_SECONDS
@@ -149,7 +149,7 @@ def _push(task, people: list[dict]) -> None:
         # A permanent refusal of the whole batch (HubSpot's 400 when one email is bad): halve it until the bad
         # contact stands alone, so it alone is marked failed and the others go through.
         if len(ids) == 1:
-            services.contact_mark_failed(contact_id=ids[0], reason=_reason(exc))
+            services.contact_mark_failed(person=people[0], reason=_reason(exc))
             return
         middle, claim = len(ids) // 2, people[0]["claim"]
         hubspot_push_batch_task.delay([str(i) for i in ids[:middle]], claim)

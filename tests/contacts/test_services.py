@@ -207,7 +207,8 @@ def test_a_push_s_outcome_is_stored_in_a_few_statements_whatever_the_batch_size(
     services.contact_record_push(contact_ids=[str(unanswered.id)], ids={}, errors={})
     assert Contact.objects.get(id=unanswered.id).sync_state == SyncState.FAILED
     with django_assert_max_num_queries(1):
-        services.contact_count_attempt(contact_ids=[str(c.id) for c in contacts[:3]], error="HubSpot answered 500")
+        people = [{"id": c.id, "claim": c.sync_claim} for c in contacts[:3]]
+        services.contact_count_attempt(people=people, error="HubSpot answered 500")
     assert {c.sync_attempts for c in Contact.objects.filter(id__in=[c.id for c in contacts[:3]])} == {1}
     assert Contact.objects.get(id=contacts[0].id).last_error == "HubSpot answered 500"
 
@@ -441,6 +442,26 @@ def test_a_contact_renamed_and_claimed_again_while_a_push_is_in_flight_is_left_t
     _record_all_answered(first)
     assert Contact.objects.get(id=renamed.id).sync_state == SyncState.PENDING  # the old name's push settles it not
     assert Contact.objects.get(email="billing1@company1.example").sync_state == SyncState.SYNCED
+    second = services.contact_take_push(token="sync-b", taker="push-b")
+    assert [(p["id"], p["name"]) for p in second] == [(renamed.id, "Tech Renamed")]
+
+
+def test_a_failed_push_leaves_alone_a_contact_renamed_and_claimed_again_meanwhile(settings):
+    # HubSpot failed the old name's push (a 5xx, its last retry, or a refusal of that contact alone): the contact now
+    # belongs to the new claim, whose push must still find it claimed, with no attempt counted and not failed.
+    settings.HUBSPOT_ACCESS_TOKEN = ""
+    first = _push_taken_then_contact_renamed()
+    assert list(services.contact_claim_batches(tokens=["sync-b"], limit=100)) == ["sync-b"]
+    renamed = Contact.objects.get(email="tech1@company1.example")
+    old_name = next(person for person in first if person["id"] == renamed.id)
+    services.contact_count_attempt(people=first, error="HubSpot answered 503")
+    services.contact_release(people=first)
+    services.contact_mark_failed(person=old_name, reason="HubSpot 400: rejected")
+    after = Contact.objects.get(id=renamed.id)
+    assert (after.sync_state, after.sync_attempts, after.last_error) == (SyncState.PENDING, 0, "")
+    assert services.contact_claimed(token="sync-b") == [str(renamed.id)]
+    billing = Contact.objects.get(email="billing1@company1.example")  # still the first push's: counted and released
+    assert (billing.sync_attempts, billing.last_error, billing.sync_claimed_at) == (1, "HubSpot answered 503", None)
     second = services.contact_take_push(token="sync-b", taker="push-b")
     assert [(p["id"], p["name"]) for p in second] == [(renamed.id, "Tech Renamed")]
 
