@@ -100,6 +100,21 @@ def main() -> None:
         print(f"  {name} / floor by round: {ratio_range(results[name].by_round(), results['floor'].by_round())}")
     print(f"  read / limit by round: {ratio_range(results['read'].by_round(), results['limit'].by_round())}")
     print(f"  peak web worker memory: {peak:.0f} MB")
+    print(f"  {ceiling(cpu, results['limit'].rps)}")
+
+
+def ceiling(cpu: dict[str, float], limit_rps: float) -> str:
+    """What patch / floor could reach if the PATCH were bound by CPU alone (no wait for SQLite's one writer): each
+    request costs its view's CPU (measured in process) plus what the server, the client and the kernel spend per
+    request, taken from the trivial app's rate (every core busy for `limit_rps` requests a second)."""
+    overhead = (os.cpu_count() or 1) * 1e6 / limit_rps  # µs of the machine's CPU per request, outside the view
+    bound = (cpu["floor"] + overhead) / (cpu["patch"] + overhead)
+    # The PATCH's CPU at which patch / floor would be 0.5, with the same overhead.
+    needed = 2 * (cpu["floor"] + overhead) - overhead
+    return (
+        f"patch / floor bound by CPU alone: {bound:.2f} (about {overhead:.0f} µs per request outside the view); "
+        f"0.5 would need a PATCH of at most {needed:.0f} µs in process, against {cpu['patch']:.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ The two reads run in alternating rounds in the same process, so their ratio hold
 """
 
 import argparse
+import atexit
 import os
+import shutil
 import tempfile
 import uuid
 
@@ -31,7 +33,9 @@ def main() -> None:
         base, _, query = url.partition("?")
         os.environ["DATABASE_URL"] = f"{base.rsplit('/', 1)[0]}/bench_datapath_{run}" + (f"?{query}" if query else "")
     else:
-        os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/datapath.sqlite3"
+        work = tempfile.mkdtemp(prefix="herochecklist-datapath-")
+        atexit.register(shutil.rmtree, work, ignore_errors=True)
+        os.environ["DATABASE_URL"] = f"sqlite:///{work}/datapath.sqlite3"
     # The environment above decides the database, so the measuring module (which configures Django when imported)
     # comes only now.
     from bench.datapath_run import measure
