@@ -151,8 +151,9 @@ def _ingest_chunk(records: list, result: IngestResult, tenants: dict) -> None:
                 result.contacts += 1
             elif name and name != contact.display_name:
                 # Released too: a push in flight carries the old name, and its outcome must not mark this one synced.
+                # A new name is new content: its pushes are counted afresh.
                 Contact.objects.filter(id=contact.id).update(
-                    display_name=name, sync_state=SyncState.PENDING, sync_claimed_at=None
+                    display_name=name, sync_state=SyncState.PENDING, sync_claimed_at=None, sync_attempts=0
                 )
                 contact.display_name = name
             link = links.get((contact.id, lic.id, role))
@@ -514,7 +515,7 @@ def contact_claimed(*, token: str) -> list[str]:
 def contact_push_payload(*, contact_ids: list[str], claim: str | None = None) -> list[dict]:
     """What a push sends of these contacts, those still pending (and under this claim, if given)."""
     contacts = Contact.objects.filter(id__in=contact_ids)
-    return _payload(contacts if claim is None else contacts.filter(sync_claim=claim))
+    return _payload(contacts if claim is None else contacts.filter(sync_claim=claim, sync_claimed_at__isnull=False))
 
 
 def _payload(contacts) -> list[dict]:
@@ -565,7 +566,6 @@ def contact_record_push(
 
 def _record_push(contact_ids: list, ids: dict[str, str], errors: dict[str, str], people: list[dict]) -> list[str]:
     now = timezone.now()
-    ours = Q(sync_claim__in={person["claim"] for person in people})  # one claim, but for a batch split in halves
     # Ids as the push read them (UUIDs), not their text: a text id is parsed again by every statement that names it.
     synced = {p["id"]: ids[p["email"]] for p in people if p["email"] in ids}  # id -> HubSpot's id
     answered = set(synced)
@@ -575,14 +575,14 @@ def _record_push(contact_ids: list, ids: dict[str, str], errors: dict[str, str],
             failed.setdefault(errors[person["email"]][:500], []).append(person["id"])
     if synced:
         update_each(Contact, "hubspot_id", synced)
-        marked = Contact.objects.filter(ours, id__in=list(synced), sync_claimed_at__isnull=False).update(
-            sync_state=SyncState.SYNCED, synced_at=now, last_error="", sync_claimed_at=None
+        marked = Contact.objects.filter(_under_claims(people, ids=list(synced))).update(
+            sync_state=SyncState.SYNCED, synced_at=now, last_error="", sync_claimed_at=None, sync_attempts=0
         )
         if marked != len(synced):  # some were released, claimed again or deleted meanwhile: only those marked count
             now_synced = Contact.objects.filter(id__in=list(synced), sync_state=SyncState.SYNCED, synced_at=now)
             synced = {i: synced[i] for i in now_synced.values_list("id", flat=True)}
     for reason, failed_ids in failed.items():  # usually one reason (HubSpot's INVALID_EMAIL), so one statement
-        Contact.objects.filter(ours, id__in=failed_ids).update(
+        Contact.objects.filter(_under_claims(people, ids=failed_ids)).update(
             sync_state=SyncState.FAILED, last_error=reason, sync_claimed_at=None
         )
     # Answered is settled, marked here or not: one renamed meanwhile is pending for its new name, not unanswered.
@@ -591,21 +591,25 @@ def _record_push(contact_ids: list, ids: dict[str, str], errors: dict[str, str],
     # after MAX_SYNC_ATTEMPTS it fails (with its reason) rather than being pushed every few minutes for ever.
     unsettled = [person["id"] for person in people if person["id"] not in settled]
     if unsettled:
-        Contact.objects.filter(ours, id__in=unsettled).update(
-            sync_claimed_at=None, sync_attempts=F("sync_attempts") + 1, last_error=UNANSWERED
-        )
-        Contact.objects.filter(ours, id__in=unsettled, sync_attempts__gte=MAX_SYNC_ATTEMPTS).update(
-            sync_state=SyncState.FAILED
-        )
+        unanswered = {"sync_claimed_at": None, "sync_attempts": F("sync_attempts") + 1, "last_error": UNANSWERED}
+        # The last attempt first: released, it is under no claim for the second statement.
+        last = _under_claims(people, ids=unsettled) & Q(sync_attempts__gte=MAX_SYNC_ATTEMPTS - 1)
+        Contact.objects.filter(last).update(sync_state=SyncState.FAILED, **unanswered)
+        Contact.objects.filter(_under_claims(people, ids=unsettled)).update(**unanswered)
     # After the states above are stored: outside a transaction this runs at once.
     on_commit(functools.partial(schedule_emails, [str(i) for i in contact_ids]))
     return list(synced.values())
 
 
-def _under_claims(people: list[dict]) -> Q:
-    """Contacts still under the claim a push read (its payload's): one renamed meanwhile was released, or claimed again
-    by another sync, whose push owns it now. A failed push must not count, release or fail that one."""
-    return Q(sync_claim__in={person["claim"] for person in people}, id__in=[person["id"] for person in people])
+def _under_claims(people: list[dict], ids: list | None = None) -> Q:
+    """Contacts still under the claim a push read (its payload's; one claim, but for a batch split in halves). One
+    renamed meanwhile was released (it keeps its old token, with no claim time: under no claim), or claimed again by
+    another sync, whose push owns it now. A push's outcome, failed or not, must not settle, count or fail that one."""
+    return Q(
+        sync_claim__in={person["claim"] for person in people},
+        sync_claimed_at__isnull=False,
+        id__in=[person["id"] for person in people] if ids is None else ids,
+    )
 
 
 def contact_mark_failed(*, person: dict, reason: str) -> None:
@@ -615,12 +619,11 @@ def contact_mark_failed(*, person: dict, reason: str) -> None:
     )
 
 
-def contact_count_attempt(*, people: list[dict], error: str = "") -> None:
-    """One failed push of these contacts (a push's payload): one statement for the batch."""
-    changes: dict = {"sync_attempts": F("sync_attempts") + 1}
-    if error:
-        changes["last_error"] = error[:500]
-    Contact.objects.filter(_under_claims(people)).update(**changes)
+def contact_note_error(*, people: list[dict], error: str) -> None:
+    """A push of these contacts (a push's payload) failed for a while (HubSpot down, or busy): the reason is shown to
+    staff, and no attempt is counted. MAX_SYNC_ATTEMPTS counts pushes HubSpot answered without naming the contact;
+    an outage counting there too would fail, for good, contacts that nothing is wrong with. One statement."""
+    Contact.objects.filter(_under_claims(people)).update(last_error=error[:500])
 
 
 def contact_release(*, people: list[dict]) -> None:

@@ -127,25 +127,22 @@ def _push(task, people: list[dict]) -> None:
         except (DatabaseError, PyMongoError) as exc:
             # Nothing of the outcome was stored (one transaction) and the batch is still this push's: the task runs
             # again and pushes it again (HubSpot upserts by email), instead of the claim waiting out its expiry.
-            raise task.retry(exc=exc, countdown=_backoff(task)) from exc
+            raise _retry_or_release(task, people, exc, _backoff(task)) from exc
         if synced and settings.HUBSPOT_ONBOARDING_LIST_ID:
             # Its own task, retried on its own: the contacts are synced now, so a retry of this push would find
             # nothing pending and they would never join the list.
             on_commit(functools.partial(hubspot_list_add_task.delay, synced))
     except RateLimitTimeout as exc:
-        raise task.retry(exc=exc, countdown=settings.HUBSPOT_RATE_WINDOW_SECONDS) from exc
+        raise _retry_or_release(task, people, exc, settings.HUBSPOT_RATE_WINDOW_SECONDS) from exc
     except HubSpotError as exc:
-        services.contact_count_attempt(people=people, error=str(exc))
+        services.contact_note_error(people=people, error=str(exc))
         if exc.transient:
-            if task.request.retries >= task.max_retries:
-                services.contact_release(people=people)  # left pending: the next scheduled sync tries again
-                raise
             if exc.status == 429:
                 base = settings.HUBSPOT_SYNC_RETRY_BASE_SECONDS
                 countdown = (exc.retry_after or settings.HUBSPOT_RATE_WINDOW_SECONDS) + random.uniform(0, base)
             else:
                 countdown = _backoff(task)
-            raise task.retry(exc=exc, countdown=countdown) from exc
+            raise _retry_or_release(task, people, exc, countdown) from exc
         # A permanent refusal of the whole batch (HubSpot's 400 when one email is bad): halve it until the bad
         # contact stands alone, so it alone is marked failed and the others go through.
         if len(ids) == 1:
@@ -171,6 +168,20 @@ def hubspot_list_add_task(self, hubspot_ids: list[str]) -> None:
             logger.warning("hubspot list add refused", extra={"status": exc.status, "contacts": len(hubspot_ids)})
             return
         raise self.retry(exc=exc, countdown=_backoff(self)) from exc
+
+
+def _retry_or_release(task, people: list[dict], exc: Exception, countdown: float) -> Exception:
+    """The push's next try; after its last, its contacts are released, left pending for the next scheduled sync
+    rather than claimed by a push that gave up until the claim expires. Returns what to raise."""
+    from . import services
+
+    if task.request.retries < task.max_retries:
+        return task.retry(exc=exc, countdown=countdown, throw=False)
+    try:
+        services.contact_release(people=people)
+    except (DatabaseError, PyMongoError):
+        logger.warning("hubspot push gave up; its claim expires instead", extra={"contacts": len(people)})
+    return exc
 
 
 def _backoff(task) -> float:

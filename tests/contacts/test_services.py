@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from contacts import services
+from contacts import ratelimit, services
 from contacts.models import Contact, ContactLink, EmailDelivery, PollCursor, SyncState
 from contacts.tasks import hubspot_push_claim_task, hubspot_sync_task, marketplace_poll_task
 from core.db import atomic
@@ -203,13 +203,18 @@ def test_a_push_s_outcome_is_stored_in_a_few_statements_whatever_the_batch_size(
     assert (unanswered.sync_state, unanswered.sync_attempts) == (SyncState.PENDING, 1)
     assert unanswered.last_error == services.UNANSWERED
     # Unmentioned in every answer, it fails after MAX_SYNC_ATTEMPTS pushes instead of coming back for ever.
-    Contact.objects.filter(id=unanswered.id).update(sync_attempts=services.MAX_SYNC_ATTEMPTS - 1)
+    claimed_again = {"sync_claimed_at": timezone.now()}  # by the next sync, whose push goes unanswered too
+    Contact.objects.filter(id=unanswered.id).update(sync_attempts=services.MAX_SYNC_ATTEMPTS - 1, **claimed_again)
     services.contact_record_push(contact_ids=[str(unanswered.id)], ids={}, errors={})
-    assert Contact.objects.get(id=unanswered.id).sync_state == SyncState.FAILED
+    unanswered.refresh_from_db()
+    assert (unanswered.sync_state, unanswered.sync_attempts) == (SyncState.FAILED, services.MAX_SYNC_ATTEMPTS)
+    assert unanswered.sync_claimed_at is None
+    # A push that fails (HubSpot down or busy) shows why, and counts no attempt: an outage fails nobody.
+    Contact.objects.filter(id__in=[c.id for c in contacts[:3]]).update(sync_state=SyncState.PENDING, **claimed_again)
     with django_assert_max_num_queries(1):
         people = [{"id": c.id, "claim": c.sync_claim} for c in contacts[:3]]
-        services.contact_count_attempt(people=people, error="HubSpot answered 500")
-    assert {c.sync_attempts for c in Contact.objects.filter(id__in=[c.id for c in contacts[:3]])} == {1}
+        services.contact_note_error(people=people, error="HubSpot answered 500")
+    assert {c.sync_attempts for c in Contact.objects.filter(id__in=[c.id for c in contacts[:3]])} == {0}
     assert Contact.objects.get(id=contacts[0].id).last_error == "HubSpot answered 500"
 
 
@@ -454,14 +459,14 @@ def test_a_failed_push_leaves_alone_a_contact_renamed_and_claimed_again_meanwhil
     assert list(services.contact_claim_batches(tokens=["sync-b"], limit=100)) == ["sync-b"]
     renamed = Contact.objects.get(email="tech1@company1.example")
     old_name = next(person for person in first if person["id"] == renamed.id)
-    services.contact_count_attempt(people=first, error="HubSpot answered 503")
+    services.contact_note_error(people=first, error="HubSpot answered 503")
     services.contact_release(people=first)
     services.contact_mark_failed(person=old_name, reason="HubSpot 400: rejected")
     after = Contact.objects.get(id=renamed.id)
     assert (after.sync_state, after.sync_attempts, after.last_error) == (SyncState.PENDING, 0, "")
     assert services.contact_claimed(token="sync-b") == [str(renamed.id)]
     billing = Contact.objects.get(email="billing1@company1.example")  # still the first push's: counted and released
-    assert (billing.sync_attempts, billing.last_error, billing.sync_claimed_at) == (1, "HubSpot answered 503", None)
+    assert (billing.last_error, billing.sync_claimed_at) == ("HubSpot answered 503", None)
     second = services.contact_take_push(token="sync-b", taker="push-b")
     assert [(p["id"], p["name"]) for p in second] == [(renamed.id, "Tech Renamed")]
 
@@ -498,3 +503,46 @@ def test_a_contact_renamed_while_its_push_is_in_flight_is_not_counted_as_unanswe
     _record_all_answered(_push_taken_then_contact_renamed())
     renamed = Contact.objects.get(email="tech1@company1.example")
     assert (renamed.sync_state, renamed.sync_attempts, renamed.last_error) == (SyncState.PENDING, 0, "")
+
+
+def test_a_contact_renamed_and_released_while_a_push_is_in_flight_is_settled_by_no_outcome_of_that_push(settings):
+    # Released for its new name, not claimed again yet: whatever the old name's push hears back (synced, refused,
+    # unanswered at its last attempt, failed, given up), the contact waits, pending and unharmed, for its new push.
+    settings.HUBSPOT_ACCESS_TOKEN = ""
+    first = _push_taken_then_contact_renamed()
+    renamed = Contact.objects.get(email="tech1@company1.example")
+    Contact.objects.filter(id=renamed.id).update(sync_attempts=services.MAX_SYNC_ATTEMPTS - 1)
+    old_name = next(person for person in first if person["id"] == renamed.id)
+    ids = [p["id"] for p in first]
+    services.contact_record_push(contact_ids=ids, ids={}, errors={renamed.email: "INVALID_EMAIL"}, people=first)
+    services.contact_record_push(contact_ids=ids, ids={}, errors={}, people=first)
+    services.contact_mark_failed(person=old_name, reason="HubSpot 400: rejected")
+    services.contact_note_error(people=first, error="HubSpot answered 503")
+    services.contact_release(people=first)
+    assert services.contact_push_payload(contact_ids=[str(renamed.id)], claim=old_name["claim"]) == []
+    after = Contact.objects.get(id=renamed.id)
+    assert (after.sync_state, after.last_error, after.sync_claimed_at) == (SyncState.PENDING, "", None)
+    assert after.sync_attempts == services.MAX_SYNC_ATTEMPTS - 1
+    assert list(services.contact_claim_batches(tokens=["sync-c"], limit=100)) == ["sync-c"]
+    second = services.contact_take_push(token="sync-c", taker="push-c")  # with the billing contact, released
+    assert {p["id"]: p["name"] for p in second}[renamed.id] == "Tech Renamed"
+
+
+@pytest.mark.parametrize("fault", ["hubspot unreachable", "rate limit held"])
+def test_a_push_that_gives_up_after_its_last_retry_releases_its_contacts_for_the_next_sync(hubspot, settings, fault):
+    settings.HUBSPOT_ACCESS_TOKEN = ""
+    ingest(license_record(1))
+    settings.HUBSPOT_ACCESS_TOKEN = hubspot.token
+    Contact.objects.update(sync_state=SyncState.PENDING)
+    assert list(services.contact_claim_batches(tokens=["sync-d"], limit=100)) == ["sync-d"]
+    if fault == "hubspot unreachable":
+        hubspot.html_answers = 1000  # every upsert answered by a proxy's error page
+    else:  # no slot within the wait: another worker's 429 blocks every call for longer
+        settings.HUBSPOT_RATE_WINDOW_SECONDS = 0.05
+        ratelimit.penalise(settings.HUBSPOT_RATE_LIMIT_KEY, seconds=30)
+    last = hubspot_push_claim_task.max_retries
+    with pytest.raises(Exception, match="HubSpot|no slot"):
+        hubspot_push_claim_task.apply(args=("sync-d",), task_id="push-d", retries=last, throw=True)
+    after = list(Contact.objects.all())
+    assert {(c.sync_state, c.sync_claimed_at, c.sync_attempts) for c in after} == {(SyncState.PENDING, None, 0)}
+    assert len(list(services.contact_claim_batches(tokens=["sync-e"], limit=100))) == 1  # the next sync takes them
