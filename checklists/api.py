@@ -523,15 +523,18 @@ def _template(request: ApiRequest, template_id: str, field: str = "templateId") 
         pk = uuid.UUID(str(template_id))
     except ValueError:
         raise NotFound("not a template id") from None
-    template = selectors.template_for(request.auth.tenant, pk)
+    template = selectors.template_visible(request.auth, pk)
     if template is None:
         raise NotFound("no such template for this site")
     return template
 
 
-@router.get("/templates", response=responses({200: TemplateList}, found=False))
-def template_list(request: ApiRequest) -> list[dict[str, Any]]:
-    return [serializers.template_json(t) for t in selectors.templates_for(request.auth.tenant)]
+@router.get("/templates", response=responses({200: TemplateList, 422: ValidationErrorOut}, found=False))
+def template_list(request: ApiRequest, projectId: JiraId | None = None) -> list[dict[str, Any]]:  # noqa: N803
+    """The templates the caller may read: site-wide ones, and with `projectId` that project's (the panel's picker
+    passes its issue's). See selectors.templates_visible."""
+    project = clean_jira_id(projectId, "projectId")
+    return [serializers.template_json(t) for t in selectors.templates_visible(request.auth, project)]
 
 
 def _template_project(value: str | None) -> str:

@@ -12,8 +12,8 @@ from core.exceptions import NotFound
 from tenants import permissions
 from tenants.permissions import PermissionDenied
 
-from . import services
-from .models import SiteStatus, Template
+from . import selectors, services
+from .models import SiteStatus
 from .schemas import (
     Color,
     ConflictOut,
@@ -110,9 +110,7 @@ def manager(request, projectId: JiraId | None = None):  # noqa: N803
     that project's), the site's statuses, and what this user may change (presentation only: every write is checked
     again)."""
     project = clean_jira_id(projectId, "projectId")
-    templates = Template.objects.filter(tenant=request.auth.tenant).order_by("name", "created_at")
-    if project:
-        templates = templates.filter(project_id__in=["", project])
+    templates = selectors.templates_visible(request.auth, project)
     site = permissions.template_grants(request.auth, "").administer_jira
     own_project = bool(project) and (
         site or permissions.template_grants(request.auth, project).manage_project_templates

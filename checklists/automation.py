@@ -116,7 +116,9 @@ def item_set_status(auth, issue_key: str, ref, status) -> tuple[Checklist | None
 def template_apply_by_name(auth, issue_key: str, name, mode) -> tuple[IssueRef, Checklist | None]:
     name, mode = clean_template_name(name, "template"), clean_apply_mode(mode)
     issue = keyed_issue(auth, issue_key, write=True)
-    templates = list(Template.objects.filter(tenant=auth.tenant, name=name)[:2])
+    # Only those the caller may read: a project's template it may not see is not there for it, not even as a clash.
+    named = Template.objects.filter(tenant=auth.tenant, name=name)
+    templates = [t for t in named if permissions.may_read_templates(auth, t.project_id)][:2]
     if not templates:
         raise NotFound("no template of this name on this site")
     if len(templates) > 1:

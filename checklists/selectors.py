@@ -15,7 +15,9 @@ from django.db.models import Model
 from core.fastjson import Encoded, dumps
 from core.rows import RawSelect, field_by_attname, instance_copy, row_converter
 from core.ttlcache import TTLCache
+from tenants import permissions
 from tenants.models import Tenant
+from tenants.types import AuthContext
 
 from . import mongo
 from .models import Checklist, ChecklistChange, ChecklistItem, Template
@@ -193,9 +195,25 @@ def checklist_changes(checklist: Checklist | None, limit: int) -> list[Checklist
     return list(ChecklistChange.objects.filter(checklist=checklist).order_by("-version", "-created_at")[:limit])
 
 
-def templates_for(tenant: Tenant) -> list[Template]:
-    return list(Template.objects.filter(tenant=tenant).order_by("name", "created_at"))
+def templates_visible(auth: AuthContext, project_id: str = "") -> list[Template]:
+    """The templates this credential may read (tenants.permissions.may_read_templates): the site-wide ones and, with
+    project_id, that project's. Without a project, a Jira admin (the site's template manager) and a site token see
+    every project's too; anyone else only the site-wide ones: a request asks Jira at most twice, not once for each
+    project that has templates."""
+    if not permissions.may_read_templates(auth, ""):
+        return []
+    templates = Template.objects.filter(tenant=auth.tenant)
+    if project_id:
+        projects = [""] + ([project_id] if permissions.may_read_templates(auth, project_id) else [])
+        templates = templates.filter(project_id__in=projects)
+    elif not (auth.source == "site_token" or permissions.template_grants(auth, "").administer_jira):
+        templates = templates.filter(project_id="")
+    return list(templates.order_by("name", "created_at"))
 
 
-def template_for(tenant: Tenant, template_id: UUID) -> Template | None:
-    return Template.objects.filter(tenant=tenant, id=template_id).first()
+def template_visible(auth: AuthContext, template_id: UUID) -> Template | None:
+    """One template of the caller's site, if the caller may read it (else None: the same 404 as no such template)."""
+    template = Template.objects.filter(tenant=auth.tenant, id=template_id).first()
+    if template is None or not permissions.may_read_templates(auth, template.project_id):
+        return None
+    return template

@@ -86,7 +86,9 @@ class JiraStandIn(StandInServer):
         self.fail_next: list[int] = []  # statuses to answer the next REST calls with (tests inject failures)
         # Who may do what (mypermissions, permissions/check). Anyone not listed has `default_role`, so a test that is
         # not about permissions needs no setup; `grant` narrows or widens one account.
-        self.users: dict[str, tuple[str, frozenset[str] | None]] = {a: (r, None) for a, (_, r) in DEMO_USERS.items()}
+        self.users: dict[str, tuple[str, frozenset[str] | None, str]] = {
+            a: (r, None, "browse") for a, (_, r) in DEMO_USERS.items()
+        }
         self.default_role = "edit"
         self.user_tokens: dict[str, str] = {}  # Forge user tokens (x-forge-oauth-user) -> accountId
         self.permission_checks: list[Recorded] = []  # kept apart from `recorded`: they are reads, not app writes
@@ -206,11 +208,11 @@ class JiraStandIn(StandInServer):
 
     # --- who may do what ----------------------------------------------------------------------------------------
 
-    def grant(self, account_id: str, role: str, *, projects=None) -> None:
-        """`role` in ROLE_PERMISSIONS; with `projects`, only in those projects (browse elsewhere)."""
-        if role not in ROLE_PERMISSIONS:
-            raise ValueError(f"unknown role {role}")
-        self.users[account_id] = (role, frozenset(projects) if projects is not None else None)
+    def grant(self, account_id: str, role: str, *, projects=None, elsewhere: str = "browse") -> None:
+        """`role` in ROLE_PERMISSIONS; with `projects`, only in those projects (`elsewhere` in the others)."""
+        if role not in ROLE_PERMISSIONS or elsewhere not in ROLE_PERMISSIONS:
+            raise ValueError(f"unknown role {role} or {elsewhere}")
+        self.users[account_id] = (role, frozenset(projects) if projects is not None else None, elsewhere)
 
     def user_token(self, account_id: str) -> str:
         """A Forge user token for this account, as Forge sends in x-forge-oauth-user."""
@@ -219,9 +221,9 @@ class JiraStandIn(StandInServer):
         return token
 
     def has_permission(self, account_id: str, permission: str, project_id: str = "") -> bool:
-        role, projects = self.users.get(account_id, (self.default_role, None))
+        role, projects, elsewhere = self.users.get(account_id, (self.default_role, None, "browse"))
         if permission not in GLOBAL_PERMISSIONS and projects is not None and project_id not in projects:
-            role = "browse"
+            role = elsewhere
         return permission in ROLE_PERMISSIONS[role]
 
 

@@ -5,6 +5,8 @@ Who may do what: Jira is the authority, asked on the server for every write and 
 - Changing a project's template needs "Administer projects" (ADMINISTER_PROJECTS) on that project, or Jira admin
   (ADMINISTER); changing a site-wide template needs Jira admin.
 - An anonymous viewer (a Connect token without `sub`) reads only, without asking Jira.
+- Reading a template: a site-wide one, any signed-in user of the site; a project's, who may browse that project (or
+  administer it, or Jira); an anonymous viewer, none (they could apply none either).
 
 How we ask, per front door:
 - Connect (a Connect context JWT, or our panel token minted from one): POST /rest/api/3/permissions/check as the
@@ -49,6 +51,7 @@ class Grants:
     edit_issue: bool = False
     administer_project: bool = False
     administer_jira: bool = False
+    browse_project: bool = False  # asked with a project's grants only
     answered: bool = True  # False when Jira could not be asked: every flag is then False (fail closed)
 
     @property
@@ -81,6 +84,18 @@ def require_edit(auth, issue_id: str) -> None:
         raise PermissionDenied("You can view this checklist but not edit it (Jira's Edit issues permission).")
 
 
+def may_read_templates(auth, project_id: str) -> bool:
+    """Whether this credential may see the templates of one project (project_id set) or the site-wide ones."""
+    if auth.source == "site_token":
+        return True  # acts as the app on its site, as for checklists
+    if not auth.account_id:
+        return False
+    if not project_id:
+        return True
+    grants = template_grants(auth, project_id)
+    return grants.browse_project or grants.manage_project_templates
+
+
 def require_template_admin(auth, project_id: str) -> None:
     grants = template_grants(auth, project_id)
     if project_id and not grants.manage_project_templates:
@@ -100,7 +115,7 @@ def _cache_seconds(answered: bool) -> int:
 def _cache_key(tenant_id, account_id: str, kind: str, ident: str) -> str:
     # Hashed: accountIds and ids come from tokens, and a cache key must stay short and free of odd characters.
     digest = hashlib.sha256(f"{tenant_id}\0{account_id}\0{kind}\0{ident}".encode()).hexdigest()[:40]
-    return f"perm:v1:{digest}"
+    return f"perm:v2:{digest}"  # v2: five flags (browse_project); a v1 entry of four must not be read as five
 
 
 # Entries this process has read from (or written to) the shared cache, reused while their age allows, so a read does
@@ -135,7 +150,13 @@ def _remember(key: str, grants: Grants) -> None:
         return
     value = {
         "at": time.time(),
-        "flags": [grants.browse_issue, grants.edit_issue, grants.administer_project, grants.administer_jira],
+        "flags": [
+            grants.browse_issue,
+            grants.edit_issue,
+            grants.administer_project,
+            grants.administer_jira,
+            grants.browse_project,
+        ],
         "answered": grants.answered,
     }
     try:
@@ -193,7 +214,7 @@ def _ask_as_connect_app(auth, kind: str, ident: str) -> Grants:
         wanted = [BROWSE_PROJECTS, EDIT_ISSUES, ADMINISTER_PROJECTS]
         body["projectPermissions"] = [{"permissions": wanted, "issues": [int(ident)]}]
     elif kind == "project":
-        body["projectPermissions"] = [{"permissions": [ADMINISTER_PROJECTS], "projects": [int(ident)]}]
+        body["projectPermissions"] = [{"permissions": [BROWSE_PROJECTS, ADMINISTER_PROJECTS], "projects": [int(ident)]}]
     client = JiraClient(auth.tenant, timeout=settings.PERMISSION_CHECK_TIMEOUT_SECONDS, connect=True)
     data = client.request("POST", "/rest/api/3/permissions/check", json=body, attempts=1).json()
     field = "issues" if kind == "issue" else "projects"
@@ -202,6 +223,7 @@ def _ask_as_connect_app(auth, kind: str, ident: str) -> Grants:
         granted.setdefault(entry["permission"], set()).update(str(i) for i in entry.get(field) or [])
     return Grants(
         browse_issue=kind == "issue" and ident in granted.get(BROWSE_PROJECTS, set()),
+        browse_project=kind == "project" and ident in granted.get(BROWSE_PROJECTS, set()),
         edit_issue=kind == "issue" and ident in granted.get(EDIT_ISSUES, set()),
         administer_project=kind != "global" and ident in granted.get(ADMINISTER_PROJECTS, set()),
         administer_jira=ADMINISTER in (data.get("globalPermissions") or []),
@@ -217,7 +239,7 @@ def _ask_as_forge_user(auth, kind: str, ident: str) -> Grants:
             "permissions": f"{BROWSE_PROJECTS},{EDIT_ISSUES},{ADMINISTER_PROJECTS},{ADMINISTER}",
             "issueId": ident,
         },
-        "project": {"permissions": f"{ADMINISTER_PROJECTS},{ADMINISTER}", "projectId": ident},
+        "project": {"permissions": f"{BROWSE_PROJECTS},{ADMINISTER_PROJECTS},{ADMINISTER}", "projectId": ident},
         "global": {"permissions": ADMINISTER},
     }[kind]
     client = JiraClient(
@@ -233,6 +255,7 @@ def _ask_as_forge_user(auth, kind: str, ident: str) -> Grants:
 
     return Grants(
         browse_issue=kind == "issue" and have(BROWSE_PROJECTS),
+        browse_project=kind == "project" and have(BROWSE_PROJECTS),
         edit_issue=kind == "issue" and have(EDIT_ISSUES),
         administer_project=kind != "global" and have(ADMINISTER_PROJECTS),
         administer_jira=have(ADMINISTER),

@@ -26,7 +26,10 @@ export function createTemplatePicker({ api, h, root, getState, write, rerender, 
       ui.loading = true;
       update(".hc-template-toggle");
       try {
-        ui.templates = await api.request("GET", "/templates");
+        // The site-wide ones and this issue's project's: the server shows a project's only to who may browse it.
+        const { projectId } = getState();
+        const query = projectId ? `?projectId=${encodeURIComponent(projectId)}` : "";
+        ui.templates = await api.request("GET", `/templates${query}`);
         ui.error = null;
       } catch (err) {
         ui.error = describe(err);

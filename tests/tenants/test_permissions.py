@@ -253,6 +253,49 @@ def test_everyone_who_may_edit_applies_templates_and_browse_only_does_not(client
     assert [i.text for i in ChecklistItem.objects.all()] == ["Tag"]
 
 
+@pytest.mark.parametrize("name", DOORS)
+def test_a_projects_templates_are_read_only_by_who_may_see_that_project(door, name, standin):
+    dave = "557058:dave"  # edits in project 10000 (the issue's), cannot see project 20000
+    standin.grant(dave, "edit", projects={"10000"}, elsewhere="none")
+    reader = door(name, dave)
+    assert reader.get().status_code == 200  # the site exists from here on
+    tenant = Tenant.objects.get()
+    made = {
+        label: str(services.template_create(tenant=tenant, actor=services.Actor(ADMIN), data=data).id)
+        for label, data in {
+            "site": {"name": "Site", "text": "- [ ] s\n"},
+            "ours": {"name": "Ours", "text": "- [ ] o\n", "project_id": "10000"},
+            "hidden": {"name": "Hidden", "text": "- [ ] h\n", "project_id": "20000"},
+        }.items()
+    }
+
+    def names(response):
+        assert response.status_code == 200, response.content
+        body = response.json()
+        return sorted(t["name"] for t in (body["templates"] if isinstance(body, dict) else body))
+
+    assert names(reader.call("get", "/api/v1/templates")) == ["Site"]
+    assert names(reader.call("get", "/api/v1/templates?projectId=10000")) == ["Ours", "Site"]
+    assert names(reader.call("get", "/api/v1/templates?projectId=20000")) == ["Site"]
+    assert names(reader.call("get", "/api/v1/manager?projectId=20000")) == ["Site"]
+    assert reader.call("get", f"/api/v1/templates/{made['ours']}").status_code == 200
+    hidden = reader.call("get", f"/api/v1/templates/{made['hidden']}")
+    assert hidden.status_code == 404 and "Hidden" not in hidden.content.decode()
+    # Applying it is as if it did not exist (404, not the 422 of a template that does not fit the issue).
+    applied = reader.call("post", reader.url("/apply-template"), {"templateId": made["hidden"], "mode": "append"})
+    assert applied.status_code == 404
+    assert not ChecklistItem.objects.filter(text="h").exists()
+    assert names(door(name, ADMIN).call("get", "/api/v1/templates")) == ["Hidden", "Ours", "Site"]
+
+
+def test_an_anonymous_viewer_reads_no_template(client, tenant, standin):
+    template = make_template(Api(client, tenant, account_id=ADMIN)).json()["id"]
+    anonymous = Api(client, None, authorization="JWT " + standin.context_token(ISSUE, account_id=None))
+    assert anonymous.call("get", "/api/v1/templates").json() == []
+    assert anonymous.call("get", "/api/v1/manager").json()["templates"] == []
+    assert anonymous.call("get", f"/api/v1/templates/{template}").status_code == 404
+
+
 def test_auto_apply_writes_as_the_app_not_as_the_viewer_who_opened_the_panel(client, tenant, standin):
     created = make_template(Api(client, tenant, account_id=ADMIN), autoApply=True, projectId="10000")
     assert created.status_code == 201
