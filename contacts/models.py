@@ -49,6 +49,8 @@ class Contact(BaseModel):
     sync_claimed_at = models.DateTimeField(null=True, blank=True)
     sync_claim = models.CharField(max_length=32, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    # When HubSpot confirmed it joined the onboarding list: the sweep adds synced contacts still without it.
+    listed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [

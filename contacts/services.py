@@ -161,7 +161,7 @@ def _ingest_chunk(records: list, result: IngestResult, tenants: dict) -> None:
                 link = ContactLink.objects.create(contact=contact, license=lic, role=role, active=lic.is_active)
                 links[(contact.id, lic.id, role)] = link
             elif link.active != lic.is_active:
-                ContactLink.objects.filter(id=link.id).update(active=lic.is_active)
+                ContactLink.objects.filter(id=link.id).update(active=lic.is_active, updated_at=timezone.now())
                 link.active = lic.is_active
                 if not lic.is_active:
                     lost.add(contact.id)
@@ -170,7 +170,7 @@ def _ingest_chunk(records: list, result: IngestResult, tenants: dict) -> None:
         # A contact the license no longer names is no longer its contact.
         for link in [link for link in links.values() if link.license_id == lic.id and link.active]:
             if link.id not in current:
-                ContactLink.objects.filter(id=link.id).update(active=False)
+                ContactLink.objects.filter(id=link.id).update(active=False, updated_at=timezone.now())
                 link.active = False
                 lost.add(link.contact_id)
     # With HubSpot, onboarding follows each contact's sync; only offboarding can be due right now.
@@ -274,6 +274,56 @@ def schedule_emails(contact_ids: list[str]) -> None:
         _queue("contact_email_batch_task", contact_ids[start : start + EMAIL_BATCH], priority=EMAIL_PRIORITY)
 
 
+# The sweep's window. Grace: an email queued with its push is normally out by then, and queueing it twice costs a task.
+# Age: an onboarding email a week late is better not sent; it also bounds how long a refused address is retried.
+EMAIL_SWEEP_GRACE = timedelta(minutes=15)
+EMAIL_SWEEP_MAX_AGE = timedelta(days=7)
+
+
+def contact_email_sweep(*, now=None) -> int:
+    """Queue the emails due to contacts that became due between EMAIL_SWEEP_MAX_AGE and EMAIL_SWEEP_GRACE ago and
+    have not gone out: their task was lost (the broker down when the push committed, a worker killed after its
+    retries, SMTP down past them). Each email still goes out at most once. Returns how many contacts were owed one."""
+    now = now or timezone.now()
+    window = (now - EMAIL_SWEEP_MAX_AGE, now - EMAIL_SWEEP_GRACE)
+    if settings.HUBSPOT_ACCESS_TOKEN:
+        became_due = Contact.objects.filter(sync_state=SyncState.SYNCED, synced_at__range=window)
+    else:
+        became_due = Contact.objects.filter(created_at__range=window)
+    candidates = {str(i) for i in became_due.values_list("id", flat=True)}
+    # Offboarding: contacts whose link ended in the window (contact_emails_due checks that none is left active).
+    ended = ContactLink.objects.filter(active=False, updated_at__range=window).values_list("contact_id", flat=True)
+    candidates.update(str(i) for i in ended)
+    owed: list[str] = []
+    ordered = sorted(candidates)
+    for start in range(0, len(ordered), EMAIL_BATCH):
+        owed += [str(i) for i in contact_emails_due(contact_ids=ordered[start : start + EMAIL_BATCH])]
+    schedule_emails(owed)
+    return len(owed)
+
+
+def contact_list_sweep(*, now=None) -> int:
+    """Queue the onboarding list additions of contacts synced in the sweep's window that HubSpot has not confirmed
+    (the task queued with the push was lost, or gave up). Adding a member twice changes nothing. Returns how many."""
+    if not settings.HUBSPOT_ONBOARDING_LIST_ID:
+        return 0
+    now = now or timezone.now()
+    unlisted = Contact.objects.filter(
+        sync_state=SyncState.SYNCED,
+        synced_at__range=(now - EMAIL_SWEEP_MAX_AGE, now - EMAIL_SWEEP_GRACE),
+        listed_at__isnull=True,
+    ).exclude(hubspot_id="")
+    hubspot_ids = sorted(unlisted.values_list("hubspot_id", flat=True))
+    for start in range(0, len(hubspot_ids), EMAIL_BATCH):
+        _queue("hubspot_list_add_task", hubspot_ids[start : start + EMAIL_BATCH])
+    return len(hubspot_ids)
+
+
+def contact_mark_listed(*, hubspot_ids: list[str]) -> None:
+    """HubSpot confirmed these contacts joined the onboarding list."""
+    Contact.objects.filter(hubspot_id__in=hubspot_ids, listed_at__isnull=True).update(listed_at=timezone.now())
+
+
 def contact_emails_due(*, contact_ids) -> dict:
     """The email now due per contact of this batch (contact id -> kind; none due: absent). Three queries whatever the
     batch's size: an email batch is 100 contacts, and per-contact queries made it the workers' largest cost."""
@@ -313,7 +363,7 @@ def tenant_offboard(*, tenant_id) -> None:
     # Two steps: MongoDB cannot update() across the license join.
     links = ContactLink.objects.filter(license_id__in=licenses, active=True)
     contact_ids = sorted({str(c) for c in links.values_list("contact_id", flat=True)})
-    links.update(active=False)
+    links.update(active=False, updated_at=timezone.now())  # when, for contact_email_sweep
     schedule_emails(contact_ids)
 
 

@@ -158,9 +158,11 @@ def hubspot_list_add_task(self, hubspot_ids: list[str]) -> None:
     """Synced contacts join the onboarding list (adding a member twice changes nothing)."""
     from .hubspot import HubSpotError, add_to_list
     from .ratelimit import RateLimitTimeout
+    from .services import contact_mark_listed
 
     try:
         add_to_list(settings.HUBSPOT_ONBOARDING_LIST_ID, hubspot_ids)
+        contact_mark_listed(hubspot_ids=hubspot_ids)
     except RateLimitTimeout as exc:
         raise self.retry(exc=exc, countdown=settings.HUBSPOT_RATE_WINDOW_SECONDS) from exc
     except HubSpotError as exc:
@@ -218,6 +220,18 @@ def contact_email_batch_task(self, contact_ids: list[str]) -> None:
         contact_email_batch_task.apply_async(
             (busy,), countdown=settings.EMAIL_CLAIM_STALE_SECONDS + 1, priority=EMAIL_PRIORITY
         )
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def contact_email_sweep_task() -> int:
+    """Beat, every 15 minutes: emails due and onboarding list additions unconfirmed whose task was lost
+    (services.contact_email_sweep, contact_list_sweep). Returns how many contacts were owed one or the other."""
+    from .services import contact_email_sweep, contact_list_sweep
+
+    owed, unlisted = contact_email_sweep(), contact_list_sweep()
+    if owed or unlisted:
+        logger.warning("contact follow-ups owed, queued again", extra={"emails": owed, "list_additions": unlisted})
+    return owed + unlisted
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -379,6 +379,8 @@ CELERY_BEAT_SCHEDULE = {
     "marketplace-poll": {"task": "contacts.tasks.marketplace_poll_task", "schedule": 24 * 3600},
     # Every 5 minutes: push contacts still pending (new, changed, or whose earlier push failed transiently).
     "hubspot-sync": {"task": "contacts.tasks.hubspot_sync_task", "schedule": 300},
+    # Every 15 minutes: onboarding and offboarding emails due whose task was lost (broker down, retries exhausted).
+    "contact-email-sweep": {"task": "contacts.tasks.contact_email_sweep_task", "schedule": 900},
     # Daily: a backup, then pruning by the retention policy (8 daily, 8 weekly from Saturdays).
     "backup": {"task": "operations.tasks.backup_task", "schedule": 24 * 3600},
     # Daily: purge sites uninstalled longer than TENANT_PURGE_AFTER_DAYS ago.

@@ -13,7 +13,12 @@ from django.utils import timezone
 
 from contacts import ratelimit, services
 from contacts.models import Contact, ContactLink, EmailDelivery, PollCursor, SyncState
-from contacts.tasks import hubspot_push_claim_task, hubspot_sync_task, marketplace_poll_task
+from contacts.tasks import (
+    contact_email_sweep_task,
+    hubspot_push_claim_task,
+    hubspot_sync_task,
+    marketplace_poll_task,
+)
 from core.db import atomic
 from core.rows import update_each
 from devhost.marketplace import MarketplaceStandIn, license_record
@@ -546,3 +551,54 @@ def test_a_push_that_gives_up_after_its_last_retry_releases_its_contacts_for_the
     after = list(Contact.objects.all())
     assert {(c.sync_state, c.sync_claimed_at, c.sync_attempts) for c in after} == {(SyncState.PENDING, None, 0)}
     assert len(list(services.contact_claim_batches(tokens=["sync-e"], limit=100))) == 1  # the next sync takes them
+
+
+def test_the_email_sweep_sends_what_a_lost_task_owed_once_and_nothing_else(settings):
+    # Emails go out from a task queued when a push commits; the broker down at that moment, or a worker killed past
+    # its retries, loses it. The sweep finds the contacts owed an email (in its window) and sends each exactly once.
+    settings.HUBSPOT_ACCESS_TOKEN = ""  # ingestion alone, and the onboarding of every contact at once
+    ingest(*(license_record(n) for n in range(6)), license_record(6, status="cancelled"))
+    settings.HUBSPOT_ACCESS_TOKEN = "configured"  # from now on onboarding follows a sync; none is run here
+    now = timezone.now()
+    contact = {c.email: c for c in Contact.objects.all()}
+
+    def synced(n: int, ago: timedelta, *, role: str = "tech", **fields):
+        found = contact[f"{role}{n}@company{n}.example"]
+        Contact.objects.filter(id=found.id).update(sync_state=SyncState.SYNCED, synced_at=now - ago, **fields)
+        EmailDelivery.objects.filter(contact=found).delete()  # its email task was lost
+        return found.email
+
+    owed = {synced(0, timedelta(minutes=20)), synced(1, timedelta(days=6))}
+    synced(2, timedelta(minutes=5))  # in its grace: its task is probably still queued
+    synced(3, timedelta(days=8))  # too late for a welcome
+    synced(4, timedelta(minutes=20), unsubscribed_at=now)
+    Contact.objects.filter(email="tech5@company5.example").update(sync_state=SyncState.PENDING)  # not synced yet
+    # Offboarding: billing 0's license ended 20 minutes ago; its task was lost too. The cancelled license's contacts
+    # were never onboarded: they are owed nothing.
+    ContactLink.objects.filter(contact=contact["billing0@company0.example"]).update(
+        active=False, updated_at=now - timedelta(minutes=20)
+    )
+    owed.add("billing0@company0.example")
+    mail.outbox.clear()
+    assert contact_email_sweep_task.apply().get() == 3
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(owed)
+    assert "billing0@company0.example" in {m.to[0] for m in mail.outbox if "welcome" not in m.subject.lower()}
+    assert contact_email_sweep_task.apply().get() == 0  # sent once
+    assert len(mail.outbox) == 3
+
+
+def test_the_sweep_adds_to_the_onboarding_list_the_synced_contacts_hubspot_has_not_confirmed(hubspot, settings):
+    settings.HUBSPOT_ONBOARDING_LIST_ID = "42"
+    ingest(*(license_record(n) for n in range(3)))  # pushed and listed at once (eager tasks)
+    assert hubspot.lists["42"] == set(Contact.objects.values_list("hubspot_id", flat=True))
+    assert not Contact.objects.filter(listed_at__isnull=True).exists()
+    # Two whose list addition was lost (the broker down when the push committed), synced 20 minutes ago.
+    lost = list(Contact.objects.order_by("email")[:2])
+    hubspot.lists["42"] -= {c.hubspot_id for c in lost}
+    Contact.objects.filter(id__in=[c.id for c in lost]).update(
+        listed_at=None, synced_at=timezone.now() - timedelta(minutes=20)
+    )
+    assert contact_email_sweep_task.apply().get() == 2
+    assert hubspot.lists["42"] == set(Contact.objects.values_list("hubspot_id", flat=True))
+    assert not Contact.objects.filter(listed_at__isnull=True).exists()
+    assert contact_email_sweep_task.apply().get() == 0
