@@ -150,10 +150,11 @@ def _ingest_chunk(records: list, result: IngestResult, tenants: dict) -> None:
                 contacts[email] = contact
                 result.contacts += 1
             elif name and name != contact.display_name:
-                # Released too: a push in flight carries the old name, and its outcome must not mark this one synced.
-                # A new name is new content: its pushes are counted afresh.
+                # Pending for its new name, its pushes counted afresh. A claim in flight is kept: a second push
+                # beside it could reach HubSpot first and leave the old name there. The push in flight settles it
+                # not (it sent another name) but releases it, for a push of the new name (_record_push).
                 Contact.objects.filter(id=contact.id).update(
-                    display_name=name, sync_state=SyncState.PENDING, sync_claimed_at=None, sync_attempts=0
+                    display_name=name, sync_state=SyncState.PENDING, sync_attempts=0
                 )
                 contact.display_name = name
             link = links.get((contact.id, lic.id, role))
@@ -595,7 +596,7 @@ def _payload(contacts) -> list[dict]:
 
 
 def contact_record_push(
-    *, contact_ids: list, ids: dict[str, str], errors: dict[str, str], people: list[dict] | None = None
+    *, contact_ids: list, ids: dict[str, str], errors: dict[str, str], people: list[dict]
 ) -> list[str]:
     """Store a push's outcome per contact and queue the emails that became due. Returns the HubSpot ids of
     contacts newly synced. A handful of statements per batch, whatever its size, in one transaction (on SQLite one
@@ -603,19 +604,24 @@ def contact_record_push(
     (bench/sync). Should it fail, nothing is stored and the batch stays claimed: its push is tried again (HubSpot
     upserts by email, so a second push changes nothing there).
 
-    people: the push's payload ({"id", "email", "claim"} of each contact it sent, as it read them: a contact's email
-    never changes, it is what makes it one contact). Without it they are read again. Only contacts still under the
-    claim the push read are settled: one renamed while the push was in flight was released (license_ingest) and
-    stays pending, or was claimed again by another sync, whose push then sends the new name."""
-    if people is None:
-        rows = Contact.objects.filter(id__in=contact_ids).values_list("id", "email", "sync_claim")
-        people = [{"id": contact_id, "email": email, "claim": claim} for contact_id, email, claim in rows]
+    people: the push's payload ({"id", "email", "name", "claim"} of each contact it sent, as it read them: a
+    contact's email never changes, it is what makes it one contact). Only contacts still under the claim the push
+    read, and still of the name it sent, are settled: one renamed while the push was in flight is released for a push
+    of its new name."""
     with atomic_or_joined():
         return _record_push(contact_ids, ids, errors, people)
 
 
 def _record_push(contact_ids: list, ids: dict[str, str], errors: dict[str, str], people: list[dict]) -> list[str]:
     now = timezone.now()
+    # Renamed while this push was in flight (license_ingest kept them under its claim): whatever HubSpot said of the
+    # old name settles nothing. Released, for the next sync to push the new name; no attempt counted.
+    held = Contact.objects.filter(_under_claims(people)).values_list("id", "display_name")
+    names = {p["id"]: p["name"] for p in people}
+    renamed = [contact_id for contact_id, name in held if name != names[contact_id]]
+    if renamed:
+        Contact.objects.filter(_under_claims(people, ids=renamed)).update(sync_claimed_at=None)
+        people = [p for p in people if p["id"] not in set(renamed)]
     # Ids as the push read them (UUIDs), not their text: a text id is parsed again by every statement that names it.
     synced = {p["id"]: ids[p["email"]] for p in people if p["email"] in ids}  # id -> HubSpot's id
     answered = set(synced)
@@ -653,8 +659,8 @@ def _record_push(contact_ids: list, ids: dict[str, str], errors: dict[str, str],
 
 def _under_claims(people: list[dict], ids: list | None = None) -> Q:
     """Contacts still under the claim a push read (its payload's; one claim, but for a batch split in halves). One
-    renamed meanwhile was released (it keeps its old token, with no claim time: under no claim), or claimed again by
-    another sync, whose push owns it now. A push's outcome, failed or not, must not settle, count or fail that one."""
+    released meanwhile (it keeps its old token, with no claim time: under no claim), or claimed again by another
+    sync, whose push owns it now, is not: a push's outcome, failed or not, must not settle, count or fail that one."""
     return Q(
         sync_claim__in={person["claim"] for person in people},
         sync_claimed_at__isnull=False,

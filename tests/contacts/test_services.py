@@ -195,9 +195,12 @@ def test_a_push_s_outcome_is_stored_in_a_few_statements_whatever_the_batch_size(
     errors = {contacts[97].email: "INVALID_EMAIL: refused", contacts[98].email: "INVALID_EMAIL: refused"}
     # contacts[99]: in neither answer, so released for the next sync.
     Contact.objects.update(sync_claimed_at=timezone.now(), sync_state=SyncState.PENDING)
-    # select, ids, states, failures, the unanswered one's attempt and its cap; emails after commit
+    people = services.contact_push_payload(contact_ids=[str(c.id) for c in contacts])
+    # held (the renamed check), ids, states, failures, the unanswered one's cap and its attempt; emails after commit
     with atomic(), django_assert_max_num_queries(6):
-        synced = services.contact_record_push(contact_ids=[str(c.id) for c in contacts], ids=ids, errors=errors)
+        synced = services.contact_record_push(
+            contact_ids=[p["id"] for p in people], ids=ids, errors=errors, people=people
+        )
     assert sorted(synced) == sorted(ids.values())
     stored = {c.email: c for c in Contact.objects.all()}
     assert all(stored[e].hubspot_id == i and stored[e].sync_state == SyncState.SYNCED for e, i in ids.items())
@@ -210,7 +213,8 @@ def test_a_push_s_outcome_is_stored_in_a_few_statements_whatever_the_batch_size(
     # Unmentioned in every answer, it fails after MAX_SYNC_ATTEMPTS pushes instead of coming back for ever.
     claimed_again = {"sync_claimed_at": timezone.now()}  # by the next sync, whose push goes unanswered too
     Contact.objects.filter(id=unanswered.id).update(sync_attempts=services.MAX_SYNC_ATTEMPTS - 1, **claimed_again)
-    services.contact_record_push(contact_ids=[str(unanswered.id)], ids={}, errors={})
+    again = services.contact_push_payload(contact_ids=[str(unanswered.id)])
+    services.contact_record_push(contact_ids=[unanswered.id], ids={}, errors={}, people=again)
     unanswered.refresh_from_db()
     assert (unanswered.sync_state, unanswered.sync_attempts) == (SyncState.FAILED, services.MAX_SYNC_ATTEMPTS)
     assert unanswered.sync_claimed_at is None
@@ -251,17 +255,22 @@ def test_a_contact_renamed_while_its_push_is_in_flight_stays_pending_for_its_new
     record = license_record(1)
     ingest(record)
     Contact.objects.update(sync_state=SyncState.PENDING)
-    batch = services.contact_claim_batch(limit=100, token="sync-run-0002")
-    pushed = {p["email"]: p["name"] for p in services.contact_push_payload(contact_ids=batch)}
+    assert list(services.contact_claim_batches(tokens=["sync-run-0002"], limit=100)) == ["sync-run-0002"]
+    people = services.contact_take_push(token="sync-run-0002", taker="push-a")
     record["contactDetails"]["technicalContact"]["name"] = "Tech Renamed"  # the next poll, while HubSpot answers
     ingest(record)
-    ids = {email: f"hs-{n}" for n, email in enumerate(pushed)}
-    services.contact_record_push(contact_ids=batch, ids=ids, errors={})
+    # Still the push's while it is in flight: no second push of the same email beside it.
+    assert list(services.contact_claim_batches(tokens=["sync-run-0003"], limit=100)) == []
+    ids = {p["email"]: f"hs-{n}" for n, p in enumerate(people)}
+    services.contact_record_push(contact_ids=[p["id"] for p in people], ids=ids, errors={}, people=people)
     renamed = Contact.objects.get(email="tech1@company1.example")
-    assert pushed[renamed.email] == "Tech Person1"  # the push carried the old name
+    assert {p["email"]: p["name"] for p in people}[renamed.email] == "Tech Person1"  # the push carried the old name
     assert (renamed.sync_state, renamed.display_name) == (SyncState.PENDING, "Tech Renamed")
+    assert (renamed.sync_claimed_at, renamed.sync_attempts, renamed.last_error) == (None, 0, "")
     assert Contact.objects.get(email="billing1@company1.example").sync_state == SyncState.SYNCED
     assert services.contact_claim_batch(limit=100, token="sync-run-0003") == [str(renamed.id)]  # pushed again
+    again = services.contact_take_push(token="sync-run-0003", taker="push-b")
+    assert [(p["id"], p["name"]) for p in again] == [(renamed.id, "Tech Renamed")]
 
 
 def test_a_push_delivered_again_after_settling_its_batch_queues_the_emails_its_first_delivery_may_have_lost(hubspot):
@@ -444,11 +453,19 @@ def _record_all_answered(people: list[dict]) -> None:
     )
 
 
+def _claimed_again_after_expiry(contact_id, token: str) -> None:
+    """The push in flight outlived its claim (stuck past CLAIM_EXPIRY): the next sync takes the contact over."""
+    stale = timezone.now() - services.CLAIM_EXPIRY - timedelta(minutes=1)
+    Contact.objects.filter(id=contact_id).update(sync_claimed_at=stale)
+    assert list(services.contact_claim_batches(tokens=[token], limit=100)) == [token]
+    assert services.contact_claimed(token=token) == [str(contact_id)]
+
+
 def test_a_contact_renamed_and_claimed_again_while_a_push_is_in_flight_is_left_to_the_new_push(settings):
     settings.HUBSPOT_ACCESS_TOKEN = ""
-    first = _push_taken_then_contact_renamed()  # released for its new name ...
-    assert list(services.contact_claim_batches(tokens=["sync-b"], limit=100)) == ["sync-b"]  # ... and claimed again
+    first = _push_taken_then_contact_renamed()
     renamed = Contact.objects.get(email="tech1@company1.example")
+    _claimed_again_after_expiry(renamed.id, "sync-b")
     _record_all_answered(first)
     assert Contact.objects.get(id=renamed.id).sync_state == SyncState.PENDING  # the old name's push settles it not
     assert Contact.objects.get(email="billing1@company1.example").sync_state == SyncState.SYNCED
@@ -461,8 +478,8 @@ def test_a_failed_push_leaves_alone_a_contact_renamed_and_claimed_again_meanwhil
     # belongs to the new claim, whose push must still find it claimed, with no attempt counted and not failed.
     settings.HUBSPOT_ACCESS_TOKEN = ""
     first = _push_taken_then_contact_renamed()
-    assert list(services.contact_claim_batches(tokens=["sync-b"], limit=100)) == ["sync-b"]
     renamed = Contact.objects.get(email="tech1@company1.example")
+    _claimed_again_after_expiry(renamed.id, "sync-b")
     old_name = next(person for person in first if person["id"] == renamed.id)
     services.contact_note_error(people=first, error="HubSpot answered 503")
     services.contact_release(people=first)
@@ -510,9 +527,9 @@ def test_a_contact_renamed_while_its_push_is_in_flight_is_not_counted_as_unanswe
     assert (renamed.sync_state, renamed.sync_attempts, renamed.last_error) == (SyncState.PENDING, 0, "")
 
 
-def test_a_contact_renamed_and_released_while_a_push_is_in_flight_is_settled_by_no_outcome_of_that_push(settings):
-    # Released for its new name, not claimed again yet: whatever the old name's push hears back (synced, refused,
-    # unanswered at its last attempt, failed, given up), the contact waits, pending and unharmed, for its new push.
+def test_a_contact_renamed_while_a_push_is_in_flight_is_released_and_settled_by_no_outcome_of_that_push(settings):
+    # Whatever the old name's push hears back (refused, unanswered at its last attempt, failed, given up), the
+    # contact is released, pending and unharmed, for a push of its new name.
     settings.HUBSPOT_ACCESS_TOKEN = ""
     first = _push_taken_then_contact_renamed()
     renamed = Contact.objects.get(email="tech1@company1.example")
