@@ -3,6 +3,7 @@
 and issue, call a service or selector, shape the JSON. Errors are JSON that names each bad field.
 """
 
+import math
 import re
 import time
 import uuid
@@ -12,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema
-from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.parser import Parser
 from ninja.throttling import BaseThrottle
 from pydantic import ConfigDict, StrictBool
@@ -83,6 +84,14 @@ class ApiAuth:
         except AuthError as exc:
             request.auth_failure = str(exc)
             return None
+
+
+def throttled_response(request: HttpRequest, wait: float | None) -> HttpResponse:
+    """The API's 429 (its JSON body), with Retry-After when the wait is known."""
+    response = api.on_exception(request, Throttled(wait=wait))  # type: ignore[arg-type]
+    if wait is not None:
+        response["Retry-After"] = str(math.ceil(wait))
+    return response
 
 
 class AccountThrottle(BaseThrottle):
@@ -371,6 +380,12 @@ def checklist_get(request: ApiRequest, issue_id: IssueId) -> HttpResponse:
     unchanged = live.not_modified(request, request.auth.tenant, issue)  # an open panel's poll (live.py)
     if unchanged:
         return unchanged
+    if "If-None-Match" in request.headers:
+        # A poll answered in full costs what a read costs: charged to the shared budget too, so a made-up ETag buys
+        # no full reads beyond it (the poll budget is for the cheap 304s).
+        shared = AccountThrottle()
+        if not shared.allow_request(request):
+            return throttled_response(request, shared.wait())
     # One round trip for an existing checklist; only a missing one goes on to auto-apply a template.
     checklist, items = selectors.checklist_with_items_json(request.auth.tenant, issue.id)
     item_rows: Encoded | None = items

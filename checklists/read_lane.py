@@ -12,7 +12,6 @@ every error through the API's own exception handlers. tests/checklists/test_read
 ninja's for each of those outcomes.
 """
 
-import math
 from functools import cache
 from typing import Any
 
@@ -20,9 +19,9 @@ from django.http import HttpRequest, HttpResponseBase
 from django.urls import URLResolver
 from django.urls.resolvers import RoutePattern
 from django.views.decorators.csrf import csrf_exempt
-from ninja.errors import AuthenticationError, Throttled
+from ninja.errors import AuthenticationError
 
-from .api import API_AUTH, api, checklist_get, checklist_read_throttles
+from .api import API_AUTH, api, checklist_get, checklist_read_throttles, throttled_response
 
 ROUTE = "api/v1/issues/<issue_id>/checklist"  # the very route ninja declares (metrics label requests by route)
 
@@ -40,12 +39,7 @@ def checklist_read(request: HttpRequest, issue_id: str) -> HttpResponseBase:
     request.auth = auth  # type: ignore[attr-defined]
     waits = [throttle.wait() for throttle in checklist_read_throttles() if not throttle.allow_request(request)]
     if waits:
-        known = [wait for wait in waits if wait is not None]
-        wait = max(known, default=None)
-        response = api.on_exception(request, Throttled(wait=wait))  # type: ignore[arg-type]
-        if wait is not None:
-            response["Retry-After"] = str(math.ceil(wait))
-        return response
+        return throttled_response(request, max((wait for wait in waits if wait is not None), default=None))
     try:
         return checklist_get(request, issue_id)  # type: ignore[arg-type]
     except Exception as exc:

@@ -211,6 +211,22 @@ def test_polls_have_their_own_budget_and_leave_the_users_writes_alone(mid_minute
     assert api.get().status_code == 429
 
 
+def test_a_poll_answered_in_full_is_charged_to_the_shared_budget_too(mid_minute, api, settings, two):
+    # A made-up ETag never matches: each such "poll" is a full read, and full reads have one budget, whatever the
+    # header says. Real polls (304s) still spend only their own.
+    _, _, version = two
+    settings.API_RATE_LIMIT_PER_MINUTE = 5  # the fixture's 3 calls leave room for 2 more
+    settings.API_POLL_RATE_PER_MINUTE = 100
+    for _ in range(2):
+        assert conditional_get(api, '"bogus"').status_code == 200
+    limited = conditional_get(api, '"bogus"')
+    assert limited.status_code == 429 and limited.json()["error"] == "rate_limited"
+    assert int(limited["Retry-After"]) >= 1
+    assert b"items" not in limited.content
+    assert conditional_get(api, f'"{version}"').status_code == 304  # a real poll still answers
+    assert api.get().status_code == 429
+
+
 def test_the_document_declares_item_preconditions_and_the_conditional_read(client):
     document = client.get("/api/v1/openapi.json").json()
     paths = document["paths"]
