@@ -6,6 +6,7 @@ The key is resolved to the issue's id through Jira, as the app (tenants.jira.Jir
 down is 503. Then the same scoping, permission checks, services and validation as every other write (api.py).
 """
 
+import itertools
 import uuid
 
 from ninja import Router, Schema
@@ -117,8 +118,8 @@ def template_apply_by_name(auth, issue_key: str, name, mode) -> tuple[IssueRef, 
     name, mode = clean_template_name(name, "template"), clean_apply_mode(mode)
     issue = keyed_issue(auth, issue_key, write=True)
     # Only those the caller may read: a project's template it may not see is not there for it, not even as a clash.
-    named = Template.objects.filter(tenant=auth.tenant, name=name)
-    templates = [t for t in named if permissions.may_read_templates(auth, t.project_id)][:2]
+    named = Template.objects.filter(tenant=auth.tenant, name=name).order_by("created_at")
+    templates = list(itertools.islice((t for t in named if permissions.may_read_templates(auth, t.project_id)), 2))
     if not templates:
         raise NotFound("no template of this name on this site")
     if len(templates) > 1:

@@ -49,7 +49,8 @@ class Contact(BaseModel):
     sync_claimed_at = models.DateTimeField(null=True, blank=True)
     sync_claim = models.CharField(max_length=32, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
-    # When HubSpot confirmed it joined the onboarding list: the sweep adds synced contacts still without it.
+    # When its onboarding-list addition was settled (HubSpot confirmed it, or refused it for good): the sweep adds
+    # synced contacts still without it.
     listed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -59,6 +60,7 @@ class Contact(BaseModel):
             # time too: with only the token indexed, SQLite chose the (sync_state, sync_claimed_at) index for the
             # claim's three conditions and read every pending contact, 6 ms a push with 10,000 pending (bench/sync).
             models.Index(fields=["sync_claim", "sync_state", "sync_claimed_at"], name="contact_sync_claim_idx"),
+            models.Index(fields=["sync_state", "synced_at"], name="contact_synced_idx"),  # the email sweep's
         ]
         permissions = [
             ("retry_sync", "Can retry the HubSpot sync of contacts"),
@@ -82,6 +84,7 @@ class ContactLink(BaseModel):
         constraints = [
             models.UniqueConstraint(fields=["contact", "license", "role"], name="unique_contact_license_role")
         ]
+        indexes = [models.Index(fields=["updated_at"], name="contactlink_changed_idx")]  # the email sweep's
 
     def __str__(self):
         return f"{self.role} of {self.license_id}"
@@ -101,6 +104,7 @@ class EmailDelivery(BaseModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["contact", "kind"], name="unique_email_per_contact_kind")]
+        indexes = [models.Index(fields=["kind", "sent_at"], name="email_sent_idx")]  # the email sweep's
 
     def __str__(self):
         return f"{self.kind} to {self.contact_id}"

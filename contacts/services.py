@@ -4,6 +4,7 @@ import contextlib
 import functools
 import hashlib
 import logging
+import smtplib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -120,6 +121,7 @@ def _ingest_chunk(records: list, result: IngestResult, tenants: dict) -> None:
     }
     touched: set = set()
     lost: set = set()  # contacts who lost an active link here: offboarding may be due
+    gained: set = set()  # synced contacts with a link active from here: onboarding may be due now
     for record, license_id in zip(valid, ids, strict=True):
         lic = licenses.get(license_id) or License(addon_license_id=license_id)
         lic.app_entitlement_id = str(record.get("appEntitlementId") or "")[:128]
@@ -156,16 +158,20 @@ def _ingest_chunk(records: list, result: IngestResult, tenants: dict) -> None:
                 Contact.objects.filter(id=contact.id).update(
                     display_name=name, sync_state=SyncState.PENDING, sync_attempts=0
                 )
-                contact.display_name = name
+                contact.display_name, contact.sync_state = name, SyncState.PENDING
             link = links.get((contact.id, lic.id, role))
             if link is None:
                 link = ContactLink.objects.create(contact=contact, license=lic, role=role, active=lic.is_active)
                 links[(contact.id, lic.id, role)] = link
+                if lic.is_active and contact.sync_state == SyncState.SYNCED:
+                    gained.add(contact.id)
             elif link.active != lic.is_active:
                 ContactLink.objects.filter(id=link.id).update(active=lic.is_active, updated_at=timezone.now())
                 link.active = lic.is_active
                 if not lic.is_active:
                     lost.add(contact.id)
+                elif contact.sync_state == SyncState.SYNCED:
+                    gained.add(contact.id)
             current.add(link.id)
             touched.add(contact.id)
         # A contact the license no longer names is no longer its contact.
@@ -174,8 +180,9 @@ def _ingest_chunk(records: list, result: IngestResult, tenants: dict) -> None:
                 ContactLink.objects.filter(id=link.id).update(active=False, updated_at=timezone.now())
                 link.active = False
                 lost.add(link.contact_id)
-    # With HubSpot, onboarding follows each contact's sync; only offboarding can be due right now.
-    due = lost if settings.HUBSPOT_ACCESS_TOKEN else touched | lost
+    # With HubSpot, onboarding follows each contact's sync: due right now only to one synced before (first seen on a
+    # cancelled license, say) whose license is active now; contact_emails_due checks that it is synced.
+    due = lost | gained if settings.HUBSPOT_ACCESS_TOKEN else touched | lost
     on_commit(functools.partial(_schedule_after_ingest, sorted(map(str, due))))
 
 
@@ -284,19 +291,22 @@ EMAIL_SWEEP_MAX_AGE = timedelta(days=7)
 def contact_email_sweep(*, now=None) -> int:
     """Queue the emails due to contacts that became due between EMAIL_SWEEP_MAX_AGE and EMAIL_SWEEP_GRACE ago and
     have not gone out: their task was lost (the broker down when the push committed, a worker killed after its
-    retries, SMTP down past them). Each email still goes out at most once. Returns how many contacts were owed one."""
+    retries, SMTP down past them). Each email still goes out at most once. Returns how many contacts were owed one.
+
+    Became due: synced (onboarding), or a link that started or ended (onboarding of a contact synced before, on a
+    license active now; offboarding). Contacts whose onboarding went out since the window opened are left out before
+    contact_emails_due looks at the rest: after a 20,000-contact import, a sweep is a few queries, not 600."""
     now = now or timezone.now()
     window = (now - EMAIL_SWEEP_MAX_AGE, now - EMAIL_SWEEP_GRACE)
     if settings.HUBSPOT_ACCESS_TOKEN:
         became_due = Contact.objects.filter(sync_state=SyncState.SYNCED, synced_at__range=window)
     else:
         became_due = Contact.objects.filter(created_at__range=window)
-    candidates = {str(i) for i in became_due.values_list("id", flat=True)}
-    # Offboarding: contacts whose link ended in the window (contact_emails_due checks that none is left active).
-    ended = ContactLink.objects.filter(active=False, updated_at__range=window).values_list("contact_id", flat=True)
-    candidates.update(str(i) for i in ended)
+    welcomed = EmailDelivery.objects.filter(kind=EmailKind.ONBOARDING, sent_at__gte=window[0])
+    candidates = set(became_due.values_list("id", flat=True)) - set(welcomed.values_list("contact_id", flat=True))
+    candidates.update(ContactLink.objects.filter(updated_at__range=window).values_list("contact_id", flat=True))
     owed: list[str] = []
-    ordered = sorted(candidates)
+    ordered = sorted(map(str, candidates))
     for start in range(0, len(ordered), EMAIL_BATCH):
         owed += [str(i) for i in contact_emails_due(contact_ids=ordered[start : start + EMAIL_BATCH])]
     schedule_emails(owed)
@@ -316,12 +326,13 @@ def contact_list_sweep(*, now=None) -> int:
     ).exclude(hubspot_id="")
     hubspot_ids = sorted(unlisted.values_list("hubspot_id", flat=True))
     for start in range(0, len(hubspot_ids), EMAIL_BATCH):
-        _queue("hubspot_list_add_task", hubspot_ids[start : start + EMAIL_BATCH])
+        _queue("hubspot_list_add_task", hubspot_ids[start : start + EMAIL_BATCH], priority=SYNC_PRIORITY)
     return len(hubspot_ids)
 
 
 def contact_mark_listed(*, hubspot_ids: list[str]) -> None:
-    """HubSpot confirmed these contacts joined the onboarding list."""
+    """Their list addition is settled: HubSpot confirmed it, or refused it for good (a wrong list id, say: logged,
+    and not asked again every sweep for a week)."""
     Contact.objects.filter(hubspot_id__in=hubspot_ids, listed_at__isnull=True).update(listed_at=timezone.now())
 
 
@@ -425,7 +436,8 @@ def _claim_email(contact: Contact, kind: str) -> EmailDelivery | None:
 def contact_send_emails(*, contact_ids, connection=None) -> list:
     """Send every email now due to these contacts, each at most once per contact and kind, over one connection.
     Returns the contacts whose email another sender holds a fresh claim on (ask again once it would be stale). An
-    error while sending stops the batch (that email's claim is released) and propagates."""
+    address the mail server refuses is skipped; any other error while sending stops the batch (that email's claim is
+    released) and propagates."""
     due = contact_emails_due(contact_ids=contact_ids)
     busy = []
     for contact in Contact.objects.filter(id__in=list(due)):
@@ -433,6 +445,10 @@ def contact_send_emails(*, contact_ids, connection=None) -> list:
             _send(contact, due[contact.id], connection)
         except EmailClaimBusy:
             busy.append(str(contact.id))
+        except smtplib.SMTPRecipientsRefused:
+            # This address alone (the server took the connection): the rest of the batch goes on. Its claim was
+            # released; the sweep tries it again while it is in the sweep's window.
+            logger.warning("contact email refused by the mail server", extra={"contact_id": str(contact.id)})
     return busy
 
 
@@ -690,7 +706,7 @@ def contact_release(*, people: list[dict]) -> None:
 def contact_retry_sync(*, contact_ids) -> int:
     """Admin action: failed or synced contacts go back to pending and are pushed again."""
     count = Contact.objects.filter(id__in=contact_ids).update(
-        sync_state=SyncState.PENDING, sync_claimed_at=None, last_error=""
+        sync_state=SyncState.PENDING, sync_claimed_at=None, last_error="", sync_attempts=0
     )
     on_commit(functools.partial(_queue, "hubspot_sync_task"))
     return count

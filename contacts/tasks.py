@@ -142,15 +142,25 @@ def _push(task, people: list[dict]) -> None:
                 countdown = (exc.retry_after or settings.HUBSPOT_RATE_WINDOW_SECONDS) + random.uniform(0, base)
             else:
                 countdown = _backoff(task)
-            raise _retry_or_release(task, people, exc, countdown) from exc
+            if task.request.retries < task.max_retries or len(ids) == 1 or exc.status == 429:
+                raise _retry_or_release(task, people, exc, countdown) from exc
+            # Its last try failed too: perhaps one contact's data makes HubSpot fail (a 5xx every time). Released
+            # whole, the same batch would be claimed again, oldest first, with it; halved, the others get through.
+            _split(ids, people)
+            raise exc
         # A permanent refusal of the whole batch (HubSpot's 400 when one email is bad): halve it until the bad
         # contact stands alone, so it alone is marked failed and the others go through.
         if len(ids) == 1:
             services.contact_mark_failed(person=people[0], reason=_reason(exc))
             return
-        middle, claim = len(ids) // 2, people[0]["claim"]
-        hubspot_push_batch_task.delay([str(i) for i in ids[:middle]], claim)
-        hubspot_push_batch_task.delay([str(i) for i in ids[middle:]], claim)
+        _split(ids, people)
+
+
+def _split(ids: list, people: list[dict]) -> None:
+    """Push the batch again in two halves, still under this push's claim (hubspot_push_batch_task)."""
+    middle, claim = len(ids) // 2, people[0]["claim"]
+    hubspot_push_batch_task.delay([str(i) for i in ids[:middle]], claim)
+    hubspot_push_batch_task.delay([str(i) for i in ids[middle:]], claim)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=12, ignore_result=True)
@@ -167,7 +177,9 @@ def hubspot_list_add_task(self, hubspot_ids: list[str]) -> None:
         raise self.retry(exc=exc, countdown=settings.HUBSPOT_RATE_WINDOW_SECONDS) from exc
     except HubSpotError as exc:
         if not exc.transient:
+            # For good (a wrong list id, a contact HubSpot no longer has): settled, or every sweep would ask again.
             logger.warning("hubspot list add refused", extra={"status": exc.status, "contacts": len(hubspot_ids)})
+            contact_mark_listed(hubspot_ids=hubspot_ids)
             return
         raise self.retry(exc=exc, countdown=_backoff(self)) from exc
 

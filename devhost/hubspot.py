@@ -39,6 +39,7 @@ class HubSpotStandIn(StandInServer):
         self.slow_seconds = 5.0  # how long a "slow" answer takes
         self.failing_list_adds = 0  # list additions still to answer with a 503
         self.html_answers = 0  # upserts still to answer with an HTML page and a 200, as a misbehaving proxy might
+        self.poison: set[str] = set()  # emails whose batch HubSpot answers with a 500, every time
         self.random = random.Random(7)
         self._ids = iter(range(1_000_001, 10_000_000))
         self._arrivals: list[float] = []
@@ -121,6 +122,9 @@ class _Handler(JSONHandler):
         if not isinstance(inputs, list) or not 1 <= len(inputs) <= 100:
             self._record(400, body)
             return self._json(400, {"status": "error", "message": "inputs must hold 1 to 100 contacts"})
+        if any(str(i.get("id", "")).lower() in self.server.poison for i in inputs if isinstance(i, dict)):
+            self._record(500, body)
+            return self._json(500, {"status": "error", "message": "internal error"})
         bad = [i.get("id") for i in inputs if not _VALID_EMAIL.match(str(i.get("id", "")))]
         if bad:
             # Like HubSpot: one invalid email refuses the whole batch.

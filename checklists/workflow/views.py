@@ -18,10 +18,10 @@ from core.middleware import jira_frame
 from tenants.auth import AuthError
 from tenants.decorators import connect_jwt_required, fit_required, unauthorized
 from tenants.services import tenant_for_forge_invocation, tenant_set_workflow_settings
-from tenants.types import IssueRef
+from tenants.types import AuthContext, IssueRef
 
+from .. import selectors
 from .. import workflow_rules as rules
-from ..models import Template
 from ..validation import is_jira_id
 from ..views import ISSUE_KEY
 from . import services, tasks
@@ -264,7 +264,10 @@ def config_page(request):
     else:
         saved = rules.clean_rule_config(saved)
     token = signing.dumps({"t": str(tenant.id)}, salt=CONFIG_TOKEN_SALT)
-    templates = [{"id": str(t.id), "name": t.name} for t in Template.objects.filter(tenant=tenant).order_by("name")]
+    # The templates this user may read (Jira shows this page to workflow admins; a replayed URL shows no more).
+    account_id = request.account_id if isinstance(request.account_id, str) else ""
+    auth = AuthContext(tenant=tenant, account_id=account_id, source="connect")
+    templates = [{"id": str(t.id), "name": t.name} for t in selectors.templates_visible(auth)]
     context = {
         "rule": rule,
         "title": RULES[rule],

@@ -48,7 +48,8 @@ export function startLive({ api, path, current, onChange }) {
       if (data && Array.isArray(data.items) && data.version > current()) onChange(data);
       delay = POLL_MS;
     } catch (err) {
-      // Offline, rate limited (its own budget, see checklists/live.py) or a server fault: ask less often.
+      // Offline, rate limited (304s have their own budget, see checklists/live.py; a poll answered in full is a read
+      // and spends the shared one too) or a server fault: ask less often.
       delay = Math.min(delay * 2, MAX_BACKOFF_MS);
     } finally {
       inFlight = false;

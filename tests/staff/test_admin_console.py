@@ -189,12 +189,13 @@ def test_actions_outside_a_role_fail(staff, data):
     assert billing.post(url(data["contact"]), {"display_name": "Renamed"}).status_code == 403
     assert billing.get("/admin/contacts/contact/import/").status_code == 200
     assert support.get("/admin/contacts/contact/import/").status_code == 403
-    Contact.objects.filter(pk=data["contact"].pk).update(sync_state="failed")
+    Contact.objects.filter(pk=data["contact"].pk).update(sync_state="failed", sync_attempts=10)
     response = billing.post(url(model=Contact), retry)
     assert response.status_code == 302
     data["contact"].refresh_from_db()
     assert data["contact"].display_name == "Bea Billing"
     assert data["contact"].sync_state == "pending"  # queued for the next push
+    assert data["contact"].sync_attempts == 0  # with its tries counted afresh: one unanswered push fails it not
 
 
 def test_nobody_ever_sees_a_secret(staff, data, settings):

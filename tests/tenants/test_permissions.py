@@ -288,6 +288,25 @@ def test_a_projects_templates_are_read_only_by_who_may_see_that_project(door, na
     assert names(door(name, ADMIN).call("get", "/api/v1/templates")) == ["Hidden", "Ours", "Site"]
 
 
+def test_a_site_token_reads_every_template_and_a_user_jira_cannot_answer_for_only_the_site_wide_ones(
+    client, tenant, standin
+):
+    from tenants.site_tokens import site_token_create
+
+    admin = Api(client, tenant, account_id=ADMIN)
+    for fields in ({}, {"projectId": "10000", "name": "Project"}):
+        assert make_template(admin, **fields).status_code == 201
+    site_token = site_token_create(tenant=tenant, name="CI", scope="read", created_by=ADMIN)[1]
+    as_token = Api(client, None, authorization=f"Bearer {site_token}")
+    assert sorted(t["name"] for t in as_token.call("get", "/api/v1/templates").json()) == ["Project", "Release"]
+    standin.permissions_fault = "down"  # fail closed: no project's templates without Jira's word
+    editor = Api(client, tenant, account_id=EDITOR)
+    listed = editor.call("get", "/api/v1/templates?projectId=10000")
+    assert [t["name"] for t in listed.json()] == ["Release"]
+    project = Template.objects.get(name="Project")
+    assert editor.call("get", f"/api/v1/templates/{project.id}").status_code == 404
+
+
 def test_an_anonymous_viewer_reads_no_template(client, tenant, standin):
     template = make_template(Api(client, tenant, account_id=ADMIN)).json()["id"]
     anonymous = Api(client, None, authorization="JWT " + standin.context_token(ISSUE, account_id=None))

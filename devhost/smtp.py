@@ -1,0 +1,92 @@
+"""A mail server stand-in on 127.0.0.1: enough SMTP for Django's SMTP backend (EHLO, MAIL, RCPT, DATA, RSET, QUIT),
+keeping what it accepted and refusing the recipients it is told to refuse (550), as a real server refuses an
+address it does not deliver to."""
+
+import socketserver
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Accepted:
+    sender: str
+    recipients: list[str]
+    data: bytes
+
+
+@dataclass
+class _Session:
+    sender: str = ""
+    recipients: list[str] = field(default_factory=list)
+
+
+class SMTPStandIn(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, port: int = 0):
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.lock = threading.Lock()
+        self.accepted: list[Accepted] = []
+        self.refuse: set[str] = set()  # recipient addresses answered with 550
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+    def start(self):
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+def _address(argument: str) -> str:
+    return argument.partition(":")[2].strip().split(" ")[0].strip("<>").lower()
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: SMTPStandIn
+
+    def _reply(self, line: str) -> None:
+        self.wfile.write(f"{line}\r\n".encode())
+
+    def handle(self):
+        session = _Session()
+        self._reply("220 127.0.0.1 stand-in ESMTP")
+        while raw := self.rfile.readline():
+            verb, _, argument = raw.decode("utf-8", "replace").rstrip("\r\n").partition(" ")
+            verb = verb.upper()
+            if verb == "EHLO":
+                self.wfile.write(b"250-127.0.0.1\r\n250 8BITMIME\r\n")
+            elif verb == "HELO" or verb == "NOOP":
+                self._reply("250 ok")
+            elif verb == "MAIL":
+                session = _Session(sender=_address(argument))
+                self._reply("250 ok")
+            elif verb == "RCPT":
+                recipient = _address(argument)
+                if recipient in self.server.refuse:
+                    self._reply("550 5.1.1 no such user here")
+                else:
+                    session.recipients.append(recipient)
+                    self._reply("250 ok")
+            elif verb == "DATA":
+                self._reply("354 end with <CRLF>.<CRLF>")
+                lines = []
+                while (line := self.rfile.readline()) not in (b".\r\n", b".\n", b""):
+                    lines.append(line)
+                with self.server.lock:
+                    self.server.accepted.append(Accepted(session.sender, session.recipients, b"".join(lines)))
+                session = _Session()
+                self._reply("250 ok: queued")
+            elif verb == "RSET":
+                session = _Session()
+                self._reply("250 ok")
+            elif verb == "QUIT":
+                self._reply("221 bye")
+                return
+            else:
+                self._reply("502 command not implemented")
