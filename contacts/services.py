@@ -288,6 +288,11 @@ EMAIL_SWEEP_GRACE = timedelta(minutes=15)
 EMAIL_SWEEP_MAX_AGE = timedelta(days=7)
 
 
+def _sweep_window(now) -> tuple:
+    now = now or timezone.now()
+    return now - EMAIL_SWEEP_MAX_AGE, now - EMAIL_SWEEP_GRACE
+
+
 def contact_email_sweep(*, now=None) -> int:
     """Queue the emails due to contacts that became due between EMAIL_SWEEP_MAX_AGE and EMAIL_SWEEP_GRACE ago and
     have not gone out: their task was lost (the broker down when the push committed, a worker killed after its
@@ -296,8 +301,7 @@ def contact_email_sweep(*, now=None) -> int:
     Became due: synced (onboarding), or a link that started or ended (onboarding of a contact synced before, on a
     license active now; offboarding). Contacts whose onboarding went out since the window opened are left out before
     contact_emails_due looks at the rest: after a 20,000-contact import, a sweep is a few queries, not 600."""
-    now = now or timezone.now()
-    window = (now - EMAIL_SWEEP_MAX_AGE, now - EMAIL_SWEEP_GRACE)
+    window = _sweep_window(now)
     if settings.HUBSPOT_ACCESS_TOKEN:
         became_due = Contact.objects.filter(sync_state=SyncState.SYNCED, synced_at__range=window)
     else:
@@ -318,10 +322,9 @@ def contact_list_sweep(*, now=None) -> int:
     (the task queued with the push was lost, or gave up). Adding a member twice changes nothing. Returns how many."""
     if not settings.HUBSPOT_ONBOARDING_LIST_ID:
         return 0
-    now = now or timezone.now()
     unlisted = Contact.objects.filter(
         sync_state=SyncState.SYNCED,
-        synced_at__range=(now - EMAIL_SWEEP_MAX_AGE, now - EMAIL_SWEEP_GRACE),
+        synced_at__range=_sweep_window(now),
         listed_at__isnull=True,
     ).exclude(hubspot_id="")
     hubspot_ids = sorted(unlisted.values_list("hubspot_id", flat=True))

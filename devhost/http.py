@@ -5,16 +5,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-class StandInServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, port: int, handler):
-        super().__init__(("127.0.0.1", port), handler)
-        self.lock = threading.Lock()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+class Serving:
+    """start() and stop() of a stand-in: a socketserver server serving in a daemon thread."""
 
     def start(self):
         # stop() waits for the serving loop to look up, which it does every poll_interval (0.5 s by default): every
@@ -25,6 +17,18 @@ class StandInServer(ThreadingHTTPServer):
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
+
+
+class StandInServer(Serving, ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, port: int, handler):
+        super().__init__(("127.0.0.1", port), handler)
+        self.lock = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
 
 
 class JSONHandler(BaseHTTPRequestHandler):

@@ -6,6 +6,8 @@ import socketserver
 import threading
 from dataclasses import dataclass, field
 
+from .http import Serving
+
 
 @dataclass
 class Accepted:
@@ -20,7 +22,7 @@ class _Session:
     recipients: list[str] = field(default_factory=list)
 
 
-class SMTPStandIn(socketserver.ThreadingTCPServer):
+class SMTPStandIn(Serving, socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
@@ -33,14 +35,6 @@ class SMTPStandIn(socketserver.ThreadingTCPServer):
     @property
     def port(self) -> int:
         return self.server_address[1]
-
-    def start(self):
-        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
 
 
 def _address(argument: str) -> str:
