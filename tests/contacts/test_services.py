@@ -590,7 +590,8 @@ def test_the_email_sweep_sends_what_a_lost_task_owed_once_and_nothing_else(setti
     ContactLink.objects.update(updated_at=now - timedelta(days=9))  # that import was nine days ago
 
     def lost(email: str, kind: str = EmailKind.ONBOARDING) -> str:
-        EmailDelivery.objects.filter(contact__email=email, kind=kind).delete()
+        # By the contact's id: MongoDB deletes from one collection only (no join in a delete).
+        EmailDelivery.objects.filter(contact_id=Contact.objects.get(email=email).id, kind=kind).delete()
         return email
 
     def synced(n: int, at, **fields) -> str:
@@ -640,7 +641,9 @@ def test_one_address_the_mail_server_refuses_does_not_hold_back_the_rest_of_its_
     received = sorted(r for message in smtp.accepted for r in message.recipients)
     assert len(received) == 5 and "billing1@company1.example" not in received
     sent = EmailDelivery.objects.filter(sent_at__isnull=False)
-    assert sorted(sent.values_list("contact__email", flat=True)) == received
+    # Emails read from the contacts themselves: django-mongodb-backend answers values_list across a join wrongly.
+    sent_to = Contact.objects.filter(id__in=list(sent.values_list("contact_id", flat=True)))
+    assert sorted(sent_to.values_list("email", flat=True)) == received
     assert not EmailDelivery.objects.filter(contact__email="billing1@company1.example").exists()  # due again later
 
 
