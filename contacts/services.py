@@ -483,6 +483,8 @@ def _send(contact: Contact, kind: str, connection) -> bool:
         )
         message.send()
     except Exception:
+        # Not sent as far as we can tell. A server that took the message but hung up before its "250" gets it again
+        # from the retry: the one double send we cannot rule out here (README, "Contacts and HubSpot").
         EmailDelivery.objects.filter(id=delivery.id).delete()
         raise
     EmailDelivery.objects.filter(id=delivery.id).update(sent_at=timezone.now())

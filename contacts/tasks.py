@@ -142,9 +142,10 @@ def _push(task, people: list[dict]) -> None:
                 countdown = (exc.retry_after or settings.HUBSPOT_RATE_WINDOW_SECONDS) + random.uniform(0, base)
             else:
                 countdown = _backoff(task)
-            if task.request.retries < task.max_retries or len(ids) == 1 or exc.status == 429:
+            # No answer (a timeout, HubSpot unreachable) or a 429 says nothing about the contacts: released whole.
+            if task.request.retries < task.max_retries or len(ids) == 1 or exc.status in (None, 429):
                 raise _retry_or_release(task, people, exc, countdown) from exc
-            # Its last try failed too: perhaps one contact's data makes HubSpot fail (a 5xx every time). Released
+            # Its last try answered with a 5xx too: perhaps one contact's data makes HubSpot fail every time. Released
             # whole, the same batch would be claimed again, oldest first, with it; halved, the others get through.
             _split(ids, people)
             raise exc

@@ -37,6 +37,7 @@ class HubSpotStandIn(StandInServer):
         self.lists: dict[str, set[str]] = {}
         self.transient_rate = 0.0  # share of calls answered with a transient failure
         self.slow_seconds = 5.0  # how long a "slow" answer takes
+        self.slow_upserts = 0  # upserts still to answer only after slow_seconds (done all the same, as HubSpot would)
         self.failing_list_adds = 0  # list additions still to answer with a 503
         self.html_answers = 0  # upserts still to answer with an HTML page and a 200, as a misbehaving proxy might
         self.poison: set[str] = set()  # emails whose batch HubSpot answers with a 500, every time
@@ -114,6 +115,10 @@ class _Handler(JSONHandler):
             return self._json(404, {"status": "error", "message": "unknown path"})
         if self._guard(body):
             return
+        if self.server.slow_upserts > 0:
+            with self.server.lock:
+                self.server.slow_upserts -= 1
+            time.sleep(self.server.slow_seconds)  # the client has given up by now; the upsert happens all the same
         if self.server.html_answers > 0:  # a proxy's error page, with a 200
             self.server.html_answers -= 1
             self._record(200, body)

@@ -12,8 +12,7 @@ from django.db import connection
 
 from checklists.models import Checklist, ChecklistChange, ChecklistItem, Template
 from core.db import atomic
-from devhost.mongoproxy import MongoProxy
-from tests.conftest import Api
+from tests.conftest import Api, through_mongo_proxy
 
 pytestmark = pytest.mark.skipif(connection.vendor != "mongodb", reason="a MongoDB transaction fault; see docstring")
 
@@ -21,19 +20,8 @@ pytestmark = pytest.mark.skipif(connection.vendor != "mongodb", reason="a MongoD
 @pytest.fixture
 def proxy(db):
     """The test database reached through the proxy, for this test only."""
-    host = connection.settings_dict["HOST"]
-    port = int(host.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
-    server = MongoProxy(port).start()
-    connection.close_pool()
-    # A lost reply costs the client its whole timeout before it retries: 2 s here rather than the suite's 5 s.
-    connection.settings_dict["HOST"] = host.replace(f":{port}/", f":{server.port}/", 1).replace(
-        "timeoutMS=5000", "timeoutMS=2000"
-    )
-    yield server
-    server.disarm()
-    connection.close_pool()
-    connection.settings_dict["HOST"] = host
-    server.stop()
+    with through_mongo_proxy() as server:
+        yield server
 
 
 def _assert_next_writes_are_transactional(api, item_id):

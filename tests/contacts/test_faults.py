@@ -1,0 +1,379 @@
+"""Faults injected into the contacts flows with real parts: a Redis broker stopped while a sweep queues, an SMTP server
+that hangs up in the middle of a batch, HubSpot answering after the client's timeout, a worker killed mid-push, and
+a commit whose reply is lost (on MongoDB for real, through devhost/mongoproxy.py; on SQLite, where a commit is a
+local call, at the driver's commit: the one seam). The promise each time: nothing is lost, nothing is recorded that
+did not happen, each contact reaches HubSpot as one contact and each email goes out once (bar the one case the
+README names)."""
+
+import contextlib
+from datetime import timedelta
+
+import pytest
+from celery.signals import after_task_publish
+from django.core import mail
+from django.db import connection
+from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
+
+from contacts import services
+from contacts.models import Contact, EmailDelivery, SyncState
+from contacts.tasks import (
+    contact_email_batch_task,
+    contact_email_sweep_task,
+    hubspot_list_add_task,
+    hubspot_push_claim_task,
+    hubspot_sync_task,
+)
+from core.db import CommitUnknown
+from devhost.marketplace import license_record
+from devhost.redis import RedisServer
+from devhost.smtp import SMTPStandIn
+from tests.conftest import through_mongo_proxy, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+Down = (KombuOperationalError, RedisError)  # a task queued with the broker down: kombu's error, or redis-py's
+
+
+@pytest.fixture
+def smtp(settings):
+    server = SMTPStandIn().start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    yield server
+    server.stop()
+
+
+def ingest(*records):
+    return services.license_ingest(records=list(records))
+
+
+def _recipients(smtp) -> list[str]:
+    return sorted(r for message in smtp.accepted for r in message.recipients)
+
+
+def _sent_emails() -> list[str]:
+    # By the contacts' ids: django-mongodb-backend answers values_list across a join wrongly.
+    sent = EmailDelivery.objects.filter(sent_at__isnull=False).values_list("contact_id", flat=True)
+    return sorted(Contact.objects.filter(id__in=list(sent)).values_list("email", flat=True))
+
+
+def _pending_contacts(settings, count: int) -> None:
+    """`count` licenses' contacts, stored and pending, nothing pushed or sent yet."""
+    token = settings.HUBSPOT_ACCESS_TOKEN
+    settings.HUBSPOT_ACCESS_TOKEN = ""
+    ingest(*(license_record(n) for n in range(count)))
+    EmailDelivery.objects.all().delete()
+    mail.outbox.clear()
+    Contact.objects.update(sync_state=SyncState.PENDING)
+    settings.HUBSPOT_ACCESS_TOKEN = token
+
+
+def _upserted(hubspot) -> list[str]:
+    """Every email HubSpot was sent in an upsert, once per call that carried it."""
+    return sorted(
+        item["id"] for call in hubspot.calls if call.path.endswith("/batch/upsert") for item in call.body["inputs"]
+    )
+
+
+# --- 1. the broker down while a sweep queues --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_redis():
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def broker_url(own_redis):
+    return own_redis.url()
+
+
+def _lose_queued_tasks(own_redis) -> None:
+    """What the setup queued (no worker runs yet) is lost, as with a broker restarted without persistence."""
+    import redis
+
+    redis.Redis.from_url(own_redis.url()).flushdb()
+
+
+@contextlib.contextmanager
+def _broker_stops_after_first_publish(own_redis, *, first_done=lambda: True):
+    """The broker goes down once the first task is queued (and, given first_done, once a worker has done it)."""
+    published: list[bool] = []  # per task queued: whether the first was done when the broker went down
+
+    def on_publish(**kwargs):
+        # Celery logs, and swallows, what a receiver raises: the outcome is recorded for the test to assert.
+        published.append(bool(wait_for(first_done, 120)) if not published else False)
+        if len(published) == 1:
+            own_redis.stop()
+
+    after_task_publish.connect(on_publish, weak=False)
+    try:
+        yield published
+    finally:
+        after_task_publish.disconnect(on_publish)
+
+
+def test_the_broker_down_while_the_email_sweep_queues_loses_nothing_and_sends_each_email_once(
+    settings, monkeypatch, smtp, own_redis, start_worker
+):
+    settings.HUBSPOT_ACCESS_TOKEN = ""  # onboarding is due to every active contact
+    ingest(*(license_record(n) for n in range(5)))  # 10 contacts; the task queued for their emails is lost:
+    _lose_queued_tasks(own_redis)
+    monkeypatch.setattr(services, "EMAIL_BATCH", 4)  # three batches: 4, 4, 2
+    start_worker(EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}", HUBSPOT_ACCESS_TOKEN="")
+    sweep_at = timezone.now() + timedelta(minutes=20)
+
+    first_sent = lambda: len(smtp.accepted) == 4  # noqa: E731
+    with _broker_stops_after_first_publish(own_redis, first_done=first_sent) as published, pytest.raises(Down):
+        services.contact_email_sweep(now=sweep_at)
+    assert published == [True]
+    # Only the first batch went out, and only what went out is recorded as sent.
+    first = _recipients(smtp)
+    assert len(first) == 4 and _sent_emails() == first
+    assert EmailDelivery.objects.count() == 4
+
+    own_redis.start()  # back (empty: no persistence), and the worker reconnects
+    assert services.contact_email_sweep(now=sweep_at) == 6  # the first batch is not owed any more
+    assert wait_for(lambda: len(smtp.accepted) == 10, 120), _recipients(smtp)
+    assert wait_for(lambda: len(_sent_emails()) == 10, 30)
+    everyone = sorted(Contact.objects.values_list("email", flat=True))
+    assert _recipients(smtp) == everyone == _sent_emails()  # each once
+    assert services.contact_email_sweep(now=sweep_at) == 0
+
+
+def test_the_broker_down_while_the_list_sweep_queues_lists_everyone_on_the_next_sweep(
+    settings, monkeypatch, hubspot, own_redis, start_worker
+):
+    settings.HUBSPOT_ONBOARDING_LIST_ID = "42"
+    token = hubspot.token
+    settings.HUBSPOT_ACCESS_TOKEN = ""
+    ingest(*(license_record(n) for n in range(5)))
+    # Synced 20 minutes ago (the sweep's window), onboarded, and their list additions lost.
+    for n, contact in enumerate(Contact.objects.order_by("email")):
+        hubspot.contacts[contact.email] = {"id": str(900 + n), "properties": {}}
+        Contact.objects.filter(id=contact.id).update(
+            sync_state=SyncState.SYNCED, hubspot_id=str(900 + n), synced_at=timezone.now() - timedelta(minutes=20)
+        )
+    settings.HUBSPOT_ACCESS_TOKEN = token
+    _lose_queued_tasks(own_redis)
+    monkeypatch.setattr(services, "EMAIL_BATCH", 4)
+    listed = lambda: Contact.objects.filter(listed_at__isnull=False).count()  # noqa: E731
+    start_worker(
+        HUBSPOT_BASE_URL=hubspot.base_url,
+        HUBSPOT_ACCESS_TOKEN=token,
+        HUBSPOT_ONBOARDING_LIST_ID="42",
+        HUBSPOT_RATE_LIMIT_KEY=settings.HUBSPOT_RATE_LIMIT_KEY,
+    )
+
+    first_listed = lambda: listed() == 4  # noqa: E731
+    with _broker_stops_after_first_publish(own_redis, first_done=first_listed) as published, pytest.raises(Down):
+        services.contact_list_sweep()
+    assert published == [True]
+    assert listed() == 4 == len(hubspot.lists["42"])
+
+    own_redis.start()
+    assert services.contact_list_sweep() == 6  # only those HubSpot has not confirmed
+    assert wait_for(lambda: listed() == 10, 120)
+    assert hubspot.lists["42"] == set(Contact.objects.values_list("hubspot_id", flat=True))
+    adds = [call for call in hubspot.calls if call.path.endswith("/memberships/add")]
+    assert sorted(i for call in adds for i in call.body) == sorted(hubspot.lists["42"])  # each asked for once
+    assert services.contact_list_sweep() == 0
+
+
+# --- 2. the mail server hangs up in the middle of a batch ------------------------------------------------------------
+
+
+def _owed_onboarding(settings, smtp, licenses: int) -> list[str]:
+    """Contacts whose onboarding (sent at their ingest) was lost: due again, to be sent by one batch."""
+    settings.HUBSPOT_ACCESS_TOKEN = ""
+    ingest(*(license_record(n) for n in range(licenses)))
+    EmailDelivery.objects.all().delete()
+    smtp.accepted.clear()
+    return [str(i) for i in Contact.objects.order_by("email").values_list("id", flat=True)]
+
+
+def test_the_mail_server_hanging_up_mid_batch_sends_the_rest_on_retry_and_none_twice(settings, smtp):
+    ids = _owed_onboarding(settings, smtp, 4)  # one batch of 8
+    smtp.hang_up_after = 3  # three accepted, then the connection drops at the fourth MAIL
+    contact_email_batch_task.apply(args=(ids,))  # eager: its retry runs at once, over a new connection
+    assert smtp.hang_up_after is None  # it did hang up
+    everyone = sorted(Contact.objects.values_list("email", flat=True))
+    assert _recipients(smtp) == everyone == _sent_emails()
+    assert EmailDelivery.objects.filter(sent_at__isnull=True).count() == 0
+
+
+def test_a_message_the_mail_server_took_without_saying_so_is_the_only_one_sent_twice(settings, smtp):
+    # The server stores the fourth message, then drops the connection before its "250": we cannot know it went, so
+    # its claim is released and the retry sends it again (README, "Contacts and HubSpot"). Only that one.
+    ids = _owed_onboarding(settings, smtp, 4)
+    smtp.hang_up_after, smtp.hang_up_before_reply = 3, True
+    contact_email_batch_task.apply(args=(ids,))
+    assert smtp.hang_up_after is None
+    received = _recipients(smtp)
+    doubled = {r for r in received if received.count(r) > 1}
+    assert len(received) == 9 and len(doubled) == 1
+    assert sorted(set(received)) == sorted(Contact.objects.values_list("email", flat=True)) == _sent_emails()
+
+
+# --- 3. a commit whose reply is lost ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def lost_commit(monkeypatch):
+    """lost_commit(landed) arms the fault for the next transaction's commit (landed: it committed, else it did not),
+    and returns how to tell that it happened. MongoDB: the proxy drops the commit's reply (or the commit itself);
+    the driver's own retries fail alike and core.db raises CommitUnknown. SQLite: the commit runs (or is rolled back)
+    at the driver and CommitUnknown is raised in its stead."""
+    if connection.vendor == "mongodb":
+        with through_mongo_proxy() as proxy:
+
+            def arm_mongo(landed: bool, command: str = "commitTransaction"):
+                (proxy.lose_replies_to if landed else proxy.lose_requests_to)(command)
+                return lambda: proxy.lost.get(command, 0) >= 1
+
+            yield arm_mongo
+        return
+
+    lost: list[str] = []
+
+    def arm_sqlite(landed: bool, command: str = "commitTransaction"):
+        if command == "commitTransaction":
+            real = connection._commit
+
+            def commit():
+                if lost:
+                    return real()
+                if landed:
+                    real()
+                else:
+                    connection.connection.rollback()
+                lost.append(command)
+                raise CommitUnknown("The commit's reply was lost; the transaction may have landed.")
+
+            monkeypatch.setattr(connection, "_commit", commit)
+        else:  # a statement of its own (autocommit), on listed_at: it ran (or not), its answer never came
+
+            def wrapper(execute, sql, params, many, context):
+                if lost or not sql.lstrip().upper().startswith(command.upper()) or "listed_at" not in sql:
+                    return execute(sql, params, many, context)
+                if landed:
+                    execute(sql, params, many, context)
+                lost.append(command)
+                raise CommitUnknown("The statement's reply was lost; it may have landed.")
+
+            stack.enter_context(connection.execute_wrapper(wrapper))
+        return lambda: bool(lost)
+
+    with contextlib.ExitStack() as stack:
+        yield arm_sqlite
+
+
+@pytest.mark.parametrize("landed", [True, False], ids=["reply lost", "commit lost"])
+def test_a_lost_commit_of_a_push_s_outcome_costs_at_most_one_re_upsert_and_leaves_nobody_claimed(
+    settings, hubspot, lost_commit, landed
+):
+    settings.HUBSPOT_ONBOARDING_LIST_ID = "42"
+    _pending_contacts(settings, 3)
+    assert list(services.contact_claim_batches(tokens=["sync-l"], limit=100)) == ["sync-l"]
+    happened = lost_commit(landed)
+    hubspot_push_claim_task.apply(args=("sync-l",), task_id="push-l")  # its retry runs at once (eager)
+    assert happened()
+    everyone = sorted(Contact.objects.values_list("email", flat=True))
+    # Pushed once; pushed again only when the outcome did not land (HubSpot upserts by email: one contact each).
+    assert _upserted(hubspot) == sorted(everyone * (1 if landed else 2))
+    assert set(hubspot.created.values()) == {1}
+    stored = list(Contact.objects.values_list("sync_state", "sync_claimed_at", "sync_attempts", "hubspot_id"))
+    assert {(state, claimed, attempts) for state, claimed, attempts, _ in stored} == {(SyncState.SYNCED, None, 0)}
+    assert sorted(h for *_, h in stored) == sorted(c["id"] for c in hubspot.contacts.values())
+    # Onboarding went out once each, whether the push's own callback ran or its redelivery queued it.
+    assert sorted(m.to[0] for m in mail.outbox) == everyone
+    # A landed outcome's callbacks were lost with its reply: the list addition comes with the sweep.
+    contact_email_sweep_task.apply(kwargs={})
+    if landed:
+        assert Contact.objects.filter(listed_at__isnull=True).count() == 6
+        for_sweep = timezone.now() - timedelta(minutes=20)
+        Contact.objects.update(synced_at=for_sweep)
+        assert contact_email_sweep_task.apply().get() == 6
+    assert not Contact.objects.filter(listed_at__isnull=True).exists()
+    assert hubspot.lists["42"] == set(Contact.objects.values_list("hubspot_id", flat=True))
+    assert sorted(m.to[0] for m in mail.outbox) == everyone  # and the sweep sent nothing twice
+
+
+@pytest.mark.parametrize("landed", [True, False], ids=["reply lost", "update lost"])
+def test_a_lost_reply_while_marking_contacts_listed_is_settled_by_the_sweep(settings, hubspot, lost_commit, landed):
+    _pending_contacts(settings, 3)
+    hubspot_sync_task.apply()  # synced (no list configured yet)
+    hubspot_ids = sorted(Contact.objects.values_list("hubspot_id", flat=True))
+    settings.HUBSPOT_ONBOARDING_LIST_ID = "42"
+    happened = lost_commit(landed, "update")
+    hubspot_list_add_task.apply(args=(hubspot_ids,))
+    assert happened()
+    assert hubspot.lists["42"] == set(hubspot_ids)  # HubSpot has them; whether we noted it is unknown
+    assert Contact.objects.filter(listed_at__isnull=True).count() == (0 if landed else 6)
+    Contact.objects.update(synced_at=timezone.now() - timedelta(minutes=20))
+    contact_email_sweep_task.apply()
+    assert not Contact.objects.filter(listed_at__isnull=True).exists()
+    assert contact_email_sweep_task.apply().get() == 0
+    adds = [call for call in hubspot.calls if call.path.endswith("/memberships/add")]
+    assert len(adds) <= 2  # asked once more at most, and adding a member twice changes nothing
+
+
+# --- 4. a worker killed mid-push --------------------------------------------------------------------------------------
+
+
+def test_a_push_whose_worker_died_is_taken_over_once_its_claim_is_stale_and_each_contact_synced_once(settings, hubspot):
+    _pending_contacts(settings, 3)
+    assert list(services.contact_claim_batches(tokens=["sync-k"], limit=100)) == ["sync-k"]
+    # The push took the batch and sent it; its worker was killed before it stored what HubSpot answered.
+    from contacts.hubspot import upsert_contacts
+
+    upsert_contacts(services.contact_take_push(token="sync-k", taker="push-k"))
+    everyone = sorted(Contact.objects.values_list("email", flat=True))
+    assert _upserted(hubspot) == everyone
+
+    assert hubspot_sync_task.apply().get() == 0  # still claimed: no second push beside one that may be alive
+    Contact.objects.update(sync_claimed_at=timezone.now() - services.CLAIM_EXPIRY - timedelta(minutes=1))
+    assert hubspot_sync_task.apply().get() == 1  # stale: taken over
+    assert set(Contact.objects.values_list("sync_state", "sync_claimed_at", "sync_attempts")) == {
+        (SyncState.SYNCED, None, 0)
+    }
+    # The killed task is delivered again (acks_late): the batch is someone else's now, it pushes nothing.
+    hubspot_push_claim_task.apply(args=("sync-k",), task_id="push-k")
+    assert _upserted(hubspot) == sorted(everyone * 2)  # the dead push's and the takeover's, nothing more
+    assert set(hubspot.created.values()) == {1} and len(hubspot.created) == 6
+    assert sorted(m.to[0] for m in mail.outbox) == everyone  # onboarded once each
+
+
+# --- 5. HubSpot answering after the client's timeout ------------------------------------------------------------------
+
+
+def test_a_slow_hubspot_is_transient_counts_no_attempt_and_a_push_s_last_try_releases_its_claim(settings, hubspot):
+    settings.OUTBOUND_TIMEOUT_SECONDS = 0.3
+    hubspot.slow_seconds = 1.0
+    _pending_contacts(settings, 3)
+    assert list(services.contact_claim_batches(tokens=["sync-s"], limit=100)) == ["sync-s"]
+    hubspot.slow_upserts = 1000
+    last = hubspot_push_claim_task.max_retries
+    with pytest.raises(Exception, match="unreachable"):
+        hubspot_push_claim_task.apply(args=("sync-s",), task_id="push-s", retries=last, throw=True)
+    # One call at its last try, then released whole: a timeout says nothing about the contacts' data, so the batch is
+    # not halved (halves would hold the claim for hours more, and call HubSpot dozens of times while it is slow).
+    upserts = lambda: [c for c in hubspot.calls if c.path.endswith("/batch/upsert")]  # noqa: E731
+    assert wait_for(upserts, 10)  # recorded once HubSpot has answered, late
+    assert len(upserts()) == 1
+    stored = list(Contact.objects.values_list("sync_state", "sync_claimed_at", "sync_attempts", "last_error"))
+    assert {(state, claimed, attempts) for state, claimed, attempts, _ in stored} == {(SyncState.PENDING, None, 0)}
+    assert {error for *_, error in stored} == {"HubSpot unreachable: ReadTimeoutError"}
+
+    hubspot.slow_upserts = 2  # slow twice more, then quick: the retries (eager, at once) get through
+    assert hubspot_sync_task.apply().get() == 1
+    assert set(Contact.objects.values_list("sync_state", "sync_claimed_at", "sync_attempts", "last_error")) == {
+        (SyncState.SYNCED, None, 0, "")
+    }
+    assert set(hubspot.created.values()) == {1} and len(hubspot.created) == 6
