@@ -241,7 +241,11 @@ def contact_email_sweep_task() -> int:
     (services.contact_email_sweep, contact_list_sweep). Returns how many contacts were owed one or the other."""
     from .services import contact_email_sweep, contact_list_sweep
 
-    owed, unlisted = contact_email_sweep(), contact_list_sweep()
+    # Each sweep runs whatever the other does: a failure of one (the broker gone mid-queue) must not skip the other.
+    try:
+        owed = contact_email_sweep()
+    finally:
+        unlisted = contact_list_sweep()
     if owed or unlisted:
         logger.warning("contact follow-ups owed, queued again", extra={"emails": owed, "list_additions": unlisted})
     return owed + unlisted

@@ -664,6 +664,23 @@ def test_the_sweep_adds_to_the_onboarding_list_the_synced_contacts_hubspot_has_n
     assert contact_email_sweep_task.apply().get() == 0
 
 
+def test_the_list_sweep_runs_even_when_the_email_sweep_fails(hubspot, settings, monkeypatch):
+    # The beat task runs both sweeps; the email sweep failing (its database query, say) must not skip the other.
+    settings.HUBSPOT_ONBOARDING_LIST_ID = "42"
+    ingest(*(license_record(n) for n in range(2)))
+    hubspot.lists["42"].clear()
+    Contact.objects.update(listed_at=None, synced_at=timezone.now() - timedelta(minutes=20))
+
+    def broken(**kwargs):
+        raise RuntimeError("the email sweep failed")
+
+    monkeypatch.setattr(services, "contact_email_sweep", broken)
+    with pytest.raises(RuntimeError):
+        contact_email_sweep_task.apply(throw=True)
+    assert hubspot.lists["42"] == set(Contact.objects.values_list("hubspot_id", flat=True))
+    assert not Contact.objects.filter(listed_at__isnull=True).exists()
+
+
 def test_a_batch_hubspot_fails_every_time_is_halved_after_its_last_try_so_the_others_go_through(hubspot, settings):
     # One contact whose data makes HubSpot answer 500 every time: released whole, its batch would be claimed again
     # with it (oldest first) and fail for ever. Halved after its last try, everyone else is synced.
