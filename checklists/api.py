@@ -7,7 +7,7 @@ import math
 import re
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -24,6 +24,7 @@ from core.db import CommitUnknown
 from core.exceptions import Conflict, NotFound, ValidationFailed
 from core.fastjson import Encoded, OrjsonRenderer
 from core.identifiers import is_jira_id
+from core.jsonbody import BadJson, loads
 from core.middleware import api_exception_response
 from tenants import permissions
 from tenants.auth import AuthContext, AuthError, IssueRef, authenticate_api_request
@@ -116,13 +117,14 @@ class _NotJson(Exception):
 
 
 class JsonOnlyParser(Parser):
-    """Bodies of JSON endpoints must say they are JSON (415 otherwise), not merely parse as JSON."""
+    """Bodies of JSON endpoints must say they are JSON (415 otherwise), not merely parse as JSON; they are read by
+    the project's one parser (core.jsonbody: 400 naming `body` when they are not JSON)."""
 
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
         content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if not JSON_TYPE.match(content_type):
             raise _NotJson(content_type)
-        return super().parse_body(request)
+        return cast(dict[str, Any], loads(request.body))  # any JSON value: the schema refuses a non-object
 
 
 API_AUTH = ApiAuth()  # every route's credential check (checklists/read_lane.py runs it for the read too)
@@ -220,6 +222,8 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         return _error(
             request, 415, {"error": "validation_failed", "fields": {"Content-Type": "must be application/json"}}
         )
+    if isinstance(exc.__cause__, BadJson):
+        return _invalid(request, exc.__cause__)
     if exc.status_code == 429:
         return _error(request, 429, {"error": "rate_limited", "detail": "Too many requests; slow down."})
     return _error(request, exc.status_code, {"error": "error", "detail": str(exc)})
