@@ -100,6 +100,8 @@ def forge_lifecycle(request):
     except BadJson:
         return bad_json_response()
     event_type = body.get("eventType") if isinstance(body, dict) else None
+    if not isinstance(event_type, str):  # a number, list or object: refused below (a list would not even hash)
+        event_type = None
     if event_type in FORGE_INSTALL_EVENTS:
         services.tenant_for_forge_invocation(
             claims=request.fit_claims,

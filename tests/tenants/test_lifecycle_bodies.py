@@ -1,4 +1,5 @@
-"""The lifecycle doors read their bodies with core.jsonbody: a body that is not JSON is a 400 naming `body`."""
+"""The lifecycle doors read their bodies with core.jsonbody (a body that is not JSON is a 400 naming `body`), and a
+Forge eventType that is not one of the known strings is a 400 naming `eventType`, never a 500."""
 
 import pytest
 from django.conf import settings
@@ -28,4 +29,18 @@ def test_the_forge_lifecycle_names_the_body(client, standin, data):
         "/forge/lifecycle", data=data, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
     )
     assert (response.status_code, response.json()) == (400, NOT_JSON)
+    assert not Tenant.objects.exists()
+
+
+@pytest.mark.parametrize("event_type", [7, 1.5, True, None, ["avi:forge:installed:app"], {"a": 1}, ""])
+def test_an_event_type_that_is_not_a_known_string_is_400_naming_it(client, standin, event_type):
+    token = fit(standin, settings, module_key="herochecklist-lifecycle", principal=None, issue=None)
+    response = client.post(
+        "/forge/lifecycle",
+        data={"eventType": event_type},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["eventType"]
     assert not Tenant.objects.exists()
