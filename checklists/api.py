@@ -165,8 +165,7 @@ def _unauthorized(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 @api.exception_handler(ValidationFailed)
 def _invalid(request: HttpRequest, exc: ValidationFailed) -> HttpResponse:
-    fields = {CAMEL.get(k, k): v for k, v in exc.errors.items()}
-    return _error(request, exc.status, {"error": "validation_failed", "fields": fields})
+    return _error(request, exc.status, exc.body(names=CAMEL))
 
 
 @api.exception_handler(ValidationError)
@@ -181,7 +180,7 @@ def _schema_invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         elif error.get("type") == "missing":
             message = "is required"
         fields[name] = message
-    return _error(request, 422, {"error": "validation_failed", "fields": fields})
+    return _invalid(request, ValidationFailed(fields))
 
 
 @api.exception_handler(Conflict)

@@ -54,7 +54,10 @@ def _call(fn, *args):
     try:
         return fn(_auth.get(), *args)
     except ValidationFailed as exc:
-        raise ToolError("Invalid input: " + "; ".join(f"{k}: {v}" for k, v in exc.errors.items())) from None
+        body = exc.body()
+        more = body.get("errorCount", 0) - len(body["fields"])
+        reasons = "; ".join(f"{k}: {v}" for k, v in body["fields"].items()) + (f"; and {more} more" if more else "")
+        raise ToolError("Invalid input: " + reasons) from None
     except NotFound as exc:
         raise ToolError(f"Not found: {exc}") from None
     except (PermissionDenied, Conflict) as exc:

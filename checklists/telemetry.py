@@ -19,6 +19,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from core.counters import window_count
+from core.exceptions import ValidationFailed
 from core.jsonbody import BadJson, bad_json_response, loads
 from core.metrics import CLIENT_REPORTS, user_wait_record
 from tenants.auth import AuthError, authenticate_api_request
@@ -125,7 +126,7 @@ def client_timings(request):
     timings, errors = _timings(body)
     if errors:
         CLIENT_REPORTS.labels("rejected").inc()
-        return _error(400, "validation_failed", errors)
+        return JsonResponse(ValidationFailed(errors).body(), status=400)
     if not auth.tenant.client_timing_enabled:
         CLIENT_REPORTS.labels("ignored").inc()
         return HttpResponse(status=204)

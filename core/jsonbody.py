@@ -76,4 +76,4 @@ def request_json(request, empty: Any = None) -> Any:
 
 def bad_json_response() -> JsonResponse:
     """The answer of a door outside /api/v1 to a body that is not JSON (the API's own error shape)."""
-    return JsonResponse({"error": "validation_failed", "fields": {"body": REASON}}, status=400)
+    return JsonResponse(BadJson().body(), status=400)

@@ -49,7 +49,7 @@ def installed(request):
     try:
         services.tenant_install(payload=body)
     except ValidationFailed as exc:
-        return JsonResponse({"error": "invalid_payload", "fields": exc.errors}, status=400)
+        return JsonResponse(exc.body("invalid_payload"), status=400)
     return HttpResponse(status=204)
 
 

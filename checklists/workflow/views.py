@@ -170,7 +170,7 @@ def connect_post_function(request, body):
     except jsonbody.BadJson:
         return _bad("configuration.value", "must be the JSON the config page saved")
     except ValidationFailed as exc:
-        return JsonResponse({"error": "invalid_payload", "fields": exc.errors}, status=400)
+        return JsonResponse(exc.body("invalid_payload"), status=400)
     # Jira's retry of one delivery sends the same body: its hash is the execution key.
     execution = hashlib.sha256(request.body).hexdigest()
     return _queue(tasks.post_function_task, str(request.tenant.id), _issue_json(ref), config, execution)
