@@ -7,7 +7,8 @@ import math
 import re
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -24,6 +25,7 @@ from core.db import CommitUnknown
 from core.exceptions import Conflict, NotFound, ValidationFailed
 from core.fastjson import Encoded, OrjsonRenderer
 from core.identifiers import is_jira_id
+from core.jsonbody import BadJson, loads
 from core.middleware import api_exception_response
 from tenants import permissions
 from tenants.auth import AuthContext, AuthError, IssueRef, authenticate_api_request
@@ -31,7 +33,7 @@ from tenants.permissions import PermissionDenied
 
 from . import live, selectors, serializers, services
 from .api_admin import router as admin_router
-from .models import Checklist, Template
+from .models import Checklist, ChecklistItem, Template
 from .preconditions import ItemTag, parse_if_match
 from .schemas import (
     IF_NONE_MATCH,
@@ -116,13 +118,14 @@ class _NotJson(Exception):
 
 
 class JsonOnlyParser(Parser):
-    """Bodies of JSON endpoints must say they are JSON (415 otherwise), not merely parse as JSON."""
+    """Bodies of JSON endpoints must say they are JSON (415 otherwise), not merely parse as JSON; they are read by
+    the project's one parser (core.jsonbody: 400 naming `body` when they are not JSON)."""
 
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
         content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if not JSON_TYPE.match(content_type):
             raise _NotJson(content_type)
-        return super().parse_body(request)
+        return cast(dict[str, Any], loads(request.body))  # any JSON value: the schema refuses a non-object
 
 
 API_AUTH = ApiAuth()  # every route's credential check (checklists/read_lane.py runs it for the read too)
@@ -163,8 +166,7 @@ def _unauthorized(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 @api.exception_handler(ValidationFailed)
 def _invalid(request: HttpRequest, exc: ValidationFailed) -> HttpResponse:
-    fields = {CAMEL.get(k, k): v for k, v in exc.errors.items()}
-    return _error(request, exc.status, {"error": "validation_failed", "fields": fields})
+    return _error(request, exc.status, exc.body(names=CAMEL))
 
 
 @api.exception_handler(ValidationError)
@@ -179,7 +181,7 @@ def _schema_invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         elif error.get("type") == "missing":
             message = "is required"
         fields[name] = message
-    return _error(request, 422, {"error": "validation_failed", "fields": fields})
+    return _invalid(request, ValidationFailed(fields))
 
 
 @api.exception_handler(Conflict)
@@ -220,6 +222,8 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         return _error(
             request, 415, {"error": "validation_failed", "fields": {"Content-Type": "must be application/json"}}
         )
+    if isinstance(exc.__cause__, BadJson):
+        return _invalid(request, exc.__cause__)
     if exc.status_code == 429:
         return _error(request, 429, {"error": "rate_limited", "detail": "Too many requests; slow down."})
     return _error(request, exc.status_code, {"error": "error", "detail": str(exc)})
@@ -251,6 +255,30 @@ def _writable_issue(request: ApiRequest, issue_id: str) -> IssueRef:
     issue = _issue(request, issue_id)
     permissions.require_edit(request.auth, issue.id)
     return issue
+
+
+def _require_edit_of_found(request: ApiRequest, issue: IssueRef, found: Callable[[], bool]) -> None:
+    """require_edit for a write to one thing (an item, a template to apply). When the edit is refused and this site
+    holds no such thing (another site's id, say), the answer is 404, not 403: the refusal would say that it exists.
+    `found` is asked only then, so an allowed write costs no extra query."""
+    try:
+        permissions.require_edit(request.auth, issue.id)
+    except PermissionDenied:
+        if not found():
+            raise NotFound("no such thing for this site") from None
+        raise
+
+
+def _writable_item(request: ApiRequest, issue_id: str, item_id: str) -> tuple[IssueRef, uuid.UUID]:
+    """_writable_issue for a write to one item (_require_edit_of_found: an item not on this issue is 404)."""
+    issue, pk = _issue(request, issue_id), _item_id(item_id)
+
+    def found() -> bool:
+        checklist = selectors.checklist_for(request.auth.tenant, issue.id)
+        return checklist is not None and ChecklistItem.objects.filter(checklist=checklist, id=pk).exists()
+
+    _require_edit_of_found(request, issue, found)
+    return issue, pk
 
 
 def _actor(request: ApiRequest) -> services.Actor:
@@ -421,12 +449,12 @@ def item_create(request: ApiRequest, issue_id: IssueId, payload: ItemCreateIn) -
     openapi_extra=if_match(item=True),
 )
 def item_update(request: ApiRequest, issue_id: IssueId, item_id: PathItemId, payload: ItemPatchIn) -> HttpResponse:
-    issue = _writable_issue(request, issue_id)
+    issue, pk = _writable_item(request, issue_id, item_id)
     checklist, item = services.item_update(
         tenant=request.auth.tenant,
         issue=issue,
         actor=_actor(request),
-        item_id=_item_id(item_id),
+        item_id=pk,
         data=_fields(payload),
         **_item_preconditions(request),
     )
@@ -439,12 +467,12 @@ def item_update(request: ApiRequest, issue_id: IssueId, item_id: PathItemId, pay
     openapi_extra=if_match(item=True),
 )
 def item_delete(request: ApiRequest, issue_id: IssueId, item_id: PathItemId) -> HttpResponse:
-    issue = _writable_issue(request, issue_id)
+    issue, pk = _writable_item(request, issue_id, item_id)
     checklist = services.item_delete(
         tenant=request.auth.tenant,
         issue=issue,
         actor=_actor(request),
-        item_id=_item_id(item_id),
+        item_id=pk,
         **_item_preconditions(request),
     )
     return _with_version(HttpResponse(status=204), checklist.version)
@@ -505,8 +533,12 @@ def checklist_text_put(request: ApiRequest, issue_id: IssueId) -> HttpResponse:
     openapi_extra=if_match(),
 )
 def checklist_apply_template(request: ApiRequest, issue_id: IssueId, payload: ApplyTemplateIn) -> HttpResponse:
-    issue = _writable_issue(request, issue_id)
-    template = _template(request, payload.templateId, field="templateId")
+    issue = _issue(request, issue_id)
+    template_id = _template_id(payload.templateId)
+    _require_edit_of_found(
+        request, issue, lambda: Template.objects.filter(tenant=request.auth.tenant, id=template_id).exists()
+    )
+    template = _template(request, template_id, field="templateId")
     checklist = services.checklist_apply_template(
         tenant=request.auth.tenant,
         issue=issue,
@@ -533,11 +565,15 @@ def checklist_history(request: ApiRequest, issue_id: IssueId, limit: HistoryLimi
 # --- templates ---------------------------------------------------------------------------------------------------
 
 
-def _template(request: ApiRequest, template_id: str, field: str = "templateId") -> Template:
+def _template_id(template_id: object) -> uuid.UUID:
     try:
-        pk = uuid.UUID(str(template_id))
+        return uuid.UUID(str(template_id))
     except ValueError:
         raise NotFound("not a template id") from None
+
+
+def _template(request: ApiRequest, template_id: object, field: str = "templateId") -> Template:
+    pk = _template_id(template_id)
     template = selectors.template_visible(request.auth, pk)
     if template is None:
         raise NotFound("no such template for this site")

@@ -85,8 +85,9 @@ def status_create(request, payload: StatusIn):
 
 @router.patch("/statuses/{key}", response=responses({200: StatusOut}, body=True))
 def status_update(request, key: str, payload: StatusPatchIn):
+    status = _status(request, key)  # first: a status this site has not is 404 for anyone (as for templates)
     _require_site_admin(request)
-    status = services.status_update(status=_status(request, key), data=_status_fields(payload))
+    status = services.status_update(status=status, data=_status_fields(payload))
     return status_json(status)
 
 
@@ -94,10 +95,11 @@ def status_update(request, key: str, payload: StatusPatchIn):
 def status_delete(request, key: str, moveTo: StatusKey | None = None):  # noqa: N803 (a query parameter's name)
     """A status in use answers 409 with `inUse` (items) and `templates` (templates naming it) unless `moveTo` names
     where they go: one of the five, or another of the site's statuses."""
+    status = _status(request, key)
     _require_site_admin(request)
     services.status_delete(
         tenant=request.auth.tenant,
-        status=_status(request, key),
+        status=status,
         actor=services.Actor(request.auth.account_id, "status"),
         move_to=moveTo,
     )

@@ -11,7 +11,10 @@ def check_archived_record(label: str, fields: dict) -> None:
     """The same rules for a checklist item or template read from a backup (core/backup.py): an archive is data from
     outside this process, and a restore must not store what the API would refuse."""
     if label == "checklists.checklistitem":
-        clean_item_fields({name: fields.get(name) for name in ("text", "assignee_account_id")}, partial=False)
+        item = {name: fields.get(name) for name in ("text", "assignee_account_id")}
+        # The header rule too, as far as the archive's version of the model has its fields.
+        item.update((name, fields[name]) for name in ("is_header", "customer_visible") if name in fields)
+        clean_item_fields(item, partial=False)
     elif label == "checklists.template":
         clean_template_name(fields.get("name"))
         if not isinstance(fields.get("text"), str):

@@ -12,7 +12,6 @@ No ASGI server, no second process, no session store to share between nodes.
 """
 
 import contextvars
-import json
 import logging
 import re
 import threading
@@ -29,6 +28,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from core.counters import window_count
 from core.exceptions import Conflict, NotFound, ValidationFailed
+from core.jsonbody import BadJson, loads
 from core.middleware import api_exception_response
 from tenants.auth import AuthContext, AuthError
 from tenants.auth.site_token import verify_site_token
@@ -54,7 +54,10 @@ def _call(fn, *args):
     try:
         return fn(_auth.get(), *args)
     except ValidationFailed as exc:
-        raise ToolError("Invalid input: " + "; ".join(f"{k}: {v}" for k, v in exc.errors.items())) from None
+        body = exc.body()
+        more = body.get("errorCount", 0) - len(body["fields"])
+        reasons = "; ".join(f"{k}: {v}" for k, v in body["fields"].items()) + (f"; and {more} more" if more else "")
+        raise ToolError("Invalid input: " + reasons) from None
     except NotFound as exc:
         raise ToolError(f"Not found: {exc}") from None
     except (PermissionDenied, Conflict) as exc:
@@ -108,11 +111,21 @@ def _error(status: int, error: str, detail: str, **headers) -> JsonResponse:
     return response
 
 
-def _action(body: bytes) -> str:
-    """What the audit records of an MCP request: the JSON-RPC method, and the tool's name (never its arguments)."""
+# JSON-RPC's answer to a body that is not JSON (core.jsonbody), the same whatever was wrong with it.
+PARSE_ERROR = {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "Parse error"}}
+_UNREADABLE = object()
+
+
+def _message(body: bytes):
     try:
-        message = json.loads(body)
-    except (ValueError, RecursionError):
+        return loads(body)
+    except BadJson:
+        return _UNREADABLE
+
+
+def _action(message) -> str:
+    """What the audit records of an MCP request: the JSON-RPC method, and the tool's name (never its arguments)."""
+    if message is _UNREADABLE:
         return "mcp (unreadable)"
     if not isinstance(message, dict):
         return "mcp (batch or other)"
@@ -145,10 +158,13 @@ def mcp_endpoint(request):
         body = request.body
     except RequestDataTooBig:
         return _error(413, "too_large", "The request body is over the limit.")
+    message = _message(body)
     try:
-        site_token_record_use(auth.site_token, _action(body))
+        site_token_record_use(auth.site_token, _action(message))
         if _limited(auth):
             return _error(429, "rate_limited", "Too many requests; slow down.", **{"Retry-After": "60"})
+        if message is _UNREADABLE:  # answered here: the SDK's own parse error quotes its parser
+            return JsonResponse(PARSE_ERROR, status=400)
         _auth.set(auth)
         status, headers, content = anyio.run(_serve, request, body)
     except Exception as exc:  # JSON whatever failed (503 when the database is down), never Django's error page

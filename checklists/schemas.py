@@ -268,7 +268,12 @@ class ErrorOut(_Open):
 
 class ValidationErrorOut(_Open):
     error: Annotated[str, WithJsonSchema({"type": "string", "enum": ["validation_failed"]})]
-    fields: dict[str, str] = Field(description="Each bad field (or header, or `line N` of a text) and why.")
+    fields: dict[str, str] = Field(
+        description="Each bad field (or header, or `line N` of a text) and why: the first 50 of them."
+    )
+    errorCount: Count | None = Field(  # noqa: N815
+        None, description="How many fields were bad in all, when there were more than `fields` names."
+    )
 
 
 class ConflictOut(_Open):

@@ -14,7 +14,7 @@ from core.exceptions import NotFound
 from tenants import permissions
 from tenants.auth import AuthError, authenticate_api_request
 from tenants.auth.forge import FORGE_ADMIN_MODULE
-from tenants.models import SiteTokenUse
+from tenants.models import SiteToken, SiteTokenUse
 from tenants.permissions import PermissionDenied
 from tenants.site_tokens import (
     MAX_TOKEN_NAME,
@@ -62,6 +62,15 @@ def _uuid(value: str) -> uuid.UUID:
         raise NotFound("not a token id") from None
 
 
+def _own_token(request, token_id: str) -> uuid.UUID:
+    """The id of a token of the caller's site. Checked before any refusal: another site's token is 404 for every
+    credential, a site token too (a 403 would say that it exists)."""
+    pk = _uuid(token_id)
+    if not SiteToken.objects.filter(tenant=request.auth.tenant, id=pk).exists():
+        raise NotFound("no such token for this site")
+    return pk
+
+
 def _site_admin(request) -> None:
     auth = request.auth
     if auth.source == "site_token":
@@ -89,16 +98,18 @@ def token_create(request, payload: SiteTokenIn):
 
 @router.delete("/site-tokens/{token_id}", response=responses({200: dict}))
 def token_revoke(request, token_id: PathItemId):
+    pk = _own_token(request, token_id)
     _site_admin(request)
-    row = site_token_revoke(tenant=request.auth.tenant, token_id=_uuid(token_id), revoked_by=request.auth.account_id)
+    row = site_token_revoke(tenant=request.auth.tenant, token_id=pk, revoked_by=request.auth.account_id)
     return site_token_json(row)
 
 
 @router.get("/site-tokens/{token_id}/uses", response=responses({200: list[dict]}))
 def token_uses(request, token_id: PathItemId):
     """The token's audit, newest first: who (the token, or the admin who created or revoked it), what, when."""
+    pk = _own_token(request, token_id)
     _site_admin(request)
-    uses = SiteTokenUse.objects.filter(tenant=request.auth.tenant, token_id=_uuid(token_id))
+    uses = SiteTokenUse.objects.filter(tenant=request.auth.tenant, token_id=pk)
     return [
         {"actor": u.actor, "action": u.action, "at": u.created_at.isoformat()}
         for u in uses.order_by("-created_at")[:200]

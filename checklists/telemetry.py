@@ -10,7 +10,6 @@ Nothing but the numbers is kept: no issue, no user, no text (the site only decid
 Answers: 204 recorded (or ignored: reporting is off for the site), 400/415 a bad body (JSON naming the field), 401,
 405, 413, 429 over CLIENT_TIMING_RATE_PER_MINUTE beacons per user of a site."""
 
-import json
 import logging
 import math
 import time
@@ -20,6 +19,8 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from core.counters import window_count
+from core.exceptions import ValidationFailed
+from core.jsonbody import BadJson, bad_json_response, loads
 from core.metrics import CLIENT_REPORTS, user_wait_record
 from tenants.auth import AuthError, authenticate_api_request
 
@@ -106,9 +107,10 @@ def client_timings(request):
     if not length.isdigit() or int(length) > MAX_BODY_BYTES or len(request.body) > MAX_BODY_BYTES:
         return _error(413, "too_large", {"body": f"must be at most {MAX_BODY_BYTES} bytes"})
     try:
-        body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested thousands deep
-        body = None
+        body = loads(request.body)
+    except BadJson:
+        CLIENT_REPORTS.labels("rejected").inc()
+        return bad_json_response()
     if not isinstance(body, dict):
         CLIENT_REPORTS.labels("rejected").inc()
         return _error(400, "invalid_body", {"body": "must be a JSON object"})
@@ -124,7 +126,7 @@ def client_timings(request):
     timings, errors = _timings(body)
     if errors:
         CLIENT_REPORTS.labels("rejected").inc()
-        return _error(400, "validation_failed", errors)
+        return JsonResponse(ValidationFailed(errors).body(), status=400)
     if not auth.tenant.client_timing_enabled:
         CLIENT_REPORTS.labels("ignored").inc()
         return HttpResponse(status=204)

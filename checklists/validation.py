@@ -193,16 +193,29 @@ def clean_item_fields(data: dict, *, partial: bool, statuses: Container[str] = B
     return cleaned
 
 
-# A header is a title only: text mode writes it as `## text`, so a status, assignee or due date on it would not
-# survive a round trip (GET text then PUT text must change nothing). Such fields are refused when a write sets them
-# on a header, and reset when an item becomes a header.
-HEADER_FIELDS = {"status": ItemStatus.TODO, "mandatory": False, "assignee_account_id": "", "due_date": None}
+# A header is a title only: text mode writes it as `## text`, so a status, assignee, due date or customer visibility
+# on it would not survive a round trip (GET text then PUT text must change nothing), and the service portal shows
+# items, not sections. Such fields are refused when a write sets them on a header, and reset when an item becomes a
+# header.
+HEADER_FIELDS = {
+    "status": ItemStatus.TODO,
+    "mandatory": False,
+    "assignee_account_id": "",
+    "due_date": None,
+    "customer_visible": False,
+}
+_HEADER_REFUSALS = {
+    "status": "a header has no status, assignee or due date",
+    "assignee_account_id": "a header has no status, assignee or due date",
+    "due_date": "a header has no status, assignee or due date",
+    "customer_visible": "a header is never shown to customers; only items are",
+}
 
 
 def _refuse_header_fields(fields: dict) -> None:
     errors = {
-        name: "a header has no status, assignee or due date"
-        for name in ("status", "assignee_account_id", "due_date")
+        name: reason
+        for name, reason in _HEADER_REFUSALS.items()
         if name in fields and fields[name] != HEADER_FIELDS[name]
     }
     if errors:

@@ -1,6 +1,5 @@
 """Pages and events of the checklist app: the Connect issue panel, and issue deletion from Connect or Forge."""
 
-import json
 import re
 
 from django.conf import settings
@@ -11,6 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from core import context
+from core.jsonbody import BadJson, bad_json_response, request_json
 from core.middleware import jira_frame
 from tenants.auth import FORGE_ISSUE_DELETED_MODULE, AuthError, IssueRef, mint_panel_token
 from tenants.decorators import connect_jwt_required, fit_required, unauthorized
@@ -64,9 +64,12 @@ def panel(request):
 
 def _delete_issue_checklist(request, tenant):
     try:
-        body = json.loads(request.body or b"{}")
+        body = request_json(request, {})
+    except BadJson:
+        return bad_json_response()
+    try:
         issue_id = str(body["issue"]["id"])
-    except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: JSON nested thousands deep
+    except (KeyError, TypeError):
         return JsonResponse({"error": "invalid_payload", "fields": {"issue.id": "is required"}}, status=400)
     if not is_jira_id(issue_id):
         return JsonResponse({"error": "invalid_payload", "fields": {"issue.id": "must be a Jira issue id"}}, status=400)

@@ -93,8 +93,8 @@ def rule_expression(*, condition: bool = False, mode: str | None = None) -> str:
 
 def clean_rule_config(data) -> dict:
     """A rule's saved configuration as the config page builds it; anything else falls back to the default."""
-    if not isinstance(data, dict) or data.get("mode") not in MODES:
-        return {"mode": REQUIRED}
+    if not isinstance(data, dict) or not isinstance(data.get("mode"), str) or data["mode"] not in MODES:
+        return {"mode": REQUIRED}  # a list or object as the mode would not even hash
     config = {"mode": data["mode"]}
     if data["mode"] == SECTION:
         name = data.get("sectionName")

@@ -1,3 +1,10 @@
+from collections.abc import Mapping
+from itertools import islice
+
+# How many bad fields an answer names: a 10,000-line import with a bad line each answers in a bounded size.
+MAX_FIELDS_SHOWN = 50
+
+
 class ValidationFailed(Exception):
     """Bad input. `errors` maps each bad field to a short, user-facing reason."""
 
@@ -5,6 +12,16 @@ class ValidationFailed(Exception):
         super().__init__("validation failed")
         self.errors = errors
         self.status = status
+
+    def body(self, error: str = "validation_failed", names: Mapping[str, str] | None = None) -> dict:
+        """The JSON answer: the first MAX_FIELDS_SHOWN bad fields (by their public `names`), and `errorCount`, the
+        total, when there are more."""
+        names = names or {}
+        shown = islice(self.errors.items(), MAX_FIELDS_SHOWN)
+        body: dict = {"error": error, "fields": {names.get(k, k): v for k, v in shown}}
+        if len(self.errors) > MAX_FIELDS_SHOWN:
+            body["errorCount"] = len(self.errors)
+        return body
 
 
 class Conflict(Exception):

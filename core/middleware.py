@@ -96,6 +96,34 @@ class SecurityHeadersMiddleware:
         return response
 
 
+class ApiHeadMiddleware:
+    """HEAD on /api/ answers as GET does, without the body (RFC 9110): the same status and headers, Content-Length
+    and ETag included. Django routes and ninja dispatch by method, and the API declares GET only, so the view is run
+    as a GET; the method is HEAD again for everything outside this middleware (metrics, logs).
+
+    Outside the error and gzip middleware, so the headers are those of the GET as sent; the body is dropped here
+    rather than trusted to the server."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method != "HEAD" or not request.path.startswith(API_PREFIX):
+            return self.get_response(request)
+        request.method = "GET"
+        try:
+            response = self.get_response(request)
+        finally:
+            request.method = "HEAD"
+        if response.streaming:
+            response.streaming_content = []
+            return response
+        if not response.has_header("Content-Length"):
+            response["Content-Length"] = str(len(response.content))
+        response.content = b""
+        return response
+
+
 class BodyLimitMiddleware:
     """Every body read through core.body before any view: the size limit enforced on what arrives (a chunked body
     too), with a JSON error (411, 413) instead of Django's bare 400 once a view reads it."""

@@ -199,6 +199,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "core.metrics.MetricsMiddleware",
     "core.middleware.RequestContextMiddleware",
+    "core.middleware.ApiHeadMiddleware",  # outside the rest: it drops the body of the GET they answered
     "core.middleware.ApiErrorMiddleware",
     "core.middleware.BodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -1,7 +1,6 @@
 """Front doors: the Connect descriptor and lifecycle, and the Forge lifecycle trigger. Views stay thin; services do
 the writes."""
 
-import json
 import logging
 
 from django.http import HttpResponse, JsonResponse
@@ -9,6 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from core.exceptions import ValidationFailed
+from core.jsonbody import BadJson, bad_json_response, request_json
 
 from . import services
 from .auth import FORGE_LIFECYCLE_MODULE, AuthError, verify_install_jwt
@@ -23,16 +23,15 @@ def descriptor(request):
     return JsonResponse(build_descriptor())
 
 
-def _json_body(request):
-    try:
-        return json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
 def _signed_lifecycle(request):
-    """Verify an RS256-signed install/uninstall. Returns the body, or a response to send instead."""
-    body = _json_body(request)
+    """Verify an RS256-signed install/uninstall. Returns the body, or a response to send instead.
+
+    The body is read first: the token's issuer must be the body's clientKey. A body that is not JSON is refused as
+    one over the size limit is, before any signature is looked at (and says nothing about any tenant)."""
+    try:
+        body = request_json(request)
+    except BadJson:
+        return None, bad_json_response()
     client_key = body.get("clientKey") if isinstance(body, dict) else None
     try:
         verify_install_jwt(request_token(request), request, body_client_key=client_key)
@@ -50,7 +49,7 @@ def installed(request):
     try:
         services.tenant_install(payload=body)
     except ValidationFailed as exc:
-        return JsonResponse({"error": "invalid_payload", "fields": exc.errors}, status=400)
+        return JsonResponse(exc.body("invalid_payload"), status=400)
     return HttpResponse(status=204)
 
 
@@ -97,8 +96,11 @@ FORGE_UNINSTALL_EVENTS = {"avi:forge:uninstalled:app"}
 def forge_lifecycle(request):
     """Forge app lifecycle trigger. The site is the FIT's installationId; the body only says what happened."""
     try:
-        event_type = json.loads(request.body or b"{}").get("eventType")
-    except (ValueError, AttributeError):
+        body = request_json(request, {})
+    except BadJson:
+        return bad_json_response()
+    event_type = body.get("eventType") if isinstance(body, dict) else None
+    if not isinstance(event_type, str):  # a number, list or object: refused below (a list would not even hash)
         event_type = None
     if event_type in FORGE_INSTALL_EVENTS:
         services.tenant_for_forge_invocation(

@@ -243,6 +243,15 @@ def contract_part(value):
 
 ISSUE = {"id": "10001", "key": "DEMO-1", "projectId": "10000", "typeId": "10002"}
 
+# Bodies that are not JSON, for every door that reads one (core.jsonbody), and the answer they all get.
+BAD_JSON = {
+    "garbage": b"{not json",
+    "not utf-8": b'{"text": "\xff\xfe"}',
+    "1000 deep": b"[" * 1000 + b"]" * 1000,
+    "101 deep": b'{"text": "x", "deep": ' + b"[" * 100 + b"]" * 100 + b"}",
+}
+NOT_JSON = {"error": "validation_failed", "fields": {"body": "is not valid JSON"}}
+
 
 def issue_ref(issue=None):
     issue = issue or ISSUE

@@ -242,14 +242,16 @@ def checklist_replace_text(
     *, tenant: Tenant, issue: IssueRef, actor: Actor, text: str, expected_version: int | None = None
 ) -> Checklist | None:
     """Replace the checklist with `text`. A body of zero bytes is what a lost or unread body looks like, so it never
-    removes items: it is refused (422) when there are items, a no-op when there are none. Clearing a checklist
-    takes a body that says so: a blank line."""
+    removes items: it is refused (422) when there are items, a no-op when there are none. So is a byte order mark
+    with nothing but whitespace after it: an editor's empty file, not a decision. Clearing a checklist takes a body
+    that says so: a blank line."""
     entries = textformat.parse(text, SiteStatuses(tenant))
     context.mark_sensitive(*(e.text for e in entries))
     text_actor = Actor(actor.account_id, "text")
+    empty = not text or (text.startswith("\ufeff") and not text[1:].strip())
 
     def mutate(checklist: Checklist, items: list[ChecklistItem]) -> list[_Change]:
-        if not text and items:
+        if empty and items:
             raise ValidationFailed(
                 {"body": "is empty; to remove every item, send a blank line (an explicitly empty checklist)"},
                 status=422,

@@ -3,7 +3,6 @@ the post function (Connect callback, Forge endpoint), and the rules' config page
 only what it needs from the body, queues the work and answers at once (Jira retries a slow or failed delivery)."""
 
 import hashlib
-import json
 import logging
 
 from django.conf import settings
@@ -13,6 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from core import jsonbody
 from core.exceptions import ValidationFailed
 from core.middleware import jira_frame
 from tenants.auth import AuthError
@@ -41,12 +41,13 @@ def _bad(field: str, reason: str) -> JsonResponse:
     return JsonResponse({"error": "invalid_payload", "fields": {field: reason}}, status=400)
 
 
-def _body(request) -> dict | None:
+def _body(request) -> dict | HttpResponse:
+    """The body, a JSON object; else the 400 to answer."""
     try:
-        body = json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
-    return body if isinstance(body, dict) else None
+        body = jsonbody.request_json(request)
+    except jsonbody.BadJson:
+        return jsonbody.bad_json_response()
+    return body if isinstance(body, dict) else _bad("body", "must be a JSON object")
 
 
 def _issue_ref(issue) -> IssueRef | None:
@@ -132,9 +133,7 @@ def _connect(handler):
     @connect_jwt_required()
     def view(request):
         body = _body(request)
-        if body is None:
-            return _bad("body", "must be a JSON object")
-        return handler(request, body)
+        return body if isinstance(body, HttpResponse) else handler(request, body)
 
     view.__name__ = handler.__name__
     return view
@@ -167,11 +166,11 @@ def connect_post_function(request, body):
         return _bad("issue.id", "is required, a Jira issue id")
     configuration = body.get("configuration") if isinstance(body.get("configuration"), dict) else {}
     try:
-        config = services.clean_post_function_config(json.loads(configuration.get("value") or "null"))
-    except (ValueError, TypeError, RecursionError):
+        config = services.clean_post_function_config(jsonbody.loads(configuration.get("value") or "null"))
+    except jsonbody.BadJson:
         return _bad("configuration.value", "must be the JSON the config page saved")
     except ValidationFailed as exc:
-        return JsonResponse({"error": "invalid_payload", "fields": exc.errors}, status=400)
+        return JsonResponse(exc.body("invalid_payload"), status=400)
     # Jira's retry of one delivery sends the same body: its hash is the execution key.
     execution = hashlib.sha256(request.body).hexdigest()
     return _queue(tasks.post_function_task, str(request.tenant.id), _issue_json(ref), config, execution)
@@ -194,9 +193,7 @@ def _forge(module_key: str):
             except AuthError as exc:  # the app was uninstalled from that site
                 return unauthorized(str(exc))
             body = _body(request)
-            if body is None:
-                return _bad("body", "must be a JSON object")
-            return handler(request, tenant, body)
+            return body if isinstance(body, HttpResponse) else handler(request, tenant, body)
 
         view.__name__ = handler.__name__
         return view
@@ -253,8 +250,8 @@ def config_page(request):
     if rule != "postfunction" and not tenant.workflow_rules_in_use:
         tenant_set_workflow_settings(tenant=tenant, workflow_rules_in_use=True)
     try:
-        saved = json.loads(request.GET.get("config") or "null")
-    except (ValueError, RecursionError):
+        saved = jsonbody.loads(request.GET.get("config") or "null")
+    except jsonbody.BadJson:
         saved = None
     if rule == "postfunction":
         try:
@@ -283,7 +280,11 @@ def config_page(request):
 @require_POST
 def section_key(request):
     """The property's name of a header (rules.section_key) for the config page: the site's key stays on our side."""
-    body = _body(request) or {}
+    try:
+        body = jsonbody.request_json(request)
+    except jsonbody.BadJson:
+        return jsonbody.bad_json_response()
+    body = body if isinstance(body, dict) else {}
     try:
         tenant_id = signing.loads(str(body.get("token", "")), salt=CONFIG_TOKEN_SALT, max_age=CONFIG_TOKEN_SECONDS)["t"]
     except (signing.BadSignature, KeyError, TypeError):

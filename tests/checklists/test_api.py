@@ -157,10 +157,10 @@ def test_bad_item_fields_are_422_naming_the_field_and_store_nothing(api, body, f
 
 def test_garbage_json_is_rejected(api):
     response = api.call("post", api.url("/items"), b"{not json", raw=True)
-    # The contract allows 400 or 422 for bad input; a body that is not JSON has no field to name, so this app says 400.
+    # The contract allows 400 or 422 for bad input, with a JSON body naming each bad field: here the body itself.
     assert response.status_code == 400, response.content
     assert response["Content-Type"].startswith("application/json"), response.content
-    assert response.json() == {"error": "error", "detail": "Cannot parse request body"}
+    assert response.json() == {"error": "validation_failed", "fields": {"body": "is not valid JSON"}}
     assert not ChecklistItem.objects.exists()
 
 

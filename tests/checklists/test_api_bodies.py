@@ -122,9 +122,22 @@ def test_an_empty_text_put_is_refused_and_a_blank_line_clears(api):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("body", ["\ufeff", "\ufeff\n", "\ufeff \r\n\t\n"])
+def test_a_byte_order_mark_alone_is_an_empty_text_put(api, body):
+    api.put_text("- [ ] one\n- [ ] two\n")
+    empty = api.put_text("")
+    refused = api.put_text(body)
+    assert (refused.status_code, refused.json()) == (empty.status_code, empty.json())
+    assert ChecklistItem.objects.count() == 2 and api.get().json()["version"] == 1
+    assert api.put_text("\ufeff- [ ] one\n").json()["version"] == 2  # a BOM before items is only a BOM
+    assert [i["text"] for i in api.get().json()["items"]] == ["one"]
+
+
+@pytest.mark.django_db
 def test_no_op_writes_on_an_issue_without_a_checklist_answer_the_empty_checklist(api):
     for response in (
         api.put_text(""),
+        api.put_text("\ufeff"),
         api.put_text("\n"),
         api.call("put", api.url("/order"), {"itemIds": []}),
     ):

@@ -7,8 +7,11 @@ import httpx2
 import pytest
 from mcp.client import ClientSession
 from mcp.client.streamable_http import streamable_http_client
+from mcp.server.mcpserver.exceptions import ToolError
 
+from checklists import mcp_server
 from checklists.models import Checklist, Template
+from core.exceptions import ValidationFailed
 from tenants.models import SiteTokenUse
 from tenants.site_tokens import site_token_create
 
@@ -110,3 +113,17 @@ def test_mcp_refuses_missing_forged_and_revoked_tokens(app_url, tenant):
         assert response.status_code == 401, authorization
         assert response.headers["WWW-Authenticate"] == "Bearer"
     assert not SiteTokenUse.objects.filter(action__startswith="mcp").exists()
+
+
+def test_a_tool_error_names_at_most_fifty_fields():
+    def refuse(auth):
+        raise ValidationFailed({f"line {n}": "bad" for n in range(120)})
+
+    token = mcp_server._auth.set(None)
+    try:
+        with pytest.raises(ToolError) as caught:
+            mcp_server._call(refuse)
+    finally:
+        mcp_server._auth.reset(token)
+    message = str(caught.value)
+    assert "line 49: bad" in message and "line 50" not in message and message.endswith("; and 70 more")

@@ -2,12 +2,16 @@
 page; the flag in the item API, the panel's text mode and history. The stand-in serves the portal page."""
 
 import html
+import importlib
 import re
 
 import httpx
 import pytest
+from django.apps import apps as django_apps
 
-from checklists.models import SiteStatus
+from checklists.archived import check_archived_record
+from checklists.models import Checklist, ChecklistItem, SiteStatus
+from core.exceptions import ValidationFailed
 from devhost.keys import connect_token
 
 pytestmark = pytest.mark.django_db
@@ -131,3 +135,52 @@ def test_a_site_status_counts_and_reads_on_the_portal_as_in_the_panel(client, ap
     body = client.get(iframe_path(page, settings.BASE_URL)).content.decode()
     assert "1 of 2 done" in body
     assert "Shipped" in body and ">shipped<" not in body  # the site's name for it, not its key
+
+
+def test_a_header_is_never_visible_to_customers(shared):
+    refused = shared.add("Customer section", isHeader=True, visibleToCustomer=True)
+    assert refused.status_code == 422 and list(refused.json()["fields"]) == ["visibleToCustomer"]
+    items = {i["text"]: i for i in shared.get().json()["items"]}
+    header, shown = items["Setup"], items["reset your password"]
+    version = shared.get().json()["version"]
+    for item, fields in ((header, {"visibleToCustomer": True}), (shown, {"isHeader": True, "visibleToCustomer": True})):
+        response = shared.patch(item["id"], **fields)
+        assert response.status_code == 422 and list(response.json()["fields"]) == ["visibleToCustomer"]
+    assert shared.get().json()["version"] == version
+    # An item that becomes a header loses the flag, as it loses its status; clearing it on a header is no change.
+    became = shared.patch(shown["id"], isHeader=True).json()
+    assert became["isHeader"] is True and became["visibleToCustomer"] is False
+    assert shared.patch(header["id"], visibleToCustomer=False).status_code == 200
+    # Text mode has no way to say it: a header's `{customer}` is its text.
+    shared.put_text("## Section {customer}\n- [ ] step {customer}\n")
+    header, step = shared.get().json()["items"]
+    assert (header["text"], header["visibleToCustomer"], step["visibleToCustomer"]) == (
+        "Section {customer}",
+        False,
+        True,
+    )
+
+
+def test_a_restore_refuses_a_header_visible_to_customers():
+    fields = {"text": "Section", "assignee_account_id": "", "is_header": True, "customer_visible": True}
+    with pytest.raises(ValidationFailed) as caught:
+        check_archived_record("checklists.checklistitem", fields)
+    assert list(caught.value.errors) == ["customer_visible"]
+    check_archived_record("checklists.checklistitem", {**fields, "customer_visible": False})
+    check_archived_record("checklists.checklistitem", {**fields, "is_header": False})
+    check_archived_record("checklists.checklistitem", {"text": "an archive from before the flag", "is_header": True})
+
+
+def test_the_migration_clears_the_flag_on_existing_headers(shared):
+    items = {i["text"]: i for i in shared.get().json()["items"]}
+    ChecklistItem.objects.filter(id=items["Setup"]["id"]).update(customer_visible=True)  # as the API once allowed
+    checklist, header = Checklist.objects.get(), ChecklistItem.objects.get(id=items["Setup"]["id"])
+    migration = importlib.import_module("checklists.migrations.0008_headers_are_not_customer_visible")
+    migration.clear_header_visibility(django_apps, None)
+    after = {i["text"]: i for i in shared.get().json()["items"]}
+    assert after["Setup"]["visibleToCustomer"] is False
+    assert after["reset your password"]["visibleToCustomer"] is True  # items keep theirs
+    assert Checklist.objects.get().version == checklist.version + 1
+    assert ChecklistItem.objects.get(id=header.id).version == header.version + 1
+    migration.clear_header_visibility(django_apps, None)  # nothing left to clear: no new version
+    assert Checklist.objects.get().version == checklist.version + 1

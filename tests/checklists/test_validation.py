@@ -275,3 +275,28 @@ def test_a_byte_order_mark_before_the_text_is_not_part_of_the_first_line(api):
     assert api.put_text("\ufeff- [ ] bom first\n- [x] second\n").status_code == 200
     items = api.get().json()["items"]
     assert [(i["text"], i["status"]) for i in items] == [("bom first", "todo"), ("second", "done")]
+
+
+def test_a_10000_line_bad_import_names_50_lines_and_counts_them_all(api):
+    bad = "".join(f"- [?] line {n}\n" for n in range(10_000))
+    for response in (api.put_text(bad), api.call("post", "/api/v1/templates", {"name": "Bad", "text": bad})):
+        assert response.status_code == 422
+        body = response.json()
+        assert body["error"] == "validation_failed" and body["errorCount"] == 10_000
+        assert len(body["fields"]) == 50 and len(response.content) < 10_000
+    assert list(api.put_text(bad).json()["fields"])[:2] == ["line 1", "line 2"]  # the first ones, in order
+    assert not ChecklistItem.objects.exists() and not Template.objects.exists()
+
+
+def test_a_schema_refusal_of_many_fields_is_capped_too(api):
+    response = api.call("post", api.url("/items"), {"text": "x", **{f"extra{n}": 1 for n in range(300)}})
+    assert response.status_code == 422
+    assert len(response.json()["fields"]) == 50 and response.json()["errorCount"] == 300
+
+
+def test_fifty_bad_fields_are_all_named_without_a_count():
+    body = ValidationFailed({f"line {n}": "bad" for n in range(50)}).body()
+    assert len(body["fields"]) == 50 and "errorCount" not in body
+    capped = ValidationFailed({f"line {n}": "bad" for n in range(51)}).body("invalid_payload", {"line 0": "first"})
+    assert capped["error"] == "invalid_payload" and capped["errorCount"] == 51
+    assert list(capped["fields"])[0] == "first" and "line 50" not in capped["fields"]

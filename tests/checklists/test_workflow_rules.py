@@ -262,6 +262,36 @@ def test_the_config_page_turns_the_guard_on_and_names_sections_by_keyed_hash(cli
     assert client.get(f"/workflow/config?{urlencode(query)}").status_code == 401  # no JWT
 
 
+@pytest.mark.parametrize("rule", ["validator", "condition", "postfunction"])
+@pytest.mark.parametrize(
+    "saved",
+    [
+        "{not json",
+        "[" * 1000 + "]" * 1000,
+        '{"mode": ["required"]}',
+        '{"mode": {"a": 1}}',
+        '{"mode": 7}',
+        '{"action": ["reset-statuses"], "mode": {"a": 1}}',
+        '["required"]',
+    ],
+)
+def test_a_config_page_with_a_garbage_saved_config_shows_the_default(client, tenant, standin, rule, saved):
+    from urllib.parse import urlencode
+
+    query = [("rule", rule), ("page", "edit"), ("config", saved)]
+    token = connect_token(
+        secret=standin.shared_secret, client_key=standin.client_key, path="/workflow/config", query=query
+    )
+    page = client.get(f"/workflow/config?{urlencode(query)}&jwt={token}")
+    assert page.status_code == 200
+    config = json.loads(
+        page.content.decode()
+        .split('id="herochecklist-workflow-config" type="application/json">')[1]
+        .split("</script>")[0]
+    )
+    assert config["saved"] == ({"action": "reset"} if rule == "postfunction" else {"mode": "required"})
+
+
 def test_a_forge_site_gets_its_checklist_at_creation_through_the_trigger(client, standin, settings):
 
     settings.FORGE_APP_ID = "ari:cloud:ecosystem::app/test"

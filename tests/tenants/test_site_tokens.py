@@ -140,3 +140,36 @@ def test_tokens_are_rate_limited_like_the_panel(client, admin, settings):
     settings.API_RATE_LIMIT_PER_MINUTE = 2
     statuses = [call(client, token).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
+
+
+@pytest.mark.parametrize("scope", ["write", "read"])
+def test_a_site_token_finds_nothing_of_another_site(client, admin, tenant, other_tenant, scope):
+    """Another site's items, templates, statuses and tokens are not there for a token (404), never 403: a refusal
+    would say that the thing exists."""
+    from checklists.models import Checklist, ChecklistItem, SiteStatus, Template
+
+    checklist = Checklist.objects.create(tenant=other_tenant, issue_id="10001", issue_key="B-1")
+    item = ChecklistItem.objects.create(tenant=other_tenant, checklist=checklist, text="B's secret step")
+    template = Template.objects.create(tenant=other_tenant, name="B's template", text="- [ ] b\n")
+    SiteStatus.objects.create(tenant=other_tenant, key="shipped", name="Shipped", color="#36b37e")
+    theirs, _ = site_token_create(tenant=other_tenant, name="B", scope="write", created_by="557058:charlie")
+    token = create(client, admin, scope=scope).json()["token"]
+    item_path = f"{ITEMS}/{item.id}"
+    for method, path, data in [
+        ("patch", item_path, {"status": "done"}),
+        ("delete", item_path, None),
+        ("get", f"/api/v1/templates/{template.id}", None),
+        ("patch", f"/api/v1/templates/{template.id}", {"name": "mine"}),
+        ("delete", f"/api/v1/templates/{template.id}", None),
+        ("post", "/api/v1/issues/10001/checklist/apply-template", {"templateId": str(template.id), "mode": "append"}),
+        ("patch", "/api/v1/statuses/shipped", {"name": "Mine"}),
+        ("delete", "/api/v1/statuses/shipped", None),
+        ("delete", f"/api/v1/site-tokens/{theirs.id}", None),
+        ("get", f"/api/v1/site-tokens/{theirs.id}/uses", None),
+    ]:
+        response = call(client, token, method, path, data)
+        assert response.status_code == 404, (method, path, response.status_code, response.content)
+        assert response.json() == {"error": "not_found"}
+    assert ChecklistItem.objects.get(id=item.id).status == "todo"
+    assert Template.objects.filter(id=template.id).exists() and SiteStatus.objects.filter(key="shipped").exists()
+    assert SiteToken.objects.get(id=theirs.id).revoked_at is None
