@@ -26,7 +26,7 @@ from core.exceptions import Conflict, NotFound, ValidationFailed
 from core.fastjson import Encoded, OrjsonRenderer
 from core.identifiers import is_jira_id
 from core.jsonbody import BadJson, loads
-from core.middleware import api_exception_response
+from core.middleware import api_exception_response, error_code
 from tenants import permissions
 from tenants.auth import AuthContext, AuthError, IssueRef, authenticate_api_request
 from tenants.permissions import PermissionDenied
@@ -226,7 +226,8 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         return _invalid(request, exc.__cause__)
     if exc.status_code == 429:
         return _error(request, 429, {"error": "rate_limited", "detail": "Too many requests; slow down."})
-    return _error(request, exc.status_code, {"error": "error", "detail": str(exc)})
+    # Any other HttpError (ours, or ninja's own) with the code its status has everywhere else (403: forbidden).
+    return _error(request, exc.status_code, {"error": error_code(exc.status_code), "detail": str(exc)})
 
 
 # --- scoping -----------------------------------------------------------------------------------------------------

@@ -178,6 +178,11 @@ _ERROR_CODES = {
 UNAVAILABLE_RETRY_AFTER_SECONDS = 10
 
 
+def error_code(status: int) -> str:
+    """The `error` code of an API error answer with this status (403: forbidden, ...), the same from every layer."""
+    return _ERROR_CODES.get(status, "error")
+
+
 def dependency_unavailable(exc: BaseException) -> bool:
     seen: BaseException | None = exc
     while seen is not None:
@@ -220,7 +225,7 @@ class ApiErrorMiddleware:
             and not response.get("Content-Type", "").startswith("application/json")
         ):
             status = response.status_code
-            response.content = json.dumps({"error": _ERROR_CODES.get(status, "error")}).encode()
+            response.content = json.dumps({"error": error_code(status)}).encode()
             response["Content-Type"] = "application/json"
             # The page replaced may have been compressed already (GZipMiddleware sits inside this one).
             if response.has_header("Content-Encoding"):
