@@ -96,6 +96,8 @@ def parse(text: str, statuses: Container[str] = BUILTIN_STATUSES) -> list[Entry]
     # A byte order mark is how some editors (Windows Notepad) begin a file, not text of the first line.
     text = text.removeprefix("\ufeff")
     for line_no, raw in enumerate(text.splitlines(), start=1):
+        if len(entries) > MAX_ITEMS:
+            break  # refused whatever follows: 1 MiB of short lines is half a million items, each costing a check
         line = raw.strip()
         if not line:
             continue

@@ -26,3 +26,18 @@ def test_another_issue_than_the_credentials_is_a_forbidden_like_every_refusal(ap
     assert response.status_code == 403
     if method != "head":
         assert response.json()["error"] == "forbidden"
+
+
+def test_a_text_of_many_short_lines_is_refused_once_past_the_item_limit_not_read_to_the_end(api, monkeypatch):
+    """1 MiB of one-letter lines is half a million items: the answer (422 naming `text`) is known at item 501, and
+    checking every other line cost about 1.5 s of CPU per request (20 times a full checklist of long items)."""
+    from checklists import textformat
+    from checklists.models import MAX_ITEMS
+
+    checked = []
+    real = textformat.clean_item_text
+    monkeypatch.setattr(textformat, "clean_item_text", lambda value, *a: checked.append(value) or real(value, *a))
+    body = "a\n" * (1024 * 1024 // 2 - 1)
+    response = api.put_text(body)
+    assert response.status_code == 422 and "text" in response.json()["fields"], response.content[:300]
+    assert len(checked) <= MAX_ITEMS + 1
