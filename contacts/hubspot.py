@@ -11,6 +11,8 @@ from django.conf import settings
 from hubspot import HubSpot
 from urllib3.util.retry import Retry
 
+from core.retry import retry_after_seconds
+
 from . import ratelimit
 
 logger = logging.getLogger(__name__)
@@ -70,10 +72,7 @@ def _limited(call):
             raise HubSpotError(f"HubSpot unreachable: {type(exc).__name__}") from None
         headers = getattr(exc, "headers", None) or {}
         retry_after = headers.get("Retry-After") if hasattr(headers, "get") else None
-        try:
-            retry_after = float(retry_after) if retry_after is not None else None
-        except ValueError:
-            retry_after = None
+        retry_after = retry_after_seconds(retry_after)
         if status == 429:
             ratelimit.penalise(
                 settings.HUBSPOT_RATE_LIMIT_KEY, seconds=retry_after or settings.HUBSPOT_RATE_WINDOW_SECONDS

@@ -84,6 +84,7 @@ class JiraStandIn(StandInServer):
         self.cycle_period = "604800"
         self.system_tokens: set[str] = set()  # Forge app system tokens this site accepts as Bearer
         self.fail_next: list[int] = []  # statuses to answer the next REST calls with (tests inject failures)
+        self.retry_after = "120"  # the Retry-After of an injected 429
         # Who may do what (mypermissions, permissions/check). Anyone not listed has `default_role`, so a test that is
         # not about permissions needs no setup; `grant` narrows or widens one account.
         self.users: dict[str, tuple[str, frozenset[str] | None, str]] = {
@@ -357,7 +358,7 @@ class _Handler(JSONHandler):
         if not ok:
             return self._json(401, {"errorMessages": ["JWT rejected"]})
         if injected:
-            headers = {"Retry-After": "120"} if injected == 429 else None
+            headers = {"Retry-After": self.server.retry_after} if injected == 429 else None
             return self._json(injected, {"errorMessages": ["injected failure"]}, headers=headers)
         if method == "POST" and parts.path == "/app/report-accounts/":
             return self._report_accounts(body)

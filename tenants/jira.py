@@ -14,6 +14,8 @@ import httpx
 import jwt
 from django.conf import settings
 
+from core.retry import retry_after_seconds
+
 from .models import Tenant
 from .qsh import query_string_hash
 
@@ -135,11 +137,9 @@ class JiraClient:
         raise last_error
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
-        if retry_after:
-            try:
-                return min(float(retry_after), MAX_RETRY_AFTER_SECONDS)
-            except ValueError:
-                pass
+        asked = retry_after_seconds(retry_after)
+        if asked is not None:
+            return min(asked, MAX_RETRY_AFTER_SECONDS)
         # Exponential backoff with full jitter, so many workers do not retry in lockstep.
         return random.uniform(0, self.backoff * 2 ** (attempt - 1))
 
