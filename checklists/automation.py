@@ -80,12 +80,24 @@ def resolve_issue(tenant, issue_key: str) -> IssueRef:
 
 def keyed_issue(auth, issue_key: str, *, write: bool) -> IssueRef:
     """The issue of a key, checked like every other call: a credential bound to one issue reaches only that issue
-    (403); reading needs Browse projects, writing Edit issues (a site token: its scope)."""
-    issue = resolve_issue(auth.tenant, issue_key)
-    if auth.issue is not None and auth.issue.id != issue.id:
-        raise PermissionDenied("This credential is bound to another issue.")
-    if auth.issue is None:
-        permissions.require_browse(auth, issue.id)
+    (403); reading needs Browse projects, writing Edit issues (a site token: its scope).
+
+    The key is looked up as the app, which sees every issue, so no answer may depend on whether a key the caller
+    cannot see exists: a bound credential gets the same 403 for any other key, existing or not, and an unbound one
+    the same 404 for a key that does not exist and for an issue it may not browse (Jira answers so too)."""
+    if auth.issue is not None:
+        try:
+            issue = resolve_issue(auth.tenant, issue_key)
+        except NotFound:
+            issue = None
+        if issue is None or auth.issue.id != issue.id:
+            raise PermissionDenied("This credential is bound to another issue.")
+    else:
+        issue = resolve_issue(auth.tenant, issue_key)
+        try:
+            permissions.require_browse(auth, issue.id)
+        except PermissionDenied:
+            raise NotFound("no such issue") from None
     if write:
         permissions.require_edit(auth, issue.id)
     context.issue_key.set(issue.key)

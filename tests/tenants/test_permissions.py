@@ -196,6 +196,32 @@ def test_a_credential_not_bound_to_the_issue_reads_only_what_jira_lets_its_user_
     assert unbound(EDITOR).add("x").status_code == 201
 
 
+def test_the_automation_door_never_tells_whether_an_issue_key_the_caller_cannot_see_exists(client, tenant, standin):
+    # The key is looked up as the app, which sees every issue: a 403 for a key that exists and a 404 for one that
+    # does not would let anyone with a credential probe the site's issue keys.
+    def by_key(api, key):
+        return api.call("post", f"/api/v1/automation/issues/{key}/items", {"text": "x"})
+
+    def unbound(account):
+        token = connect_token(
+            secret=standin.shared_secret, client_key=standin.client_key, qsh=CONTEXT_QSH, account_id=account
+        )
+        return Api(client, None, authorization=f"JWT {token}")
+
+    bound = Api(client, None, authorization="JWT " + standin.context_token(ISSUE, account_id=EDITOR))
+    answers = {key: by_key(bound, key) for key in ("DEMO-2", "DEMO-999")}  # another issue; no such issue
+    assert {key: r.status_code for key, r in answers.items()} == {"DEMO-2": 403, "DEMO-999": 403}
+    assert answers["DEMO-2"].json() == answers["DEMO-999"].json()
+    outsider = unbound("557058:nobody")
+    answers = {key: by_key(outsider, key) for key in ("DEMO-1", "DEMO-999")}  # one it may not browse; no such issue
+    assert {key: r.status_code for key, r in answers.items()} == {"DEMO-1": 404, "DEMO-999": 404}
+    assert answers["DEMO-1"].json() == answers["DEMO-999"].json()
+    assert by_key(unbound(VIEWER), "DEMO-1").status_code == 403  # sees it, may not edit it: told so
+    assert not ChecklistItem.objects.exists()
+    assert by_key(bound, ISSUE["key"]).status_code == 200
+    assert by_key(unbound(EDITOR), "DEMO-1").status_code == 200
+
+
 # --- templates -----------------------------------------------------------------------------------------------------
 
 
