@@ -79,14 +79,21 @@ def test_brackets_inside_strings_are_not_nesting():
     assert loads(b'"' + b"[" * 500 + b'"') == "[" * 500
 
 
-def _best(fn, body: bytes, number: int) -> float:
-    return min(timeit.repeat(lambda: fn(body), number=number, repeat=5))
+def _fastest(number: int, rounds: int, *calls) -> list[float]:
+    """The best time of each call, measured in turns (so a busy moment of the machine falls on all of them)."""
+    best = [float("inf")] * len(calls)
+    for _ in range(rounds):
+        for n, call in enumerate(calls):
+            best[n] = min(best[n], timeit.timeit(call, number=number))
+    return best
 
 
 def test_it_costs_no_more_than_the_standard_library_parser():
     """The API's PATCH reads a small body on every call: no slower than json.loads (the parser before this one),
     and a megabyte of small containers costs about what decoding it does, not several times as much."""
     small = b'{"status": "done"}'
-    assert _best(loads, small, 20_000) < _best(json.loads, small, 20_000)
+    ours, standard = _fastest(5_000, 15, lambda: loads(small), lambda: json.loads(small))
+    assert ours < standard
     many = b"[" + b",".join([b"[]"] * 300_000) + b"]"
-    assert _best(loads, many, 1) < 2.5 * _best(json.loads, many, 1)
+    ours, standard = _fastest(1, 5, lambda: loads(many), lambda: json.loads(many))
+    assert ours < 2.5 * standard
