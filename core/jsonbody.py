@@ -46,7 +46,8 @@ _decoder = json.JSONDecoder(parse_constant=_constant, parse_float=_float)
 
 def _too_deep(value: Any) -> bool:
     """Whether containers nest deeper than MAX_DEPTH: one level at a time (iterative, so a deep value cannot exhaust
-    the stack here; a comprehension per level, so a megabyte of small containers costs what the decoder did)."""
+    the stack here; a comprehension per level, so a megabyte of small containers costs tens of milliseconds more,
+    not hundreds)."""
     level = [value]
     for _ in range(MAX_DEPTH):
         level = [
