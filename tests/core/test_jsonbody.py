@@ -90,10 +90,10 @@ def _fastest(number: int, rounds: int, *calls) -> list[float]:
 
 def test_it_costs_no_more_than_the_standard_library_parser():
     """The API's PATCH reads a small body on every call: no slower than json.loads (the parser before this one),
-    and a megabyte of small containers costs about what decoding it does, not several times as much."""
+    and a megabyte of small containers costs a few times what decoding it does, not ten times."""
     small = b'{"status": "done"}'
     ours, standard = _fastest(5_000, 15, lambda: loads(small), lambda: json.loads(small))
     assert ours < standard
     many = b"[" + b",".join([b"[]"] * 300_000) + b"]"
     ours, standard = _fastest(1, 5, lambda: loads(many), lambda: json.loads(many))
-    assert ours < 2.5 * standard
+    assert ours < 4.5 * standard  # about 2 (the walk on top of the decoding); a walk node by node was about 8
