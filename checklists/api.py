@@ -536,9 +536,7 @@ def checklist_text_put(request: ApiRequest, issue_id: IssueId) -> HttpResponse:
 def checklist_apply_template(request: ApiRequest, issue_id: IssueId, payload: ApplyTemplateIn) -> HttpResponse:
     issue = _issue(request, issue_id)
     template_id = _template_id(payload.templateId)
-    _require_edit_of_found(
-        request, issue, lambda: Template.objects.filter(tenant=request.auth.tenant, id=template_id).exists()
-    )
+    _require_edit_of_found(request, issue, lambda: _template_shown(request, template_id))
     template = _template(request, template_id, field="templateId")
     checklist = services.checklist_apply_template(
         tenant=request.auth.tenant,
@@ -571,6 +569,15 @@ def _template_id(template_id: object) -> uuid.UUID:
         return uuid.UUID(str(template_id))
     except ValueError:
         raise NotFound("not a template id") from None
+
+
+def _template_shown(request: ApiRequest, template_id: uuid.UUID) -> bool:
+    """Whether a refusal of a write naming this template may say it exists: a site-wide one of this site, or a
+    project's that the caller may read (one of a project they cannot see is as missing as no template at all)."""
+    template = Template.objects.filter(tenant=request.auth.tenant, id=template_id).only("project_id").first()
+    return template is not None and (
+        not template.project_id or permissions.may_read_templates(request.auth, template.project_id)
+    )
 
 
 def _template(request: ApiRequest, template_id: object, field: str = "templateId") -> Template:

@@ -98,8 +98,10 @@ class SecurityHeadersMiddleware:
 
 class ApiHeadMiddleware:
     """HEAD on /api/ answers as GET does, without the body (RFC 9110): the same status and headers, Content-Length
-    and ETag included. Django routes and ninja dispatch by method, and the API declares GET only, so the view is run
-    as a GET; the method is HEAD again for everything outside this middleware (metrics, logs).
+    and ETag included (a gzipped answer's Content-Length is that of its own compression: GZipMiddleware pads each
+    one with random bytes against BREACH, so no two GETs of it have the same length either). Django routes and ninja
+    dispatch by method, and the API declares GET only, so the view is run as a GET; the method is HEAD again for
+    everything outside this middleware (metrics, logs).
 
     Outside the error and gzip middleware, so the headers are those of the GET as sent; the body is dropped here
     rather than trusted to the server."""

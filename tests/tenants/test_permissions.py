@@ -314,6 +314,24 @@ def test_a_projects_templates_are_read_only_by_who_may_see_that_project(door, na
     assert names(door(name, ADMIN).call("get", "/api/v1/templates")) == ["Hidden", "Ours", "Site"]
 
 
+def test_a_template_hidden_from_a_user_who_may_not_edit_is_as_missing_as_no_template(client, tenant, standin):
+    """A user refused the write (browse only) learns nothing of a template they may not read: the answer for it is
+    the answer for an id no template has, not a 403 that says it exists."""
+    erin = "557058:erin"  # browses project 10000 (the issue's), cannot see project 20000
+    standin.grant(erin, "browse", projects={"10000"}, elsewhere="none")
+    hidden = services.template_create(
+        tenant=tenant, actor=services.Actor(ADMIN), data={"name": "Hidden", "text": "- [ ] h\n", "project_id": "20000"}
+    )
+    reader = Api(client, tenant, account_id=erin)
+    answers = [
+        reader.call("post", reader.url("/apply-template"), {"templateId": template_id, "mode": "append"})
+        for template_id in (str(hidden.id), "00000000-0000-4000-8000-000000000000")
+    ]
+    assert [a.status_code for a in answers] == [404, 404]
+    assert answers[0].json() == answers[1].json()
+    assert not ChecklistItem.objects.exists()
+
+
 def test_a_site_token_reads_every_template_and_a_user_jira_cannot_answer_for_only_the_site_wide_ones(
     client, tenant, standin
 ):
