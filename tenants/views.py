@@ -26,17 +26,21 @@ def descriptor(request):
 def _signed_lifecycle(request):
     """Verify an RS256-signed install/uninstall. Returns the body, or a response to send instead.
 
-    The body is read first: the token's issuer must be the body's clientKey. A body that is not JSON is refused as
-    one over the size limit is, before any signature is looked at (and says nothing about any tenant)."""
+    The body is read first: the token's issuer must be the body's clientKey. A body that is not JSON is a 400 naming
+    it, but only for a request signed by Atlassian: any request that fails authentication is a 401 (the contract),
+    whatever its body."""
+    unreadable = False
     try:
         body = request_json(request)
     except BadJson:
-        return None, bad_json_response()
+        body, unreadable = None, True
     client_key = body.get("clientKey") if isinstance(body, dict) else None
     try:
-        verify_install_jwt(request_token(request), request, body_client_key=client_key)
+        verify_install_jwt(request_token(request), request, body_client_key=client_key, body_unreadable=unreadable)
     except AuthError as exc:
         return None, unauthorized(str(exc))
+    if unreadable:
+        return None, bad_json_response()
     return body, None
 
 

@@ -23,6 +23,26 @@ def test_signed_lifecycle_events_name_the_body(client, standin, path, data):
 
 
 @pytest.mark.parametrize("data", BAD_JSON.values(), ids=BAD_JSON.keys())
+@pytest.mark.parametrize("path", ["/connect/installed", "/connect/uninstalled"])
+def test_a_request_that_fails_authentication_is_401_whatever_its_body(client, standin, path, data):
+    # The contract: any failed authentication is a 401. Only a request Atlassian signed is told about its body.
+    unsigned = client.post(path, data=data, content_type="application/json")
+    expired = install_token(
+        standin.install_keys, client_key=standin.client_key, app_base_url=settings.BASE_URL, path=path, ttl=-60
+    )
+    other_path = install_token(
+        standin.install_keys, client_key=standin.client_key, app_base_url=settings.BASE_URL, path="/elsewhere"
+    )
+    for response in (
+        unsigned,
+        client.post(path, data=data, content_type="application/json", HTTP_AUTHORIZATION=f"JWT {expired}"),
+        client.post(path, data=data, content_type="application/json", HTTP_AUTHORIZATION=f"JWT {other_path}"),
+    ):
+        assert response.status_code == 401 and "body" not in response.json().get("fields", {})
+    assert not Tenant.objects.exists()
+
+
+@pytest.mark.parametrize("data", BAD_JSON.values(), ids=BAD_JSON.keys())
 def test_the_forge_lifecycle_names_the_body(client, standin, data):
     token = fit(standin, settings, module_key="herochecklist-lifecycle", principal=None, issue=None)
     response = client.post(
