@@ -83,6 +83,7 @@ bench: install-dev browser wrk
 	$(BIN)/python -m bench.sync
 	$(BIN)/python -m bench.sync --push-only
 	$(BIN)/python -m bench.panel
+	$(BIN)/python -m bench.jsonbody
 	$(BIN)/python -m bench.live
 	$(BIN)/python -m bench.datapath
 	$(BIN)/python -m bench.ab
