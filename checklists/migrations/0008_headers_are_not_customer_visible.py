@@ -8,15 +8,26 @@ from django.db.models import F
 from django.utils import timezone
 
 
+def _bump(Checklist, checklist_ids: list) -> None:
+    for start in range(0, len(checklist_ids), 1000):  # bounded statements, whatever the number of checklists
+        Checklist.objects.filter(id__in=checklist_ids[start : start + 1000]).update(
+            version=F("version") + 1, updated_at=timezone.now()
+        )
+
+
 def clear_header_visibility(apps, schema_editor):
     Checklist = apps.get_model("checklists", "Checklist")
     ChecklistItem = apps.get_model("checklists", "ChecklistItem")
     headers = ChecklistItem.objects.filter(is_header=True, customer_visible=True)
-    checklist_ids = set(headers.values_list("checklist_id", flat=True))
+    checklist_ids = sorted(set(headers.values_list("checklist_id", flat=True)))
     if not checklist_ids:
         return
+    # On MongoDB a migration runs without a transaction, so these writes land one by one. The checklists grow
+    # before the headers change (a run stopped here is found again by the next) and again after (a read taken
+    # between the two cannot hold the old header under the final version).
+    _bump(Checklist, checklist_ids)
     headers.update(customer_visible=False, version=F("version") + 1)
-    Checklist.objects.filter(id__in=checklist_ids).update(version=F("version") + 1, updated_at=timezone.now())
+    _bump(Checklist, checklist_ids)
 
 
 class Migration(migrations.Migration):
