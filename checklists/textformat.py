@@ -95,12 +95,17 @@ def parse(text: str, statuses: Container[str] = BUILTIN_STATUSES) -> list[Entry]
     errors: dict[str, str] = {}
     # A byte order mark is how some editors (Windows Notepad) begin a file, not text of the first line.
     text = text.removeprefix("\ufeff")
+    lines = 0
     for line_no, raw in enumerate(text.splitlines(), start=1):
-        if len(entries) > MAX_ITEMS:
-            break  # refused whatever follows: 1 MiB of short lines is half a million items, each costing a check
         line = raw.strip()
         if not line:
             continue
+        lines += 1
+        if lines > MAX_ITEMS:
+            # Every line that is not blank is an item (or a mistake in one): refused whatever follows. 1 MiB of short
+            # lines is half a million of them, each costing a check and, if wrong, an error kept.
+            errors["text"] = f"a checklist holds at most {MAX_ITEMS} items"
+            break
         if header := _HEADER.fullmatch(line):
             body = (header.group("text") or "").strip()
             if not body:
@@ -135,8 +140,6 @@ def parse(text: str, statuses: Container[str] = BUILTIN_STATUSES) -> list[Entry]
             errors[f"line {line_no}"] = "an item needs text"
         elif cleaned := _checked(body, "item text", line_no, errors):
             entries.append(Entry(cleaned, status, False, mandatory, assignee, due, customer))
-    if len(entries) > MAX_ITEMS:
-        errors["text"] = f"a checklist holds at most {MAX_ITEMS} items"
     if errors:
         raise ValidationFailed(errors)
     return entries

@@ -132,3 +132,26 @@ def test_put_text_that_is_not_utf8_or_not_text_is_rejected(api):
     assert bad.status_code == 400 and "body" in bad.json()["fields"]
     json_body = api.call("put", api.url("/text"), {"text": "x"})
     assert json_body.status_code == 415
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["x", "- [?] an unknown box", "##"],
+    ids=["items", "unknown boxes", "empty headers"],
+)
+def test_a_text_of_more_lines_than_a_checklist_holds_stops_at_the_limit_whatever_its_lines(line):
+    # Good lines or wrong ones: past MAX_ITEMS lines the answer is known (too many), so what follows is neither
+    # checked nor kept as an error; 200,000 wrong lines made 200,000 errors before.
+    from checklists.models import MAX_ITEMS
+
+    with pytest.raises(ValidationFailed) as refused:
+        textformat.parse(f"{line}\n\n" * 200_000)
+    errors = refused.value.errors
+    assert errors["text"] == f"a checklist holds at most {MAX_ITEMS} items"
+    assert len(errors) <= MAX_ITEMS + 1
+
+
+def test_exactly_the_limit_of_lines_with_blank_lines_between_is_accepted():
+    from checklists.models import MAX_ITEMS
+
+    assert len(textformat.parse("\n\n".join(f"- [ ] step {n}" for n in range(MAX_ITEMS)))) == MAX_ITEMS
