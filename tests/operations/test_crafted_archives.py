@@ -1,0 +1,127 @@
+"""Crafted archives: encrypted with this deployment's key (so every frame authenticates) but holding records no backup
+of ours writes. Each is refused with ArchiveError before any write, never a traceback, never a half restore."""
+
+import io
+import json
+
+import pytest
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.core import serializers
+
+from checklists import services as checklist_services
+from operations import backup
+from tests.conftest import issue_ref
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ACTOR = checklist_services.Actor("557058:alice")
+
+
+@pytest.fixture(autouse=True)
+def _backups(backup_dir):
+    return backup_dir
+
+
+def _state():
+    return {
+        label: sorted(
+            serializers.serialize("python", apps.get_model(label)._base_manager.all()), key=lambda r: str(r["pk"])
+        )
+        for label in backup.MODELS
+        if label != "staff.AuditEntry"
+    }
+
+
+def _craft(path, lines) -> str:
+    """An archive of these plaintext lines (dicts are JSON-encoded), with an end marker counting what they name."""
+    counts: dict[str, int] = {}
+    with open(path, "wb") as out:
+        writer = backup._Writer(out)
+        for line in lines:
+            if isinstance(line, dict) and isinstance(line.get("model"), str):
+                counts[line["model"]] = counts.get(line["model"], 0) + 1
+            writer.write((line if isinstance(line, str) else json.dumps(line, cls=backup._Encoder)) + "\n")
+        writer.write(json.dumps({"end": {"counts": counts}}) + "\n")
+        writer.close()
+    return str(path)
+
+
+def _records(tenant):
+    checklist_services.checklist_replace_text(
+        tenant=tenant, issue=issue_ref(), actor=ACTOR, text="- [ ] one\n- [ ] two\n"
+    )
+    out = io.BytesIO()
+    backup.backup_write(out)
+    return [r for r in backup._records(io.BytesIO(out.getvalue()))]
+
+
+def _model(records, label):
+    return [r for r in records if r["model"] == label]
+
+
+CASES = {
+    "not an object": lambda rs: [*rs, "[1, 2]"],
+    "a number": lambda rs: [*rs, "5"],
+    "unknown model": lambda rs: [*rs, {"model": "nope.nope", "pk": 1, "fields": {}}],
+    "a staff account": lambda rs: [
+        *rs,
+        {
+            "model": "auth.user",
+            "pk": 999,
+            "fields": {"username": "evil", "is_superuser": True, "is_staff": True, "password": "x", "is_active": True},
+        },
+    ],
+    "fields not an object": lambda rs: [*rs, {**_model(rs, "checklists.checklist")[0], "pk": "x", "fields": [1]}],
+    "no pk": lambda rs: (
+        [*rs, {k: v for k, v in _model(rs, "contacts.contact")[0].items() if k != "pk"}]
+        if _model(rs, "contacts.contact")
+        else [
+            *rs,
+            {
+                "model": "operations.reportedaccount",
+                "fields": {"account_id": "a", "reported_at": "2026-01-01T00:00:00+00:00"},
+            },
+        ]
+    ),
+    "duplicated item": lambda rs: [*rs, _model(rs, "checklists.checklistitem")[0]],
+    "tenant without client key": lambda rs: [
+        {**r, "fields": {k: v for k, v in r["fields"].items() if k != "client_key"}}
+        if r["model"] == "tenants.tenant"
+        else r
+        for r in rs
+    ],
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("scope", ["all", "tenant"])
+def test_a_crafted_archive_is_refused_and_changes_nothing(tenant, tmp_path, case, scope):
+    if case == "tenant without client key" and scope == "all":
+        pytest.skip("the live site's clientKey is kept (TENANT_LIVE_FIELDS): nothing to refuse")
+    records = _records(tenant)
+    path = _craft(tmp_path / "crafted.hcbak", CASES[case](records))
+    before = _state()
+    users = get_user_model().objects.count()
+    with pytest.raises(backup.ArchiveError):
+        backup.archive_restore(path, tenant=tenant.client_key if scope == "tenant" else None)
+    assert _state() == before
+    assert get_user_model().objects.count() == users
+
+
+def test_a_line_longer_than_any_record_is_refused_before_it_is_held_whole(tenant, tmp_path, monkeypatch):
+    monkeypatch.setattr(backup, "MAX_LINE_BYTES", 4096)
+    monkeypatch.setattr(backup, "FRAME_BYTES", 1024)
+    path = _craft(tmp_path / "long.hcbak", [*_records(tenant), "[" + "0," * 50_000 + "0]"])
+    before = _state()
+    with pytest.raises(backup.ArchiveError, match="longer than"):
+        backup.archive_restore(path)
+    assert _state() == before
+
+
+def test_a_frame_that_inflates_hugely_comes_out_in_bounded_pieces(tenant, tmp_path, monkeypatch):
+    monkeypatch.setattr(backup, "FRAME_BYTES", 1024)
+    path = _craft(tmp_path / "bomb.hcbak", [*_records(tenant), " " * 200_000 + "{}"])
+    with open(path, "rb") as src:
+        sizes = [len(chunk) for chunk in backup._plaintext_chunks(src)]
+    assert max(sizes) <= 1024
