@@ -391,15 +391,38 @@ def _check_text(record: dict) -> None:
         raise ArchiveError(f"the archive's {record['model']} {str(record['pk'])[:64]} has unreadable fields") from None
 
 
+def _check_owner(record: dict, owners: dict[str, str]) -> None:
+    """A site's records name a site of the archive, listed before them, and a checklist of that same site: a record
+    keyed to one site but pointing into another's data (another tenant's ids) is refused, on a whole restore as on
+    one site's, where the other site's rows are live and would otherwise take it in."""
+    label, fields = record["model"], record["fields"]
+    if label == "tenants.tenant":
+        owners["tenants.tenant:" + str(record["pk"])] = str(record["pk"])
+        return
+    if label not in _TENANT_LABELS:
+        return
+    site = str(fields.get("tenant"))
+    if owners.get("tenants.tenant:" + site) != site:
+        raise ArchiveError(f"the archive's {label} {str(record['pk'])[:64]} belongs to no site of the archive")
+    if label == "checklists.checklist":
+        owners["checklists.checklist:" + str(record["pk"])] = site
+    elif "checklist" in fields and owners.get("checklists.checklist:" + str(fields["checklist"])) != site:
+        raise ArchiveError(
+            f"the archive's {label} {str(record['pk'])[:64]} points at a checklist that is not its site's"
+        )
+
+
 def _scan(name_or_path: str, tenant: str | None = None) -> tuple[dict[str, int], tuple[str, str] | None]:
     """One full read of the archive, writing nothing: its record counts and, when asked, the named site's primary
     key and clientKey. Raises ArchiveError for a damaged or foreign archive, or a site it does not hold."""
     counts: dict[str, int] = {}
     found = None
+    owners: dict[str, str] = {}  # the archive's sites and checklists -> their site
     with archive_open(name_or_path) as src:
         for record in _records(src):
             counts[record["model"]] = counts.get(record["model"], 0) + 1
             _check_text(record)
+            _check_owner(record, owners)
             if tenant and found is None and _is_tenant(record, tenant):
                 found = str(record["pk"]), str(record["fields"].get("client_key") or "")
     if tenant and found is None:

@@ -18,6 +18,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ACTOR = checklist_services.Actor("557058:alice")
 
 
+@pytest.fixture
+def other_tenant(other_tenant, standin):
+    # Writes here run their Jira sync at once (transactional tests): site B lives on the stand-in too.
+    other_tenant.base_url = standin.base_url + "/b"
+    other_tenant.save()
+    return other_tenant
+
+
 @pytest.fixture(autouse=True)
 def _backups(backup_dir):
     return backup_dir
@@ -51,6 +59,7 @@ def _records(tenant):
     checklist_services.checklist_replace_text(
         tenant=tenant, issue=issue_ref(), actor=ACTOR, text="- [ ] one\n- [ ] two\n"
     )
+    checklist_services.template_create(tenant=tenant, actor=ACTOR, data={"name": "T", "text": "- [ ] step"})
     out = io.BytesIO()
     backup.backup_write(out)
     return [r for r in backup._records(io.BytesIO(out.getvalue()))]
@@ -125,3 +134,33 @@ def test_a_frame_that_inflates_hugely_comes_out_in_bounded_pieces(tenant, tmp_pa
     with open(path, "rb") as src:
         sizes = [len(chunk) for chunk in backup._plaintext_chunks(src)]
     assert max(sizes) <= 1024
+
+
+def _moved(records, label, site, **changes):
+    """The records with the first `label` record of `site` changed."""
+    first = next(r for r in _model(records, label) if r["fields"]["tenant"] == str(site.pk))
+    return [{**r, "fields": {**r["fields"], **changes}} if r is first else r for r in records]
+
+
+@pytest.mark.parametrize("label", ["checklists.checklistitem", "checklists.checklistchange"])
+@pytest.mark.parametrize("scope", ["all", "tenant"])
+def test_a_record_pointing_into_another_sites_checklist_is_refused(tenant, other_tenant, tmp_path, label, scope):
+    theirs = checklist_services.checklist_replace_text(
+        tenant=other_tenant, issue=issue_ref(), actor=ACTOR, text="- [ ] theirs\n"
+    )
+    records = _records(tenant)
+    path = _craft(tmp_path / "mixed.hcbak", _moved(records, label, tenant, checklist=str(theirs.pk)))
+    before = _state()
+    with pytest.raises(backup.ArchiveError, match="not its site's"):
+        backup.archive_restore(path, tenant=tenant.client_key if scope == "tenant" else None)
+    assert _state() == before
+
+
+@pytest.mark.parametrize("label", ["checklists.checklist", "checklists.template", "checklists.checklistitem"])
+def test_a_record_of_a_site_the_archive_does_not_hold_is_refused(tenant, other_tenant, tmp_path, label):
+    records = [r for r in _records(tenant) if not (r["model"] == "tenants.tenant" and r["pk"] == str(other_tenant.pk))]
+    path = _craft(tmp_path / "orphan.hcbak", _moved(records, label, tenant, tenant=str(other_tenant.pk)))
+    before = _state()
+    with pytest.raises(backup.ArchiveError):
+        backup.archive_restore(path)
+    assert _state() == before
