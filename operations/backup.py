@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.apps import apps
 from django.conf import settings
 from django.core import serializers
-from django.core.exceptions import ValidationError
+from django.core.exceptions import SuspiciousOperation, ValidationError
 from django.core.files import File
 from django.core.files.storage import storages
 from django.core.serializers.base import DeserializationError
@@ -354,10 +354,18 @@ def _records(src) -> Iterator[dict]:
 def archive_open(name_or_path: str):
     if os.path.isfile(name_or_path):
         return open(name_or_path, "rb")  # noqa: SIM115 (the caller closes it)
+    missing = ArchiveError(f"no archive named {name_or_path!r} in the backups storage or on disk")
+    # The storage holds archives at its top level only: a name reaching elsewhere ("../", a folder, an absolute path)
+    # is not one of them, whatever the storage would make of it.
+    if not name_or_path or "/" in name_or_path or "\\" in name_or_path or name_or_path in (".", ".."):
+        raise missing
     storage = backup_storage()
-    if not storage.exists(name_or_path):
-        raise ArchiveError(f"no archive named {name_or_path!r} in the backups storage or on disk")
-    return storage.open(name_or_path, "rb")
+    try:
+        if not storage.exists(name_or_path):
+            raise missing
+        return storage.open(name_or_path, "rb")
+    except (SuspiciousOperation, ValueError, OSError):
+        raise missing from None
 
 
 def _is_tenant(record: dict, tenant: str) -> bool:

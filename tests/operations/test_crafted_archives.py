@@ -8,6 +8,7 @@ import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core import serializers
+from django.core.management import CommandError, call_command
 
 from checklists import services as checklist_services
 from operations import backup
@@ -164,3 +165,12 @@ def test_a_record_of_a_site_the_archive_does_not_hold_is_refused(tenant, other_t
     with pytest.raises(backup.ArchiveError):
         backup.archive_restore(path)
     assert _state() == before
+
+
+@pytest.mark.parametrize(
+    "name", ["../../elsewhere.hcbak", "/nowhere/at/all.hcbak", "sub/../../x.hcbak", "..", "a\x00b"]
+)
+def test_a_name_reaching_outside_the_backups_storage_is_refused_plainly(name):
+    with pytest.raises(CommandError, match="no archive named") as refused:
+        call_command("restore", name, "--verify-only")
+    assert refused.value.__cause__ is None or isinstance(refused.value.__cause__, backup.ArchiveError)
