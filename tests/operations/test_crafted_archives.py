@@ -174,3 +174,23 @@ def test_a_name_reaching_outside_the_backups_storage_is_refused_plainly(name):
     with pytest.raises(CommandError, match="no archive named") as refused:
         call_command("restore", name, "--verify-only")
     assert refused.value.__cause__ is None or isinstance(refused.value.__cause__, backup.ArchiveError)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"status": "<b>not a status</b>"},
+        {"status": 3},
+        {"is_header": True, "status": "done"},
+        {"is_header": True, "due_date": "2026-12-01"},
+        {"is_header": True, "assignee_account_id": "557058:bob"},
+        {"text": ""},
+    ],
+)
+def test_an_item_the_api_would_refuse_is_refused(tenant, tmp_path, changes):
+    records = _records(tenant)
+    path = _craft(tmp_path / "item.hcbak", _moved(records, "checklists.checklistitem", tenant, **changes))
+    before = _state()
+    with pytest.raises(backup.ArchiveError, match="breaks the input rules"):
+        backup.archive_restore(path)
+    assert _state() == before
