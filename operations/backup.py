@@ -28,11 +28,13 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.apps import apps
 from django.conf import settings
 from django.core import serializers
+from django.core.exceptions import SuspiciousOperation, ValidationError
 from django.core.files import File
 from django.core.files.storage import storages
+from django.core.serializers.base import DeserializationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.serializers.python import Deserializer as PythonDeserializer
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Q
 
 from checklists.archived import check_archived_record
@@ -48,6 +50,9 @@ FORMAT = 1
 FRAME_BYTES = 1 << 20
 SUFFIX = ".hcbak"
 BATCH = 1000
+# No record of ours comes near this (an item's text is bounded, a template's too); a longer line is refused before it
+# is held whole.
+MAX_LINE_BYTES = 16 << 20
 # Parents before children, so a restore inserts in this order and deletes in the reverse one.
 MODELS = (
     "tenants.Tenant",
@@ -76,6 +81,7 @@ TENANT_MODELS = (
     "checklists.ChecklistChange",
 )
 
+_LABELS = frozenset(label.lower() for label in MODELS)  # the only models a restore writes
 _TENANT_LABELS = frozenset(label.lower() for label in TENANT_MODELS)  # as records name their model
 # A site's live credentials and install state: Atlassian's lifecycle owns them, not our backups. A restore keeps
 # the live row's values (a reinstall since the backup gave the site a new shared secret; putting the archived one
@@ -290,7 +296,10 @@ def _plaintext_chunks(src) -> Iterator[bytes]:
         else:
             raise ArchiveError(f"damaged or foreign archive: frame {frame} fails authentication")
         try:
-            yield decompressor.decompress(compressed)
+            # Out in bounded pieces: a frame of a few compressed bytes may stand for gigabytes.
+            while compressed:
+                yield decompressor.decompress(compressed, FRAME_BYTES)
+                compressed = decompressor.unconsumed_tail
         except zlib.error as exc:
             raise ArchiveError(f"damaged archive: frame {frame} does not decompress") from exc
         frame += 1
@@ -309,23 +318,35 @@ def _records(src) -> Iterator[dict]:
     for chunk in _plaintext_chunks(src):
         lines = (tail + chunk).split(b"\n")
         tail = lines.pop()
+        if len(tail) > MAX_LINE_BYTES:
+            raise ArchiveError(f"damaged archive: a record is longer than {MAX_LINE_BYTES} bytes")
         for line in lines:
             if end is not None:
                 raise ArchiveError("damaged archive: records after the end marker")
+            if len(line) > MAX_LINE_BYTES:
+                raise ArchiveError(f"damaged archive: a record is longer than {MAX_LINE_BYTES} bytes")
             try:
                 record = json.loads(line)
             except ValueError as exc:
                 raise ArchiveError("damaged archive: a record is not valid JSON") from exc
+            if not isinstance(record, dict):
+                raise ArchiveError("damaged archive: a record is not a JSON object")
             if "end" in record:
                 end = record["end"]
+                if not isinstance(end, dict) or not isinstance(end.get("counts", {}), dict):
+                    raise ArchiveError("damaged archive: unreadable end marker")
                 continue
             label = record.get("model", "")
+            if not isinstance(label, str) or LABEL_ALIASES.get(label, label) not in _LABELS:
+                raise ArchiveError(f"the archive holds a record of a model backups never hold ({str(label)[:100]!r})")
+            if not isinstance(record.get("pk"), (str, int)) or not isinstance(record.get("fields"), dict):
+                raise ArchiveError(f"damaged archive: a {label} record has no primary key or no fields")
             counts[label] = counts.get(label, 0) + 1
             record["model"] = LABEL_ALIASES.get(label, label)
             yield record
     if tail or end is None:
         raise ArchiveError("damaged archive: the end marker is missing")
-    expected = {label.lower(): n for label, n in end.get("counts", {}).items() if n}
+    expected = {str(label).lower(): n for label, n in end.get("counts", {}).items() if n}
     if expected != counts:
         raise ArchiveError("damaged archive: record counts do not match its end marker")
 
@@ -333,10 +354,18 @@ def _records(src) -> Iterator[dict]:
 def archive_open(name_or_path: str):
     if os.path.isfile(name_or_path):
         return open(name_or_path, "rb")  # noqa: SIM115 (the caller closes it)
+    missing = ArchiveError(f"no archive named {name_or_path!r} in the backups storage or on disk")
+    # The storage holds archives at its top level only: a name reaching elsewhere ("../", a folder, an absolute path)
+    # is not one of them, whatever the storage would make of it.
+    if not name_or_path or "/" in name_or_path or "\\" in name_or_path or name_or_path in (".", ".."):
+        raise missing
     storage = backup_storage()
-    if not storage.exists(name_or_path):
-        raise ArchiveError(f"no archive named {name_or_path!r} in the backups storage or on disk")
-    return storage.open(name_or_path, "rb")
+    try:
+        if not storage.exists(name_or_path):
+            raise missing
+        return storage.open(name_or_path, "rb")
+    except (SuspiciousOperation, ValueError, OSError):
+        raise missing from None
 
 
 def _is_tenant(record: dict, tenant: str) -> bool:
@@ -346,22 +375,49 @@ def _is_tenant(record: dict, tenant: str) -> bool:
     fields = record["fields"]
     candidates = {
         str(record["pk"]),
-        fields["client_key"],
-        fields.get("installation_id") or "",
-        fields["base_url"].removeprefix("https://").rstrip("/"),
-    }
+        str(fields.get("client_key") or ""),
+        str(fields.get("installation_id") or ""),
+        str(fields.get("base_url") or "").removeprefix("https://").rstrip("/"),
+    } - {""}
     return tenant in candidates or tenant.removeprefix("https://").rstrip("/") in candidates
 
 
 def _check_text(record: dict) -> None:
-    """Checklist text in an archive passes the API's input rules, or the restore stops before writing anything."""
+    """Checklist text in an archive passes the API's input rules, and every record's fields read as its model's, or
+    the restore stops before writing anything."""
     try:
-        check_archived_record(record["model"], record.get("fields") or {})
+        check_archived_record(record["model"], record["fields"])
     except ValidationFailed as exc:
         why = "; ".join(f"{k}: {v}" for k, v in list(exc.errors.items())[:3])
         raise ArchiveError(
             f"the archive's {record['model']} {record.get('pk')} breaks the input rules ({why})"
         ) from None
+    try:
+        next(iter(PythonDeserializer([record])))
+    except (DeserializationError, ValidationError, ValueError, TypeError, LookupError):
+        # The reason names field values (customer data): only the record is named.
+        raise ArchiveError(f"the archive's {record['model']} {str(record['pk'])[:64]} has unreadable fields") from None
+
+
+def _check_owner(record: dict, owners: dict[str, str]) -> None:
+    """A site's records name a site of the archive, listed before them, and a checklist of that same site: a record
+    keyed to one site but pointing into another's data (another tenant's ids) is refused, on a whole restore as on
+    one site's, where the other site's rows are live and would otherwise take it in."""
+    label, fields = record["model"], record["fields"]
+    if label == "tenants.tenant":
+        owners["tenants.tenant:" + str(record["pk"])] = str(record["pk"])
+        return
+    if label not in _TENANT_LABELS:
+        return
+    site = str(fields.get("tenant"))
+    if owners.get("tenants.tenant:" + site) != site:
+        raise ArchiveError(f"the archive's {label} {str(record['pk'])[:64]} belongs to no site of the archive")
+    if label == "checklists.checklist":
+        owners["checklists.checklist:" + str(record["pk"])] = site
+    elif "checklist" in fields and owners.get("checklists.checklist:" + str(fields["checklist"])) != site:
+        raise ArchiveError(
+            f"the archive's {label} {str(record['pk'])[:64]} points at a checklist that is not its site's"
+        )
 
 
 def _scan(name_or_path: str, tenant: str | None = None) -> tuple[dict[str, int], tuple[str, str] | None]:
@@ -369,12 +425,14 @@ def _scan(name_or_path: str, tenant: str | None = None) -> tuple[dict[str, int],
     key and clientKey. Raises ArchiveError for a damaged or foreign archive, or a site it does not hold."""
     counts: dict[str, int] = {}
     found = None
+    owners: dict[str, str] = {}  # the archive's sites and checklists -> their site
     with archive_open(name_or_path) as src:
         for record in _records(src):
             counts[record["model"]] = counts.get(record["model"], 0) + 1
             _check_text(record)
+            _check_owner(record, owners)
             if tenant and found is None and _is_tenant(record, tenant):
-                found = str(record["pk"]), record["fields"]["client_key"]
+                found = str(record["pk"]), str(record["fields"].get("client_key") or "")
     if tenant and found is None:
         raise ArchiveError(f"the archive holds no tenant {tenant!r}")
     return counts, found
@@ -444,7 +502,7 @@ def _live_tenant_fields(tenants) -> dict[str, dict]:
 
 def _keep_live(record: dict, live: dict[str, dict]) -> dict:
     """An archived tenant record with the live site's credentials and install state in place of the archived ones."""
-    current = live.get(str(record["pk"])) or live.get(record["fields"]["client_key"])
+    current = live.get(str(record["pk"])) or live.get(record["fields"].get("client_key"))
     if current is None:
         return record
     return {**record, "fields": {**record["fields"], **current}}
@@ -465,42 +523,55 @@ def archive_restore(name_or_path: str, *, tenant: str | None = None) -> dict[str
     tenant_pk, client_key = found or (None, None)
     restored: dict[str, int] = {}
     Tenant = apps.get_model("tenants.Tenant")
-    AuditEntry = apps.get_model("staff.AuditEntry")
     # Raw writes send no signals: the cached rows of every replaced and restored site are forgotten by hand.
     replaced = Tenant.objects.all()
     if tenant_pk is not None:
         replaced = replaced.filter(Q(pk=tenant_pk) | Q(client_key=client_key))
-    with atomic(), archive_open(name_or_path) as src:
-        touched = list(replaced.only("client_key", "installation_id"))
-        live = _live_tenant_fields(replaced)
-        licenses = _delete_existing(tenant_pk, client_key)
-        batch: list[dict] = []
-
-        def flush():
-            if batch:
-                records = [_keep_live(r, live) for r in batch] if batch[0]["model"] == "tenants.tenant" else batch
-                objects = [obj.object for obj in PythonDeserializer(records)]
-                model = type(objects[0])
-                if model is AuditEntry:
-                    objects = _new_audit_entries(model, objects)
-                with _archived_timestamps(model):
-                    model._base_manager.bulk_create(objects, batch_size=BATCH)
-                if model is Tenant:
-                    touched.extend(objects)
-                restored[batch[0]["model"]] = restored.get(batch[0]["model"], 0) + len(objects)
-                batch.clear()
-
-        for record in _records(src):
-            if not _wanted(record, tenant_pk):
-                continue
-            if batch and (batch[0]["model"] != record["model"] or len(batch) >= BATCH):
-                flush()
-            batch.append(record)
-        flush()
-        if licenses:
-            apps.get_model("contacts.License").objects.filter(pk__in=licenses).update(tenant_id=tenant_pk)
-        tenant_cache_forget(touched)
+    try:
+        with atomic(), archive_open(name_or_path) as src:
+            _replace(src, replaced, tenant_pk, client_key, restored)
+    except (DatabaseError, DeserializationError) as exc:
+        # The transaction is rolled back: nothing was written. The database's message may quote record values.
+        raise ArchiveError(
+            f"the archive's records could not be written ({type(exc).__name__}: a duplicated id, a missing value or "
+            "a reference to a record that does not exist)"
+        ) from None
     return restored
+
+
+def _replace(src, replaced, tenant_pk: str | None, client_key: str | None, restored: dict[str, int]) -> None:
+    """archive_restore's writes, inside its transaction."""
+    Tenant = apps.get_model("tenants.Tenant")
+    AuditEntry = apps.get_model("staff.AuditEntry")
+    touched = list(replaced.only("client_key", "installation_id"))
+    live = _live_tenant_fields(replaced)
+    licenses = _delete_existing(tenant_pk, client_key)
+    batch: list[dict] = []
+
+    def flush():
+        if batch:
+            records = [_keep_live(r, live) for r in batch] if batch[0]["model"] == "tenants.tenant" else batch
+            objects = [obj.object for obj in PythonDeserializer(records)]
+            model = type(objects[0])
+            if model is AuditEntry:
+                objects = _new_audit_entries(model, objects)
+            with _archived_timestamps(model):
+                model._base_manager.bulk_create(objects, batch_size=BATCH)
+            if model is Tenant:
+                touched.extend(objects)
+            restored[batch[0]["model"]] = restored.get(batch[0]["model"], 0) + len(objects)
+            batch.clear()
+
+    for record in _records(src):
+        if not _wanted(record, tenant_pk):
+            continue
+        if batch and (batch[0]["model"] != record["model"] or len(batch) >= BATCH):
+            flush()
+        batch.append(record)
+    flush()
+    if licenses:
+        apps.get_model("contacts.License").objects.filter(pk__in=licenses).update(tenant_id=tenant_pk)
+    tenant_cache_forget(touched)
 
 
 def taken_at(name: str) -> datetime | None:

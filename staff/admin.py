@@ -123,7 +123,8 @@ class AuditedAdmin(ReadOnlyAdmin):
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
         cl = (getattr(response, "context_data", None) or {}).get("cl")
-        if request.method == "GET" and cl is not None:
+        # Whatever the method: a POST that runs no action (none named, or nothing selected) draws the list as well.
+        if cl is not None:
             # Evaluating the page's queryset here caches it, so the template renders the same rows without a query.
             # The query string is part of the record: what was searched and filtered for is what was looked at.
             audit_record(
@@ -137,7 +138,8 @@ class AuditedAdmin(ReadOnlyAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         response = super().change_view(request, object_id, form_url, extra_context)
-        if request.method == "GET" and response.status_code == 200:
+        # A 200 draws the record, a GET or a rejected POST (the form again, with the record's data).
+        if response.status_code == 200:
             audit_record(request=request, action=AuditAction.VIEW, model=self.model, object_ids=[object_id])
         elif request.method == "POST" and isinstance(response, HttpResponseRedirect):
             audit_record(request=request, action=AuditAction.CHANGE, model=self.model, object_ids=[object_id])

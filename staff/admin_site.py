@@ -1,3 +1,4 @@
+from django.http import Http404
 from django_otp.admin import OTPAdminSite
 
 from .forms import AdminLoginForm
@@ -15,3 +16,8 @@ class StaffAdminSite(OTPAdminSite):
 
     def __init__(self, name="admin"):
         super().__init__(name)
+
+    def autocomplete_view(self, request):
+        # Django's endpoint lists and searches any registered model's records (a contact's name is its email) for any
+        # field of any model pointing at it, outside the audited pages. No page of the console uses autocomplete.
+        raise Http404
