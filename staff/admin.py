@@ -53,9 +53,10 @@ _FORMULA_STARTS = tuple("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
 
 
 def csv_cell(value) -> str:
-    """A value for a CSV export that a spreadsheet shows as text: a leading quote keeps `=HYPERLINK(...)` inert."""
+    """A value for a CSV export that a spreadsheet shows as text: a leading quote keeps `=HYPERLINK(...)` inert. Leading
+    spaces do not make a formula safe: some spreadsheets trim them on import."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    return "'" + text if text.lstrip(" \u00a0\u3000").startswith(_FORMULA_STARTS) else text
 
 
 class PageRelatedChangeList(ChangeList):

@@ -123,7 +123,18 @@ def test_a_missing_code_counts_towards_the_lockout(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "value", ['=HYPERLINK("http://evil.example","x")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+    "value",
+    [
+        '=HYPERLINK("http://evil.example","x")',
+        "+1+cmd|' /C calc'!A0",
+        "-2+3",
+        "@SUM(A1)",
+        "\t=1",
+        "\r=1",
+        " =1",
+        "  @SUM(A1)",
+        "\u00a0=1",
+    ],
 )
 def test_csv_export_cells_cannot_run_as_formulas(staff, data, value):  # noqa: F811
     Contact.objects.filter(pk=data["contact"].pk).update(display_name=value)
