@@ -104,7 +104,8 @@ def parse(text: str, statuses: Container[str] = BUILTIN_STATUSES) -> list[Entry]
         if lines > MAX_ITEMS:
             # Every line that is not blank is an item (or a mistake in one): refused whatever follows. 1 MiB of short
             # lines is half a million of them, each costing a check and, if wrong, an error kept.
-            errors["text"] = f"a checklist holds at most {MAX_ITEMS} items"
+            # Named first: an answer names at most 50 fields, and this one says what to fix before any line.
+            errors = {"text": f"a checklist holds at most {MAX_ITEMS} items", **errors}
             break
         if header := _HEADER.fullmatch(line):
             body = (header.group("text") or "").strip()

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from checklists import archived, services, textformat, validation
-from checklists.models import ChecklistItem, Template
+from checklists.models import MAX_ITEMS, ChecklistItem, Template
 from contacts.csvimport import records_from_csv
 from core.exceptions import ValidationFailed
 from operations import backup
@@ -277,14 +277,28 @@ def test_a_byte_order_mark_before_the_text_is_not_part_of_the_first_line(api):
     assert [(i["text"], i["status"]) for i in items] == [("bom first", "todo"), ("second", "done")]
 
 
-def test_a_10000_line_bad_import_names_50_lines_and_counts_them_all(api):
-    bad = "".join(f"- [?] line {n}\n" for n in range(10_000))
+def test_a_bad_import_names_50_lines_and_counts_them_all(api):
+    bad = "".join(f"- [?] line {n}\n" for n in range(400))
     for response in (api.put_text(bad), api.call("post", "/api/v1/templates", {"name": "Bad", "text": bad})):
         assert response.status_code == 422
         body = response.json()
-        assert body["error"] == "validation_failed" and body["errorCount"] == 10_000
+        assert body["error"] == "validation_failed" and body["errorCount"] == 400
         assert len(body["fields"]) == 50 and len(response.content) < 10_000
     assert list(api.put_text(bad).json()["fields"])[:2] == ["line 1", "line 2"]  # the first ones, in order
+    assert not ChecklistItem.objects.exists() and not Template.objects.exists()
+
+
+def test_a_10000_line_bad_import_is_read_to_the_item_limit_and_says_so_first(api):
+    # Past MAX_ITEMS lines the text is refused whatever follows (textformat.parse): the lines up to the limit are
+    # named and counted, and the limit itself comes first, so the capped answer cannot leave it out.
+    bad = "".join(f"- [?] line {n}\n" for n in range(10_000))
+    template = api.call("post", "/api/v1/templates", {"name": "Bad", "text": bad})
+    for response, names in ((api.put_text(bad), ["text", "line 1"]), (template, ["text (text)", "text (line 1)"])):
+        assert response.status_code == 422
+        body = response.json()
+        assert body["errorCount"] == MAX_ITEMS + 1 and len(body["fields"]) == 50
+        assert list(body["fields"])[:2] == names
+        assert body["fields"][names[0]] == f"a checklist holds at most {MAX_ITEMS} items"
     assert not ChecklistItem.objects.exists() and not Template.objects.exists()
 
 
