@@ -5,26 +5,21 @@ import io
 import json
 
 import pytest
-from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.core import serializers
 from django.core.management import CommandError, call_command
 
 from checklists import services as checklist_services
 from operations import backup
 from tests.conftest import issue_ref
+from tests.operations import test_backup
+from tests.operations.test_backup import snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ACTOR = checklist_services.Actor("557058:alice")
 
 
-@pytest.fixture
-def other_tenant(other_tenant, standin):
-    # Writes here run their Jira sync at once (transactional tests): site B lives on the stand-in too.
-    other_tenant.base_url = standin.base_url + "/b"
-    other_tenant.save()
-    return other_tenant
+other_tenant = test_backup.other_tenant  # site B, on the stand-in too
 
 
 @pytest.fixture(autouse=True)
@@ -33,13 +28,7 @@ def _backups(backup_dir):
 
 
 def _state():
-    return {
-        label: sorted(
-            serializers.serialize("python", apps.get_model(label)._base_manager.all()), key=lambda r: str(r["pk"])
-        )
-        for label in backup.MODELS
-        if label != "staff.AuditEntry"
-    }
+    return snapshot(skip=("staff.AuditEntry",))
 
 
 def _craft(path, lines) -> str:
