@@ -12,6 +12,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 from pymongo.errors import PyMongoError
 
+from core import jsonbody
 from core.db import on_commit
 
 logger = logging.getLogger(__name__)
@@ -207,12 +208,10 @@ def _backoff(task) -> float:
 
 
 def _reason(exc) -> str:
-    import json
-
     try:
-        body = json.loads(exc.body) if exc.body else {}
+        body = jsonbody.loads(exc.body) if exc.body else {}
         return f"HubSpot {exc.status}: {body.get('message') or body.get('category') or 'rejected'}"
-    except (ValueError, TypeError, AttributeError):
+    except (jsonbody.BadJson, TypeError, AttributeError):
         return f"HubSpot {exc.status}: rejected"
 
 

@@ -41,6 +41,7 @@ from checklists.archived import check_archived_record
 from checklists.services import checklist_data_delete
 from core.db import atomic, chunked
 from core.exceptions import ValidationFailed
+from core.jsonbody import BadJson, loads
 from tenants.selectors import tenant_cache_forget
 
 from .retention import backups_to_keep
@@ -266,9 +267,9 @@ def _plaintext_chunks(src) -> Iterator[bytes]:
         raise ArchiveError("damaged archive: impossible header length")
     header_bytes = take(header_len, "header")
     try:
-        header = json.loads(header_bytes)
+        header = loads(header_bytes)  # not yet authenticated: anyone's bytes, nested thousands deep perhaps
         key_id, salt, version = header["key_id"], base64.b64decode(header["salt"]), header["format"]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (BadJson, ValueError, KeyError, TypeError) as exc:
         raise ArchiveError("damaged archive: unreadable header") from exc
     if version != FORMAT:
         raise ArchiveError(f"archive format {version} is not supported by this version (expects {FORMAT})")
@@ -326,8 +327,8 @@ def _records(src) -> Iterator[dict]:
             if len(line) > MAX_LINE_BYTES:
                 raise ArchiveError(f"damaged archive: a record is longer than {MAX_LINE_BYTES} bytes")
             try:
-                record = json.loads(line)
-            except ValueError as exc:
+                record = loads(line)
+            except BadJson as exc:
                 raise ArchiveError("damaged archive: a record is not valid JSON") from exc
             if not isinstance(record, dict):
                 raise ArchiveError("damaged archive: a record is not a JSON object")

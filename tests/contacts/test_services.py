@@ -714,3 +714,20 @@ def test_a_push_that_hubspot_answered_in_full_is_stored_in_three_statements(sett
             contact_ids=[p["id"] for p in people], ids={p["email"]: "1" for p in people}, errors={}, people=people
         )
     assert set(Contact.objects.values_list("sync_state", flat=True)) == {SyncState.SYNCED}
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b'{"message": "Property values were not valid"}', "HubSpot 400: Property values were not valid"),
+        (b"<html>bad gateway</html>", "HubSpot 400: rejected"),
+        (b"[" * 5000 + b"]" * 5000, "HubSpot 400: rejected"),  # a RecursionError in the decoder, not a crashed push
+        (b'["a list"]', "HubSpot 400: rejected"),
+    ],
+)
+def test_the_reason_stored_for_a_refusal_reads_any_body_hubspot_sends(body, reason):
+    from types import SimpleNamespace
+
+    from contacts.tasks import _reason
+
+    assert _reason(SimpleNamespace(status=400, body=body)) == reason

@@ -3,6 +3,7 @@ of ours writes. Each is refused with ArchiveError before any write, never a trac
 
 import io
 import json
+import struct
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -62,6 +63,7 @@ def _model(records, label):
 CASES = {
     "not an object": lambda rs: [*rs, "[1, 2]"],
     "a number": lambda rs: [*rs, "5"],
+    "nested thousands deep": lambda rs: [*rs, "[" * 5000 + "]" * 5000],
     "unknown model": lambda rs: [*rs, {"model": "nope.nope", "pk": 1, "fields": {}}],
     "a staff account": lambda rs: [
         *rs,
@@ -106,6 +108,17 @@ def test_a_crafted_archive_is_refused_and_changes_nothing(tenant, tmp_path, case
         backup.archive_restore(path, tenant=tenant.client_key if scope == "tenant" else None)
     assert _state() == before
     assert get_user_model().objects.count() == users
+
+
+def test_a_header_nested_thousands_deep_is_refused_before_any_key_is_looked_at(tmp_path):
+    # The header is read before anything is authenticated: anyone's bytes, so no archive key is needed to send this.
+    header = b"[" * 30_000 + b"]" * 30_000
+    path = tmp_path / "deep.hcbak"
+    path.write_bytes(backup.MAGIC + struct.pack(">I", len(header)) + header)
+    before = _state()
+    with pytest.raises(backup.ArchiveError, match="unreadable header"):
+        backup.archive_restore(str(path))
+    assert _state() == before
 
 
 def test_a_line_longer_than_any_record_is_refused_before_it_is_held_whole(tenant, tmp_path, monkeypatch):
