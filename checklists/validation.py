@@ -205,9 +205,7 @@ HEADER_FIELDS = {
     "customer_visible": False,
 }
 _HEADER_REFUSALS = {
-    "status": "a header has no status, assignee or due date",
-    "assignee_account_id": "a header has no status, assignee or due date",
-    "due_date": "a header has no status, assignee or due date",
+    **dict.fromkeys(("status", "assignee_account_id", "due_date"), "a header has no status, assignee or due date"),
     "customer_visible": "a header is never shown to customers; only items are",
 }
 
