@@ -7,6 +7,7 @@ from typing import Any
 
 from core import context
 from core.exceptions import NotFound, ValidationFailed
+from core.rows import save_fields
 from tenants.models import Tenant
 from tenants.types import IssueRef
 
@@ -95,7 +96,7 @@ def item_update(
             context.mark_sensitive(item.text)
             item.updated_by = actor.account_id
             item.version += 1
-            item.save(update_fields=[*writes, "version", "updated_by", "updated_at"])
+            save_fields(item, [*writes, "version", "updated_by", "updated_at"])
             changes.append(_Change(ChangeAction.ITEM_UPDATED, item.id, _diff(before, after)))
         if position is not None and position != items.index(item):
             items.remove(item)

@@ -21,6 +21,7 @@ from pymongo.errors import PyMongoError
 from core import context
 from core.db import CommitUnknown, atomic, on_commit
 from core.exceptions import Conflict
+from core.rows import RawInsert, RawUpdate
 from tenants.models import Tenant
 from tenants.types import IssueRef
 
@@ -40,6 +41,10 @@ from ..workflow_guard import settle, write_guard
 logger = logging.getLogger(__package__)
 
 WRITE_ATTEMPTS = 5
+# The two statements every write runs, written once (core/rows.py).
+_BUMP = RawUpdate(Checklist, ("version", "updated_at"), ("id", "version"))
+_INSERT_CHANGES = RawInsert(ChecklistChange)
+_SET_COUNTS = RawUpdate(Checklist, ("done_count", "total_count", "mandatory_open_count"), ("id",))
 ITEM_FIELDS = ("text", "status", "is_header", "mandatory", "assignee_account_id", "due_date", "customer_visible")
 
 
@@ -201,13 +206,7 @@ def _checklist_attempt(
     if expected_version is not None and checklist.version != expected_version:
         raise Conflict("The checklist changed since you loaded it.", status=412, currentVersion=checklist.version)
     new_version = checklist.version + 1
-    if (
-        bumped is None
-        and Checklist.objects.filter(id=checklist.id, version=checklist.version).update(
-            version=new_version, updated_at=timezone.now()
-        )
-        != 1
-    ):
+    if bumped is None and _BUMP((new_version, timezone.now()), (checklist.id, checklist.version)) != 1:
         raise _Raced()
     items = checklist_items(checklist)
     changes = mutate(checklist, items)
@@ -217,20 +216,22 @@ def _checklist_attempt(
     counts = progress_counts(
         ((item.status, item.is_header, item.mandatory) for item in items), SiteStatuses(tenant).complete
     )
-    Checklist.objects.filter(id=checklist.id).update(**counts)
-    ChecklistChange.objects.bulk_create(
-        ChecklistChange(
-            id=token if index == 0 else uuid.uuid4(),
-            tenant=tenant,
-            checklist=checklist,
-            version=new_version,
-            action=c.action,
-            actor_account_id=actor.account_id,
-            item_id=c.item_id,
-            source=actor.source,
-            changes=c.changes,
-        )
-        for index, c in enumerate(changes)
+    _SET_COUNTS(tuple(counts[name] for name in _SET_COUNTS.set), (checklist.id,))
+    _INSERT_CHANGES(
+        [
+            ChecklistChange(
+                id=token if index == 0 else uuid.uuid4(),
+                tenant=tenant,
+                checklist=checklist,
+                version=new_version,
+                action=c.action,
+                actor_account_id=actor.account_id,
+                item_id=c.item_id,
+                source=actor.source,
+                changes=c.changes,
+            )
+            for index, c in enumerate(changes)
+        ]
     )
     checklist.version = new_version
     for name, value in counts.items():
