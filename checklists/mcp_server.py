@@ -55,7 +55,8 @@ def _call(fn, *args):
         return fn(_auth.get(), *args)
     except ValidationFailed as exc:
         body = exc.body()
-        more = body.get("errorCount", 0) - len(body["fields"])
+        # errorCount is there only when more fields were wrong than the answer names; else every one is named.
+        more = body.get("errorCount", len(body["fields"])) - len(body["fields"])
         reasons = "; ".join(f"{k}: {v}" for k, v in body["fields"].items()) + (f"; and {more} more" if more else "")
         raise ToolError("Invalid input: " + reasons) from None
     except NotFound as exc:

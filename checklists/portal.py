@@ -18,7 +18,7 @@ from tenants.auth.forge import FORGE_PORTAL_MODULE
 from tenants.decorators import connect_jwt_required
 from tenants.permissions import PermissionDenied
 
-from . import selectors, serializers
+from . import selectors
 from .automation import resolve_issue
 from .models import ChecklistItem
 from .rendering import render_markdown
@@ -51,6 +51,32 @@ def customer_items(items: list[ChecklistItem]) -> list[ChecklistItem]:
     return shown
 
 
+def customer_view(tenant, issue_id: str) -> tuple[list[dict], dict]:
+    """What a customer may see of a request's checklist, for both portals: each shown item's text, whether it is a
+    header, its status (key, the site's name for it, done or not), and "n of m done". Nothing else: no item id,
+    assignee, due date, mandatory flag or timestamp (the agents' side of the checklist)."""
+    items = customer_items(selectors.checklist_items(selectors.checklist_for(tenant, issue_id)))
+    # The site's own statuses count and read as the panel shows them (a custom "Shipped" may count as done).
+    statuses = SiteStatuses(tenant)  # read once, and only if an item has a status of the site's own
+    complete = statuses.complete
+    labels = dict(STATUS_LABELS)
+    if any(i.status not in labels for i in items):
+        labels |= statuses.names()
+    rows = [
+        {
+            "text": i.text,
+            "textHtml": render_markdown(i.text),
+            "isHeader": i.is_header,
+            "status": i.status,
+            "statusName": labels.get(i.status, i.status),
+            "done": not i.is_header and i.status in complete,
+        }
+        for i in items
+    ]
+    visible = [r for r in rows if not r["isHeader"]]
+    return rows, {"done": sum(r["done"] for r in visible), "total": len(visible)}
+
+
 @require_GET
 @jira_frame
 @connect_jwt_required()
@@ -61,24 +87,7 @@ def portal_panel(request):
             {"error": "invalid_parameters", "fields": {"issueId": "must be a Jira issue id"}}, status=400
         )
     context.issue_key.set(issue_key)
-    items = customer_items(selectors.checklist_items(selectors.checklist_for(request.tenant, issue_id)))
-    # The site's own statuses count and read as the panel shows them (a custom "Shipped" may count as done).
-    statuses = SiteStatuses(request.tenant)  # read once, and only if an item has a status of the site's own
-    complete = statuses.complete
-    labels = dict(STATUS_LABELS)
-    if any(i.status not in labels for i in items):
-        labels |= statuses.names()
-    rows = [
-        {
-            "header": i.is_header,
-            "html": render_markdown(i.text),
-            "done": i.status in complete,
-            "status": labels.get(i.status, i.status),
-        }
-        for i in items
-    ]
-    visible = [r for r in rows if not r["header"]]
-    summary = {"done": sum(r["done"] for r in visible), "total": len(visible)}
+    rows, summary = customer_view(request.tenant, issue_id)
     return render(
         request,
         "checklists/portal.html",
@@ -110,5 +119,5 @@ def forge_portal_checklist(request):
     if not key:
         raise PermissionDenied("This call comes from the service portal's request page only.")
     issue = resolve_issue(request.auth.tenant, key)
-    items = customer_items(selectors.checklist_items(selectors.checklist_for(request.auth.tenant, issue.id)))
-    return {"issueKey": issue.key, "items": [serializers.item_json(i) for i in items]}
+    rows, summary = customer_view(request.auth.tenant, issue.id)
+    return {"issueKey": issue.key, "items": rows, "summary": summary}

@@ -4,6 +4,8 @@ import json
 import logging
 from datetime import UTC, datetime
 
+from django.http import HttpRequest
+
 from . import context
 from .scrub import SENSITIVE_KEYS, scrub_data, scrub_text
 
@@ -48,4 +50,9 @@ class JSONFormatter(logging.Formatter):
 def _jsonable(value):
     if isinstance(value, str | int | float | bool | type(None) | dict | list):
         return value
+    if isinstance(value, HttpRequest):
+        # Django's request lines (django.request: every 4xx and 5xx) pass the request itself, whose str() holds the
+        # whole query string: a workflow config page's `config` carries a header's text, and a URL-encoded email
+        # (%40) slips past the scrubber. The method and path say which door; query values stay out, as in Sentry.
+        return f"<{value.method} {value.path}>"
     return str(value)

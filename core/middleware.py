@@ -60,14 +60,24 @@ def _origin(url: str) -> str:
     return match.group(1) if match else ""
 
 
+# What a response may be kept as when its view said nothing: nowhere. Our pages and answers are per user and carry
+# credentials (the panel's and the template manager's tokens in their HTML, a portal's items for one customer, a
+# site's token list): a browser's disk cache or a proxy must not keep them for the next person at that computer.
+# Static files never reach this middleware (WhiteNoise answers them first, with their own long-lived headers).
+DEFAULT_CACHE_CONTROL = "private, no-store"
+
+
 class SecurityHeadersMiddleware:
-    """A Content-Security-Policy on every response; framing denied except on Jira pages."""
+    """A Content-Security-Policy on every response; framing denied except on Jira pages; nothing stored by caches
+    unless the view chose otherwise."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         response = self.get_response(request)
+        if "Cache-Control" not in response:
+            response["Cache-Control"] = DEFAULT_CACHE_CONTROL
         if "Content-Security-Policy" in response:
             return response
         scripts, images = ["'self'"], "'self' data:"

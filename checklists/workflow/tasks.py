@@ -16,7 +16,10 @@ from . import services
 
 logger = logging.getLogger(__name__)
 
-DONE = "wf-postfunction-done:{}"  # post function executions already run (Jira retries a delivery it deems failed)
+# Post function executions already run (Jira retries a delivery it deems failed), per site: an execution key is a
+# hash of the body or Forge's executionId, and one site's transition must never pass for another's (two new sites
+# both have issue 10001 and transition 21).
+DONE = "wf-postfunction-done:{}:{}"
 
 
 def _issue(data: dict) -> IssueRef:
@@ -64,7 +67,7 @@ def clone_linked_task(tenant_id: str, clone_issue_id: str, source_issue_id: str)
 @shared_task(acks_late=True, ignore_result=True)
 def post_function_task(tenant_id: str, issue: dict, config: dict, execution_key: str) -> None:
     tenant = _tenant(tenant_id)
-    key = DONE.format(execution_key)
+    key = DONE.format(tenant_id, execution_key)
     try:
         first = cache.add(key, 1, 7 * 24 * 3600)
     except Exception:

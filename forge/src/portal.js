@@ -4,7 +4,6 @@ import { requestRemote } from "@forge/bridge";
 import { createTransport } from "../../static/herochecklist/transport.js";
 import { forgeSend } from "../../static/herochecklist/forge-transport.js";
 
-const STATUS = { todo: "To do", in_progress: "In progress", done: "Done", skipped: "Skipped", blocked: "Blocked" };
 const api = createTransport({ apiBase: "/api/v1", token: "forge", send: forgeSend(requestRemote) });
 const root = document.getElementById("app");
 
@@ -18,7 +17,7 @@ function row(item) {
   else {
     const label = document.createElement("span");
     label.className = "hc-status-label";
-    label.textContent = STATUS[item.status] || item.status;
+    label.textContent = item.statusName; // the site's name for its own statuses, as on the Connect portal
     li.append(text, label);
   }
   return li;
