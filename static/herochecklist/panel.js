@@ -508,8 +508,10 @@ function renderToolbar() {
 
 
 let lastHeight = 0;
+// The body's height, with an open menu or popover that reaches below it: the document's scrollHeight never falls
+// below the iframe's own height, so the panel would grow but never shrink back after items go or a menu closes.
 function resize() {
-  const height = document.documentElement.scrollHeight;
+  const height = document.body.scrollHeight;
   if (height !== lastHeight) {
     lastHeight = height;
     hostResize(height);

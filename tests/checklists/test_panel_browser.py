@@ -183,3 +183,29 @@ def test_a_browse_only_user_sees_a_read_only_panel_and_an_editor_can_edit(browse
     frame.get_by_text("1 of 2 done").wait_for()
     assert frame.get_by_label("Written by Bob done").is_checked()
     context.close()
+
+
+def test_the_panel_shrinks_back_when_its_checklist_gets_shorter(page, client):
+    """The iframe follows the panel's content both ways: measured on the document, its height never fell below the
+    iframe's own, so a panel that once held many items (or an open menu) kept an empty area under its last item."""
+    from tests.conftest import Api
+
+    api = Api(client, Tenant.objects.get(), account_id="557058:devhost-alice")
+    for n in range(8):
+        assert api.add(f"step {n}").status_code == 201
+    page.reload()
+    frame = panel(page)
+    frame.locator(".hc-item").nth(7).wait_for()
+    iframe = page.locator("#herochecklist-panel")
+    tall = iframe.bounding_box()["height"]
+    frame.get_by_role("button", name="Edit as text").click()
+    frame.get_by_label("Checklist as text").fill("- [ ] step 0\n")
+    frame.get_by_role("button", name="Save").click()
+    frame.locator(".hc-item").nth(1).wait_for(state="detached")
+    content = frame.locator("body").evaluate("body => body.scrollHeight")
+    assert content < tall
+    # The host sets the iframe's height from the panel's resize message: it comes down to the content's.
+    page.wait_for_function(
+        "h => Math.round(document.getElementById('herochecklist-panel').getBoundingClientRect().height) === h",
+        arg=content,
+    )
