@@ -305,7 +305,7 @@ function renderList() {
 function renderReadOnlyItem(item) {
   const row = h("li", { class: `hc-item hc-${item.status}` + (item.isHeader ? " hc-header" : ""), "data-id": item.id });
   if (item.isHeader) {
-    row.append(h("h3", { class: "hc-text-cell", html: item.textHtml }));
+    row.append(h("h3", { class: "hc-text-cell", dir: "auto", html: item.textHtml }));
     return row;
   }
   const meta = h("span", { class: "hc-meta" },
@@ -314,7 +314,7 @@ function renderReadOnlyItem(item) {
     dueChip(item, isDone(item.status)));
   row.append(
     h("span", { class: "hc-mark", "aria-hidden": "true" }, isDone(item.status) ? "☑" : "☐"),
-    h("span", { class: "hc-body" }, h("span", { class: "hc-text-cell", html: item.textHtml }), meta),
+    h("span", { class: "hc-body" }, h("span", { class: "hc-text-cell", dir: "auto", html: item.textHtml }), meta),
     lozenge(item.status));
   return row;
 }
@@ -342,7 +342,9 @@ function renderItem(item, index) {
     },
   }, "⋮⋮");
   // The text is no button (it may hold links); a click on it edits, and so does the Edit button by keyboard.
-  const text = h(item.isHeader ? "h3" : "span", { class: "hc-text-cell", html: item.textHtml,
+  // dir="auto" on every item text (here, in its editor and in the add box): each takes the direction of its first
+  // strong letter, so a Hebrew or Arabic item reads right to left, its punctuation at its end, in an English page.
+  const text = h(item.isHeader ? "h3" : "span", { class: "hc-text-cell", dir: "auto", html: item.textHtml,
     onclick: (e) => { if (!e.target.closest("a")) startEdit(item, text); } });
   // The item's editor, when open, goes back in place of its text: what the user typed survives any render (a write,
   // someone else's change arriving live), and focus.js gives it focus and caret back by its data-focus key.
@@ -399,7 +401,7 @@ function renderActions(item, cell) {
 // Edits the text in place; Enter or leaving the field saves, Escape cancels. Focus then returns to the row's Edit
 // button (the render that follows finds it by its data-focus key).
 function startEdit(item, cell) {
-  const input = h("input", { type: "text", class: "hc-edit", value: item.text, maxlength: "2000",
+  const input = h("input", { type: "text", class: "hc-edit", dir: "auto", value: item.text, maxlength: "2000",
     "data-focus": `${item.id}:edit`, "aria-label": item.isHeader ? "Header text" : "Item text" });
   let done = false;
   const finish = async (save) => {
@@ -423,7 +425,7 @@ function startEdit(item, cell) {
 }
 
 function renderAdd(typed) {
-  const input = h("input", { type: "text", maxlength: "2000", placeholder: "Add an item (## for a header)",
+  const input = h("input", { type: "text", dir: "auto", maxlength: "2000", placeholder: "Add an item (## for a header)",
     "aria-label": "New checklist item", value: typed, "data-focus": "add" });
   input.value = typed;
   return h("form", { class: "hc-add", onsubmit: (e) => {

@@ -81,6 +81,22 @@ def test_html_in_an_item_is_shown_as_text(page):
     assert page.dialogs == []
 
 
+def test_each_item_reads_in_the_direction_of_its_own_language(page):
+    """A Hebrew or Arabic item in an English panel: right to left, its final punctuation at its end (on the left), in
+    the list, in its editor and in the add box; an English item stays left to right."""
+    frame = panel(page)
+    frame.get_by_text("No checklist yet").wait_for()
+    add(frame, "שלום!", "## כותרת", "Deploy v2.4!")
+    direction = "el => getComputedStyle(el).direction"
+    cells = frame.locator(".hc-item .hc-text-cell")
+    assert [cells.nth(i).evaluate(direction) for i in range(3)] == ["rtl", "rtl", "ltr"]
+    box = frame.get_by_label("New checklist item")
+    box.fill("مرحبا.")
+    assert box.evaluate(direction) == "rtl"
+    cells.first.click()
+    assert frame.get_by_label("Item text").evaluate(direction) == "rtl"
+
+
 def test_a_change_underneath_a_text_edit_shows_the_conflict_message_and_keeps_typed_text(page, client):
     """Text mode replaces the whole list, so it stays conditional on the checklist version: a change by anyone since
     it opened is a 412 (edits of single items conflict only on their item: test_panel_sync_browser.py)."""
