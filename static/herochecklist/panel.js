@@ -21,7 +21,7 @@ let base = "";
 let hostResize = () => {};
 let liveFeed = null; // live.js: polls for others' changes while the panel is visible
 let picker = null; // templates-picker.js
-let editing = null; // the open item editor, { id, input } (startEdit)
+let editing = null; // the open item editor, { id, input, item } (startEdit)
 let rendering = false; // true while render() swaps the panel's DOM
 
 // canEdit follows the server's `permissions.edit` (Jira's Edit issues on this issue). It only decides what we draw:
@@ -231,7 +231,8 @@ function render() {
 function draw() {
   // Where the user is, before building the new tree takes the open editor out of the page.
   const focused = captureFocus(root);
-  if (editing && (state.mode !== "list" || !state.items.some((i) => i.id === editing.id))) editing = null;
+  if (editing && state.mode === "list" && !state.items.some((i) => i.id === editing.id)) keepDeletedEdit();
+  if (editing && state.mode !== "list") editing = null;
   const typed = root.querySelector(".hc-add input")?.value ?? "";
   const textDraft = root.querySelector(".hc-text textarea")?.value;
   const parts = state.canEdit ? [
@@ -255,6 +256,17 @@ function draw() {
   restoreFocus(root, focused, state.focusItem);
   state.focusItem = null;
   resize();
+}
+
+// Someone else deleted the item whose editor is open (a live update took it away): what the user typed there is kept
+// in the conflict banner ("Add mine again"), as when their save finds it deleted, rather than vanishing with the row.
+function keepDeletedEdit() {
+  const { item, input } = editing;
+  editing = null;
+  const typed = input.value.trim();
+  if (!typed || typed === item.text || state.itemConflict) return;
+  state.itemConflict = { item, fields: { text: typed }, theirs: null };
+  announce(`Someone else deleted ${plain(item)} while you were editing it. Your text is kept.`);
 }
 
 function renderBanner() {
@@ -418,7 +430,7 @@ function startEdit(item, cell) {
     if (e.key === "Escape") { e.preventDefault(); finish(false); }
   });
   input.addEventListener("blur", () => { if (!rendering) finish(true); }); // not when a render moves it
-  editing = { id: item.id, input };
+  editing = { id: item.id, input, item };
   cell.replaceWith(input);
   input.focus();
   input.select();
