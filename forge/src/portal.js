@@ -12,6 +12,7 @@ function row(item) {
   li.className = `hc-item hc-${item.status}` + (item.isHeader ? " hc-header" : "");
   const text = document.createElement(item.isHeader ? "h3" : "span");
   text.className = "hc-text-cell";
+  text.dir = "auto"; // each item in its own direction (static/herochecklist/panel.js)
   text.innerHTML = item.textHtml; // sanitized on the server (checklists/rendering.py), as in the panel
   if (item.isHeader) li.append(text);
   else {

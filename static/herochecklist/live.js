@@ -76,7 +76,7 @@ const itemFields = (item) => Object.fromEntries(ITEM_FIELDS.filter((k) => item[k
 
 function describeItem(h, item, statusLabel) {
   if (!item) return h("span", { class: "hc-theirs" }, "deleted");
-  return h("span", { class: "hc-theirs" }, item.text, " · ", statusLabel(item.status));
+  return h("span", { class: "hc-theirs" }, h("bdi", {}, item.text), " · ", statusLabel(item.status));
 }
 
 // The banner for state.itemConflict. actions: { save(conflict, fields), add(fields), remove(conflict), dismiss() }.
@@ -93,7 +93,7 @@ export function renderItemConflict(h, state, statusLabel, actions) {
   }
   const yours = { ...item, ...fields };
   const text = "text" in fields
-    ? h("input", { type: "text", class: "hc-yours-text", value: yours.text, maxlength: "2000",
+    ? h("input", { type: "text", class: "hc-yours-text", dir: "auto", value: yours.text, maxlength: "2000",
                    "aria-label": "Your text" })
     : null;
   if (text) text.value = yours.text;

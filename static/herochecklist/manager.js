@@ -278,7 +278,7 @@ export function startManager({ api, projectId = "", resize = () => {} }) {
         "site-wide ones and the statuses.") : null,
       ...(ui.loaded ? [...renderTemplates(), ...renderStatuses()] : []),
     ].filter(Boolean));
-    resize(document.documentElement.scrollHeight);
+    resize(document.body.scrollHeight); // not the document's: it never falls below the iframe's height (panel.js)
   }
 
   load();

@@ -21,7 +21,7 @@ let base = "";
 let hostResize = () => {};
 let liveFeed = null; // live.js: polls for others' changes while the panel is visible
 let picker = null; // templates-picker.js
-let editing = null; // the open item editor, { id, input } (startEdit)
+let editing = null; // the open item editor, { id, input, item } (startEdit)
 let rendering = false; // true while render() swaps the panel's DOM
 
 // canEdit follows the server's `permissions.edit` (Jira's Edit issues on this issue). It only decides what we draw:
@@ -231,7 +231,8 @@ function render() {
 function draw() {
   // Where the user is, before building the new tree takes the open editor out of the page.
   const focused = captureFocus(root);
-  if (editing && (state.mode !== "list" || !state.items.some((i) => i.id === editing.id))) editing = null;
+  if (editing && state.mode === "list" && !state.items.some((i) => i.id === editing.id)) keepDeletedEdit();
+  if (editing && state.mode !== "list") editing = null;
   const typed = root.querySelector(".hc-add input")?.value ?? "";
   const textDraft = root.querySelector(".hc-text textarea")?.value;
   const parts = state.canEdit ? [
@@ -255,6 +256,17 @@ function draw() {
   restoreFocus(root, focused, state.focusItem);
   state.focusItem = null;
   resize();
+}
+
+// Someone else deleted the item whose editor is open (a live update took it away): what the user typed there is kept
+// in the conflict banner ("Add mine again"), as when their save finds it deleted, rather than vanishing with the row.
+function keepDeletedEdit() {
+  const { item, input } = editing;
+  editing = null;
+  const typed = input.value.trim();
+  if (!typed || typed === item.text || state.itemConflict) return;
+  state.itemConflict = { item, fields: { text: typed }, theirs: null };
+  announce(`Someone else deleted ${plain(item)} while you were editing it. Your text is kept.`);
 }
 
 function renderBanner() {
@@ -305,7 +317,7 @@ function renderList() {
 function renderReadOnlyItem(item) {
   const row = h("li", { class: `hc-item hc-${item.status}` + (item.isHeader ? " hc-header" : ""), "data-id": item.id });
   if (item.isHeader) {
-    row.append(h("h3", { class: "hc-text-cell", html: item.textHtml }));
+    row.append(h("h3", { class: "hc-text-cell", dir: "auto", html: item.textHtml }));
     return row;
   }
   const meta = h("span", { class: "hc-meta" },
@@ -314,7 +326,7 @@ function renderReadOnlyItem(item) {
     dueChip(item, isDone(item.status)));
   row.append(
     h("span", { class: "hc-mark", "aria-hidden": "true" }, isDone(item.status) ? "☑" : "☐"),
-    h("span", { class: "hc-body" }, h("span", { class: "hc-text-cell", html: item.textHtml }), meta),
+    h("span", { class: "hc-body" }, h("span", { class: "hc-text-cell", dir: "auto", html: item.textHtml }), meta),
     lozenge(item.status));
   return row;
 }
@@ -342,7 +354,9 @@ function renderItem(item, index) {
     },
   }, "⋮⋮");
   // The text is no button (it may hold links); a click on it edits, and so does the Edit button by keyboard.
-  const text = h(item.isHeader ? "h3" : "span", { class: "hc-text-cell", html: item.textHtml,
+  // dir="auto" on every item text (here, in its editor and in the add box): each takes the direction of its first
+  // strong letter, so a Hebrew or Arabic item reads right to left, its punctuation at its end, in an English page.
+  const text = h(item.isHeader ? "h3" : "span", { class: "hc-text-cell", dir: "auto", html: item.textHtml,
     onclick: (e) => { if (!e.target.closest("a")) startEdit(item, text); } });
   // The item's editor, when open, goes back in place of its text: what the user typed survives any render (a write,
   // someone else's change arriving live), and focus.js gives it focus and caret back by its data-focus key.
@@ -399,7 +413,7 @@ function renderActions(item, cell) {
 // Edits the text in place; Enter or leaving the field saves, Escape cancels. Focus then returns to the row's Edit
 // button (the render that follows finds it by its data-focus key).
 function startEdit(item, cell) {
-  const input = h("input", { type: "text", class: "hc-edit", value: item.text, maxlength: "2000",
+  const input = h("input", { type: "text", class: "hc-edit", dir: "auto", value: item.text, maxlength: "2000",
     "data-focus": `${item.id}:edit`, "aria-label": item.isHeader ? "Header text" : "Item text" });
   let done = false;
   const finish = async (save) => {
@@ -416,14 +430,14 @@ function startEdit(item, cell) {
     if (e.key === "Escape") { e.preventDefault(); finish(false); }
   });
   input.addEventListener("blur", () => { if (!rendering) finish(true); }); // not when a render moves it
-  editing = { id: item.id, input };
+  editing = { id: item.id, input, item };
   cell.replaceWith(input);
   input.focus();
   input.select();
 }
 
 function renderAdd(typed) {
-  const input = h("input", { type: "text", maxlength: "2000", placeholder: "Add an item (## for a header)",
+  const input = h("input", { type: "text", dir: "auto", maxlength: "2000", placeholder: "Add an item (## for a header)",
     "aria-label": "New checklist item", value: typed, "data-focus": "add" });
   input.value = typed;
   return h("form", { class: "hc-add", onsubmit: (e) => {
@@ -508,8 +522,10 @@ function renderToolbar() {
 
 
 let lastHeight = 0;
+// The body's height, with an open menu or popover that reaches below it: the document's scrollHeight never falls
+// below the iframe's own height, so the panel would grow but never shrink back after items go or a menu closes.
 function resize() {
-  const height = document.documentElement.scrollHeight;
+  const height = document.body.scrollHeight;
   if (height !== lastHeight) {
     lastHeight = height;
     hostResize(height);

@@ -35,6 +35,7 @@ export function undoToast() {
   if (!pending) return null;
   const text = document.createElement("span");
   text.className = "hc-toast-text";
+  text.dir = "auto"; // a right-to-left item keeps its direction inside the English sentence
   text.innerHTML = pending.html; // only ever the server's sanitized textHtml
   const button = document.createElement("button");
   button.type = "button";

@@ -81,6 +81,22 @@ def test_html_in_an_item_is_shown_as_text(page):
     assert page.dialogs == []
 
 
+def test_each_item_reads_in_the_direction_of_its_own_language(page):
+    """A Hebrew or Arabic item in an English panel: right to left, its final punctuation at its end (on the left), in
+    the list, in its editor and in the add box; an English item stays left to right."""
+    frame = panel(page)
+    frame.get_by_text("No checklist yet").wait_for()
+    add(frame, "שלום!", "## כותרת", "Deploy v2.4!")
+    direction = "el => getComputedStyle(el).direction"
+    cells = frame.locator(".hc-item .hc-text-cell")
+    assert [cells.nth(i).evaluate(direction) for i in range(3)] == ["rtl", "rtl", "ltr"]
+    box = frame.get_by_label("New checklist item")
+    box.fill("مرحبا.")
+    assert box.evaluate(direction) == "rtl"
+    cells.first.click()
+    assert frame.get_by_label("Item text").evaluate(direction) == "rtl"
+
+
 def test_a_change_underneath_a_text_edit_shows_the_conflict_message_and_keeps_typed_text(page, client):
     """Text mode replaces the whole list, so it stays conditional on the checklist version: a change by anyone since
     it opened is a 412 (edits of single items conflict only on their item: test_panel_sync_browser.py)."""
@@ -183,3 +199,29 @@ def test_a_browse_only_user_sees_a_read_only_panel_and_an_editor_can_edit(browse
     frame.get_by_text("1 of 2 done").wait_for()
     assert frame.get_by_label("Written by Bob done").is_checked()
     context.close()
+
+
+def test_the_panel_shrinks_back_when_its_checklist_gets_shorter(page, client):
+    """The iframe follows the panel's content both ways: measured on the document, its height never fell below the
+    iframe's own, so a panel that once held many items (or an open menu) kept an empty area under its last item."""
+    from tests.conftest import Api
+
+    api = Api(client, Tenant.objects.get(), account_id="557058:devhost-alice")
+    for n in range(8):
+        assert api.add(f"step {n}").status_code == 201
+    page.reload()
+    frame = panel(page)
+    frame.locator(".hc-item").nth(7).wait_for()
+    iframe = page.locator("#herochecklist-panel")
+    tall = iframe.bounding_box()["height"]
+    frame.get_by_role("button", name="Edit as text").click()
+    frame.get_by_label("Checklist as text").fill("- [ ] step 0\n")
+    frame.get_by_role("button", name="Save").click()
+    frame.locator(".hc-item").nth(1).wait_for(state="detached")
+    content = frame.locator("body").evaluate("body => body.scrollHeight")
+    assert content < tall
+    # The host sets the iframe's height from the panel's resize message: it comes down to the content's.
+    page.wait_for_function(
+        "h => Math.round(document.getElementById('herochecklist-panel').getBoundingClientRect().height) === h",
+        arg=content,
+    )

@@ -95,3 +95,20 @@ def test_the_same_item_shows_both_versions_and_keeps_the_users_text(two_panels):
     stored = ChecklistItem.objects.get(text="Build with the new compiler")
     assert (stored.status, stored.version) == ("done", 3)
     row(bob, "Build with the new compiler").wait_for(timeout=LIVE_DEADLINE_MS + 1000)
+
+
+def test_an_item_deleted_by_someone_else_while_it_is_edited_keeps_the_users_text(two_panels):
+    """The live update that takes the row away must not take the open editor's text with it: the user gets the same
+    choice as when their save finds the item deleted (add theirs again, or let it go)."""
+    alice, bob = two_panels
+    row(alice, "Build").locator(".hc-text-cell").click()
+    alice.get_by_label("Item text").fill("Build with the new compiler")
+    bob.get_by_label("Delete Build").click()
+    row(bob, "Build").wait_for(state="detached")
+    conflict = alice.locator(".hc-conflict")
+    conflict.wait_for(timeout=LIVE_DEADLINE_MS + 1000)
+    assert "Someone else deleted “Build” while you were editing it." in conflict.inner_text()
+    assert alice.get_by_label("Your text").input_value() == "Build with the new compiler"
+    conflict.get_by_role("button", name="Add mine again").click()
+    row(alice, "Build with the new compiler").wait_for()
+    assert sorted(ChecklistItem.objects.values_list("text", flat=True)) == ["Build with the new compiler", "Deploy"]

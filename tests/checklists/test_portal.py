@@ -40,6 +40,8 @@ def test_the_portal_shows_only_customer_visible_items_and_their_headers(client, 
     assert "reset your password" in body and "Setup" in body and "1 of 1 done" in body
     assert "internal note" not in body and "secret step" not in body and "Internal" not in body
     assert "herochecklist-token" not in body and "<form" not in body  # read-only: no token, nothing to submit
+    # Each item and header in its own direction, as in the panel (a Hebrew item reads right to left).
+    assert body.count('class="hc-text-cell" dir="auto"') == 2
 
 
 def test_the_flag_in_the_item_api_text_mode_and_history(shared):
