@@ -100,7 +100,7 @@ class _PortalAuth:
 
     def __call__(self, request):
         try:
-            auth = authenticate_api_request(request, forge_modules=(FORGE_PORTAL_MODULE,))
+            auth = authenticate_api_request(request, forge_modules=(FORGE_PORTAL_MODULE,), customers=True)
         except AuthError as exc:
             request.auth_failure = str(exc)
             return None

@@ -17,6 +17,12 @@ def is_account_id(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and ACCOUNT_ID.fullmatch(value) is not None
 
 
+def is_customer_account(account_id: str) -> bool:
+    """A Jira Service Management portal-only customer: their accountIds are "qm:<uuid>:<hex>" (Atlassian's
+    servicedeskapi customer reference). Such an account only ever sees a request on the portal."""
+    return account_id.startswith("qm:")
+
+
 def is_jira_id(value: object, *, max_length: int = MAX_JIRA_ID) -> TypeGuard[str]:
     """A Jira numeric id: 1 to max_length ASCII digits and nothing else."""
     return isinstance(value, str) and len(value) <= max_length and JIRA_ID.fullmatch(value) is not None

@@ -3,7 +3,7 @@
 from django.http import HttpRequest
 
 from core import context
-from core.identifiers import is_account_id
+from core.identifiers import is_account_id, is_customer_account
 
 from ..services import tenant_for_forge_invocation
 from ..types import AuthContext, AuthError
@@ -15,10 +15,23 @@ from .tokens import MAX_TOKEN_LENGTH, _unverified_claims
 
 
 def authenticate_api_request(
-    request: HttpRequest, *, forge_modules: tuple[str, ...] = (FORGE_PANEL_MODULE, *FORGE_TEMPLATE_MODULES)
+    request: HttpRequest,
+    *,
+    forge_modules: tuple[str, ...] = (FORGE_PANEL_MODULE, *FORGE_TEMPLATE_MODULES),
+    customers: bool = False,
 ) -> AuthContext:
     """Any one of: Bearer panel token, JWT Connect context token, Bearer Forge Invocation Token (from one of
-    `forge_modules`), Bearer site API token."""
+    `forge_modules`), Bearer site API token. A service desk customer's credential is refused unless `customers`
+    (the portal's own read): the Connect portal page runs Atlassian's all.js, so a customer can ask it for a context
+    token and bring it here, where a credential bound to the request reads every item, not only the visible ones.
+    Jira grants customers Browse projects through portal access, so no permission check would stop them."""
+    auth = _authenticate(request, forge_modules)
+    if not customers and is_customer_account(auth.account_id):
+        raise AuthError("a service desk customer's credential: customers read the portal only")
+    return auth
+
+
+def _authenticate(request: HttpRequest, forge_modules: tuple[str, ...]) -> AuthContext:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()
     if scheme == "JWT":

@@ -16,6 +16,8 @@ from devhost.keys import connect_token
 
 pytestmark = pytest.mark.django_db
 
+CUSTOMER = "qm:a713c8ea-1075-4e30-9d96-891a7d181739:5ad6d3581db05e2a66fa80b"  # a portal-only customer's accountId
+
 
 def iframe_path(page: str, base_url: str) -> str:
     """Our page as the stand-in Jira frames it (signed URL, qsh), as a path for the test client."""
@@ -107,8 +109,8 @@ def test_the_forge_portal_module_reads_only_visible_items_of_its_request(client,
     }
     headers = {"HTTP_X_FORGE_OAUTH_SYSTEM": "system-token-portal"}
 
-    def call(module_key):
-        token = fit(standin, settings, issue=None, module_key=module_key, context=context)
+    def call(module_key, principal="557058:forge-user"):
+        token = fit(standin, settings, issue=None, module_key=module_key, context=context, principal=principal)
         return client.get("/api/v1/portal/checklist", HTTP_AUTHORIZATION=f"Bearer {token}", **headers)
 
     panel = fit(standin, settings)  # the Forge issue panel writes the checklist, as an agent would
@@ -127,6 +129,11 @@ def test_the_forge_portal_module_reads_only_visible_items_of_its_request(client,
     assert answer.json()["issueKey"] == "DEMO-1"
     assert [i["text"] for i in answer.json()["items"]] == ["shared step"]
     assert call("herochecklist-panel").status_code == 401  # the issue panel's FIT does not open this route
+    # A portal-only customer reads the portal; a FIT naming one never opens the agents' API.
+    assert [i["text"] for i in call("herochecklist-portal", principal=CUSTOMER).json()["items"]] == ["shared step"]
+    customer_panel = fit(standin, settings, principal=CUSTOMER)
+    refused = client.get("/api/v1/issues/10001/checklist", HTTP_AUTHORIZATION=f"Bearer {customer_panel}", **headers)
+    assert refused.status_code == 401 and b"internal step" not in refused.content
 
 
 def test_a_site_status_counts_and_reads_on_the_portal_as_in_the_panel(client, api, standin, settings, tenant):
@@ -187,3 +194,27 @@ def test_the_migration_clears_the_flag_on_existing_headers(shared):
     assert ChecklistItem.objects.get(id=header.id).version == header.version + 1
     migration.clear_header_visibility(django_apps, None)  # nothing left to clear: no new version
     assert Checklist.objects.get().version == checklist.version + 2
+
+
+@pytest.mark.parametrize("path", ["", "/text", "/history"])
+def test_a_customers_context_token_never_reads_the_agents_checklist(client, shared, standin, tenant, path):
+    """The Connect portal page runs all.js: a customer can ask it for a context token bound to their request and
+    bring it to /api/v1, where a bound credential reads every item. A customer's account is refused there (and
+    Jira's Browse check would not stop them: customers browse through portal access)."""
+    from tenants.qsh import CONTEXT_QSH
+
+    def read(account_id):
+        token = connect_token(
+            secret=tenant.shared_secret,
+            client_key=tenant.client_key,
+            account_id=account_id,
+            qsh=CONTEXT_QSH,
+            context={"jira": {"issue": {"id": "10001", "key": "DEMO-1"}, "project": {"id": "10000"}}},
+        )
+        return client.get(f"/api/v1/issues/10001/checklist{path}", HTTP_AUTHORIZATION=f"JWT {token}")
+
+    agent = read("557058:agent")
+    assert agent.status_code == 200 and b"internal note" in agent.content  # the same token of an agent reads all
+    refused = read(CUSTOMER)
+    assert refused.status_code == 401
+    assert b"internal" not in refused.content and b"secret" not in refused.content
