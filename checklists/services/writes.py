@@ -125,12 +125,16 @@ def _checklist_write(
     actor: Actor,
     expected_version: int | None,
     mutate: Callable[[Checklist, list[ChecklistItem]], list[_Change]],
+    once: uuid.UUID | None = None,
 ) -> Checklist | None:
+    """`once`: the id of a write that must apply at most once however often it is asked for (a queued task that a
+    killed worker leaves to be delivered again, a call its sender retries). It becomes the id of the write's first
+    history row, in the write's own transaction, so the write and the record that it was done commit together."""
     # A site whose workflows use our rules: Jira's progress property is marked pending first (checklists/workflow).
     with write_guard(tenant, issue.id) as guard:
         try:
             return _checklist_write_attempts(
-                tenant=tenant, issue=issue, actor=actor, expected_version=expected_version, mutate=mutate
+                tenant=tenant, issue=issue, actor=actor, expected_version=expected_version, mutate=mutate, once=once
             )
         finally:
             if guard.marked and (checklist_id := settle(tenant, issue.id)):
@@ -144,6 +148,7 @@ def _checklist_write_attempts(
     actor: Actor,
     expected_version: int | None,
     mutate: Callable[[Checklist, list[ChecklistItem]], list[_Change]],
+    once: uuid.UUID | None = None,
 ) -> Checklist | None:
     """Apply `mutate` in one transaction and return the checklist as written; None when an issue without a checklist
     stays without one (a no-op write). `mutate` may run more than once (a retried attempt): it must start over from
@@ -154,11 +159,11 @@ def _checklist_write_attempts(
             # Concurrent writers of one checklist: step aside for a moment, randomly, so they stop colliding.
             time.sleep(random.uniform(0.005, 0.02 * 2**attempt))
         # This attempt's first history row gets this id: finding the row later proves that the attempt committed.
-        token = uuid.uuid4()
+        token = once or uuid.uuid4()
         written: Checklist | None = None
         try:
             with atomic():
-                written = _checklist_attempt(tenant, issue, actor, expected_version, mutate, token)
+                written = _checklist_attempt(tenant, issue, actor, expected_version, mutate, token, once is not None)
         except _NoChange:
             return checklist_for(tenant, issue.id)
         except CommitUnknown as exc:
@@ -191,8 +196,12 @@ def _checklist_attempt(
     expected_version: int | None,
     mutate: Callable[[Checklist, list[ChecklistItem]], list[_Change]],
     token: uuid.UUID,
+    once: bool = False,
 ) -> Checklist:
     """One attempt of _checklist_write, inside its transaction."""
+    if once and ChecklistChange.objects.filter(id=token).exists():
+        # Applied already (by an earlier delivery of the same request): nothing more, and no version bump.
+        raise _NoChange()
     # The version bump comes first: every writer locks the checklist document before any item, so
     # concurrent writers queue up (or conflict) at one point and can never hold each other's locks.
     # On MongoDB the read and the bump are one command (a 412 below rolls the bump back with the transaction).
