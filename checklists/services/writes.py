@@ -105,12 +105,18 @@ def _checklist_for_write(tenant: Tenant, issue: IssueRef) -> Checklist:
 
 
 def _is_write_conflict(exc: BaseException) -> bool:
-    """A transaction lost to a concurrent one (MongoDB's TransientTransactionError, SQLite's lock timeout).
-    The backend wraps the driver's error, so look down the chain."""
+    """A transaction lost to a concurrent one (MongoDB's TransientTransactionError, or its lock wait timing out).
+    The backend wraps the driver's error, so look down the chain.
+
+    Not SQLite's "database is locked": its writers queue for the lock before they begin (core.db's writer turn,
+    then BEGIN IMMEDIATE), so that error comes only after the whole wait (20 s) for a lock someone else held all
+    along (another process, a backup). It is no conflict with a writer of this checklist: retried, one request
+    waited five times that long, and a conditional write was answered 412 "changed since you loaded it" when
+    nothing had. It goes up as the database being unavailable (503, Retry-After), nothing written."""
     seen: BaseException | None = exc
     while seen is not None:
         has_label = getattr(seen, "has_error_label", None)
-        if (has_label and has_label("TransientTransactionError")) or "database is locked" in str(seen):
+        if has_label and has_label("TransientTransactionError"):
             return True
         if getattr(seen, "timeout", False) is True:  # pymongo's timeoutMS ran out waiting for a lock
             return True
