@@ -58,10 +58,8 @@ def resolve_issue(tenant, issue_key: str) -> IssueRef:
     if not ISSUE_KEY.fullmatch(issue_key):
         raise NotFound("not an issue key")
     try:
-        data = (
-            JiraClient(tenant, timeout=5)
-            .request("GET", f"/rest/api/3/issue/{issue_key}", query={"fields": "project,issuetype"}, attempts=2)
-            .json()
+        data = JiraClient(tenant, timeout=5).request_json(
+            "GET", f"/rest/api/3/issue/{issue_key}", query={"fields": "project,issuetype"}, attempts=2
         )
         fields = data.get("fields") or {}
         return IssueRef(

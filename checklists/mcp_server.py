@@ -27,15 +27,18 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
 
 from core.counters import window_count
+from core.db import CommitUnknown
 from core.exceptions import Conflict, NotFound, ValidationFailed
 from core.jsonbody import BadJson, loads
-from core.middleware import api_exception_response
+from core.metrics import DATABASE_UNAVAILABLE
+from core.middleware import api_exception_response, dependency_unavailable
 from tenants.auth import AuthContext, AuthError
 from tenants.auth.site_token import verify_site_token
 from tenants.permissions import PermissionDenied
 from tenants.site_tokens import site_token_record_use
 
 from . import automation, selectors, serializers
+from .services import WriteOutcomeUnknown
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +68,18 @@ def _call(fn, *args):
         raise ToolError(str(getattr(exc, "message", exc))) from None
     except automation.JiraUnavailable:
         raise ToolError("Jira did not answer; try again shortly.") from None
+    # What the API answers 503 for, said so to the agent too: the SDK turns any other exception into a bare "Error
+    # executing tool", which reads as a failure to retry at once, and a retried add_items appends again.
+    except (WriteOutcomeUnknown, CommitUnknown):
+        raise ToolError(
+            "The database did not confirm whether the change was saved. Read the checklist before retrying."
+        ) from None
+    except Exception as exc:
+        if not dependency_unavailable(exc):
+            raise
+        DATABASE_UNAVAILABLE.inc()
+        logger.error("database unavailable", exc_info=exc)
+        raise ToolError("The service is temporarily unavailable; please retry.") from None
 
 
 def _checklist(issue, checklist) -> dict:

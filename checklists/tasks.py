@@ -7,6 +7,7 @@ so a push lost to a broker outage, an unreachable Jira or exhausted retries is m
 import logging
 import random
 
+import redis
 from celery import shared_task
 from django.conf import settings
 
@@ -21,6 +22,17 @@ logger = logging.getLogger(__name__)
 _PENDING = "progress-sync-pending:{}"
 
 
+def _marker(call, *args, **kwargs):
+    """The pending marker only spares Jira duplicate pushes: with the cache Redis down, a push is queued (and run)
+    without it, rather than lost until the cache is back (flag_add raised, so no write queued its push, the sweep
+    stopped at its first checklist, and a queued task failed before it pushed). None when the cache failed."""
+    try:
+        return call(*args, **kwargs)
+    except redis.RedisError:
+        logger.warning("progress sync: pending marker unavailable", exc_info=True)
+        return None
+
+
 def schedule_progress_sync(checklist_id) -> bool:
     """Queue one property write per burst of edits: the first edit schedules it, the task reads the state when it
     runs, so later edits of the same burst are included. Called after commit, never inside a transaction.
@@ -32,7 +44,7 @@ def schedule_progress_sync(checklist_id) -> bool:
         logger.debug("no broker: progress sync left to the sweep")
         return False
     key = _PENDING.format(checklist_id)
-    if not flag_add(key, ttl_seconds=max(60, int(settings.PROGRESS_SYNC_DELAY_SECONDS * 10))):
+    if _marker(flag_add, key, ttl_seconds=max(60, int(settings.PROGRESS_SYNC_DELAY_SECONDS * 10))) is False:
         return False
     try:
         checklist_progress_sync_task.apply_async(
@@ -40,7 +52,7 @@ def schedule_progress_sync(checklist_id) -> bool:
         )
     except Exception:
         # Not queued (broker down): drop the marker so the next edit, or the sweep, queues it instead.
-        flag_clear(key)
+        _marker(flag_clear, key)
         raise
     return True
 
@@ -49,7 +61,7 @@ def schedule_progress_sync(checklist_id) -> bool:
 def checklist_progress_sync_task(self, checklist_id: str) -> None:
     key = _PENDING.format(checklist_id)
     # Clear the marker before reading: an edit that lands after this point schedules a fresh task.
-    flag_clear(key)
+    _marker(flag_clear, key)
     try:
         checklist_progress_push(checklist_id=checklist_id)
     except JiraError as exc:
@@ -59,7 +71,7 @@ def checklist_progress_sync_task(self, checklist_id: str) -> None:
         base = settings.PROGRESS_SYNC_RETRY_BASE_SECONDS
         countdown = min(600, base * 2**self.request.retries + random.uniform(0, base))
         # While the retry waits, edits and the sweep need not queue another push: the retry reads the latest state.
-        flag_set(key, ttl_seconds=int(countdown) + 60)
+        _marker(flag_set, key, ttl_seconds=int(countdown) + 60)
         raise self.retry(exc=exc, countdown=countdown) from exc
 
 

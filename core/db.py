@@ -311,7 +311,7 @@ class _WriterTurn:
     Nothing on other databases, or inside a transaction already: the lock is then this writer's since its BEGIN
     IMMEDIATE, and waiting here for a turn could only deadlock with a writer that has one and waits for that lock.
     A writer waits for its turn no longer than SQLite would wait for its lock (the connection's `timeout`), then
-    fails as SQLite would: "database is locked", which the write paths retry or answer with a conflict."""
+    fails as SQLite would: "database is locked", which the API answers 503 (the database is unavailable)."""
 
     def __init__(self, using: str) -> None:
         self.using = using

@@ -10,6 +10,7 @@ import html
 import json
 import re
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -85,6 +86,9 @@ class JiraStandIn(StandInServer):
         self.system_tokens: set[str] = set()  # Forge app system tokens this site accepts as Bearer
         self.fail_next: list[int] = []  # statuses to answer the next REST calls with (tests inject failures)
         self.retry_after = "120"  # the Retry-After of an injected 429
+        # While set to an unset Event, REST PUTs (property writes) are recorded, then answered only once it is set: a
+        # caller stalled mid-call, for a test to kill or time out.
+        self.hold_puts: threading.Event | None = None
         # Who may do what (mypermissions, permissions/check). Anyone not listed has `default_role`, so a test that is
         # not about permissions needs no setup; `grant` narrows or widens one account.
         self.users: dict[str, tuple[str, frozenset[str] | None, str]] = {
@@ -355,6 +359,9 @@ class _Handler(JSONHandler):
         with self.server.lock:
             self.server.recorded.append(Recorded(method, parts.path, parts.query, ok, body))
             injected = self.server.fail_next.pop(0) if self.server.fail_next else None
+            hold = self.server.hold_puts if method == "PUT" else None
+        if hold is not None:
+            hold.wait(120)
         if not ok:
             return self._json(401, {"errorMessages": ["JWT rejected"]})
         if injected:

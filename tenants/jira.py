@@ -14,6 +14,7 @@ import httpx
 import jwt
 from django.conf import settings
 
+from core import jsonbody
 from core.retry import retry_after_seconds
 
 from .models import Tenant
@@ -142,6 +143,16 @@ class JiraClient:
             return min(asked, MAX_RETRY_AFTER_SECONDS)
         # Exponential backoff with full jitter, so many workers do not retry in lockstep.
         return random.uniform(0, self.backoff * 2 ** (attempt - 1))
+
+    def request_json(self, method: str, path: str, **kwargs):
+        """request(), and the answer's JSON read by the project's one parser (core.jsonbody): an answer that is not
+        JSON, or nests thousands deep (httpx's .json() then raised RecursionError, which no caller expected and the
+        request answered 500), is a JiraError like any other bad answer."""
+        response = self.request(method, path, **kwargs)
+        try:
+            return jsonbody.loads(response.content)
+        except jsonbody.BadJson:
+            raise JiraError(f"{method} {path}: the answer is not JSON", response.status_code) from None
 
     def set_issue_property(self, issue_id: str, key: str, value: dict) -> None:
         self.request("PUT", f"/rest/api/3/issue/{issue_id}/properties/{key}", json=value)

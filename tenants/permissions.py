@@ -216,7 +216,7 @@ def _ask_as_connect_app(auth, kind: str, ident: str) -> Grants:
     elif kind == "project":
         body["projectPermissions"] = [{"permissions": [BROWSE_PROJECTS, ADMINISTER_PROJECTS], "projects": [int(ident)]}]
     client = JiraClient(auth.tenant, timeout=settings.PERMISSION_CHECK_TIMEOUT_SECONDS, connect=True)
-    data = client.request("POST", "/rest/api/3/permissions/check", json=body, attempts=1).json()
+    data = client.request_json("POST", "/rest/api/3/permissions/check", json=body, attempts=1)
     field = "issues" if kind == "issue" else "projects"
     granted: dict[str, set[str]] = {}
     for entry in data.get("projectPermissions") or []:
@@ -248,7 +248,7 @@ def _ask_as_forge_user(auth, kind: str, ident: str) -> Grants:
         user_token=auth.user_token,
         api_base_url=api_base_url,
     )
-    permissions = client.request("GET", "/rest/api/3/mypermissions", query=query, attempts=1).json()["permissions"]
+    permissions = client.request_json("GET", "/rest/api/3/mypermissions", query=query, attempts=1)["permissions"]
 
     def have(key: str) -> bool:
         return (permissions.get(key) or {}).get("havePermission") is True

@@ -194,6 +194,28 @@ def test_redis_url() -> str:
 
 
 @pytest.fixture
+def own_redis():
+    """A redis-server of this test's own on a free port, to take down and bring back."""
+    from devhost.redis import RedisServer
+
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+def use_cache(settings, url: str) -> None:
+    """The shared cache (CACHE_URL: counters, flags, the permission memo) on the Redis at `url`."""
+    settings.CACHE_URL = url
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+
+
+@pytest.fixture
 def closed_port() -> int:
     return free_port()  # nothing listens there once the probe socket is closed
 

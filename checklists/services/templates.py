@@ -115,7 +115,9 @@ def checklist_apply_template(
     template: Template,
     mode: str,
     expected_version: int | None = None,
+    once: uuid.UUID | None = None,
 ) -> Checklist | None:
+    """`once`: see _checklist_write (a post function delivered twice applies its template once)."""
     mode = clean_apply_mode(mode)
     entries = textformat.parse(template.text, SiteStatuses(tenant))
     template_actor = Actor(actor.account_id, "template")
@@ -143,7 +145,7 @@ def checklist_apply_template(
         return changes
 
     return _checklist_write(
-        tenant=tenant, issue=issue, actor=template_actor, expected_version=expected_version, mutate=mutate
+        tenant=tenant, issue=issue, actor=template_actor, expected_version=expected_version, mutate=mutate, once=once
     )
 
 

@@ -110,12 +110,18 @@ def _checklist_for_write(tenant: Tenant, issue: IssueRef) -> Checklist:
 
 
 def _is_write_conflict(exc: BaseException) -> bool:
-    """A transaction lost to a concurrent one (MongoDB's TransientTransactionError, SQLite's lock timeout).
-    The backend wraps the driver's error, so look down the chain."""
+    """A transaction lost to a concurrent one (MongoDB's TransientTransactionError, or its lock wait timing out).
+    The backend wraps the driver's error, so look down the chain.
+
+    Not SQLite's "database is locked": its writers queue for the lock before they begin (core.db's writer turn,
+    then BEGIN IMMEDIATE), so that error comes only after the whole wait (20 s) for a lock someone else held all
+    along (another process, a backup). It is no conflict with a writer of this checklist: retried, one request
+    waited five times that long, and a conditional write was answered 412 "changed since you loaded it" when
+    nothing had. It goes up as the database being unavailable (503, Retry-After), nothing written."""
     seen: BaseException | None = exc
     while seen is not None:
         has_label = getattr(seen, "has_error_label", None)
-        if (has_label and has_label("TransientTransactionError")) or "database is locked" in str(seen):
+        if has_label and has_label("TransientTransactionError"):
             return True
         if getattr(seen, "timeout", False) is True:  # pymongo's timeoutMS ran out waiting for a lock
             return True
@@ -130,12 +136,16 @@ def _checklist_write(
     actor: Actor,
     expected_version: int | None,
     mutate: Callable[[Checklist, list[ChecklistItem]], list[_Change]],
+    once: uuid.UUID | None = None,
 ) -> Checklist | None:
+    """`once`: the id of a write that must apply at most once however often it is asked for (a queued task that a
+    killed worker leaves to be delivered again, a call its sender retries). It becomes the id of the write's first
+    history row, in the write's own transaction, so the write and the record that it was done commit together."""
     # A site whose workflows use our rules: Jira's progress property is marked pending first (checklists/workflow).
     with write_guard(tenant, issue.id) as guard:
         try:
             return _checklist_write_attempts(
-                tenant=tenant, issue=issue, actor=actor, expected_version=expected_version, mutate=mutate
+                tenant=tenant, issue=issue, actor=actor, expected_version=expected_version, mutate=mutate, once=once
             )
         finally:
             if guard.marked and (checklist_id := settle(tenant, issue.id)):
@@ -149,6 +159,7 @@ def _checklist_write_attempts(
     actor: Actor,
     expected_version: int | None,
     mutate: Callable[[Checklist, list[ChecklistItem]], list[_Change]],
+    once: uuid.UUID | None = None,
 ) -> Checklist | None:
     """Apply `mutate` in one transaction and return the checklist as written; None when an issue without a checklist
     stays without one (a no-op write). `mutate` may run more than once (a retried attempt): it must start over from
@@ -159,11 +170,11 @@ def _checklist_write_attempts(
             # Concurrent writers of one checklist: step aside for a moment, randomly, so they stop colliding.
             time.sleep(random.uniform(0.005, 0.02 * 2**attempt))
         # This attempt's first history row gets this id: finding the row later proves that the attempt committed.
-        token = uuid.uuid4()
+        token = once or uuid.uuid4()
         written: Checklist | None = None
         try:
             with atomic():
-                written = _checklist_attempt(tenant, issue, actor, expected_version, mutate, token)
+                written = _checklist_attempt(tenant, issue, actor, expected_version, mutate, token, once is not None)
         except _NoChange:
             return checklist_for(tenant, issue.id)
         except CommitUnknown as exc:
@@ -196,8 +207,12 @@ def _checklist_attempt(
     expected_version: int | None,
     mutate: Callable[[Checklist, list[ChecklistItem]], list[_Change]],
     token: uuid.UUID,
+    once: bool = False,
 ) -> Checklist:
     """One attempt of _checklist_write, inside its transaction."""
+    if once and ChecklistChange.objects.filter(id=token).exists():
+        # Applied already (by an earlier delivery of the same request): nothing more, and no version bump.
+        raise _NoChange()
     # The version bump comes first: every writer locks the checklist document before any item, so
     # concurrent writers queue up (or conflict) at one point and can never hold each other's locks.
     # On MongoDB the read and the bump are one command (a 412 below rolls the bump back with the transaction).

@@ -98,9 +98,18 @@ def clean_post_function_config(data) -> dict:
     return config
 
 
-def checklist_post_function(*, tenant: Tenant, issue: IssueRef, config: dict) -> Checklist | None:
+def post_function_once(tenant: Tenant, execution_key: str) -> uuid.UUID:
+    """The id that makes one execution of a post function write at most once (_checklist_write's `once`), however
+    often it is delivered: Jira retries a delivery it deems failed, Celery delivers again a task whose worker died."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"herochecklist:post-function:{tenant.id}:{execution_key}")
+
+
+def checklist_post_function(
+    *, tenant: Tenant, issue: IssueRef, config: dict, once: uuid.UUID | None = None
+) -> Checklist | None:
     """What a post function configured on a transition does: reset every item to to do, or apply a template (the
-    configured one, else the one the auto-apply rules choose for the issue) in `append` or `replace` mode."""
+    configured one, else the one the auto-apply rules choose for the issue) in `append` or `replace` mode. `once`:
+    post_function_once of the execution."""
     config = clean_post_function_config(config)
     if config["action"] == RESET:
 
@@ -110,7 +119,9 @@ def checklist_post_function(*, tenant: Tenant, issue: IssueRef, config: dict) ->
             ]
             return _sync_entries(checklist, items, entries, WORKFLOW_ACTOR)
 
-        return _checklist_write(tenant=tenant, issue=issue, actor=WORKFLOW_ACTOR, expected_version=None, mutate=mutate)
+        return _checklist_write(
+            tenant=tenant, issue=issue, actor=WORKFLOW_ACTOR, expected_version=None, mutate=mutate, once=once
+        )
     if config.get("templateId"):
         template = one(Template.objects.filter(tenant=tenant, id=config["templateId"]))
         if template is None:
@@ -120,5 +131,5 @@ def checklist_post_function(*, tenant: Tenant, issue: IssueRef, config: dict) ->
         if template is None:
             return checklist_for(tenant, issue.id)
     return checklist_apply_template(
-        tenant=tenant, issue=issue, actor=WORKFLOW_ACTOR, template=template, mode=config["mode"]
+        tenant=tenant, issue=issue, actor=WORKFLOW_ACTOR, template=template, mode=config["mode"], once=once
     )

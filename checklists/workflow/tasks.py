@@ -4,7 +4,6 @@ twice: each re-reads, and its write is a no-op the second time (or is skipped by
 import logging
 
 from celery import shared_task
-from django.core.cache import cache
 
 from core.exceptions import NotFound, ValidationFailed
 from tenants.jira import JiraError
@@ -15,11 +14,6 @@ from ..sync import checklist_progress_push
 from . import services
 
 logger = logging.getLogger(__name__)
-
-# Post function executions already run (Jira retries a delivery it deems failed), per site: an execution key is a
-# hash of the body or Forge's executionId, and one site's transition must never pass for another's (two new sites
-# both have issue 10001 and transition 21).
-DONE = "wf-postfunction-done:{}:{}"
 
 
 def _issue(data: dict) -> IssueRef:
@@ -67,20 +61,15 @@ def clone_linked_task(tenant_id: str, clone_issue_id: str, source_issue_id: str)
 @shared_task(acks_late=True, ignore_result=True)
 def post_function_task(tenant_id: str, issue: dict, config: dict, execution_key: str) -> None:
     tenant = _tenant(tenant_id)
-    key = DONE.format(tenant_id, execution_key)
-    try:
-        first = cache.add(key, 1, 7 * 24 * 3600)
-    except Exception:
-        first = True  # cache down: run it (a reset or a replace is the same run twice; an append is not)
-        logger.warning("workflow post function: cache unavailable, run without its execution key", exc_info=True)
-    if tenant is None or not first:
+    if tenant is None:
         return
+    # Run at most once per execution: the write itself records that it was done (its history row's id), in its own
+    # transaction. A mark in the cache set before the write (as here before) made a worker killed mid-write lose the
+    # execution (its redelivery saw the mark and skipped it), and with the cache down an append ran twice.
+    once = services.post_function_once(tenant, execution_key)
     try:
-        checklist = services.checklist_post_function(tenant=tenant, issue=_issue(issue), config=config)
+        checklist = services.checklist_post_function(tenant=tenant, issue=_issue(issue), config=config, once=once)
     except (NotFound, ValidationFailed):
         logger.warning("workflow post function: its configuration names nothing usable")
         return
-    except Exception:
-        cache.delete(key)  # not run: Celery's redelivery or Jira's retry runs it again
-        raise
     _push_now(checklist)

@@ -27,7 +27,6 @@ from contacts.tasks import (
 )
 from core.db import CommitUnknown
 from devhost.marketplace import license_record
-from devhost.redis import RedisServer
 from devhost.smtp import SMTPStandIn
 from tests.conftest import through_mongo_proxy, wait_for
 
@@ -80,13 +79,6 @@ def _upserted(hubspot) -> list[str]:
 
 
 # --- 1. the broker down while a sweep queues --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def own_redis():
-    server = RedisServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

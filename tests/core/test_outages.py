@@ -12,9 +12,8 @@ from checklists import serializers
 from checklists.models import Checklist
 from checklists.tasks import checklist_progress_sweep_task
 from core.metrics import REGISTRY
-from devhost.redis import RedisServer
 from herochecklist.celery import app
-from tests.conftest import Api, contract_part, wait_for
+from tests.conftest import Api, contract_part, use_cache, wait_for
 
 PROGRESS = "herochecklist-progress"
 sqlite_only = pytest.mark.skipif(
@@ -29,30 +28,11 @@ def metric(name: str) -> float:
     return sum(s.value for family in REGISTRY.collect() for s in family.samples if s.name == name)
 
 
-@pytest.fixture
-def own_redis():
-    """A redis-server of this test's own on a free port, to take down and bring back."""
-    server = RedisServer().start()
-    yield server
-    server.stop()
-
-
-def _use_cache(settings, url: str) -> None:
-    settings.CACHE_URL = url
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": url,
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        }
-    }
-
-
 # --- the cache Redis -------------------------------------------------------------------------------------------------
 
 
 def test_the_api_keeps_answering_with_the_cache_redis_down_and_readyz_names_it(client, tenant, settings, own_redis):
-    _use_cache(settings, own_redis.url())
+    use_cache(settings, own_redis.url())
     api = Api(client, tenant)
     assert api.add("before").status_code == 201
     ready = client.get("/readyz")
@@ -75,7 +55,7 @@ def test_the_api_keeps_answering_with_the_cache_redis_down_and_readyz_names_it(c
 
 def test_the_timing_beacon_answers_204_with_the_cache_redis_down(client, tenant, settings, own_redis):
     # Its rate limit counts in the cache, which fails open (returns None): the beacon must not turn that into a 500.
-    _use_cache(settings, own_redis.url())
+    use_cache(settings, own_redis.url())
     own_redis.stop()
     response = client.post(
         "/telemetry/client-timings",
