@@ -30,6 +30,8 @@ MAX_HISTORY = 500
 # (core/rows.py): compiling the querysets was a fifth of a PATCH.
 _CHECKLIST_OF_ISSUE = RawSelect(Checklist, ("tenant_id", "issue_id"))
 _ITEMS_OF_CHECKLIST = RawSelect(ChecklistItem, ("checklist_id",))
+_ITEM_OF_CHECKLIST = RawSelect(ChecklistItem, ("checklist_id", "id"))
+_ITEM_COUNTED = RawSelect(ChecklistItem, ("checklist_id",), columns=("id", "status", "is_header", "mandatory"))
 
 
 def checklist_items(checklist: Checklist | None) -> list[ChecklistItem]:
@@ -39,6 +41,18 @@ def checklist_items(checklist: Checklist | None) -> list[ChecklistItem]:
     items: list[ChecklistItem] = _ITEMS_OF_CHECKLIST(checklist.pk)
     items.sort(key=attrgetter("position", "created_at"))
     return items
+
+
+def checklist_item(checklist: Checklist, item_id: UUID) -> list[ChecklistItem]:
+    """The item `item_id` of this checklist, alone in a list; [] when it is none of its items."""
+    return _ITEM_OF_CHECKLIST(checklist.pk, item_id)
+
+
+def checklist_counted_rows(checklist: Checklist, *, excluding: UUID) -> list[tuple[str, bool, bool]]:
+    """(status, is_header, mandatory) of each of the checklist's items but one: what its progress counts need."""
+    return [
+        (status, header, mandatory) for pk, status, header, mandatory in _ITEM_COUNTED(checklist.pk) if pk != excluding
+    ]
 
 
 # Built once: setting up a values_list() was a fifth of the item query's cost. Never evaluated itself (filter()

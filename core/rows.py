@@ -127,14 +127,16 @@ def _build_many(model: type[Model], attnames: tuple[str, ...]) -> RowsConverter:
 
 
 class RawSelect:
-    """Instances of `model` whose `where` columns (attnames) equal the values given, every concrete field loaded:
-    the SELECT written once from the model's metadata, the values through row_converter, the instances built with
-    Model.from_db as a queryset builds them. Half the CPU of the same filter() on a write's hot path (compiling the
-    queryset was most of it). Unordered. On MongoDB, which takes no SQL, the same filter through the ORM."""
+    """Instances of `model` whose `where` columns (attnames) equal the values given, every concrete field loaded, or
+    with `columns`, tuples of those columns' values alone: the SELECT written once from the model's metadata, the
+    values through the ORM's converters, the instances built as Model.from_db builds them. Half the CPU of the same
+    filter() on a write's hot path (compiling the queryset was most of it). Unordered. On MongoDB, which takes no
+    SQL, the same filter through the ORM."""
 
-    def __init__(self, model: type[Model], where: tuple[str, ...]) -> None:
+    def __init__(self, model: type[Model], where: tuple[str, ...], columns: tuple[str, ...] | None = None) -> None:
         self.model = model
-        self.attnames = tuple(f.attname for f in model._meta.concrete_fields)
+        self.columns = columns
+        self.attnames = columns or tuple(f.attname for f in model._meta.concrete_fields)
         self.where = where
         self.where_fields = [field_by_attname(model, name) for name in where]
         self._sql: str | None = None
@@ -142,7 +144,7 @@ class RawSelect:
     def sql(self) -> str:
         if self._sql is None:
             quote = connection.ops.quote_name
-            selected = ", ".join(quote(f.column) for f in self.model._meta.concrete_fields)
+            selected = ", ".join(quote(field_by_attname(self.model, name).column) for name in self.attnames)
             where = " AND ".join(f"{quote(f.column)} = %s" for f in self.where_fields)
             # Only names from the model's metadata go into the text; the values are parameters.
             self._sql = f"SELECT {selected} FROM {quote(self.model._meta.db_table)} WHERE {where}"  # noqa: S608
@@ -151,12 +153,16 @@ class RawSelect:
     def __call__(self, *values: Any) -> list[Any]:
         db = _db()
         if db.vendor == "mongodb":
-            return list(self.model._default_manager.filter(**dict(zip(self.where, values, strict=True))))
+            found = self.model._default_manager.filter(**dict(zip(self.where, values, strict=True)))
+            return list(found.values_list(*self.columns)) if self.columns else list(found)
         params = [f.get_db_prep_value(v, db) for f, v in zip(self.where_fields, values, strict=True)]
         with db.cursor() as cursor:
             cursor.execute(self.sql(), params)
             rows = cursor.fetchall()
-        return instances(self.model, self.attnames, rows_converter(self.model, self.attnames)(rows))
+        converted = rows_converter(self.model, self.attnames)(rows)
+        if self.columns:
+            return [tuple(values) for values in converted]
+        return instances(self.model, self.attnames, converted)
 
 
 class RawUpdate:

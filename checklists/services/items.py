@@ -106,7 +106,13 @@ def item_update(
         return changes
 
     checklist = _checklist_write(
-        tenant=tenant, issue=issue, actor=actor, expected_version=expected_version, mutate=mutate
+        tenant=tenant,
+        issue=issue,
+        actor=actor,
+        expected_version=expected_version,
+        mutate=mutate,
+        # Without a move, only this item changes: the write reads it alone (and the others' counted fields).
+        only_item=item_id if position is None else None,
     )
     # The item was found, so its checklist exists: a write that changed nothing returns it as it stands.
     assert checklist is not None
