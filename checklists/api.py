@@ -29,7 +29,7 @@ from core.jsonbody import BadJson, loads
 from core.middleware import api_exception_response, error_code
 from tenants import permissions
 from tenants.auth import AuthContext, AuthError, IssueRef, authenticate_api_request
-from tenants.permissions import PermissionDenied
+from tenants.permissions import PermissionDenied, PermissionUnknown
 
 from . import live, selectors, serializers, services
 from .api_admin import router as admin_router
@@ -193,7 +193,12 @@ def _conflict(request: HttpRequest, exc: Conflict) -> HttpResponse:
 
 @api.exception_handler(PermissionDenied)
 def _forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
-    return _error(request, 403, {"error": "forbidden", "detail": str(exc)})
+    if not isinstance(exc, PermissionUnknown):
+        return _error(request, 403, {"error": "forbidden", "detail": str(exc)})
+    # Jira was not answering: still refused, but a client can tell an outage from a missing right and retry.
+    response = _error(request, 403, {"error": "forbidden", "detail": str(exc), "jiraAnswered": False})
+    response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(NotFound)

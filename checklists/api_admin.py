@@ -10,7 +10,6 @@ from pydantic import ConfigDict, StrictBool
 
 from core.exceptions import NotFound
 from tenants import permissions
-from tenants.permissions import PermissionDenied
 
 from . import selectors, services
 from .models import SiteStatus
@@ -58,8 +57,9 @@ def _status_fields(payload: Schema) -> dict:
 
 
 def _require_site_admin(request) -> None:
-    if not permissions.template_grants(request.auth, "").administer_jira:
-        raise PermissionDenied("Only Jira administrators can change the site's statuses.")
+    permissions.require_jira_admin(
+        request.auth, "change the site's statuses", "Only Jira administrators can change the site's statuses."
+    )
 
 
 def _status(request, key: str) -> SiteStatus:

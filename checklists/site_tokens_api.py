@@ -75,8 +75,9 @@ def _site_admin(request) -> None:
     auth = request.auth
     if auth.source == "site_token":
         raise PermissionDenied("A site API token cannot manage tokens.")
-    if not permissions.template_grants(auth, "").administer_jira:
-        raise PermissionDenied("Only Jira administrators can manage this site's API tokens.")
+    permissions.require_jira_admin(
+        auth, "manage this site's API tokens", "Only Jira administrators can manage this site's API tokens."
+    )
 
 
 @router.get("/site-tokens", response=responses({200: list[dict]}, found=False))

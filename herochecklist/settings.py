@@ -170,8 +170,11 @@ else:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
         }
         if TESTING:
-            # A file, not memory: Celery workers and threads in the tests open the same test database.
-            DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+            # A file, not memory: Celery workers and threads in the tests open the same test database. Named after
+            # the database, so two runs against different files (two checkouts' worth of work on one machine) never
+            # share, and delete, each other's test database.
+            stem = Path(str(DATABASES["default"]["NAME"])).stem or "db"
+            DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{stem}.sqlite3")}
     # A connection kept across requests (Django's default opens one per request): opening one cost more than the
     # two queries of a checklist read. The MongoDB backend keeps its client pool whatever this says.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)

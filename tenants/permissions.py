@@ -45,6 +45,19 @@ class PermissionDenied(Exception):
     """The caller is who they say, but Jira does not let them do this: 403 with this message."""
 
 
+class PermissionUnknown(PermissionDenied):
+    """Jira could not be asked (down, slow, an error): still a 403 (fail closed, nothing written), but the answer
+    says so and when to ask again, so a client tells its user to retry rather than that a right is missing."""
+
+    def __init__(self, what: str):
+        super().__init__(f"Jira did not answer whether you may {what}. Nothing was changed; try again shortly.")
+        self.retry_after = max(1, _cache_seconds(False))
+
+
+def _refuse(grants: "Grants", what: str, missing: str) -> None:
+    raise PermissionUnknown(what) if not grants.answered else PermissionDenied(missing)
+
+
 @dataclass(frozen=True)
 class Grants:
     browse_issue: bool = False
@@ -75,13 +88,17 @@ def template_grants(auth, project_id: str) -> Grants:
 def require_browse(auth, issue_id: str) -> None:
     """For a credential Jira did not bind to this issue (an integrator's, or a context token without issue context):
     reading needs Browse projects on it. A credential bound to the issue was issued to someone viewing it."""
-    if not issue_grants(auth, issue_id).browse_issue:
-        raise PermissionDenied("You cannot see this issue in Jira (Browse projects).")
+    grants = issue_grants(auth, issue_id)
+    if not grants.browse_issue:
+        _refuse(grants, "see this issue", "You cannot see this issue in Jira (Browse projects).")
 
 
 def require_edit(auth, issue_id: str) -> None:
-    if not issue_grants(auth, issue_id).edit_issue:
-        raise PermissionDenied("You can view this checklist but not edit it (Jira's Edit issues permission).")
+    grants = issue_grants(auth, issue_id)
+    if not grants.edit_issue:
+        _refuse(
+            grants, "edit this issue", "You can view this checklist but not edit it (Jira's Edit issues permission)."
+        )
 
 
 def may_read_templates(auth, project_id: str) -> bool:
@@ -96,12 +113,22 @@ def may_read_templates(auth, project_id: str) -> bool:
     return grants.browse_project or grants.manage_project_templates
 
 
+def require_jira_admin(auth, what: str, missing: str) -> None:
+    """Jira's Administer Jira, for a site-wide change: `what` the user may not do when Jira cannot be asked,
+    `missing` the refusal when it says no."""
+    grants = template_grants(auth, "")
+    if not grants.administer_jira:
+        _refuse(grants, what, missing)
+
+
 def require_template_admin(auth, project_id: str) -> None:
     grants = template_grants(auth, project_id)
     if project_id and not grants.manage_project_templates:
-        raise PermissionDenied("Only this project's administrators can change its templates.")
+        _refuse(
+            grants, "change this project's templates", "Only this project's administrators can change its templates."
+        )
     if not project_id and not grants.administer_jira:
-        raise PermissionDenied("Only Jira administrators can change site-wide templates.")
+        _refuse(grants, "change site-wide templates", "Only Jira administrators can change site-wide templates.")
 
 
 # --- cache -----------------------------------------------------------------------------------------------------

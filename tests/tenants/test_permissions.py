@@ -434,7 +434,10 @@ def test_jira_answering_an_error_means_read_only_and_recovery_follows(client, te
     settings.PERMISSION_FAILURE_CACHE_SECONDS = 10
     bob = Api(client, tenant, account_id=EDITOR)
     standin.permissions_fault = "down"
-    assert bob.add("during the outage").status_code == 403
+    refused = bob.add("during the outage")
+    # Refused (fail closed), and the answer says why: Jira did not answer, try again (not a missing right).
+    assert refused.status_code == 403 and refused.json()["jiraAnswered"] is False
+    assert refused["Retry-After"] == "10" and "try again" in refused.json()["detail"]
     assert bob.get().json()["permissions"] == {"edit": False, "manageTemplates": False}
     # The failure is remembered briefly: an outage does not cost one more outbound call per request.
     assert len(standin.permission_checks) == 1
@@ -460,7 +463,8 @@ def test_an_unreachable_jira_means_read_only(client, tenant, closed_port):
     tenant.base_url = f"http://127.0.0.1:{closed_port}"  # a real refused connection, nothing listens there
     tenant.save()
     bob = Api(client, tenant, account_id=EDITOR)
-    assert bob.add("nobody to ask").status_code == 403
+    refused = bob.add("nobody to ask")
+    assert refused.status_code == 403 and refused.json()["jiraAnswered"] is False
     assert bob.get().json()["permissions"]["edit"] is False
     assert not ChecklistItem.objects.exists()
 
@@ -493,7 +497,8 @@ def test_the_answer_is_cached_then_a_revoked_right_stops_working_when_the_cache_
     standin.grant(EDITOR, "browse")  # a Jira admin takes Bob's right away
     assert bob.add("three (cached right)").status_code == 201
     settings.PERMISSION_CACHE_SECONDS = 0  # the entry's age now exceeds the setting
-    assert bob.add("four").status_code == 403
+    refused = bob.add("four")
+    assert refused.status_code == 403 and "jiraAnswered" not in refused.json() and "Retry-After" not in refused
     assert len(standin.permission_checks) == 2
     # Another user's answer is their own: Carol is asked about, not given Bob's cached answer.
     assert Api(client, tenant, account_id=VIEWER).add("five").status_code == 403
