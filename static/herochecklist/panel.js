@@ -75,9 +75,15 @@ async function load() {
   if (!performance.getEntriesByName("herochecklist-rendered").length) performance.mark("herochecklist-rendered");
 }
 
+// The server's 403 when Jira could not be asked (tenants/permissions.py): refused, but worth retrying.
+const jiraDidNotAnswer = (err) => Boolean(err.body && err.body.jiraAnswered === false);
+
 function describe(err) {
   if (err instanceof ApiError) {
     if (err.status === 401) return "Your session expired. Reload the issue to continue.";
+    if (err.status === 403 && jiraDidNotAnswer(err)) {
+      return "Jira did not answer whether you may edit this issue. Nothing was changed; try again in a moment.";
+    }
     if (err.status === 403) return "You cannot change this checklist.";
     if (err.status === 413) return "That is too long to save.";
     if (err.status === 429) return "Too many changes at once. Wait a moment and try again.";
@@ -125,6 +131,11 @@ async function write(method, path, body, { onItem, announceText, onError, item,
     } else if (err instanceof ApiError && err.status === 412) {
       state.conflict = true;
       announce("Someone else changed this checklist.");
+    } else if (err instanceof ApiError && err.status === 403 && jiraDidNotAnswer(err)) {
+      // Jira was not answering the permission check: an outage, not a lost right. Editing stays; offer the retry.
+      state.error = describe(err);
+      state.retry = () => write(method, path, body, { onItem, announceText, onError, item, ifMatch });
+      announce(state.error);
     } else if (err instanceof ApiError && err.status === 403) {
       // Jira no longer lets this user edit the issue: show what they may still do, which is reading.
       state.canEdit = false;

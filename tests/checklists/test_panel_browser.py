@@ -8,7 +8,7 @@ import pytest
 
 from devhost.jira import DEMO_USERS
 from tenants.models import Tenant
-from tests.checklists.conftest import add, panel, tick
+from tests.checklists.conftest import add, panel, tick, ticked
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -225,3 +225,23 @@ def test_the_panel_shrinks_back_when_its_checklist_gets_shorter(page, client):
         "h => Math.round(document.getElementById('herochecklist-panel').getBoundingClientRect().height) === h",
         arg=content,
     )
+
+
+def test_jira_not_answering_the_permission_check_keeps_the_panel_editable_and_the_write_retryable(page, jira, settings):
+    """An outage is not a lost right: the 403 that says Jira did not answer leaves the panel editable, tells the
+    user to try again, and its Retry button sends the same write once Jira answers."""
+    frame = panel(page)
+    frame.get_by_text("No checklist yet").wait_for()
+    add(frame, "Check the release notes")
+    settings.PERMISSION_CACHE_SECONDS = 0  # the next write asks Jira again
+    settings.PERMISSION_FAILURE_CACHE_SECONDS = 0
+    jira.permissions_fault = "down"
+    frame.get_by_label("Check the release notes done").click()
+    frame.get_by_role("alert").filter(has_text="Jira did not answer whether you may edit this issue").wait_for()
+    assert frame.get_by_label("New checklist item").count() == 1  # still editable, not turned read-only
+    assert frame.get_by_text("You can view this checklist but not edit it").count() == 0
+    jira.permissions_fault = None
+    frame.get_by_role("button", name="Retry").click()
+    ticked(frame, "Check the release notes").wait_for()
+    frame.get_by_text("1 of 1 done").wait_for()
+    assert frame.get_by_role("alert").filter(has_text="Jira did not answer").count() == 0
