@@ -501,11 +501,14 @@ def checklist_reorder(request: ApiRequest, issue_id: IssueId, payload: OrderIn) 
 
 @router.get("/issues/{issue_id}/checklist/text", response=responses({200: None}), openapi_extra=TEXT_RESPONSE)
 def checklist_text_get(request: ApiRequest, issue_id: IssueId) -> HttpResponse:
+    # ?progress=reset: every item to do and without its due date, as a template saved from this checklist wants.
+    progress = request.GET.get("progress", "keep")
+    if progress not in ("keep", "reset"):
+        raise ValidationFailed({"progress": "must be keep or reset"}, status=400)
     issue = _issue(request, issue_id)
     checklist = services.checklist_open(tenant=request.auth.tenant, issue=issue)
-    response = HttpResponse(
-        serializers.checklist_text(selectors.checklist_items(checklist)), content_type="text/plain; charset=utf-8"
-    )
+    text = serializers.checklist_text(selectors.checklist_items(checklist), keep_progress=progress == "keep")
+    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
     return _with_version(response, checklist.version if checklist else 0)
 
 

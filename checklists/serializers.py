@@ -10,7 +10,7 @@ from core.fastjson import Encoded
 from tenants.types import IssueRef
 
 from . import textformat
-from .models import Checklist, ChecklistChange, ChecklistItem, Template
+from .models import Checklist, ChecklistChange, ChecklistItem, ItemStatus, Template
 from .progress import progress_json
 from .rendering import render_markdown
 
@@ -112,16 +112,18 @@ def checklist_json(
     }
 
 
-def checklist_text(items: Iterable[ChecklistItem]) -> str:
+def checklist_text(items: Iterable[ChecklistItem], *, keep_progress: bool = True) -> str:
+    """The items in the text format. Without keep_progress (a template in the making), every item is to do and
+    has no due date: what is done here is not done on the issues the template is applied to."""
     return textformat.serialize(
         [
             textformat.Entry(
                 text=i.text,
-                status=i.status,
+                status=i.status if keep_progress or i.is_header else ItemStatus.TODO,
                 is_header=i.is_header,
                 mandatory=i.mandatory,
                 assignee_account_id=i.assignee_account_id,
-                due_date=i.due_date,
+                due_date=i.due_date if keep_progress else None,
                 customer_visible=i.customer_visible,
             )
             for i in items

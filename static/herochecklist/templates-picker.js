@@ -63,10 +63,11 @@ export function createTemplatePicker({ api, h, root, getState, write, rerender, 
     focus(".hc-template-toggle");
   }
 
-  async function saveAs(name) {
+  async function saveAs(name, keepProgress) {
     const state = getState();
     try {
-      const text = await api.request("GET", state.base + "/text", null, { text: true });
+      const progress = keepProgress ? "keep" : "reset";
+      const text = await api.request("GET", `${state.base}/text?progress=${progress}`, null, { text: true });
       const body = { name, text };
       if (state.projectId) body.projectId = state.projectId;
       const created = await api.request("POST", "/templates", body);
@@ -130,11 +131,15 @@ export function createTemplatePicker({ api, h, root, getState, write, rerender, 
         onclick: () => { ui.saving = true; update(".hc-save-template input"); } }, "Save this checklist as a template");
     }
     const input = h("input", { type: "text", maxlength: "200", required: true, "aria-label": "Template name" });
+    // A template starts work afresh: by default every item is saved as to do, without its due date (a date
+    // already set would be past, or wrong, on the issues it is applied to). Ticked, the statuses and dates stay.
+    const keep = h("input", { type: "checkbox", class: "hc-keep-progress" });
     return h("form", { class: "hc-save-template", onsubmit: (e) => {
       e.preventDefault();
       const name = input.value.trim();
-      if (name) saveAs(name);
+      if (name) saveAs(name, keep.checked);
     } }, input,
+    h("label", { class: "hc-keep" }, keep, " Keep statuses and due dates"),
     h("button", { type: "submit", class: "hc-primary" }, "Save template"),
     h("button", { type: "button", onclick: () => { ui.saving = false; update(".hc-save-as"); } }, "Cancel"));
   }

@@ -124,14 +124,21 @@ def test_the_picker_opens_on_the_first_click_hints_asks_before_applying_twice_an
     frame.get_by_role("button", name="Edit as text").click()
     assert frame.get_by_label("Checklist as text").input_value() == "- [shipped] tag\n- [ ] deploy\n"
     frame.get_by_role("button", name="Cancel").click()
-    # Save this checklist as a template (Alice administers Jira): it lands in this project.
-    toggle.click()
-    frame.get_by_role("button", name="Save this checklist as a template").click()
-    frame.get_by_label("Template name").fill("From DEMO-1")
-    frame.get_by_role("button", name="Save template").click()
-    frame.get_by_role("button", name="From DEMO-1").wait_for()
-    saved = Template.objects.get(name="From DEMO-1")
-    assert (saved.project_id, saved.text) == ("10000", "- [shipped] tag\n- [ ] deploy\n")
+    # Save this checklist as a template (Alice administers Jira): it lands in this project, every item to do, unless
+    # the statuses are kept on purpose.
+    for name, keep, text in (
+        ("From DEMO-1", False, "- [ ] tag\n- [ ] deploy\n"),
+        ("DEMO-1 as it stands", True, "- [shipped] tag\n- [ ] deploy\n"),
+    ):
+        if not frame.get_by_role("button", name="Save this checklist as a template").is_visible():
+            toggle.click()
+        frame.get_by_role("button", name="Save this checklist as a template").click()
+        frame.get_by_label("Template name").fill(name)
+        frame.get_by_label("Keep statuses and due dates").set_checked(keep)
+        frame.get_by_role("button", name="Save template").click()
+        frame.get_by_role("button", name=name).wait_for()
+        saved = Template.objects.get(name=name)
+        assert (saved.project_id, saved.text) == ("10000", text)
 
 
 def test_a_jira_admin_manages_the_sites_statuses_and_removing_one_in_use_asks_where_its_items_go(tab, jira, client):

@@ -155,3 +155,22 @@ def test_exactly_the_limit_of_lines_with_blank_lines_between_is_accepted():
     from checklists.models import MAX_ITEMS
 
     assert len(textformat.parse("\n\n".join(f"- [ ] step {n}" for n in range(MAX_ITEMS)))) == MAX_ITEMS
+
+
+@pytest.mark.django_db
+def test_the_text_of_a_template_in_the_making_starts_every_item_afresh(api):
+    """?progress=reset (the panel's "Save as template"): every item to do and without a due date; headers, optional
+    marks, assignees and customer visibility stay. Without it, or with keep, the text is the checklist as it stands."""
+    text = (
+        "## Release\n- [x] tag {@557058:bob due:2026-12-24}\n- [-]? changelog {customer}\n"
+        "- [!] deploy {due:2026-11-01}\n- [~] announce\n"
+    )
+    assert api.put_text(text).status_code == 200
+    fresh = api.get("/text?progress=reset")
+    assert fresh.status_code == 200
+    assert fresh.content.decode() == (
+        "## Release\n- [ ] tag {@557058:bob}\n- [ ]? changelog {customer}\n- [ ] deploy\n- [ ] announce\n"
+    )
+    assert api.get("/text").content.decode() == api.get("/text?progress=keep").content.decode() == text
+    refused = api.get("/text?progress=none")
+    assert refused.status_code == 400 and refused.json()["fields"] == {"progress": "must be keep or reset"}
