@@ -2,7 +2,7 @@
 // (never colour alone), judged by the user's own calendar day (a UTC day would call a date overdue hours early or
 // late). Picking a date uses the browser's native date input.
 
-import { h } from "./dom.js";
+import { h, plain } from "./dom.js";
 
 let render = () => {};
 let editing = null; // { itemId, draft }: the due date being edited, kept across re-renders
@@ -53,7 +53,7 @@ export function dueControl(item, complete, save) {
     "data-due-for": item.id, "data-focus": `${item.id}:due`, onclick: () => openEditor(item),
     // The item's text in the name only, never in a text node: a search of the panel for it finds the item alone.
     "aria-label": `${label.map((part) => (typeof part === "string" ? part : part.textContent)).join("")} for ${
-      item.text}` + (item.dueDate ? ". Change" : ""),
+      plain(item)}` + (item.dueDate ? ". Change" : ""),
   }, label);
   return button;
 }
@@ -79,7 +79,7 @@ function renderEditor(item, save) {
     else await save(value || null);
     focusDue(item.id);
   };
-  const input = h("input", { type: "date", class: "hc-date", "aria-label": `Due date of ${item.text}`,
+  const input = h("input", { type: "date", class: "hc-date", "aria-label": `Due date of ${plain(item)}`,
     "data-date-for": item.id, "data-focus": `${item.id}:due-date` });
   input.value = editing.draft;
   input.addEventListener("input", () => (editing.draft = input.value));
@@ -94,7 +94,7 @@ function renderEditor(item, save) {
     }
   });
   const keepInput = (e) => e.preventDefault(); // a click on Save/Clear leaves the focus in the date input
-  const editor = h("span", { class: "hc-due-editor", role: "group", "aria-label": `Due date of ${item.text}` },
+  const editor = h("span", { class: "hc-due-editor", role: "group", "aria-label": `Due date of ${plain(item)}` },
     input,
     h("button", { type: "button", class: "hc-primary", onmousedown: keepInput,
       onclick: () => input.validity.valid && finish(input.value) }, "Save"),

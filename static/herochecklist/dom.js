@@ -17,3 +17,14 @@ export function h(tag, attrs = {}, ...children) {
   }
   return el;
 }
+
+// An item as words, for labels and announcements: its rendered text without the Markdown marks (** or `).
+const plainCache = new WeakMap(); // item object -> words (an update brings a new object)
+export function plain(item) {
+  if (!plainCache.has(item)) {
+    const parsed = document.createElement("template");
+    parsed.innerHTML = item.textHtml ?? item.text; // a template's content is inert: nothing in it loads or runs
+    plainCache.set(item, parsed.content.textContent.trim());
+  }
+  return plainCache.get(item);
+}

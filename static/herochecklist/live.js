@@ -4,6 +4,7 @@
 // - While the panel is visible it polls the checklist once a second with If-None-Match (304 while nothing changed;
 //   chosen over server-sent events by measurement, see bench/RESULTS.md); panel.js renders a change as any other,
 //   which keeps the user's focus, caret and open editor.
+import { plain } from "./dom.js";
 
 export const POLL_MS = 1000;
 const MAX_BACKOFF_MS = 15000;
@@ -85,7 +86,7 @@ export function renderItemConflict(h, state, statusLabel, actions) {
   const { item, fields, theirs } = conflict;
   if (fields === null) {
     return h("div", { class: "hc-banner hc-warning hc-conflict", role: "alert" },
-      h("p", {}, `Someone else changed “${item.text}” before you deleted it.`),
+      h("p", {}, `Someone else changed “${plain(item)}” before you deleted it.`),
       h("p", { class: "hc-version" }, h("strong", {}, "Theirs: "), describeItem(h, theirs, statusLabel)),
       h("div", { class: "hc-row" },
         h("button", { type: "button", onclick: () => actions.remove(conflict) }, "Delete it anyway"),
@@ -93,15 +94,15 @@ export function renderItemConflict(h, state, statusLabel, actions) {
   }
   const yours = { ...item, ...fields };
   const text = "text" in fields
-    ? h("input", { type: "text", class: "hc-yours-text", dir: "auto", value: yours.text, maxlength: "2000",
+    ? h("input", { type: "text", class: "hc-yours-text", dir: "auto", value: yours.text,
                    "aria-label": "Your text" })
     : null;
   if (text) text.value = yours.text;
   const mine = () => (text ? { ...fields, text: text.value.trim() || yours.text } : fields);
   const changed = Object.keys(fields).filter((k) => k !== "text").map((k) => `${k}: ${String(fields[k])}`);
   return h("div", { class: "hc-banner hc-warning hc-conflict", role: "alert" },
-    h("p", {}, theirs ? `Someone else changed “${item.text}” while you were editing it.`
-      : `Someone else deleted “${item.text}” while you were editing it.`),
+    h("p", {}, theirs ? `Someone else changed “${plain(item)}” while you were editing it.`
+      : `Someone else deleted “${plain(item)}” while you were editing it.`),
     h("p", { class: "hc-version" }, h("strong", {}, "Theirs: "), describeItem(h, theirs, statusLabel)),
     h("p", { class: "hc-version" }, h("strong", {}, "Yours: "), text || yours.text,
       changed.length ? ` (${changed.join(", ")})` : null),

@@ -3,7 +3,7 @@
 // Every write sends If-Match with the version it saw, so nobody overwrites an unseen change.
 
 import { ApiError } from "./transport.js";
-import { h } from "./dom.js";
+import { h, plain } from "./dom.js";
 import { assigneeChip, assigneeControl, mineFilter, resolvePeople, setupPeople, visibleItems } from "./people.js";
 import { dueChip, dueControl, setupDates } from "./dates.js";
 import { allStatuses, defineStatuses, isDone, statusOf } from "./statuses.js";
@@ -149,17 +149,6 @@ async function write(method, path, body, { onItem, announceText, onError, item,
     render();
     return false;
   }
-}
-
-// An item as words, for labels and announcements: its rendered text without the Markdown marks (** or `).
-const plainCache = new WeakMap(); // item object -> words (an update brings a new object)
-function plain(item) {
-  if (!plainCache.has(item)) {
-    const parsed = document.createElement("template");
-    parsed.innerHTML = item.textHtml ?? item.text; // a template's content is inert: nothing in it loads or runs
-    plainCache.set(item, parsed.content.textContent.trim());
-  }
-  return plainCache.get(item);
 }
 
 const itemPath = (item) => `/items/${encodeURIComponent(item.id)}`;
@@ -424,7 +413,9 @@ function renderActions(item, cell) {
 // Edits the text in place; Enter or leaving the field saves, Escape cancels. Focus then returns to the row's Edit
 // button (the render that follows finds it by its data-focus key).
 function startEdit(item, cell) {
-  const input = h("input", { type: "text", class: "hc-edit", dir: "auto", value: item.text, maxlength: "2000",
+  // No maxlength here or in the add box: a browser cuts a longer paste silently; the server names the limit instead
+  // (422 "text must be at most 2000 characters") and the text stays in the box to be shortened.
+  const input = h("input", { type: "text", class: "hc-edit", dir: "auto", value: item.text,
     "data-focus": `${item.id}:edit`, "aria-label": item.isHeader ? "Header text" : "Item text" });
   let done = false;
   const finish = async (save) => {
@@ -448,7 +439,7 @@ function startEdit(item, cell) {
 }
 
 function renderAdd(typed) {
-  const input = h("input", { type: "text", dir: "auto", maxlength: "2000", placeholder: "Add an item (## for a header)",
+  const input = h("input", { type: "text", dir: "auto", placeholder: "Add an item (## for a header)",
     "aria-label": "New checklist item", value: typed, "data-focus": "add" });
   input.value = typed;
   return h("form", { class: "hc-add", onsubmit: (e) => {

@@ -3,7 +3,7 @@
 // as the current user (Connect: AP.request; Forge: requestJira), and live only in this page's memory: our server
 // is sent the accountId and nothing else about a person, so no name, email or avatar can reach its database or logs.
 
-import { h } from "./dom.js";
+import { h, plain } from "./dom.js";
 
 const SEARCH_MAX = 10; // people listed by the picker
 const BULK_MAX = 50; // accountIds per lookup: one call for any realistic checklist, a URL far under every limit
@@ -132,8 +132,8 @@ export function assigneeControl(item, assign) {
   const id = item.assigneeAccountId;
   const button = h("button", {
     type: "button", class: "hc-chip hc-assignee" + (id ? "" : " hc-unset"), "data-assignee-for": item.id,
-    "data-focus": `${item.id}:assignee`, "data-item-text": item.text, "aria-haspopup": "listbox", onclick: () => openPicker(item),
-    "aria-label": id ? `Assignee of ${item.text}: ${nameOf(id)}` : `Assign ${item.text}`,
+    "data-focus": `${item.id}:assignee`, "data-item-text": plain(item), "aria-haspopup": "listbox", onclick: () => openPicker(item),
+    "aria-label": id ? `Assignee of ${plain(item)}: ${nameOf(id)}` : `Assign ${plain(item)}`,
   }, id ? personChip(id) : "Assign");
   return button;
 }
@@ -174,7 +174,7 @@ async function choose(item, person, assign) {
 function renderPicker(item, assign) {
   const input = h("input", {
     type: "text", class: "hc-picker-input", role: "combobox", "aria-controls": "hc-people",
-    "aria-autocomplete": "list", "aria-label": `Assign ${item.text} to`, placeholder: "Search people",
+    "aria-autocomplete": "list", "aria-label": `Assign ${plain(item)} to`, placeholder: "Search people",
     autocomplete: "off", spellcheck: "false", "data-picker-for": item.id, "data-focus": `${item.id}:picker`,
   });
   input.value = picker.query;
@@ -204,7 +204,7 @@ function renderPicker(item, assign) {
     const option = e.target.closest("[role=option]");
     if (option) choose(item, picker.results[Number(option.dataset.index)], assign);
   });
-  const el = h("div", { class: "hc-picker", role: "group", "aria-label": `Assignee of ${item.text}` },
+  const el = h("div", { class: "hc-picker", role: "group", "aria-label": `Assignee of ${plain(item)}` },
     input, list, h("p", { class: "hc-picker-status", "aria-live": "polite" }),
     item.assigneeAccountId
       ? h("button", { type: "button", class: "hc-unassign", onmousedown: (e) => e.preventDefault(),

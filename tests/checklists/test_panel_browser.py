@@ -245,3 +245,29 @@ def test_jira_not_answering_the_permission_check_keeps_the_panel_editable_and_th
     ticked(frame, "Check the release notes").wait_for()
     frame.get_by_text("1 of 1 done").wait_for()
     assert frame.get_by_role("alert").filter(has_text="Jira did not answer").count() == 0
+
+
+def test_a_paste_past_the_length_limit_is_named_and_kept_never_cut(page):
+    """A browser's maxlength cuts a longer paste without a word; the panel lets the server name the limit and keeps
+    every character in the box to be shortened."""
+    frame = panel(page)
+    frame.get_by_text("No checklist yet").wait_for()
+    long_text = "Check " + "the release notes " * 130  # about 2,300 characters: past the 2,000 an item holds
+    box = frame.get_by_label("New checklist item")
+    box.fill(long_text)
+    box.press("Enter")
+    frame.get_by_role("alert").filter(has_text="text must be at most 2000 characters").wait_for()
+    assert box.input_value() == long_text.strip()
+    assert frame.locator(".hc-item").count() == 0
+
+
+def test_controls_are_named_by_the_items_words_not_its_markdown(page):
+    frame = panel(page)
+    frame.get_by_text("No checklist yet").wait_for()
+    add(frame, "Ship **the** `build`")
+    row = frame.locator(".hc-item", has_text="Ship the build")
+    for name in ("Ship the build done", "Assign Ship the build", "Visible to customer: Ship the build"):
+        assert row.get_by_label(name, exact=True).count() == 1, name
+    assert row.get_by_role("button", name="Due date for Ship the build", exact=True).count() == 1
+    named = row.locator("[aria-label]").evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
+    assert named and not [label for label in named if "**" in label or "`" in label], named
