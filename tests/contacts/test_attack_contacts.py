@@ -1,0 +1,134 @@
+"""Attack suite, contacts: crafted Marketplace answers (line breaks, control and bidi characters, huge or mistyped
+fields), a malformed address brought back by a retry, addresses the mailer refuses, and addresses the log scrubber
+must recognise. The promise: what a license's owner types reaches our emails and HubSpot as one line of text or not
+at all, one odd record stops no poll, and no address our validator accepts reaches a log line."""
+
+import pytest
+from django.core import mail
+
+from contacts import services
+from contacts.models import Contact, ContactLink, License, SyncState
+from devhost.marketplace import license_record
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SPOOF = "Bob\r\n\r\nYour account is suspended: sign in again at http://evil.example\r\n"
+
+
+def _named(n: int, technical_name, billing_name="Billing Person") -> dict:
+    record = license_record(n)
+    record["contactDetails"]["technicalContact"]["name"] = technical_name
+    record["contactDetails"]["billingContact"]["name"] = billing_name
+    return record
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        SPOOF,
+        "Bob\nBcc: victim@else.example",
+        "Bob\u2028Second line",  # a line separator: a line break for mail readers and str.splitlines()
+        "Bob\x85Second line",
+        "Bob\x00",
+        "Bob \u202eevil.example\u202c",  # a right-to-left override: reads differently from what it is
+        "B" * 201,  # longer than the column: refused, never cut
+        {"first": "Bob"},  # not a string: never stored as its Python repr
+        42,
+    ],
+)
+def test_a_marketplace_name_never_writes_lines_into_our_emails_or_hubspot(hubspot, name):
+    services.license_ingest(records=[_named(1, name)])
+    tech = Contact.objects.get(email="tech1@company1.example")
+    assert tech.display_name == "" and tech.sync_state == SyncState.SYNCED  # the contact stays, its name does not
+    sent = hubspot.contacts["tech1@company1.example"]["properties"]
+    assert (sent["firstname"], sent["lastname"]) == ("", "")
+    [welcome] = [m for m in mail.outbox if m.to == ["tech1@company1.example"]]
+    assert welcome.body.startswith("Hi there,\n")
+    assert "evil.example" not in welcome.body and "Second line" not in welcome.body
+
+
+def test_our_plain_text_emails_show_a_name_as_written_not_html_escaped(hubspot):
+    services.license_ingest(records=[_named(1, "Seán O'Brien & <Partners>")])
+    [welcome] = [m for m in mail.outbox if m.to == ["tech1@company1.example"]]
+    assert welcome.content_subtype == "plain" and not getattr(welcome, "alternatives", None)
+    assert welcome.body.startswith("Hi Seán O'Brien & <Partners>,\n")
+    services.license_ingest(records=[{**_named(1, "Seán O'Brien & <Partners>"), "status": "inactive"}])
+    [goodbye] = [m for m in mail.outbox if m.to == ["tech1@company1.example"] and "ended" in m.subject]
+    assert goodbye.body.startswith("Hi Seán O'Brien & <Partners>,\n")
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"contactDetails": "tech@company1.example"},
+        {"contactDetails": ["tech@company1.example"]},
+        {"contactDetails": {"technicalContact": "tech@company1.example", "billingContact": None}},
+        {"contactDetails": {"technicalContact": {"email": ["tech@company1.example"]}}},
+        {"cloudSiteHostname": 5},
+        {"cloudSiteHostname": ["site1.atlassian.net"]},
+        {"appEntitlementId": {"$ne": None}},
+        {"status": ["active"], "licenseType": {"a": 1}, "appEntitlementNumber": 7},
+        {"lastUpdated": {"date": "2026-01-01"}},
+    ],
+)
+def test_one_record_with_mistyped_fields_stops_no_poll(hubspot, odd):
+    result = services.license_ingest(records=[{**license_record(1), **odd}, license_record(2)])
+    assert result.licenses == 2
+    assert Contact.objects.filter(email__in=["tech2@company2.example", "billing2@company2.example"]).count() == 2
+    odd_license = License.objects.get(addon_license_id=license_record(1)["addonLicenseId"])
+    stored = [
+        odd_license.cloud_site_hostname,
+        odd_license.app_entitlement_id,
+        odd_license.app_entitlement_number,
+        odd_license.status,
+        odd_license.license_type,
+    ]
+    assert not any(value.startswith(("[", "{")) or value in ("5", "7") for value in stored), stored
+
+
+@pytest.mark.parametrize("license_id", [{"id": 1}, ["40000001"], True, "9" * 65])
+def test_a_record_without_a_license_id_that_fits_is_skipped(hubspot, license_id):
+    result = services.license_ingest(records=[{**license_record(1), "addonLicenseId": license_id}, license_record(2)])
+    assert (result.licenses, result.skipped) == (1, 1)
+    assert list(License.objects.values_list("addon_license_id", flat=True)) == [license_record(2)["addonLicenseId"]]
+
+
+def test_an_address_longer_than_any_email_is_no_contact(hubspot):
+    huge = "x" * 5000 + "@company1.example"
+    services.license_ingest(records=[license_record(1, technical=huge)])
+    assert not Contact.objects.filter(email__startswith="xxxx").exists()
+    assert Contact.objects.filter(email="billing1@company1.example", sync_state=SyncState.SYNCED).exists()
+    assert all(huge not in str(call.body) for call in hubspot.calls)
+
+
+BAD_ADDRESS = "a@b.example\r\nbcc: victim@x.example"
+
+
+def test_a_retry_leaves_a_malformed_address_failed_and_it_never_leaves(hubspot):
+    services.license_ingest(records=[license_record(1, technical=BAD_ADDRESS)])
+    bad = Contact.objects.get(email=BAD_ADDRESS)
+    assert bad.sync_state == SyncState.FAILED
+    # Billing selects every failed contact and retries them all (the README's advice after fixing a HubSpot cause).
+    Contact.objects.filter(email="billing1@company1.example").update(sync_state=SyncState.FAILED)
+    retried = services.contact_retry_sync(contact_ids=list(Contact.objects.values_list("id", flat=True)))
+    assert retried == 1
+    bad.refresh_from_db()
+    assert (bad.sync_state, bad.last_error) == (SyncState.FAILED, "not a valid email address")
+    services.license_ingest(records=[license_record(1, technical=BAD_ADDRESS)])  # and the syncs that follow
+    assert all("victim@x.example" not in str(call.body) for call in hubspot.calls)
+    assert all("victim" not in str(m.message()) for m in mail.outbox)
+
+
+def test_an_address_the_mailer_refuses_holds_back_no_other_email_of_its_batch(settings):
+    settings.HUBSPOT_ACCESS_TOKEN = ""  # every valid contact gets its onboarding email at once
+    services.license_ingest(records=[license_record(1)])
+    mail.outbox.clear()
+    # An address stored pending, as one was before retries checked addresses (or one Django's mail cannot encode).
+    lic = License.objects.get()
+    bad = Contact.objects.create(email=BAD_ADDRESS, sync_state=SyncState.PENDING)
+    ContactLink.objects.create(contact=bad, license=lic, role="technical")
+    later = Contact.objects.create(email="zed@company1.example", sync_state=SyncState.PENDING)
+    ContactLink.objects.create(contact=later, license=lic, role="billing")
+    busy = services.contact_send_emails(contact_ids=[str(bad.id), str(later.id)])
+    assert busy == []
+    assert [m.to for m in mail.outbox] == [["zed@company1.example"]]
