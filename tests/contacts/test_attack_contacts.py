@@ -3,12 +3,16 @@ fields), a malformed address brought back by a retry, addresses the mailer refus
 must recognise. The promise: what a license's owner types reaches our emails and HubSpot as one line of text or not
 at all, one odd record stops no poll, and no address our validator accepts reaches a log line."""
 
+import smtplib
+
 import pytest
 from django.core import mail
+from django.core.validators import validate_email
 
 from contacts import services
 from contacts.models import Contact, ContactLink, License, SyncState
 from devhost.marketplace import license_record
+from tests.core.test_logging import lines, make_logger
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -132,3 +136,31 @@ def test_an_address_the_mailer_refuses_holds_back_no_other_email_of_its_batch(se
     busy = services.contact_send_emails(contact_ids=[str(bad.id), str(later.id)])
     assert busy == []
     assert [m.to for m in mail.outbox] == [["zed@company1.example"]]
+
+
+ADDRESSES = [
+    "bob@exämple.com",  # an international domain
+    "bob!smith@example.com",
+    "o.brien+jira@example.com",
+    "ops/billing@example.com",
+    "someone@localhost",
+    "ſam@example.com",  # Django's validator takes the long s (re.IGNORECASE matches it with s)
+]
+
+
+@pytest.mark.parametrize("address", ADDRESSES)
+def test_no_address_our_validator_accepts_reaches_a_log_line(address):
+    validate_email(address)  # an address a contact can have
+    logger, stream = make_logger()
+    logger.warning(f"mail to {address} failed")
+    reply = f"5.1.1 <{address}>: Recipient address rejected".encode()
+    try:
+        raise smtplib.SMTPDataError(550, reply)  # a server's reply, as Celery's retry logs it: bytes, escaped
+    except smtplib.SMTPDataError as exc:
+        logger.warning("Retry in 60s: %r", exc, exc_info=True)
+    text = stream.getvalue()
+    local, _, domain = address.partition("@")
+    for entry in lines(stream):
+        assert "[email]" in entry["message"]
+    assert address not in text and domain not in text and f"{local}@" not in text
+    assert repr(reply)[2:-1].split("<")[1].split(">")[0] not in text
