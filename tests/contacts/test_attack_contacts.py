@@ -6,13 +6,17 @@ at all, one odd record stops no poll, and no address our validator accepts reach
 import smtplib
 
 import pytest
+import sentry_sdk
 from django.core import mail
 from django.core.validators import validate_email
 
 from contacts import services
+from contacts.hubspot import HubSpotError, upsert_contacts
 from contacts.models import Contact, ContactLink, License, SyncState
+from core.sentry import init_sentry
 from devhost.marketplace import license_record
 from tests.core.test_logging import lines, make_logger
+from tests.core.test_sentry import SentryStandIn, sentry_server  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -164,3 +168,23 @@ def test_no_address_our_validator_accepts_reaches_a_log_line(address):
         assert "[email]" in entry["message"]
     assert address not in text and domain not in text and f"{local}@" not in text
     assert repr(reply)[2:-1].split("<")[1].split(">")[0] not in text
+
+
+def test_contacts_names_never_reach_sentry_in_a_failed_pushs_frames(sentry_server, hubspot, settings):  # noqa: F811
+    record = license_record(1)
+    record["contactDetails"]["technicalContact"].update(name="Beatrix Kiddo", phone="+1 555 0199")
+    settings.HUBSPOT_ACCESS_TOKEN, token = "", settings.HUBSPOT_ACCESS_TOKEN
+    services.license_ingest(records=[record])  # stored, not pushed yet
+    settings.HUBSPOT_ACCESS_TOKEN = token
+    hubspot.transient_rate = 1.0  # HubSpot fails: the push raises, as a task's last retry does
+    init_sentry(dsn=f"http://publickey@127.0.0.1:{sentry_server.server_address[1]}/1", release="t", environment="t")
+    ids = list(Contact.objects.values_list("id", flat=True))
+    try:
+        upsert_contacts(services.contact_push_payload(contact_ids=ids))
+    except HubSpotError as exc:
+        sentry_sdk.capture_exception(exc)
+    sentry_sdk.flush(timeout=5)
+    raw = b"\n".join(SentryStandIn.received).decode()
+    assert '"exception"' in raw and "upsert_contacts" in raw  # the event arrived, with the push's frames
+    assert "Beatrix" not in raw and "Kiddo" not in raw and "tech1@company1.example" not in raw
+    assert '"vars"' in raw  # the other frames keep theirs (this test's `ids`): debugging keeps what is not PII
