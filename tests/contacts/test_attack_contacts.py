@@ -12,9 +12,10 @@ from django.core.validators import validate_email
 
 from contacts import services
 from contacts.hubspot import HubSpotError, upsert_contacts
-from contacts.models import Contact, ContactLink, License, SyncState
+from contacts.models import Contact, ContactLink, License, PollCursor, SyncState
+from contacts.tasks import marketplace_poll_task
 from core.sentry import init_sentry
-from devhost.marketplace import license_record
+from devhost.marketplace import MarketplaceStandIn, license_record
 from tests.core.test_logging import lines, make_logger
 from tests.core.test_sentry import SentryStandIn, sentry_server  # noqa: F401 (the fixture)
 
@@ -188,3 +189,34 @@ def test_contacts_names_never_reach_sentry_in_a_failed_pushs_frames(sentry_serve
     assert '"exception"' in raw and "upsert_contacts" in raw  # the event arrived, with the push's frames
     assert "Beatrix" not in raw and "Kiddo" not in raw and "tech1@company1.example" not in raw
     assert '"vars"' in raw  # the other frames keep theirs (this test's `ids`): debugging keeps what is not PII
+
+
+@pytest.fixture
+def marketplace(settings):
+    market = MarketplaceStandIn().start()
+    settings.MARKETPLACE_API_URL, settings.MARKETPLACE_VENDOR_ID = market.base_url, market.vendor_id
+    settings.MARKETPLACE_ACCOUNT_EMAIL, settings.MARKETPLACE_API_TOKEN = "vendor@example.com", "marketplace-token"
+    yield market
+    market.stop()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"message": "Service temporarily unavailable"},  # an error, sent with a 200
+        b"<html><body>Maintenance</body></html>",  # a proxy's page
+        {"licenses": 5},
+        {"licenses": {"0": license_record(0)}},
+        [license_record(0)],
+    ],
+)
+def test_a_page_of_another_shape_is_an_error_never_an_empty_page(hubspot, marketplace, answer):
+    marketplace.licenses = [license_record(n) for n in range(3)]
+    marketplace.crafted = [answer]
+    result = marketplace_poll_task.apply()
+    # An error, so the task's retry (at once here, eager) reads the real page. Read as "nothing changed", the odd page
+    # ended the poll as a success and moved its cursor past these licenses for good.
+    assert result.successful(), result.result
+    assert len(marketplace.requests) == 2
+    assert Contact.objects.count() == 6
+    assert PollCursor.objects.get().last_success_at is not None
