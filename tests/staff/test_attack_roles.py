@@ -1,5 +1,8 @@
 """Attack suite, staff console roles and factors: a second factor switched off in the console (unconfirmed) signs
-nobody in, even named in the form; an action on "all matching" records says in the audit log what matched."""
+nobody in, even named in the form; a failed sign-in keeps no recovery code; an action on "all matching" records says
+in the audit log what matched."""
+
+import re
 
 import pytest
 from axes.models import AccessAttempt
@@ -10,7 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from contacts.models import Contact
 from staff.forms import SIGN_IN_FAILED
 from staff.models import AuditEntry
-from tests.conftest import PASSWORD, code_for, create_staff
+from tests.conftest import PASSWORD, code_for, create_staff, login
 from tests.staff.conftest import EMAIL, url
 
 pytestmark = pytest.mark.django_db
@@ -72,3 +75,17 @@ def test_a_selected_action_audits_its_records_and_its_page(staff, data):
     entry = AuditEntry.objects.order_by("-created_at").first()
     assert (entry.action, entry.detail, entry.object_ids) == ("action", "retry_sync", [str(data["contact"].pk)])
     assert entry.path.endswith("?q=Bea")
+
+
+def test_a_failed_sign_in_stores_and_shows_no_recovery_code(monkeypatch, staff):
+    out = create_staff("rex", "support", monkeypatch)
+    code = re.search(r"Recovery codes \(each works once\): (\S+)", out).group(1)
+    # A mistyped password with a recovery code: the attempt is recorded for the lockout, with what the form held.
+    assert login(Client(), "rex", password="not-the-password-7", token=code).status_code == 200
+    attempt = AccessAttempt.objects.get(username="rex")
+    assert code not in attempt.post_data and code not in attempt.get_data
+    superuser = staff("superuser")
+    for page in ("/admin/axes/accessattempt/", f"/admin/axes/accessattempt/{attempt.pk}/change/"):
+        response = superuser.get(page)
+        assert response.status_code == 200 and code not in response.content.decode(), page
+    assert login(Client(), "rex", token=code).status_code == 302  # still unused, and still only its owner's
