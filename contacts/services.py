@@ -5,6 +5,7 @@ import functools
 import hashlib
 import logging
 import smtplib
+import unicodedata
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,7 +49,20 @@ class IngestResult:
 
 
 def normalise_email(value) -> str:
-    return value.strip().lower() if isinstance(value, str) else ""
+    """The one form of an address, so one mailbox is one contact (and gets each email once). Case aside, Unicode
+    writes one address many ways: full-width letters (ｅｘａｍｐｌｅ.com), a long s (ſam), an umlaut precomposed or
+    combined, a domain in Unicode or in its xn-- form. Each passed our validator as a contact of its own, yet Django's
+    mail delivers them all to one mailbox (it sends to the domain's IDNA form). NFKC folds the look-alike forms, and
+    the domain is kept in that IDNA (ASCII) form, which is also what HubSpot is sent and answers with."""
+    if not isinstance(value, str):
+        return ""
+    local, at, domain = unicodedata.normalize("NFKC", value.strip()).lower().rpartition("@")
+    if not at:
+        return domain  # no address at all: kept as written, and failed with a reason (license_ingest)
+    # Not a domain (empty, a label too long, "a..b"): left as it is, and refused by the validator.
+    with contextlib.suppress(UnicodeError):
+        domain = domain.encode("idna").decode("ascii")
+    return f"{local}{at}{domain}"
 
 
 def _is_valid_email(email: str) -> bool:

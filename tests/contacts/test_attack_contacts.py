@@ -220,3 +220,22 @@ def test_a_page_of_another_shape_is_an_error_never_an_empty_page(hubspot, market
     assert len(marketplace.requests) == 2
     assert Contact.objects.count() == 6
     assert PollCursor.objects.get().last_success_at is not None
+
+
+# Each group: one mailbox, written as Unicode allows. Django's mail delivers every form to the same inbox.
+ONE_MAILBOX = [
+    ("victim@example.com", "Victim@ｅｘａｍｐｌｅ.com", "victim@exampl\uff45.com"),  # full-width letters
+    ("bob@xn--exmple-cua.com", "bob@ex\u00e4mple.com", "bob@exa\u0308mple.com", "BOB@XN--EXMPLE-CUA.COM"),
+    ("sam@example.org", "\u017fam@example.org"),  # a long s
+]
+
+
+@pytest.mark.parametrize("forms", ONE_MAILBOX)
+def test_one_mailbox_written_many_ways_is_one_contact_and_gets_one_email(settings, forms):
+    settings.HUBSPOT_ACCESS_TOKEN = ""  # every valid contact gets its onboarding email at once
+    records = [license_record(n, technical=form) for n, form in enumerate(forms)]
+    services.license_ingest(records=records)
+    contacts = Contact.objects.filter(links__role="technical").distinct()
+    assert [c.email for c in contacts] == [forms[0]]
+    assert ContactLink.objects.filter(contact=contacts[0]).count() == len(forms)
+    assert [m.to for m in mail.outbox if "tech" not in m.to[0] and "billing" not in m.to[0]] == [[forms[0]]]
