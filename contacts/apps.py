@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 
 from core.metrics import scrape_source_register
+from core.sentry import frames_without_variables
 
 
 class ContactsConfig(AppConfig):
@@ -12,3 +13,6 @@ class ContactsConfig(AppConfig):
         from .monitoring import hubspot_metric_families
 
         scrape_source_register("hubspot", hubspot_metric_families)
+        # Contacts' names (and, in a Marketplace record, phone numbers and addresses) are PII that Sentry must not get;
+        # the HubSpot SDK's frames hold the same people in the request it builds.
+        frames_without_variables("contacts.", "hubspot.")

@@ -26,13 +26,27 @@ def iter_licenses(*, last_updated: str | None):
                 raise MarketplaceError(f"Marketplace unreachable: {type(exc).__name__}") from None
             if response.status_code != 200:
                 raise MarketplaceError(f"Marketplace answered {response.status_code}")
-            body = response.json()
-            licenses = body.get("licenses", []) if isinstance(body, dict) else []
+            licenses, next_link = _read_page(response)
             yield from licenses
-            next_link = ((body.get("_links") or {}).get("next") or {}).get("href") if isinstance(body, dict) else None
             if len(licenses) < params["limit"] and not next_link:
                 return
             params = {**params, "offset": params["offset"] + len(licenses)}
             if not licenses:
                 return
         raise MarketplaceError("Marketplace paging did not end")
+
+
+def _read_page(response: httpx.Response) -> tuple[list, bool]:
+    """A page's licenses and whether it links a next one. An answer of another shape (not JSON, no list of licenses:
+    a proxy's page, an error sent with a 200) is an error, never an empty page: read as "nothing changed", it ended
+    the poll as a success and moved the cursor past licenses that were never read."""
+    try:
+        body = response.json()
+    except ValueError:
+        raise MarketplaceError("Marketplace answered something that is not JSON") from None
+    licenses = body.get("licenses") if isinstance(body, dict) else None
+    if not isinstance(licenses, list):
+        raise MarketplaceError("Marketplace answered no list of licenses")
+    links = body.get("_links")
+    following = links.get("next") if isinstance(links, dict) else None
+    return licenses, isinstance(following, dict) and bool(following.get("href"))

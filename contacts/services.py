@@ -5,6 +5,7 @@ import functools
 import hashlib
 import logging
 import smtplib
+import unicodedata
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,8 +24,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from checklists.validation import clean_line
 from core.counters import flag_add, flag_clear, shared_lock
 from core.db import atomic, atomic_or_joined, on_commit
+from core.exceptions import ValidationFailed
 from core.rows import update_each
 from tenants.models import Tenant
 
@@ -46,7 +49,20 @@ class IngestResult:
 
 
 def normalise_email(value) -> str:
-    return value.strip().lower() if isinstance(value, str) else ""
+    """The one form of an address, so one mailbox is one contact (and gets each email once). Case aside, Unicode
+    writes one address many ways: full-width letters (ｅｘａｍｐｌｅ.com), a long s (ſam), an umlaut precomposed or
+    combined, a domain in Unicode or in its xn-- form. Each passed our validator as a contact of its own, yet Django's
+    mail delivers them all to one mailbox (it sends to the domain's IDNA form). NFKC folds the look-alike forms, and
+    the domain is kept in that IDNA (ASCII) form, which is also what HubSpot is sent and answers with."""
+    if not isinstance(value, str):
+        return ""
+    local, at, domain = unicodedata.normalize("NFKC", value.strip()).lower().rpartition("@")
+    if not at:
+        return domain  # no address at all: kept as written, and failed with a reason (license_ingest)
+    # Not a domain (empty, a label too long, "a..b"): left as it is, and refused by the validator.
+    with contextlib.suppress(UnicodeError):
+        domain = domain.encode("idna").decode("ascii")
+    return f"{local}{at}{domain}"
 
 
 def _is_valid_email(email: str) -> bool:
@@ -57,13 +73,27 @@ def _is_valid_email(email: str) -> bool:
     return True
 
 
+def _text(value, max_length: int) -> str:
+    """A field of a Marketplace record as text: the API answers JSON, and a crafted or broken answer may hold a number,
+    a list or an object where a string belongs. Such a value is no value (one record's odd field must not stop the
+    poll for every license after it, nor be stored as a Python repr); longer than its column, it is cut."""
+    return value.strip()[:max_length] if isinstance(value, str) else ""
+
+
+def _license_id(record: dict) -> str:
+    """The record's license id, or "" when it has none that fits the column (such a record is skipped)."""
+    value = record.get("addonLicenseId")
+    text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    return text if len(text) <= License._meta.get_field("addon_license_id").max_length else ""
+
+
 def _tenant_for(record: dict) -> Tenant | None:
-    entitlement = record.get("appEntitlementId") or ""
+    entitlement = _text(record.get("appEntitlementId"), 128)
     if entitlement:
         tenant = Tenant.objects.filter(entitlement_id=entitlement).first()
         if tenant:
             return tenant
-    host = (record.get("cloudSiteHostname") or "").lower()
+    host = _text(record.get("cloudSiteHostname"), 255).lower()
     if host:
         for tenant in Tenant.objects.filter(base_url__icontains=host):
             if urlparse(tenant.base_url).hostname == host:
@@ -71,15 +101,37 @@ def _tenant_for(record: dict) -> Tenant | None:
     return None
 
 
+MAX_EMAIL = Contact._meta.get_field("email").max_length or 254
+MAX_NAME = Contact._meta.get_field("display_name").max_length or 200
+
+
 def _contacts_of(record: dict) -> list[tuple[str, str, str]]:
-    details = record.get("contactDetails") or {}
-    found = []
+    details = record.get("contactDetails")
+    found: list[tuple[str, str, str]] = []
+    if not isinstance(details, dict):
+        return found
     for role, key in ((ContactRole.TECHNICAL, "technicalContact"), (ContactRole.BILLING, "billingContact")):
-        person = details.get(key) or {}
+        person = details.get(key)
+        if not isinstance(person, dict):
+            continue
         email = normalise_email(person.get("email"))
-        if email:
-            found.append((role, email, str(person.get("name") or "")[:200]))
+        # Longer than any address can be: not a contact (an address cut to fit would be someone else's).
+        if email and len(email) <= MAX_EMAIL:
+            found.append((role, email, contact_name(person.get("name"))))
     return found
+
+
+def contact_name(value) -> str:
+    """A contact's name as the Marketplace gives it, by the rules every stored line of customer text follows
+    (checklists.validation, as the CSV import applies them): one line, no control or bidirectional override
+    characters, at most the column's length. The name is written into our emails ("Hi {name},") and sent to HubSpot,
+    whose own emails use it too: a line break in it would let whoever names a license's contact write paragraphs of
+    their own into mail we send to any address. The API's records cannot be refused like a CSV file: a name that
+    breaks the rules is dropped ("" greets the contact as "there"), never cut or stored as it came."""
+    try:
+        return clean_line(value, "name", max_length=MAX_NAME, required=False)
+    except ValidationFailed:
+        return ""
 
 
 def _parse_date(value) -> date | None:
@@ -109,9 +161,9 @@ def license_ingest(*, records: list[dict]) -> IngestResult:
 
 @atomic
 def _ingest_chunk(records: list, result: IngestResult, tenants: dict) -> None:
-    valid = [r for r in records if isinstance(r, dict) and str(r.get("addonLicenseId") or "").strip()]
+    valid = [r for r in records if isinstance(r, dict) and _license_id(r)]
     result.skipped += len(records) - len(valid)
-    ids = [str(r["addonLicenseId"]).strip() for r in valid]
+    ids = [_license_id(r) for r in valid]
     licenses = {lic.addon_license_id: lic for lic in License.objects.filter(addon_license_id__in=ids)}
     emails = {email for r in valid for _role, email, _name in _contacts_of(r)}
     contacts = {c.email: c for c in Contact.objects.filter(email__in=emails)}
@@ -124,11 +176,11 @@ def _ingest_chunk(records: list, result: IngestResult, tenants: dict) -> None:
     gained: set = set()  # synced contacts with a link active from here: onboarding may be due now
     for record, license_id in zip(valid, ids, strict=True):
         lic = licenses.get(license_id) or License(addon_license_id=license_id)
-        lic.app_entitlement_id = str(record.get("appEntitlementId") or "")[:128]
-        lic.app_entitlement_number = str(record.get("appEntitlementNumber") or "")[:128]
-        lic.cloud_site_hostname = str(record.get("cloudSiteHostname") or "")[:255]
-        lic.status = str(record.get("status") or "")[:32]
-        lic.license_type = str(record.get("licenseType") or "")[:32]
+        lic.app_entitlement_id = _text(record.get("appEntitlementId"), 128)
+        lic.app_entitlement_number = _text(record.get("appEntitlementNumber"), 128)
+        lic.cloud_site_hostname = _text(record.get("cloudSiteHostname"), 255)
+        lic.status = _text(record.get("status"), 32)
+        lic.license_type = _text(record.get("licenseType"), 32)
         lic.last_updated = _parse_date(record.get("lastUpdated"))
         key = (lic.app_entitlement_id, lic.cloud_site_hostname)
         if key not in tenants:
@@ -452,6 +504,10 @@ def contact_send_emails(*, contact_ids, connection=None) -> list:
             # This address alone (the server took the connection): the rest of the batch goes on. Its claim was
             # released; the sweep tries it again while it is in the sweep's window.
             logger.warning("contact email refused by the mail server", extra={"contact_id": str(contact.id)})
+        except ValueError:
+            # Django's mail refused the address itself (BadHeaderError for a line break, an address it cannot
+            # encode): this contact alone, as above. Its message names the address, so it is not logged.
+            logger.warning("contact email address refused by the mailer", extra={"contact_id": str(contact.id)})
     return busy
 
 
@@ -468,6 +524,7 @@ def _send(contact: Contact, kind: str, connection) -> bool:
     delivery = _claim_email(contact, kind)
     if delivery is None:
         return False  # another task sent it
+    # Plain-text templates, rendered unescaped ({% autoescape off %}): the name is one line of text (contact_name).
     context = {
         "name": contact.display_name or "there",
         "unsubscribe_url": f"{settings.BASE_URL}/contacts/unsubscribe/{unsubscribe_token(contact)}",
@@ -709,8 +766,12 @@ def contact_release(*, people: list[dict]) -> None:
 
 
 def contact_retry_sync(*, contact_ids) -> int:
-    """Admin action: failed or synced contacts go back to pending and are pushed again."""
-    count = Contact.objects.filter(id__in=contact_ids).update(
+    """Admin action: failed or synced contacts go back to pending and are pushed again. Not those whose address is not
+    an email at all: they failed here, before any push (license_ingest), and stay failed with that reason. Pending,
+    they would be sent to HubSpot and, with HubSpot off, mailed (a line break in one stopped its whole email batch)."""
+    selected = Contact.objects.filter(id__in=list(contact_ids)).values_list("id", "email")
+    retried = [contact_id for contact_id, email in selected if _is_valid_email(email)]
+    count = Contact.objects.filter(id__in=retried).update(
         sync_state=SyncState.PENDING, sync_claimed_at=None, last_error="", sync_attempts=0
     )
     on_commit(functools.partial(_queue, "hubspot_sync_task"))

@@ -20,6 +20,8 @@ class MarketplaceStandIn(StandInServer):
         self.credentials = base64.b64encode(f"{email}:{token}".encode()).decode()
         self.licenses: list[dict] = []
         self.requests: list[dict] = []
+        # Answers to give before any page, one per request: a JSON value, or bytes sent as they are (a proxy's page).
+        self.crafted: list = []
 
 
 def license_record(
@@ -59,6 +61,11 @@ class _Handler(JSONHandler):
             return self._json(401, {"message": "unauthorized"})
         if parts.path != f"/rest/2/vendors/{self.server.vendor_id}/reporting/licenses":
             return self._json(404, {"message": "not found"})
+        if self.server.crafted:
+            answer = self.server.crafted.pop(0)
+            if isinstance(answer, bytes):
+                return self._send(200, answer, content_type="text/html")
+            return self._json(200, answer)
         offset, limit = int(params.get("offset", 0)), min(int(params.get("limit", 50)), 50)
         rows = self.server.licenses
         if params.get("lastUpdated"):

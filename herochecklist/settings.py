@@ -241,6 +241,10 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
 AXES_CLIENT_IP_CALLABLE = "staff.audit.client_ip"
 AXES_VERBOSE = False
+# What a failed sign-in stores of its form (AccessAttempt.post_data, shown on the attempts' admin pages): never the
+# password (django-axes masks it) nor the one-time code, which may be a recovery code still unused, a second factor
+# that works until someone signs in with it.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token", "otp_device", "otp_challenge"]
 # Proxies in front of the app that append to X-Forwarded-For; 0 means REMOTE_ADDR is the client (audit, lockout).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default=APP_NAME)

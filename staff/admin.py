@@ -167,8 +167,15 @@ class AuditedAdmin(ReadOnlyAdmin):
             action = AuditAction.EXPORT if name.startswith("export") else AuditAction.ACTION
             ids = ["*"] if select_across else selected
             count = queryset.count() if select_across else len(selected)
+            # With the query string: "all matching" (["*"]) is all that the list's search and filters matched.
             audit_record(
-                request=request, action=action, model=self.model, object_ids=ids, object_count=count, detail=name
+                request=request,
+                action=action,
+                model=self.model,
+                object_ids=ids,
+                object_count=count,
+                detail=name,
+                with_query=True,
             )
         return response
 

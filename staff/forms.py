@@ -18,7 +18,10 @@ class AdminLoginForm(OTPAdminAuthenticationForm):
     def _chosen_device(self, user):
         device = super()._chosen_device(user)
         if device is not None:
-            return device
+            # A device named in the form (otp_device) counts only if confirmed: django-otp checks whose it is, not
+            # that. An unconfirmed one (switched off in the console) then "signed in", resetting the lockout's count
+            # and telling the sender the password was right, though the next request drops it (OTPMiddleware).
+            return device if device.confirmed else None
         token = (self.cleaned_data.get("otp_token") or "").strip()
         model = TOTPDevice if token.isascii() and token.isdigit() and len(token) <= 8 else StaticDevice
         return model.objects.filter(user=user, confirmed=True).first()
