@@ -70,12 +70,15 @@ def _sync(task, full_batches_only: bool) -> tuple[int, bool]:
     from .services import contact_claim_batches
 
     run = (task.request.id or uuid.uuid4().hex).replace("-", "")[:24]
-    # Bounded by what is pending now: contacts that a failed push releases meanwhile wait for the next run,
-    # instead of being claimed again and again by this one. And by one window of HubSpot's limit: more pushes than
-    # that could not go out before the next window anyway. Claiming them later keeps claims short, and the first
-    # window's pushes do not share the CPU with claims for the next (bench/sync --push-only).
+    # At most one window of HubSpot's limit: more pushes than that could not go out before the next window anyway.
+    # Claiming them later keeps claims short, and the first window's pushes do not share the CPU with claims for the
+    # next (bench/sync --push-only). Every token of the window, whatever is pending now: this task delivered again
+    # (its worker died before queueing every push) finds each batch its first delivery took, though by now the
+    # pushes it did queue have left fewer pending than that. With tokens only for what is pending now, it missed the
+    # last ones, claimed for nobody until the claim went stale and the 5-minute sync took them (20 minutes).
+    # (More tokens than batches claim nothing more: the batches come from one read of what is pending.)
+    tokens = [f"{run}{n:08x}" for n in range(settings.HUBSPOT_RATE_LIMIT)]
     rounds = Contact.objects.filter(sync_state=SyncState.PENDING).count() // MAX_BATCH + 1
-    tokens = [f"{run}{n:08x}" for n in range(min(rounds, settings.HUBSPOT_RATE_LIMIT))]
     batches = 0
     for token in contact_claim_batches(tokens=tokens, limit=MAX_BATCH, full_only=full_batches_only):
         hubspot_push_claim_task.delay(token)

@@ -375,13 +375,25 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="herochecklist")
 CELERY_TASK_ACKS_LATE = True
 # A task that was running when its worker died is handed out again after this long (keep it above the longest task).
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
-    # kombu looks for such tasks only every interval x throttle seconds (10 x 10 by default), so a dead worker's task
-    # could wait 100 s past its timeout; one cheap Redis range query every 10 s at most (a fifth of a short timeout).
-    "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 5)),
-    "unacked_restore_throttle": 1,
-}
+
+
+def broker_transport_options(visibility_timeout: int) -> dict:
+    return {
+        "visibility_timeout": visibility_timeout,
+        # kombu looks for such tasks only every interval x throttle seconds (10 x 10 by default), so a dead worker's
+        # task could wait 100 s past its timeout; one cheap Redis range query every 10 s at most (a fifth of a short
+        # timeout).
+        "unacked_restore_interval": max(1, min(10, visibility_timeout // 5)),
+        "unacked_restore_throttle": 1,
+        # The lock a worker holds while it hands such tasks out again: a worker killed while holding it left every
+        # worker of this Redis unable to restore anything until it expired, 300 s by default, far past a short
+        # timeout. Never longer than the timeout (a message is restored once however many workers restore at once:
+        # kombu restores each in a transaction on the unacked hash).
+        "unacked_mutex_expire": max(1, min(300, visibility_timeout)),
+    }
+
+
+CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_VISIBILITY_TIMEOUT)
 CELERY_BEAT_SCHEDULE = {
     # Daily at 03:17 UTC (https://crontab.guru/#17_3_*_*_*): new and changed licenses from the Marketplace.
     "marketplace-poll": {"task": "contacts.tasks.marketplace_poll_task", "schedule": 24 * 3600},

@@ -1,21 +1,22 @@
 """Faults injected into the contacts flows with real parts: a Redis broker stopped while a sweep queues, an SMTP server
-that hangs up in the middle of a batch, HubSpot answering after the client's timeout, a worker killed mid-push, and
-a commit whose reply is lost (on MongoDB for real, through devhost/mongoproxy.py; on SQLite, where a commit is a
-local call, at the driver's commit: the one seam). The promise each time: nothing is lost, nothing is recorded that
-did not happen, each contact reaches HubSpot as one contact and each email goes out once (bar the one case the
-README names)."""
+that hangs up in the middle of a batch, HubSpot answering after the client's timeout, a worker killed mid-push or
+mid-sync, and a commit whose reply is lost (on MongoDB for real, through devhost/mongoproxy.py; on SQLite, where a
+commit is a local call, at the driver's commit: the one seam). The promise each time: nothing is lost, nothing is
+recorded that did not happen, each contact reaches HubSpot as one contact and each email goes out once (bar the one
+case the README names)."""
 
 import contextlib
 from datetime import timedelta
 
 import pytest
-from celery.signals import after_task_publish
+from celery.signals import after_task_publish, task_prerun
 from django.core import mail
 from django.db import connection
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
+from contacts import hubspot as hubspot_api
 from contacts import services
 from contacts.models import Contact, EmailDelivery, SyncState
 from contacts.tasks import (
@@ -316,7 +317,7 @@ def test_a_lost_reply_while_marking_contacts_listed_is_settled_by_the_sweep(sett
     assert len(adds) <= 2  # asked once more at most, and adding a member twice changes nothing
 
 
-# --- 4. a worker killed mid-push --------------------------------------------------------------------------------------
+# --- 4. a worker killed mid-push or mid-sync --------------------------------------------------------------------------
 
 
 def test_a_push_whose_worker_died_is_taken_over_once_its_claim_is_stale_and_each_contact_synced_once(settings, hubspot):
@@ -339,6 +340,41 @@ def test_a_push_whose_worker_died_is_taken_over_once_its_claim_is_stale_and_each
     hubspot_push_claim_task.apply(args=("sync-k",), task_id="push-k")
     assert _upserted(hubspot) == sorted(everyone * 2)  # the dead push's and the takeover's, nothing more
     assert set(hubspot.created.values()) == {1} and len(hubspot.created) == 6
+    assert sorted(m.to[0] for m in mail.outbox) == everyone  # onboarded once each
+
+
+class _Killed(BaseException):
+    """The worker killed at this point: a BaseException, like SystemExit, so no handler of ours or Celery's runs and
+    nothing after it does."""
+
+
+def test_a_sync_killed_before_queueing_a_push_queues_it_when_delivered_again_though_fewer_are_pending(
+    settings, hubspot, monkeypatch
+):
+    monkeypatch.setattr(hubspot_api, "MAX_BATCH", 2)  # 10 contacts: five batches of 2
+    _pending_contacts(settings, 5)
+    queued: list[str] = []
+
+    def kill_before_the_fifth_push(sender, args, **kwargs):
+        if sender.name == hubspot_push_claim_task.name:
+            queued.append(args[0])
+            if len(queued) == 5:
+                raise _Killed
+
+    task_prerun.connect(kill_before_the_fifth_push, weak=False)
+    try:
+        with pytest.raises(_Killed):
+            hubspot_sync_task.apply(task_id="sync-killed")  # eager: the first four pushes ran as they were queued
+    finally:
+        task_prerun.disconnect(kill_before_the_fifth_push)
+    held = Contact.objects.filter(sync_state=SyncState.PENDING)
+    assert held.count() == 2 and set(held.values_list("sync_claim", flat=True)) == {queued[-1]}
+    # Delivered again (acks_late), with the same task id: it finds the batch it claimed and queues its push now, though
+    # two pending contacts are one batch's worth, not the five it took (not after the claim went stale, 15 minutes on).
+    assert hubspot_sync_task.apply(task_id="sync-killed").get() == 1
+    assert set(Contact.objects.values_list("sync_state", "sync_claimed_at")) == {(SyncState.SYNCED, None)}
+    everyone = sorted(Contact.objects.values_list("email", flat=True))
+    assert _upserted(hubspot) == everyone  # each once
     assert sorted(m.to[0] for m in mail.outbox) == everyone  # onboarded once each
 
 

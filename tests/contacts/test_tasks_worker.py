@@ -1,15 +1,21 @@
 """Marketplace → HubSpot with a real Celery worker, real Redis, and misbehaving stand-ins on 127.0.0.1."""
 
+import json
 import os
 import signal
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
+import redis
+from celery import current_app
 from django.db import connection
+from django.utils import timezone
 
+from contacts import services
 from contacts.models import Contact, EmailDelivery, SyncState
-from contacts.tasks import marketplace_poll_task
+from contacts.tasks import hubspot_sync_task, marketplace_poll_task
 from devhost.hubspot import HubSpotStandIn
 from devhost.marketplace import MarketplaceStandIn, license_record
 
@@ -28,6 +34,52 @@ def wait_for(predicate, seconds):
     return predicate()
 
 
+def _broker_idle(redis_url: str, queue: str) -> bool:
+    """No task of this queue is in the broker: none queued (any priority), none delivered and unacknowledged (running,
+    waiting for its countdown, or a dead worker's waiting to be restored). Nothing runs any more unless beat queues
+    it."""
+    client = redis.Redis.from_url(redis_url)
+    lists = [key for key in client.keys(f"{queue}*") if client.type(key) == b"list"]
+    if any(client.llen(key) for key in lists):
+        return False
+    # kombu's ack emulation: one hash for every queue of the database, each entry [message, exchange, routing key].
+    return all(json.loads(entry)[2] != queue for entry in client.hvals("unacked"))
+
+
+def settle_with_beat(done, seconds: float, *, redis_url: str, queue: str, sweep) -> tuple[bool, int]:
+    """Waits for done(). Whenever the broker stays idle (two looks in a row) and it is not done, a task was lost with
+    the killed worker: kombu's Redis transport drops the message a solo worker's pending BRPOP took while it ran a
+    countdown task (celery/celery#4354), and a push's last retry leaves its contacts to the next scheduled sync.
+    Production's safety net for that is beat: sweep() does what beat's run would do once the lost work is due for
+    it. Returns (done, how many such runs)."""
+    idle_looks, runs = 0, 0
+
+    def settled_or_swept():
+        nonlocal idle_looks, runs
+        if done():
+            return True
+        idle_looks = idle_looks + 1 if _broker_idle(redis_url, queue) else 0
+        if idle_looks >= 2 and not done():
+            idle_looks, runs = 0, runs + 1
+            sweep()
+        return False
+
+    return wait_for(settled_or_swept, seconds), runs
+
+
+def hubspot_sync_as_beat_would() -> None:
+    """Beat's 5-minute HubSpot sync (settings.CELERY_BEAT_SCHEDULE) as it finds a lost push's contacts: its claim
+    stale after services.CLAIM_EXPIRY, taken over by the sync like any pending contact."""
+    stale = timezone.now() - services.CLAIM_EXPIRY - timedelta(minutes=1)
+    Contact.objects.filter(sync_state=SyncState.PENDING, sync_claimed_at__isnull=False).update(sync_claimed_at=stale)
+    hubspot_sync_task.delay()
+
+
+def email_sweep_as_beat_would() -> None:
+    """Beat's 15-minute contact email sweep, 20 minutes on: the onboarding emails a lost task owed are due to it."""
+    services.contact_email_sweep(now=timezone.now() + timedelta(minutes=20))
+
+
 @pytest.fixture
 def stand_ins():
     market = MarketplaceStandIn().start()
@@ -44,8 +96,12 @@ def stand_ins():
 )
 @pytest.mark.slow
 def test_2000_contacts_reach_hubspot_exactly_once_despite_failures_and_a_killed_worker(
-    start_worker, stand_ins, tmp_path, settings
+    start_worker, stand_ins, tmp_path, settings, broker_url
 ):
+    """A worker SIGKILLed mid-run: its tasks come back after the visibility timeout and finish the job. Not always
+    all of them: a task can be lost with it (settle_with_beat says how), and production's beat then picks up what it
+    owed, so this test runs beat's HubSpot sync and email sweep as beat would once the broker is idle with work left
+    (printed: how many runs it took). Every exactly-once promise holds either way."""
     market, hub = stand_ins
     records = [license_record(n) for n in range(LICENSES - BAD_HUBSPOT - MALFORMED)]
     records += [license_record(1000 + n, technical=f"bad{n}@localhost") for n in range(BAD_HUBSPOT)]
@@ -71,6 +127,8 @@ def test_2000_contacts_reach_hubspot_exactly_once_despite_failures_and_a_killed_
         "EMAIL_URL": f"file://{tmp_path}",
     }
     worker = start_worker(**env)
+    settings.HUBSPOT_ACCESS_TOKEN = hub.token  # the email sweep run here as beat's sees what the workers see
+    beat = {"redis_url": broker_url, "queue": current_app.conf.task_default_queue}  # the workers' queue
 
     started = time.monotonic()
     marketplace_poll_task.delay()
@@ -81,15 +139,20 @@ def test_2000_contacts_reach_hubspot_exactly_once_despite_failures_and_a_killed_
     start_worker(**env)
 
     expected_valid = 2 * LICENSES - BAD_HUBSPOT - MALFORMED
-    done = wait_for(
+    done, syncs = settle_with_beat(
         lambda: (
             Contact.objects.filter(sync_state=SyncState.PENDING).count() == 0
             and Contact.objects.count() == 2 * LICENSES
         ),
         240,
+        sweep=hubspot_sync_as_beat_would,
+        **beat,
     )
     states = {s: Contact.objects.filter(sync_state=s).count() for s in SyncState.values}
-    print(f"\nall contacts settled after {time.monotonic() - started:.1f}s; {len(hub.calls)} HubSpot calls")
+    print(
+        f"\nall contacts settled after {time.monotonic() - started:.1f}s; {len(hub.calls)} HubSpot calls; "
+        f"beat's sync run {syncs} times"
+    )
     assert done, states
     assert states[SyncState.SYNCED] == expected_valid
     # Every valid contact is in HubSpot exactly once, with the id we stored.
@@ -110,8 +173,14 @@ def test_2000_contacts_reach_hubspot_exactly_once_despite_failures_and_a_killed_
     assert len(sent) >= expected_valid  # every valid contact was sent at least once
     assert all(set(item["properties"]) == {"email", "firstname", "lastname", "herochecklist_role"} for item in sent)
     # Onboarding went out once per contact that can receive it, and never twice.
-    assert wait_for(lambda: EmailDelivery.objects.filter(sent_at__isnull=False).count() == expected_valid, 120)
-    print(f"all onboarding emails sent after {time.monotonic() - started:.1f}s")
+    sent, sweeps = settle_with_beat(
+        lambda: EmailDelivery.objects.filter(sent_at__isnull=False).count() == expected_valid,
+        120,
+        sweep=email_sweep_as_beat_would,
+        **beat,
+    )
+    assert sent
+    print(f"all onboarding emails sent after {time.monotonic() - started:.1f}s; beat's email sweep run {sweeps} times")
     sent_to = []
     for path in tmp_path.iterdir():
         sent_to += [line.split(": ", 1)[1] for line in path.read_text().splitlines() if line.startswith("To: ")]

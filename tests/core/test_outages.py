@@ -121,6 +121,38 @@ def test_the_progress_sweep_runs_on_beat():
     assert entry["schedule"] == settings.PROGRESS_SWEEP_INTERVAL_SECONDS
 
 
+def test_a_worker_killed_while_restoring_dead_workers_tasks_holds_them_back_one_visibility_timeout_at_most(own_redis):
+    """kombu restores a dead worker's unacknowledged tasks under a lock in the broker; a worker killed while it held
+    that lock kept every worker from restoring anything for 300 s, past a short timeout (the killed-worker HubSpot
+    test runs with 5 s). Real kombu, real Redis: the killed worker's lock is left held as it would be."""
+    import redis
+    from kombu import Connection
+
+    from herochecklist.settings import broker_transport_options
+
+    options = broker_transport_options(1)
+    client = redis.Redis.from_url(own_redis.url())
+    with (
+        Connection(own_redis.url(), transport_options=options) as dead,
+        Connection(own_redis.url(), transport_options=options) as alive,
+    ):
+        tasks = dead.SimpleQueue("restore-test")
+        tasks.put({"task": "a task its worker never finished"})
+        tasks.get(block=False)  # delivered: in the unacked hash until acknowledged, which it never is
+        channel = dead.default_channel
+        assert client.llen("restore-test") == 0 and client.hlen(channel.unacked_key) == 1
+        # Another worker was killed in the middle of restoring: kombu's lock, taken as kombu takes it, never released.
+        assert client.lock(channel.unacked_mutex_key, timeout=channel.unacked_mutex_expire).acquire(blocking=False)
+        qos = alive.default_channel.qos
+
+        def restored() -> bool:
+            qos.restore_visible(num=None, interval=1)  # what a live worker runs every unacked_restore_interval
+            return client.llen("restore-test") == 1
+
+        assert wait_for(restored, 60)
+        assert client.hlen(channel.unacked_key) == 0
+
+
 # --- no broker at all (REDIS_URL unset) ------------------------------------------------------------------------------
 
 
