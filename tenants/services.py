@@ -17,8 +17,8 @@ from core.db import atomic, on_commit
 from core.exceptions import ValidationFailed
 
 from . import selectors
-from .models import Tenant, TenantState
-from .signals import tenant_purging, tenant_uninstalled
+from .models import SiteToken, SiteTokenUse, Tenant, TenantState
+from .signals import tenant_merging, tenant_purging, tenant_uninstalled
 from .types import AuthError
 
 logger = logging.getLogger(__name__)
@@ -127,9 +127,15 @@ def tenant_install(*, payload: dict) -> Tenant:
     data = _validate_install_payload(payload)
     now = timezone.now()
     tenant = Tenant.objects.filter(client_key=data["client_key"]).first()
-    if tenant is None and data["installation_id"]:
-        # Forge saw this site first: adopt that tenant so its data stays with the site.
-        tenant = Tenant.objects.filter(installation_id=data["installation_id"], client_key__startswith="forge:").first()
+    # Forge saw this site first (a Forge call before the Connect install that names its installation).
+    forge_first = (
+        Tenant.objects.filter(client_key=f"forge:{data['installation_id']}").first()
+        if data["installation_id"]
+        else None
+    )
+    if tenant is None and forge_first is not None:
+        # A site new to Connect: adopt that tenant (same row, same id) so its data stays with the site.
+        tenant, forge_first = forge_first, None
     if tenant is None:
         tenant = Tenant(client_key=data["client_key"])
     created = tenant._state.adding
@@ -151,9 +157,41 @@ def tenant_install(*, payload: dict) -> Tenant:
     except DjangoValidationError as exc:
         # The checks above should leave nothing for the model to refuse; if they do, it is still the caller's 400.
         raise ValidationFailed({_PAYLOAD_NAMES.get(k, k): "; ".join(v) for k, v in exc.message_dict.items()}) from None
+    if forge_first is not None:
+        _take_forge_fields(tenant, forge_first)
     tenant.save()
+    if forge_first is not None:
+        _tenant_merge(source=forge_first, target=tenant)
     logger.info("tenant installed", extra={"tenant_id": str(tenant.id), "new_tenant": created})
     return tenant
+
+
+def _take_forge_fields(tenant: Tenant, forge_first: Tenant) -> None:
+    """What only the Forge tenant knows of the site (cloudId, the product API's base and the system token), so the
+    site's background calls work at once, without waiting for its next Forge call."""
+    tenant.cloud_id = tenant.cloud_id or forge_first.cloud_id
+    tenant.forge_api_base_url = tenant.forge_api_base_url or forge_first.forge_api_base_url
+    if forge_first.forge_system_token_encrypted and not tenant.forge_system_token_encrypted:
+        # Still the ciphertext: a secret is never in clear outside core.crypto.
+        tenant.forge_system_token_encrypted = forge_first.forge_system_token_encrypted
+        tenant.forge_system_token_expires_at = forge_first.forge_system_token_expires_at
+    tenant.workflow_rules_in_use = tenant.workflow_rules_in_use or forge_first.workflow_rules_in_use
+
+
+def _tenant_merge(*, source: Tenant, target: Tenant) -> None:
+    """A site with a Connect tenant whose Forge call came first has two tenants: the Connect one (its checklists from
+    before the move) and `forge:<installationId>` (what its Forge panel wrote since). Connect's `installed` now names
+    the installation, so both are the same site: every row of the source moves onto the target (each app moves its
+    own, tenant_merging), and the source goes, so the installation finds one tenant and nothing the site wrote is left
+    behind on a tenant no door reaches. Runs inside the install's transaction."""
+    moved: dict[str, int] = {}
+    for _receiver, counts in tenant_merging.send(sender=Tenant, source_id=str(source.pk), target_id=str(target.pk)):
+        moved.update(counts)
+    # Tenants' own rows: the site's API tokens (made by its admins on the Forge admin page) keep working, for the site.
+    moved["tenants.SiteToken"] = SiteToken.objects.filter(tenant_id=source.pk).update(tenant_id=target.pk)
+    moved["tenants.SiteTokenUse"] = SiteTokenUse.objects.filter(tenant_id=source.pk).update(tenant_id=target.pk)
+    source.delete()  # post_delete: this process forgets its cached row (selectors)
+    logger.info("forge tenant merged", extra={"tenant_id": str(target.pk), "source_id": str(source.pk), "moved": moved})
 
 
 @atomic

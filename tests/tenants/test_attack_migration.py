@@ -1,0 +1,96 @@
+"""Red team of the Connect-to-Forge migration (README "Migrate a Connect installation"): a site whose Forge call came
+before the Connect `installed` that names its installation, lifecycle calls out of order, and a purge meeting a
+reinstall. What must hold: one tenant per site, nothing the site wrote lost or doubled, secrets encrypted at rest."""
+
+import json
+
+import pytest
+
+from checklists import services as checklist_services
+from checklists.models import Checklist, ChecklistItem, SiteStatus, Template
+from tenants import site_tokens
+from tenants.models import Tenant, TenantState
+from tests.conftest import INSTALLATION, ISSUE, Api, fit, forge_api, signed_install
+
+pytestmark = pytest.mark.django_db
+
+OTHER_ISSUE = {"id": "10002", "key": "DEMO-2", "projectId": "10000", "typeId": "10003"}
+SYSTEM_TOKEN = "forge-system-token-" + "s" * 40
+
+
+def lifecycle(client, standin, settings, event, **kw):
+    token = fit(standin, settings, module_key="herochecklist-lifecycle", principal=None, issue=None, **kw)
+    return client.post(
+        "/forge/lifecycle",
+        data=json.dumps({"eventType": event}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+        HTTP_X_FORGE_OAUTH_SYSTEM=SYSTEM_TOKEN,
+    )
+
+
+def texts(response):
+    assert response.status_code == 200, response.content
+    return [item["text"] for item in response.json()["items"]]
+
+
+def test_a_connect_site_whose_forge_call_came_first_keeps_what_both_panels_wrote(client, standin, settings, tenant):
+    """The order Atlassian does not promise: the Forge version's lifecycle and panel reach us before Connect's
+    `installed` names the installation. Both tenants then hold checklists (one issue on both sides), templates,
+    statuses (one key on both sides) and a site token; the install must leave one tenant with all of it."""
+    standin.grant("557058:forge-user", "admin")
+    connect = Api(client, tenant)
+    assert connect.put_text("- [ ] Connect item\n").status_code == 200
+    admin = checklist_services.Actor("557058:alice")
+    checklist_services.template_create(tenant=tenant, actor=admin, data={"name": "Connect T", "text": "- [ ] a"})
+    checklist_services.status_create(tenant=tenant, data={"key": "review", "name": "Review"})
+
+    assert lifecycle(client, standin, settings, "avi:forge:installed:app").status_code == 204
+    forge = forge_api(client, standin, settings)
+    assert forge.add("Forge item").status_code == 201
+    other = forge_api(client, standin, settings, issue=OTHER_ISSUE)
+    assert other.call("post", other.url("/items", OTHER_ISSUE["id"]), {"text": "Forge only"}).status_code == 201
+    forge_tenant = Tenant.objects.get(client_key=f"forge:{INSTALLATION}")
+    checklist_services.template_create(tenant=forge_tenant, actor=admin, data={"name": "Forge T", "text": "- [ ] b"})
+    checklist_services.status_create(tenant=forge_tenant, data={"key": "review", "name": "Rev", "countsAsDone": True})
+    checklist_services.status_create(tenant=forge_tenant, data={"key": "qa", "name": "QA"})
+    _row, site_token = site_tokens.site_token_create(
+        tenant=forge_tenant, name="Automation", scope="read", created_by="557058:forge-user"
+    )
+    versions = dict(Checklist.objects.values_list("tenant__client_key", "version"))
+
+    payload = {**standin.installed_payload(), "installationId": INSTALLATION}
+    assert signed_install(client, standin, payload=payload).status_code == 204
+
+    # One tenant for the installation: the Connect one, with the same id its panel tokens name.
+    assert list(Tenant.objects.values_list("id", flat=True)) == [tenant.id]
+    assert texts(forge_api(client, standin, settings).get()) == ["Connect item", "Forge item"]
+    assert texts(Api(client, tenant).get()) == ["Connect item", "Forge item"]
+    other = forge_api(client, standin, settings, issue=OTHER_ISSUE)
+    assert texts(other.get(issue_id=OTHER_ISSUE["id"])) == ["Forge only"]
+    # Nothing doubled, nothing left behind on another tenant.
+    assert ChecklistItem.objects.filter(tenant=tenant).count() == ChecklistItem.objects.count() == 3
+    assert Checklist.objects.filter(tenant=tenant).count() == Checklist.objects.count() == 2
+    # Both panels held an older version: either one's next write is refused (reload) rather than lost.
+    merged = Checklist.objects.get(issue_id=ISSUE["id"])
+    assert merged.version > max(versions.values())
+    assert merged.total_count == 2
+    assert sorted(Template.objects.filter(tenant=tenant).values_list("name", flat=True)) == ["Connect T", "Forge T"]
+    # The target's own definition of a key both defined stays.
+    assert dict(SiteStatus.objects.values_list("key", "name")) == {"review": "Review", "qa": "QA"}
+    # The site's API token made on the Forge admin page still works, for the same site.
+    auth = client.get(f"/api/v1/issues/{ISSUE['id']}/checklist", HTTP_AUTHORIZATION=f"Bearer {site_token}")
+    assert texts(auth) == ["Connect item", "Forge item"]
+    # Secrets stay encrypted at rest, and the Forge side's system token came along for background calls.
+    stored = Tenant.objects.get()
+    assert standin.shared_secret not in stored.shared_secret_encrypted and stored.shared_secret == standin.shared_secret
+    assert SYSTEM_TOKEN not in stored.forge_system_token_encrypted and stored.forge_system_token() == SYSTEM_TOKEN
+    assert stored.cloud_id
+
+
+def test_after_the_merge_a_forge_uninstall_leaves_no_installed_tenant_of_the_site(client, standin, settings, tenant):
+    assert lifecycle(client, standin, settings, "avi:forge:installed:app").status_code == 204
+    payload = {**standin.installed_payload(), "installationId": INSTALLATION}
+    assert signed_install(client, standin, payload=payload).status_code == 204
+    assert lifecycle(client, standin, settings, "avi:forge:uninstalled:app").status_code == 204
+    assert not Tenant.objects.filter(installation_id=INSTALLATION).exclude(state=TenantState.UNINSTALLED).exists()
