@@ -340,10 +340,21 @@ def tenant_rotate_encryption() -> int:
     return changed
 
 
-def tenant_purge(*, tenant: Tenant) -> dict[str, int]:
+def tenant_purge(*, tenant: Tenant, uninstalled_before: datetime | None = None) -> dict[str, int] | None:
     """Erase a site for good: its checklists, items, templates, history, its licenses and the contacts that only it
-    had, then the tenant row. Returns what was deleted, per model (counts only)."""
+    had, then the tenant row. Returns what was deleted, per model (counts only).
+
+    uninstalled_before: purge only if the row, read again in this transaction, is still a site uninstalled before
+    then; else nothing happens and None is returned. The expiry sweep lists its sites first and purges them one by
+    one, minutes apart on a big run: a site reinstalled (or adopted by a Connect install) in between is a live site
+    again, with a new secret, and erasing it would leave Jira calling an app that knows it no more."""
     with atomic():
+        if uninstalled_before is not None and not (
+            Tenant.objects.filter(
+                pk=tenant.pk, state=TenantState.UNINSTALLED, uninstalled_at__lt=uninstalled_before
+            ).exists()
+        ):
+            return None
         # The apps holding rows of the site delete them (tenants knows none of them: see signals.py), then the row.
         deleted: dict[str, int] = {}
         for _receiver, counts in tenant_purging.send(sender=Tenant, tenant_id=str(tenant.pk)):
@@ -360,6 +371,6 @@ def tenant_purge_expired(*, now=None) -> int:
     expired = Tenant.objects.filter(state=TenantState.UNINSTALLED, uninstalled_at__lt=cutoff)
     purged = 0
     for tenant in expired.iterator():
-        tenant_purge(tenant=tenant)
-        purged += 1
+        if tenant_purge(tenant=tenant, uninstalled_before=cutoff) is not None:
+            purged += 1
     return purged

@@ -3,13 +3,17 @@ before the Connect `installed` that names its installation, lifecycle calls out 
 reinstall. What must hold: one tenant per site, nothing the site wrote lost or doubled, secrets encrypted at rest."""
 
 import json
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from checklists import services as checklist_services
 from checklists.models import Checklist, ChecklistItem, SiteStatus, Template
 from tenants import site_tokens
 from tenants.models import Tenant, TenantState
+from tenants.services import tenant_install, tenant_purge_expired
+from tenants.signals import tenant_purging
 from tests.conftest import INSTALLATION, ISSUE, Api, fit, forge_api, signed_install
 
 pytestmark = pytest.mark.django_db
@@ -94,3 +98,31 @@ def test_after_the_merge_a_forge_uninstall_leaves_no_installed_tenant_of_the_sit
     assert signed_install(client, standin, payload=payload).status_code == 204
     assert lifecycle(client, standin, settings, "avi:forge:uninstalled:app").status_code == 204
     assert not Tenant.objects.filter(installation_id=INSTALLATION).exclude(state=TenantState.UNINSTALLED).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_site_reinstalled_while_the_expiry_sweep_runs_is_not_purged(client, settings, tenant, other_tenant):
+    """The sweep lists the expired sites, then purges them one by one. A site whose install lands between the two
+    is live again (a new secret, Jira calling it): the sweep must leave it whole."""
+    assert Api(client, tenant).put_text("- [ ] Kept\n").status_code == 200
+    long_ago = timezone.now() - timedelta(days=settings.TENANT_PURGE_AFTER_DAYS + 1)
+    Tenant.objects.filter(pk__in=[tenant.pk, other_tenant.pk]).update(
+        state=TenantState.UNINSTALLED, uninstalled_at=long_ago
+    )
+    reinstalled = []
+
+    def reinstall_the_other(sender, tenant_id, **kwargs):
+        # While the sweep purges the first site it listed, the other site's Connect install comes in.
+        if not reinstalled:
+            other = tenant if tenant_id == str(other_tenant.pk) else other_tenant
+            payload = {"clientKey": other.client_key, "sharedSecret": "n" * 40, "baseUrl": other.base_url}
+            reinstalled.append(tenant_install(payload=payload).pk)
+        return {}
+
+    tenant_purging.connect(reinstall_the_other, dispatch_uid="test-reinstall-during-sweep")
+    try:
+        assert tenant_purge_expired() == 1
+    finally:
+        tenant_purging.disconnect(dispatch_uid="test-reinstall-during-sweep")
+    live = Tenant.objects.get()
+    assert [live.pk] == reinstalled and live.state == TenantState.INSTALLED and live.shared_secret == "n" * 40
