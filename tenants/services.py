@@ -326,18 +326,23 @@ def _tenant_forge_save(*, claims: dict, system_token: str, reactivate: bool) -> 
 
 def tenant_rotate_encryption() -> int:
     """Re-encrypt every stored secret under the first key of FIELD_ENCRYPTION_KEYS. Returns how many changed."""
-    changed = 0
-    for tenant in Tenant.objects.exclude(shared_secret_encrypted="", forge_system_token_encrypted="").iterator():
-        fields = []
-        for name in ("shared_secret_encrypted", "forge_system_token_encrypted"):
-            value = getattr(tenant, name)
-            if value:
-                setattr(tenant, name, crypto.reencrypt(value))
-                fields.append(name)
-        if fields:
-            tenant.save(update_fields=fields)
-            changed += 1
-    return changed
+    rows = Tenant.objects.exclude(shared_secret_encrypted="", forge_system_token_encrypted="")
+    return sum(tenant_reencrypt(tenant=tenant) for tenant in rows.iterator())
+
+
+def tenant_reencrypt(*, tenant: Tenant) -> bool:
+    """This row's secrets, as read, under the first key; whether any was written. Each only over the value read: a
+    reinstall (a new secret), an uninstall (none) or a Forge call (a new system token) since the rotation listed the
+    row wrote its own, already under the first key, and putting the old one back would lock the site out, or revive
+    a secret its uninstall dropped."""
+    wrote = 0
+    for name in ("shared_secret_encrypted", "forge_system_token_encrypted"):
+        value = getattr(tenant, name)
+        if value:
+            wrote += Tenant.objects.filter(pk=tenant.pk, **{name: value}).update(**{name: crypto.reencrypt(value)})
+    if wrote:
+        selectors.tenant_cache_forget([tenant])  # update() sends no post_save
+    return bool(wrote)
 
 
 def tenant_purge(*, tenant: Tenant, uninstalled_before: datetime | None = None) -> dict[str, int] | None:

@@ -6,13 +6,14 @@ import json
 from datetime import timedelta
 
 import pytest
+from cryptography.fernet import Fernet
 from django.utils import timezone
 
 from checklists import services as checklist_services
 from checklists.models import Checklist, ChecklistItem, SiteStatus, Template
 from tenants import site_tokens
 from tenants.models import Tenant, TenantState
-from tenants.services import tenant_install, tenant_purge_expired
+from tenants.services import tenant_install, tenant_purge_expired, tenant_reencrypt
 from tenants.signals import tenant_purging
 from tests.conftest import INSTALLATION, ISSUE, Api, fit, forge_api, signed_install
 
@@ -126,3 +127,17 @@ def test_a_site_reinstalled_while_the_expiry_sweep_runs_is_not_purged(client, se
         tenant_purging.disconnect(dispatch_uid="test-reinstall-during-sweep")
     live = Tenant.objects.get()
     assert [live.pk] == reinstalled and live.state == TenantState.INSTALLED and live.shared_secret == "n" * 40
+
+
+def test_a_reinstall_during_a_key_rotation_keeps_its_new_secret(client, settings, standin, tenant):
+    """The rotation lists the sites, then re-encrypts them one by one (tenant_reencrypt, each row as it was listed); a
+    reinstall in between rotates the site's shared secret. The rotation must not write the old secret back under the
+    new key: the site would be locked out."""
+    old, new = settings.FIELD_ENCRYPTION_KEYS[0], Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [new, old]
+    listed = Tenant.objects.get(pk=tenant.pk)
+    standin.shared_secret = "fresh-" + "f" * 40
+    assert signed_install(client, standin).status_code == 204
+    tenant_reencrypt(tenant=listed)
+    settings.FIELD_ENCRYPTION_KEYS = [new]  # the old key is gone: the secret must read under the new one
+    assert Tenant.objects.get(pk=tenant.pk).shared_secret == standin.shared_secret
