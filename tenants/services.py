@@ -216,14 +216,18 @@ def tenant_uninstall_forge(*, installation_id: str) -> Tenant | None:
     return tenant_uninstall(client_key=tenant.client_key) if tenant else None
 
 
-@atomic
 def tenant_set_enabled(*, tenant: Tenant, enabled: bool) -> Tenant:
-    tenant.state = TenantState.ENABLED if enabled else TenantState.DISABLED
-    if enabled:
-        tenant.enabled_at = timezone.now()
-    else:
-        tenant.disabled_at = timezone.now()
-    tenant.save(update_fields=["state", "enabled_at", "disabled_at", "updated_at"])
+    """Connect's `enabled`/`disabled`. `tenant` is the row the request authenticated with: a cached copy up to
+    TENANT_CACHE_SECONDS old in another process, or read before an uninstall that has committed since. So the state
+    is written only over a row that is not uninstalled: a late `enabled` or `disabled` must not bring a site back
+    from its uninstall (its site and panel tokens, Forge calls working again, and never purged)."""
+    now = timezone.now()
+    fields = {"state": TenantState.ENABLED if enabled else TenantState.DISABLED, "updated_at": now}
+    fields["enabled_at" if enabled else "disabled_at"] = now
+    if Tenant.objects.filter(pk=tenant.pk).exclude(state=TenantState.UNINSTALLED).update(**fields):
+        for name, value in fields.items():
+            setattr(tenant, name, value)
+        selectors.tenant_cache_forget([tenant])  # update() sends no post_save
     return tenant
 
 

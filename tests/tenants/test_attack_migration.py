@@ -13,7 +13,7 @@ from checklists import services as checklist_services
 from checklists.models import Checklist, ChecklistItem, SiteStatus, Template
 from tenants import site_tokens
 from tenants.models import Tenant, TenantState
-from tenants.services import tenant_install, tenant_purge_expired, tenant_reencrypt
+from tenants.services import tenant_install, tenant_purge_expired, tenant_reencrypt, tenant_set_enabled
 from tenants.signals import tenant_purging
 from tests.conftest import INSTALLATION, ISSUE, Api, fit, forge_api, signed_install
 
@@ -141,3 +141,18 @@ def test_a_reinstall_during_a_key_rotation_keeps_its_new_secret(client, settings
     tenant_reencrypt(tenant=listed)
     settings.FIELD_ENCRYPTION_KEYS = [new]  # the old key is gone: the secret must read under the new one
     assert Tenant.objects.get(pk=tenant.pk).shared_secret == standin.shared_secret
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_late_enabled_or_disabled_does_not_bring_an_uninstalled_site_back(client, standin, tenant, enabled):
+    """`disabled` comes around an uninstall (AC-2561), and a request checks its JWT against the row it read (cached up
+    to TENANT_CACHE_SECONDS in another process): its write must not undo the uninstall that committed since."""
+    authenticated_with = Tenant.objects.get(pk=tenant.pk)
+    assert signed_install(client, standin, path="/connect/uninstalled").status_code == 204
+    tenant_set_enabled(tenant=authenticated_with, enabled=enabled)
+    stored = Tenant.objects.get(pk=tenant.pk)
+    assert stored.state == TenantState.UNINSTALLED and stored.shared_secret_encrypted == ""
+    # A reinstall then installs the site as usual, and the lifecycle goes on.
+    assert signed_install(client, standin).status_code == 204
+    tenant_set_enabled(tenant=Tenant.objects.get(pk=tenant.pk), enabled=enabled)
+    assert Tenant.objects.get(pk=tenant.pk).state == (TenantState.ENABLED if enabled else TenantState.DISABLED)
