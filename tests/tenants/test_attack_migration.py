@@ -156,3 +156,16 @@ def test_a_late_enabled_or_disabled_does_not_bring_an_uninstalled_site_back(clie
     assert signed_install(client, standin).status_code == 204
     tenant_set_enabled(tenant=Tenant.objects.get(pk=tenant.pk), enabled=enabled)
     assert Tenant.objects.get(pk=tenant.pk).state == (TenantState.ENABLED if enabled else TenantState.DISABLED)
+
+
+def test_an_upgrade_event_delivered_after_the_uninstall_does_not_bring_the_site_back(client, standin, settings):
+    assert lifecycle(client, standin, settings, "avi:forge:installed:app").status_code == 204
+    assert lifecycle(client, standin, settings, "avi:forge:uninstalled:app").status_code == 204
+    # Sent before the uninstall, delivered after it (Forge retries events): acknowledged, and the uninstall stands.
+    assert lifecycle(client, standin, settings, "avi:forge:upgraded:app").status_code == 204
+    stored = Tenant.objects.get(installation_id=INSTALLATION)
+    assert stored.state == TenantState.UNINSTALLED and stored.forge_system_token_encrypted == ""
+    assert forge_api(client, standin, settings).get().status_code == 401
+    # A reinstall still brings it back.
+    assert lifecycle(client, standin, settings, "avi:forge:installed:app").status_code == 204
+    assert forge_api(client, standin, settings).get().status_code == 200
