@@ -210,9 +210,16 @@ def tenant_uninstall(*, client_key: str) -> Tenant | None:
     return tenant
 
 
+@atomic
 def tenant_uninstall_forge(*, installation_id: str) -> Tenant | None:
-    """The Forge app left the site: the same as a Connect uninstall of that site's tenant."""
+    """The Forge app left the site: the same as a Connect uninstall of that site's tenant. Of every tenant holding
+    the installation, should there be two (a site split before Connect installs merged them, or a Forge call's first
+    sight racing the Connect install that named the installation): the one the Forge door does not pick must not keep
+    its site tokens working after the app left."""
     tenant = selectors.tenant_for_installation(installation_id, fresh=True)
+    for other in Tenant.objects.filter(installation_id=installation_id).exclude(state=TenantState.UNINSTALLED):
+        if tenant is None or other.pk != tenant.pk:
+            tenant_uninstall(client_key=other.client_key)
     return tenant_uninstall(client_key=tenant.client_key) if tenant else None
 
 

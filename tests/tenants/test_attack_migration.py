@@ -169,3 +169,21 @@ def test_an_upgrade_event_delivered_after_the_uninstall_does_not_bring_the_site_
     # A reinstall still brings it back.
     assert lifecycle(client, standin, settings, "avi:forge:installed:app").status_code == 204
     assert forge_api(client, standin, settings).get().status_code == 200
+
+
+def test_a_forge_uninstall_reaches_every_tenant_holding_the_installation(client, standin, settings, tenant):
+    """Two tenants with one installation: what a database holds from before Connect installs merged them, or after a
+    Forge call's first sight raced the Connect install (MongoDB lets both commit). The app leaving the site must
+    leave from both: the second's site tokens must not go on working."""
+    Tenant.objects.filter(pk=tenant.pk).update(installation_id=INSTALLATION)
+    assert lifecycle(client, standin, settings, "avi:forge:installed:app").status_code == 204
+    forge_first = Tenant.objects.create(
+        client_key=f"forge:{INSTALLATION}", installation_id=INSTALLATION, base_url="https://forge-site.atlassian.net"
+    )
+    _row, site_token = site_tokens.site_token_create(
+        tenant=forge_first, name="Automation", scope="read", created_by="557058:forge-user"
+    )
+    assert lifecycle(client, standin, settings, "avi:forge:uninstalled:app").status_code == 204
+    assert set(Tenant.objects.values_list("state", flat=True)) == {TenantState.UNINSTALLED}
+    answer = client.get(f"/api/v1/issues/{ISSUE['id']}/checklist", HTTP_AUTHORIZATION=f"Bearer {site_token}")
+    assert answer.status_code == 401
