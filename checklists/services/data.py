@@ -105,5 +105,7 @@ def checklist_data_merge(*, source_id: str, target_id: str) -> dict[str, int]:
     )
     moved[Checklist._meta.label] = Checklist.objects.filter(id__in=ids).update(tenant_id=target_id)
     checklists_recount(uuid.UUID(target_id), recount)
+    # Now and at the commit, as the tenant cache does (another thread may read the old list in between).
+    panel_statuses_forget(uuid.UUID(target_id))
     on_commit(functools.partial(panel_statuses_forget, uuid.UUID(target_id)))
     return moved

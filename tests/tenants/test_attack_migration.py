@@ -63,6 +63,7 @@ def test_a_connect_site_whose_forge_call_came_first_keeps_what_both_panels_wrote
         tenant=forge_tenant, name="Automation", scope="read", created_by="557058:forge-user"
     )
     versions = dict(Checklist.objects.values_list("tenant__client_key", "version"))
+    assert [s["key"] for s in connect.get().json()["statuses"]] == ["review"]  # this process now holds them
 
     payload = {**standin.installed_payload(), "installationId": INSTALLATION}
     assert signed_install(client, standin, payload=payload).status_code == 204
@@ -70,7 +71,9 @@ def test_a_connect_site_whose_forge_call_came_first_keeps_what_both_panels_wrote
     # One tenant for the installation: the Connect one, with the same id its panel tokens name.
     assert list(Tenant.objects.values_list("id", flat=True)) == [tenant.id]
     assert texts(forge_api(client, standin, settings).get()) == ["Connect item", "Forge item"]
-    assert texts(Api(client, tenant).get()) == ["Connect item", "Forge item"]
+    after = Api(client, tenant).get()
+    assert texts(after) == ["Connect item", "Forge item"]
+    assert [s["key"] for s in after.json()["statuses"]] == ["review", "qa"]  # what this process held, forgotten
     other = forge_api(client, standin, settings, issue=OTHER_ISSUE)
     assert texts(other.get(issue_id=OTHER_ISSUE["id"])) == ["Forge only"]
     # Nothing doubled, nothing left behind on another tenant.
