@@ -446,6 +446,11 @@ def contact_data_delete(*, tenant_ids) -> dict[str, int]:
     return deleted
 
 
+def contact_data_merge(*, source_id, target_id) -> dict[str, int]:
+    """A site's Forge tenant joins its Connect tenant (tenants' tenant_merging): its licenses go with it."""
+    return {"contacts.License": License.objects.filter(tenant_id=source_id).update(tenant_id=target_id)}
+
+
 # --- emails --------------------------------------------------------------------------------------------------------
 
 

@@ -17,8 +17,8 @@ from core.db import atomic, on_commit
 from core.exceptions import ValidationFailed
 
 from . import selectors
-from .models import Tenant, TenantState
-from .signals import tenant_purging, tenant_uninstalled
+from .models import SiteToken, SiteTokenUse, Tenant, TenantState
+from .signals import tenant_merging, tenant_purging, tenant_uninstalled
 from .types import AuthError
 
 logger = logging.getLogger(__name__)
@@ -127,9 +127,15 @@ def tenant_install(*, payload: dict) -> Tenant:
     data = _validate_install_payload(payload)
     now = timezone.now()
     tenant = Tenant.objects.filter(client_key=data["client_key"]).first()
-    if tenant is None and data["installation_id"]:
-        # Forge saw this site first: adopt that tenant so its data stays with the site.
-        tenant = Tenant.objects.filter(installation_id=data["installation_id"], client_key__startswith="forge:").first()
+    # Forge saw this site first (a Forge call before the Connect install that names its installation).
+    forge_first = (
+        Tenant.objects.filter(client_key=f"forge:{data['installation_id']}").first()
+        if data["installation_id"]
+        else None
+    )
+    if tenant is None and forge_first is not None:
+        # A site new to Connect: adopt that tenant (same row, same id) so its data stays with the site.
+        tenant, forge_first = forge_first, None
     if tenant is None:
         tenant = Tenant(client_key=data["client_key"])
     created = tenant._state.adding
@@ -151,9 +157,41 @@ def tenant_install(*, payload: dict) -> Tenant:
     except DjangoValidationError as exc:
         # The checks above should leave nothing for the model to refuse; if they do, it is still the caller's 400.
         raise ValidationFailed({_PAYLOAD_NAMES.get(k, k): "; ".join(v) for k, v in exc.message_dict.items()}) from None
+    if forge_first is not None:
+        _take_forge_fields(tenant, forge_first)
     tenant.save()
+    if forge_first is not None:
+        _tenant_merge(source=forge_first, target=tenant)
     logger.info("tenant installed", extra={"tenant_id": str(tenant.id), "new_tenant": created})
     return tenant
+
+
+def _take_forge_fields(tenant: Tenant, forge_first: Tenant) -> None:
+    """What only the Forge tenant knows of the site (cloudId, the product API's base and the system token), so the
+    site's background calls work at once, without waiting for its next Forge call."""
+    tenant.cloud_id = tenant.cloud_id or forge_first.cloud_id
+    tenant.forge_api_base_url = tenant.forge_api_base_url or forge_first.forge_api_base_url
+    if forge_first.forge_system_token_encrypted and not tenant.forge_system_token_encrypted:
+        # Still the ciphertext: a secret is never in clear outside core.crypto.
+        tenant.forge_system_token_encrypted = forge_first.forge_system_token_encrypted
+        tenant.forge_system_token_expires_at = forge_first.forge_system_token_expires_at
+    tenant.workflow_rules_in_use = tenant.workflow_rules_in_use or forge_first.workflow_rules_in_use
+
+
+def _tenant_merge(*, source: Tenant, target: Tenant) -> None:
+    """A site with a Connect tenant whose Forge call came first has two tenants: the Connect one (its checklists from
+    before the move) and `forge:<installationId>` (what its Forge panel wrote since). Connect's `installed` now names
+    the installation, so both are the same site: every row of the source moves onto the target (each app moves its
+    own, tenant_merging), and the source goes, so the installation finds one tenant and nothing the site wrote is left
+    behind on a tenant no door reaches. Runs inside the install's transaction."""
+    moved: dict[str, int] = {}
+    for _receiver, counts in tenant_merging.send(sender=Tenant, source_id=str(source.pk), target_id=str(target.pk)):
+        moved.update(counts)
+    # Tenants' own rows: the site's API tokens (made by its admins on the Forge admin page) keep working, for the site.
+    moved["tenants.SiteToken"] = SiteToken.objects.filter(tenant_id=source.pk).update(tenant_id=target.pk)
+    moved["tenants.SiteTokenUse"] = SiteTokenUse.objects.filter(tenant_id=source.pk).update(tenant_id=target.pk)
+    source.delete()  # post_delete: this process forgets its cached row (selectors)
+    logger.info("forge tenant merged", extra={"tenant_id": str(target.pk), "source_id": str(source.pk), "moved": moved})
 
 
 @atomic
@@ -172,20 +210,31 @@ def tenant_uninstall(*, client_key: str) -> Tenant | None:
     return tenant
 
 
+@atomic
 def tenant_uninstall_forge(*, installation_id: str) -> Tenant | None:
-    """The Forge app left the site: the same as a Connect uninstall of that site's tenant."""
+    """The Forge app left the site: the same as a Connect uninstall of that site's tenant. Of every tenant holding
+    the installation, should there be two (a site split before Connect installs merged them, or a Forge call's first
+    sight racing the Connect install that named the installation): the one the Forge door does not pick must not keep
+    its site tokens working after the app left."""
     tenant = selectors.tenant_for_installation(installation_id, fresh=True)
+    for other in Tenant.objects.filter(installation_id=installation_id).exclude(state=TenantState.UNINSTALLED):
+        if tenant is None or other.pk != tenant.pk:
+            tenant_uninstall(client_key=other.client_key)
     return tenant_uninstall(client_key=tenant.client_key) if tenant else None
 
 
-@atomic
 def tenant_set_enabled(*, tenant: Tenant, enabled: bool) -> Tenant:
-    tenant.state = TenantState.ENABLED if enabled else TenantState.DISABLED
-    if enabled:
-        tenant.enabled_at = timezone.now()
-    else:
-        tenant.disabled_at = timezone.now()
-    tenant.save(update_fields=["state", "enabled_at", "disabled_at", "updated_at"])
+    """Connect's `enabled`/`disabled`. `tenant` is the row the request authenticated with: a cached copy up to
+    TENANT_CACHE_SECONDS old in another process, or read before an uninstall that has committed since. So the state
+    is written only over a row that is not uninstalled: a late `enabled` or `disabled` must not bring a site back
+    from its uninstall (its site and panel tokens, Forge calls working again, and never purged)."""
+    now = timezone.now()
+    fields = {"state": TenantState.ENABLED if enabled else TenantState.DISABLED, "updated_at": now}
+    fields["enabled_at" if enabled else "disabled_at"] = now
+    if Tenant.objects.filter(pk=tenant.pk).exclude(state=TenantState.UNINSTALLED).update(**fields):
+        for name, value in fields.items():
+            setattr(tenant, name, value)
+        selectors.tenant_cache_forget([tenant])  # update() sends no post_save
     return tenant
 
 
@@ -288,24 +337,40 @@ def _tenant_forge_save(*, claims: dict, system_token: str, reactivate: bool) -> 
 
 def tenant_rotate_encryption() -> int:
     """Re-encrypt every stored secret under the first key of FIELD_ENCRYPTION_KEYS. Returns how many changed."""
-    changed = 0
-    for tenant in Tenant.objects.exclude(shared_secret_encrypted="", forge_system_token_encrypted="").iterator():
-        fields = []
-        for name in ("shared_secret_encrypted", "forge_system_token_encrypted"):
-            value = getattr(tenant, name)
-            if value:
-                setattr(tenant, name, crypto.reencrypt(value))
-                fields.append(name)
-        if fields:
-            tenant.save(update_fields=fields)
-            changed += 1
-    return changed
+    rows = Tenant.objects.exclude(shared_secret_encrypted="", forge_system_token_encrypted="")
+    return sum(tenant_reencrypt(tenant=tenant) for tenant in rows.iterator())
 
 
-def tenant_purge(*, tenant: Tenant) -> dict[str, int]:
+def tenant_reencrypt(*, tenant: Tenant) -> bool:
+    """This row's secrets, as read, under the first key; whether any was written. Each only over the value read: a
+    reinstall (a new secret), an uninstall (none) or a Forge call (a new system token) since the rotation listed the
+    row wrote its own, already under the first key, and putting the old one back would lock the site out, or revive
+    a secret its uninstall dropped."""
+    wrote = 0
+    for name in ("shared_secret_encrypted", "forge_system_token_encrypted"):
+        value = getattr(tenant, name)
+        if value:
+            wrote += Tenant.objects.filter(pk=tenant.pk, **{name: value}).update(**{name: crypto.reencrypt(value)})
+    if wrote:
+        selectors.tenant_cache_forget([tenant])  # update() sends no post_save
+    return bool(wrote)
+
+
+def tenant_purge(*, tenant: Tenant, uninstalled_before: datetime | None = None) -> dict[str, int] | None:
     """Erase a site for good: its checklists, items, templates, history, its licenses and the contacts that only it
-    had, then the tenant row. Returns what was deleted, per model (counts only)."""
+    had, then the tenant row. Returns what was deleted, per model (counts only).
+
+    uninstalled_before: purge only if the row, read again in this transaction, is still a site uninstalled before
+    then; else nothing happens and None is returned. The expiry sweep lists its sites first and purges them one by
+    one, minutes apart on a big run: a site reinstalled (or adopted by a Connect install) in between is a live site
+    again, with a new secret, and erasing it would leave Jira calling an app that knows it no more."""
     with atomic():
+        if uninstalled_before is not None and not (
+            Tenant.objects.filter(
+                pk=tenant.pk, state=TenantState.UNINSTALLED, uninstalled_at__lt=uninstalled_before
+            ).exists()
+        ):
+            return None
         # The apps holding rows of the site delete them (tenants knows none of them: see signals.py), then the row.
         deleted: dict[str, int] = {}
         for _receiver, counts in tenant_purging.send(sender=Tenant, tenant_id=str(tenant.pk)):
@@ -322,6 +387,6 @@ def tenant_purge_expired(*, now=None) -> int:
     expired = Tenant.objects.filter(state=TenantState.UNINSTALLED, uninstalled_at__lt=cutoff)
     purged = 0
     for tenant in expired.iterator():
-        tenant_purge(tenant=tenant)
-        purged += 1
+        if tenant_purge(tenant=tenant, uninstalled_before=cutoff) is not None:
+            purged += 1
     return purged

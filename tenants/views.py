@@ -107,12 +107,18 @@ def forge_lifecycle(request):
     if not isinstance(event_type, str):  # a number, list or object: refused below (a list would not even hash)
         event_type = None
     if event_type in FORGE_INSTALL_EVENTS:
-        services.tenant_for_forge_invocation(
-            claims=request.fit_claims,
-            system_token=request.headers.get("x-forge-oauth-system", ""),
-            reactivate=True,
-            allow_disabled=True,  # a lifecycle event, like Connect's `installed`: it never changes the disabled state
-        )
+        try:
+            services.tenant_for_forge_invocation(
+                claims=request.fit_claims,
+                system_token=request.headers.get("x-forge-oauth-system", ""),
+                # Only an install brings an uninstalled site back. An upgrade is of an app still installed: one that
+                # reaches an uninstalled site was sent before the uninstall and delivered after it (events are
+                # retried), and must not undo it.
+                reactivate=event_type == "avi:forge:installed:app",
+                allow_disabled=True,  # a lifecycle event, like Connect's `installed`: it never changes whether disabled
+            )
+        except AuthError:
+            return HttpResponse(status=204)  # acknowledged, nothing changed: a retry would not change it either
     elif event_type in FORGE_UNINSTALL_EVENTS:
         services.tenant_uninstall_forge(installation_id=request.fit_claims["app"]["installationId"])
     else:

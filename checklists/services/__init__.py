@@ -5,7 +5,7 @@ re-exports their public names.
 """
 
 from ..progress import progress_json
-from .data import checklist_data_delete, checklist_delete_for_issue, checklist_versions_bump
+from .data import checklist_data_delete, checklist_data_merge, checklist_delete_for_issue, checklist_versions_bump
 from .items import checklist_reorder, checklist_replace_text, item_create, item_delete, item_update
 from .statuses import status_create, status_delete, status_update
 from .templates import (
@@ -27,6 +27,7 @@ __all__ = [
     "WriteOutcomeUnknown",
     "checklist_apply_template",
     "checklist_data_delete",
+    "checklist_data_merge",
     "checklist_delete_for_issue",
     "checklist_versions_bump",
     "checklist_open",

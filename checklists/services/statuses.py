@@ -99,7 +99,7 @@ def status_update(*, status: SiteStatus, data: dict[str, Any]) -> SiteStatus:
             setattr(status, name, value)
         status.save()
         if recount:
-            _recount(status.tenant_id, _checklists_using(status))
+            checklists_recount(status.tenant_id, _checklists_using(status))
     return status
 
 
@@ -111,7 +111,7 @@ def _checklists_using(status: SiteStatus) -> list[uuid.UUID]:
     )
 
 
-def _recount(tenant_id: uuid.UUID, checklist_ids: Iterable[uuid.UUID]) -> None:
+def checklists_recount(tenant_id: uuid.UUID, checklist_ids: Iterable[uuid.UUID]) -> None:
     """Progress counts of these checklists under the site's statuses as they are now in this transaction, and their
     Jira property marked behind (property_synced_version 0), so the push, or the sweep, writes the new numbers."""
     complete = SiteStatuses(tenant_id).complete
@@ -151,7 +151,7 @@ def status_delete(*, tenant: Tenant, status: SiteStatus, actor: Actor, move_to: 
                 template.save(update_fields=["text", "updated_at"])
         status.delete()
         # Items that moved to a status counting differently: their checklists' numbers change.
-        _recount(tenant.id, moved)
+        checklists_recount(tenant.id, moved)
     return in_use
 
 

@@ -8,7 +8,7 @@ from django.db.models import ForeignKey
 
 from tenants.models import Tenant
 from tenants.services import tenant_purge, tenant_uninstall
-from tenants.signals import tenant_purging, tenant_uninstalled
+from tenants.signals import tenant_merging, tenant_purging, tenant_uninstalled
 from tests.conftest import Api
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -19,7 +19,7 @@ def listening_apps(signal) -> set[str]:
     return {apps.get_containing_app_config(r.__module__).label for r in [*sync_receivers, *async_receivers]}
 
 
-def test_every_app_with_rows_of_a_site_deletes_them_on_purge_and_only_contacts_offboard_on_uninstall():
+def test_every_app_with_rows_of_a_site_deletes_them_on_purge_moves_them_on_merge_and_only_contacts_offboard():
     holders = {
         model._meta.app_label
         for model in apps.get_models()
@@ -28,6 +28,7 @@ def test_every_app_with_rows_of_a_site_deletes_them_on_purge_and_only_contacts_o
     }
     assert holders == {"checklists", "contacts"}
     assert listening_apps(tenant_purging) == holders
+    assert listening_apps(tenant_merging) == holders  # a site's two tenants becoming one moves every app's rows
     assert listening_apps(tenant_uninstalled) == {"contacts"}
 
 
