@@ -18,7 +18,9 @@ from .db import atomic_or_joined
 
 M = TypeVar("M", bound=Model)
 RowConverter = Callable[[Sequence[Any]], tuple[Any, ...]]
-_CONVERTERS: dict[tuple[str, type[Model], tuple[str, ...]], RowConverter] = {}
+RowsConverter = Callable[[Sequence[Sequence[Any]]], list[list[Any]]]
+_Step = tuple[int, Any, list, bool]  # a column's index, the column, its converters, whether it is a relation
+_STEPS: dict[tuple[str, type[Model], tuple[str, ...]], list[_Step]] = {}
 
 
 def _db() -> Any:
@@ -34,37 +36,62 @@ def field_by_attname(model: type[Model], attname: str) -> Field:
 def row_converter(model: type[Model], attnames: tuple[str, ...]) -> RowConverter:
     """A function turning a sequence of raw values of `model`'s `attnames` (in that order) into a tuple of the values
     the ORM returns for them."""
-    key = (connection.vendor, model, attnames)
-    convert = _CONVERTERS.get(key)
-    if convert is None:
-        convert = _CONVERTERS[key] = _build(model, attnames)
-    return convert
-
-
-def _build(model: type[Model], attnames: tuple[str, ...]) -> RowConverter:
     steps = _steps(model, attnames)
 
     def convert(raw: Sequence[Any]) -> tuple[Any, ...]:
         values = list(raw)
-        for index, col, converters, _relation in steps:
-            value = values[index]
-            for step in converters:
-                value = step(value, col, connection)
-            values[index] = value
+        _apply(values, steps, _db(), None)
         return tuple(values)
 
     return convert
 
 
-def _steps(model: type[Model], attnames: tuple[str, ...]) -> list[tuple[int, Any, list, bool]]:
-    """For each column that has converters: its index, column, converters, and whether it is a relation."""
-    steps = []
-    for index, attname in enumerate(attnames):
-        field = field_by_attname(model, attname)
-        col = field.get_col(model._meta.db_table)
-        converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-        if converters:
-            steps.append((index, col, [_fast(step) for step in converters], field.is_relation))
+def rows_converter(model: type[Model], attnames: tuple[str, ...]) -> RowsConverter:
+    """row_converter for many rows at once: a relation's raw value is converted once per call, not once per row
+    (every item of a checklist names the same checklist and site: two of its three UUIDs)."""
+    steps = _steps(model, attnames)
+
+    def convert(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+        db = _db()
+        seen: list[dict[Any, Any]] = [{} for _ in steps]
+        converted = [list(raw) for raw in rows]
+        for values in converted:
+            _apply(values, steps, db, seen)
+        return converted
+
+    return convert
+
+
+def _apply(values: list[Any], steps: list[_Step], db: Any, seen: list[dict[Any, Any]] | None) -> None:
+    """Converts `values` in place, step by step; with `seen` (one memo per step), a relation's raw value converted
+    before is taken from its memo."""
+    for memo, (index, col, converters, is_relation) in zip(seen or [None] * len(steps), steps, strict=True):
+        raw = values[index]
+        if memo is not None and is_relation and raw in memo:
+            values[index] = memo[raw]
+            continue
+        value = raw
+        for step in converters:
+            value = step(value, col, db)
+        values[index] = value
+        if memo is not None and is_relation:
+            memo[raw] = value
+
+
+def _steps(model: type[Model], attnames: tuple[str, ...]) -> list[_Step]:
+    """For each column that has converters: its index, column, converters, and whether it is a relation. Found once
+    per database, model and columns."""
+    key = (connection.vendor, model, attnames)
+    steps = _STEPS.get(key)
+    if steps is None:
+        steps = []
+        for index, attname in enumerate(attnames):
+            field = field_by_attname(model, attname)
+            col = field.get_col(model._meta.db_table)
+            converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+            if converters:
+                steps.append((index, col, [_fast(step) for step in converters], field.is_relation))
+        _STEPS[key] = steps
     return steps
 
 
@@ -84,44 +111,6 @@ def _fast(step: Callable) -> Callable:
         if type(value) is datetime.datetime and value.tzinfo is None:
             return value.replace(tzinfo=datetime.UTC)
         return step(value, expression, conn)
-
-    return convert
-
-
-RowsConverter = Callable[[Sequence[Sequence[Any]]], list[list[Any]]]
-_ROWS_CONVERTERS: dict[tuple[str, type[Model], tuple[str, ...]], RowsConverter] = {}
-
-
-def rows_converter(model: type[Model], attnames: tuple[str, ...]) -> RowsConverter:
-    """row_converter for many rows at once: a relation's raw value is converted once per call, not once per row
-    (every item of a checklist names the same checklist and site: two of its three UUIDs)."""
-    key = (connection.vendor, model, attnames)
-    convert = _ROWS_CONVERTERS.get(key)
-    if convert is None:
-        convert = _ROWS_CONVERTERS[key] = _build_many(model, attnames)
-    return convert
-
-
-def _build_many(model: type[Model], attnames: tuple[str, ...]) -> RowsConverter:
-    steps = _steps(model, attnames)
-
-    def convert(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
-        db = _db()
-        converted = [list(raw) for raw in rows]
-        for index, col, converters, is_relation in steps:
-            seen: dict[Any, Any] = {}
-            for values in converted:
-                raw = values[index]
-                if is_relation and raw in seen:
-                    values[index] = seen[raw]
-                    continue
-                value = raw
-                for step in converters:
-                    value = step(value, col, db)
-                values[index] = value
-                if is_relation:
-                    seen[raw] = value
-        return converted
 
     return convert
 
