@@ -10,3 +10,6 @@ application = get_wsgi_application()
 from core.checks import enforce_configuration  # noqa: E402
 
 enforce_configuration()
+
+# Loaded here rather than by the URLconf (checklists/urls.py says why): the first /mcp call of a worker is not slower.
+import checklists.mcp_server  # noqa: E402, F401
