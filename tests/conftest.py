@@ -263,6 +263,11 @@ def closed_port() -> int:
 @pytest.fixture
 def standin(settings):
     """The simulated Jira site, install-keys server and Forge JWKS, wired into settings."""
+    from tenants.auth import forge
+
+    # A process keeps one JWKS client per URL, its keys for an hour and a refetch for an unknown kid at most once per
+    # cooldown. A stand-in on a port an earlier test's used (with other keys) then met that client: its kid refused.
+    forge._jwks_clients.clear()
     server = JiraStandIn(app_key=settings.APP_KEY).start()
     settings.ATLASSIAN_INSTALL_KEYS_URL = server.install_keys_url
     settings.FORGE_JWKS_URL = server.jwks_url
