@@ -305,6 +305,24 @@ def test_the_audit_log_is_append_only_and_superuser_only(staff, data):
 # --- list pages at scale -----------------------------------------------------------------------------------------
 
 
+def _copies_of_an_item(data, count: int) -> None:
+    """`count` items, "item 1" to "item <count>", written by SQLite itself from one the ORM saved: bulk_create spent
+    20 s of CPU compiling 100,000 rows' values, for a test about what the admin page reads."""
+    first = ChecklistItem.objects.create(tenant=data["tenant"], checklist=data["checklist"], text="item 0")
+    table = connection.ops.quote_name(ChecklistItem._meta.db_table)
+    pk = ChecklistItem._meta.pk
+    columns = [field.column for field in ChecklistItem._meta.concrete_fields]
+    fresh = {pk.column: "lower(hex(randomblob(16)))", "text": "'item ' || n"}  # a UUID as Django stores it here
+    values = ", ".join(fresh.get(column, f"{table}.{connection.ops.quote_name(column)}") for column in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < %s) "
+            f"INSERT INTO {table} ({', '.join(map(connection.ops.quote_name, columns))}) "
+            f"SELECT {values} FROM seq, {table} WHERE {table}.{connection.ops.quote_name(pk.column)} = %s",
+            [count - 1, pk.get_db_prep_value(first.pk, connection)],
+        )
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("long_db_operations")
 def test_a_list_of_100000_items_costs_a_bounded_number_of_queries(staff, data):
@@ -315,13 +333,16 @@ def test_a_list_of_100000_items_costs_a_bounded_number_of_queries(staff, data):
     queries_for = {}
     for size in (ChecklistItem.objects.count(), large):
         missing = size - ChecklistItem.objects.count()
-        ChecklistItem.objects.bulk_create(
-            [
-                ChecklistItem(tenant=data["tenant"], checklist=data["checklist"], text=f"item {n}")
-                for n in range(missing)
-            ],
-            batch_size=5000,
-        )
+        if missing and connection.vendor == "sqlite":
+            _copies_of_an_item(data, missing)
+        else:
+            ChecklistItem.objects.bulk_create(
+                [
+                    ChecklistItem(tenant=data["tenant"], checklist=data["checklist"], text=f"item {n}")
+                    for n in range(missing)
+                ],
+                batch_size=5000,
+            )
         for query in ({}, {"status__exact": "todo"}, {"q": "DEMO-1"}, {"o": "-2"}):
             with CaptureQueriesContext(connection) as queries:
                 response = client.get(url(model=ChecklistItem), query)
