@@ -12,6 +12,7 @@ from devhost.hubspot import HubSpotStandIn
 from devhost.jira import JiraStandIn
 from devhost.keys import forge_token, install_token
 from devhost.redis import free_port
+from devhost.trickle import TrickleServer
 from herochecklist.celery import app
 from tenants.auth import mint_panel_token
 from tenants.models import Tenant
@@ -228,6 +229,20 @@ def standin(settings):
     settings.FORGE_JWKS_URL = server.jwks_url
     settings.ALLOWED_JIRA_HOSTS = [*settings.ALLOWED_JIRA_HOSTS, server.host]
     server.app_base_url = settings.BASE_URL
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def trickle(settings):
+    """A server answering one byte at a time (devhost/trickle.py), and outbound deadlines short enough to meet it. Each
+    wait on the socket (OUTBOUND_TIMEOUT_SECONDS) stays far longer than its pause between bytes, so only a deadline for
+    the whole exchange can end a call to it."""
+    settings.OUTBOUND_TIMEOUT_SECONDS = 10.0
+    settings.OUTBOUND_DEADLINE_SECONDS = 0.3
+    settings.OUTBOUND_KEYS_DEADLINE_SECONDS = 0.3
+    settings.PERMISSION_CHECK_TIMEOUT_SECONDS = 0.3
+    server = TrickleServer().start()
     yield server
     server.stop()
 
