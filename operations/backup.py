@@ -10,9 +10,11 @@ The plaintext is JSON lines: one record per line (Django's python serializer as 
 """
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
+import secrets
 import struct
 import tempfile
 import zlib
@@ -50,6 +52,10 @@ MAGIC = b"HEROCHECKLIST-BACKUP\n"
 FORMAT = 1
 FRAME_BYTES = 1 << 20
 SUFFIX = ".hcbak"
+# An archive being written: hidden (a leading dot) and not ending in SUFFIX, so nothing takes it for an archive.
+PARTIAL_PREFIX = "."
+PARTIAL_SUFFIX = ".partial"
+STALE_PARTIAL_SECONDS = 3600
 BATCH = 1000
 # No record of ours comes near this (an item's text is bounded, a template's too); a longer line is refused before it
 # is held whole.
@@ -225,19 +231,78 @@ def backup_write(out) -> tuple[str, dict[str, int]]:
 
 
 def backup_create(*, now: datetime | None = None) -> BackupResult:
-    """Write an archive to the backups storage (BACKUP_DIR, or the configured bucket) under a dated name."""
+    """Write an archive to the backups storage (BACKUP_DIR, or the configured bucket) under a dated name.
+
+    On a folder, the archive is written under a hidden partial name, flushed and synced to the disk, then renamed to
+    its dated name (an atomic step): a run that fails mid-write (a full disk) or is killed never leaves a truncated
+    archive under a name that backup_list, the retention and a restore take for a backup. Storage.save() wrote straight
+    to the final name, and a full disk left the first part of an archive there, which retention counted as a good
+    backup (and could keep in place of the last good one). A failed run removes its partial; a killed run's partial
+    is removed by the next prune once it is stale."""
     name = archive_name(now or datetime.now(UTC))
+    storage = backup_storage()
+    try:
+        final = storage.path(name)
+    except NotImplementedError:
+        return _create_remote(storage, name)
+    partial = f"{PARTIAL_PREFIX}{name}.{os.getpid()}-{secrets.token_hex(4)}{PARTIAL_SUFFIX}"
+    folder = os.path.dirname(final)
+    os.makedirs(folder, exist_ok=True)
+    try:
+        with storage.open(partial, "wb") as out:
+            if storage.file_permissions_mode is not None:  # as save() would (0o600 for BACKUP_DIR), before any byte
+                os.chmod(storage.path(partial), storage.file_permissions_mode)
+            digest, counts = backup_write(out)
+            size = out.tell()
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(storage.path(partial), final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(storage.path(partial))
+        raise
+    # The rename itself reaches the disk only with the folder's own sync.
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    return BackupResult(name=name, size=size, sha256=digest, counts=counts)
+
+
+def _create_remote(storage, name: str) -> BackupResult:
+    """A storage without local paths (S3 and the like): the archive is written to a temporary file first, then
+    uploaded. An object store shows an object only once its upload completed (a failed multipart upload is
+    aborted), so there is no partial to hide."""
     with tempfile.TemporaryFile() as tmp:
         digest, counts = backup_write(tmp)
         size = tmp.tell()
         tmp.seek(0)
-        saved = backup_storage().save(name, File(tmp, name=name))
+        saved = storage.save(name, File(tmp, name=name))
     return BackupResult(name=saved, size=size, sha256=digest, counts=counts)
 
 
 def backup_list() -> list[str]:
+    """The archives in the storage, oldest first. A partial (hidden, PARTIAL_SUFFIX) is never one of them."""
     _dirs, files = backup_storage().listdir("")
     return sorted(name for name in files if name.startswith("herochecklist-") and name.endswith(SUFFIX))
+
+
+def _stale_partials_remove(now: datetime) -> list[str]:
+    """Partials left by killed runs. A run in progress writes its partial continuously (a frame at least every few
+    seconds), so one untouched for STALE_PARTIAL_SECONDS belongs to no run."""
+    storage = backup_storage()
+    _dirs, files = storage.listdir("")
+    stale = [
+        name
+        for name in files
+        if name.startswith(PARTIAL_PREFIX + "herochecklist-")
+        and name.endswith(PARTIAL_SUFFIX)
+        and (now - storage.get_modified_time(name)).total_seconds() > STALE_PARTIAL_SECONDS
+    ]
+    for name in stale:
+        storage.delete(name)
+    return stale
 
 
 # --- reading ------------------------------------------------------------------------------------------------------
@@ -585,7 +650,9 @@ def taken_at(name: str) -> datetime | None:
 
 
 def backups_prune(*, today=None) -> list[str]:
-    """Delete the archives the retention policy no longer keeps; returns their names."""
+    """Delete the archives the retention policy no longer keeps, and the partials of killed runs; returns the names of
+    the archives."""
+    _stale_partials_remove(datetime.now(UTC))
     taken = {name: when for name in backup_list() if (when := taken_at(name)) is not None}
     keep = backups_to_keep(
         taken,
