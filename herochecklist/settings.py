@@ -306,6 +306,9 @@ STORAGES = {
 # Backups (operations/backup.py): a local folder by default; any Django storage (an S3-compatible bucket through
 # django-storages, installed separately) with BACKUP_STORAGE_BACKEND and BACKUP_STORAGE_OPTIONS (JSON).
 BACKUP_DIR = env.str("BACKUP_DIR", default=str(VAR_DIR / "backups"))
+# How long `manage.py restore` runs its transaction again while another holds the same records: a restore killed
+# mid-write leaves its transaction open on MongoDB until transactionLifetimeLimitSeconds (60 s by default) runs out.
+RESTORE_BUSY_WAIT_SECONDS = env.float("RESTORE_BUSY_WAIT_SECONDS", default=90.0)
 BACKUP_STORAGE_BACKEND = env.str("BACKUP_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
 STORAGES["backups"] = {
     "BACKEND": BACKUP_STORAGE_BACKEND,

@@ -13,6 +13,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import secrets
 import struct
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
+from time import monotonic, sleep
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -36,17 +38,20 @@ from django.core.files.storage import storages
 from django.core.serializers.base import DeserializationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.serializers.python import Deserializer as PythonDeserializer
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, OperationalError, connection
 from django.db.models import Q
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from checklists.archived import check_archived_record
 from checklists.services import checklist_data_delete
-from core.db import atomic, chunked
+from core.db import CommitUnknown, atomic, chunked, is_write_conflict
 from core.exceptions import ValidationFailed
 from core.jsonbody import BadJson, loads
 from tenants.selectors import tenant_cache_forget
 
 from .retention import backups_to_keep
+
+logger = logging.getLogger(__name__)
 
 MAGIC = b"HEROCHECKLIST-BACKUP\n"
 FORMAT = 1
@@ -116,6 +121,14 @@ TENANT_LIVE_FIELDS = (
 
 class ArchiveError(Exception):
     """The archive is damaged, foreign or unreadable; nothing was written."""
+
+
+class RestoreRefused(Exception):
+    """The database refused the restore's writes for a reason of its own, not the archive's: busy (another transaction
+    holds the same records: a write, a restore still running, or a killed restore's transaction that MongoDB keeps
+    until its transactionLifetimeLimitSeconds, 60 by default), unreachable, or it never confirmed the commit. Nothing
+    was written (or, for the commit, the restore may have landed); running the same restore again is safe: it
+    replaces the data either way."""
 
 
 def _keys() -> dict[str, bytes]:
@@ -580,29 +593,74 @@ def _new_audit_entries(model, objects: list) -> list:
     return [o for o in objects if o.pk not in present]
 
 
-def archive_restore(name_or_path: str, *, tenant: str | None = None) -> dict[str, int]:
+def archive_restore(name_or_path: str, *, tenant: str | None = None, busy_wait: float = 0.0) -> dict[str, int]:
     """Replace the database's application data (or one tenant's) with the archive's. The archive is read and checked
     in full first; a damaged or foreign one raises ArchiveError before anything is written. The writes are one
     transaction. Never restored: live sites' credentials and install state (TENANT_LIVE_FIELDS), and never removed:
-    audit entries (the archive's missing ones are added). Staff accounts are not in archives (README: Operations)."""
+    audit entries (the archive's missing ones are added). Staff accounts are not in archives (README: Operations).
+
+    A transaction lost to a concurrent one is run again for up to `busy_wait` seconds (the restore command waits
+    RESTORE_BUSY_WAIT_SECONDS: a restore killed mid-write leaves its transaction open on MongoDB, holding every record
+    it touched, until the server aborts it a minute later; a re-run conflicted with it all that time, and was told the
+    archive was bad). Then, or when the database refuses for another reason of its own, RestoreRefused."""
     _counts, found = _scan(name_or_path, tenant)
     tenant_pk, client_key = found or (None, None)
-    restored: dict[str, int] = {}
     Tenant = apps.get_model("tenants.Tenant")
     # Raw writes send no signals: the cached rows of every replaced and restored site are forgotten by hand.
     replaced = Tenant.objects.all()
     if tenant_pk is not None:
         replaced = replaced.filter(Q(pk=tenant_pk) | Q(client_key=client_key))
-    try:
-        with atomic(), archive_open(name_or_path) as src:
-            _replace(src, replaced, tenant_pk, client_key, restored)
-    except (DatabaseError, DeserializationError) as exc:
-        # The transaction is rolled back: nothing was written. The database's message may quote record values.
-        raise ArchiveError(
-            f"the archive's records could not be written ({type(exc).__name__}: a duplicated id, a missing value or "
-            "a reference to a record that does not exist)"
-        ) from None
-    return restored
+    give_up_at = monotonic() + busy_wait
+    pause = 1.0
+    while True:
+        restored: dict[str, int] = {}
+        try:
+            with atomic(), archive_open(name_or_path) as src:
+                _replace(src, replaced, tenant_pk, client_key, restored)
+            return restored
+        except CommitUnknown:
+            raise RestoreRefused(
+                "the database never confirmed the restore's commit: it may have landed or not (run it again: it "
+                "replaces the data either way)"
+            ) from None
+        except (DatabaseError, PyMongoError) as exc:
+            if is_write_conflict(exc) and monotonic() + pause < give_up_at:
+                logger.warning("restore conflicted with another transaction; trying again", extra={"wait": pause})
+                sleep(pause)
+                pause = min(pause * 2, 10.0)
+                continue
+            if is_write_conflict(exc):
+                raise RestoreRefused(
+                    "the database is busy: another transaction holds these records (a write or a restore still "
+                    "running, or a killed restore's, which MongoDB aborts after transactionLifetimeLimitSeconds, 60 "
+                    "by default); nothing was written, try again in a minute"
+                ) from None
+            if _database_unavailable(exc):
+                raise RestoreRefused(
+                    f"the database could not take the restore ({type(exc).__name__}: locked or unreachable); nothing "
+                    "was written, try again"
+                ) from None
+            # The transaction is rolled back: nothing was written. The database's message may quote record values.
+            raise _unwritable(exc) from None
+        except DeserializationError as exc:
+            raise _unwritable(exc) from None
+
+
+def _unwritable(exc: Exception) -> ArchiveError:
+    return ArchiveError(
+        f"the archive's records could not be written ({type(exc).__name__}: a duplicated id, a missing value or a "
+        "reference to a record that does not exist)"
+    )
+
+
+def _database_unavailable(exc: BaseException) -> bool:
+    """The database, not the archive: SQLite's lock never came (OperationalError), or MongoDB could not be reached."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OperationalError | ConnectionFailure):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _replace(src, replaced, tenant_pk: str | None, client_key: str | None, restored: dict[str, int]) -> None:

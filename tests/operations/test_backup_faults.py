@@ -1,17 +1,25 @@
-"""Backups under faults: a disk that fills up mid-write, a run killed mid-write (its partial left behind)."""
+"""Backups under faults: a disk that fills up mid-write, a backup killed mid-write (its partial left behind), a restore
+killed mid-write (its transaction left open on MongoDB)."""
 
 import base64
+import contextlib
 import errno
+import logging
 import os
 import subprocess
+import threading
 from datetime import UTC, date, datetime, timedelta
 
+import pymongo
 import pytest
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, storages
+from django.core.management import CommandError, call_command
+from django.db import connection
 
 from checklists import services as checklist_services
 from operations import backup
+from tenants.models import Tenant
 from tests.conftest import issue_ref
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +120,81 @@ def test_partials_are_never_archives_and_a_killed_runs_is_removed_once_stale(ten
     assert backup.backup_list() == [good]
     assert backup.backups_prune(today=date(2026, 11, 30)) == []  # only archives count, and the good one is kept
     assert sorted(os.listdir(backup_dir)) == sorted([good, running.name])  # the killed run's partial is gone
+
+
+# --- a restore killed mid-write (MongoDB): its transaction stays open on the server -----------------------------------
+
+
+class Waiting(logging.Handler):
+    """Set once the restore says it met a conflict and will try again."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = threading.Event()
+
+    def emit(self, record):
+        if record.getMessage().startswith("restore conflicted"):
+            self.seen.set()
+
+
+@pytest.fixture
+def killed_restores_transaction(tenant):
+    """What a restore killed mid-write leaves on MongoDB: a transaction still open on the server, holding a record
+    it wrote (here the site's row), whose client is gone. The server aborts it after transactionLifetimeLimitSeconds
+    (60 s); the fixture yields the session, whose abort_transaction() is that abort come early."""
+    if connection.vendor != "mongodb":
+        pytest.skip("SQLite ends a killed process's transaction with the process (its lock goes with it)")
+    other = pymongo.MongoClient(connection.settings_dict["HOST"])  # another process's client
+    session = other.start_session()
+    session.start_transaction()
+    other[connection.settings_dict["NAME"]][Tenant._meta.db_table].update_one(
+        {}, {"$set": {"base_url": "https://half-restored.atlassian.net"}}, session=session
+    )
+    yield session
+    with contextlib.suppress(pymongo.errors.PyMongoError):
+        session.abort_transaction()
+    other.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_restore_meeting_a_killed_restores_transaction_is_refused_as_busy_not_as_a_bad_archive(
+    tenant, backup_dir, killed_restores_transaction, settings
+):
+    name = backup.backup_create().name
+    with pytest.raises(backup.RestoreRefused) as refused:
+        backup.archive_restore(name)  # no wait, as the admin page asks: it said "the archive's records" were bad
+    assert "busy" in str(refused.value)
+    settings.RESTORE_BUSY_WAIT_SECONDS = 0
+    with pytest.raises(CommandError) as failed:
+        call_command("restore", name, "--yes")
+    assert "database refused the restore" in str(failed.value) and "archive's records" not in str(failed.value)
+    assert backup.archive_verify(name)  # the archive is fine
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_re_run_after_a_killed_restore_waits_for_its_transaction_to_end_then_lands(
+    tenant, backup_dir, killed_restores_transaction
+):
+    name = backup.backup_create().name
+    waiting = Waiting()
+    logging.getLogger("operations.backup").addHandler(waiting)
+    outcome: dict = {}
+
+    def restore():
+        try:
+            outcome["restored"] = backup.archive_restore(name, busy_wait=60)
+        except Exception as exc:
+            outcome["error"] = exc
+        finally:
+            connection.close()  # this thread's own connection
+
+    runner = threading.Thread(target=restore)
+    try:
+        runner.start()
+        assert waiting.seen.wait(30), outcome  # it met the open transaction, and waits
+        killed_restores_transaction.abort_transaction()  # the server's lifetime limit, come early
+        runner.join(60)
+    finally:
+        logging.getLogger("operations.backup").removeHandler(waiting)
+    assert outcome.get("restored", {}).get("tenants.tenant") == 1, outcome
+    assert Tenant.objects.get().base_url == tenant.base_url
