@@ -96,11 +96,11 @@ class _Transport(httpx.HTTPTransport):
         )
 
 
-def new_client(**kwargs) -> httpx.Client:
-    """A client of its own (most callers want `shared_client()`). No proxy from the environment (trust_env=False):
-    httpx would send those calls through a transport of its own, without the deadline; none of our deployments uses
-    one. CA certificates from the environment (SSL_CERT_FILE) still apply: the transport's SSL context reads them."""
-    return httpx.Client(transport=_Transport(), trust_env=False, **kwargs)
+def _new_client() -> httpx.Client:
+    """No proxy from the environment (trust_env=False): httpx would send those calls through a transport of its own,
+    without the deadline (README, OUTBOUND_TIMEOUT_SECONDS). CA certificates from the environment (SSL_CERT_FILE)
+    still apply: the transport's SSL context reads them."""
+    return httpx.Client(transport=_Transport(), trust_env=False)
 
 
 _shared: tuple[int, httpx.Client] | None = None
@@ -114,7 +114,7 @@ def shared_client() -> httpx.Client:
     global _shared
     with _shared_lock:
         if _shared is None or _shared[0] != os.getpid():
-            _shared = (os.getpid(), new_client())
+            _shared = (os.getpid(), _new_client())
         return _shared[1]
 
 

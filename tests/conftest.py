@@ -247,6 +247,14 @@ def trickle(settings):
     server.stop()
 
 
+def answer_at_once(trickle, settings, body: bytes, *, status: int = 200, headers=None) -> None:
+    """The trickle server answering `body` whole and at once: an odd answer, not a slow one. The deadlines go back to
+    their defaults, so a loaded machine cannot turn a quick answer into a timeout."""
+    trickle.answer, trickle.status, trickle.headers = body, status, headers or {}
+    settings.OUTBOUND_DEADLINE_SECONDS = settings.OUTBOUND_KEYS_DEADLINE_SECONDS = 30.0
+    settings.PERMISSION_CHECK_TIMEOUT_SECONDS = 3.0
+
+
 def signed_install(client, standin, *, payload=None, token=None, path="/connect/installed"):
     """Send a lifecycle event through the Django test client, signed by the stand-in's install key."""
     from django.conf import settings

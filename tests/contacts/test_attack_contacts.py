@@ -17,6 +17,7 @@ from contacts.models import Contact, ContactLink, License, PollCursor, SyncState
 from contacts.tasks import marketplace_poll_task
 from core.sentry import init_sentry
 from devhost.marketplace import MarketplaceStandIn, license_record
+from tests.conftest import answer_at_once
 from tests.core.test_logging import lines, make_logger
 from tests.core.test_sentry import SentryStandIn, sentry_server  # noqa: F401 (the fixture)
 
@@ -247,7 +248,7 @@ def test_a_hubspot_trickling_its_answer_is_a_transient_failure_at_the_deadline(h
 @pytest.mark.parametrize("answer", [b"[" * 5000 + b"]" * 5000, b'{"results": ' + b"[" * 5000 + b"]" * 5000 + b"}"])
 def test_a_hubspot_answer_nested_thousands_deep_is_a_transient_failure(hubspot, trickle, settings, answer):
     settings.HUBSPOT_BASE_URL = trickle.base_url
-    trickle.answer = answer
+    answer_at_once(trickle, settings, answer)
     with pytest.raises(HubSpotError) as caught:
         upsert_contacts([{"email": "ann@example.com", "name": "Ann Example", "roles": ["technical"]}])
     assert caught.value.transient and "not JSON" in str(caught.value)

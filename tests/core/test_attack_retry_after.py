@@ -6,6 +6,7 @@ from contacts import hubspot
 from contacts.hubspot import HubSpotError
 from tenants import jira
 from tenants.jira import JiraClient
+from tests.conftest import answer_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +47,7 @@ def test_an_odd_retry_after_from_hubspot_is_no_retry_after(settings, monkeypatch
     monkeypatch.setattr(hubspot.ratelimit, "answered", lambda *a, **kw: None)
     monkeypatch.setattr(hubspot.ratelimit, "penalise", lambda name, *, seconds: blocked.append(seconds))
     settings.HUBSPOT_BASE_URL, settings.HUBSPOT_ACCESS_TOKEN = trickle.base_url, "hubspot-test-token"
-    trickle.answer, trickle.status, trickle.headers = b"{}", 429, {"Retry-After": retry_after}
+    answer_at_once(trickle, settings, b"{}", status=429, headers={"Retry-After": retry_after})
     with pytest.raises(HubSpotError) as caught:
         hubspot.add_to_list("42", ["1001"])
     assert caught.value.status == 429 and caught.value.retry_after is None

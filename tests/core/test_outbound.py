@@ -4,6 +4,7 @@ import httpx
 import pytest
 
 from core import outbound
+from tests.conftest import answer_at_once
 
 
 @pytest.mark.parametrize("phase", ["headers", "body"])
@@ -22,7 +23,7 @@ def test_a_deadline_spans_every_exchange_of_its_block(trickle):
     assert trickle.ended() == ["client"]
 
 
-def test_an_answer_in_time_is_read_whole(trickle):
-    trickle.answer = b'{"ok": true}'
+def test_an_answer_in_time_is_read_whole(trickle, settings):
+    answer_at_once(trickle, settings, b'{"ok": true}')
     response = outbound.request("GET", trickle.base_url, within=5)
     assert response.status_code == 200 and response.json() == {"ok": True}

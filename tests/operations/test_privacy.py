@@ -13,7 +13,7 @@ from operations import backup, tasks
 from operations.models import ReportedAccount
 from operations.privacy import accounts_pseudonymise, parse_cycle_period, personal_data_report
 from tenants.models import Tenant
-from tests.conftest import Api, issue_ref
+from tests.conftest import Api, answer_at_once, issue_ref
 
 pytestmark = pytest.mark.django_db
 
@@ -162,11 +162,11 @@ def test_a_site_trickling_its_answer_ends_the_run_at_the_deadline_and_nothing_co
         b'{"accounts": 5}',
     ],
 )
-def test_an_answer_that_is_not_a_report_is_an_error_and_erases_nothing(tenant, trickle, answer):
+def test_an_answer_that_is_not_a_report_is_an_error_and_erases_nothing(tenant, trickle, settings, answer):
     seed(tenant)
     Tenant.objects.filter(id=tenant.id).update(base_url=trickle.base_url)
     before = stored()
-    trickle.answer = answer
+    answer_at_once(trickle, settings, answer)
     outcome = personal_data_report()
     assert outcome["error"] and outcome["reported"] == 0 and outcome["closed"] == 0
     assert not ReportedAccount.objects.exists()

@@ -6,7 +6,7 @@ from django.test import RequestFactory
 from devhost.keys import KeyPair, forge_token
 from tenants.auth import AuthError, authenticate_api_request
 from tenants.models import Tenant, TenantState
-from tests.conftest import forge_api, signed_install
+from tests.conftest import answer_at_once, forge_api, signed_install
 
 pytestmark = pytest.mark.django_db
 
@@ -132,7 +132,7 @@ def test_a_jwks_trickling_its_answer_refuses_the_call_at_the_deadline(client, st
 def test_a_jwks_answer_that_is_not_a_key_set_refuses_the_call(client, standin, settings, trickle, answer):
     # Nested thousands deep: PyJWT's own json.load raised RecursionError, a 500.
     settings.FORGE_JWKS_URL = trickle.base_url
-    trickle.answer = answer
+    answer_at_once(trickle, settings, answer)
     response = forge_api(client, standin, settings).add("x")
     assert response.status_code == 401 and "error" in response.json()
     assert not Tenant.objects.exists()
