@@ -3,6 +3,8 @@
 import httpx
 from django.conf import settings
 
+from core import jsonbody, outbound
+
 PAGE_SIZE = 50
 
 
@@ -18,22 +20,23 @@ def iter_licenses(*, last_updated: str | None):
     if last_updated:
         params["lastUpdated"] = last_updated
     auth = (settings.MARKETPLACE_ACCOUNT_EMAIL, settings.MARKETPLACE_API_TOKEN)
-    with httpx.Client(timeout=settings.OUTBOUND_TIMEOUT_SECONDS, auth=auth) as client:
-        for _page in range(10_000):  # a hard stop, should the API ever page forever
-            try:
-                response = client.get(url, params=params)
-            except httpx.HTTPError as exc:
-                raise MarketplaceError(f"Marketplace unreachable: {type(exc).__name__}") from None
-            if response.status_code != 200:
-                raise MarketplaceError(f"Marketplace answered {response.status_code}")
-            licenses, next_link = _read_page(response)
-            yield from licenses
-            if len(licenses) < params["limit"] and not next_link:
-                return
-            params = {**params, "offset": params["offset"] + len(licenses)}
-            if not licenses:
-                return
-        raise MarketplaceError("Marketplace paging did not end")
+    for _page in range(10_000):  # a hard stop, should the API ever page forever
+        try:
+            # Each page within OUTBOUND_DEADLINE_SECONDS: a server trickling its answer is a timeout (the task's
+            # retry), not a worker held for as long as it keeps sending.
+            response = outbound.request("GET", url, params=params, auth=auth)
+        except httpx.HTTPError as exc:
+            raise MarketplaceError(f"Marketplace unreachable: {type(exc).__name__}") from None
+        if response.status_code != 200:
+            raise MarketplaceError(f"Marketplace answered {response.status_code}")
+        licenses, next_link = _read_page(response)
+        yield from licenses
+        if len(licenses) < params["limit"] and not next_link:
+            return
+        params = {**params, "offset": params["offset"] + len(licenses)}
+        if not licenses:
+            return
+    raise MarketplaceError("Marketplace paging did not end")
 
 
 def _read_page(response: httpx.Response) -> tuple[list, bool]:
@@ -41,8 +44,8 @@ def _read_page(response: httpx.Response) -> tuple[list, bool]:
     a proxy's page, an error sent with a 200) is an error, never an empty page: read as "nothing changed", it ended
     the poll as a success and moved the cursor past licenses that were never read."""
     try:
-        body = response.json()
-    except ValueError:
+        body = jsonbody.loads(response.content)  # the one parser of JSON from outside: nesting thousands deep included
+    except jsonbody.BadJson:
         raise MarketplaceError("Marketplace answered something that is not JSON") from None
     licenses = body.get("licenses") if isinstance(body, dict) else None
     if not isinstance(licenses, list):

@@ -40,6 +40,25 @@ def _has_label(exc: BaseException, label: str) -> bool:
     return bool(has_label and has_label(label))
 
 
+def is_write_conflict(exc: BaseException) -> bool:
+    """A transaction lost to a concurrent one (MongoDB's TransientTransactionError, or its lock wait timing out): the
+    same transaction, run again, may succeed. The backend wraps the driver's error, so look down the chain.
+
+    Not SQLite's "database is locked": its writers queue for the lock before they begin (core.db's writer turn,
+    then BEGIN IMMEDIATE), so that error comes only after the whole wait (20 s) for a lock someone else held all
+    along (another process, a backup). It is no conflict with a writer of the same records: retried, one request
+    waited five times that long, and a conditional write was answered 412 "changed since you loaded it" when
+    nothing had. It goes up as the database being unavailable (503, Retry-After), nothing written."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if _has_label(seen, "TransientTransactionError"):
+            return True
+        if getattr(seen, "timeout", False) is True:  # pymongo's timeoutMS ran out waiting for a lock
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _outcome_unknown(exc: BaseException) -> bool:
     # The driver labels a commit it could not confirm; a timeoutMS expiry may come without the label.
     return _has_label(exc, "UnknownTransactionCommitResult") or getattr(exc, "timeout", False) is True

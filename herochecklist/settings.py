@@ -102,6 +102,12 @@ SENTRY_DSN = env.str("SENTRY_DSN", default="")
 JWT_LEEWAY_SECONDS = env.int("JWT_LEEWAY_SECONDS", default=30)
 PANEL_TOKEN_TTL_SECONDS = env.int("PANEL_TOKEN_TTL_SECONDS", default=900)
 OUTBOUND_TIMEOUT_SECONDS = env.float("OUTBOUND_TIMEOUT_SECONDS", default=10.0)
+# The most one outbound exchange may take, all of it (core/outbound.py): the timeout above bounds each wait on the
+# socket, so a server trickling a byte a second would otherwise hold the call for as long as it liked. Background work
+# (the property push, the Marketplace poll, personal data reporting) gets OUTBOUND_DEADLINE_SECONDS per exchange; a
+# key fetch that a user's request (an install, a Forge call) waits on gets the short one.
+OUTBOUND_DEADLINE_SECONDS = env.float("OUTBOUND_DEADLINE_SECONDS", default=30.0)
+OUTBOUND_KEYS_DEADLINE_SECONDS = env.float("OUTBOUND_KEYS_DEADLINE_SECONDS", default=5.0)
 # Progress property writes to Jira wait this long so a burst of edits becomes one write.
 PROGRESS_SYNC_DELAY_SECONDS = env.float("PROGRESS_SYNC_DELAY_SECONDS", default=2.0)
 PROGRESS_SYNC_RETRY_BASE_SECONDS = env.float("PROGRESS_SYNC_RETRY_BASE_SECONDS", default=5.0)
@@ -300,6 +306,9 @@ STORAGES = {
 # Backups (operations/backup.py): a local folder by default; any Django storage (an S3-compatible bucket through
 # django-storages, installed separately) with BACKUP_STORAGE_BACKEND and BACKUP_STORAGE_OPTIONS (JSON).
 BACKUP_DIR = env.str("BACKUP_DIR", default=str(VAR_DIR / "backups"))
+# How long `manage.py restore` runs its transaction again while another holds the same records: a restore killed
+# mid-write leaves its transaction open on MongoDB until transactionLifetimeLimitSeconds (60 s by default) runs out.
+RESTORE_BUSY_WAIT_SECONDS = env.float("RESTORE_BUSY_WAIT_SECONDS", default=90.0)
 BACKUP_STORAGE_BACKEND = env.str("BACKUP_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
 STORAGES["backups"] = {
     "BACKEND": BACKUP_STORAGE_BACKEND,

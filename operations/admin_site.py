@@ -48,6 +48,9 @@ class HeroAdminSite(StaffAdminSite):
                     restored = backup.archive_restore(name)
                 except backup.ArchiveError as exc:
                     context["error"] = f"{exc}. Nothing was written."
+                except backup.RestoreRefused as exc:
+                    # Not waited out here (a web request): the page says what the command would wait for.
+                    context["error"] = f"The database refused the restore: {exc}."
                 else:
                     # After the restore, so the entry is not replaced by the archive's own audit log.
                     audit_record(

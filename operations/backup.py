@@ -10,9 +10,12 @@ The plaintext is JSON lines: one record per line (Django's python serializer as 
 """
 
 import base64
+import contextlib
 import hashlib
 import json
+import logging
 import os
+import secrets
 import struct
 import tempfile
 import zlib
@@ -20,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
+from time import monotonic, sleep
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -34,22 +38,29 @@ from django.core.files.storage import storages
 from django.core.serializers.base import DeserializationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.serializers.python import Deserializer as PythonDeserializer
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, OperationalError, connection
 from django.db.models import Q
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from checklists.archived import check_archived_record
 from checklists.services import checklist_data_delete
-from core.db import atomic, chunked
+from core.db import CommitUnknown, atomic, chunked, is_write_conflict
 from core.exceptions import ValidationFailed
 from core.jsonbody import BadJson, loads
 from tenants.selectors import tenant_cache_forget
 
 from .retention import backups_to_keep
 
+logger = logging.getLogger(__name__)
+
 MAGIC = b"HEROCHECKLIST-BACKUP\n"
 FORMAT = 1
 FRAME_BYTES = 1 << 20
 SUFFIX = ".hcbak"
+# An archive being written: hidden (a leading dot) and not ending in SUFFIX, so nothing takes it for an archive.
+PARTIAL_PREFIX = "."
+PARTIAL_SUFFIX = ".partial"
+STALE_PARTIAL_SECONDS = 3600
 BATCH = 1000
 # No record of ours comes near this (an item's text is bounded, a template's too); a longer line is refused before it
 # is held whole.
@@ -110,6 +121,14 @@ TENANT_LIVE_FIELDS = (
 
 class ArchiveError(Exception):
     """The archive is damaged, foreign or unreadable; nothing was written."""
+
+
+class RestoreRefused(Exception):
+    """The database refused the restore's writes for a reason of its own, not the archive's: busy (another transaction
+    holds the same records: a write, a restore still running, or a killed restore's transaction that MongoDB keeps
+    until its transactionLifetimeLimitSeconds, 60 by default), unreachable, or it never confirmed the commit. Nothing
+    was written (or, for the commit, the restore may have landed); running the same restore again is safe: it
+    replaces the data either way."""
 
 
 def _keys() -> dict[str, bytes]:
@@ -225,19 +244,78 @@ def backup_write(out) -> tuple[str, dict[str, int]]:
 
 
 def backup_create(*, now: datetime | None = None) -> BackupResult:
-    """Write an archive to the backups storage (BACKUP_DIR, or the configured bucket) under a dated name."""
+    """Write an archive to the backups storage (BACKUP_DIR, or the configured bucket) under a dated name.
+
+    On a folder, the archive is written under a hidden partial name, flushed and synced to the disk, then renamed to
+    its dated name (an atomic step): a run that fails mid-write (a full disk) or is killed never leaves a truncated
+    archive under a name that backup_list, the retention and a restore take for a backup. Storage.save() wrote straight
+    to the final name, and a full disk left the first part of an archive there, which retention counted as a good
+    backup (and could keep in place of the last good one). A failed run removes its partial; a killed run's partial
+    is removed by the next prune once it is stale."""
     name = archive_name(now or datetime.now(UTC))
+    storage = backup_storage()
+    try:
+        final = storage.path(name)
+    except NotImplementedError:
+        return _create_remote(storage, name)
+    partial = f"{PARTIAL_PREFIX}{name}.{os.getpid()}-{secrets.token_hex(4)}{PARTIAL_SUFFIX}"
+    folder = os.path.dirname(final)
+    os.makedirs(folder, exist_ok=True)
+    try:
+        with storage.open(partial, "wb") as out:
+            if storage.file_permissions_mode is not None:  # as save() would (0o600 for BACKUP_DIR), before any byte
+                os.chmod(storage.path(partial), storage.file_permissions_mode)
+            digest, counts = backup_write(out)
+            size = out.tell()
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(storage.path(partial), final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(storage.path(partial))
+        raise
+    # The rename itself reaches the disk only with the folder's own sync.
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    return BackupResult(name=name, size=size, sha256=digest, counts=counts)
+
+
+def _create_remote(storage, name: str) -> BackupResult:
+    """A storage without local paths (S3 and the like): the archive is written to a temporary file first, then
+    uploaded. An object store shows an object only once its upload completed (a failed multipart upload is
+    aborted), so there is no partial to hide."""
     with tempfile.TemporaryFile() as tmp:
         digest, counts = backup_write(tmp)
         size = tmp.tell()
         tmp.seek(0)
-        saved = backup_storage().save(name, File(tmp, name=name))
+        saved = storage.save(name, File(tmp, name=name))
     return BackupResult(name=saved, size=size, sha256=digest, counts=counts)
 
 
 def backup_list() -> list[str]:
+    """The archives in the storage, oldest first. A partial (hidden, PARTIAL_SUFFIX) is never one of them."""
     _dirs, files = backup_storage().listdir("")
     return sorted(name for name in files if name.startswith("herochecklist-") and name.endswith(SUFFIX))
+
+
+def _stale_partials_remove(now: datetime) -> list[str]:
+    """Partials left by killed runs. A run in progress writes its partial continuously (a frame at least every few
+    seconds), so one untouched for STALE_PARTIAL_SECONDS belongs to no run."""
+    storage = backup_storage()
+    _dirs, files = storage.listdir("")
+    stale = [
+        name
+        for name in files
+        if name.startswith(PARTIAL_PREFIX + "herochecklist-")
+        and name.endswith(PARTIAL_SUFFIX)
+        and (now - storage.get_modified_time(name)).total_seconds() > STALE_PARTIAL_SECONDS
+    ]
+    for name in stale:
+        storage.delete(name)
+    return stale
 
 
 # --- reading ------------------------------------------------------------------------------------------------------
@@ -515,29 +593,74 @@ def _new_audit_entries(model, objects: list) -> list:
     return [o for o in objects if o.pk not in present]
 
 
-def archive_restore(name_or_path: str, *, tenant: str | None = None) -> dict[str, int]:
+def archive_restore(name_or_path: str, *, tenant: str | None = None, busy_wait: float = 0.0) -> dict[str, int]:
     """Replace the database's application data (or one tenant's) with the archive's. The archive is read and checked
     in full first; a damaged or foreign one raises ArchiveError before anything is written. The writes are one
     transaction. Never restored: live sites' credentials and install state (TENANT_LIVE_FIELDS), and never removed:
-    audit entries (the archive's missing ones are added). Staff accounts are not in archives (README: Operations)."""
+    audit entries (the archive's missing ones are added). Staff accounts are not in archives (README: Operations).
+
+    A transaction lost to a concurrent one is run again for up to `busy_wait` seconds (the restore command waits
+    RESTORE_BUSY_WAIT_SECONDS: a restore killed mid-write leaves its transaction open on MongoDB, holding every record
+    it touched, until the server aborts it a minute later; a re-run conflicted with it all that time, and was told the
+    archive was bad). Then, or when the database refuses for another reason of its own, RestoreRefused."""
     _counts, found = _scan(name_or_path, tenant)
     tenant_pk, client_key = found or (None, None)
-    restored: dict[str, int] = {}
     Tenant = apps.get_model("tenants.Tenant")
     # Raw writes send no signals: the cached rows of every replaced and restored site are forgotten by hand.
     replaced = Tenant.objects.all()
     if tenant_pk is not None:
         replaced = replaced.filter(Q(pk=tenant_pk) | Q(client_key=client_key))
-    try:
-        with atomic(), archive_open(name_or_path) as src:
-            _replace(src, replaced, tenant_pk, client_key, restored)
-    except (DatabaseError, DeserializationError) as exc:
-        # The transaction is rolled back: nothing was written. The database's message may quote record values.
-        raise ArchiveError(
-            f"the archive's records could not be written ({type(exc).__name__}: a duplicated id, a missing value or "
-            "a reference to a record that does not exist)"
-        ) from None
-    return restored
+    give_up_at = monotonic() + busy_wait
+    pause = 1.0
+    while True:
+        restored: dict[str, int] = {}
+        try:
+            with atomic(), archive_open(name_or_path) as src:
+                _replace(src, replaced, tenant_pk, client_key, restored)
+            return restored
+        except CommitUnknown:
+            raise RestoreRefused(
+                "the database never confirmed the restore's commit: it may have landed or not (run it again: it "
+                "replaces the data either way)"
+            ) from None
+        except (DatabaseError, PyMongoError) as exc:
+            if is_write_conflict(exc) and monotonic() + pause < give_up_at:
+                logger.warning("restore conflicted with another transaction; trying again", extra={"wait": pause})
+                sleep(pause)
+                pause = min(pause * 2, 10.0)
+                continue
+            if is_write_conflict(exc):
+                raise RestoreRefused(
+                    "the database is busy: another transaction holds these records (a write or a restore still "
+                    "running, or a killed restore's, which MongoDB aborts after transactionLifetimeLimitSeconds, 60 "
+                    "by default); nothing was written, try again in a minute"
+                ) from None
+            if _database_unavailable(exc):
+                raise RestoreRefused(
+                    f"the database could not take the restore ({type(exc).__name__}: locked or unreachable); nothing "
+                    "was written, try again"
+                ) from None
+            # The transaction is rolled back: nothing was written. The database's message may quote record values.
+            raise _unwritable(exc) from None
+        except DeserializationError as exc:
+            raise _unwritable(exc) from None
+
+
+def _unwritable(exc: Exception) -> ArchiveError:
+    return ArchiveError(
+        f"the archive's records could not be written ({type(exc).__name__}: a duplicated id, a missing value or a "
+        "reference to a record that does not exist)"
+    )
+
+
+def _database_unavailable(exc: BaseException) -> bool:
+    """The database, not the archive: SQLite's lock never came (OperationalError), or MongoDB could not be reached."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OperationalError | ConnectionFailure):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _replace(src, replaced, tenant_pk: str | None, client_key: str | None, restored: dict[str, int]) -> None:
@@ -585,7 +708,9 @@ def taken_at(name: str) -> datetime | None:
 
 
 def backups_prune(*, today=None) -> list[str]:
-    """Delete the archives the retention policy no longer keeps; returns their names."""
+    """Delete the archives the retention policy no longer keeps, and the partials of killed runs; returns the names of
+    the archives."""
+    _stale_partials_remove(datetime.now(UTC))
     taken = {name: when for name in backup_list() if (when := taken_at(name)) is not None}
     keep = backups_to_keep(
         taken,

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from checklists.models import ChecklistItem
 from checklists.services import checklist_versions_bump
+from core import jsonbody
 from core.db import atomic, chunked
 from tenants.jira import JiraClient, JiraError
 from tenants.models import Tenant
@@ -107,6 +108,24 @@ def accounts_pseudonymise(account_ids: set[str]) -> dict[str, str]:
     return pseudonyms
 
 
+def _closed_accounts(response) -> set[str]:
+    """The accounts a report's answer says are closed (200; 204 says none is). Read by the one parser of JSON from
+    outside (core.jsonbody): an answer that is not JSON, or nests thousands deep, is a JiraError, not a crash."""
+    if response.status_code != 200:
+        return set()
+    try:
+        body = jsonbody.loads(response.content)
+    except jsonbody.BadJson:
+        raise JiraError("the personal data report's answer is not JSON", response.status_code) from None
+    if not isinstance(body, dict) or not isinstance(body.get("accounts", []), list):
+        raise JiraError("the personal data report's answer has no list of accounts", response.status_code)
+    return {
+        entry["accountId"]
+        for entry in body.get("accounts", [])
+        if isinstance(entry, dict) and entry.get("status") == "closed" and isinstance(entry.get("accountId"), str)
+    }
+
+
 def personal_data_report(*, now=None) -> dict:
     """One reporting run: what is due, in batches of 90, stopping at the first 429 until its Retry-After."""
     now = now or timezone.now()
@@ -142,10 +161,12 @@ def personal_data_report(*, now=None) -> dict:
             break
         if (seconds := parse_cycle_period(response.headers.get("Cycle-Period", ""))) is not None:
             cache.set(CYCLE_KEY, seconds, timeout=None)
-        closed = set()
-        if response.status_code == 200:
-            closed = {a["accountId"] for a in response.json().get("accounts", []) if a.get("status") == "closed"}
-            closed &= set(batch)  # never act on an id we did not ask about
+        try:
+            closed = _closed_accounts(response) & set(batch)  # never act on an id we did not ask about
+        except JiraError as exc:
+            # An answer we cannot read: nothing of this batch counts as reported, so the next run sends it again.
+            outcome["error"] = str(exc)
+            break
         for account in set(batch) - closed:
             ReportedAccount.objects.update_or_create(account_id=account, defaults={"reported_at": now})
         if closed:

@@ -4,9 +4,7 @@ system token against app.apiBaseUrl). Timeouts, bounded retries with backoff on 
 """
 
 import logging
-import os
 import random
-import threading
 import time
 from urllib.parse import urlencode, urlparse
 
@@ -14,7 +12,7 @@ import httpx
 import jwt
 from django.conf import settings
 
-from core import jsonbody
+from core import jsonbody, outbound
 from core.retry import retry_after_seconds
 
 from .models import Tenant
@@ -26,21 +24,6 @@ RETRYABLE = {429, 500, 502, 503, 504}
 MAX_ATTEMPTS = 4
 MAX_RETRY_AFTER_SECONDS = 30.0
 APP_TOKEN_TTL_SECONDS = 180
-
-
-_shared: tuple[int, httpx.Client] | None = None
-_shared_lock = threading.Lock()
-
-
-def http_client() -> httpx.Client:
-    """One client per process, shared by every call and thread: its pool keeps connections to Jira open, and the CA
-    bundle is loaded once (httpx.request() built a client, and loaded the bundle, for every call). A forked child
-    (gunicorn, Celery) makes its own: a pool's sockets must not be shared across processes."""
-    global _shared
-    with _shared_lock:
-        if _shared is None or _shared[0] != os.getpid():
-            _shared = (os.getpid(), httpx.Client())
-        return _shared[1]
 
 
 class JiraError(Exception):
@@ -67,7 +50,9 @@ class JiraClient:
         api_base_url: str = "",
     ):
         self.tenant = tenant
-        self.timeout = timeout or settings.OUTBOUND_TIMEOUT_SECONDS
+        # The most one exchange with Jira may take, all of it, however slowly the answer comes (core/outbound.py);
+        # each attempt of a retried call has its own.
+        self.timeout = timeout or settings.OUTBOUND_DEADLINE_SECONDS
         self.backoff = backoff
         self.connect = connect
         self.user_token = user_token
@@ -106,12 +91,12 @@ class JiraClient:
             base, authorization = self._auth(method, path, query)
             url = f"{base}{path}" + (f"?{urlencode(query)}" if query else "")
             try:
-                response = http_client().request(
+                response = outbound.request(
                     method,
                     url,
+                    within=self.timeout,
                     json=json,
                     headers={"Authorization": authorization, "Accept": "application/json"},
-                    timeout=self.timeout,
                 )
             except httpx.TimeoutException:
                 last_error = JiraError(f"{method} {path}: timed out", retryable=True)

@@ -12,6 +12,7 @@ from devhost.hubspot import HubSpotStandIn
 from devhost.jira import JiraStandIn
 from devhost.keys import forge_token, install_token
 from devhost.redis import free_port
+from devhost.trickle import TrickleServer
 from herochecklist.celery import app
 from tenants.auth import mint_panel_token
 from tenants.models import Tenant
@@ -275,6 +276,28 @@ def standin(settings):
     server.app_base_url = settings.BASE_URL
     yield server
     server.stop()
+
+
+@pytest.fixture
+def trickle(settings):
+    """A server answering one byte at a time (devhost/trickle.py), and outbound deadlines short enough to meet it. Each
+    wait on the socket (OUTBOUND_TIMEOUT_SECONDS) stays far longer than its pause between bytes, so only a deadline for
+    the whole exchange can end a call to it."""
+    settings.OUTBOUND_TIMEOUT_SECONDS = 10.0
+    settings.OUTBOUND_DEADLINE_SECONDS = 0.3
+    settings.OUTBOUND_KEYS_DEADLINE_SECONDS = 0.3
+    settings.PERMISSION_CHECK_TIMEOUT_SECONDS = 0.3
+    server = TrickleServer().start()
+    yield server
+    server.stop()
+
+
+def answer_at_once(trickle, settings, body: bytes, *, status: int = 200, headers=None) -> None:
+    """The trickle server answering `body` whole and at once: an odd answer, not a slow one. The deadlines go back to
+    their defaults, so a loaded machine cannot turn a quick answer into a timeout."""
+    trickle.answer, trickle.status, trickle.headers = body, status, headers or {}
+    settings.OUTBOUND_DEADLINE_SECONDS = settings.OUTBOUND_KEYS_DEADLINE_SECONDS = 30.0
+    settings.PERMISSION_CHECK_TIMEOUT_SECONDS = 3.0
 
 
 def signed_install(client, standin, *, payload=None, token=None, path="/connect/installed"):

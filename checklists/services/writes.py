@@ -19,7 +19,7 @@ from django.utils import timezone
 from pymongo.errors import PyMongoError
 
 from core import context
-from core.db import CommitUnknown, atomic, on_commit
+from core.db import CommitUnknown, atomic, is_write_conflict, on_commit
 from core.exceptions import Conflict
 from core.rows import RawInsert, RawUpdate
 from tenants.models import Tenant
@@ -109,26 +109,6 @@ def _checklist_for_write(tenant: Tenant, issue: IssueRef) -> Checklist:
     return checklist
 
 
-def _is_write_conflict(exc: BaseException) -> bool:
-    """A transaction lost to a concurrent one (MongoDB's TransientTransactionError, or its lock wait timing out).
-    The backend wraps the driver's error, so look down the chain.
-
-    Not SQLite's "database is locked": its writers queue for the lock before they begin (core.db's writer turn,
-    then BEGIN IMMEDIATE), so that error comes only after the whole wait (20 s) for a lock someone else held all
-    along (another process, a backup). It is no conflict with a writer of this checklist: retried, one request
-    waited five times that long, and a conditional write was answered 412 "changed since you loaded it" when
-    nothing had. It goes up as the database being unavailable (503, Retry-After), nothing written."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        has_label = getattr(seen, "has_error_label", None)
-        if has_label and has_label("TransientTransactionError"):
-            return True
-        if getattr(seen, "timeout", False) is True:  # pymongo's timeoutMS ran out waiting for a lock
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
 def _checklist_write(
     *,
     tenant: Tenant,
@@ -205,7 +185,7 @@ def _checklist_write_attempts(
                 raise Conflict("The checklist changed since you loaded it.", status=412) from exc
             continue
         except Exception as exc:  # DatabaseError, or pymongo's own from a transaction's commit or abort
-            if not isinstance(exc, DatabaseError | PyMongoError) or not _is_write_conflict(exc):
+            if not isinstance(exc, DatabaseError | PyMongoError) or not is_write_conflict(exc):
                 raise
             if expected_version is not None:
                 raise Conflict("The checklist changed since you loaded it.", status=412) from exc

@@ -1,9 +1,13 @@
 """Forge Invocation Tokens: RS256 tokens checked against Atlassian's JWKS, and the Forge module that sent them."""
 
 import threading
+from typing import Any
 
+import httpx
 import jwt
 from django.conf import settings
+
+from core import jsonbody, outbound
 
 from ..types import AuthError, IssueRef
 from .tokens import KID_PATTERN, Claims, _claim_text, _decode, _header, _issue_ref, _object
@@ -14,18 +18,36 @@ _jwks_clients: dict[tuple[str, float], jwt.PyJWKClient] = {}
 _jwks_lock = threading.Lock()
 
 
+class _JwksClient(jwt.PyJWKClient):
+    """PyJWT's client (its caches, its cooldown), fetching the way every outbound call of ours does. PyJWT's own fetch
+    (urllib) had a timeout per socket read only, so a JWKS server trickling its answer held the Forge call that waited
+    on it for as long as it liked, and it read the answer with json.load, so one nested thousands deep raised
+    RecursionError (a 500) instead of a refused key. PyJWT documents fetch_data as the method a subclass overrides."""
+
+    def fetch_data(self) -> Any:
+        try:
+            response = outbound.request("GET", self.uri, within=settings.OUTBOUND_KEYS_DEADLINE_SECONDS)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise jwt.PyJWKClientConnectionError(f"JWKS fetch failed: {type(exc).__name__}") from None
+        if response.status_code != 200:
+            raise jwt.PyJWKClientConnectionError(f"JWKS answered {response.status_code}")
+        try:
+            keys = jsonbody.loads(response.content)
+        except jsonbody.BadJson:
+            raise jwt.PyJWKClientError("the JWKS answer is not JSON") from None
+        if not isinstance(keys, dict):
+            raise jwt.PyJWKClientError("the JWKS answer is not a JSON object")
+        return keys
+
+
 def _jwks_client() -> jwt.PyJWKClient:
     url, cooldown = settings.FORGE_JWKS_URL, settings.FORGE_JWKS_REFRESH_COOLDOWN_SECONDS
     with _jwks_lock:
         if (url, cooldown) not in _jwks_clients:
             # Keys cached for an hour; an unknown kid triggers one refetch, at most once per cooldown, so a
             # flood of made-up kids cannot turn into a flood of requests to Atlassian.
-            _jwks_clients[(url, cooldown)] = jwt.PyJWKClient(
-                url,
-                cache_keys=True,
-                lifespan=3600,
-                timeout=int(settings.OUTBOUND_TIMEOUT_SECONDS),
-                cooldown_duration=cooldown,
+            _jwks_clients[(url, cooldown)] = _JwksClient(
+                url, cache_keys=True, lifespan=3600, cooldown_duration=cooldown
             )
         return _jwks_clients[(url, cooldown)]
 

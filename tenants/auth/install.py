@@ -9,6 +9,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from jwt.algorithms import AllowedRSAKeys, RSAAlgorithm
 
+from core import outbound
+
 from ..types import AuthError
 from .tokens import KID_PATTERN, Claims, _check_qsh, _decode, _header
 
@@ -59,7 +61,9 @@ def install_public_key(kid: str) -> AllowedRSAKeys:
 def _fetch_install_key(base: str, kid: str) -> AllowedRSAKeys:
     url = f"{base.rstrip('/')}/{kid}"
     try:
-        response = httpx.get(url, timeout=settings.OUTBOUND_TIMEOUT_SECONDS)
+        # Within a short deadline: the install request waits on it, and a keys server trickling its answer must not
+        # hold that request (and its worker) for longer.
+        response = outbound.request("GET", url, within=settings.OUTBOUND_KEYS_DEADLINE_SECONDS)
     except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
         # InvalidURL is not an HTTPError: a malformed keys URL (or kid) must be a 401 too, never a 500.
         raise AuthError(f"install key fetch failed: {type(exc).__name__}") from None

@@ -14,9 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from checklists import selectors, serializers, services
 from checklists.models import COMPLETE_STATUSES, Checklist, ChecklistItem, Template
 from checklists.progress import progress_counts
+from core import outbound
 from core.fastjson import Encoded, dumps
 from devhost.mongo_commands import CommandNames
-from tenants import jira
 from tests.conftest import Api, issue_ref
 
 pytestmark = pytest.mark.django_db
@@ -177,11 +177,11 @@ def test_sqlite_runs_in_wal_mode_with_normal_sync():
         assert cursor.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
 
 
-def test_the_jira_client_is_one_per_process(monkeypatch):
-    client = jira.http_client()
-    assert jira.http_client() is client
-    monkeypatch.setattr(jira.os, "getpid", lambda: -1)  # as seen from a forked child
-    assert jira.http_client() is not client
+def test_the_outbound_client_is_one_per_process(monkeypatch):
+    client = outbound.shared_client()
+    assert outbound.shared_client() is client
+    monkeypatch.setattr(outbound.os, "getpid", lambda: -1)  # as seen from a forked child
+    assert outbound.shared_client() is not client
 
 
 def test_a_read_holds_the_items_of_the_version_it_read_and_no_other(client, tenant):

@@ -12,10 +12,12 @@ from django.core.validators import validate_email
 
 from contacts import services
 from contacts.hubspot import HubSpotError, upsert_contacts
+from contacts.marketplace import MarketplaceError
 from contacts.models import Contact, ContactLink, License, PollCursor, SyncState
 from contacts.tasks import marketplace_poll_task
 from core.sentry import init_sentry
 from devhost.marketplace import MarketplaceStandIn, license_record
+from tests.conftest import answer_at_once
 from tests.core.test_logging import lines, make_logger
 from tests.core.test_sentry import SentryStandIn, sentry_server  # noqa: F401 (the fixture)
 
@@ -208,6 +210,8 @@ def marketplace(settings):
         {"licenses": 5},
         {"licenses": {"0": license_record(0)}},
         [license_record(0)],
+        b"[" * 5000 + b"]" * 5000,  # nested thousands deep: httpx's .json() raised RecursionError, the task crashed
+        b'{"licenses": [' + b"[" * 5000 + b"]" * 5000 + b"]}",
     ],
 )
 def test_a_page_of_another_shape_is_an_error_never_an_empty_page(hubspot, marketplace, answer):
@@ -220,6 +224,34 @@ def test_a_page_of_another_shape_is_an_error_never_an_empty_page(hubspot, market
     assert len(marketplace.requests) == 2
     assert Contact.objects.count() == 6
     assert PollCursor.objects.get().last_success_at is not None
+
+
+def test_a_marketplace_trickling_its_answer_is_the_polls_timeout_and_moves_no_cursor(
+    hubspot, marketplace, trickle, settings
+):
+    settings.MARKETPLACE_API_URL = trickle.base_url
+    # Its last try (eager apply() would run every retry at once): the task's retry path ends in the error itself.
+    result = marketplace_poll_task.apply(retries=marketplace_poll_task.max_retries)
+    assert isinstance(result.result, MarketplaceError) and "ReadTimeout" in str(result.result)
+    assert trickle.ended() == ["client"]  # OUTBOUND_DEADLINE_SECONDS ended the page, not the server's 15 s
+    assert not PollCursor.objects.filter(last_success_at__isnull=False).exists()
+
+
+def test_a_hubspot_trickling_its_answer_is_a_transient_failure_at_the_deadline(hubspot, trickle, settings):
+    settings.HUBSPOT_BASE_URL = trickle.base_url
+    with pytest.raises(HubSpotError) as caught:
+        upsert_contacts([{"email": "ann@example.com", "name": "Ann Example", "roles": ["technical"]}])
+    assert caught.value.transient and "ReadTimeout" in str(caught.value)  # the push's retry, as for any timeout
+    assert trickle.ended() == ["client"]  # OUTBOUND_DEADLINE_SECONDS ended it, not the server's 15 s
+
+
+@pytest.mark.parametrize("answer", [b"[" * 5000 + b"]" * 5000, b'{"results": ' + b"[" * 5000 + b"]" * 5000 + b"}"])
+def test_a_hubspot_answer_nested_thousands_deep_is_a_transient_failure(hubspot, trickle, settings, answer):
+    settings.HUBSPOT_BASE_URL = trickle.base_url
+    answer_at_once(trickle, settings, answer)
+    with pytest.raises(HubSpotError) as caught:
+        upsert_contacts([{"email": "ann@example.com", "name": "Ann Example", "roles": ["technical"]}])
+    assert caught.value.transient and "not JSON" in str(caught.value)
 
 
 # Each group: one mailbox, written as Unicode allows. Django's mail delivers every form to the same inbox.

@@ -12,7 +12,8 @@ from checklists.models import ChecklistChange, ChecklistItem
 from operations import backup, tasks
 from operations.models import ReportedAccount
 from operations.privacy import accounts_pseudonymise, parse_cycle_period, personal_data_report
-from tests.conftest import Api, issue_ref
+from tenants.models import Tenant
+from tests.conftest import Api, answer_at_once, issue_ref
 
 pytestmark = pytest.mark.django_db
 
@@ -140,3 +141,33 @@ def test_an_erased_assignee_leaves_the_panel_at_once(client, tenant):
     # The checklist of an unrelated account's erasure keeps its version.
     accounts_pseudonymise({"557058:nobody-here"})
     assert api.get().json()["version"] == after["version"]
+
+
+def test_a_site_trickling_its_answer_ends_the_run_at_the_deadline_and_nothing_counts_as_reported(tenant, trickle):
+    seed(tenant)
+    Tenant.objects.filter(id=tenant.id).update(base_url=trickle.base_url)
+    outcome = personal_data_report()
+    assert "timed out" in outcome["error"] and outcome["reported"] == 0
+    assert trickle.ended() == ["client"]  # OUTBOUND_DEADLINE_SECONDS ended it, not the server's 15 s
+    assert not ReportedAccount.objects.exists()  # reported again next run
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"[" * 5000 + b"]" * 5000,  # nested thousands deep: httpx's .json() raised RecursionError, the run crashed
+        b'{"accounts": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        b"{not json",
+        b"[]",
+        b'{"accounts": 5}',
+    ],
+)
+def test_an_answer_that_is_not_a_report_is_an_error_and_erases_nothing(tenant, trickle, settings, answer):
+    seed(tenant)
+    Tenant.objects.filter(id=tenant.id).update(base_url=trickle.base_url)
+    before = stored()
+    answer_at_once(trickle, settings, answer)
+    outcome = personal_data_report()
+    assert outcome["error"] and outcome["reported"] == 0 and outcome["closed"] == 0
+    assert not ReportedAccount.objects.exists()
+    assert stored() == before

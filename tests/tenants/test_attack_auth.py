@@ -393,3 +393,12 @@ def test_a_malformed_keys_url_is_a_401_not_a_500(client, standin, settings):
     settings.ATLASSIAN_INSTALL_KEYS_URL = "http://exa mple.invalid:99999999/keys"
     standin.shared_secret = secrets.token_urlsafe(40)
     assert signed_install(client, standin).status_code == 401
+
+
+def test_a_keys_server_trickling_its_answer_refuses_the_install_at_the_deadline(client, standin, settings, trickle):
+    settings.ATLASSIAN_INSTALL_KEYS_URL = trickle.base_url
+    standin.shared_secret = secrets.token_urlsafe(40)
+    refused = signed_install(client, standin)
+    assert refused.status_code == 401 and "error" in refused.json()
+    assert trickle.ended() == ["client"]  # OUTBOUND_KEYS_DEADLINE_SECONDS ended it, not the server's 15 s
+    assert not Tenant.objects.exists()

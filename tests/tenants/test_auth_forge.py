@@ -6,7 +6,7 @@ from django.test import RequestFactory
 from devhost.keys import KeyPair, forge_token
 from tenants.auth import AuthError, authenticate_api_request
 from tenants.models import Tenant, TenantState
-from tests.conftest import signed_install
+from tests.conftest import answer_at_once, forge_api, signed_install
 
 pytestmark = pytest.mark.django_db
 
@@ -116,3 +116,23 @@ def test_a_fit_for_an_uninstalled_tenant_is_rejected(standin, settings):
     Tenant.objects.filter(id=tenant.id).update(state=TenantState.UNINSTALLED)
     with pytest.raises(AuthError):
         authenticate_api_request(api_request(fit(standin, settings)))
+
+
+def test_a_jwks_trickling_its_answer_refuses_the_call_at_the_deadline(client, standin, settings, trickle):
+    settings.FORGE_JWKS_URL = trickle.base_url
+    response = forge_api(client, standin, settings).add("x")
+    assert response.status_code == 401 and "error" in response.json()
+    assert trickle.ended() == ["client"]  # OUTBOUND_KEYS_DEADLINE_SECONDS ended it, not the server's 15 s
+    assert not Tenant.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "answer", [b"[" * 5000 + b"]" * 5000, b'{"keys": ' + b"[" * 5000 + b"]" * 5000 + b"}", b"{not json", b"[]"]
+)
+def test_a_jwks_answer_that_is_not_a_key_set_refuses_the_call(client, standin, settings, trickle, answer):
+    # Nested thousands deep: PyJWT's own json.load raised RecursionError, a 500.
+    settings.FORGE_JWKS_URL = trickle.base_url
+    answer_at_once(trickle, settings, answer)
+    response = forge_api(client, standin, settings).add("x")
+    assert response.status_code == 401 and "error" in response.json()
+    assert not Tenant.objects.exists()

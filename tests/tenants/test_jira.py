@@ -74,6 +74,18 @@ def test_an_unreachable_site_is_a_clear_retryable_error(tenant, closed_port):
     assert "ConnectError" in str(caught.value)
 
 
+def test_a_site_trickling_its_answer_is_a_retryable_timeout_of_each_attempt(tenant, trickle, monkeypatch):
+    # The property push (checklists/sync.py) calls this: a retryable JiraError is its task's retry, as for a timeout.
+    monkeypatch.setattr(jira, "time", RecordedSleeps())
+    Tenant.objects.filter(id=tenant.id).update(base_url=trickle.base_url)
+    tenant.refresh_from_db()
+    with pytest.raises(JiraError) as caught:
+        JiraClient(tenant).set_issue_property("10001", "p", {"n": 1})
+    assert caught.value.retryable and "timed out" in str(caught.value)
+    # Each attempt ended at its deadline (OUTBOUND_DEADLINE_SECONDS), by us: the server would have trickled for 15 s.
+    assert trickle.ended(jira.MAX_ATTEMPTS) == ["client"] * jira.MAX_ATTEMPTS
+
+
 def test_forge_tenants_call_with_the_app_system_token(db, standin):
     token = "forge-system-token-" + "w" * 30
     standin.system_tokens.add(token)

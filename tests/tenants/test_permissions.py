@@ -469,6 +469,17 @@ def test_an_unreachable_jira_means_read_only(client, tenant, closed_port):
     assert not ChecklistItem.objects.exists()
 
 
+def test_a_jira_trickling_its_answer_means_read_only_at_the_checks_deadline(client, tenant, trickle):
+    # A byte every 20 ms, never idle as long as a read timeout: the check's deadline (PERMISSION_CHECK_TIMEOUT_SECONDS,
+    # for all of it) ends it, and the request answers as for a Jira that does not answer.
+    tenant.base_url = trickle.base_url
+    tenant.save()
+    refused = Api(client, tenant, account_id=EDITOR).add("unchecked")
+    assert refused.status_code == 403 and refused.json()["jiraAnswered"] is False
+    assert trickle.ended() == ["client"]  # we hung up; the server would have gone on for 15 s
+    assert not ChecklistItem.objects.exists()
+
+
 def test_a_forge_call_without_the_users_token_is_read_only(client, standin, settings):
     fit = panel_fit(standin, settings, EDITOR)
     api = Api(client, None, authorization=f"Bearer {fit}")

@@ -1,8 +1,9 @@
 import getpass
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from operations.backup import ArchiveError, archive_restore, archive_verify
+from operations.backup import ArchiveError, RestoreRefused, archive_restore, archive_verify
 from staff.models import AuditAction, AuditEntry
 
 
@@ -27,9 +28,11 @@ class Command(BaseCommand):
             scope = f"the data of site {tenant!r}" if tenant else "ALL application data"
             if not yes and input(f"Replace {scope} with {archive}? Type 'restore' to go on: ").strip() != "restore":
                 raise CommandError("cancelled; nothing was written")
-            restored = archive_restore(archive, tenant=tenant)
+            restored = archive_restore(archive, tenant=tenant, busy_wait=settings.RESTORE_BUSY_WAIT_SECONDS)
         except ArchiveError as exc:
             raise CommandError(f"{exc}. Nothing was written.") from exc
+        except RestoreRefused as exc:  # the database's doing, not the archive's: say so, and that a re-run is safe
+            raise CommandError(f"The database refused the restore: {exc}.") from exc
         # The trail records the restore itself (the admin page does the same for its restores).
         AuditEntry.objects.create(
             actor_id="cli",
