@@ -1,20 +1,16 @@
-"""HubSpot's REST API: contacts batch upsert by email, and list membership. Only name, email and our role property
-ever leave; every call passes the shared rate limiter first.
+"""HubSpot through hubspot-api-client: contacts batch upsert by email, and list membership. Only name, email and
+our role property ever leave; every call passes the shared rate limiter first."""
 
-Two plain JSON calls through core.outbound, like every outbound call of ours, so each has a total deadline
-(OUTBOUND_DEADLINE_SECONDS). hubspot-api-client's urllib3 timeout bounded each wait on the socket only: a HubSpot (or a
-proxy) trickling its answer a byte at a time held the push, its worker and its rate-limit slot for as long as it kept
-sending. The SDK's models were bypassed already (plain JSON in and out cost a push far less CPU)."""
-
+import functools
 import logging
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
-import httpx
+import orjson
 import redis
 from django.conf import settings
+from hubspot import HubSpot
+from urllib3.util.retry import Retry
 
-from core import jsonbody, outbound
 from core.retry import retry_after_seconds
 
 from . import ratelimit
@@ -43,40 +39,46 @@ class UpsertResult:
     errors: dict[str, str] = field(default_factory=dict)  # email -> reason
 
 
-def _send(method: str, path: str, body) -> bytes:
-    """One call to HubSpot, past the shared limiter; the answer's body. HubSpotError for anything but a 2xx."""
+def _client() -> HubSpot:
+    return _client_for(settings.HUBSPOT_ACCESS_TOKEN, settings.HUBSPOT_BASE_URL.rstrip("/"))
+
+
+@functools.lru_cache(maxsize=4)
+def _client_for(token: str, host: str) -> HubSpot:
+    # One client (and its connection pool) per process and account, not one per call. No retries inside it (urllib3
+    # retries three times by default, SSL errors even for a POST): every attempt must pass the limiter, and a task
+    # retries with backoff instead.
+    return HubSpot(access_token=token, host=host, retry=Retry(False))
+
+
+def _limited(call):
     try:
         slot = ratelimit.acquire(
             settings.HUBSPOT_RATE_LIMIT_KEY,
             limit=settings.HUBSPOT_RATE_LIMIT,
             window_seconds=settings.HUBSPOT_RATE_WINDOW_SECONDS,
             max_wait_seconds=settings.HUBSPOT_RATE_WINDOW_SECONDS * 6,
-            # The call's deadline bounds when the request can arrive.
-            flight_seconds=settings.OUTBOUND_DEADLINE_SECONDS,
+            # The timeout bounds connecting and answering; three times it bounds when the request can arrive.
+            flight_seconds=settings.OUTBOUND_TIMEOUT_SECONDS * 3,
         )
     except redis.RedisError:
         # The shared log is out of reach: no call goes out uncounted; the task tries again later.
         raise HubSpotError("rate limiter unreachable") from None
     try:
-        try:
-            # No retries here: every attempt must pass the limiter, and a task retries with backoff instead.
-            response = outbound.request(
-                method,
-                settings.HUBSPOT_BASE_URL.rstrip("/") + path,
-                json=body,
-                headers={"Authorization": f"Bearer {settings.HUBSPOT_ACCESS_TOKEN}", "Accept": "application/json"},
-            )
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # a timeout, the deadline, a connection lost mid-answer
+        return call()
+    except Exception as exc:  # every sub-package has its own ApiException class; urllib3 raises its own errors
+        status = getattr(exc, "status", None)
+        if not isinstance(status, int) or status == 0:  # the SDK reports an SSL failure as status 0
             raise HubSpotError(f"HubSpot unreachable: {type(exc).__name__}") from None
-        status = response.status_code
-        if status < 300:
-            return response.content
-        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        headers = getattr(exc, "headers", None) or {}
+        retry_after = headers.get("Retry-After") if hasattr(headers, "get") else None
+        retry_after = retry_after_seconds(retry_after)
         if status == 429:
             ratelimit.penalise(
                 settings.HUBSPOT_RATE_LIMIT_KEY, seconds=retry_after or settings.HUBSPOT_RATE_WINDOW_SECONDS
             )
-        raise HubSpotError(f"HubSpot answered {status}", status=status, retry_after=retry_after, body=response.content)
+        body = getattr(exc, "body", None)
+        raise HubSpotError(f"HubSpot answered {status}", status=status, retry_after=retry_after, body=body) from None
     finally:
         ratelimit.answered(settings.HUBSPOT_RATE_LIMIT_KEY, slot, window_seconds=settings.HUBSPOT_RATE_WINDOW_SECONDS)
 
@@ -109,10 +111,21 @@ def upsert_contacts(people: list[dict]) -> UpsertResult:
                 },
             }
         )
-    data = _send("POST", "/crm/v3/objects/contacts/batch/upsert", {"inputs": inputs})
+    # The body is read inside the limited call, so a connection lost while reading it is "unreachable" (transient).
+    data = _limited(
+        lambda: (
+            _client()
+            .crm.contacts.batch_api.upsert(
+                batch_input_simple_public_object_batch_input_upsert={"inputs": inputs},
+                _request_timeout=settings.OUTBOUND_TIMEOUT_SECONDS,
+                _preload_content=False,
+            )
+            .data
+        )
+    )
     try:
-        body = jsonbody.loads(data)
-    except jsonbody.BadJson:
+        body = orjson.loads(data)
+    except orjson.JSONDecodeError:
         # A proxy's error page with a 2xx status, say: transient (status None), never a refusal of the contacts.
         raise HubSpotError("HubSpot answered something that is not JSON") from None
     result = UpsertResult()
@@ -127,6 +140,14 @@ def upsert_contacts(people: list[dict]) -> UpsertResult:
     return result
 
 
+def _read(response) -> bytes:
+    """The whole body of a response taken with _preload_content=False, its connection back in the pool after."""
+    try:
+        return response.data
+    finally:
+        response.release_conn()
+
+
 def _objects(value) -> list[dict]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
@@ -134,4 +155,8 @@ def _objects(value) -> list[dict]:
 def add_to_list(list_id: str, hubspot_ids: list[str]) -> None:
     if not list_id or not hubspot_ids:
         return
-    _send("PUT", f"/crm/v3/lists/{quote(list_id, safe='')}/memberships/add", hubspot_ids)
+    _limited(
+        lambda: _client().crm.lists.memberships_api.add(
+            list_id=list_id, request_body=hubspot_ids, _request_timeout=settings.OUTBOUND_TIMEOUT_SECONDS
+        )
+    )

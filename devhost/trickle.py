@@ -3,9 +3,8 @@
 Every request gets a 200 sent one byte at a time, `interval` apart, so a client's per-read timeout never fires; the
 answer has no end (its Content-Length is far beyond what is sent). `phase` says what trickles: "headers" (the status
 line goes out, then one header byte at a time: the client never gets a response object) or "body" (the headers go out
-at once, then one body byte at a time). `answer` set to bytes instead sends that body at once, complete, with
-`status` and `headers` (an answer that is quick but odd: JSON nested thousands deep, a 429 with a strange
-Retry-After).
+at once, then one body byte at a time). `answer` set to bytes instead sends that body at once, complete, with a 200
+(an answer that is quick but odd, such as JSON nested thousands deep).
 
 A connection trickles for at most `patience` seconds, then the server hangs up. `ended()` waits for the first
 connection to end and says who ended it: "client" (the client hung up mid-answer: it gave up on its own) or "server"
@@ -25,8 +24,6 @@ class TrickleServer:
         self.interval = interval
         self.patience = patience
         self.answer: bytes | None = None
-        self.status = 200
-        self.headers: dict[str, str] = {}
         self.requests: list[bytes] = []  # the request line of each request, in order
         self._ends: list[str] = []
         self._ended = threading.Condition()
@@ -68,10 +65,9 @@ class TrickleServer:
                 return
             self.requests.append(request.split(b"\r\n", 1)[0])
             if self.answer is not None:
-                extra = "".join(f"{name}: {value}\r\n" for name, value in self.headers.items())
                 conn.sendall(
-                    f"HTTP/1.1 {self.status} Answer\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                    f"{extra}Content-Length: {len(self.answer)}\r\n\r\n".encode()
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                    + f"Content-Length: {len(self.answer)}\r\n\r\n".encode()
                     + self.answer
                 )
                 return

@@ -17,7 +17,6 @@ from contacts.models import Contact, ContactLink, License, PollCursor, SyncState
 from contacts.tasks import marketplace_poll_task
 from core.sentry import init_sentry
 from devhost.marketplace import MarketplaceStandIn, license_record
-from tests.conftest import answer_at_once
 from tests.core.test_logging import lines, make_logger
 from tests.core.test_sentry import SentryStandIn, sentry_server  # noqa: F401 (the fixture)
 
@@ -235,23 +234,6 @@ def test_a_marketplace_trickling_its_answer_is_the_polls_timeout_and_moves_no_cu
     assert isinstance(result.result, MarketplaceError) and "ReadTimeout" in str(result.result)
     assert trickle.ended() == ["client"]  # OUTBOUND_DEADLINE_SECONDS ended the page, not the server's 15 s
     assert not PollCursor.objects.filter(last_success_at__isnull=False).exists()
-
-
-def test_a_hubspot_trickling_its_answer_is_a_transient_failure_at_the_deadline(hubspot, trickle, settings):
-    settings.HUBSPOT_BASE_URL = trickle.base_url
-    with pytest.raises(HubSpotError) as caught:
-        upsert_contacts([{"email": "ann@example.com", "name": "Ann Example", "roles": ["technical"]}])
-    assert caught.value.transient and "ReadTimeout" in str(caught.value)  # the push's retry, as for any timeout
-    assert trickle.ended() == ["client"]  # OUTBOUND_DEADLINE_SECONDS ended it, not the server's 15 s
-
-
-@pytest.mark.parametrize("answer", [b"[" * 5000 + b"]" * 5000, b'{"results": ' + b"[" * 5000 + b"]" * 5000 + b"}"])
-def test_a_hubspot_answer_nested_thousands_deep_is_a_transient_failure(hubspot, trickle, settings, answer):
-    settings.HUBSPOT_BASE_URL = trickle.base_url
-    answer_at_once(trickle, settings, answer)
-    with pytest.raises(HubSpotError) as caught:
-        upsert_contacts([{"email": "ann@example.com", "name": "Ann Example", "roles": ["technical"]}])
-    assert caught.value.transient and "not JSON" in str(caught.value)
 
 
 # Each group: one mailbox, written as Unicode allows. Django's mail delivers every form to the same inbox.

@@ -397,7 +397,7 @@ def test_a_slow_hubspot_is_transient_counts_no_attempt_and_a_push_s_last_try_rel
     assert len(upserts()) == 1
     stored = list(Contact.objects.values_list("sync_state", "sync_claimed_at", "sync_attempts", "last_error"))
     assert {(state, claimed, attempts) for state, claimed, attempts, _ in stored} == {(SyncState.PENDING, None, 0)}
-    assert {error for *_, error in stored} == {"HubSpot unreachable: ReadTimeout"}
+    assert {error for *_, error in stored} == {"HubSpot unreachable: ReadTimeoutError"}
 
     hubspot.slow_upserts = 2  # slow twice more, then quick: the retries (eager, at once) get through
     assert hubspot_sync_task.apply().get() == 1
