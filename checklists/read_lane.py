@@ -20,6 +20,7 @@ from django.urls import URLResolver
 from django.urls.resolvers import RoutePattern
 from django.views.decorators.csrf import csrf_exempt
 from ninja.errors import AuthenticationError
+from ninja.throttling import BaseThrottle
 
 from .api import API_AUTH, api, checklist_get, checklist_read_throttles, throttled_response
 
@@ -30,29 +31,40 @@ ROUTE = "api/v1/issues/<issue_id>/checklist"  # the very route ninja declares (m
 def checklist_read(request: HttpRequest, issue_id: str) -> HttpResponseBase:
     if request.method != "GET":
         return ninja_view(request, issue_id)
-    try:
-        auth = API_AUTH(request)
-    except Exception as exc:
-        return api.on_exception(request, exc)
-    if not auth:
-        return api.on_exception(request, AuthenticationError())
-    request.auth = auth  # type: ignore[attr-defined]
-    waits = [throttle.wait() for throttle in checklist_read_throttles() if not throttle.allow_request(request)]
-    if waits:
-        return throttled_response(request, max((wait for wait in waits if wait is not None), default=None))
+    refused = run_checks(request, checklist_read_throttles())
+    if refused is not None:
+        return refused
     try:
         return checklist_get(request, issue_id)  # type: ignore[arg-type]
     except Exception as exc:
         return api.on_exception(request, exc)
 
 
+def run_checks(request: HttpRequest, throttles: list[BaseThrottle]) -> HttpResponseBase | None:
+    """What ninja's Operation._run_checks does before a view: the API's credential check (401, or the answer of
+    the error it raised), then each throttle (429 with Retry-After). None when the request may go on; request.auth
+    is then set."""
+    try:
+        auth = API_AUTH(request)  # type: ignore[arg-type]
+    except Exception as exc:
+        return api.on_exception(request, exc)
+    if not auth:
+        return api.on_exception(request, AuthenticationError())
+    request.auth = auth  # type: ignore[attr-defined]
+    waits = [throttle.wait() for throttle in throttles if not throttle.allow_request(request)]
+    if waits:
+        return throttled_response(request, max((wait for wait in waits if wait is not None), default=None))
+    return None
+
+
 def ninja_view(request: HttpRequest, issue_id: str) -> Any:
     """Ninja's own view of this path: what answers every other method, and what the tests compare with."""
-    match = _ninja_resolver().resolve(f"issues/{issue_id}/checklist")
+    match = ninja_resolver().resolve(f"issues/{issue_id}/checklist")
     return match.func(request, *match.args, **match.kwargs)
 
 
 @cache
-def _ninja_resolver() -> URLResolver:
+def ninja_resolver() -> URLResolver:
+    """Ninja's own URL patterns of the API (relative to /api/v1/), for the lanes to hand a request to."""
     patterns, _app_name, _namespace = api.urls
     return URLResolver(RoutePattern(""), patterns)

@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.models import Model
 
 from core.fastjson import Encoded, dumps
-from core.rows import RawSelect, field_by_attname, instance_copy, row_converter
+from core.rows import RawSelect, field_by_attname, instance_copy, instances, row_converter
 from core.ttlcache import TTLCache
 from tenants import permissions
 from tenants.models import Tenant
@@ -30,8 +30,6 @@ MAX_HISTORY = 500
 # (core/rows.py): compiling the querysets was a fifth of a PATCH.
 _CHECKLIST_OF_ISSUE = RawSelect(Checklist, ("tenant_id", "issue_id"))
 _ITEMS_OF_CHECKLIST = RawSelect(ChecklistItem, ("checklist_id",))
-_ITEM_OF_CHECKLIST = RawSelect(ChecklistItem, ("checklist_id", "id"))
-_ITEM_COUNTED = RawSelect(ChecklistItem, ("checklist_id",), columns=("id", "status", "is_header", "mandatory"))
 
 
 def checklist_items(checklist: Checklist | None) -> list[ChecklistItem]:
@@ -41,18 +39,6 @@ def checklist_items(checklist: Checklist | None) -> list[ChecklistItem]:
     items: list[ChecklistItem] = _ITEMS_OF_CHECKLIST(checklist.pk)
     items.sort(key=attrgetter("position", "created_at"))
     return items
-
-
-def checklist_item(checklist: Checklist, item_id: UUID) -> list[ChecklistItem]:
-    """The item `item_id` of this checklist, alone in a list; [] when it is none of its items."""
-    return _ITEM_OF_CHECKLIST(checklist.pk, item_id)
-
-
-def checklist_counted_rows(checklist: Checklist, *, excluding: UUID) -> list[tuple[str, bool, bool]]:
-    """(status, is_header, mandatory) of each of the checklist's items but one: what its progress counts need."""
-    return [
-        (status, header, mandatory) for pk, status, header, mandatory in _ITEM_COUNTED(checklist.pk) if pk != excluding
-    ]
 
 
 # Built once: setting up a values_list() was a fifth of the item query's cost. Never evaluated itself (filter()
@@ -195,6 +181,77 @@ def _joined_sql(*, skip_held: bool = False) -> str:
         joined_on += f" AND NOT (c.{column(Checklist, 'id')} = %s AND c.{column(Checklist, 'version')} = %s)"
     where = f"c.{column(Checklist, 'tenant_id')} = %s AND c.{column(Checklist, 'issue_id')} = %s"
     return f"SELECT {selected} FROM {tables} ON {joined_on} WHERE {where}"  # noqa: S608
+
+
+_ITEM_FIELDS = tuple(f.attname for f in ChecklistItem._meta.concrete_fields)
+_COUNTED = tuple(_ITEM_FIELDS.index(name) for name in ("status", "is_header", "mandatory"))
+
+
+def checklist_for_item_write(
+    tenant: Tenant, issue_id: str, item_id: UUID
+) -> tuple[Checklist | None, list[ChecklistItem], list[tuple[str, bool, bool]]]:
+    """SQL only, inside a write's transaction: the checklist of an issue, its item `item_id` alone in a list ([] when
+    it is none of its items) and (status, is_header, mandatory) of each of its other items, in one statement where
+    reading them apart took three. The other items bring only those three columns (their dates would each be parsed
+    by the database adapter: most of the cost of a joined read of every column). (None, [], []) when the issue has
+    no checklist."""
+    tenant_id = _TENANT_FIELD.get_db_prep_value(tenant.pk, connection)
+    wanted = _ITEM_PK.get_db_prep_value(item_id, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_item_write_sql(), [wanted, tenant_id, issue_id, tenant_id, issue_id, wanted])
+        rows = cursor.fetchall()
+    width = len(mongo.CHECKLIST_COLUMNS)
+    checklist: Checklist | None = None
+    found: list[ChecklistItem] = []
+    others = []
+    status, header, mandatory = (width + index for index in _COUNTED)
+    for row in rows:
+        if row[0] is None:  # another item: its counted columns alone
+            others.append((row[status], row[header], row[mandatory]))
+            continue
+        values = row_converter(Checklist, mongo.CHECKLIST_COLUMNS)(row[:width])
+        checklist = instances(Checklist, mongo.CHECKLIST_COLUMNS, [list(values)])[0]
+        if row[width] is not None:  # the item, when it is one of the checklist's
+            values = row_converter(ChecklistItem, _ITEM_FIELDS)(row[width:])
+            found = instances(ChecklistItem, _ITEM_FIELDS, [list(values)])
+    if checklist is None:
+        return None, [], []
+    return checklist, found, others
+
+
+_ITEM_PK = ChecklistItem._meta.pk
+
+
+@cache
+def _item_write_sql() -> str:
+    """The checklist's row with the item's (LEFT JOINed: NULL when it is none of its items), then one row for each of
+    its other items holding only their id and counted columns (every other column NULL), for one tenant and issue.
+    Parameters: the item, the tenant and the issue, the tenant and the issue again, the item again."""
+    quote = connection.ops.quote_name
+
+    def column(model: type[Model], attname: str) -> str:
+        return quote(field_by_attname(model, attname).column)
+
+    def columns(model: type[Model], alias: str, attnames: tuple[str, ...]) -> str:
+        return ", ".join(f"{alias}.{column(model, name)}" for name in attnames)
+
+    def of_issue(alias: str) -> str:
+        return f"{alias}.{column(Checklist, 'tenant_id')} = %s AND {alias}.{column(Checklist, 'issue_id')} = %s"
+
+    counted = {"id", "status", "is_header", "mandatory"}
+    checklists, items = quote(Checklist._meta.db_table), quote(ChecklistItem._meta.db_table)
+    item_id, of_checklist = column(ChecklistItem, "id"), column(ChecklistItem, "checklist_id")
+    others = ", ".join(f"o.{column(ChecklistItem, name)}" if name in counted else "NULL" for name in _ITEM_FIELDS)
+    no_checklist = ", ".join("NULL" for _ in mongo.CHECKLIST_COLUMNS)
+    selected = f"{columns(Checklist, 'c', mongo.CHECKLIST_COLUMNS)}, {columns(ChecklistItem, 'i', _ITEM_FIELDS)}"
+    joined = (
+        f"{checklists} c LEFT JOIN {items} i ON i.{of_checklist} = c.{column(Checklist, 'id')} AND i.{item_id} = %s"
+    )
+    checklist_id = f"(SELECT s.{column(Checklist, 'id')} FROM {checklists} s WHERE {of_issue('s')})"  # noqa: S608
+    rest = f"{items} o WHERE o.{of_checklist} = {checklist_id} AND o.{item_id} <> %s"
+    # Only names from the models' own metadata go into this text; the values are parameters.
+    first = f"SELECT {selected} FROM {joined} WHERE {of_issue('c')}"  # noqa: S608
+    return f"{first} UNION ALL SELECT {no_checklist}, {others} FROM {rest}"  # noqa: S608
 
 
 def checklist_for(tenant: Tenant, issue_id: str) -> Checklist | None:

@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
-from . import admin_pages, automation, manager_views, portal, read_lane, site_tokens_api, telemetry, views
+from . import admin_pages, automation, manager_views, portal, read_lane, site_tokens_api, telemetry, views, write_lane
 from .api import api
 from .workflow.urls import urlpatterns as workflow_urlpatterns
 
@@ -22,6 +22,7 @@ def mcp_endpoint(request):
 
 urlpatterns = [
     path(read_lane.ROUTE, read_lane.checklist_read),  # before ninja's own patterns, which hold the same route
+    path(write_lane.ROUTE, write_lane.item_write),  # as the read's
     path("api/v1/", api.urls),  # first: herochecklist/urls.py
     path("connect/panel", views.panel, name="connect-panel"),
     path("connect/templates", manager_views.templates_page, name="connect-templates"),

@@ -61,8 +61,28 @@ def flag_add(key: str, *, ttl_seconds: int) -> bool:
     """Raises the flag `key` for ttl_seconds unless it is up already; True when this call raised it. One SET NX on
     Redis (Django's cache.add costs twice the CPU: a new client object and pickling per call). Errors propagate."""
     if settings.CACHE_URL:
-        return bool(redis_client(settings.CACHE_URL).set(_shared_key(key), 1, ex=ttl_seconds, nx=True))
+        return _set_nx(redis_client(settings.CACHE_URL), _shared_key(key), ttl_seconds)
     return cache.add(key, 1, timeout=ttl_seconds)
+
+
+def _set_nx(client: redis.Redis, key: str, ttl_seconds: int) -> bool:
+    """client.set(key, 1, ex=ttl_seconds, nx=True) on one of the client's pooled connections, below redis-py's
+    command layer (its option handling, reply callbacks and per-command timing cost every write's after-commit work
+    more than the round trip itself: issue #21). The same retries as the client's own: a dropped connection is
+    closed and the command sent again on a fresh one, as often as the connection's retry policy allows; whatever
+    still fails propagates as the client's would."""
+    pool = client.connection_pool
+    conn = pool.get_connection()
+    try:
+        command = conn.pack_command("SET", key, 1, "EX", ttl_seconds, "NX")
+
+        def send() -> object:
+            conn.send_packed_command(command)
+            return conn.read_response()
+
+        return conn.retry.call_with_retry(send, lambda _error: conn.disconnect()) is not None  # OK, or nil if up
+    finally:
+        pool.release(conn)
 
 
 def flag_set(key: str, *, ttl_seconds: int) -> None:

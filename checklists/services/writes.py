@@ -32,7 +32,11 @@ from ..models import (
     ChecklistItem,
 )
 from ..progress import progress_counts
-from ..selectors import checklist_counted_rows, checklist_for, checklist_item, checklist_items
+from ..selectors import (
+    checklist_for,
+    checklist_for_item_write,
+    checklist_items,
+)
 from ..statuses import SiteStatuses
 from ..tasks import schedule_progress_sync
 from ..workflow_guard import settle, write_guard
@@ -45,6 +49,8 @@ WRITE_ATTEMPTS = 5
 _BUMP = RawUpdate(Checklist, ("version", "updated_at"), ("id", "version"))
 _INSERT_CHANGES = RawInsert(ChecklistChange)
 _SET_COUNTS = RawUpdate(Checklist, ("done_count", "total_count", "mandatory_open_count"), ("id",))
+# SQLite: the bump and the counts in one statement at the end (_checklist_attempt says why that is safe there).
+_BUMP_AND_COUNT = RawUpdate(Checklist, (*_BUMP.set, *_SET_COUNTS.set), ("id", "version"))
 ITEM_FIELDS = ("text", "status", "is_header", "mandatory", "assignee_account_id", "due_date", "customer_visible")
 
 
@@ -86,7 +92,11 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 
 
 def _checklist_for_write(tenant: Tenant, issue: IssueRef) -> Checklist:
-    checklist = checklist_for(tenant, issue.id)
+    return _freshened(tenant, issue, checklist_for(tenant, issue.id))
+
+
+def _freshened(tenant: Tenant, issue: IssueRef, checklist: Checklist | None) -> Checklist:
+    """The issue's checklist as read (None: it has none, so it is created), with the issue's latest key."""
     if checklist is None:
         checklist = Checklist.objects.create(
             tenant=tenant,
@@ -212,25 +222,43 @@ def _checklist_attempt(
     # The version bump comes first: every writer locks the checklist document before any item, so
     # concurrent writers queue up (or conflict) at one point and can never hold each other's locks.
     # On MongoDB the read and the bump are one command (a 412 below rolls the bump back with the transaction).
-    bumped = mongo.checklist_bump(tenant, issue) if connection.vendor == "mongodb" else None
-    checklist = bumped if bumped is not None else _checklist_for_write(tenant, issue)
+    mongodb = connection.vendor == "mongodb"
+    # One item alone on SQL only: on MongoDB a round trip costs more than building the items, and this is two.
+    alone = only_item if not mongodb else None
+    others: list[tuple[str, bool, bool]] | None = None
+    if alone is not None:
+        # SQLite, one item: the checklist, that item and the others' counted columns in one statement; the version
+        # bump waits for the counts' statement at the end. Safe on SQLite alone: the transaction holds the database's
+        # one write lock from its first statement (BEGIN IMMEDIATE), so no writer can come between the read and the
+        # bump, and the bump stays conditional on the version read all the same.
+        found, items, others = checklist_for_item_write(tenant, issue.id, alone)
+        checklist = _freshened(tenant, issue, found)
+        bumped = None
+    else:
+        bumped = mongo.checklist_bump(tenant, issue) if mongodb else None
+        checklist = bumped if bumped is not None else _checklist_for_write(tenant, issue)
     if expected_version is not None and checklist.version != expected_version:
         raise Conflict("The checklist changed since you loaded it.", status=412, currentVersion=checklist.version)
     new_version = checklist.version + 1
-    if bumped is None and _BUMP((new_version, timezone.now()), (checklist.id, checklist.version)) != 1:
-        raise _Raced()
-    # One item alone on SQL only: on MongoDB a round trip costs more than building the items, and this is two.
-    alone = only_item if connection.vendor != "mongodb" else None
-    items = checklist_items(checklist) if alone is None else checklist_item(checklist, alone)
+    if others is None:
+        if bumped is None and _BUMP((new_version, timezone.now()), (checklist.id, checklist.version)) != 1:
+            raise _Raced()
+        items = checklist_items(checklist)
     changes = mutate(checklist, items)
     if not changes:
         raise _NoChange()  # rolls the bump back: a no-op leaves version and history alone
     # From the items as `mutate` left them (every mutate keeps the list in step): no second read of the items.
     counted = [(item.status, item.is_header, item.mandatory) for item in items]
-    if alone is not None:
-        counted += checklist_counted_rows(checklist, excluding=alone)
+    if others is not None:
+        counted += others
     counts = progress_counts(counted, SiteStatuses(tenant).complete)
-    _SET_COUNTS(tuple(counts[name] for name in _SET_COUNTS.set), (checklist.id,))
+    count_values = tuple(counts[name] for name in _SET_COUNTS.set)
+    if others is not None:
+        bump = (new_version, timezone.now(), *count_values)
+        if _BUMP_AND_COUNT(bump, (checklist.id, checklist.version)) != 1:
+            raise _Raced()
+    else:
+        _SET_COUNTS(count_values, (checklist.id,))
     _INSERT_CHANGES(
         [
             ChecklistChange(

@@ -299,3 +299,44 @@ def test_a_patch_of_one_items_fields_builds_that_item_alone(client, tenant):
         signals.post_init.disconnect(seen, sender=ChecklistItem)
     counts = _stored_counts()
     assert counts["stored"] == counts["items"]
+
+
+@pytest.mark.skipif(MONGODB, reason="SQL statements; MongoDB's round trips are counted on the wire above")
+def test_a_patch_of_one_item_is_four_statements_on_sqlite(client, tenant):
+    api = _filled(client, tenant)
+    item_id = api.get().json()["items"][3]["id"]
+    api.patch(item_id, status="skipped")  # the site's statuses and the permission are now cached in this process
+    with CaptureQueriesContext(connection) as queries:
+        assert api.patch(item_id, status="done").status_code == 200
+    # The transaction's own statements (BEGIN and COMMIT, or a savepoint and its release in a test) left out.
+    # (An executemany is logged as "N times: ...".)
+    logged = [q["sql"].split(" times: ", 1)[-1] for q in queries.captured_queries]
+    data = [sql for sql in logged if sql.split()[0] in ("SELECT", "UPDATE", "INSERT")]
+    # The checklist, the item and the others' counted columns in one SELECT; the item; the version bump with the
+    # counts; the history row (seven before: the checklist, the bump, the item, the item, the counted columns, the
+    # counts, the history).
+    assert [sql.split()[0] for sql in data] == ["SELECT", "UPDATE", "UPDATE", "INSERT"], data
+    assert "UNION ALL" in data[0]
+    assert _stored_counts()["stored"] == _stored_counts()["items"]
+
+
+@pytest.mark.skipif(MONGODB, reason="the SQL write's own read")
+def test_the_write_read_of_one_item_gives_what_the_orm_gives(client, tenant, other_tenant):
+    _filled(client, tenant)
+    assert selectors.checklist_for_item_write(tenant, "10002", uuid.uuid4()) == (None, [], [])
+    stored = Checklist.objects.get(tenant=tenant, issue_id="10001")
+    items = list(ChecklistItem.objects.filter(checklist=stored))
+    target = next(i for i in items if i.due_date is not None)  # a date, an assignee, a finished item
+    checklist, found, others = selectors.checklist_for_item_write(tenant, "10001", target.id)
+    columns = [f.attname for f in Checklist._meta.concrete_fields]
+    assert [getattr(checklist, c) for c in columns] == [getattr(stored, c) for c in columns]
+    item_columns = [f.attname for f in ChecklistItem._meta.concrete_fields]
+    assert [[getattr(i, c) for c in item_columns] for i in found] == [[getattr(target, c) for c in item_columns]]
+    assert found[0]._state.adding is False and not found[0].get_deferred_fields()
+    expected = sorted((i.status, i.is_header, i.mandatory) for i in items if i.id != target.id)
+    assert sorted((s, bool(h), bool(m)) for s, h, m in others) == expected
+    # An item of another site's checklist of the same issue is none of this checklist's: not found, counts unmixed.
+    theirs = Checklist.objects.create(tenant=other_tenant, issue_id="10001", version=1)
+    stranger = ChecklistItem.objects.create(tenant=other_tenant, checklist=theirs, text="theirs")
+    checklist, found, others = selectors.checklist_for_item_write(tenant, "10001", stranger.id)
+    assert checklist.pk == stored.pk and found == [] and len(others) == len(items)

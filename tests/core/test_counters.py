@@ -38,3 +38,23 @@ def test_a_busy_caller_spends_its_batch_without_asking_redis_and_fails_open_afte
     assert metric("herochecklist_rate_limit_fail_open_total") == before  # tokens in hand: Redis never asked
     assert counters.window_take(key, limit=10_000, ttl_seconds=120) is True  # none left: fails open, counted
     assert metric("herochecklist_rate_limit_fail_open_total") == before + 1
+
+
+def test_a_flag_is_raised_once_until_it_is_cleared(key):
+    assert counters.flag_add(key, ttl_seconds=30) is True
+    assert counters.flag_add(key, ttl_seconds=30) is False  # up already: this call raised nothing
+    client = counters.redis_client(counters.settings.CACHE_URL)
+    assert 0 < client.ttl(f"herochecklist:{key}") <= 30
+    counters.flag_clear(key)
+    assert counters.flag_add(key, ttl_seconds=30) is True
+
+
+def test_a_flag_is_raised_on_a_fresh_connection_after_redis_restarts(settings, own_redis):
+    # The pooled connection dies with the server: the SET is sent again on a new one, as redis-py's own command
+    # layer does, instead of failing the write's after-commit work once per dead connection.
+    settings.CACHE_URL = own_redis.url()
+    assert counters.flag_add("restart", ttl_seconds=30) is True
+    own_redis.stop()
+    own_redis.start()  # empty: the flag went with the old server
+    assert counters.flag_add("restart", ttl_seconds=30) is True
+    assert counters.flag_add("restart", ttl_seconds=30) is False
