@@ -9,6 +9,7 @@ import pytest
 from devhost.jira import DEMO_USERS
 from tenants.models import Tenant
 from tests.checklists.conftest import add, panel, tick, ticked
+from tests.conftest import wait_for
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -218,13 +219,17 @@ def test_the_panel_shrinks_back_when_its_checklist_gets_shorter(page, client):
     frame.get_by_label("Checklist as text").fill("- [ ] step 0\n")
     frame.get_by_role("button", name="Save").click()
     frame.locator(".hc-item").nth(1).wait_for(state="detached")
-    content = frame.locator("body").evaluate("body => body.scrollHeight")
-    assert content < tall
-    # The host sets the iframe's height from the panel's resize message: it comes down to the content's.
-    page.wait_for_function(
-        "h => Math.round(document.getElementById('herochecklist-panel').getBoundingClientRect().height) === h",
-        arg=content,
-    )
+    heights = []
+
+    def fitted() -> bool:
+        # Measured again each time: the panel's content can still change after the item goes (the save's status
+        # line), and the host follows each resize message; compared once, an early height could never be met.
+        heights.append((frame.locator("body").evaluate("body => body.scrollHeight"), iframe.bounding_box()["height"]))
+        content, height = heights[-1]
+        return content < tall and round(height) == content
+
+    # The host sets the iframe's height from the panel's resize messages: it comes down to the content's.
+    assert wait_for(fitted, 60), (tall, heights[-5:])
 
 
 def test_jira_not_answering_the_permission_check_keeps_the_panel_editable_and_the_write_retryable(page, jira, settings):
