@@ -59,12 +59,16 @@ def run_checks(request: HttpRequest, throttles: list[BaseThrottle]) -> HttpRespo
 
 def ninja_view(request: HttpRequest, issue_id: str) -> Any:
     """Ninja's own view of this path: what answers every other method, and what the tests compare with."""
-    match = ninja_resolver().resolve(f"issues/{issue_id}/checklist")
+    return ninja_answer(request, f"issues/{issue_id}/checklist")
+
+
+def ninja_answer(request: HttpRequest, path: str) -> Any:
+    """The answer of ninja's own view of `path` (relative to /api/v1/): where a lane hands a request over."""
+    match = _ninja_resolver().resolve(path)
     return match.func(request, *match.args, **match.kwargs)
 
 
 @cache
-def ninja_resolver() -> URLResolver:
-    """Ninja's own URL patterns of the API (relative to /api/v1/), for the lanes to hand a request to."""
+def _ninja_resolver() -> URLResolver:
     patterns, _app_name, _namespace = api.urls
     return URLResolver(RoutePattern(""), patterns)

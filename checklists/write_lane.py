@@ -22,7 +22,7 @@ from ninja.throttling import BaseThrottle
 from pydantic import create_model
 
 from .api import ItemPatchIn, api, item_update
-from .read_lane import ninja_resolver, run_checks
+from .read_lane import ninja_answer, run_checks
 
 ROUTE = "api/v1/issues/<issue_id>/checklist/items/<item_id>"  # the very route ninja declares (metrics label by it)
 # The route declares no throttle of its own, so ninja applies the API's (tests/checklists/test_write_lane.py checks
@@ -69,5 +69,4 @@ def _payload(request: HttpRequest) -> ItemPatchIn | None:
 def ninja_view(request: HttpRequest, issue_id: str, item_id: str) -> Any:
     """Ninja's own view of this path: what answers every other method and every refused body, and what the tests
     compare with."""
-    match = ninja_resolver().resolve(f"issues/{issue_id}/checklist/items/{item_id}")
-    return match.func(request, *match.args, **match.kwargs)
+    return ninja_answer(request, f"issues/{issue_id}/checklist/items/{item_id}")
