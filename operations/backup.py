@@ -38,15 +38,16 @@ from django.core.files.storage import storages
 from django.core.serializers.base import DeserializationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.serializers.python import Deserializer as PythonDeserializer
-from django.db import DatabaseError, OperationalError, connection
+from django.db import DatabaseError, connection
 from django.db.models import Q
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import PyMongoError
 
 from checklists.archived import check_archived_record
 from checklists.services import checklist_data_delete
 from core.db import CommitUnknown, atomic, chunked, is_write_conflict
 from core.exceptions import ValidationFailed
 from core.jsonbody import BadJson, loads
+from core.middleware import dependency_unavailable
 from tenants.selectors import tenant_cache_forget
 
 from .retention import backups_to_keep
@@ -635,7 +636,7 @@ def archive_restore(name_or_path: str, *, tenant: str | None = None, busy_wait: 
                     "running, or a killed restore's, which MongoDB aborts after transactionLifetimeLimitSeconds, 60 "
                     "by default); nothing was written, try again in a minute"
                 ) from None
-            if _database_unavailable(exc):
+            if dependency_unavailable(exc):  # the database, not the archive: locked, unreachable, timed out
                 raise RestoreRefused(
                     f"the database could not take the restore ({type(exc).__name__}: locked or unreachable); nothing "
                     "was written, try again"
@@ -651,16 +652,6 @@ def _unwritable(exc: Exception) -> ArchiveError:
         f"the archive's records could not be written ({type(exc).__name__}: a duplicated id, a missing value or a "
         "reference to a record that does not exist)"
     )
-
-
-def _database_unavailable(exc: BaseException) -> bool:
-    """The database, not the archive: SQLite's lock never came (OperationalError), or MongoDB could not be reached."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OperationalError | ConnectionFailure):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 def _replace(src, replaced, tenant_pk: str | None, client_key: str | None, restored: dict[str, int]) -> None:
