@@ -1,7 +1,9 @@
 """Key pairs of the local stand-ins (never Atlassian's): one for signed installs, one for Forge tokens."""
 
 import base64
+import itertools
 import json
+import threading
 import time
 import uuid
 
@@ -13,10 +15,28 @@ from jwt.algorithms import RSAAlgorithm
 from tenants.qsh import query_string_hash
 
 
+# A 2,048-bit RSA key costs about 60 ms of CPU to generate, and the tests start about two stand-ins each (two key
+# pairs a stand-in): minutes of a suite run. A process therefore hands out a ring of RING_SIZE keys, each KeyPair
+# under a kid of its own. Any RING_SIZE key pairs made one after another hold distinct keys, so a token "signed by
+# another key" (a forger's, a rotated or revoked one) is still signed by another key.
+RING_SIZE = 16
+_ring: list[rsa.RSAPrivateKey] = []
+_turn = itertools.count()
+_ring_lock = threading.Lock()
+
+
+def _ring_key() -> rsa.RSAPrivateKey:
+    with _ring_lock:
+        place = next(_turn) % RING_SIZE
+        if place == len(_ring):
+            _ring.append(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+        return _ring[place]
+
+
 class KeyPair:
     def __init__(self, kid: str | None = None):
         self.kid = kid or f"devhost-{uuid.uuid4().hex[:12]}"
-        self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.private = _ring_key()
 
     @property
     def public_pem(self) -> str:

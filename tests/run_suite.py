@@ -142,6 +142,10 @@ def start_half(label: str, database_url: str, redis_dbs: list[int], extra: list[
         "TEST_DATABASE_LABEL": label,
     }
     env.pop("REDIS_URL", None)
+    # A machine that sets PYTHONDONTWRITEBYTECODE makes every process of the run (each xdist worker, each Celery
+    # worker and command a test starts) compile our modules again, and pytest rewrite every test module's asserts
+    # again: the run writes them to __pycache__ (ignored by git) instead.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     servers = []
     if label == "mongodb":
         # Only the tests that reach the database run twice (tests/conftest.py: the rest ran in the SQLite half).
