@@ -5,8 +5,6 @@ from django.conf import settings
 
 from core import jsonbody, outbound
 
-PAGE_SIZE = 50
-
 
 class MarketplaceError(Exception):
     pass
@@ -16,7 +14,7 @@ def iter_licenses(*, last_updated: str | None):
     """Yield license records page by page (following `_links.next` when the API gives it)."""
     base = settings.MARKETPLACE_API_URL.rstrip("/")
     url = f"{base}/rest/2/vendors/{settings.MARKETPLACE_VENDOR_ID}/reporting/licenses"
-    params = {"limit": PAGE_SIZE, "offset": 0}
+    params = {"limit": settings.MARKETPLACE_PAGE_SIZE, "offset": 0}
     if last_updated:
         params["lastUpdated"] = last_updated
     auth = (settings.MARKETPLACE_ACCOUNT_EMAIL, settings.MARKETPLACE_API_TOKEN)

@@ -1,3 +1,7 @@
+from typing import ClassVar
+
+from django.conf import settings
+from whitenoise.middleware import WhiteNoiseMiddleware
 from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 
@@ -6,3 +10,40 @@ class StaticStorage(CompressedManifestStaticFilesStorage):
     fingerprinted name too, so the panel's modules never mix versions across a deploy."""
 
     support_js_module_import_aggregation = True
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """WhiteNoise, listing STATIC_ROOT once per process and configuration.
+
+    Without autorefresh (any server: DEBUG is off) WhiteNoise walks STATIC_ROOT and stats each file every time the
+    middleware is built: about 50 ms for the 300 files collectstatic writes. A server builds its middleware once, but
+    Django's test Client builds the whole chain once per client, so the test suite walked the folder thousands of
+    times. The listing is kept per process, keyed by the folder and every setting that shapes an answer; like WhiteNoise
+    in a server, a file collected after the first listing is served after a restart."""
+
+    _listings: ClassVar[dict[tuple, dict]] = {}
+
+    def update_files_dictionary(self, root, prefix):
+        key = (
+            root,
+            prefix,
+            self.static_prefix,
+            self.max_age,
+            self.allow_all_origins,
+            self.charset,
+            self.index_file,
+            self.add_headers_function,
+            # This class's method, or the function WHITENOISE_IMMUTABLE_FILE_TEST names.
+            getattr(self.immutable_file_test, "__func__", self.immutable_file_test),
+            tuple(sorted(self.media_types.types_map.items())),
+            repr(settings.STORAGES.get("staticfiles")),  # which names are fingerprinted (immutable, cached forever)
+        )
+        listing = self._listings.get(key)
+        if listing is None:
+            before = dict(self.files)
+            self.files.clear()
+            super().update_files_dictionary(root, prefix)
+            listing = self._listings[key] = dict(self.files)
+            self.files.clear()
+            self.files.update(before)
+        self.files.update(listing)

@@ -87,6 +87,8 @@ HUBSPOT_SYNC_RETRY_BASE_SECONDS = env.float("HUBSPOT_SYNC_RETRY_BASE_SECONDS", d
 MARKETPLACE_VENDOR_ID = env.str("MARKETPLACE_VENDOR_ID", default="")
 MARKETPLACE_ACCOUNT_EMAIL = env.str("MARKETPLACE_ACCOUNT_EMAIL", default="")
 MARKETPLACE_API_TOKEN = env.str("MARKETPLACE_API_TOKEN", default="")
+# Licenses asked for per page of the reporting API (its own maximum is 50).
+MARKETPLACE_PAGE_SIZE = env.int("MARKETPLACE_PAGE_SIZE", default=50)
 # EMAIL_URL (smtp://user:pass@host:587, consolemail://, ...) sets EMAIL_BACKEND, EMAIL_HOST and the rest;
 # file:///some/dir writes each message to a file there (used by tests that watch a separate worker process).
 _EMAIL_URL = env.str("EMAIL_URL", default="consolemail://")
@@ -212,7 +214,7 @@ MIDDLEWARE = [
     "core.middleware.ApiErrorMiddleware",
     "core.middleware.BodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.storage.StaticFilesMiddleware",  # WhiteNoise, its listing of STATIC_ROOT kept per process
     "core.middleware.SecurityHeadersMiddleware",
     "core.middleware.ApiGZipMiddleware",
     "django.middleware.common.CommonMiddleware",  # the ALLOWED_HOSTS check

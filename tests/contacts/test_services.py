@@ -160,13 +160,15 @@ def test_garbage_records_are_skipped(hubspot):
 def test_the_marketplace_poll_pages_and_moves_its_cursor(hubspot, settings):
     market = MarketplaceStandIn().start()
     try:
-        market.licenses = [license_record(n) for n in range(120)]
+        # Three pages, the last one short: 12 licenses at 5 a page (the API's 120 at 50 a page, at a tenth of the cost).
+        settings.MARKETPLACE_PAGE_SIZE = 5
+        market.licenses = [license_record(n) for n in range(12)]
         settings.MARKETPLACE_API_URL = market.base_url
         settings.MARKETPLACE_VENDOR_ID = market.vendor_id
         settings.MARKETPLACE_ACCOUNT_EMAIL, settings.MARKETPLACE_API_TOKEN = "vendor@example.com", "marketplace-token"
         marketplace_poll_task.delay()
-        assert Contact.objects.count() == 240
-        assert [int(r["offset"]) for r in market.requests] == [0, 50, 100]
+        assert Contact.objects.count() == 24
+        assert [(int(r["offset"]), int(r["limit"])) for r in market.requests] == [(0, 5), (5, 5), (10, 5)]
         assert PollCursor.objects.get().last_success_at is not None
         marketplace_poll_task.delay()
         assert "lastUpdated" in market.requests[-1]
