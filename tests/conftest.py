@@ -78,7 +78,8 @@ class _MongoReset:
     after migrate are copied once, and after each test every other collection is emptied and those are compared with
     their copy, row by row: the same state as a flush, whatever the test (or a worker process it started) wrote.
     Writing the copies back every time (about 200 rows, their indexes) was 90% of a reset's 230 ms; reading and
-    comparing them is 15 ms, and a test seldom changes them."""
+    comparing them is 15 ms, and a test seldom changes them. All collections are looked at in one aggregate, and only
+    those holding rows are emptied."""
 
     def __init__(self, alias: str):
         self.alias = alias
@@ -101,14 +102,36 @@ class _MongoReset:
 
         database = self.database()
         with pymongo.timeout(120):  # a test that left thousands of rows must not fail its teardown on a busy machine
+            found = self._look(database)
             for name in self.names:
                 seeded = self.rows.get(name)
                 if not seeded:
-                    database[name].delete_many({})
-                elif {row["_id"]: row for row in database[name].find()} != seeded:
+                    if name in found:
+                        database[name].delete_many({})
+                elif found.get(name) != seeded:
                     # Changed: back to the copy whole (a row put back one by one could meet a unique index).
                     database[name].delete_many({})
                     database[name].insert_many(list(seeded.values()))
+
+    def _look(self, database) -> dict[str, dict]:
+        """In one aggregate ($unionWith): each seeded collection's rows, and one row of each other collection that
+        holds any, keyed by collection. A delete per collection, most of them already empty, was 27 round trips."""
+        tag = "_reset_collection"
+
+        def rows_of(name: str) -> list[dict]:
+            if name in self.rows:
+                return [{"$addFields": {tag: {"$literal": name}}}]
+            return [{"$limit": 1}, {"$project": {"_id": 0, tag: {"$literal": name}}}]
+
+        first, *rest = self.names
+        pipeline = rows_of(first) + [{"$unionWith": {"coll": name, "pipeline": rows_of(name)}} for name in rest]
+        found: dict[str, dict] = {}
+        for row in database[first].aggregate(pipeline):
+            name = row.pop(tag)
+            rows = found.setdefault(name, {})
+            if "_id" in row:
+                rows[row["_id"]] = row
+        return found
 
 
 class _SQLiteReset:
