@@ -205,8 +205,8 @@ def test_an_email_claimed_by_a_killed_worker_is_sent_once_its_claim_is_stale(hub
 def test_a_push_s_outcome_is_stored_in_a_few_statements_whatever_the_batch_size(
     settings, django_assert_max_num_queries
 ):
-    settings.HUBSPOT_ACCESS_TOKEN = ""  # ingestion alone: no push runs here, this test records one by hand
-    ingest(*(license_record(n) for n in range(50)))
+    settings.HUBSPOT_ACCESS_TOKEN = ""  # no push runs here: this test records one by hand
+    pending_contacts(100)
     contacts = list(Contact.objects.order_by("email"))
     assert len(contacts) == 100
     ids = {c.email: f"hs-{n}" for n, c in enumerate(contacts[:97])}
@@ -707,8 +707,7 @@ def test_a_batch_hubspot_fails_every_time_is_halved_after_its_last_try_so_the_ot
 def test_a_push_that_hubspot_answered_in_full_is_stored_in_three_statements(settings, django_assert_max_num_queries):
     # The push phase is bound by this bookkeeping (bench/sync): the renamed check, the HubSpot ids, the states.
     settings.HUBSPOT_ACCESS_TOKEN = ""
-    ingest(*(license_record(n) for n in range(50)))
-    Contact.objects.update(sync_state=SyncState.PENDING)
+    pending_contacts(100)
     assert list(services.contact_claim_batches(tokens=["sync-q"], limit=100)) == ["sync-q"]
     people = services.contact_take_push(token="sync-q", taker="push-q")
     assert len(people) == 100
