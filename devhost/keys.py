@@ -14,7 +14,6 @@ from jwt.algorithms import RSAAlgorithm
 
 from tenants.qsh import query_string_hash
 
-
 # A 2,048-bit RSA key costs about 60 ms of CPU to generate, and the tests start about two stand-ins each (two key
 # pairs a stand-in): minutes of a suite run. A process therefore hands out a ring of RING_SIZE keys, each KeyPair
 # under a kid of its own. Any RING_SIZE key pairs made one after another hold distinct keys, so a token "signed by
