@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.models import Model
 
 from core.fastjson import Encoded, dumps
-from core.rows import RawSelect, field_by_attname, instance_copy, instances, row_converter
+from core.rows import RawSelect, fetch, field_by_attname, instance_copy, instances, row_converter
 from core.ttlcache import TTLCache
 from tenants import permissions
 from tenants.models import Tenant
@@ -197,9 +197,7 @@ def checklist_for_item_write(
     no checklist."""
     tenant_id = _TENANT_FIELD.get_db_prep_value(tenant.pk, connection)
     wanted = _ITEM_PK.get_db_prep_value(item_id, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(_item_write_sql(), [wanted, tenant_id, issue_id, tenant_id, issue_id, wanted])
-        rows = cursor.fetchall()
+    rows = fetch(_item_write_sql(), [wanted, tenant_id, issue_id, tenant_id, issue_id, wanted])
     width = len(mongo.CHECKLIST_COLUMNS)
     checklist: Checklist | None = None
     found: list[ChecklistItem] = []
