@@ -402,6 +402,9 @@ class _Savers:
         return [save(value, db) for save, value in zip(savers, values, strict=True)]
 
 
+_EVERY_ATTNAME: dict[type[Model], tuple[str, ...]] = {}  # each model's concrete fields' attnames, in order
+
+
 def instances(model: type[M], attnames: tuple[str, ...], rows: list[list[Any]]) -> list[M]:
     """Model instances of rows holding every concrete field (in `attnames` order, values as the ORM gives them), as
     Model.from_db builds them. Model.__init__ with positional values only stores each under its attname (no field of
@@ -409,9 +412,10 @@ def instances(model: type[M], attnames: tuple[str, ...], rows: list[list[Any]]) 
     nothing listens to the model's init signals the values go into the instance directly: half the cost of a
     checklist's items read on a write."""
     db = _db()
-    if attnames != tuple(f.attname for f in model._meta.concrete_fields) or (
-        signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model)
-    ):
+    every = _EVERY_ATTNAME.get(model)
+    if every is None:
+        every = _EVERY_ATTNAME[model] = tuple(f.attname for f in model._meta.concrete_fields)
+    if attnames != every or signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
         return [model.from_db(db.alias, attnames, values) for values in rows]
     alias = db.alias
     built = []
