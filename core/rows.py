@@ -52,7 +52,8 @@ def statement(sql: str, params: Sequence[Any], *, many: bool = False) -> int:
     Through Django's cursor, as any query: outside a transaction (the statement would be one of its own, and must
     wait for a writer's turn: core.db), on other databases, and whenever someone watches the statements: queries
     logged (DEBUG, or a test's CaptureQueriesContext) or an execute wrapper of anyone's but core.db's writer's turn
-    (which does nothing inside a transaction)."""
+    (which does nothing inside a transaction). What patches Django's cursor class itself does not see the direct
+    statements: with Sentry on, they leave no SQL breadcrumb (the text alone: core.sentry sends no query values)."""
     return _statement(_db(), sql, params, many=many, rows=False)
 
 
