@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.models import Model
 
 from core.fastjson import Encoded, dumps
-from core.rows import RawSelect, field_by_attname, instance_copy, instances, row_converter
+from core.rows import RawSelect, RowConverter, fetch, field_by_attname, instance_copy, instances, row_converter
 from core.ttlcache import TTLCache
 from tenants import permissions
 from tenants.models import Tenant
@@ -197,22 +197,21 @@ def checklist_for_item_write(
     no checklist."""
     tenant_id = _TENANT_FIELD.get_db_prep_value(tenant.pk, connection)
     wanted = _ITEM_PK.get_db_prep_value(item_id, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(_item_write_sql(), [wanted, tenant_id, issue_id, tenant_id, issue_id, wanted])
-        rows = cursor.fetchall()
+    rows = fetch(_item_write_sql(), [wanted, tenant_id, issue_id, tenant_id, issue_id, wanted])
     width = len(mongo.CHECKLIST_COLUMNS)
     checklist: Checklist | None = None
     found: list[ChecklistItem] = []
     others = []
     status, header, mandatory = (width + index for index in _COUNTED)
+    checklist_values, item_values = _item_write_converters()
     for row in rows:
         if row[0] is None:  # another item: its counted columns alone
             others.append((row[status], row[header], row[mandatory]))
             continue
-        values = row_converter(Checklist, mongo.CHECKLIST_COLUMNS)(row[:width])
+        values = checklist_values(row[:width])
         checklist = instances(Checklist, mongo.CHECKLIST_COLUMNS, [list(values)])[0]
         if row[width] is not None:  # the item, when it is one of the checklist's
-            values = row_converter(ChecklistItem, _ITEM_FIELDS)(row[width:])
+            values = item_values(row[width:])
             found = instances(ChecklistItem, _ITEM_FIELDS, [list(values)])
     if checklist is None:
         return None, [], []
@@ -220,6 +219,13 @@ def checklist_for_item_write(
 
 
 _ITEM_PK = ChecklistItem._meta.pk
+
+
+@cache
+def _item_write_converters() -> tuple[RowConverter, RowConverter]:
+    """The checklist's and the item's converters of checklist_for_item_write's row, found once (that read is SQL
+    only, so one database's)."""
+    return row_converter(Checklist, mongo.CHECKLIST_COLUMNS), row_converter(ChecklistItem, _ITEM_FIELDS)
 
 
 @cache

@@ -274,7 +274,7 @@ os.register_at_fork(after_in_child=_forget_writer_locks_in_child)
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
-def _autocommit_write_turn(execute, sql, params, many, context):
+def autocommit_write_turn(execute, sql, params, many, context):
     """A write outside any transaction (a queryset's update(), a save()) is a transaction of its own: it takes a
     writer's turn too. Left to SQLite's own lock, the HubSpot pushes' single updates waited behind an ingest's chunks
     for a second or more each (bench/sync)."""
@@ -292,9 +292,9 @@ def _autocommit_write_turn(execute, sql, params, many, context):
 
 @receiver(connection_created)
 def _take_turns_on_sqlite(sender, connection, **kwargs) -> None:
-    if connection.vendor == "sqlite" and _autocommit_write_turn not in connection.execute_wrappers:
+    if connection.vendor == "sqlite" and autocommit_write_turn not in connection.execute_wrappers:
         # First, not last: connection.execute_wrapper() removes the last wrapper when its block ends.
-        connection.execute_wrappers.insert(0, _autocommit_write_turn)
+        connection.execute_wrappers.insert(0, autocommit_write_turn)
 
 
 def _writer_files_of(alias: str) -> tuple[Any, Any] | None:

@@ -6,15 +6,19 @@ text, booleans from 0/1, dates), found once per model and columns, then run only
 
 import copy
 import datetime
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet, FullResultSet
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
-from django.db.models import Field, Model, Q, signals
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, models
+from django.db.backends.sqlite3.base import FORMAT_QMARK_REGEX
+from django.db.models import DateField, DateTimeField, Field, Model, Q, UUIDField, signals
 from django.db.models.base import ModelState
+from django.utils import timezone
 
-from .db import atomic_or_joined
+from .db import atomic_or_joined, autocommit_write_turn
 
 M = TypeVar("M", bound=Model)
 RowConverter = Callable[[Sequence[Any]], tuple[Any, ...]]
@@ -27,6 +31,59 @@ def _db() -> Any:
     """The default connection itself, taken once by a hot function: each attribute read through the `connection`
     proxy looks the connection up again (40 times a PATCH)."""
     return connections[DEFAULT_DB_ALIAS]
+
+
+def fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """The rows of one statement (Django's "%s" placeholders), as the database adapter gives them; see `statement`."""
+    return _statement(_db(), sql, params, many=False, rows=True)
+
+
+def statement(sql: str, params: Sequence[Any], *, many: bool = False) -> int:
+    """Runs one statement (Django's "%s" placeholders; `many`: `params` is a list of parameter rows, executemany)
+    and returns how many rows it changed.
+
+    Inside a transaction on SQLite, the statement goes to the database adapter's connection directly: Django's cursor
+    layer (a cursor object and its wrapper made for each statement, the placeholders rewritten by a regular
+    expression each time, the execute wrappers) cost about 60 µs a statement, as much as SQLite's own work on a
+    checklist's write (issue #21). Kept from that layer: a transaction marked broken is refused, and the adapter's
+    errors become Django's (an IntegrityError is still Django's IntegrityError). The transaction itself stays
+    Django's (atomic began it, and commits or rolls it back).
+
+    Through Django's cursor, as any query: outside a transaction (the statement would be one of its own, and must
+    wait for a writer's turn: core.db), on other databases, and whenever someone watches the statements: queries
+    logged (DEBUG, or a test's CaptureQueriesContext) or an execute wrapper of anyone's but core.db's writer's turn
+    (which does nothing inside a transaction). What patches Django's cursor class itself does not see the direct
+    statements: with Sentry on, they leave no SQL breadcrumb (the text alone: core.sentry sends no query values)."""
+    return _statement(_db(), sql, params, many=many, rows=False)
+
+
+_QMARK: dict[str, str] = {}  # each statement's text in SQLite's "?" placeholders, rewritten once
+_QMARK_MAX = 256  # the statements run here are a handful of fixed texts; a bound all the same
+
+
+def _statement(db: Any, sql: str, params: Sequence[Any], *, many: bool, rows: bool) -> Any:
+    if (
+        db.vendor != "sqlite"
+        or not db.in_atomic_block
+        or db.queries_logged
+        or any(wrapper is not autocommit_write_turn for wrapper in db.execute_wrappers)
+    ):
+        with db.cursor() as cursor:
+            if many:
+                cursor.executemany(sql, params)
+            else:
+                cursor.execute(sql, params)
+            return cursor.fetchall() if rows else cursor.rowcount
+    text = _QMARK.get(sql)
+    if text is None:
+        # The rewriting Django's SQLite cursor does on every call (SQLiteCursorWrapper.convert_query).
+        text = FORMAT_QMARK_REGEX.sub("?", sql).replace("%%", "%")
+        if len(_QMARK) < _QMARK_MAX:
+            _QMARK[sql] = text
+    db.validate_no_broken_transaction()
+    with db.wrap_database_errors:
+        cursor = db.connection.executemany(text, params) if many else db.connection.execute(text, params)
+        return cursor.fetchall() if rows else cursor.rowcount
 
 
 def field_by_attname(model: type[Model], attname: str) -> Field:
@@ -145,10 +202,8 @@ class RawSelect:
             found = self.model._default_manager.filter(**dict(zip(self.where, values, strict=True)))
             return list(found.values_list(*self.columns)) if self.columns else list(found)
         params = [f.get_db_prep_value(v, db) for f, v in zip(self.where_fields, values, strict=True)]
-        with db.cursor() as cursor:
-            cursor.execute(self.sql(), params)
-            rows = cursor.fetchall()
-        converted = rows_converter(self.model, self.attnames)(rows)
+        found = _statement(db, self.sql(), params, many=False, rows=True)
+        converted = rows_converter(self.model, self.attnames)(found)
         if self.columns:
             return [tuple(values) for values in converted]
         return instances(self.model, self.attnames, converted)
@@ -166,6 +221,7 @@ class RawUpdate:
         self.where = where
         self.set_fields = [field_by_attname(model, name) for name in set]
         self.where_fields = [field_by_attname(model, name) for name in where]
+        self._save = _Savers([*self.set_fields, *self.where_fields])
         self._sql: str | None = None
 
     def sql(self) -> str:
@@ -184,11 +240,10 @@ class RawUpdate:
             return manager.filter(**dict(zip(self.where, where, strict=True))).update(
                 **dict(zip(self.set, values, strict=True))
             )
-        params = [f.get_db_prep_save(v, db) for f, v in zip(self.set_fields, values, strict=True)]
-        params += [f.get_db_prep_value(v, db) for f, v in zip(self.where_fields, where, strict=True)]
-        with db.cursor() as cursor:
-            cursor.execute(self.sql(), params)
-            return cursor.rowcount
+        # The where columns' values as the set columns': for a plain value get_db_prep_value and get_db_prep_save
+        # are the same (the latter only adds the resolution of expressions, which a where value never is here).
+        params = self._save([*values, *where], db)
+        return _statement(db, self.sql(), params, many=False, rows=False)
 
 
 _FIELD_UPDATES: dict[tuple[type[Model], tuple[str, ...]], RawUpdate] = {}
@@ -221,11 +276,16 @@ def save_fields(instance: Model, names: Sequence[str]) -> None:
 class RawInsert:
     """bulk_create of new `model` instances whose primary key is set (a default), through a statement written once
     from the model's metadata, where bulk_create compiled one each time (a sixth of a PATCH's CPU for its one history
-    row). Each field's pre_save runs (auto_now_add); no signals, as bulk_create. On MongoDB, bulk_create itself."""
+    row). Each field's pre_save runs (auto_now_add); no signals, as bulk_create. On MongoDB, bulk_create itself.
+    `rows`: the same for rows given as their values, no instance built."""
 
     def __init__(self, model: type[Model]) -> None:
         self.model = model
         self.fields = list(model._meta.concrete_fields)
+        pk = model._meta.pk
+        assert pk is not None
+        self.pk = pk.attname
+        self._save = _Savers(self.fields)
         self._sql: str | None = None
 
     def sql(self) -> str:
@@ -244,14 +304,106 @@ class RawInsert:
         if db.vendor == "mongodb":
             self.model._base_manager.bulk_create(objs)
             return
-        rows = []
-        for obj in objs:
-            rows.append([f.get_db_prep_save(f.pre_save(obj, True), db) for f in self.fields])
-        with atomic_or_joined(), db.cursor() as cursor:
-            cursor.executemany(self.sql(), rows)
+        self._insert(db, [[f.pre_save(obj, True) for f in self.fields] for obj in objs])
         for obj in objs:
             obj._state.adding = False
             obj._state.db = db.alias
+
+    def rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Inserts rows given as {attname: value}, the primary key's among them, without the instances (building a
+        history row's instance cost as much as the rest of its insert). Each stored value is the one `__call__`
+        would store for the instance model(**row): a field left out takes its default, and an auto_now or
+        auto_now_add date the moment of the call (pre_save's: the instance's own value, if any, ignored)."""
+        db = _db()
+        if any(row.get(self.pk) is None for row in rows):
+            raise ValueError("RawInsert takes rows whose primary key is set")
+        if db.vendor == "mongodb":
+            self.model._base_manager.bulk_create([self.model(**row) for row in rows])
+            return
+        now = timezone.now()
+        self._insert(db, [[_value(f, row, now) for f in self.fields] for row in rows])
+
+    def _insert(self, db: Any, rows: list[list[Any]]) -> None:
+        """Inserts rows of each field's value to save (in self.fields order)."""
+        prepared = [self._save(row, db) for row in rows]
+        with atomic_or_joined():
+            _statement(db, self.sql(), prepared, many=True, rows=False)
+
+
+def _value(field: Field, row: Mapping[str, Any], now: datetime.datetime) -> Any:
+    """The value pre_save gives `field` of a new instance model(**row), `now` being the moment of the save."""
+    if isinstance(field, DateField) and (field.auto_now or field.auto_now_add):
+        return now if isinstance(field, DateTimeField) else datetime.date.today()  # as DateField.pre_save
+    return row[field.attname] if field.attname in row else field.get_default()
+
+
+# Field classes whose get_db_prep_save stores a value of exactly this type as it is, on SQLite (a str, an int and a bool
+# pass their fields' checks and conversions unchanged).
+_STORED_AS_IS: dict[type[Field], type] = {
+    models.CharField: str,
+    models.TextField: str,
+    models.IntegerField: int,
+    models.PositiveIntegerField: int,
+    models.SmallIntegerField: int,
+    models.PositiveSmallIntegerField: int,
+    models.BigIntegerField: int,
+    models.BooleanField: bool,
+}
+
+
+def _saver(field: Field, db: Any) -> Callable[[Any, Any], Any]:
+    """field.get_db_prep_save as a function of (value, connection), quicker on SQLite for the values every write
+    stores: a UUID (a key, a relation: stored as its hex), an aware moment in UTC (timezone.now(): its naive text,
+    the connection's zone being UTC), and a str, int or bool of a field that stores it as it is. For those the
+    field's own method ran its whole chain of checks and conversions (5-20 µs a value, twenty values a PATCH); this
+    gives the same (tests/core/test_rows.py compares). Any other value, field or database: the field's own."""
+
+    def own(value: Any, conn: Any) -> Any:
+        return field.get_db_prep_save(value, conn)
+
+    if db.vendor != "sqlite":
+        return own
+    target = field.target_field if field.is_relation else field  # a relation stores its target's value
+    if type(target) is UUIDField and not db.features.has_native_uuid_field:
+
+        def uuid_hex(value: Any, conn: Any) -> Any:
+            return value.hex if type(value) is uuid.UUID else own(value, conn)
+
+        return uuid_hex
+    if type(field) is DateTimeField and settings.USE_TZ and db.timezone is datetime.UTC:
+
+        def utc_text(value: Any, conn: Any) -> Any:
+            if type(value) is datetime.datetime and value.tzinfo is datetime.UTC:
+                return str(value.replace(tzinfo=None))  # what adapt_datetimefield_value gives, made naive in UTC
+            return own(value, conn)
+
+        return utc_text
+    plain = _STORED_AS_IS.get(type(field))
+    if plain is not None:
+
+        def as_is(value: Any, conn: Any) -> Any:
+            return value if type(value) is plain else own(value, conn)
+
+        return as_is
+    return own
+
+
+class _Savers:
+    """The values of `fields` (in order) as get_db_prep_save gives them, through each field's _saver, found once per
+    database."""
+
+    def __init__(self, fields: Sequence[Field]) -> None:
+        self.fields = list(fields)
+        self._by_vendor: dict[str, list[Callable[[Any, Any], Any]]] = {}
+
+    def __call__(self, values: Sequence[Any], db: Any) -> list[Any]:
+        savers = self._by_vendor.get(db.vendor)
+        if savers is None:
+            savers = self._by_vendor[db.vendor] = [_saver(f, db) for f in self.fields]
+        return [save(value, db) for save, value in zip(savers, values, strict=True)]
+
+
+_EVERY_ATTNAME: dict[type[Model], tuple[str, ...]] = {}  # each model's concrete fields' attnames, in order
 
 
 def instances(model: type[M], attnames: tuple[str, ...], rows: list[list[Any]]) -> list[M]:
@@ -261,9 +413,10 @@ def instances(model: type[M], attnames: tuple[str, ...], rows: list[list[Any]]) 
     nothing listens to the model's init signals the values go into the instance directly: half the cost of a
     checklist's items read on a write."""
     db = _db()
-    if attnames != tuple(f.attname for f in model._meta.concrete_fields) or (
-        signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model)
-    ):
+    every = _EVERY_ATTNAME.get(model)
+    if every is None:
+        every = _EVERY_ATTNAME[model] = tuple(f.attname for f in model._meta.concrete_fields)
+    if attnames != every or signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
         return [model.from_db(db.alias, attnames, values) for values in rows]
     alias = db.alias
     built = []
@@ -329,9 +482,7 @@ def update_each(
         sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(pk.column)} = %s"  # noqa: S608
         if condition:
             sql += f" AND ({condition})"
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, rows)
-            return cursor.rowcount
+        return statement(sql, rows, many=True)
 
 
 def _where_sql(model: type[Model], where: Q) -> tuple[str, list]:

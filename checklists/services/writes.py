@@ -259,19 +259,19 @@ def _checklist_attempt(
             raise _Raced()
     else:
         _SET_COUNTS(count_values, (checklist.id,))
-    _INSERT_CHANGES(
+    _INSERT_CHANGES.rows(
         [
-            ChecklistChange(
-                id=token if index == 0 else uuid.uuid4(),
-                tenant=tenant,
-                checklist=checklist,
-                version=new_version,
-                action=c.action,
-                actor_account_id=actor.account_id,
-                item_id=c.item_id,
-                source=actor.source,
-                changes=c.changes,
-            )
+            {
+                "id": token if index == 0 else uuid.uuid4(),
+                "tenant_id": tenant.pk,
+                "checklist_id": checklist.id,
+                "version": new_version,
+                "action": c.action,
+                "actor_account_id": actor.account_id,
+                "item_id": c.item_id,
+                "source": actor.source,
+                "changes": c.changes,
+            }
             for index, c in enumerate(changes)
         ]
     )

@@ -318,6 +318,16 @@ def test_a_patch_of_one_item_is_four_statements_on_sqlite(client, tenant):
     assert [sql.split()[0] for sql in data] == ["SELECT", "UPDATE", "UPDATE", "INSERT"], data
     assert "UNION ALL" in data[0]
     assert _stored_counts()["stored"] == _stored_counts()["items"]
+    # Unwatched, the same statements go to SQLite directly (core.rows.statement): counted where SQLite receives them.
+    sent: list[str] = []
+    connection.connection.set_trace_callback(sent.append)
+    try:
+        assert api.patch(item_id, status="todo").status_code == 200
+    finally:
+        connection.connection.set_trace_callback(None)
+    data = [sql for sql in sent if sql.split()[0] in ("SELECT", "UPDATE", "INSERT")]
+    assert [sql.split()[0] for sql in data] == ["SELECT", "UPDATE", "UPDATE", "INSERT"], data
+    assert _stored_counts()["stored"] == _stored_counts()["items"]
 
 
 @pytest.mark.skipif(MONGODB, reason="the SQL write's own read")

@@ -2,12 +2,19 @@
 MongoDB each helper goes through the ORM itself, and these tests hold it to the same answers."""
 
 import datetime
+import uuid
 
 import pytest
-from django.db import DatabaseError, connection
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, IntegrityError, connection
 from django.db.models import signals
+from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from checklists.models import Checklist, ChecklistChange, ChecklistItem
+from checklists.models import ChangeAction, Checklist, ChecklistChange, ChecklistItem
+from core import rows
+from core.db import atomic
 from core.rows import RawInsert, RawSelect, RawUpdate, instances, row_converter, rows_converter, save_fields
 
 pytestmark = pytest.mark.django_db
@@ -146,3 +153,137 @@ def test_raw_insert_refuses_an_instance_without_a_key(checklist):
     made.pk = None
     with pytest.raises(ValueError, match="primary key"):
         RawInsert(ChecklistChange)([made])
+
+
+def test_raw_insert_of_rows_stores_what_an_insert_of_instances_stores(checklist):
+    changes = {"status": {"before": "todo", "after": "done"}}
+    given = {
+        "tenant_id": checklist.tenant_id,
+        "checklist_id": checklist.pk,
+        "version": 2,
+        "action": ChangeAction.ITEM_UPDATED,  # a choice's enum member, as the write service gives it
+        "item_id": uuid.uuid4(),
+        "changes": changes,
+    }
+    made = ChecklistChange(id=uuid.uuid4(), **given)
+    RawInsert(ChecklistChange)([made])
+    started = timezone.now()
+    row_id = uuid.uuid4()
+    # A given auto_now_add moment is ignored (pre_save's), a field left out takes its default.
+    RawInsert(ChecklistChange).rows([{"id": row_id, **given, "created_at": started - datetime.timedelta(days=9)}])
+    by_instance, by_row = ChecklistChange.objects.get(pk=made.pk), ChecklistChange.objects.get(pk=row_id)
+    moments = ("id", "created_at", "updated_at")
+    assert {k: v for k, v in _state(by_row).items() if k not in moments} == {
+        k: v for k, v in _state(by_instance).items() if k not in moments
+    }
+    assert (by_row.actor_account_id, by_row.source, by_row.changes) == ("", "", changes)
+    assert _ms(started) <= by_row.created_at == by_row.updated_at <= timezone.now()
+    with pytest.raises(ValueError, match="primary key"):
+        RawInsert(ChecklistChange).rows([given])
+
+
+def _values_of(field):
+    """Values a write may give `field`: of its own kind and of others (which the field converts itself)."""
+    moments = [
+        datetime.datetime(2026, 12, 1, 6, 0, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 12, 1, 6, 0, 0, 1234, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 12, 1, 6, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=2))),
+        timezone.now(),
+    ]
+    return [
+        None,
+        uuid.uuid4(),
+        uuid.uuid4().hex,
+        str(uuid.uuid4()),
+        *moments,
+        0,
+        7,
+        True,
+        False,
+        "text",
+        "",
+        ChangeAction.ITEM_UPDATED,
+    ]
+
+
+@pytest.mark.skipif("connection.vendor == 'mongodb'", reason="SQL parameters; MongoDB goes through the ORM")
+def test_every_field_saves_through_its_saver_what_its_own_method_gives():
+    tried = 0
+    for model in (Checklist, ChecklistItem, ChecklistChange):
+        for field in model._meta.concrete_fields:
+            saver = rows._saver(field, connection)
+            for value in _values_of(field):
+                try:
+                    expected = field.get_db_prep_save(value, connection)
+                except (ValueError, TypeError, ValidationError):
+                    with pytest.raises((ValueError, TypeError, ValidationError)):
+                        saver(value, connection)
+                    continue
+                got = saver(value, connection)
+                assert (type(got), got) == (type(expected), expected), (model, field.name, value)
+                tried += 1
+    assert tried > 100
+
+
+@pytest.mark.skipif("connection.vendor == 'mongodb'", reason="SQL statements")
+def test_statements_in_a_transaction_go_to_sqlite_itself(checklist, monkeypatch):
+    sent = []
+    connection.connection.set_trace_callback(sent.append)
+
+    def no_django_cursor(*args):
+        raise AssertionError("a statement went through Django's cursor")
+
+    monkeypatch.setattr(connection, "create_cursor", no_django_cursor)
+    table = ChecklistItem._meta.db_table
+    assert connection.in_atomic_block  # the test's own transaction
+    try:
+        # A literal "%" is written "%%", as through Django's cursor.
+        update = f'UPDATE "{table}" SET "text" = %s WHERE "checklist_id" = %s AND "text" LIKE \'item%%\''  # noqa: S608
+        changed = rows.statement(update, ["100% done", checklist.pk.hex])
+        found = rows.fetch(f'SELECT "text" FROM "{table}" WHERE "checklist_id" = %s', [checklist.pk.hex])  # noqa: S608
+    finally:
+        connection.connection.set_trace_callback(None)
+    assert changed == 3
+    assert found == [("100% done",)] * 3
+    assert [sql.split()[0] for sql in sent] == ["UPDATE", "SELECT"]
+
+
+@pytest.mark.skipif("connection.vendor == 'mongodb'", reason="SQL statements")
+def test_statements_keep_what_djangos_cursor_guarantees(checklist):
+    table = Checklist._meta.db_table
+    insert = f'INSERT INTO "{table}" ("id", "tenant_id", "issue_id") VALUES (%s, %s, %s)'  # noqa: S608
+    with pytest.raises(IntegrityError), atomic():  # the adapter's error, as Django's
+        rows.statement(insert, [checklist.pk.hex, checklist.tenant_id.hex, "10009"])
+    connection.needs_rollback = True
+    try:
+        with pytest.raises(TransactionManagementError):  # a broken transaction takes no statement
+            rows.fetch(f'SELECT "id" FROM "{table}"', [])  # noqa: S608
+    finally:
+        connection.needs_rollback = False
+
+
+@pytest.mark.skipif("connection.vendor == 'mongodb'", reason="SQL statements")
+def test_statements_go_through_djangos_cursor_when_someone_watches(checklist):
+    select = f'SELECT "issue_id" FROM "{Checklist._meta.db_table}" WHERE "id" = %s'  # noqa: S608
+    with CaptureQueriesContext(connection) as logged:
+        assert rows.fetch(select, [checklist.pk.hex]) == [("10001",)]
+    assert [q["sql"] for q in logged.captured_queries] == [select.replace("%s", f"'{checklist.pk.hex}'")]
+    wrapped = []
+
+    def wrapper(execute, sql, params, many, context):
+        wrapped.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        assert rows.statement(select, [checklist.pk.hex]) == -1  # a SELECT changes no row
+    assert wrapped == [select]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor == 'mongodb'", reason="SQL statements")
+def test_a_statement_outside_a_transaction_is_one_of_its_own(checklist):
+    table = Checklist._meta.db_table
+    assert not connection.in_atomic_block
+    # Through Django's cursor, in autocommit: written at once, after the writer's turn (core.db).
+    assert rows.statement(f'UPDATE "{table}" SET "issue_key" = %s', ["B-2"]) == 1  # noqa: S608
+    assert Checklist.objects.get().issue_key == "B-2"
