@@ -23,7 +23,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 LOG = Path(__file__).resolve().parents[2] / "var" / f"schemathesis-{os.environ.get('TEST_DATABASE_LABEL', 'db')}.log"
-MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", 40))  # per operation and phase
+# Per operation and phase. The fuzzing depth is the SQLite half's (40); the MongoDB half runs the same operations,
+# phases and checks over the other storage with 10 (2,240 cases there took 45 s of CPU, the longest test of the suite;
+# 10 still generate over 1,300).
+MAX_EXAMPLES = int(
+    os.environ.get("SCHEMATHESIS_MAX_EXAMPLES") or (10 if os.environ.get("TEST_DATABASE_LABEL") == "mongodb" else 40)
+)
 # The suite always runs the same derandomized cases; set a seed to explore others locally (then fix what they find).
 EXPLORE_SEED = os.environ.get("SCHEMATHESIS_SEED", "")
 
@@ -149,7 +154,7 @@ def test_the_live_api_conforms_to_its_document(live_server, authorization, tmp_p
     assert cases["generated"] - cases["without_checks"] >= 1000, cases
     # The credential worked: most operations answered 2xx to a good share of the valid requests.
     accepted = sum(rate["accepted"] for phases in report["valid_rates"].values() for rate in phases.values())
-    assert accepted >= 200, report["valid_rates"]
+    assert accepted >= 5 * MAX_EXAMPLES, report["valid_rates"]  # 200 of the SQLite half's, 157 of 1,359 measured at 10
 
 
 def test_the_run_fails_when_the_app_answers_500(live_server, authorization, tmp_path, monkeypatch):
