@@ -483,6 +483,10 @@ def start_worker(broker_url, transactional_db):
         "REDIS_URL": broker_url,
         "CELERY_QUEUE": queue,
         "PROGRESS_SYNC_RETRY_BASE_SECONDS": "0.2",
+        # Celery's Django fixup runs the system checks at each worker start (0.4 of its 2 s of CPU, most of it loading
+        # every URL and view). These are the test settings, which need no check; tests/core/test_checks.py checks
+        # the production ones in processes of their own, and a production worker still runs them.
+        "CELERY_SKIP_CHECKS": "1",
     }
     saved = {k: app.conf[k] for k in ("task_always_eager", "broker_url", "result_backend", "task_default_queue")}
 
