@@ -33,8 +33,10 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
             self.charset,
             self.index_file,
             self.add_headers_function,
-            # This class's method, or the function WHITENOISE_IMMUTABLE_FILE_TEST names.
-            getattr(self.immutable_file_test, "__func__", self.immutable_file_test),
+            # The setting itself (a function, or an expression WhiteNoise wraps in a new function each time), and DEBUG,
+            # in which a manifest storage's url() leaves names unhashed: the default test then finds no immutable file.
+            getattr(settings, "WHITENOISE_IMMUTABLE_FILE_TEST", None),
+            settings.DEBUG,
             tuple(sorted(self.media_types.types_map.items())),
             repr(settings.STORAGES.get("staticfiles")),  # which names are fingerprinted (immutable, cached forever)
         )
