@@ -285,6 +285,7 @@ class RawInsert:
         pk = model._meta.pk
         assert pk is not None
         self.pk = pk.attname
+        self.attnames = frozenset(f.attname for f in self.fields)
         self._save = _Savers(self.fields)
         self._sql: str | None = None
 
@@ -317,6 +318,11 @@ class RawInsert:
         db = _db()
         if any(row.get(self.pk) is None for row in rows):
             raise ValueError("RawInsert takes rows whose primary key is set")
+        # A name that is no attname (a typo, a relation's name) would be left out below, its field given its default,
+        # where model(**row) refuses an unknown name: refused here on every database.
+        for row in rows:
+            if not self.attnames.issuperset(row):
+                raise TypeError(f"{self.model.__name__} has no attname {sorted(set(row) - self.attnames)}")
         if db.vendor == "mongodb":
             self.model._base_manager.bulk_create([self.model(**row) for row in rows])
             return

@@ -180,6 +180,11 @@ def test_raw_insert_of_rows_stores_what_an_insert_of_instances_stores(checklist)
     assert _ms(started) <= by_row.created_at == by_row.updated_at <= timezone.now()
     with pytest.raises(ValueError, match="primary key"):
         RawInsert(ChecklistChange).rows([given])
+    # A name that is no attname is refused, not left out for the field's default (model(**row) refuses it too).
+    for wrong in ({"actor_acount_id": "557058:ann"}, {"tenant": checklist.tenant}):
+        with pytest.raises(TypeError, match="no attname"):
+            RawInsert(ChecklistChange).rows([{"id": uuid.uuid4(), **given, **wrong}])
+    assert ChecklistChange.objects.count() == 2
 
 
 def _values_of(field):
