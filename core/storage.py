@@ -37,15 +37,17 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
             # in which a manifest storage's url() leaves names unhashed: the default test then finds no immutable file.
             getattr(settings, "WHITENOISE_IMMUTABLE_FILE_TEST", None),
             settings.DEBUG,
-            tuple(sorted(self.media_types.types_map.items())),
+            # The setting WhiteNoise adds to its default media types (not the merged table, sorted per build).
+            repr(getattr(settings, "WHITENOISE_MIMETYPES", None)),
             repr(settings.STORAGES.get("staticfiles")),  # which names are fingerprinted (immutable, cached forever)
         )
         listing = self._listings.get(key)
         if listing is None:
-            before = dict(self.files)
-            self.files.clear()
-            super().update_files_dictionary(root, prefix)
-            listing = self._listings[key] = dict(self.files)
-            self.files.clear()
-            self.files.update(before)
+            # super() lists into self.files: give it an empty one, keep what it wrote, put this build's back.
+            own, self.files = self.files, {}
+            try:
+                super().update_files_dictionary(root, prefix)
+                listing = self._listings[key] = self.files
+            finally:
+                self.files = own
         self.files.update(listing)
