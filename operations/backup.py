@@ -625,12 +625,13 @@ def archive_restore(name_or_path: str, *, tenant: str | None = None, busy_wait: 
                 "replaces the data either way)"
             ) from None
         except (DatabaseError, PyMongoError) as exc:
-            if is_write_conflict(exc) and monotonic() + pause < give_up_at:
+            conflict = is_write_conflict(exc)
+            if conflict and monotonic() + pause < give_up_at:
                 logger.warning("restore conflicted with another transaction; trying again", extra={"wait": pause})
                 sleep(pause)
                 pause = min(pause * 2, 10.0)
                 continue
-            if is_write_conflict(exc):
+            if conflict:
                 raise RestoreRefused(
                     "the database is busy: another transaction holds these records (a write or a restore still "
                     "running, or a killed restore's, which MongoDB aborts after transactionLifetimeLimitSeconds, 60 "
