@@ -7,14 +7,14 @@ from django.db import connection
 from django.utils import timezone
 from pymongo import ReturnDocument
 
-from core.rows import row_converter
+from core.rows import concrete_attnames, row_converter
 from tenants.models import Tenant
 from tenants.types import IssueRef
 
 from .models import Checklist, ChecklistItem
 
 # Every concrete field, so the instances built here are whole rows (no deferred field to fetch later).
-CHECKLIST_COLUMNS = tuple(f.attname for f in Checklist._meta.concrete_fields)
+CHECKLIST_COLUMNS = concrete_attnames(Checklist)
 
 
 def checklist_with_items(tenant: Tenant, issue_id: str, item_columns: tuple[str, ...]) -> tuple[Checklist | None, list]:

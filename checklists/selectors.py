@@ -13,7 +13,16 @@ from django.db import connection
 from django.db.models import Model
 
 from core.fastjson import Encoded, dumps
-from core.rows import RawSelect, RowConverter, fetch, field_by_attname, instance_copy, instances, row_converter
+from core.rows import (
+    RawSelect,
+    RowConverter,
+    concrete_attnames,
+    fetch,
+    field_by_attname,
+    instance_copy,
+    instances,
+    row_converter,
+)
 from core.ttlcache import TTLCache
 from tenants import permissions
 from tenants.models import Tenant
@@ -183,7 +192,7 @@ def _joined_sql(*, skip_held: bool = False) -> str:
     return f"SELECT {selected} FROM {tables} ON {joined_on} WHERE {where}"  # noqa: S608
 
 
-_ITEM_FIELDS = tuple(f.attname for f in ChecklistItem._meta.concrete_fields)
+_ITEM_FIELDS = concrete_attnames(ChecklistItem)
 _COUNTED = tuple(_ITEM_FIELDS.index(name) for name in ("status", "is_header", "mandatory"))
 
 

@@ -6,6 +6,7 @@ text, booleans from 0/1, dates), found once per model and columns, then run only
 
 import copy
 import datetime
+import functools
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -84,6 +85,12 @@ def _statement(db: Any, sql: str, params: Sequence[Any], *, many: bool, rows: bo
     with db.wrap_database_errors:
         cursor = db.connection.executemany(text, params) if many else db.connection.execute(text, params)
         return cursor.fetchall() if rows else cursor.rowcount
+
+
+@functools.cache
+def concrete_attnames(model: type[Model]) -> tuple[str, ...]:
+    """The attnames of the model's concrete fields, in order: every column of its rows."""
+    return tuple(f.attname for f in model._meta.concrete_fields)
 
 
 def field_by_attname(model: type[Model], attname: str) -> Field:
@@ -182,7 +189,7 @@ class RawSelect:
     def __init__(self, model: type[Model], where: tuple[str, ...], columns: tuple[str, ...] | None = None) -> None:
         self.model = model
         self.columns = columns
-        self.attnames = columns or tuple(f.attname for f in model._meta.concrete_fields)
+        self.attnames = columns or concrete_attnames(model)
         self.where = where
         self.where_fields = [field_by_attname(model, name) for name in where]
         self._sql: str | None = None
@@ -285,7 +292,7 @@ class RawInsert:
         pk = model._meta.pk
         assert pk is not None
         self.pk = pk.attname
-        self.attnames = frozenset(f.attname for f in self.fields)
+        self.attnames = frozenset(concrete_attnames(model))
         self._save = _Savers(self.fields)
         self._sql: str | None = None
 
@@ -409,9 +416,6 @@ class _Savers:
         return [save(value, db) for save, value in zip(savers, values, strict=True)]
 
 
-_EVERY_ATTNAME: dict[type[Model], tuple[str, ...]] = {}  # each model's concrete fields' attnames, in order
-
-
 def instances(model: type[M], attnames: tuple[str, ...], rows: list[list[Any]]) -> list[M]:
     """Model instances of rows holding every concrete field (in `attnames` order, values as the ORM gives them), as
     Model.from_db builds them. Model.__init__ with positional values only stores each under its attname (no field of
@@ -419,10 +423,11 @@ def instances(model: type[M], attnames: tuple[str, ...], rows: list[list[Any]]) 
     nothing listens to the model's init signals the values go into the instance directly: half the cost of a
     checklist's items read on a write."""
     db = _db()
-    every = _EVERY_ATTNAME.get(model)
-    if every is None:
-        every = _EVERY_ATTNAME[model] = tuple(f.attname for f in model._meta.concrete_fields)
-    if attnames != every or signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
+    if (
+        attnames != concrete_attnames(model)
+        or signals.pre_init.has_listeners(model)
+        or signals.post_init.has_listeners(model)
+    ):
         return [model.from_db(db.alias, attnames, values) for values in rows]
     alias = db.alias
     built = []
