@@ -26,6 +26,10 @@ def check_configuration(app_configs=None, **kwargs):
                 id="herochecklist.E005",
             )
         )
+    if not 1 <= settings.MARKETPLACE_PAGE_SIZE <= 50:
+        # 0 reads an empty first page, which ends the poll as a success and moves its cursor past every license; past
+        # the API's 50 a short page without a next link ends it early.
+        errors.append(checks.Error("MARKETPLACE_PAGE_SIZE must be from 1 to 50.", id="herochecklist.E007"))
     if settings.DEBUG:
         return errors
     secret = settings.SECRET_KEY

@@ -87,7 +87,7 @@ HUBSPOT_SYNC_RETRY_BASE_SECONDS = env.float("HUBSPOT_SYNC_RETRY_BASE_SECONDS", d
 MARKETPLACE_VENDOR_ID = env.str("MARKETPLACE_VENDOR_ID", default="")
 MARKETPLACE_ACCOUNT_EMAIL = env.str("MARKETPLACE_ACCOUNT_EMAIL", default="")
 MARKETPLACE_API_TOKEN = env.str("MARKETPLACE_API_TOKEN", default="")
-# Licenses asked for per page of the reporting API (its own maximum is 50).
+# Licenses asked for per page of the reporting API: 1 to 50, its own maximum (core/checks.py, E007).
 MARKETPLACE_PAGE_SIZE = env.int("MARKETPLACE_PAGE_SIZE", default=50)
 # EMAIL_URL (smtp://user:pass@host:587, consolemail://, ...) sets EMAIL_BACKEND, EMAIL_HOST and the rest;
 # file:///some/dir writes each message to a file there (used by tests that watch a separate worker process).

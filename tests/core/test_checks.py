@@ -22,6 +22,8 @@ def test_production_configuration_passes(run_django):
         ({"BASE_URL": "http://checklist.example.com"}, "herochecklist.E004"),
         ({"FIELD_ENCRYPTION_KEYS": "not-a-key"}, "herochecklist.E005"),
         ({"FIELD_ENCRYPTION_KEYS": ""}, "herochecklist.E006"),
+        ({"MARKETPLACE_PAGE_SIZE": "0"}, "herochecklist.E007"),
+        ({"MARKETPLACE_PAGE_SIZE": "51"}, "herochecklist.E007"),
     ],
 )
 def test_production_refuses_an_unsafe_setting_and_names_it(run_django, change, check_id):
