@@ -2,7 +2,9 @@
 fixed-window limit that busy callers pay in batches, and flags (a key that is up for a while)."""
 
 import logging
+import os
 import threading
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -66,23 +68,75 @@ def flag_add(key: str, *, ttl_seconds: int) -> bool:
 
 
 def _set_nx(client: redis.Redis, key: str, ttl_seconds: int) -> bool:
-    """client.set(key, 1, ex=ttl_seconds, nx=True) on one of the client's pooled connections, below redis-py's
-    command layer (its option handling, reply callbacks and per-command timing cost every write's after-commit work
-    more than the round trip itself: issue #21). The same retries as the client's own: a dropped connection is
-    closed and the command sent again on a fresh one, as often as the connection's retry policy allows; whatever
-    still fails propagates as the client's would."""
-    pool = client.connection_pool
-    conn = pool.get_connection()
+    """client.set(key, 1, ex=ttl_seconds, nx=True) on this thread's own connection to the client's server, below
+    redis-py's command layer and its pool: the option handling, reply callbacks, per-command timing, the pool's
+    checkout with its poll of the socket and its bookkeeping cost every write's after-commit work several times the
+    round trip itself (issue #21). The same retries as the client's own: a dropped connection is closed and the
+    command sent again on a fresh one, as often as the connection's retry policy allows; whatever still fails
+    propagates as the client's would, and leaves the connection closed (a reply still on its way can never be read
+    as the answer to the next command)."""
+    conn = _own_connection(client)
+    encoded = conn.encoder.encode(key)
+    ttl = b"%d" % ttl_seconds
+    command = b"*6\r\n$3\r\nSET\r\n$%d\r\n%b\r\n$1\r\n1\r\n$2\r\nEX\r\n$%d\r\n%b\r\n$2\r\nNX\r\n" % (
+        len(encoded),
+        encoded,
+        len(ttl),
+        ttl,
+    )
+
+    def send() -> object:
+        _ready(conn)
+        conn.send_packed_command([command], check_health=False)
+        return conn.read_response()
+
     try:
-        command = conn.pack_command("SET", key, 1, "EX", ttl_seconds, "NX")
-
-        def send() -> object:
-            conn.send_packed_command(command)
-            return conn.read_response()
-
         return conn.retry.call_with_retry(send, lambda _error: conn.disconnect()) is not None  # OK, or nil if up
-    finally:
-        pool.release(conn)
+    except BaseException:
+        conn.disconnect()
+        raise
+
+
+def _ready(conn: Any) -> None:
+    """Connects `conn`, or makes sure its connection still stands, as the pool does with each connection it hands out:
+    one that has something to read (the server closed it: a restart, an idle timeout) is replaced by a fresh one."""
+    try:
+        conn.connect()
+        if conn.can_read():
+            raise redis.ConnectionError("Connection has data")
+    except (redis.ConnectionError, redis.TimeoutError, OSError):
+        conn.disconnect()
+        conn.connect()
+        if conn.can_read():
+            raise redis.ConnectionError("Connection not ready") from None
+
+
+# Each thread's connection for _set_nx, with the client it belongs to (a test may point CACHE_URL elsewhere).
+_own = threading.local()
+
+
+def _own_connection(client: redis.Redis) -> Any:
+    """This thread's connection to `client`'s server, made as its pool makes one (the same address, credentials,
+    database, timeouts and retry policy) but never shared: only this thread sends on it, one command at a time, so
+    nothing can be left unread on it between two commands (the pool polls each connection it hands out for that)."""
+    held = getattr(_own, "held", None)
+    if held is not None and held[0] is client:
+        return held[1]
+    if held is not None:
+        held[1].disconnect()
+    pool = client.connection_pool
+    conn = pool.connection_class(**pool.connection_kwargs)
+    _own.held = (client, conn)
+    return conn
+
+
+def _forget_own_connections_in_child() -> None:
+    # A forked child (a Celery or web worker) must not talk on its parent's sockets: it makes its own.
+    global _own
+    _own = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_own_connections_in_child)
 
 
 def flag_set(key: str, *, ttl_seconds: int) -> None:

@@ -1,5 +1,6 @@
 """core.counters.window_take: the API's rate limit, paid in batches by busy callers, never above its limit."""
 
+import os
 import time
 
 import pytest
@@ -58,3 +59,23 @@ def test_a_flag_is_raised_on_a_fresh_connection_after_redis_restarts(settings, o
     own_redis.start()  # empty: the flag went with the old server
     assert counters.flag_add("restart", ttl_seconds=30) is True
     assert counters.flag_add("restart", ttl_seconds=30) is False
+
+
+def test_a_forked_child_raises_flags_on_a_connection_of_its_own(key):
+    # Each thread keeps one connection for flags; a forked worker must never send on its parent's socket (two
+    # processes reading one socket would take each other's replies).
+    assert counters.flag_add(key, ttl_seconds=30) is True
+    client = counters.redis_client(counters.settings.CACHE_URL)
+    parents = counters._own_connection(client)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, and leave without running the parent's exit handlers
+        try:
+            own = counters._own_connection(client) is not parents
+            os.write(write, b"1" if own and counters.flag_add(key, ttl_seconds=30) is False else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    assert os.read(read, 1) == b"1"
+    os.waitpid(pid, 0)
+    assert counters.flag_add(key, ttl_seconds=30) is False  # the parent's connection still answers its own commands
