@@ -4,6 +4,7 @@ import os
 import time
 
 import pytest
+import redis
 
 from core import counters
 from tests.core.test_outages import metric
@@ -79,3 +80,18 @@ def test_a_forked_child_raises_flags_on_a_connection_of_its_own(key):
     assert os.read(read, 1) == b"1"
     os.waitpid(pid, 0)
     assert counters.flag_add(key, ttl_seconds=30) is False  # the parent's connection still answers its own commands
+
+
+def test_a_flag_refused_by_redis_raises_the_clients_own_error_and_the_next_one_is_raised(settings, own_redis):
+    settings.CACHE_URL = own_redis.url()
+    client = counters.redis_client(own_redis.url())
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", 1)  # every write refused: "-OOM command not allowed ..."
+    with pytest.raises(redis.exceptions.OutOfMemoryError) as refused:
+        client.set("herochecklist:full", 1, ex=30, nx=True)
+    with pytest.raises(redis.exceptions.OutOfMemoryError) as ours:
+        counters.flag_add("full", ttl_seconds=30)
+    assert str(ours.value) == str(refused.value)
+    client.config_set("maxmemory", 0)
+    assert counters.flag_add("full", ttl_seconds=30) is True  # the next command reads its own reply
+    assert counters.flag_add("full", ttl_seconds=30) is False
