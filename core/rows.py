@@ -9,6 +9,7 @@ import datetime
 import functools
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -19,7 +20,7 @@ from django.db.models import DateField, DateTimeField, Field, Model, Q, UUIDFiel
 from django.db.models.base import ModelState
 from django.utils import timezone
 
-from .db import atomic_or_joined, autocommit_write_turn
+from .db import atomic, atomic_or_joined, autocommit_write_turn
 
 M = TypeVar("M", bound=Model)
 RowConverter = Callable[[Sequence[Any]], tuple[Any, ...]]
@@ -240,8 +241,9 @@ class RawUpdate:
             self._sql = f"UPDATE {quote(self.model._meta.db_table)} SET {assignments} WHERE {where}"  # noqa: S608
         return self._sql
 
-    def __call__(self, values: Sequence[Any], where: Sequence[Any]) -> int:
-        db = _db()
+    def __call__(self, values: Sequence[Any], where: Sequence[Any], db: Any = None) -> int:
+        """`db`: the default connection, when the caller has it at hand already."""
+        db = db or _db()
         if db.vendor == "mongodb":
             manager = self.model._base_manager
             return manager.filter(**dict(zip(self.where, where, strict=True))).update(
@@ -253,7 +255,8 @@ class RawUpdate:
         return _statement(db, self.sql(), params, many=False, rows=False)
 
 
-_FIELD_UPDATES: dict[tuple[type[Model], tuple[str, ...]], RawUpdate] = {}
+# Per model and fields: the statement and the fields (save_fields' lookups, once).
+_FIELD_UPDATES: dict[tuple[type[Model], tuple[str, ...]], tuple[RawUpdate, list[Field]]] = {}
 
 
 def save_fields(instance: Model, names: Sequence[str]) -> None:
@@ -266,16 +269,18 @@ def save_fields(instance: Model, names: Sequence[str]) -> None:
     if db.vendor == "mongodb" or signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model):
         instance.save(update_fields=names)
         return
-    pk = model._meta.pk
-    assert pk is not None
-    fields = [model._meta.get_field(name) for name in names]
-    key = (model, tuple(f.attname for f in fields))
-    update = _FIELD_UPDATES.get(key)
-    if update is None:
-        update = _FIELD_UPDATES[key] = RawUpdate(model, key[1], (pk.attname,))
+    key = (model, tuple(names))
+    found = _FIELD_UPDATES.get(key)
+    if found is None:
+        pk = model._meta.pk
+        assert pk is not None
+        fields = [model._meta.get_field(name) for name in names]
+        update = RawUpdate(model, tuple(f.attname for f in fields), (pk.attname,))
+        found = _FIELD_UPDATES[key] = (update, fields)
+    update, fields = found
     values = [f.pre_save(instance, False) for f in fields]
-    with atomic_or_joined():
-        if update(values, (instance.pk,)) != 1:
+    with nullcontext() if db.in_atomic_block else atomic(db.alias):  # atomic_or_joined, the connection at hand
+        if update(values, (instance.pk,), db) != 1:
             raise DatabaseError("Save with update_fields did not affect any rows.")
     instance._state.db = db.alias
 

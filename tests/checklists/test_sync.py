@@ -1,8 +1,9 @@
 import pytest
 
 from checklists.models import Checklist
-from checklists.tasks import checklist_progress_sweep_task
-from tests.conftest import Api
+from checklists.tasks import checklist_progress_sweep_task, schedule_progress_sync
+from core import counters
+from tests.conftest import Api, use_cache
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,3 +47,13 @@ def test_a_failed_property_write_never_fails_the_users_edit(client, tenant, stan
     assert writes[0].body["mandatoryOpen"] == 1 and writes[0].body["complete"] == "false"
     assert standin.fail_next == []  # the injected 400 was the answer to that write
     assert standin.property("10001", "herochecklist-progress") is None
+
+
+def test_without_a_broker_a_write_queues_nothing_and_leaves_no_pending_marker(client, tenant, settings, test_redis_url):
+    # The marker is raised before Celery is asked whether there is a broker (most edits find it up and ask nothing
+    # more); without one it goes again at once, so no edit after a broker comes back finds a push pending that none is.
+    use_cache(settings, test_redis_url)
+    assert Api(client, tenant).add("saved").status_code == 201
+    checklist_id = Checklist.objects.get().id
+    assert schedule_progress_sync(checklist_id) is False
+    assert counters.flag_add(f"progress-sync-pending:{checklist_id}", ttl_seconds=30) is True  # it was down

@@ -1,8 +1,10 @@
 """core.counters.window_take: the API's rate limit, paid in batches by busy callers, never above its limit."""
 
+import os
 import time
 
 import pytest
+import redis
 
 from core import counters
 from tests.core.test_outages import metric
@@ -58,3 +60,38 @@ def test_a_flag_is_raised_on_a_fresh_connection_after_redis_restarts(settings, o
     own_redis.start()  # empty: the flag went with the old server
     assert counters.flag_add("restart", ttl_seconds=30) is True
     assert counters.flag_add("restart", ttl_seconds=30) is False
+
+
+def test_a_forked_child_raises_flags_on_a_connection_of_its_own(key):
+    # Each thread keeps one connection for flags; a forked worker must never send on its parent's socket (two
+    # processes reading one socket would take each other's replies).
+    assert counters.flag_add(key, ttl_seconds=30) is True
+    client = counters.redis_client(counters.settings.CACHE_URL)
+    parents = counters._own_connection(client)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, and leave without running the parent's exit handlers
+        try:
+            own = counters._own_connection(client) is not parents
+            os.write(write, b"1" if own and counters.flag_add(key, ttl_seconds=30) is False else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    assert os.read(read, 1) == b"1"
+    os.waitpid(pid, 0)
+    assert counters.flag_add(key, ttl_seconds=30) is False  # the parent's connection still answers its own commands
+
+
+def test_a_flag_refused_by_redis_raises_the_clients_own_error_and_the_next_one_is_raised(settings, own_redis):
+    settings.CACHE_URL = own_redis.url()
+    client = counters.redis_client(own_redis.url())
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", 1)  # every write refused: "-OOM command not allowed ..."
+    with pytest.raises(redis.exceptions.OutOfMemoryError) as refused:
+        client.set("herochecklist:full", 1, ex=30, nx=True)
+    with pytest.raises(redis.exceptions.OutOfMemoryError) as ours:
+        counters.flag_add("full", ttl_seconds=30)
+    assert str(ours.value) == str(refused.value)
+    client.config_set("maxmemory", 0)
+    assert counters.flag_add("full", ttl_seconds=30) is True  # the next command reads its own reply
+    assert counters.flag_add("full", ttl_seconds=30) is False

@@ -115,6 +115,17 @@ def test_save_fields_of_a_deleted_row_is_an_error(checklist):
         save_fields(item, ["text"])
 
 
+@pytest.mark.django_db(transaction=True)
+def test_save_fields_outside_a_transaction_is_a_transaction_of_its_own(checklist):
+    item = _orm_items(checklist)[0]
+    item.text = "alone"
+    save_fields(item, ["text"])
+    assert ChecklistItem.objects.get(pk=item.pk).text == "alone"
+    ChecklistItem.objects.filter(pk=item.pk).delete()
+    with pytest.raises(DatabaseError):
+        save_fields(item, ["text"])
+
+
 def test_save_fields_sends_the_save_signals_when_something_listens(checklist):
     item = _orm_items(checklist)[0]
     seen = []
