@@ -3,15 +3,12 @@ fixed-window limit that busy callers pay in batches, and flags (a key that is up
 
 import logging
 import os
-import select
-import socket
 import threading
 from typing import Any
 
 import redis
 from django.conf import settings
 from django.core.cache import cache
-from redis._parsers.socket import SERVER_CLOSED_CONNECTION_ERROR
 
 from .metrics import RATE_LIMIT_FAIL_OPEN
 
@@ -71,14 +68,13 @@ def flag_add(key: str, *, ttl_seconds: int) -> bool:
 
 
 def _set_nx(client: redis.Redis, key: str, ttl_seconds: int) -> bool:
-    """client.set(key, 1, ex=ttl_seconds, nx=True), written and read on the socket of this thread's own connection to
-    the client's server: redis-py's command layer, its pool's checkout and its reply parser cost every write's
-    after-commit work more than the round trip itself (issue #21; inside a PATCH about 110 µs of CPU against 50 for
-    the socket's own send and receive). Kept from the client: the connection as its pool makes one (address,
-    credentials, database, timeouts), a stale connection replaced before the command (_ready), the connection's retry
-    policy, and its errors (a timeout is redis' TimeoutError, a dropped connection its ConnectionError, an error reply
-    the same ResponseError class). Any failure leaves the connection closed: a reply still on its way can never be
-    read as the answer to the next command."""
+    """client.set(key, 1, ex=ttl_seconds, nx=True) on this thread's own connection to the client's server, below
+    redis-py's command layer and its pool: the option handling, reply callbacks, per-command timing, the pool's
+    checkout with its poll of the socket and its bookkeeping cost every write's after-commit work several times the
+    round trip itself (issue #21). The same retries as the client's own: a dropped connection is closed and the
+    command sent again on a fresh one, as often as the connection's retry policy allows; whatever still fails
+    propagates as the client's would, and leaves the connection closed (a reply still on its way can never be read
+    as the answer to the next command)."""
     conn = _own_connection(client)
     encoded = conn.encoder.encode(key)
     ttl = b"%d" % ttl_seconds
@@ -89,69 +85,30 @@ def _set_nx(client: redis.Redis, key: str, ttl_seconds: int) -> bool:
         ttl,
     )
 
-    def send() -> bool:
-        reply = _round_trip(_ready(conn), command)
-        if reply == b"+OK":
-            return True
-        if reply in (b"$-1", b"_"):  # nil (RESP2, RESP3): the flag was up already
-            return False
-        if reply[:1] == b"-":
-            raise conn._parser.parse_error(reply[1:].decode(errors="replace"))
-        raise redis.ResponseError(f"unexpected reply to SET NX: {reply[:40]!r}")
+    def send() -> object:
+        _ready(conn)
+        conn.send_packed_command([command], check_health=False)
+        return conn.read_response()
 
     try:
-        return conn.retry.call_with_retry(send, lambda _error: conn.disconnect())
+        return conn.retry.call_with_retry(send, lambda _error: conn.disconnect()) is not None  # OK, or nil if up
     except BaseException:
         conn.disconnect()
         raise
 
 
-def _round_trip(sock: socket.socket, command: bytes) -> bytes:
-    """Sends one command and returns its one-line reply without its CRLF; the socket's timeout (the client's
-    socket_timeout) bounds each wait. Errors as redis-py's Connection gives them."""
+def _ready(conn: Any) -> None:
+    """Connects `conn`, or makes sure its connection still stands, as the pool does with each connection it hands out:
+    one that has something to read (the server closed it: a restart, an idle timeout) is replaced by a fresh one."""
     try:
-        sock.sendall(command)
-        reply = b""
-        while not reply.endswith(b"\r\n"):
-            if len(reply) > _REPLY_MAX:
-                raise redis.ConnectionError("No reply to SET NX on the cache's Redis")
-            more = sock.recv(_REPLY_SIZE)
-            if not more:
-                raise redis.ConnectionError(SERVER_CLOSED_CONNECTION_ERROR)
-            reply += more
-    except TimeoutError:  # socket.timeout
-        raise redis.TimeoutError("Timeout reading from the cache's Redis") from None
-    except OSError as error:
-        raise redis.ConnectionError(f"Error while talking to the cache's Redis: {error.args}") from None
-    return reply[:-2]
-
-
-_REPLY_SIZE = 512  # a SET's reply is a few bytes; an error message a line
-_REPLY_MAX = 65536
-
-
-def _ready(conn: Any) -> socket.socket:
-    """`conn`'s socket, connected; as the pool does with each connection it hands out, one with something to read
-    (the server closed it: a restart, an idle timeout) is replaced by a fresh one."""
-    if conn._sock is None:
         conn.connect()
-    try:
-        if _readable(conn._sock):
+        if conn.can_read():
             raise redis.ConnectionError("Connection has data")
     except (redis.ConnectionError, redis.TimeoutError, OSError):
         conn.disconnect()
         conn.connect()
-        if _readable(conn._sock):
+        if conn.can_read():
             raise redis.ConnectionError("Connection not ready") from None
-    return conn._sock
-
-
-def _readable(sock: socket.socket) -> bool:
-    """Whether the socket has data or its end of file to read, without waiting (poll: select fails on a descriptor
-    above 1023, which a busy process may hand out)."""
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
-    return bool(poller.poll(0))
 
 
 # Each thread's connection for _set_nx, with the client it belongs to (a test may point CACHE_URL elsewhere).
