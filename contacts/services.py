@@ -451,6 +451,153 @@ def contact_data_merge(*, source_id, target_id) -> dict[str, int]:
     return {"contacts.License": License.objects.filter(tenant_id=source_id).update(tenant_id=target_id)}
 
 
+# --- one contact per mailbox ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class MergeResult:
+    groups: int = 0  # spellings of one address made one contact (or a lone old spelling put in the normal form)
+    removed: int = 0  # contacts folded into another and deleted
+
+
+MERGE_SCAN = 1000  # contacts read per query while looking for old spellings
+
+
+def contacts_merge_duplicates(*, apps=None) -> MergeResult:
+    """One contact per mailbox for contacts stored before normalise_email took its present form (first only lower
+    case, later NFKC and the domain's IDNA form): `Bea@Example.com` beside `bea@example.com`, or a full-width
+    `ｂｅａ@example.com`. Ingestion looks contacts up by the normal form, so such a row was never found again, and the
+    same mailbox got each email and HubSpot push twice. Each group of contacts whose emails normalise alike becomes
+    one, in a transaction of its own; nothing a person asked for or was sent is lost (_merge_group). A lone old
+    spelling takes the normal form too: the next ingest would otherwise create its twin. Running it again changes
+    nothing.
+
+    apps: a migration's app registry (its historical models); None for the models of this release (a restore)."""
+    models = _merge_models(apps)
+    result = MergeResult()
+    for normal, ids in _spellings(models[0]).items():
+        removed = _merge_group(models, normal, ids)
+        if removed is not None:
+            result.groups += 1
+            result.removed += removed
+    return result
+
+
+def _merge_models(apps) -> tuple:
+    if apps is None:
+        return Contact, ContactLink, EmailDelivery
+    return tuple(apps.get_model("contacts", name) for name in ("Contact", "ContactLink", "EmailDelivery"))
+
+
+def _spellings(contact_model) -> dict[str, list]:
+    """Normal form -> ids of the contacts spelled otherwise or in it, for every normal form some contact is not spelled
+    in. Read MERGE_SCAN rows at a time, holding only those (a database from this release holds none)."""
+    odd: dict[str, list] = {}
+    rows = contact_model._base_manager.order_by("pk").values_list("pk", "email")
+    last = None
+    while True:
+        chunk = list((rows if last is None else rows.filter(pk__gt=last))[:MERGE_SCAN])
+        if not chunk:
+            break
+        last = chunk[-1][0]
+        for pk, email in chunk:
+            normal = normalise_email(email)
+            # A normal form too long for the column is one no ingest ever writes or looks up: left as it is.
+            if normal and normal != email and len(normal) <= MAX_EMAIL:
+                odd.setdefault(normal, []).append(pk)
+    normals = sorted(odd)
+    for start in range(0, len(normals), MERGE_SCAN):
+        spelled = contact_model._base_manager.filter(email__in=normals[start : start + MERGE_SCAN])
+        for pk, email in spelled.values_list("pk", "email"):
+            odd[email].append(pk)
+    return odd
+
+
+def _merge_group(models: tuple, normal: str, ids: list) -> int | None:
+    """Fold the contacts `ids` (spellings of `normal`) into one, in one transaction. Returns how many were removed,
+    None when there was nothing to do (changed since the scan). The rules, each so that no one is mailed, pushed or
+    opted in again by a merge:
+
+    - the survivor: the contact spelled in the normal form if there is one (ingestion finds it already), else the
+      oldest; it takes the normal form, and keeps its hubspot_id, display name and creation time (a merged one's
+      hubspot_id or name only where it has none);
+    - an unsubscribe of any of them holds (the earliest); listed_at is the earliest one too;
+    - each email kind once: a sent one (the earliest) over an unsent claim, else the survivor's;
+    - each (license, role) link once: the survivor's, else the oldest; active if any of them was;
+    - a survivor whose address, name or links changed is pending again (claim released, attempts counted afresh),
+      for the periodic sync to push the one address; an address no validator takes fails here as ingestion fails it.
+    """
+    contact_model, link_model, delivery_model = models
+    now = timezone.now()
+    with atomic():
+        # Read again inside the transaction: a contact created or renamed since the scan counts as it is now.
+        rows = [
+            row
+            for row in contact_model._base_manager.filter(Q(pk__in=ids) | Q(email=normal))
+            if normalise_email(row.email) == normal
+        ]
+        if not rows or (len(rows) == 1 and rows[0].email == normal):
+            return None
+        rows.sort(key=lambda row: (row.created_at, str(row.pk)))
+        survivor = next((row for row in rows if row.email == normal), rows[0])
+        others = [row for row in rows if row.pk != survivor.pk]
+        everyone = [row.pk for row in rows]
+        rank = {row.pk: n for n, row in enumerate([survivor, *others])}
+
+        deliveries = sorted(
+            delivery_model._base_manager.filter(contact_id__in=everyone),
+            key=lambda d: (d.sent_at is None, d.sent_at or now, rank[d.contact_id]),
+        )
+        kept: dict = {}
+        for delivery in deliveries:
+            kept.setdefault(delivery.kind, delivery)
+        _fold(delivery_model, deliveries, kept.values(), survivor.pk)
+
+        links = sorted(link_model._base_manager.filter(contact_id__in=everyone), key=lambda link: rank[link.contact_id])
+        keepers: dict = {}
+        active: set = set()
+        for link in links:
+            keepers.setdefault((link.license_id, link.role), link)
+            if link.active:
+                active.add((link.license_id, link.role))
+        took_links = _fold(link_model, links, keepers.values(), survivor.pk)
+        woken = [link.pk for key, link in keepers.items() if key in active and not link.active]
+        if woken:  # a link that starts for the survivor: updated_at is when, for contact_email_sweep
+            link_model._base_manager.filter(pk__in=woken).update(active=True, updated_at=now)
+
+        fields: dict = {"updated_at": now}
+        if survivor.email != normal:
+            fields["email"] = normal
+        if not survivor.display_name and any(row.display_name for row in others):
+            fields["display_name"] = next(row.display_name for row in others if row.display_name)
+        if not survivor.hubspot_id and any(row.hubspot_id for row in others):
+            fields["hubspot_id"] = next(row.hubspot_id for row in others if row.hubspot_id)
+        for name in ("unsubscribed_at", "listed_at"):
+            earliest = min((getattr(row, name) for row in rows if getattr(row, name)), default=None)
+            if earliest != getattr(survivor, name):
+                fields[name] = earliest
+        if "email" in fields or "display_name" in fields or took_links or woken:
+            fields["sync_claimed_at"] = None  # a push in flight sent the old address: it settles nothing now
+            if _is_valid_email(normal):
+                fields.update(sync_state=SyncState.PENDING, sync_attempts=0, last_error="")
+            else:
+                fields.update(sync_state=SyncState.FAILED, last_error="not a valid email address")
+        # The others first: the normal form may be theirs until they are gone (unique email).
+        contact_model._base_manager.filter(pk__in=[row.pk for row in others]).delete()
+        contact_model._base_manager.filter(pk=survivor.pk).update(**fields)
+    return len(others)
+
+
+def _fold(model, rows: list, keep, survivor_pk) -> bool:
+    """Delete `rows` but those to `keep`, then move the kept ones to the survivor. Returns whether any moved."""
+    kept = {row.pk for row in keep}
+    model._base_manager.filter(pk__in=[row.pk for row in rows if row.pk not in kept]).delete()
+    moved = [row.pk for row in keep if row.contact_id != survivor_pk]
+    if moved:
+        model._base_manager.filter(pk__in=moved).update(contact_id=survivor_pk)
+    return bool(moved)
+
+
 # --- emails --------------------------------------------------------------------------------------------------------
 
 

@@ -44,6 +44,7 @@ from pymongo.errors import PyMongoError
 
 from checklists.archived import check_archived_record
 from checklists.services import checklist_data_delete
+from contacts.services import contacts_merge_duplicates
 from core.db import CommitUnknown, atomic, chunked, is_write_conflict
 from core.exceptions import ValidationFailed
 from core.jsonbody import BadJson, loads
@@ -687,6 +688,12 @@ def _replace(src, replaced, tenant_pk: str | None, client_key: str | None, resto
     flush()
     if licenses:
         apps.get_model("contacts.License").objects.filter(pk__in=licenses).update(tenant_id=tenant_pk)
+    if "contacts.contact" in restored:
+        # An archive of an earlier release may hold one mailbox under several spellings (contacts migration 0006):
+        # the restored contacts follow the rule every other write path does, inside the restore's transaction.
+        merged = contacts_merge_duplicates()
+        if merged.groups:
+            logger.info("restored contacts merged", extra={"groups": merged.groups, "removed": merged.removed})
     tenant_cache_forget(touched)
 
 

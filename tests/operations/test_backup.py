@@ -15,7 +15,7 @@ from django.db import connection
 
 from checklists import services as checklist_services
 from checklists.models import ChecklistItem
-from contacts.models import Contact, License
+from contacts.models import Contact, ContactLink, EmailDelivery, EmailKind, License, SyncState
 from operations import backup
 from operations.models import ReportedAccount
 from operations.retention import backups_to_keep
@@ -101,6 +101,29 @@ def test_round_trip_gives_identical_data(tenant, other_tenant):
     assert after == before
     # The restored site works: its secret still decrypts and its checklist reads back.
     assert Tenant.objects.get(pk=tenant.pk).shared_secret == tenant.shared_secret
+
+
+def test_an_archive_with_two_spellings_of_one_address_restores_one_contact(tenant):
+    # As an earlier release stored them: the normal form, and an old spelling that was sent the onboarding email,
+    # unsubscribed and linked to a license.
+    normal = Contact.objects.create(email="bea@example.com", sync_state=SyncState.SYNCED, hubspot_id="7")
+    old = Contact.objects.create(email="Bea@Example.com", unsubscribed_at=datetime(2026, 3, 1, tzinfo=UTC))
+    lic = License.objects.create(addon_license_id="SEN-9", tenant=tenant)
+    ContactLink.objects.create(contact=old, license=lic, role="technical")
+    EmailDelivery.objects.create(contact=old, kind=EmailKind.ONBOARDING, sent_at=datetime(2026, 2, 1, tzinfo=UTC))
+    Contact.objects.create(email="ｃｙ@example.com")  # full width, alone
+    name = backup.backup_create().name
+    wipe()
+
+    call_command("restore", name, "--yes", stdout=io.StringIO())
+
+    assert sorted(Contact.objects.values_list("email", flat=True)) == ["bea@example.com", "cy@example.com"]
+    bea = Contact.objects.get(email="bea@example.com")
+    assert (bea.pk, bea.hubspot_id, bea.sync_state) == (normal.pk, "7", SyncState.PENDING)
+    assert bea.unsubscribed_at == datetime(2026, 3, 1, tzinfo=UTC)
+    assert list(EmailDelivery.objects.values_list("contact_id", "kind")) == [(normal.pk, EmailKind.ONBOARDING)]
+    assert list(ContactLink.objects.values_list("contact_id", "license_id")) == [(normal.pk, lic.pk)]
+    assert License.objects.get().tenant_id == tenant.pk
 
 
 def _flip(path, offset):
