@@ -99,9 +99,11 @@ def _set_nx(client: redis.Redis, key: str, ttl_seconds: int) -> bool:
 
 def _ready(conn: Any) -> None:
     """Connects `conn`, or makes sure its connection still stands, as the pool does with each connection it hands out:
-    one that has something to read (the server closed it: a restart, an idle timeout) is replaced by a fresh one."""
+    one that has something to read (the server closed it: a restart, an idle timeout) is replaced by a fresh one. A
+    connection that cannot be made is not tried twice (the pool does not either): against a hung server that would be
+    a second timeout's wait in the write's after-commit work."""
+    conn.connect()
     try:
-        conn.connect()
         if conn.can_read():
             raise redis.ConnectionError("Connection has data")
     except (redis.ConnectionError, redis.TimeoutError, OSError):

@@ -1,6 +1,7 @@
 """core.counters.window_take: the API's rate limit, paid in batches by busy callers, never above its limit."""
 
 import os
+import socket
 import time
 
 import pytest
@@ -95,3 +96,33 @@ def test_a_flag_refused_by_redis_raises_the_clients_own_error_and_the_next_one_i
     client.config_set("maxmemory", 0)
     assert counters.flag_add("full", ttl_seconds=30) is True  # the next command reads its own reply
     assert counters.flag_add("full", ttl_seconds=30) is False
+
+
+def test_a_cache_that_never_answers_is_waited_for_once_as_the_client_waits(settings):
+    # A hung Redis (or a silent peer): the client connects, waits for its handshake's reply until the timeout, and
+    # gives up. The flag must do the same, not wait a second timeout on a second connection inside a user's write.
+    silent = socket.socket()  # listens, never accepts: the kernel completes each connection into its backlog
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    silent.setblocking(False)
+
+    def connections() -> int:
+        count = 0
+        while True:
+            try:
+                silent.accept()[0].close()
+            except BlockingIOError:
+                return count
+            count += 1
+
+    settings.CACHE_TIMEOUT_SECONDS = 0.2
+    settings.CACHE_URL = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+    try:
+        with pytest.raises(redis.TimeoutError):
+            counters.redis_client(settings.CACHE_URL).set("herochecklist:silent", 1, ex=30, nx=True)
+        assert connections() == 1
+        with pytest.raises(redis.TimeoutError):
+            counters.flag_add("silent", ttl_seconds=30)
+        assert connections() == 1  # one connection, one wait
+    finally:
+        silent.close()
