@@ -48,3 +48,15 @@ def test_a_proxy_that_is_down_is_hubspot_unreachable_and_transient(hubspot, sett
         hubspot_api.upsert_contacts([ANN])
     assert caught.value.transient and "unreachable" in str(caught.value)
     assert upserts(hubspot) == []
+
+
+def test_https_hubspot_is_reached_through_a_connect_tunnel_and_a_refused_tunnel_is_transient(
+    hubspot, forward_proxy, settings
+):
+    # HubSpot is https in production: the proxy sees only CONNECT host:443; this one opens no tunnels (501).
+    settings.HUBSPOT_BASE_URL = "https://hubspot.invalid"
+    settings.OUTBOUND_PROXY_URL = forward_proxy.url
+    with pytest.raises(hubspot_api.HubSpotError) as caught:
+        hubspot_api.upsert_contacts([ANN])
+    assert caught.value.transient
+    assert {(passed.method, passed.url) for passed in forward_proxy.passed} == {("CONNECT", "hubspot.invalid:443")}

@@ -11,7 +11,8 @@ from checklists.models import ChecklistItem
 from core import outbound, proxy
 from core.scrub import scrub_text
 from tenants.jira import JiraClient, JiraError
-from tests.conftest import Api
+from tenants.models import Tenant
+from tests.conftest import Api, signed_install
 
 pytestmark = pytest.mark.django_db
 
@@ -40,6 +41,29 @@ def test_the_permission_check_goes_through_the_proxy(client, tenant, standin, fo
     assert Api(client, tenant, account_id="557058:bob").add("through the proxy").status_code == 201
     assert standin.permission_checks and len(forward_proxy.passed) == len(standin.permission_checks)
     assert {passed.method for passed in forward_proxy.passed} == {"POST"}
+
+
+def test_a_signed_installs_key_is_fetched_through_the_proxy(client, standin, forward_proxy, settings):
+    settings.OUTBOUND_PROXY_URL = forward_proxy.url
+    standin.shared_secret = "s" * 48
+    answer = signed_install(client, standin)
+    assert answer.status_code == 204, answer.content
+    assert [passed.method for passed in forward_proxy.passed] == ["GET"]
+    assert forward_proxy.passed[0].url.startswith(f"{standin.install_keys_url}/")
+
+
+def test_an_https_site_is_reached_through_a_connect_tunnel_and_a_refused_tunnel_is_retryable(
+    tenant, forward_proxy, settings
+):
+    # Jira is https in production: the proxy sees only CONNECT host:443. This one opens no tunnels (501), as a proxy
+    # refusing our login (407) would not: a transport error, the push's retry, as for a Jira that does not answer.
+    Tenant.objects.filter(id=tenant.id).update(base_url="https://site.invalid")
+    tenant.refresh_from_db()
+    settings.OUTBOUND_PROXY_URL = forward_proxy.url
+    with pytest.raises(JiraError) as caught:
+        push(tenant)
+    assert caught.value.retryable and "ProxyError" in str(caught.value)
+    assert {(passed.method, passed.url) for passed in forward_proxy.passed} == {("CONNECT", "site.invalid:443")}
 
 
 def test_the_proxys_credentials_reach_it_and_never_the_logs(tenant, standin, settings, caplog):
