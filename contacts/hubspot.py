@@ -11,6 +11,7 @@ from django.conf import settings
 from hubspot import HubSpot
 from urllib3.util.retry import Retry
 
+from core import proxy as outbound_proxy
 from core.retry import retry_after_seconds
 
 from . import ratelimit
@@ -40,15 +41,24 @@ class UpsertResult:
 
 
 def _client() -> HubSpot:
-    return _client_for(settings.HUBSPOT_ACCESS_TOKEN, settings.HUBSPOT_BASE_URL.rstrip("/"))
+    return _client_for(
+        settings.HUBSPOT_ACCESS_TOKEN, settings.HUBSPOT_BASE_URL.rstrip("/"), settings.OUTBOUND_PROXY_URL
+    )
 
 
 @functools.lru_cache(maxsize=4)
-def _client_for(token: str, host: str) -> HubSpot:
+def _client_for(token: str, host: str, proxy_url: str) -> HubSpot:
     # One client (and its connection pool) per process and account, not one per call. No retries inside it (urllib3
     # retries three times by default, SSL errors even for a POST): every attempt must pass the limiter, and a task
     # retries with backoff instead.
-    return HubSpot(access_token=token, host=host, retry=Retry(False))
+    options = {}
+    # OUTBOUND_PROXY_URL, as every outbound call (core/proxy.py). The SDK's Configuration.proxy makes its pool a
+    # urllib3 ProxyManager, which takes no credentials from the URL: they go in proxy_headers. A value the check
+    # (E008) refuses never gets here in a process that started.
+    chosen = outbound_proxy.parse(proxy_url)
+    if chosen is not None:
+        options = {"proxy": chosen.url, "proxy_headers": chosen.headers or None}
+    return HubSpot(access_token=token, host=host, retry=Retry(False), **options)
 
 
 def _limited(call):

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.core import checks
 from django.core.management.base import SystemCheckError
 
+from . import proxy
+
 TAG = "herochecklist_config"
 _INSECURE_PREFIX = "django-insecure"
 
@@ -30,6 +32,19 @@ def check_configuration(app_configs=None, **kwargs):
         # 0 reads an empty first page, which ends the poll as a success and moves its cursor past every license; past
         # the API's 50 a short page without a next link ends it early.
         errors.append(checks.Error("MARKETPLACE_PAGE_SIZE must be from 1 to 50.", id="herochecklist.E007"))
+    try:
+        proxy.parse(settings.OUTBOUND_PROXY_URL)
+    except proxy.BadProxyURL as exc:
+        # In debug too: each client would read the value its own way, or fail on the first call out. The message
+        # says why, never the value (it may hold the proxy's password, and this goes to the logs).
+        errors.append(
+            checks.Error(
+                f"OUTBOUND_PROXY_URL {exc}.",
+                hint="http://host:port or https://user:password@host:port (credentials percent-encoded), "
+                "or empty for no proxy.",
+                id="herochecklist.E008",
+            )
+        )
     if settings.DEBUG:
         return errors
     secret = settings.SECRET_KEY

@@ -10,6 +10,10 @@ path for "the server did not answer in time" is also its path for "the server an
 
 The deadline lives in a context variable set by `request()`: the pool and its connections are shared by every thread,
 the deadline belongs to the call in progress on this thread.
+
+With OUTBOUND_PROXY_URL set (core/proxy.py) the pool is httpcore's proxy pool on the same sockets: plain http goes to
+the proxy as an absolute URI, https through a CONNECT tunnel, and every wait on the proxy's socket (the CONNECT's
+answer included) is cut to the same deadline, so a slow proxy is bounded as a slow server is.
 """
 
 import os
@@ -22,6 +26,9 @@ from contextvars import ContextVar
 import httpcore
 import httpx
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from . import proxy as outbound_proxy
 
 _deadline: ContextVar[float | None] = ContextVar("outbound_deadline", default=None)
 
@@ -82,13 +89,29 @@ class _Backend(httpcore.NetworkBackend):
 
 
 class _Transport(httpx.HTTPTransport):
-    def __init__(self) -> None:
+    def __init__(self, proxy: outbound_proxy.Proxy | None = None) -> None:
         super().__init__()
-        # httpx (0.28) takes no network backend; httpcore's pool does (a public argument), so the transport gets a pool
-        # built as httpx builds its default one, with our backend. tests/core/test_outbound.py fails if this stops
-        # taking effect.
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+        # httpx (0.28) takes no network backend; httpcore's pools do (a public argument), so the transport gets a pool
+        # built as httpx builds its default one (or its proxy one: HTTPTransport(proxy=...)), with our backend.
+        # tests/core/test_outbound.py and tests/core/test_proxy.py fail if this stops taking effect.
+        ssl_context = httpx.create_ssl_context()
+        if proxy is None:
+            self._pool = httpcore.ConnectionPool(
+                ssl_context=ssl_context,
+                max_connections=100,
+                max_keepalive_connections=20,
+                keepalive_expiry=5.0,
+                network_backend=_Backend(),
+            )
+            return
+        credentials = proxy.credentials
+        self._pool = httpcore.HTTPProxy(
+            proxy_url=httpcore.URL(scheme=proxy.scheme.encode(), host=proxy.host.encode(), port=proxy.port, target="/"),
+            proxy_auth=(credentials[0].encode(), credentials[1].encode()) if credentials else None,
+            ssl_context=ssl_context,
+            # An https:// proxy is verified against the same CA bundle as every server (SSL_CERT_FILE included: a
+            # corporate proxy's own CA goes there).
+            proxy_ssl_context=ssl_context if proxy.scheme == "https" else None,
             max_connections=100,
             max_keepalive_connections=20,
             keepalive_expiry=5.0,
@@ -96,25 +119,32 @@ class _Transport(httpx.HTTPTransport):
         )
 
 
-def _new_client() -> httpx.Client:
+def _new_client(proxy_url: str) -> httpx.Client:
     """No proxy from the environment (trust_env=False): httpx would send those calls through a transport of its own,
-    without the deadline (README, OUTBOUND_TIMEOUT_SECONDS). CA certificates from the environment (SSL_CERT_FILE)
-    still apply: the transport's SSL context reads them."""
-    return httpx.Client(transport=_Transport(), trust_env=False)
+    without the deadline (README, OUTBOUND_TIMEOUT_SECONDS); the one proxy is OUTBOUND_PROXY_URL, through ours. CA
+    certificates from the environment (SSL_CERT_FILE) still apply: the transport's SSL context reads them."""
+    try:
+        proxy = outbound_proxy.parse(proxy_url)
+    except outbound_proxy.BadProxyURL as exc:
+        # The configuration check (herochecklist.E008) stops a process with such a value from starting.
+        raise ImproperlyConfigured(f"OUTBOUND_PROXY_URL {exc}") from None
+    return httpx.Client(transport=_Transport(proxy), trust_env=False)
 
 
-_shared: tuple[int, httpx.Client] | None = None
+_shared: tuple[tuple[int, str], httpx.Client] | None = None
 _shared_lock = threading.Lock()
 
 
 def shared_client() -> httpx.Client:
     """One client per process, shared by every call and thread: its pool keeps connections open, and the CA bundle is
     loaded once (httpx.request() built a client, and loaded the bundle, for every call). A forked child (gunicorn,
-    Celery) makes its own: a pool's sockets must not be shared across processes."""
+    Celery) makes its own: a pool's sockets must not be shared across processes. So does another OUTBOUND_PROXY_URL
+    (the tests change it)."""
     global _shared
+    key = (os.getpid(), settings.OUTBOUND_PROXY_URL)
     with _shared_lock:
-        if _shared is None or _shared[0] != os.getpid():
-            _shared = (os.getpid(), _new_client())
+        if _shared is None or _shared[0] != key:
+            _shared = (key, _new_client(key[1]))
         return _shared[1]
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
-from . import context
+from . import context, proxy
 
 REDACTED = "[redacted]"
 
@@ -53,6 +53,11 @@ SENSITIVE_KEYS = frozenset(
         "hubspot_access_token",
         "x-forge-oauth-system",
         "x-forge-oauth-user",
+        "proxy-authorization",
+        "proxy_headers",
+        "proxy_auth",
+        "proxy_url",
+        "outbound_proxy_url",
     }
 )
 
@@ -63,6 +68,7 @@ def _configured_secrets() -> Iterable[str]:
         if value:
             yield value
     yield from getattr(settings, "FIELD_ENCRYPTION_KEYS", [])
+    yield from proxy.secrets(getattr(settings, "OUTBOUND_PROXY_URL", ""))
 
 
 def scrub_text(text: str) -> str:

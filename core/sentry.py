@@ -1,5 +1,6 @@
 """Sentry, only when SENTRY_DSN is set, sending no PII and nothing our scrubber would not log."""
 
+from . import proxy
 from .scrub import scrub_data
 
 # Modules whose frames hold people's data in their variables: a contact's name, phone number or postal address, which
@@ -30,7 +31,20 @@ def before_breadcrumb(crumb, hint):
     return scrub_data(crumb)
 
 
-def init_sentry(*, dsn: str, release: str, environment: str, transport=None) -> None:
+def _proxy_options(proxy_url: str) -> dict:
+    """sentry-sdk's proxy options for OUTBOUND_PROXY_URL. Left unset, the SDK reads HTTP_PROXY/HTTPS_PROXY/NO_PROXY
+    from the environment; "" is its way of saying no proxy, so the environment changes nothing here either."""
+    try:
+        chosen = proxy.parse(proxy_url)
+    except proxy.BadProxyURL:
+        chosen = None  # the configuration check (E008) stops the process; until then, no proxy
+    if chosen is None:
+        return {"http_proxy": "", "https_proxy": ""}
+    # urllib3 takes no credentials from the URL: they go as a header of their own.
+    return {"http_proxy": chosen.url, "https_proxy": chosen.url, "proxy_headers": chosen.headers or None}
+
+
+def init_sentry(*, dsn: str, release: str, environment: str, transport=None, proxy_url: str = "") -> None:
     # The SDK and its integrations take seconds to import: only a process that sends to Sentry pays for them
     # (settings imports this module whether or not SENTRY_DSN is set).
     import sentry_sdk
@@ -57,5 +71,6 @@ def init_sentry(*, dsn: str, release: str, environment: str, transport=None) -> 
         before_breadcrumb=before_breadcrumb,
         integrations=[DjangoIntegration(), CeleryIntegration()],
         traces_sample_rate=0.0,
+        **_proxy_options(proxy_url),
         **({"transport": transport} if transport else {}),
     )

@@ -110,6 +110,10 @@ OUTBOUND_TIMEOUT_SECONDS = env.float("OUTBOUND_TIMEOUT_SECONDS", default=10.0)
 # key fetch that a user's request (an install, a Forge call) waits on gets the short one.
 OUTBOUND_DEADLINE_SECONDS = env.float("OUTBOUND_DEADLINE_SECONDS", default=30.0)
 OUTBOUND_KEYS_DEADLINE_SECONDS = env.float("OUTBOUND_KEYS_DEADLINE_SECONDS", default=5.0)
+# The forward proxy every outbound HTTP call (Jira, Atlassian's keys, the Marketplace, HubSpot, Sentry) goes through:
+# http(s)://[user:password@]host[:port], empty for none (core/proxy.py; core/checks.py, E008, refuses anything else).
+# HTTP_PROXY, HTTPS_PROXY and NO_PROXY are never read. SMTP is not HTTP and goes out directly.
+OUTBOUND_PROXY_URL = env.str("OUTBOUND_PROXY_URL", default="")
 # Progress property writes to Jira wait this long so a burst of edits becomes one write.
 PROGRESS_SYNC_DELAY_SECONDS = env.float("PROGRESS_SYNC_DELAY_SECONDS", default=2.0)
 PROGRESS_SYNC_RETRY_BASE_SECONDS = env.float("PROGRESS_SYNC_RETRY_BASE_SECONDS", default=5.0)
@@ -458,4 +462,4 @@ LOGGING = {
 }
 
 if SENTRY_DSN:
-    init_sentry(dsn=SENTRY_DSN, release=RELEASE, environment=ENVIRONMENT)
+    init_sentry(dsn=SENTRY_DSN, release=RELEASE, environment=ENVIRONMENT, proxy_url=OUTBOUND_PROXY_URL)

@@ -8,6 +8,7 @@ import pytest
 from django.core.servers.basehttp import WSGIRequestHandler
 
 from devhost.celery import worker_command
+from devhost.forward_proxy import ForwardProxy
 from devhost.hubspot import HubSpotStandIn
 from devhost.jira import JiraStandIn
 from devhost.keys import forge_token, install_token
@@ -311,6 +312,15 @@ def trickle(settings):
     settings.OUTBOUND_KEYS_DEADLINE_SECONDS = 0.3
     settings.PERMISSION_CHECK_TIMEOUT_SECONDS = 0.3
     server = TrickleServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def forward_proxy():
+    """A forward HTTP proxy on 127.0.0.1 recording what passed through it (devhost/forward_proxy.py). Not wired into
+    settings: a test sets OUTBOUND_PROXY_URL to its url when calls should go through it."""
+    server = ForwardProxy().start()
     yield server
     server.stop()
 

@@ -561,8 +561,10 @@ def test_a_contact_renamed_while_a_push_is_in_flight_is_released_and_settled_by_
     assert {p["id"]: p["name"] for p in second}[renamed.id] == "Tech Renamed"
 
 
-@pytest.mark.parametrize("fault", ["hubspot unreachable", "rate limit held"])
-def test_a_push_that_gives_up_after_its_last_retry_releases_its_contacts_for_the_next_sync(hubspot, settings, fault):
+@pytest.mark.parametrize("fault", ["hubspot unreachable", "rate limit held", "proxy down"])
+def test_a_push_that_gives_up_after_its_last_retry_releases_its_contacts_for_the_next_sync(
+    hubspot, settings, fault, closed_port
+):
     settings.HUBSPOT_ACCESS_TOKEN = ""
     ingest(license_record(1))
     settings.HUBSPOT_ACCESS_TOKEN = hubspot.token
@@ -570,6 +572,8 @@ def test_a_push_that_gives_up_after_its_last_retry_releases_its_contacts_for_the
     assert list(services.contact_claim_batches(tokens=["sync-d"], limit=100)) == ["sync-d"]
     if fault == "hubspot unreachable":
         hubspot.html_answers = 1000  # every upsert answered by a proxy's error page
+    elif fault == "proxy down":  # OUTBOUND_PROXY_URL names a proxy nothing answers at
+        settings.OUTBOUND_PROXY_URL = f"http://127.0.0.1:{closed_port}"
     else:  # no slot within the wait: another worker's 429 blocks every call for longer
         settings.HUBSPOT_RATE_WINDOW_SECONDS = 0.05
         ratelimit.penalise(settings.HUBSPOT_RATE_LIMIT_KEY, seconds=30)

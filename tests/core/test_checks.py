@@ -31,6 +31,9 @@ def test_production_configuration_passes(run_django):
         ({"FIELD_ENCRYPTION_KEYS": ""}, "herochecklist.E006"),
         ({"MARKETPLACE_PAGE_SIZE": "0"}, "herochecklist.E007"),
         ({"MARKETPLACE_PAGE_SIZE": "51"}, "herochecklist.E007"),
+        ({"OUTBOUND_PROXY_URL": "proxy.corp:3128"}, "herochecklist.E008"),
+        ({"OUTBOUND_PROXY_URL": "socks5://proxy.corp:1080"}, "herochecklist.E008"),
+        ({"OUTBOUND_PROXY_URL": "http://proxy.corp:3128/some/path"}, "herochecklist.E008"),
     ],
 )
 def test_production_refuses_an_unsafe_setting_and_names_it(run_django, change, check_id):
@@ -43,6 +46,19 @@ def test_production_configuration_passes_the_configuration_check(run_django):
     proc = run_django(CONFIG_CHECK, PRODUCTION_ENV, setup=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["CHECK-PASSED"]
+
+
+def test_a_proxy_with_credentials_passes_and_a_bad_one_is_refused_without_its_password(run_django):
+    proc = run_django(
+        CONFIG_CHECK, {**PRODUCTION_ENV, "OUTBOUND_PROXY_URL": "https://corp:s3cret@proxy.corp:3128"}, setup=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["CHECK-PASSED"]
+    # In debug as well: manage.py stops, and what it prints names the setting, never the value.
+    proc = run_django(CHECK, {"DEBUG": "true", "OUTBOUND_PROXY_URL": "http://corp:s3cret@proxy.corp:3128?x=1"})
+    assert proc.returncode != 0 and "CHECK-PASSED" not in proc.stdout
+    assert "herochecklist.E008" in proc.stderr and "OUTBOUND_PROXY_URL" in proc.stderr
+    assert "s3cret" not in proc.stderr + proc.stdout
 
 
 def test_manage_py_check_refuses_an_unsafe_setting(run_django):

@@ -82,3 +82,28 @@ def test_a_captured_exception_reaches_sentry_scrubbed(sentry_server):
     assert event["environment"] == "test"
     assert event["extra"]["payload"]["issueKey"] == "PROJ-1"
     assert event["exception"]["values"][0]["type"] == "RuntimeError"
+
+
+def test_events_go_through_the_outbound_proxy_and_never_the_environments(sentry_server, monkeypatch, closed_port):
+    from devhost.forward_proxy import ForwardProxy
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{closed_port}")  # nothing answers there
+    port = sentry_server.server_address[1]
+    dsn = f"http://publickey@127.0.0.1:{port}/1"
+    init_sentry(dsn=dsn, release="test-release", environment="test")
+    sentry_sdk.capture_message("direct")
+    sentry_sdk.flush(timeout=5)
+    assert len(SentryStandIn.received) == 1  # directly, past the environment's dead proxy
+    forward = ForwardProxy(credentials=("corp", "pr0xy-secret")).start()
+    try:
+        sentry_sdk.get_client().close()
+        init_sentry(dsn=dsn, release="test-release", environment="test", proxy_url=forward.url)
+        sentry_sdk.capture_message("through the proxy")
+        sentry_sdk.flush(timeout=5)
+    finally:
+        forward.stop()
+    assert len(SentryStandIn.received) == 2
+    [through] = forward.passed
+    assert through.method == "POST" and through.url.startswith(f"http://127.0.0.1:{port}/api/1/")
+    assert through.proxy_authorization == forward.expected_authorization()
