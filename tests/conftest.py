@@ -207,6 +207,37 @@ def long_db_operations():
         yield
 
 
+class _MinuteStartClock:
+    """The time module, with time() shifted so that a test starts one second into a clock minute (the shift stays
+    the same for the whole test, so durations are real)."""
+
+    def __init__(self) -> None:
+        now = time.time()
+        self._shift = 1 - now % 60
+
+    def time(self) -> float:
+        return time.time() + self._shift
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+# The modules whose only use of the clock is the rate limits' window per clock minute (key and Retry-After).
+_MINUTE_WINDOW_MODULES = ("checklists.api", "checklists.live", "checklists.mcp_server", "checklists.telemetry")
+
+
+@pytest.fixture(autouse=True)
+def _rate_windows_start_with_the_test(monkeypatch):
+    """A test that makes N calls against a limit of N-1 a minute expects the last one refused: one that ran across
+    the end of a clock minute found a fresh window and its limit never reached (seen once in CI, a 200 where a 429 was
+    due). The throttles' clock starts each test at the beginning of a minute; tests/conftest.py, not each test."""
+    import importlib
+
+    clock = _MinuteStartClock()
+    for name in _MINUTE_WINDOW_MODULES:
+        monkeypatch.setattr(importlib.import_module(name), "time", clock)
+
+
 @pytest.fixture(autouse=True)
 def _forget_cached_tenants():
     """Each test's database starts over, so must each process's tenant cache (tenants/selectors.py)."""

@@ -324,6 +324,17 @@ def test_openapi_schema_is_served(client):
     assert "/api/v1/issues/{issue_id}/checklist/items" in response.json()["paths"]
 
 
+def test_every_rate_window_starts_with_the_test():
+    # tests/conftest.py: a count of N calls against a limit of N-1 must not run across the end of a clock minute.
+    import importlib
+
+    from tests.conftest import _MINUTE_WINDOW_MODULES
+
+    clocks = [importlib.import_module(name).time.time() for name in _MINUTE_WINDOW_MODULES]
+    assert all(clock % 60 < 30 for clock in clocks), clocks
+    assert max(clocks) - min(clocks) < 5
+
+
 def test_too_many_requests_from_one_user_are_429(api, settings):
     from django.core.cache import cache
 
