@@ -188,7 +188,11 @@ def test_raw_insert_of_rows_stores_what_an_insert_of_instances_stores(checklist)
         k: v for k, v in _state(by_instance).items() if k not in moments
     }
     assert (by_row.actor_account_id, by_row.source, by_row.changes) == ("", "", changes)
-    assert _ms(started) <= by_row.created_at == by_row.updated_at <= timezone.now()
+    assert _ms(started) <= by_row.created_at <= by_row.updated_at <= timezone.now()
+    if connection.vendor != "mongodb":
+        # One moment for both on SQL. On MongoDB, bulk_create: each field's own pre_save asks the clock, as Django's
+        # save does, and a millisecond can pass between the two (seen once in CI: .913 and .914).
+        assert by_row.created_at == by_row.updated_at
     with pytest.raises(ValueError, match="primary key"):
         RawInsert(ChecklistChange).rows([given])
     # A name that is no attname is refused, not left out for the field's default (model(**row) refuses it too).
