@@ -8,6 +8,7 @@ HTTP_PROXY, HTTPS_PROXY or NO_PROXY: the proxy is this setting or none.
 No Django import: settings.py reads this before settings exist (Sentry starts there).
 """
 
+import functools
 from base64 import b64encode
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
@@ -72,14 +73,16 @@ def parse(value: str) -> Proxy | None:
     )
 
 
-def secrets(value: str) -> list[str]:
-    """What of a proxy URL the logs must never hold: its password, as written and as decoded."""
+@functools.lru_cache(maxsize=8)
+def secrets(value: str) -> tuple[str, ...]:
+    """What of a proxy URL the logs must never hold: its password, as written and as decoded. Kept per value: the
+    scrubber asks on every log line and every Sentry event, and the setting seldom changes (tests change it)."""
     try:
         proxy = parse(value)
     except BadProxyURL:
         # Not a URL we would use; still never logged whole (the check that stops the start names no value).
-        return [value] if value else []
+        return (value,) if value else ()
     if proxy is None or not proxy.password:
-        return []
+        return ()
     raw = urlsplit(value).password or ""
-    return [secret for secret in {raw, proxy.password} if secret]
+    return tuple(secret for secret in {raw, proxy.password} if secret)
