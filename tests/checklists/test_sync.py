@@ -1,8 +1,19 @@
-import pytest
+import time
 
+import pytest
+import redis
+from django.conf import settings as settings_module
+
+from checklists import tasks
 from checklists.models import Checklist
-from checklists.tasks import checklist_progress_sweep_task, schedule_progress_sync
+from checklists.tasks import (
+    checklist_progress_sweep_task,
+    checklist_progress_sync_task,
+    forget_queued_pushes,
+    schedule_progress_sync,
+)
 from core import counters
+from herochecklist.celery import app
 from tests.conftest import Api, use_cache
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -57,3 +68,83 @@ def test_without_a_broker_a_write_queues_nothing_and_leaves_no_pending_marker(cl
     checklist_id = Checklist.objects.get().id
     assert schedule_progress_sync(checklist_id) is False
     assert counters.flag_add(f"progress-sync-pending:{checklist_id}", ttl_seconds=30) is True  # it was down
+
+
+# --- A burst of edits in one process: the push's due time remembered ---------------------------------------------
+
+
+def _queued(broker_url: str) -> int:
+    """Pushes waiting on this test's queue (start_worker's broker, no worker started: nothing takes them)."""
+    return redis.Redis.from_url(broker_url).llen(app.conf.task_default_queue)
+
+
+def _marker_value(checklist_id) -> bytes | None:
+    return redis.Redis.from_url(settings_module.CACHE_URL).get(f"herochecklist:progress-sync-pending:{checklist_id}")
+
+
+@pytest.fixture
+def burst(client, tenant, settings, test_redis_url, start_worker, broker_url):
+    """The production shape of a write's after-commit work: the shared cache and a broker (no worker: a push due in
+    30 s stays queued, and countable, for the whole test)."""
+    use_cache(settings, test_redis_url)
+    settings.PROGRESS_SYNC_DELAY_SECONDS = 30
+    api = Api(client, tenant)
+    return api, (lambda: _queued(broker_url))
+
+
+def test_a_bursts_later_edits_ask_redis_nothing_until_its_push_is_nearly_due(burst, monkeypatch):
+    api, queued = burst
+    item = api.add("one").json()["id"]
+    checklist_id = Checklist.objects.get().id
+    assert queued() == 1
+    due = float(_marker_value(checklist_id))  # the marker holds its push's due time
+    assert due == pytest.approx(time.time() + 30, abs=5)
+    counters.flag_clear(f"progress-sync-pending:{checklist_id}")  # behind the process's back
+    assert api.patch(item, status="done").status_code == 200
+    # Not asked: the marker stays down and no second push is queued. The push due in 30 s reads this edit.
+    assert (queued(), _marker_value(checklist_id)) == (1, None)
+    # Shortly before the push is due this process relies on it no more: the next edit raises the marker again.
+    monkeypatch.setattr(tasks, "time", _Clock(offset=30 - tasks.DUE_MARGIN_SECONDS + 0.05))
+    assert api.patch(item, status="todo").status_code == 200
+    assert queued() == 2 and _marker_value(checklist_id) is not None
+
+
+def test_an_edit_learns_another_processs_due_time_from_its_marker(burst):
+    api, queued = burst
+    item = api.add("one").json()["id"]
+    checklist_id = Checklist.objects.get().id
+    forget_queued_pushes()  # as another process would be: it knows nothing of the push this one queued
+    assert api.patch(item, status="done").status_code == 200  # finds the marker up, reads its due time
+    counters.flag_clear(f"progress-sync-pending:{checklist_id}")
+    assert api.patch(item, status="todo").status_code == 200
+    assert (queued(), _marker_value(checklist_id)) == (1, None)
+
+
+def test_a_marker_without_a_due_time_is_not_relied_on(burst):
+    # A retry's marker (checklist_progress_sync_task while its retry waits) holds no due time.
+    api, queued = burst
+    item = api.add("one").json()["id"]
+    checklist_id = Checklist.objects.get().id
+    forget_queued_pushes()
+    counters.flag_set(f"progress-sync-pending:{checklist_id}", ttl_seconds=60)
+    assert api.patch(item, status="done").status_code == 200
+    counters.flag_clear(f"progress-sync-pending:{checklist_id}")
+    assert api.patch(item, status="todo").status_code == 200
+    assert queued() == 2
+
+
+def test_a_push_run_here_makes_this_process_forget_its_due_time(burst, standin):
+    api, queued = burst
+    item = api.add("one").json()["id"]
+    checklist_id = Checklist.objects.get().id
+    checklist_progress_sync_task(str(checklist_id))  # run before it is due (as the sweep or a test may): it pushed
+    assert api.patch(item, status="done").status_code == 200
+    assert queued() == 2
+
+
+class _Clock:
+    def __init__(self, offset: float):
+        self.offset = offset
+
+    def time(self) -> float:
+        return time.time() + self.offset

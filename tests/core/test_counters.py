@@ -126,3 +126,25 @@ def test_a_cache_that_never_answers_is_waited_for_once_as_the_client_waits(setti
         assert connections() == 1  # one connection, one wait
     finally:
         silent.close()
+
+
+def test_a_flag_raised_with_a_value_tells_each_caller_what_its_raiser_stored(key):
+    assert counters.flag_add_or_read(key, ttl_seconds=30, value=b"first") == (True, b"first")
+    assert counters.flag_add_or_read(key, ttl_seconds=30, value=b"second") == (False, b"first")  # not replaced
+    counters.flag_clear(key)
+    assert counters.flag_add_or_read(key, ttl_seconds=30, value=b"third") == (True, b"third")
+
+
+def test_a_refused_flag_with_a_value_leaves_no_reply_for_the_next_call(settings, own_redis):
+    # The SET and the GET go in one send: when Redis refuses the SET, the GET's reply must not be read as the answer
+    # to the next call's SET.
+    settings.CACHE_URL = own_redis.url()
+    client = counters.redis_client(own_redis.url())
+    client.set("herochecklist:full", b"before", ex=30)
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", 1)
+    with pytest.raises(redis.exceptions.OutOfMemoryError):
+        counters.flag_add_or_read("full", ttl_seconds=30, value=b"refused")
+    client.config_set("maxmemory", 0)
+    client.delete("herochecklist:full")
+    assert counters.flag_add_or_read("full", ttl_seconds=30, value=b"after") == (True, b"after")
