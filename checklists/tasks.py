@@ -40,7 +40,7 @@ _queued_until: dict[str, float] = {}
 MAX_QUEUED_KNOWN = 4096  # checklists remembered per process (beyond this it starts over: that costs round trips only)
 # How much earlier than a push's due time this process stops relying on it: more than the clocks of web and worker
 # hosts can disagree (NTP keeps them within milliseconds) plus the time between reading the clock and queueing.
-DUE_MARGIN_SECONDS = 0.5
+DUE_MARGIN_SECONDS = 0.2
 
 
 def schedule_progress_sync(checklist_id) -> bool:
