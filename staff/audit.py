@@ -20,7 +20,7 @@ from django.db import models
 from django.db.models.constants import LOOKUP_SEP
 from django.utils.crypto import salted_hmac
 
-from core.db import chunked
+from core.db import atomic, chunked
 
 from .models import AuditEntry, SearchKind
 
@@ -195,17 +195,19 @@ def audit_entry_minimised(entry, *, apps=django_apps) -> dict | None:
 
 
 def audit_entries_minimise(*, apps=django_apps) -> int:
-    """Convert every stored entry with a query string (staff/migrations/0003); the number converted. Row by row, each
-    write conditional on the path read, in batches by primary key: a run stopped midway is finished by the next. The
-    one sanctioned change to the append-only log, through the base manager (a plain one, not AuditQuerySet): it
-    removes data the entry should never have held, and changes nothing of who did what, when."""
+    """Convert every stored entry with a query string (staff/migrations/0003); the number converted. Each write
+    conditional on the path read, a transaction per batch by primary key: a run stopped midway leaves each batch
+    whole or untouched, and the next run finishes the rest. The one sanctioned change to the append-only log,
+    through the base manager (a plain one, not AuditQuerySet): it removes data the entry should never have held, and
+    changes nothing of who did what, when."""
     Entry = apps.get_model("staff", "AuditEntry")
     converted = 0
     for chunk in chunked(Entry._base_manager.filter(path__contains="?").only("pk", "model", "path"), MIGRATE_BATCH):
-        for entry in chunk:
-            fields = audit_entry_minimised(entry, apps=apps)
-            if fields:
-                converted += Entry._base_manager.filter(pk=entry.pk, path=entry.path).update(**fields)
+        with atomic():
+            for entry in chunk:
+                fields = audit_entry_minimised(entry, apps=apps)
+                if fields:
+                    converted += Entry._base_manager.filter(pk=entry.pk, path=entry.path).update(**fields)
     return converted
 
 
@@ -223,10 +225,11 @@ def admin_log_minimise(*, apps=django_apps) -> int:
     entries = LogEntry._base_manager.filter(content_type_id__in=types).only("pk", "object_id", "object_repr")
     converted = 0
     for chunk in chunked(entries, MIGRATE_BATCH):
-        for entry in chunk:
-            by_id = (entry.object_id or "")[:200]
-            if entry.object_repr != by_id:
-                converted += LogEntry._base_manager.filter(pk=entry.pk, object_repr=entry.object_repr).update(
-                    object_repr=by_id
-                )
+        with atomic():
+            for entry in chunk:
+                by_id = (entry.object_id or "")[:200]
+                if entry.object_repr != by_id:
+                    converted += LogEntry._base_manager.filter(pk=entry.pk, object_repr=entry.object_repr).update(
+                        object_repr=by_id
+                    )
     return converted

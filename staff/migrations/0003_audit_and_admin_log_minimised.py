@@ -13,8 +13,8 @@ The migration imports those functions rather than copying them: old and new entr
 lookup applies. They are written against the models they are given (the historical ones here). Reversing is a no-op:
 the clear text is gone, which is the point.
 
-Not atomic: each row is one conditional write, so a run stopped midway leaves every entry whole (old or converted)
-and the next run converts the rest. (On MongoDB Django's migration transaction is no transaction, only a flag under
+Not atomic: each batch of rows is a transaction of its own (core.db.atomic) of conditional writes, so a run stopped
+midway leaves every batch converted or untouched and the next run converts the rest. (On MongoDB Django's migration transaction is no transaction, only a flag under
 which the backend's real one cannot commit.)"""
 
 from django.db import migrations
