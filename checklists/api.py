@@ -287,6 +287,13 @@ def _writable_item(request: ApiRequest, issue_id: str, item_id: str) -> tuple[Is
     return issue, pk
 
 
+def _checklist_open(request: ApiRequest, issue: IssueRef) -> Checklist | None:
+    """The issue's checklist as a read finds it: with its auto-apply template written the first time, unless the
+    credential may not cause that write (permissions.may_auto_apply)."""
+    auth = request.auth
+    return services.checklist_open(tenant=auth.tenant, issue=issue, apply_template=permissions.may_auto_apply(auth))
+
+
 def _actor(request: ApiRequest) -> services.Actor:
     return services.Actor(account_id=request.auth.account_id)
 
@@ -424,7 +431,7 @@ def checklist_get(request: ApiRequest, issue_id: IssueId) -> HttpResponse:
     checklist, items = selectors.checklist_with_items_json(request.auth.tenant, issue.id)
     item_rows: Encoded | None = items
     if checklist is None:
-        checklist, item_rows = services.checklist_open(tenant=request.auth.tenant, issue=issue), None
+        checklist, item_rows = _checklist_open(request, issue), None
     # What this user may do here, so the panel can show itself read-only; every write is checked again regardless.
     grants = permissions.issue_grants(request.auth, issue.id)
     allowed = {"edit": grants.edit_issue, "manageTemplates": grants.manage_project_templates}
@@ -506,7 +513,7 @@ def checklist_text_get(request: ApiRequest, issue_id: IssueId) -> HttpResponse:
     if progress not in ("keep", "reset"):
         raise ValidationFailed({"progress": "must be keep or reset"}, status=400)
     issue = _issue(request, issue_id)
-    checklist = services.checklist_open(tenant=request.auth.tenant, issue=issue)
+    checklist = _checklist_open(request, issue)
     text = serializers.checklist_text(selectors.checklist_items(checklist), keep_progress=progress == "keep")
     response = HttpResponse(text, content_type="text/plain; charset=utf-8")
     return _with_version(response, checklist.version if checklist else 0)
