@@ -20,6 +20,7 @@ from ninja.throttling import BaseThrottle
 from pydantic import ConfigDict, StrictBool
 
 from core import context
+from core.body import declares_utf8
 from core.counters import window_take
 from core.db import CommitUnknown
 from core.exceptions import Conflict, NotFound, ValidationFailed
@@ -117,14 +118,25 @@ class _NotJson(Exception):
     """A JSON endpoint got a body of another type."""
 
 
+class _NotUtf8(Exception):
+    """A body that declares a charset other than UTF-8 (core.body.declares_utf8)."""
+
+
+NOT_UTF8 = {"Content-Type": "the charset must be utf-8"}
+
+
 class JsonOnlyParser(Parser):
-    """Bodies of JSON endpoints must say they are JSON (415 otherwise), not merely parse as JSON; they are read by
-    the project's one parser (core.jsonbody: 400 naming `body` when they are not JSON)."""
+    """Bodies of JSON endpoints must say they are JSON (415 otherwise), not merely parse as JSON, and in UTF-8 if they
+    name a charset (415); they are read by the project's one parser (core.jsonbody: 400 naming `body` when they are
+    not JSON)."""
 
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
-        content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        header = request.headers.get("Content-Type", "")
+        content_type = header.split(";")[0].strip().lower()
         if not JSON_TYPE.match(content_type):
             raise _NotJson(content_type)
+        if not declares_utf8(header):
+            raise _NotUtf8()
         return cast(dict[str, Any], loads(request.body))  # any JSON value: the schema refuses a non-object
 
 
@@ -227,6 +239,8 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         return _error(
             request, 415, {"error": "validation_failed", "fields": {"Content-Type": "must be application/json"}}
         )
+    if isinstance(exc.__cause__, _NotUtf8):
+        return _error(request, 415, {"error": "validation_failed", "fields": NOT_UTF8})
     if isinstance(exc.__cause__, BadJson):
         return _invalid(request, exc.__cause__)
     if exc.status_code == 429:
@@ -526,9 +540,11 @@ def checklist_text_get(request: ApiRequest, issue_id: IssueId) -> HttpResponse:
 )
 def checklist_text_put(request: ApiRequest, issue_id: IssueId) -> HttpResponse:
     issue = _writable_issue(request, issue_id)
-    content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
-    if content_type not in ("text/plain", ""):
+    header = request.headers.get("Content-Type", "")
+    if header.split(";")[0].strip().lower() not in ("text/plain", ""):
         raise ValidationFailed({"Content-Type": "send the checklist as text/plain"}, status=415)
+    if not declares_utf8(header):
+        raise ValidationFailed(NOT_UTF8, status=415)
     try:
         text = request.body.decode("utf-8")  # the whole body as sent, chunked or not (core/body.py)
     except UnicodeDecodeError:
