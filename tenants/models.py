@@ -37,7 +37,8 @@ class Tenant(BaseModel):
     disabled_at = models.DateTimeField(null=True, blank=True)
     uninstalled_at = models.DateTimeField(null=True, blank=True)
     # When Atlassian signed the latest Connect lifecycle event applied here (its JWT's iat, Atlassian's clock): one
-    # signed before it is stale (a retry or replay delivered late) and changes nothing (tenants/services.py).
+    # signed more than JWT_LEEWAY_SECONDS before it is stale (a retry or replay delivered late) and changes nothing
+    # (tenants/services.py).
     lifecycle_signed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Encrypted with core.crypto; never shown in the admin, logs or errors.
     shared_secret_encrypted = models.TextField(blank=True, editable=False)

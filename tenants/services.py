@@ -120,14 +120,20 @@ def _validate_install_payload(payload: object) -> dict:
     return data
 
 
+def _lifecycle_leeway() -> timedelta:
+    return timedelta(seconds=settings.JWT_LEEWAY_SECONDS)
+
+
 def _stale_event(tenant: Tenant, signed_at: datetime | None) -> bool:
     """Whether a Connect lifecycle event was signed before the latest one applied to this site. Jira retries
     `uninstalled`, `enabled` and `disabled` like webhooks, and a signed event verifies until its exp: delivered late
     (or replayed), it would undo what came after it (uninstall a reinstalled site, put an older install's secret
-    back, disable a site enabled since). Events signed in the same second apply in the order they arrive."""
+    back, disable a site enabled since). Events signed within JWT_LEEWAY_SECONDS of each other apply in the order they
+    arrive: Atlassian's signing servers need not share one clock to the second, and a reinstall right after an
+    uninstall must not be taken for a stale one."""
     if signed_at is None or tenant.lifecycle_signed_at is None:
         return False
-    if signed_at < tenant.lifecycle_signed_at:
+    if signed_at < tenant.lifecycle_signed_at - _lifecycle_leeway():
         logger.info("stale lifecycle event ignored", extra={"tenant_id": str(tenant.id)})
         return True
     return False
@@ -257,7 +263,8 @@ def tenant_set_enabled(*, tenant: Tenant, enabled: bool, signed_at: datetime | N
     rows = Tenant.objects.filter(pk=tenant.pk).exclude(state=TenantState.UNINSTALLED)
     if signed_at is not None:
         fields["lifecycle_signed_at"] = signed_at
-        rows = rows.filter(Q(lifecycle_signed_at__isnull=True) | Q(lifecycle_signed_at__lte=signed_at))
+        not_after = signed_at + _lifecycle_leeway()
+        rows = rows.filter(Q(lifecycle_signed_at__isnull=True) | Q(lifecycle_signed_at__lte=not_after))
     if rows.update(**fields):
         for name, value in fields.items():
             setattr(tenant, name, value)

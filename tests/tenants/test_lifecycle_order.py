@@ -1,8 +1,8 @@
 """Connect lifecycle events applied in the order Atlassian signed them, not the order they arrive.
 
 Jira retries `uninstalled`, `enabled` and `disabled` like webhooks, and a signed event stays valid until its exp: one
-delivered (or replayed) after a newer event must not undo it. Each test signs two events a minute apart and delivers
-the older one last."""
+delivered (or replayed) after a newer event must not undo it. Each test signs two events a minute apart (further than
+the leeway within which events apply in arrival order) and delivers the older one last."""
 
 import time
 
@@ -29,6 +29,11 @@ def _signed(standin, path, iat, *, rs256):
     return connect_token(
         secret=standin.shared_secret, client_key=standin.client_key, method="POST", path=path, iat=iat, exp=iat + 600
     )
+
+
+@pytest.fixture(autouse=True)
+def _leeway(settings):
+    settings.JWT_LEEWAY_SECONDS = 10  # events signed closer than this apply in arrival order; these are 60 s apart
 
 
 @pytest.fixture
