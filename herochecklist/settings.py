@@ -251,7 +251,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOGIN_COOLOFF_MINUTES", def
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
-AXES_CLIENT_IP_CALLABLE = "staff.audit.client_ip"
+AXES_CLIENT_IP_CALLABLE = "staff.audit.client_network"  # an IPv6 caller counted per /64
 AXES_VERBOSE = False
 # What a failed sign-in stores of its form (AccessAttempt.post_data, shown on the attempts' admin pages): never the
 # password (django-axes masks it) nor the one-time code, which may be a recovery code still unused, a second factor

@@ -115,6 +115,7 @@ TENANT_LIVE_FIELDS = (
     "enabled_at",
     "disabled_at",
     "uninstalled_at",
+    "lifecycle_signed_at",
     "shared_secret_encrypted",
     "forge_api_base_url",
     "forge_system_token_encrypted",

@@ -6,6 +6,7 @@ it is stored as a keyed hash (HMAC-SHA256 under a key derived from SECRET_KEY fo
 facts that identify nobody (length, what it looked like). An investigator asks "did anyone search for x" by hashing
 the candidate: the audit log's own search box does (AuditEntryAdmin), and that search is audited in turn."""
 
+import ipaddress
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -148,6 +149,27 @@ def audit_fields(model: type[models.Model] | None, full_path: str) -> dict:
         )
     fields["path"] = fields["path"][: AuditEntry._meta.get_field("path").max_length]
     return fields
+
+
+# One host gets a whole IPv6 /64 (SLAAC and privacy addresses pick any address in it at will).
+LOCKOUT_IPV6_PREFIX = 64
+
+
+def client_network(request) -> str:
+    """The caller as the sign-in lockout counts it (AXES_CLIENT_IP_CALLABLE): client_ip, with an IPv6 address taken
+    as the first address of its /64 and an IPv4-mapped one as that IPv4 address. Counted per exact address, one host
+    had the failure limit's guesses at a password and second factor from each of 2**64 addresses, and a dual-stack
+    listener gave an IPv4 caller two counts. The audit trail keeps the exact address (client_ip)."""
+    raw = client_ip(request)
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return raw  # not an address (a misconfigured proxy chain): counted as it came, as before
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, LOCKOUT_IPV6_PREFIX), strict=False).network_address)
+    return str(address)
 
 
 def audit_record(

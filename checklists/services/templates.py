@@ -152,12 +152,12 @@ def checklist_apply_template(
 APP_ACTOR = Actor(APP_ACCOUNT_ID, "template")
 
 
-def checklist_open(*, tenant: Tenant, issue: IssueRef) -> Checklist | None:
+def checklist_open(*, tenant: Tenant, issue: IssueRef, apply_template: bool = True) -> Checklist | None:
     """The checklist of an issue, applying the matching auto-apply template the first time it is opened. That write
     is the app's own (APP_ACTOR), whoever opened the panel: a viewer who may only browse causes it but is not its
-    author, and needs no edit right for it."""
+    author, and needs no edit right for it. apply_template=False (tenants.permissions.may_auto_apply): only read."""
     checklist = checklist_for(tenant, issue.id)
-    if checklist is not None:
+    if checklist is not None or not apply_template:
         return checklist
     template = template_for_issue(tenant, issue)
     if template is None:

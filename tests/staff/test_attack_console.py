@@ -122,6 +122,30 @@ def test_a_missing_code_counts_towards_the_lockout(monkeypatch):
     assert login(client, "max").status_code == 302
 
 
+def _failures_from(addresses, username):
+    for address in addresses:
+        login(Client(REMOTE_ADDR=address), username, token="")  # the right password, no code
+
+
+def test_the_lockout_counts_an_ipv6_network_as_one_caller(monkeypatch):
+    """A host is given a whole /64 (SLAAC, privacy addresses): counted per address, one caller would get
+    AXES_FAILURE_LIMIT guesses of the second factor from each of 2**64 addresses."""
+    create_staff("ivy", "support", monkeypatch)
+    limit = django_settings.AXES_FAILURE_LIMIT
+    _failures_from([f"2001:db8:0:7::{n:x}" for n in range(1, limit + 1)], "ivy")
+    assert login(Client(REMOTE_ADDR="2001:db8:0:7:ffff::1"), "ivy").status_code == 429  # the same /64, the right code
+    assert login(Client(REMOTE_ADDR="2001:db8:0:8::1"), "ivy").status_code == 302  # another network is not locked
+
+
+def test_the_lockout_counts_an_ipv4_mapped_address_as_that_ipv4_address(monkeypatch):
+    """A dual-stack listener reports an IPv4 caller as ::ffff:a.b.c.d: one caller, whichever way it arrived."""
+    create_staff("ida", "support", monkeypatch)
+    limit = django_settings.AXES_FAILURE_LIMIT
+    _failures_from((["192.0.2.7", "::ffff:192.0.2.7"] * limit)[:limit], "ida")  # each spelling below the limit
+    assert login(Client(REMOTE_ADDR="192.0.2.7"), "ida").status_code == 429
+    assert login(Client(REMOTE_ADDR="::ffff:192.0.2.7"), "ida").status_code == 429
+
+
 # --- CSV exports --------------------------------------------------------------------------------------------------
 
 
