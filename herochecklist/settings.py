@@ -438,6 +438,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
+# Django's error page (DEBUG) and error reports (AdminEmailHandler, anything built by its ExceptionReporter): a setting,
+# header, form field or variable holding anything our log scrubber takes out shows as stars, DEBUG or not
+# (core/reporting.py). Django's own filter goes by names only and misses the credentials inside our URLs.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "core.reporting.ScrubbingReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "core.reporting.ScrubbingExceptionReporter"
+
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
