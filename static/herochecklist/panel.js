@@ -461,9 +461,12 @@ function renderTextMode(draft) {
     state.textErrors.map(([line, why]) => h("li", {},
       h("button", { type: "button", class: "hc-link", onclick: () => selectLine(area, line) }, `Line ${line}`),
       `: ${why}`)));
-  const form = h("form", { class: "hc-text", onsubmit: async (e) => {
+  const form = h("form", { class: "hc-text", "data-focus-return": "text-mode", onsubmit: async (e) => {
     e.preventDefault();
-    const ok = await write("PUT", "/text", area.value, { announceText: "Checklist saved", onError: textError });
+    // A box the user emptied means no items. The server refuses a zero-byte body (what a lost body looks like) and
+    // clears the list on a blank line, which says so.
+    const text = area.value.trim() ? area.value : "\n";
+    const ok = await write("PUT", "/text", text, { announceText: "Checklist saved", onError: textError });
     if (ok) { state.mode = "list"; state.textErrors = null; render(); }
     else if (state.textErrors) selectLine(root.querySelector(".hc-text textarea"), state.textErrors[0][0]);
   } },
@@ -474,9 +477,9 @@ function renderTextMode(draft) {
     "[ ]? marks an optional item; {@accountId due:YYYY-MM-DD} sets assignee and due date.",
     siteStatusHelp()),
   h("div", { class: "hc-row" },
-    h("button", { type: "submit", class: "hc-primary" }, "Save"),
-    h("button", { type: "button", onclick: () => { state.mode = "list"; state.textErrors = null; render(); } },
-      "Cancel")));
+    h("button", { type: "submit", class: "hc-primary", "data-focus": "text-save" }, "Save"),
+    h("button", { type: "button", "data-focus": "text-cancel",
+      onclick: () => { state.mode = "list"; state.textErrors = null; render(); } }, "Cancel")));
   return form;
 }
 
