@@ -2,7 +2,7 @@
 // our Connect page (no build step), forge/src/index.js in the Forge Custom UI bundle; each hands it a transport.
 // Every write sends If-Match with the version it saw, so nobody overwrites an unseen change.
 
-import { ApiError } from "./transport.js";
+import { ApiError, fieldsInWords } from "./transport.js";
 import { h, plain } from "./dom.js";
 import { assigneeChip, assigneeControl, mineFilter, resolvePeople, setupPeople, visibleItems } from "./people.js";
 import { dueChip, dueControl, setupDates } from "./dates.js";
@@ -87,10 +87,7 @@ function describe(err) {
     if (err.status === 403) return "You cannot change this checklist.";
     if (err.status === 413) return "That is too long to save.";
     if (err.status === 429) return "Too many changes at once. Wait a moment and try again.";
-    if (err.fields) {
-      return Object.entries(err.fields).map(([field, why]) => (/^line \d+$/.test(field) ? `Line ${field.slice(5)}: ${why}`
-        : `${field} ${why}`)).join("; ");
-    }
+    if (err.fields) return fieldsInWords(err.fields);
     return `The server answered ${err.status}. Your change was not saved.`;
   }
   return navigator.onLine === false
@@ -414,7 +411,7 @@ function renderActions(item, cell) {
 // button (the render that follows finds it by its data-focus key).
 function startEdit(item, cell) {
   // No maxlength here or in the add box: a browser cuts a longer paste silently; the server names the limit instead
-  // (422 "text must be at most 2000 characters") and the text stays in the box to be shortened.
+  // (422 "Text must be at most 2000 characters") and the text stays in the box to be shortened.
   const input = h("input", { type: "text", class: "hc-edit", dir: "auto", value: item.text,
     "data-focus": `${item.id}:edit`, "aria-label": item.isHeader ? "Header text" : "Item text" });
   let done = false;

@@ -257,3 +257,22 @@ def test_leaving_text_mode_or_a_banner_keeps_focus_in_the_panel_and_an_emptied_t
     assert not ChecklistItem.objects.exists()
     assert focused(frame) == "text-mode"
 
+
+def test_a_refusal_names_its_field_in_words(page, client):
+    """The API names a bad field with a predicate; the panel says it as a sentence ("Items cannot exceed 500 in one
+    checklist"), not as a field name glued to a phrase ("items a checklist holds ...") or a JSON key ("templateId")."""
+    from checklists.models import MAX_ITEMS
+    from tests.conftest import Api
+
+    api = Api(client, Tenant.objects.get())
+    assert api.put_text("".join(f"- [ ] step {n}\n" for n in range(MAX_ITEMS))).status_code == 200
+    page.reload()
+    frame = panel(page)
+    frame.locator(".hc-item").nth(MAX_ITEMS - 1).wait_for()
+    box = frame.get_by_label("New checklist item")
+    box.fill("one too many")
+    box.press("Enter")
+    alert = frame.get_by_role("alert")
+    alert.wait_for()
+    assert alert.inner_text().strip() == f"Items cannot exceed {MAX_ITEMS} in one checklist"
+    assert box.input_value() == "one too many"

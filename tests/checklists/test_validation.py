@@ -298,7 +298,7 @@ def test_a_10000_line_bad_import_is_read_to_the_item_limit_and_says_so_first(api
         body = response.json()
         assert body["errorCount"] == MAX_ITEMS + 1 and len(body["fields"]) == 50
         assert list(body["fields"])[:2] == names
-        assert body["fields"][names[0]] == f"a checklist holds at most {MAX_ITEMS} items"
+        assert body["fields"][names[0]] == f"cannot hold more than {MAX_ITEMS} items (a checklist's limit)"
     assert not ChecklistItem.objects.exists() and not Template.objects.exists()
 
 
