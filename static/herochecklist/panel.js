@@ -454,10 +454,12 @@ function renderTextMode(draft) {
     "aria-label": "Checklist as text", "aria-describedby": "hc-text-help" + (state.textErrors ? " hc-text-errors" : ""),
     "aria-invalid": state.textErrors ? "true" : false, "data-focus": "text" });
   area.value = draft ?? state.text ?? "";
-  const errors = state.textErrors && h("ul", { id: "hc-text-errors", class: "hc-banner hc-error", role: "alert" },
-    state.textErrors.map(([line, why]) => h("li", {},
+  // The alert is a <div> around the list: role="alert" on the <ul> itself would take its list semantics away (its
+  // <li>s then belong to no list for a screen reader).
+  const errors = state.textErrors && h("div", { id: "hc-text-errors", class: "hc-banner hc-error", role: "alert" },
+    h("ul", { class: "hc-text-error-list" }, state.textErrors.map(([line, why]) => h("li", {},
       h("button", { type: "button", class: "hc-link", onclick: () => selectLine(area, line) }, `Line ${line}`),
-      `: ${why}`)));
+      `: ${why}`))));
   const form = h("form", { class: "hc-text", "data-focus-return": "text-mode", onsubmit: async (e) => {
     e.preventDefault();
     // A box the user emptied means no items. The server refuses a zero-byte body (what a lost body looks like) and

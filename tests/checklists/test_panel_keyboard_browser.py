@@ -5,7 +5,7 @@ import pytest
 
 from checklists.models import ChecklistItem
 from tenants.models import Tenant
-from tests.checklists.conftest import panel
+from tests.checklists.conftest import panel, serious_violations
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -192,6 +192,9 @@ def test_drag_to_the_last_place_and_text_mode_errors_point_at_the_line(page, cli
     assert focused(frame) == "text"
     selected = area.evaluate("a => a.value.slice(a.selectionStart, a.selectionEnd)")
     assert selected == "- [?] bad box"
+    # The list of bad lines is announced (an alert) and stays a list (axe: a role on the <ul> would unmake it).
+    (panel_frame,) = [f for f in page.frames if "/connect/panel" in f.url]
+    assert serious_violations(panel_frame) == []
     # The line's button selects it again after the user moved away; the fixed text saves.
     area.evaluate("a => a.setSelectionRange(0, 0)")
     errors.get_by_role("button", name="Line 3").click()
