@@ -7,7 +7,7 @@ import { h, plain } from "./dom.js";
 import { assigneeChip, assigneeControl, mineFilter, resolvePeople, setupPeople, visibleItems } from "./people.js";
 import { dueChip, dueControl, setupDates } from "./dates.js";
 import { allStatuses, defineStatuses, isDone, statusOf } from "./statuses.js";
-import { menuButton } from "./menu.js";
+import { menuButton, menuIsOpen } from "./menu.js";
 import { captureFocus, restoreFocus } from "./focus.js";
 import { listenForUndoKey, offerUndo, undoToast } from "./undo.js";
 import { makeDraggable, reorderedIds } from "./drag.js";
@@ -552,6 +552,9 @@ export function startPanel(host) {
   load().then(() => {
     liveFeed = startLive({ api, path: base, current: () => state.version, onChange: (checklist) => {
       if (state.mode === "text") return; // a text save stays based on what it opened: a change meanwhile is its 412
+      // Nor while a menu is open: the render would close it under the user's keys (focus thrown on the row's handle).
+      // The change keeps coming with each poll (live.js asks from the version shown) and shows once it closes.
+      if (menuIsOpen()) return;
       state.conflict = false;
       accept(checklist);
       render(); // keeps the user's place: focus, caret and an open editor (focus.js, startEdit)
