@@ -109,6 +109,10 @@ def test_an_item_deleted_by_someone_else_while_it_is_edited_keeps_the_users_text
     conflict.wait_for(timeout=LIVE_DEADLINE_MS + 1000)
     assert "Someone else deleted “Build” while you were editing it." in conflict.inner_text()
     assert alice.get_by_label("Your text").input_value() == "Build with the new compiler"
+    # Alice was typing: she still is, in her text as the banner keeps it (not on another row's drag handle).
+    assert (
+        alice.locator("body").evaluate("b => b.ownerDocument.activeElement.getAttribute('aria-label')") == "Your text"
+    )
     conflict.get_by_role("button", name="Add mine again").click()
     row(alice, "Build with the new compiler").wait_for()
     assert sorted(ChecklistItem.objects.values_list("text", flat=True)) == ["Build with the new compiler", "Deploy"]
