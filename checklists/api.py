@@ -181,13 +181,18 @@ def _invalid(request: HttpRequest, exc: ValidationFailed) -> HttpResponse:
     return _error(request, exc.status, exc.body(names=CAMEL))
 
 
+_SHOULD = re.compile(r"^(?:Input|String|Value|List|Dictionary|Object) should ")
+
+
 @api.exception_handler(ValidationError)
 def _schema_invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     fields = {}
     for error in exc.errors:
         loc = [str(p) for p in error.get("loc", []) if p not in ("body", "payload")]
         name = loc[-1] if loc else "body"
-        message = error.get("msg", "is invalid")
+        # pydantic's "Input should be a valid string" as a predicate of the field, like every message of ours
+        # ("text": "must be ..."), so a client that says "<field> <message>" reads a sentence.
+        message = _SHOULD.sub("must ", error.get("msg", "is invalid"), count=1)
         if error.get("type") == "extra_forbidden":
             message = "is not a known field"
         elif error.get("type") == "missing":

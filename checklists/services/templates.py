@@ -70,7 +70,7 @@ def _clean_template(data: dict[str, Any], *, partial: bool, tenant: Tenant | uui
 def template_create(*, tenant: Tenant, actor: Actor, data: dict[str, Any]) -> Template:
     fields = _clean_template(data, partial=False, tenant=tenant)
     if Template.objects.filter(tenant=tenant).count() >= MAX_TEMPLATES:
-        raise ValidationFailed({"templates": f"a site holds at most {MAX_TEMPLATES} templates"})
+        raise ValidationFailed({"templates": f"cannot exceed {MAX_TEMPLATES} on one site"})
     return Template.objects.create(tenant=tenant, created_by=actor.account_id, **fields)
 
 
@@ -131,7 +131,7 @@ def checklist_apply_template(
             raise ValidationFailed({"templateId": "is a template of another project or issue type"})
         keep = items if mode == "append" else []
         if len(keep) + len(entries) > MAX_ITEMS:
-            raise ValidationFailed({"templateId": f"the checklist would exceed {MAX_ITEMS} items"})
+            raise ValidationFailed({"templateId": f"would take the checklist over {MAX_ITEMS} items"})
         current = [textformat.Entry(**{n: getattr(i, n) for n in ITEM_FIELDS}) for i in keep]
         changes = _sync_entries(checklist, items, current + entries, template_actor)
         if changes:
