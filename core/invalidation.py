@@ -30,6 +30,8 @@ from typing import Any, Generic, TypeVar
 
 import redis
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from .counters import redis_client
 from .db import on_commit
@@ -60,13 +62,17 @@ class InvalidatedCache(Generic[V]):
         self.channel = _channel(name)
         self._cache: TTLCache[V] = TTLCache(seconds, max_entries=max_entries)
         self._url: str | None = None  # the CACHE_URL this process follows (None: not decided yet, as after a fork)
+        # Whether _url is settled: read on every request instead of CACHE_URL itself, as a Django setting costs a
+        # lookup through LazySettings (a third of a microsecond, as much as the rest of a hit). Cleared by a fork and
+        # by a change of CACHE_URL (the setting_changed signal that override_settings and tests send).
+        self._following = False
         self._listener: _Listener | None = None
         self._lock = threading.Lock()
         _instances.add(self)
 
     def get(self, key: Key, load: Callable[[], V | None], *, fresh: bool = False) -> V | None:
-        if self._url != settings.CACHE_URL:  # the first read, or the first after a fork or a change of settings
-            self._follow(settings.CACHE_URL)
+        if not self._following:  # the first read, or the first after a fork or a change of CACHE_URL
+            self._follow()
         return self._cache.get(key, load, fresh=fresh)
 
     def forget_everywhere(self, keys: Iterable[Key]) -> None:
@@ -98,8 +104,10 @@ class InvalidatedCache(Generic[V]):
                 extra={"cache": self.name, "keys": len(keys), "error": type(exc).__name__},
             )
 
-    def _follow(self, url: str) -> None:
+    def _follow(self) -> None:
         with self._lock:
+            self._following = True  # first: a change of CACHE_URL from now on clears it again
+            url = settings.CACHE_URL
             if self._url == url:
                 return
             if self._listener is not None:
@@ -137,6 +145,7 @@ class InvalidatedCache(Generic[V]):
         self._lock = threading.Lock()
         self._listener = None
         self._url = None
+        self._following = False
         self._cache.suspend()
 
 
@@ -188,6 +197,8 @@ class _Listener:
             self._stopped.wait(pause)
             pause = min(pause * 2, MAX_RETRY_PAUSE)
         self.owner._deaf(self)
+        if self._current():  # CACHE_URL changed under it: the next read follows the new one
+            self.owner._following = False
 
     def _subscribe(self) -> Any:
         # A connection of our own, not redis-py's PubSub: that one reconnects and subscribes again by itself after a
@@ -216,6 +227,13 @@ class _Listener:
                 pinged = True
             elif time.monotonic() - quiet_since > HEARTBEAT_SECONDS + settings.CACHE_TIMEOUT_SECONDS:
                 raise redis.TimeoutError("no answer to PING")
+
+
+@receiver(setting_changed, dispatch_uid="invalidation-cache-url")
+def _cache_url_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == "CACHE_URL":
+        for instance in list(_instances):
+            instance._following = False
 
 
 def _after_fork_in_child() -> None:

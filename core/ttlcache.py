@@ -38,9 +38,10 @@ class TTLCache(Generic[V]):
         """The value held for key, else load()'s, which is kept unless it is None (something missing now may exist at
         the next request: its creation must count at once). fresh=True always loads. 0 seconds: never kept."""
         generation, forgets = self._generation, self._forgets  # before the load: what it may be kept under
-        hit = None if fresh else self.peek(key)
-        if hit is not None:
-            return hit
+        if not fresh:  # peek(), inline: this runs on every request
+            hit = self._entries.get(key)
+            if hit is not None and hit[2] == generation and hit[0] > time.monotonic() and self._seconds() > 0:
+                return hit[1]
         value = load()
         self._keep(key, value, generation, forgets)
         return value
