@@ -50,16 +50,16 @@ MAX_RETRY_PAUSE = 2.0  # between two tries to subscribe again while Redis is awa
 _instances: "weakref.WeakSet[InvalidatedCache]" = weakref.WeakSet()
 
 
-def _channel(name: str) -> str:
-    # Pub/sub channels are server-wide, not per database: another deployment on the same server only causes
-    # extra forgets, never a missed one.
-    return f"herochecklist:forget:{name}"
+def _channel(name: str, url: str) -> str:
+    # Pub/sub channels are server-wide, not per database: the database's number keeps apart two deployments (or two
+    # test workers) that share a server, each in its own database.
+    db = redis_client(url).connection_pool.connection_kwargs.get("db", 0)
+    return f"herochecklist:{db}:forget:{name}"
 
 
 class InvalidatedCache(Generic[V]):
     def __init__(self, name: str, seconds: Callable[[], float], *, max_entries: int) -> None:
         self.name = name
-        self.channel = _channel(name)
         self._cache: TTLCache[V] = TTLCache(seconds, max_entries=max_entries)
         self._url: str | None = None  # the CACHE_URL this process follows (None: not decided yet, as after a fork)
         # Whether _url is settled: read on every request instead of CACHE_URL itself, as a Django setting costs a
@@ -96,7 +96,7 @@ class InvalidatedCache(Generic[V]):
         if not url or not keys:
             return
         try:
-            redis_client(url).publish(self.channel, json.dumps(sorted(list(key) for key in keys)))
+            redis_client(url).publish(_channel(self.name, url), json.dumps(sorted(list(key) for key in keys)))
         except redis.RedisError as exc:
             # The keys name sites (client keys, installation ids): not logged, only how many.
             logger.warning(
@@ -206,7 +206,7 @@ class _Listener:
         pool = redis_client(self.url).connection_pool
         conn = pool.connection_class(**pool.connection_kwargs)
         conn.connect()
-        conn.send_command("SUBSCRIBE", self.owner.channel)
+        conn.send_command("SUBSCRIBE", _channel(self.owner.name, self.url))
         reply = conn.read_response(push_request=True)
         if not (isinstance(reply, list) and reply and reply[0] == b"subscribe"):
             raise redis.ConnectionError("unexpected reply to SUBSCRIBE")
