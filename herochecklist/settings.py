@@ -358,8 +358,10 @@ CACHES = {
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "herochecklist"},
 }
 
-# Each process caches the tenant rows its requests read for this long (tenants/selectors.py). The process that
-# writes a row forgets it at once; others may use an uninstalled or disabled site's row (or its old secret) this long.
+# Each process caches the tenant rows its requests read for at most this long (tenants/selectors.py). With CACHE_URL
+# every process forgets a row as soon as a write to it commits (published on the cache Redis; a process that cannot
+# hear Redis keeps nothing), so this is a backstop for a write whose message was lost. Without CACHE_URL other
+# processes may use an uninstalled or disabled site's row (or its old secret) this long.
 TENANT_CACHE_SECONDS = env.int("TENANT_CACHE_SECONDS", default=10)
 
 # Request bodies: the API enforces its own per-field limits; this is the outer guard (413 beyond it).

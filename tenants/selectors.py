@@ -3,29 +3,33 @@ Tenant reads on the request path, cached in each process's memory.
 
 Every API request names its site (a Connect JWT's iss, a panel token's tid, a FIT's installationId). Reading that
 row from the database was a third of a checklist read, and a shared cache is no cheaper: a Redis round trip costs
-about what the query does. So each process keeps the rows it read for TENANT_CACHE_SECONDS, and forgets a row at
-once when this process saves or deletes it (signals below; `tenant_cache_forget` for raw writes such as a restore).
+about what the query does. So each process keeps the rows it read for TENANT_CACHE_SECONDS, and every process forgets
+a row as soon as a write to it commits: the signals below and `tenant_cache_forget` (for raw writes: update(), a
+restore) publish its keys on the cache Redis, which every process hears (core/invalidation.py). An uninstall, a
+disable or a new secret counts everywhere at once: "Jira is the authority" holds on every web process and node.
 
-What that costs: another process may go on using the old row for up to TENANT_CACHE_SECONDS after an uninstall,
-a disable or a new secret. A Connect token that fails against a cached secret is checked again against the database
-row before it is refused (tenants.auth), so a reinstall's new secret works everywhere at once; it is the old secret
-that may keep working that long on other processes. Set 0 to read the row on every request.
-The shared secret stays encrypted in the cached row; core.crypto memoizes its decryption.
+While a process cannot hear those messages (before its listener has subscribed, Redis down, after a fork) it reads
+the row on every request instead, and keeps nothing it read then. TENANT_CACHE_SECONDS stays a backstop, for a
+message that could not be published (the writer lost Redis while the others had it; logged). Without CACHE_URL
+(development, one process) other processes are not told: they keep a row that long. Set 0 to read the row on every
+request. The shared secret stays encrypted in the cached row; core.crypto memoizes its decryption.
 """
 
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from core.db import on_commit, one
+from core.db import one
+from core.invalidation import InvalidatedCache
 from core.rows import instance_copy
-from core.ttlcache import TTLCache
 
 from .models import Tenant
 
 MAX_ENTRIES = 10_000  # beyond this the cache starts over: a flood of distinct ids cannot grow a process's memory
 
-_cache: TTLCache[Tenant] = TTLCache(lambda: settings.TENANT_CACHE_SECONDS, max_entries=MAX_ENTRIES)
+_cache: InvalidatedCache[Tenant] = InvalidatedCache(
+    "tenants", lambda: settings.TENANT_CACHE_SECONDS, max_entries=MAX_ENTRIES
+)
 
 
 def _cached(key: tuple[str, str], load, *, fresh: bool) -> Tenant | None:
@@ -67,16 +71,11 @@ def _keys(tenant: Tenant) -> set[tuple[str, str]]:
 
 def tenant_cache_forget(tenants) -> None:
     """This process forgets these tenants' rows now, and again when the surrounding transaction commits (another
-    thread may have stored the old row in between). Other processes follow within TENANT_CACHE_SECONDS."""
+    thread may have stored the old row in between); every other process when that commit's message reaches it."""
     keys = set()
     for tenant in tenants:
         keys |= _keys(tenant)
-
-    def forget():
-        _cache.forget(keys)
-
-    forget()
-    on_commit(forget)
+    _cache.forget_everywhere(keys)
 
 
 def tenant_cache_clear() -> None:

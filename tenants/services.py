@@ -142,9 +142,9 @@ def _stale_event(tenant: Tenant, signed_at: datetime | None) -> bool:
 @atomic
 def tenant_install(*, payload: dict, signed_at: datetime | None = None) -> Tenant:
     """Idempotent upsert by clientKey. Runs only after the signed install was verified; a reinstall rotates the
-    secret (the old one stops working in this process at once, in others within TENANT_CACHE_SECONDS) and may
-    change baseUrl. signed_at: the install's iat; an install signed before the site's latest lifecycle event
-    changes nothing (_stale_event)."""
+    secret (the old one stops working at once in every process: tenants/selectors.py) and may change baseUrl.
+    signed_at: the install's iat; an install signed before the site's latest lifecycle event changes nothing
+    (_stale_event)."""
     data = _validate_install_payload(payload)
     now = timezone.now()
     tenant = Tenant.objects.filter(client_key=data["client_key"]).first()
@@ -251,12 +251,11 @@ def tenant_uninstall_forge(*, installation_id: str) -> Tenant | None:
 
 
 def tenant_set_enabled(*, tenant: Tenant, enabled: bool, signed_at: datetime | None = None) -> Tenant:
-    """Connect's `enabled`/`disabled`. `tenant` is the row the request authenticated with: a cached copy up to
-    TENANT_CACHE_SECONDS old in another process, or read before an uninstall that has committed since. So the state
-    is written only over a row that is not uninstalled: a late `enabled` or `disabled` must not bring a site back
-    from its uninstall (its site and panel tokens, Forge calls working again, and never purged). Nor over a row whose
-    latest lifecycle event was signed after this one (signed_at, the JWT's iat: _stale_event), checked in the same
-    conditional update."""
+    """Connect's `enabled`/`disabled`. `tenant` is the row the request authenticated with: read (or cached) before
+    an uninstall that has committed since, in this process or another. So the state is written only over a row that
+    is not uninstalled: a late `enabled` or `disabled` must not bring a site back from its uninstall (its site and
+    panel tokens, Forge calls working again, and never purged). Nor over a row whose latest lifecycle event was
+    signed after this one (signed_at, the JWT's iat: _stale_event), checked in the same conditional update."""
     now = timezone.now()
     fields = {"state": TenantState.ENABLED if enabled else TenantState.DISABLED, "updated_at": now}
     fields["enabled_at" if enabled else "disabled_at"] = now

@@ -148,8 +148,8 @@ def test_a_reinstall_during_a_key_rotation_keeps_its_new_secret(client, settings
 
 @pytest.mark.parametrize("enabled", [True, False])
 def test_a_late_enabled_or_disabled_does_not_bring_an_uninstalled_site_back(client, standin, tenant, enabled):
-    """`disabled` comes around an uninstall (AC-2561), and a request checks its JWT against the row it read (cached up
-    to TENANT_CACHE_SECONDS in another process): its write must not undo the uninstall that committed since."""
+    """`disabled` comes around an uninstall (AC-2561), and a request checks its JWT against the row it read (or had
+    cached) before: its write must not undo the uninstall that committed since."""
     authenticated_with = Tenant.objects.get(pk=tenant.pk)
     assert signed_install(client, standin, path="/connect/uninstalled").status_code == 204
     tenant_set_enabled(tenant=authenticated_with, enabled=enabled)

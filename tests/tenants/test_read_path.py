@@ -105,6 +105,8 @@ class Clock:
 
 
 def test_an_uninstall_elsewhere_counts_here_once_the_entry_expires(client, tenant, standin, settings, monkeypatch):
+    # The backstop, for a write no process was told of: a raw update here, or one whose message was lost (with
+    # CACHE_URL every process is told at once: tests/tenants/test_cache_invalidation.py).
     settings.TENANT_CACHE_SECONDS = 10
     clock = Clock()
     monkeypatch.setattr(ttlcache, "time", clock)
@@ -112,7 +114,7 @@ def test_an_uninstall_elsewhere_counts_here_once_the_entry_expires(client, tenan
     assert api.get().status_code == 200
     another_process_writes(tenant, state=TenantState.UNINSTALLED, shared_secret_encrypted="")
     clock.now += 9.9
-    assert api.get().status_code == 200  # the documented window: this process still holds the row
+    assert api.get().status_code == 200  # the backstop's window: this process still holds the row
     clock.now += 0.2
     assert api.get().status_code == 401
 
