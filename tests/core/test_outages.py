@@ -6,11 +6,12 @@ import json
 
 import jwt
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
 from checklists import serializers
 from checklists.models import Checklist
-from checklists.tasks import checklist_progress_sweep_task
+from checklists.tasks import checklist_progress_sweep_task, forget_queued_pushes
 from core.metrics import REGISTRY
 from herochecklist.celery import app
 from tests.conftest import Api, contract_part, use_cache, wait_for
@@ -110,6 +111,43 @@ def test_a_write_with_the_broker_down_answers_201_and_the_sweep_syncs_it(
     assert wait_for(lambda: Checklist.objects.get().property_synced_version == 1, 60)
     # In step now: the next sweep has nothing to do.
     assert checklist_progress_sweep_task() == 0
+
+
+def test_a_write_with_the_broker_hung_answers_and_the_sweep_syncs_it(client, tenant, standin, own_redis, start_worker):
+    """A broker that accepts connections and never answers (a Redis frozen, a network that drops its replies): the
+    write committed, then its after-commit queueing waited on the socket with no timeout, and the user's answer with
+    it, for as long as the broker stayed hung (every web worker so, one write after another)."""
+    import os
+    import signal
+    import threading
+
+    api = Api(client, tenant)
+    item = api.add("one").json()["id"]  # the web process's connection to the broker is open and pooled
+    cache.clear()  # that write's push marker: the next write queues a push of its own ...
+    forget_queued_pushes()  # ... and this process forgets the first push's due time
+    failures = metric("herochecklist_after_commit_failures_total")
+    answers = []
+
+    def write() -> None:
+        try:
+            answers.append(api.patch(item, status="done"))
+        finally:
+            connection.close()
+
+    os.kill(own_redis.proc.pid, signal.SIGSTOP)
+    try:
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        writer.join(60)  # the test's patience, far beyond the broker's timeouts: not a measure of speed
+        answered = not writer.is_alive()
+    finally:
+        os.kill(own_redis.proc.pid, signal.SIGCONT)
+        writer.join(60)
+    assert answered, "the write waited on the hung broker"
+    assert answers[0].status_code == 200, answers[0].content
+    assert metric("herochecklist_after_commit_failures_total") == failures + 1  # the push not queued: logged
+    checklist = Checklist.objects.get()
+    assert (checklist.version, checklist.property_synced_version) == (2, 0)  # saved once; the sweep catches up
 
 
 def test_the_progress_sweep_runs_on_beat():
