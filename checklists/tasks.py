@@ -94,12 +94,15 @@ def forget_queued_pushes() -> None:
 
 def _remember_due(checklist_id: str, due: bytes | None) -> None:
     """Remember until when the push queued for this checklist is sure not to have started, from the marker's value
-    (nothing when it holds none: a retry's marker, or one gone meanwhile)."""
+    (nothing when it holds none: a retry's marker, or one gone meanwhile). Never further off than this process's own
+    delay: a due time beyond it comes from a host whose clock runs ahead, and relying on it that long skipped every
+    edit's round trip for as long as the clocks disagreed, well after the marker itself had gone."""
+    now = time.time()
     try:
-        until = float(due) - DUE_MARGIN_SECONDS  # type: ignore[arg-type]
+        until = min(float(due), now + settings.PROGRESS_SYNC_DELAY_SECONDS) - DUE_MARGIN_SECONDS  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return
-    if until <= time.time():
+    if until <= now:
         return
     if checklist_id not in _queued_until and len(_queued_until) >= MAX_QUEUED_KNOWN:
         _queued_until.clear()
