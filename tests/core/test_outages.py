@@ -15,6 +15,7 @@ from checklists.tasks import checklist_progress_sweep_task, forget_queued_pushes
 from core.metrics import REGISTRY
 from herochecklist.celery import app
 from tests.conftest import Api, contract_part, use_cache, wait_for
+from tests.core.test_db import other_writer  # noqa: F401 (a fixture: a process holding SQLite's writers' turn)
 
 PROGRESS = "herochecklist-progress"
 sqlite_only = pytest.mark.skipif(
@@ -279,6 +280,42 @@ def test_a_database_that_refuses_writes_gives_503_json_and_a_red_readyz(client, 
             cursor.execute(undo)
     assert client.get("/readyz").status_code == 200
     assert api.put_text(BIG_TEXT).status_code == 200
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_a_staff_import_with_the_database_locked_is_a_503_to_retry_and_the_retry_imports_each_license_once(
+    staff, request
+):
+    # Outside /api/ an exception of the database's went to Django's 500 page: the staff console's CSV import (a write
+    # door), the panel, the webhooks Jira retries. A locked or unreachable database is "try again", as on the API.
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from contacts.models import Contact, License
+
+    billing = staff("billing")
+    rows = "addonLicenseId,status,technicalContactEmail,technicalContactName\n" + "".join(
+        f"L{n},active,user{n}@example.com,User {n}\n" for n in range(3)
+    )
+
+    def upload():
+        return billing.post("/admin/contacts/contact/import/", {"file": SimpleUploadedFile("l.csv", rows.encode())})
+
+    options = connection.settings_dict.setdefault("OPTIONS", {})
+    saved = options.get("timeout")
+    other = request.getfixturevalue("other_writer")  # another process holds SQLite's writers' turn
+    options["timeout"] = 0.3
+    try:
+        refused = upload()
+    finally:
+        options["timeout"] = saved
+        other.stdin.close()
+        other.wait(30)
+    assert refused.status_code == 503, refused.content[:300]
+    assert refused["Retry-After"]
+    assert b"Traceback" not in refused.content
+    assert upload().status_code == 302  # imported, back to the list
+    assert License.objects.count() == 3 and Contact.objects.count() == 3
 
 
 @pytest.mark.per_database
