@@ -20,6 +20,7 @@ from ninja.throttling import BaseThrottle
 from pydantic import ConfigDict, StrictBool
 
 from core import context
+from core.body import declares_utf8
 from core.counters import window_take
 from core.db import CommitUnknown
 from core.exceptions import Conflict, NotFound, ValidationFailed
@@ -117,14 +118,25 @@ class _NotJson(Exception):
     """A JSON endpoint got a body of another type."""
 
 
+class _NotUtf8(Exception):
+    """A body that declares a charset other than UTF-8 (core.body.declares_utf8)."""
+
+
+NOT_UTF8 = {"Content-Type": "the charset must be utf-8"}
+
+
 class JsonOnlyParser(Parser):
-    """Bodies of JSON endpoints must say they are JSON (415 otherwise), not merely parse as JSON; they are read by
-    the project's one parser (core.jsonbody: 400 naming `body` when they are not JSON)."""
+    """Bodies of JSON endpoints must say they are JSON (415 otherwise), not merely parse as JSON, and in UTF-8 if they
+    name a charset (415); they are read by the project's one parser (core.jsonbody: 400 naming `body` when they are
+    not JSON)."""
 
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
-        content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        header = request.headers.get("Content-Type", "")
+        content_type = header.split(";")[0].strip().lower()
         if not JSON_TYPE.match(content_type):
             raise _NotJson(content_type)
+        if not declares_utf8(header):
+            raise _NotUtf8()
         return cast(dict[str, Any], loads(request.body))  # any JSON value: the schema refuses a non-object
 
 
@@ -169,13 +181,18 @@ def _invalid(request: HttpRequest, exc: ValidationFailed) -> HttpResponse:
     return _error(request, exc.status, exc.body(names=CAMEL))
 
 
+_SHOULD = re.compile(r"^(?:Input|String|Value|List|Dictionary|Object) should ")
+
+
 @api.exception_handler(ValidationError)
 def _schema_invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     fields = {}
     for error in exc.errors:
         loc = [str(p) for p in error.get("loc", []) if p not in ("body", "payload")]
         name = loc[-1] if loc else "body"
-        message = error.get("msg", "is invalid")
+        # pydantic's "Input should be a valid string" as a predicate of the field, like every message of ours
+        # ("text": "must be ..."), so a client that says "<field> <message>" reads a sentence.
+        message = _SHOULD.sub("must ", error.get("msg", "is invalid"), count=1)
         if error.get("type") == "extra_forbidden":
             message = "is not a known field"
         elif error.get("type") == "missing":
@@ -227,6 +244,8 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         return _error(
             request, 415, {"error": "validation_failed", "fields": {"Content-Type": "must be application/json"}}
         )
+    if isinstance(exc.__cause__, _NotUtf8):
+        return _error(request, 415, {"error": "validation_failed", "fields": NOT_UTF8})
     if isinstance(exc.__cause__, BadJson):
         return _invalid(request, exc.__cause__)
     if exc.status_code == 429:
@@ -285,6 +304,13 @@ def _writable_item(request: ApiRequest, issue_id: str, item_id: str) -> tuple[Is
 
     _require_edit_of_found(request, issue, found)
     return issue, pk
+
+
+def _checklist_open(request: ApiRequest, issue: IssueRef) -> Checklist | None:
+    """The issue's checklist as a read finds it: with its auto-apply template written the first time, unless the
+    credential may not cause that write (permissions.may_auto_apply)."""
+    auth = request.auth
+    return services.checklist_open(tenant=auth.tenant, issue=issue, apply_template=permissions.may_auto_apply(auth))
 
 
 def _actor(request: ApiRequest) -> services.Actor:
@@ -424,7 +450,7 @@ def checklist_get(request: ApiRequest, issue_id: IssueId) -> HttpResponse:
     checklist, items = selectors.checklist_with_items_json(request.auth.tenant, issue.id)
     item_rows: Encoded | None = items
     if checklist is None:
-        checklist, item_rows = services.checklist_open(tenant=request.auth.tenant, issue=issue), None
+        checklist, item_rows = _checklist_open(request, issue), None
     # What this user may do here, so the panel can show itself read-only; every write is checked again regardless.
     grants = permissions.issue_grants(request.auth, issue.id)
     allowed = {"edit": grants.edit_issue, "manageTemplates": grants.manage_project_templates}
@@ -506,7 +532,7 @@ def checklist_text_get(request: ApiRequest, issue_id: IssueId) -> HttpResponse:
     if progress not in ("keep", "reset"):
         raise ValidationFailed({"progress": "must be keep or reset"}, status=400)
     issue = _issue(request, issue_id)
-    checklist = services.checklist_open(tenant=request.auth.tenant, issue=issue)
+    checklist = _checklist_open(request, issue)
     text = serializers.checklist_text(selectors.checklist_items(checklist), keep_progress=progress == "keep")
     response = HttpResponse(text, content_type="text/plain; charset=utf-8")
     return _with_version(response, checklist.version if checklist else 0)
@@ -519,9 +545,11 @@ def checklist_text_get(request: ApiRequest, issue_id: IssueId) -> HttpResponse:
 )
 def checklist_text_put(request: ApiRequest, issue_id: IssueId) -> HttpResponse:
     issue = _writable_issue(request, issue_id)
-    content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
-    if content_type not in ("text/plain", ""):
+    header = request.headers.get("Content-Type", "")
+    if header.split(";")[0].strip().lower() not in ("text/plain", ""):
         raise ValidationFailed({"Content-Type": "send the checklist as text/plain"}, status=415)
+    if not declares_utf8(header):
+        raise ValidationFailed(NOT_UTF8, status=415)
     try:
         text = request.body.decode("utf-8")  # the whole body as sent, chunked or not (core/body.py)
     except UnicodeDecodeError:

@@ -111,7 +111,9 @@ def keyed_issue(auth, issue_key: str, *, write: bool) -> IssueRef:
 
 def checklist_read(auth, issue_key: str) -> tuple[IssueRef, Checklist | None]:
     issue = keyed_issue(auth, issue_key, write=False)
-    return issue, services.checklist_open(tenant=auth.tenant, issue=issue)
+    return issue, services.checklist_open(
+        tenant=auth.tenant, issue=issue, apply_template=permissions.may_auto_apply(auth)
+    )
 
 
 def items_add(auth, issue_key: str, text) -> tuple[IssueRef, Checklist | None]:

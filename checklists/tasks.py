@@ -36,13 +36,15 @@ def _marker(call, *args, **kwargs):
         return None
 
 
-# What this process knows of queued pushes: checklist id -> a wall-clock time before which the push queued for it
-# (by any process) cannot have started. The marker's value is that push's due time (its countdown's end).
+# What this process knows of queued pushes: checklist id -> a time on this process's monotonic clock before which the
+# push queued for it (by any process) cannot have started. The marker's value is that push's due time (its
+# countdown's end, on the wall clock of the process that queued it: the wall clock is read once, when learning it, so
+# a later step of this host's clock changes nothing).
 _queued_until: dict[str, float] = {}
 MAX_QUEUED_KNOWN = 4096  # checklists remembered per process (beyond this it starts over: that costs round trips only)
 # How much earlier than a push's due time this process stops relying on it: more than the clocks of web and worker
 # hosts can disagree (NTP keeps them within milliseconds) plus the time between reading the clock and queueing.
-DUE_MARGIN_SECONDS = 0.5
+DUE_MARGIN_SECONDS = 0.2
 
 
 def schedule_progress_sync(checklist_id) -> bool:
@@ -62,12 +64,11 @@ def schedule_progress_sync(checklist_id) -> bool:
     and the push cannot start before it is due (Celery runs a countdown's task no earlier), so the push reads the
     edit. Issue #21: the round trip was about a tenth of a PATCH's CPU, and nearly every PATCH of a burst made it."""
     known = str(checklist_id)
-    now = time.time()
-    if _queued_until.get(known, 0.0) > now:
+    if _queued_until.get(known, 0.0) > time.monotonic():
         return False
     key = _PENDING.format(checklist_id)
     delay = settings.PROGRESS_SYNC_DELAY_SECONDS
-    due = b"%.3f" % (now + delay)
+    due = b"%.3f" % (time.time() + delay)
     marked = _marker(flag_add_or_read, key, ttl_seconds=max(60, int(delay * 10)), value=due)
     if marked is not None and not marked[0]:
         _remember_due(known, marked[1])
@@ -99,14 +100,14 @@ def _remember_due(checklist_id: str, due: bytes | None) -> None:
     edit's round trip for as long as the clocks disagreed, well after the marker itself had gone."""
     now = time.time()
     try:
-        until = min(float(due), now + settings.PROGRESS_SYNC_DELAY_SECONDS) - DUE_MARGIN_SECONDS  # type: ignore[arg-type]
+        left = min(float(due), now + settings.PROGRESS_SYNC_DELAY_SECONDS) - DUE_MARGIN_SECONDS - now  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return
-    if until <= now:
+    if left <= 0:
         return
     if checklist_id not in _queued_until and len(_queued_until) >= MAX_QUEUED_KNOWN:
         _queued_until.clear()
-    _queued_until[checklist_id] = until
+    _queued_until[checklist_id] = time.monotonic() + left
 
 
 @shared_task(bind=True, max_retries=8, acks_late=True, ignore_result=True)

@@ -105,7 +105,7 @@ def parse(text: str, statuses: Container[str] = BUILTIN_STATUSES) -> list[Entry]
             # Every line that is not blank is an item (or a mistake in one): refused whatever follows. 1 MiB of short
             # lines is half a million of them, each costing a check and, if wrong, an error kept.
             # Named first: an answer names at most 50 fields, and this one says what to fix before any line.
-            errors = {"text": f"a checklist holds at most {MAX_ITEMS} items", **errors}
+            errors = {"text": f"cannot hold more than {MAX_ITEMS} items (a checklist's limit)", **errors}
             break
         if header := _HEADER.fullmatch(line):
             body = (header.group("text") or "").strip()

@@ -106,13 +106,17 @@ class ContactAdmin(AuditedAdmin):
             except ValidationFailed as exc:
                 form.add_error("file", "; ".join(exc.errors.values()))
             else:
-                audit_record(
-                    request=request,
-                    action=AuditAction.ACTION,
-                    model=License,
-                    object_count=result.licenses,
-                    detail="import_csv",
-                )
+                # One entry per model it wrote, naming the records as an edit does (ids, never the data).
+                licenses = list(dict.fromkeys(map(str, result.license_ids)))  # a license on two rows, once
+                for model, ids in ((License, licenses), (Contact, sorted(map(str, result.contact_ids)))):
+                    audit_record(
+                        request=request,
+                        action=AuditAction.ACTION,
+                        model=model,
+                        object_ids=ids,
+                        object_count=len(ids),
+                        detail="import_csv",
+                    )
                 self.message_user(
                     request,
                     f"Imported {result.licenses} license(s), {result.contacts} new contact(s), "

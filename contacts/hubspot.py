@@ -9,8 +9,10 @@ import orjson
 import redis
 from django.conf import settings
 from hubspot import HubSpot
+from hubspot.discovery.discovery_base import DiscoveryBase
 from urllib3.util.retry import Retry
 
+from core import outbound
 from core import proxy as outbound_proxy
 from core.retry import retry_after_seconds
 
@@ -58,7 +60,16 @@ def _client_for(token: str, host: str, proxy_url: str) -> HubSpot:
     chosen = outbound_proxy.parse(proxy_url)
     if chosen is not None:
         options = {"proxy": chosen.url, "proxy_headers": chosen.headers or None}
-    return HubSpot(access_token=token, host=host, retry=Retry(False), **options)
+    return HubSpot(access_token=token, host=host, retry=Retry(False), api_factory=_api_with_deadline, **options)
+
+
+def _api_with_deadline(api_client_package, api_name: str, config: dict):
+    """The SDK's own API object (each sub-package builds its own urllib3 pool), its connections keeping the deadline
+    _limited sets: the SDK's timeout is urllib3's, per read, and a HubSpot (or proxy) trickling its answer a byte at a
+    time would hold the worker for as long as it kept trickling."""
+    api = DiscoveryBase._default_api_factory(api_client_package, api_name, config)
+    outbound.urllib3_with_deadline(api.api_client.rest_client.pool_manager)
+    return api
 
 
 def _limited(call):
@@ -68,14 +79,18 @@ def _limited(call):
             limit=settings.HUBSPOT_RATE_LIMIT,
             window_seconds=settings.HUBSPOT_RATE_WINDOW_SECONDS,
             max_wait_seconds=settings.HUBSPOT_RATE_WINDOW_SECONDS * 6,
-            # The timeout bounds connecting and answering; three times it bounds when the request can arrive.
-            flight_seconds=settings.OUTBOUND_TIMEOUT_SECONDS * 3,
+            # The deadline below bounds the whole exchange, so the request arrives within it or never; one more
+            # timeout on top is room to spare.
+            flight_seconds=settings.OUTBOUND_DEADLINE_SECONDS + settings.OUTBOUND_TIMEOUT_SECONDS,
         )
     except redis.RedisError:
         # The shared log is out of reach: no call goes out uncounted; the task tries again later.
         raise HubSpotError("rate limiter unreachable") from None
     try:
-        return call()
+        # Connecting, sending and reading the whole answer (callers read the body inside `call`) end within
+        # OUTBOUND_DEADLINE_SECONDS: running out is urllib3's timeout error, "unreachable" below, transient.
+        with outbound.deadline(settings.OUTBOUND_DEADLINE_SECONDS):
+            return call()
     except Exception as exc:  # every sub-package has its own ApiException class; urllib3 raises its own errors
         status = getattr(exc, "status", None)
         if not isinstance(status, int) or status == 0:  # the SDK reports an SSL failure as status 0

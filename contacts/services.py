@@ -8,7 +8,7 @@ import smtplib
 import unicodedata
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from urllib.parse import urlparse
 
@@ -46,6 +46,10 @@ class IngestResult:
     licenses: int = 0
     contacts: int = 0
     skipped: int = 0
+    # What the ingest wrote, for the audit trail of an import by staff (contacts/admin.py): every license upserted and
+    # every contact created, renamed or whose links changed.
+    license_ids: list = field(default_factory=list)
+    contact_ids: set = field(default_factory=set)
 
 
 def normalise_email(value) -> str:
@@ -189,6 +193,7 @@ def _ingest_chunk(records: list, result: IngestResult, tenants: dict) -> None:
         lic.save()
         licenses[license_id] = lic
         result.licenses += 1
+        result.license_ids.append(lic.id)
         current = set()
         for role, email, name in _contacts_of(record):
             contact = contacts.get(email)
@@ -234,6 +239,7 @@ def _ingest_chunk(records: list, result: IngestResult, tenants: dict) -> None:
                 lost.add(link.contact_id)
     # With HubSpot, onboarding follows each contact's sync: due right now only to one synced before (first seen on a
     # cancelled license, say) whose license is active now; contact_emails_due checks that it is synced.
+    result.contact_ids |= touched | lost
     due = lost | gained if settings.HUBSPOT_ACCESS_TOKEN else touched | lost
     on_commit(functools.partial(_schedule_after_ingest, sorted(map(str, due))))
 

@@ -15,6 +15,22 @@ from django.conf import settings
 READ_SIZE = 64 * 1024
 
 
+# What a body may declare itself in: bodies are read as UTF-8 (JSON is, RFC 8259; so is the text format), and ASCII is
+# a part of it. Any other charset named in Content-Type is refused (415) rather than read as UTF-8 regardless.
+UTF8_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+
+
+def declares_utf8(content_type: str) -> bool:
+    """Whether a Content-Type header names no charset, or UTF-8 (or ASCII) however it is spelled or quoted. Latin-1
+    text of two-byte sequences is valid UTF-8 too ("Ã©" is the bytes of "é"): read as UTF-8 regardless of what it
+    said, it was stored as other text than the one sent, where it should be an error."""
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').strip().lower() not in UTF8_CHARSETS:
+            return False
+    return True
+
+
 class BodyRefused(Exception):
     def __init__(self, status: int, error: str, detail: str):
         super().__init__(detail)

@@ -17,14 +17,18 @@ answer included) is cut to the same deadline, so a slow proxy is bounded as a sl
 """
 
 import os
+import socket
 import threading
 import time
+import typing
 from collections.abc import Iterable
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 import httpcore
 import httpx
+import urllib3
+import urllib3.connection
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -173,5 +177,116 @@ def request(
     a deadline that passed is an httpx.TimeoutException like any other timeout."""
     within = settings.OUTBOUND_DEADLINE_SECONDS if within is None else within
     kwargs.setdefault("timeout", min(settings.OUTBOUND_TIMEOUT_SECONDS, within))
+    # The client first: a process's first call builds it and loads the CA bundle, local work that must not eat the
+    # exchange's time (a loaded machine spent most of a 0.3 s deadline on it, and the test of that deadline flaked).
+    client = client or shared_client()
     with deadline(within):
-        return (client or shared_client()).request(method, url, **kwargs)
+        return client.request(method, url, **kwargs)
+
+
+# --- urllib3 (hubspot-api-client) -------------------------------------------------------------------------------------
+# urllib3's Timeout is per operation too: Timeout(total=...) bounds the connect plus *each* read, never the exchange, so
+# a server trickling its answer held a Celery worker as long as it liked. The same cure as httpcore's: connections whose
+# every wait on the socket (connect, proxy tunnel, TLS handshake, each send and each read) is cut to what is left of the
+# deadline `deadline()` set. Running out raises socket.timeout, which urllib3 turns into its own ConnectTimeoutError or
+# ReadTimeoutError, so a caller's path for "no answer in time" is also its path for "answered too slowly".
+
+
+class _DeadlineSocket:
+    """A connected socket (plain, TLS, or TLS in TLS) whose each wait is cut to the deadline. http.client reads a
+    response through makefile(): socket.socket's own makefile, run on this object, reads through recv_into below and
+    keeps the socket open until the file is closed (a response outlives its connection's close())."""
+
+    makefile = socket.socket.makefile
+    _decref_socketios = socket.socket._decref_socketios  # type: ignore[attr-defined]  # private, as makefile uses it
+    close = socket.socket.close
+
+    def __init__(self, inner) -> None:
+        self._inner = inner
+        self._timeout = inner.gettimeout()
+        self._io_refs = 0
+        self._closed = False
+
+    def _real_close(self) -> None:
+        self._inner.close()
+
+    def _cut(self) -> None:
+        self._inner.settimeout(_left(self._timeout, socket.timeout))
+
+    def settimeout(self, value: float | None) -> None:
+        self._timeout = value
+        self._inner.settimeout(value)
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
+        self._cut()
+        return self._inner.recv_into(buffer, nbytes, flags)
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        self._cut()
+        return self._inner.recv(bufsize, flags)
+
+    def sendall(self, data, flags: int = 0) -> None:
+        self._cut()  # a socket's timeout bounds a whole sendall (Python 3.5+), not each piece of it
+        self._inner.sendall(data, flags)
+
+    def send(self, data, flags: int = 0) -> int:
+        self._cut()
+        return self._inner.send(data, flags)
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)  # fileno (urllib3's dropped-connection check), shutdown, getpeercert, ...
+
+
+def _connect_timeout(timeout) -> float | None:
+    """The connection's connect timeout cut to the deadline (urllib3's default sentinel is no timeout of its own)."""
+    return _left(timeout if isinstance(timeout, int | float) else None, socket.timeout)
+
+
+class _HTTPConnection(urllib3.connection.HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        timeout, self.timeout = self.timeout, _connect_timeout(self.timeout)
+        try:
+            # Plain http, to the server or to a forwarding proxy: every read and write after the connect is cut.
+            return typing.cast(socket.socket, _DeadlineSocket(super()._new_conn()))
+        finally:
+            self.timeout = timeout
+
+
+class _HTTPSConnection(urllib3.connection.HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        # The TLS handshake that follows runs on this socket with this timeout: CPython bounds a whole handshake by it.
+        timeout, self.timeout = self.timeout, _connect_timeout(self.timeout)
+        try:
+            return super()._new_conn()
+        finally:
+            self.timeout = timeout
+
+    def _tunnel(self) -> None:
+        # The proxy's answer to CONNECT, read with each wait cut; TLS then wraps the plain socket (ssl takes no other).
+        plain = self.sock
+        self.sock = typing.cast(socket.socket, _DeadlineSocket(plain))
+        try:
+            super()._tunnel()
+        finally:
+            self.sock = plain
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock = typing.cast(socket.socket, _DeadlineSocket(self.sock))
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+def urllib3_with_deadline(pool_manager: urllib3.PoolManager) -> urllib3.PoolManager:
+    """A PoolManager (or ProxyManager) whose connections, new from now on, keep the deadline `deadline()` sets."""
+    pool_manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+    return pool_manager

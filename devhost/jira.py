@@ -13,6 +13,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
@@ -69,12 +70,12 @@ class Recorded:
 
 
 class JiraStandIn(StandInServer):
-    def __init__(self, port: int = 0, *, app_key: str = APP_KEY_DEFAULT):
+    def __init__(self, port: int = 0, *, app_key: str = APP_KEY_DEFAULT, client_key: str | None = None):
         super().__init__(port, _Handler)
         self.app_key = app_key
         self.install_keys = KeyPair()
         self.forge_keys = KeyPair()
-        self.client_key = f"devhost-{secrets.token_hex(6)}"
+        self.client_key = client_key or f"devhost-{secrets.token_hex(6)}"
         self.shared_secret = ""
         self.app_base_url = ""
         self.properties: dict[tuple[str, str], object] = {}
@@ -235,6 +236,13 @@ class JiraStandIn(StandInServer):
 _PROPERTY = re.compile(r"^/rest/api/3/issue/([^/]+)/properties/([^/]+)$")
 
 
+ICON = Path(__file__).resolve().parents[1] / "static" / "herochecklist" / "icon.svg"
+NOT_INSTALLED = (
+    "HeroChecklist is not installed on this simulated Jira site yet: wait until `make run` prints"
+    ' "HeroChecklist is running", then reload this page.\n'
+)
+
+
 class _Handler(JSONHandler):
     server: JiraStandIn
 
@@ -253,6 +261,12 @@ class _Handler(JSONHandler):
             return self._json(200, {"keys": [self.server.forge_keys.jwk]})
         if path == "/all.js":
             return self._send(200, (AP_SHIM + jira_users.AP_REQUEST_SHIM).encode(), "application/javascript")
+        if path == "/favicon.ico":  # the browser asks every page for it: our icon, rather than a 404 in the console
+            return self._send(200, ICON.read_bytes(), "image/svg+xml")
+        if not self.server.shared_secret and (path == "/context-token" or path.startswith("/browse/")):
+            # Before the app's install there is no shared secret to sign the panel's token with (`make run` installs
+            # it once the app answers): say so, rather than dropping the connection on the signer's exception.
+            return self._send(503, NOT_INSTALLED.encode(), "text/plain; charset=utf-8")
         if path == "/context-token":
             issues = jira_workflow.issues(self.server, DEMO_ISSUES)
             issue = next((i for i in issues if i["id"] == query.get("issueId", "")), None)

@@ -7,10 +7,12 @@ names one), a Celery worker and Celery beat beside the web process, so writes qu
 """
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 
@@ -30,6 +32,18 @@ def app_environment(jira_base: str) -> dict:
     env["EXTRA_FRAME_ANCESTORS"] = jira_base
     env.setdefault("PROGRESS_SYNC_DELAY_SECONDS", "1")
     return env
+
+
+def standin_client_key(var_dir: Path) -> str:
+    """The simulated site's clientKey, kept in var/ so every `make run` re-installs the same site: with a new key
+    each run, the checklists of the last one stayed under a tenant no page could open any more."""
+    path = Path(var_dir) / "devhost-client-key"
+    if path.exists():
+        return path.read_text().strip()
+    key = f"devhost-{secrets.token_hex(6)}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(key + "\n")
+    return key
 
 
 def wait_until_healthy(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
@@ -82,7 +96,7 @@ def main() -> None:
     from devhost.celery import worker_command
     from devhost.jira import JiraStandIn
 
-    jira = JiraStandIn(JIRA_PORT, app_key=settings.APP_KEY).start()
+    jira = JiraStandIn(JIRA_PORT, app_key=settings.APP_KEY, client_key=standin_client_key(settings.VAR_DIR)).start()
     env = app_environment(jira.base_url)
     python = sys.executable
     # Here rather than only in the Makefile, so `python -m devhost.run` on a fresh checkout has its tables too.

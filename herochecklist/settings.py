@@ -251,7 +251,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOGIN_COOLOFF_MINUTES", def
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
-AXES_CLIENT_IP_CALLABLE = "staff.audit.client_ip"
+AXES_CLIENT_IP_CALLABLE = "staff.audit.client_network"  # an IPv6 caller counted per /64
 AXES_VERBOSE = False
 # What a failed sign-in stores of its form (AccessAttempt.post_data, shown on the attempts' admin pages): never the
 # password (django-axes masks it) nor the one-time code, which may be a recovery code still unused, a second factor
@@ -450,6 +450,12 @@ CELERY_TASK_TIME_LIMIT = 180
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+
+# Django's error page (DEBUG) and error reports (AdminEmailHandler, anything built by its ExceptionReporter): a setting,
+# header, form field or variable holding anything our log scrubber takes out shows as stars, DEBUG or not
+# (core/reporting.py). Django's own filter goes by names only and misses the credentials inside our URLs.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "core.reporting.ScrubbingReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "core.reporting.ScrubbingExceptionReporter"
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

@@ -1,22 +1,25 @@
 """Admin building blocks: the audited, read-only base for customer-data pages, the audit log page, and second-factor
 devices shown without their secrets."""
 
+import json
 from typing import cast
 
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.admin.options import get_content_type_for_model
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group, User
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import ForeignKey, Model
+from django.db.models import ForeignKey, Model, Q
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpResponseRedirect
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .audit import audit_record
+from .audit import audit_record, filter_hash, search_hash_candidates
 from .models import AuditAction, AuditEntry
 from .roles import ROLES
 
@@ -90,6 +93,21 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+def _log_by_id(request, objects, action_flag: int, message) -> list[LogEntry]:
+    message = json.dumps(message) if isinstance(message, list) else message
+    return [
+        LogEntry.objects.create(
+            user_id=request.user.pk,
+            content_type_id=get_content_type_for_model(obj).pk,
+            object_id=str(obj.pk),
+            object_repr=str(obj.pk),
+            action_flag=action_flag,
+            change_message=message,
+        )
+        for obj in objects
+    ]
+
+
 class AuditedAdmin(ReadOnlyAdmin):
     """Every page or action that shows or touches customer records leaves exactly one audit entry naming the records
     (never their data). Pages are read-only unless a subclass says otherwise: writes go through the services."""
@@ -120,6 +138,17 @@ class AuditedAdmin(ReadOnlyAdmin):
             for f in super().get_sortable_by(request)
             if not isinstance(f, str) or not hidden_in_lookup(request, self.model, f)
         ]
+
+    # Django's own log of admin changes (django_admin_log, the history page) would keep str(obj), a contact's email or
+    # a site's name, long after a purge erased the record, in a table no purge reaches: ours name it by id instead.
+    def log_addition(self, request, obj, message):
+        return _log_by_id(request, [obj], ADDITION, message)[0]
+
+    def log_change(self, request, obj, message):
+        return _log_by_id(request, [obj], CHANGE, message)[0]
+
+    def log_deletions(self, request, queryset):
+        return _log_by_id(request, queryset, DELETION, "")
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
@@ -182,11 +211,26 @@ class AuditedAdmin(ReadOnlyAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
-    """Superusers read the log; nobody writes, changes or deletes it here (the model refuses too)."""
+    """Superusers read the log; nobody writes, changes or deletes it here (the model refuses too).
 
-    list_display = ("created_at", "actor_username", "action", "detail", "model", "object_count", "ip_address")
-    list_filter = ("action", "model")
+    The search box also answers "who searched or filtered for this text, and when": the term is hashed as the trail
+    hashes what staff type (staff.audit), under the current and the fallback SECRET_KEYs. Such a lookup is itself
+    audited (action `lookup`, its term hashed too)."""
+
+    list_display = (
+        "created_at",
+        "actor_username",
+        "action",
+        "detail",
+        "model",
+        "object_count",
+        "search_kind",
+        "search_length",
+        "ip_address",
+    )
+    list_filter = ("action", "model", "search_kind")
     search_fields = ("actor_username", "model", "ip_address", "path")
+    search_help_text = "Staff, model, address or path; or a text staff may have searched or filtered for (exact)."
     readonly_fields = [f.name for f in AuditEntry._meta.fields]
     date_hierarchy = "created_at"
     list_per_page = 100
@@ -198,6 +242,30 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_superuser
+
+    def get_search_results(self, request, queryset, search_term):
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if not search_term.strip():
+            return found, may_have_duplicates
+        hashes = search_hash_candidates(search_term)
+        searched = Q(search_hash__in=hashes)
+        for hashed in hashes:
+            searched |= Q(path__contains=filter_hash(hashed))
+        return found | queryset.filter(searched), may_have_duplicates
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        cl = (getattr(response, "context_data", None) or {}).get("cl")
+        # Looking someone up in the trail is a look at customer data like any other: who asked, and what it found.
+        if cl is not None and cl.query.strip():
+            audit_record(
+                request=request,
+                action=AuditAction.LOOKUP,
+                model=AuditEntry,
+                object_ids=[o.pk for o in cl.result_list],
+                with_query=True,
+            )
+        return response
 
 
 # django-otp's own device pages show TOTP keys and recovery codes; ours show only which devices exist.

@@ -36,6 +36,10 @@ class Tenant(BaseModel):
     enabled_at = models.DateTimeField(null=True, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
     uninstalled_at = models.DateTimeField(null=True, blank=True)
+    # When Atlassian signed the latest Connect lifecycle event applied here (its JWT's iat, Atlassian's clock): one
+    # signed more than JWT_LEEWAY_SECONDS before it is stale (a retry or replay delivered late) and changes nothing
+    # (tenants/services.py).
+    lifecycle_signed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Encrypted with core.crypto; never shown in the admin, logs or errors.
     shared_secret_encrypted = models.TextField(blank=True, editable=False)
     # Forge app system token from the latest FIT call (encrypted), for background calls to the product API.

@@ -113,6 +113,14 @@ def may_read_templates(auth, project_id: str) -> bool:
     return grants.browse_project or grants.manage_project_templates
 
 
+def may_auto_apply(auth) -> bool:
+    """Whether reading an issue without a checklist through this credential may write the auto-apply template (the
+    app's own write, checklists.services.checklist_open): every credential but a read-only site token. That token's
+    scope writes nothing, and it names any issue id without Jira saying the issue exists, so a read there would
+    create a checklist (and a property push to Jira) for every number it tried."""
+    return auth.source != "site_token" or auth.scope == "write"
+
+
 def require_jira_admin(auth, what: str, missing: str) -> None:
     """Jira's Administer Jira, for a site-wide change: `what` the user may not do when Jira cannot be asked,
     `missing` the refusal when it says no."""

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import jwt
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q
 from django.utils import timezone
 
 from core import crypto
@@ -119,14 +120,36 @@ def _validate_install_payload(payload: object) -> dict:
     return data
 
 
+def _lifecycle_leeway() -> timedelta:
+    return timedelta(seconds=settings.JWT_LEEWAY_SECONDS)
+
+
+def _stale_event(tenant: Tenant, signed_at: datetime | None) -> bool:
+    """Whether a Connect lifecycle event was signed before the latest one applied to this site. Jira retries
+    `uninstalled`, `enabled` and `disabled` like webhooks, and a signed event verifies until its exp: delivered late
+    (or replayed), it would undo what came after it (uninstall a reinstalled site, put an older install's secret
+    back, disable a site enabled since). Events signed within JWT_LEEWAY_SECONDS of each other apply in the order they
+    arrive: Atlassian's signing servers need not share one clock to the second, and a reinstall right after an
+    uninstall must not be taken for a stale one."""
+    if signed_at is None or tenant.lifecycle_signed_at is None:
+        return False
+    if signed_at < tenant.lifecycle_signed_at - _lifecycle_leeway():
+        logger.info("stale lifecycle event ignored", extra={"tenant_id": str(tenant.id)})
+        return True
+    return False
+
+
 @atomic
-def tenant_install(*, payload: dict) -> Tenant:
+def tenant_install(*, payload: dict, signed_at: datetime | None = None) -> Tenant:
     """Idempotent upsert by clientKey. Runs only after the signed install was verified; a reinstall rotates the
     secret (the old one stops working in this process at once, in others within TENANT_CACHE_SECONDS) and may
-    change baseUrl."""
+    change baseUrl. signed_at: the install's iat; an install signed before the site's latest lifecycle event
+    changes nothing (_stale_event)."""
     data = _validate_install_payload(payload)
     now = timezone.now()
     tenant = Tenant.objects.filter(client_key=data["client_key"]).first()
+    if tenant is not None and _stale_event(tenant, signed_at):
+        return tenant
     # Forge saw this site first (a Forge call before the Connect install that names its installation).
     forge_first = (
         Tenant.objects.filter(client_key=f"forge:{data['installation_id']}").first()
@@ -152,6 +175,7 @@ def tenant_install(*, payload: dict) -> Tenant:
         tenant.state = TenantState.INSTALLED
         tenant.uninstalled_at = None
     tenant.installed_at = now
+    tenant.lifecycle_signed_at = signed_at or tenant.lifecycle_signed_at
     try:
         tenant.full_clean()
     except DjangoValidationError as exc:
@@ -195,11 +219,14 @@ def _tenant_merge(*, source: Tenant, target: Tenant) -> None:
 
 
 @atomic
-def tenant_uninstall(*, client_key: str) -> Tenant | None:
+def tenant_uninstall(*, client_key: str, signed_at: datetime | None = None) -> Tenant | None:
+    """signed_at: the Connect uninstall's iat; one signed before the site's latest lifecycle event (a reinstall)
+    changes nothing (_stale_event)."""
     tenant = Tenant.objects.filter(client_key=client_key).first()
-    if tenant is None:
-        return None
+    if tenant is None or _stale_event(tenant, signed_at):
+        return tenant
     tenant.state = TenantState.UNINSTALLED
+    tenant.lifecycle_signed_at = signed_at or tenant.lifecycle_signed_at
     tenant.uninstalled_at = timezone.now()
     # The secret is never trusted again: drop it rather than merely flag it.
     tenant.shared_secret_encrypted = ""
@@ -223,15 +250,22 @@ def tenant_uninstall_forge(*, installation_id: str) -> Tenant | None:
     return tenant_uninstall(client_key=tenant.client_key) if tenant else None
 
 
-def tenant_set_enabled(*, tenant: Tenant, enabled: bool) -> Tenant:
+def tenant_set_enabled(*, tenant: Tenant, enabled: bool, signed_at: datetime | None = None) -> Tenant:
     """Connect's `enabled`/`disabled`. `tenant` is the row the request authenticated with: a cached copy up to
     TENANT_CACHE_SECONDS old in another process, or read before an uninstall that has committed since. So the state
     is written only over a row that is not uninstalled: a late `enabled` or `disabled` must not bring a site back
-    from its uninstall (its site and panel tokens, Forge calls working again, and never purged)."""
+    from its uninstall (its site and panel tokens, Forge calls working again, and never purged). Nor over a row whose
+    latest lifecycle event was signed after this one (signed_at, the JWT's iat: _stale_event), checked in the same
+    conditional update."""
     now = timezone.now()
     fields = {"state": TenantState.ENABLED if enabled else TenantState.DISABLED, "updated_at": now}
     fields["enabled_at" if enabled else "disabled_at"] = now
-    if Tenant.objects.filter(pk=tenant.pk).exclude(state=TenantState.UNINSTALLED).update(**fields):
+    rows = Tenant.objects.filter(pk=tenant.pk).exclude(state=TenantState.UNINSTALLED)
+    if signed_at is not None:
+        fields["lifecycle_signed_at"] = signed_at
+        not_after = signed_at + _lifecycle_leeway()
+        rows = rows.filter(Q(lifecycle_signed_at__isnull=True) | Q(lifecycle_signed_at__lte=not_after))
+    if rows.update(**fields):
         for name, value in fields.items():
             setattr(tenant, name, value)
         selectors.tenant_cache_forget([tenant])  # update() sends no post_save

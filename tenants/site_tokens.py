@@ -49,7 +49,7 @@ def site_token_create(*, tenant: Tenant, name: str, scope: str, created_by: str)
         token = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
         with atomic():
             if SiteToken.objects.filter(tenant=tenant, revoked_at=None).count() >= MAX_TOKENS_PER_SITE:
-                raise ValidationFailed({"tokens": f"a site holds at most {MAX_TOKENS_PER_SITE} active tokens"})
+                raise ValidationFailed({"tokens": f"cannot exceed {MAX_TOKENS_PER_SITE} active on one site"})
             if SiteToken.objects.filter(prefix=prefix).exists():
                 continue
             row = SiteToken.objects.create(

@@ -2,6 +2,7 @@
 the writes."""
 
 import logging
+from datetime import UTC, datetime
 
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -23,8 +24,13 @@ def descriptor(request):
     return JsonResponse(build_descriptor())
 
 
+def signed_at(claims: dict) -> datetime:
+    """When Atlassian signed a lifecycle event: its JWT's iat (a finite number in datetime's range, tenants.auth)."""
+    return datetime.fromtimestamp(claims["iat"], UTC)
+
+
 def _signed_lifecycle(request):
-    """Verify an RS256-signed install/uninstall. Returns the body, or a response to send instead.
+    """Verify an RS256-signed install/uninstall. Returns (body, when it was signed), or a response to send instead.
 
     The body is read first: the token's issuer must be the body's clientKey. A body that is not JSON is a 400 naming
     it, but only for a request signed by Atlassian: any request that fails authentication is a 401 (the contract),
@@ -36,22 +42,24 @@ def _signed_lifecycle(request):
         body, unreadable = None, True
     client_key = body.get("clientKey") if isinstance(body, dict) else None
     try:
-        verify_install_jwt(request_token(request), request, body_client_key=client_key, body_unreadable=unreadable)
+        claims = verify_install_jwt(
+            request_token(request), request, body_client_key=client_key, body_unreadable=unreadable
+        )
     except AuthError as exc:
-        return None, unauthorized(str(exc))
+        return None, None, unauthorized(str(exc))
     if unreadable:
-        return None, bad_json_response()
-    return body, None
+        return None, None, bad_json_response()
+    return body, signed_at(claims), None
 
 
 @csrf_exempt
 @require_POST
 def installed(request):
-    body, failure = _signed_lifecycle(request)
+    body, signed, failure = _signed_lifecycle(request)
     if failure:
         return failure
     try:
-        services.tenant_install(payload=body)
+        services.tenant_install(payload=body, signed_at=signed)
     except ValidationFailed as exc:
         return JsonResponse(exc.body("invalid_payload"), status=400)
     return HttpResponse(status=204)
@@ -60,10 +68,10 @@ def installed(request):
 @csrf_exempt
 @require_POST
 def uninstalled(request):
-    body, failure = _signed_lifecycle(request)
+    body, signed, failure = _signed_lifecycle(request)
     if failure:
         return failure
-    services.tenant_uninstall(client_key=body["clientKey"])
+    services.tenant_uninstall(client_key=body["clientKey"], signed_at=signed)
     return HttpResponse(status=204)
 
 
@@ -71,13 +79,13 @@ def uninstalled(request):
 @require_POST
 @connect_jwt_required(allow_disabled=True)
 def enabled(request):
-    services.tenant_set_enabled(tenant=request.tenant, enabled=True)
+    services.tenant_set_enabled(tenant=request.tenant, enabled=True, signed_at=signed_at(request.jwt_claims))
     return HttpResponse(status=204)
 
 
 @connect_jwt_required(allow_disabled=True)
 def _disable(request):
-    services.tenant_set_enabled(tenant=request.tenant, enabled=False)
+    services.tenant_set_enabled(tenant=request.tenant, enabled=False, signed_at=signed_at(request.jwt_claims))
     return HttpResponse(status=204)
 
 

@@ -24,7 +24,7 @@ def checklist_append_text(*, tenant: Tenant, issue: IssueRef, actor: Actor, text
 
     def mutate(checklist: Checklist, items: list[ChecklistItem]) -> list[_Change]:
         if len(items) + len(entries) > MAX_ITEMS:
-            raise ValidationFailed({"items": f"a checklist holds at most {MAX_ITEMS} items"})
+            raise ValidationFailed({"items": f"cannot exceed {MAX_ITEMS} in one checklist"})
         current = [textformat.Entry(**{n: getattr(i, n) for n in ITEM_FIELDS}) for i in items]
         return _sync_entries(checklist, items, current + entries, actor)
 

@@ -43,7 +43,7 @@ def item_create(
 
     def mutate(checklist: Checklist, items: list[ChecklistItem]) -> list[_Change]:
         if len(items) >= MAX_ITEMS:
-            raise ValidationFailed({"items": f"a checklist holds at most {MAX_ITEMS} items"}, status=422)
+            raise ValidationFailed({"items": f"cannot exceed {MAX_ITEMS} in one checklist"}, status=422)
         at = len(items) if position is None else min(position, len(items))
         item = _new_item(checklist, actor, fields, at)
         item.save()

@@ -81,7 +81,7 @@ def status_create(*, tenant: Tenant, data: dict[str, Any]) -> SiteStatus:
     fields.setdefault("color", DEFAULT_COLOR)
     existing = list(SiteStatus.objects.filter(tenant=tenant).values_list("key", flat=True))
     if len(existing) >= MAX_SITE_STATUSES:
-        raise ValidationFailed({"statuses": f"a site defines at most {MAX_SITE_STATUSES} statuses of its own"})
+        raise ValidationFailed({"statuses": f"of a site's own cannot exceed {MAX_SITE_STATUSES}"})
     if fields["key"] in existing:
         raise ValidationFailed({"key": "is taken by another status of this site"})
     return SiteStatus.objects.create(tenant=tenant, position=len(existing), **fields)

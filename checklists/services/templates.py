@@ -70,7 +70,7 @@ def _clean_template(data: dict[str, Any], *, partial: bool, tenant: Tenant | uui
 def template_create(*, tenant: Tenant, actor: Actor, data: dict[str, Any]) -> Template:
     fields = _clean_template(data, partial=False, tenant=tenant)
     if Template.objects.filter(tenant=tenant).count() >= MAX_TEMPLATES:
-        raise ValidationFailed({"templates": f"a site holds at most {MAX_TEMPLATES} templates"})
+        raise ValidationFailed({"templates": f"cannot exceed {MAX_TEMPLATES} on one site"})
     return Template.objects.create(tenant=tenant, created_by=actor.account_id, **fields)
 
 
@@ -131,7 +131,7 @@ def checklist_apply_template(
             raise ValidationFailed({"templateId": "is a template of another project or issue type"})
         keep = items if mode == "append" else []
         if len(keep) + len(entries) > MAX_ITEMS:
-            raise ValidationFailed({"templateId": f"the checklist would exceed {MAX_ITEMS} items"})
+            raise ValidationFailed({"templateId": f"would take the checklist over {MAX_ITEMS} items"})
         current = [textformat.Entry(**{n: getattr(i, n) for n in ITEM_FIELDS}) for i in keep]
         changes = _sync_entries(checklist, items, current + entries, template_actor)
         if changes:
@@ -152,12 +152,12 @@ def checklist_apply_template(
 APP_ACTOR = Actor(APP_ACCOUNT_ID, "template")
 
 
-def checklist_open(*, tenant: Tenant, issue: IssueRef) -> Checklist | None:
+def checklist_open(*, tenant: Tenant, issue: IssueRef, apply_template: bool = True) -> Checklist | None:
     """The checklist of an issue, applying the matching auto-apply template the first time it is opened. That write
     is the app's own (APP_ACTOR), whoever opened the panel: a viewer who may only browse causes it but is not its
-    author, and needs no edit right for it."""
+    author, and needs no edit right for it. apply_template=False (tenants.permissions.may_auto_apply): only read."""
     checklist = checklist_for(tenant, issue.id)
-    if checklist is not None:
+    if checklist is not None or not apply_template:
         return checklist
     template = template_for_issue(tenant, issue)
     if template is None:

@@ -41,7 +41,8 @@ export function startTokensPage(root, request) {
       say(`Copy this token now, it is not shown again: ${created.token}`);
       form.reset();
     } catch (err) {
-      say(`Not created: ${Object.values((err.body && err.body.fields) || {}).join("; ") || err.message}`);
+      const fields = Object.entries((err.body && err.body.fields) || {}).map(([f, why]) => `${f} ${why}`);
+      say(`Not created: ${fields.join("; ") || err.message}`);
     }
     refresh();
   } }, el("label", {}, "Name ", name), el("label", {}, " Scope ", scope),

@@ -94,8 +94,10 @@ export function renderItemConflict(h, state, statusLabel, actions) {
   }
   const yours = { ...item, ...fields };
   const text = "text" in fields
+    // The item editor's focus key: a user typing in the editor when the conflict came goes on typing here, caret
+    // and all (focus.js), rather than landing on another row.
     ? h("input", { type: "text", class: "hc-yours-text", dir: "auto", value: yours.text,
-                   "aria-label": "Your text" })
+                   "aria-label": "Your text", "data-focus": `${item.id}:edit` })
     : null;
   if (text) text.value = yours.text;
   const mine = () => (text ? { ...fields, text: text.value.trim() || yours.text } : fields);

@@ -3,7 +3,7 @@
 // panel's text mode, sets their scope and auto-apply, and on the site's page manages the site's own statuses. What
 // it offers follows `permissions` from GET /manager; the server checks every change again with Jira.
 
-import { ApiError } from "./transport.js";
+import { ApiError, fieldsInWords } from "./transport.js";
 import { h } from "./dom.js";
 
 const TEXT_HELP = "One line each: ## header, - [ ] to do, - [~] in progress, - [x] done, - [-] skipped, - [!] blocked, " +
@@ -34,7 +34,7 @@ export function startManager({ api, projectId = "", resize = () => {} }) {
     if (err instanceof ApiError) {
       if (err.status === 401) return "Your session expired. Reload the page to continue.";
       if (err.status === 403) return (err.body && err.body.detail) || "Jira does not let you change this.";
-      if (err.fields) return Object.entries(err.fields).map(([f, why]) => `${f} ${why}`).join("; ");
+      if (err.fields) return fieldsInWords(err.fields);
       return `The server answered ${err.status}. Nothing was changed.`;
     }
     return "Could not reach HeroChecklist. Try again.";

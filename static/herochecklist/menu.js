@@ -5,6 +5,9 @@
 
 let closeOpen = null; // the close function of the one open menu, if any
 
+// A menu lives in the DOM only (not in the panel's state): a render would take it away mid-choice.
+export const menuIsOpen = () => closeOpen !== null;
+
 export function menuButton({ label, content, options, value, onSelect, className = "", focusKey, onToggle }) {
   const wrap = document.createElement("span");
   wrap.className = "hc-menu-wrap";

@@ -2,12 +2,12 @@
 // our Connect page (no build step), forge/src/index.js in the Forge Custom UI bundle; each hands it a transport.
 // Every write sends If-Match with the version it saw, so nobody overwrites an unseen change.
 
-import { ApiError } from "./transport.js";
+import { ApiError, fieldsInWords } from "./transport.js";
 import { h, plain } from "./dom.js";
 import { assigneeChip, assigneeControl, mineFilter, resolvePeople, setupPeople, visibleItems } from "./people.js";
 import { dueChip, dueControl, setupDates } from "./dates.js";
 import { allStatuses, defineStatuses, isDone, statusOf } from "./statuses.js";
-import { menuButton } from "./menu.js";
+import { menuButton, menuIsOpen } from "./menu.js";
 import { captureFocus, restoreFocus } from "./focus.js";
 import { listenForUndoKey, offerUndo, undoToast } from "./undo.js";
 import { makeDraggable, reorderedIds } from "./drag.js";
@@ -87,10 +87,7 @@ function describe(err) {
     if (err.status === 403) return "You cannot change this checklist.";
     if (err.status === 413) return "That is too long to save.";
     if (err.status === 429) return "Too many changes at once. Wait a moment and try again.";
-    if (err.fields) {
-      return Object.entries(err.fields).map(([field, why]) => (/^line \d+$/.test(field) ? `Line ${field.slice(5)}: ${why}`
-        : `${field} ${why}`)).join("; ");
-    }
+    if (err.fields) return fieldsInWords(err.fields);
     return `The server answered ${err.status}. Your change was not saved.`;
   }
   return navigator.onLine === false
@@ -414,7 +411,7 @@ function renderActions(item, cell) {
 // button (the render that follows finds it by its data-focus key).
 function startEdit(item, cell) {
   // No maxlength here or in the add box: a browser cuts a longer paste silently; the server names the limit instead
-  // (422 "text must be at most 2000 characters") and the text stays in the box to be shortened.
+  // (422 "Text must be at most 2000 characters") and the text stays in the box to be shortened.
   const input = h("input", { type: "text", class: "hc-edit", dir: "auto", value: item.text,
     "data-focus": `${item.id}:edit`, "aria-label": item.isHeader ? "Header text" : "Item text" });
   let done = false;
@@ -457,13 +454,18 @@ function renderTextMode(draft) {
     "aria-label": "Checklist as text", "aria-describedby": "hc-text-help" + (state.textErrors ? " hc-text-errors" : ""),
     "aria-invalid": state.textErrors ? "true" : false, "data-focus": "text" });
   area.value = draft ?? state.text ?? "";
-  const errors = state.textErrors && h("ul", { id: "hc-text-errors", class: "hc-banner hc-error", role: "alert" },
-    state.textErrors.map(([line, why]) => h("li", {},
+  // The alert is a <div> around the list: role="alert" on the <ul> itself would take its list semantics away (its
+  // <li>s then belong to no list for a screen reader).
+  const errors = state.textErrors && h("div", { id: "hc-text-errors", class: "hc-banner hc-error", role: "alert" },
+    h("ul", { class: "hc-text-error-list" }, state.textErrors.map(([line, why]) => h("li", {},
       h("button", { type: "button", class: "hc-link", onclick: () => selectLine(area, line) }, `Line ${line}`),
-      `: ${why}`)));
-  const form = h("form", { class: "hc-text", onsubmit: async (e) => {
+      `: ${why}`))));
+  const form = h("form", { class: "hc-text", "data-focus-return": "text-mode", onsubmit: async (e) => {
     e.preventDefault();
-    const ok = await write("PUT", "/text", area.value, { announceText: "Checklist saved", onError: textError });
+    // A box the user emptied means no items. The server refuses a zero-byte body (what a lost body looks like) and
+    // clears the list on a blank line, which says so.
+    const text = area.value.trim() ? area.value : "\n";
+    const ok = await write("PUT", "/text", text, { announceText: "Checklist saved", onError: textError });
     if (ok) { state.mode = "list"; state.textErrors = null; render(); }
     else if (state.textErrors) selectLine(root.querySelector(".hc-text textarea"), state.textErrors[0][0]);
   } },
@@ -474,9 +476,9 @@ function renderTextMode(draft) {
     "[ ]? marks an optional item; {@accountId due:YYYY-MM-DD} sets assignee and due date.",
     siteStatusHelp()),
   h("div", { class: "hc-row" },
-    h("button", { type: "submit", class: "hc-primary" }, "Save"),
-    h("button", { type: "button", onclick: () => { state.mode = "list"; state.textErrors = null; render(); } },
-      "Cancel")));
+    h("button", { type: "submit", class: "hc-primary", "data-focus": "text-save" }, "Save"),
+    h("button", { type: "button", "data-focus": "text-cancel",
+      onclick: () => { state.mode = "list"; state.textErrors = null; render(); } }, "Cancel")));
   return form;
 }
 
@@ -550,6 +552,9 @@ export function startPanel(host) {
   load().then(() => {
     liveFeed = startLive({ api, path: base, current: () => state.version, onChange: (checklist) => {
       if (state.mode === "text") return; // a text save stays based on what it opened: a change meanwhile is its 412
+      // Nor while a menu is open: the render would close it under the user's keys (focus thrown on the row's handle).
+      // The change keeps coming with each poll (live.js asks from the version shown) and shows once it closes.
+      if (menuIsOpen()) return;
       state.conflict = false;
       accept(checklist);
       render(); // keeps the user's place: focus, caret and an open editor (focus.js, startEdit)

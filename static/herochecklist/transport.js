@@ -12,6 +12,19 @@ export class ApiError extends Error {
   }
 }
 
+// The API names each bad field with a predicate ({"items": "cannot exceed 500 in one checklist"}); a person reads
+// the field in words, the sentence starting with a capital: "Items cannot exceed 500 in one checklist". A line of
+// the text format ("line 3") reads "Line 3: ...".
+const FIELD_WORDS = { templateId: "template", itemIds: "order", assigneeAccountId: "assignee", isHeader: "header",
+                      body: "text", projectId: "project", issueTypeId: "issue type" };
+export function fieldsInWords(fields) {
+  return Object.entries(fields).map(([field, why]) => {
+    if (/^line \d+$/.test(field)) return `Line ${field.slice(5)}: ${why}`;
+    const words = FIELD_WORDS[field] || field.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
+    return `${words.charAt(0).toUpperCase()}${words.slice(1)} ${why}`;
+  }).join("; ");
+}
+
 export function createTransport({ apiBase, token, host, send, onTiming }) {
   let authorization = `Bearer ${token}`;
 

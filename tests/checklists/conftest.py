@@ -2,10 +2,14 @@
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
 from devhost.browser import CHROMIUM, launch
+
+# axe-core comes from the npm registry as a pinned devDependency of forge/ (make test's forge-ui target runs npm ci).
+AXE = Path(__file__).resolve().parents[2] / "forge" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +80,17 @@ def tick(frame, text):
     Playwright's check(), which reads the box right after the click and fails when the panel redraws in between."""
     frame.get_by_label(f"{text} done").click()
     ticked(frame, text).wait_for()
+
+
+def serious_violations(frame) -> list[dict]:
+    """axe-core's serious and critical findings in `frame` (a Frame, not a FrameLocator) as it is now."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: `make forge-ui` (npm ci in forge/) installs axe-core")
+    # evaluate, not a <script> tag: the panel's Content-Security-Policy would refuse an injected inline script.
+    if frame.evaluate("typeof axe === 'undefined'"):
+        frame.evaluate(AXE.read_text())
+    found = frame.evaluate(
+        """async () => (await axe.run(document, { resultTypes: ["violations"] })).violations
+            .map(v => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.target.join(" ")) }))"""
+    )
+    return [v for v in found if v["impact"] in ("serious", "critical")]

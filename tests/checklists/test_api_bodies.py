@@ -186,6 +186,38 @@ def test_a_json_endpoint_refuses_another_body_type_with_415(api, content_type):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("charset", ["iso-8859-1", "windows-1252", "utf-16", '"latin1"'])
+def test_a_body_declared_in_another_charset_is_415_and_writes_nothing(api, charset):
+    """Bodies are read as UTF-8. One that says it is Latin-1 was read as UTF-8 all the same: "Ã©" sent as Latin-1
+    (the bytes C3 A9) was stored as "é", a wrong write rather than an error. JSON and the text format alike."""
+    latin1 = "Ã© done".encode("latin-1")  # also valid UTF-8, so only the declared charset tells them apart
+    text = api.call(
+        "put", api.url("/text"), b"- [ ] " + latin1, content_type=f"text/plain; charset={charset}", raw=True
+    )
+    item = api.call(
+        "post",
+        api.url("/items"),
+        b'{"text": "' + latin1 + b'"}',
+        content_type=f"application/json; charset={charset}",
+        raw=True,
+    )
+    for response in (text, item):
+        assert response.status_code == 415
+        assert response.json()["fields"] == {"Content-Type": "the charset must be utf-8"}
+    assert api.get().json()["version"] == 0
+    # UTF-8 however it is spelled, and ASCII (a subset of it), are read as before.
+    for declared in ("utf-8", "UTF-8", '"utf-8"', "utf8", "us-ascii"):
+        sent = api.call(
+            "post", api.url("/items"), {"text": "two"}, content_type=f"application/json; charset={declared}"
+        )
+        assert sent.status_code == 201
+    assert (
+        api.call("put", api.url("/text"), b"- [ ] ok", content_type="text/plain; charset=UTF-8", raw=True).status_code
+        == 200
+    )
+
+
+@pytest.mark.django_db
 def test_etags_stay_strong_when_the_answer_is_gzipped(api):
     api.put_text("".join(f"- [ ] step number {n}\n" for n in range(30)))
     response = api.client.get(api.url(), HTTP_AUTHORIZATION=api.authorization, HTTP_ACCEPT_ENCODING="gzip")

@@ -5,7 +5,7 @@ import pytest
 
 from checklists.models import ChecklistItem
 from tenants.models import Tenant
-from tests.checklists.conftest import panel
+from tests.checklists.conftest import panel, serious_violations
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -192,6 +192,9 @@ def test_drag_to_the_last_place_and_text_mode_errors_point_at_the_line(page, cli
     assert focused(frame) == "text"
     selected = area.evaluate("a => a.value.slice(a.selectionStart, a.selectionEnd)")
     assert selected == "- [?] bad box"
+    # The list of bad lines is announced (an alert) and stays a list (axe: a role on the <ul> would unmake it).
+    (panel_frame,) = [f for f in page.frames if "/connect/panel" in f.url]
+    assert serious_violations(panel_frame) == []
     # The line's button selects it again after the user moved away; the fixed text saves.
     area.evaluate("a => a.setSelectionRange(0, 0)")
     errors.get_by_role("button", name="Line 3").click()
@@ -215,3 +218,64 @@ def test_drag_to_the_last_place_and_text_mode_errors_point_at_the_line(page, cli
     frame.locator(".hc-item").nth(4).wait_for()
     assert texts(frame)[-1] == "kept when offline"
     assert frame.get_by_role("alert").count() == 0
+
+
+def test_leaving_text_mode_or_a_banner_keeps_focus_in_the_panel_and_an_emptied_text_clears_the_list(page, client):
+    """Controls that vanish with what they did (text mode's Save and Cancel, the conflict banner's Reload) hand focus
+    to where the user goes on, never to the page's body (a keyboard or screen reader user would start over at the
+    top of Jira). An emptied text box saved means no items: the panel sends the explicit blank line, not the empty
+    body the server refuses as a lost one."""
+    from tests.conftest import Api
+
+    frame = panel(page)
+    frame.get_by_text("No checklist yet").wait_for()
+    box = frame.get_by_label("New checklist item")
+    box.fill("one")
+    box.press("Enter")
+    frame.locator(".hc-item").first.wait_for()
+
+    for button in ("Cancel", "Save"):
+        frame.get_by_role("button", name="Edit as text").click()
+        frame.get_by_label("Checklist as text").wait_for()
+        frame.get_by_role("button", name=button).focus()
+        page.keyboard.press("Enter")
+        frame.get_by_label("Checklist as text").wait_for(state="detached")
+        assert focused(frame) == "text-mode", button
+
+    # Someone else's change under a text edit: the banner's Reload leaves focus in the panel.
+    frame.get_by_role("button", name="Edit as text").click()
+    frame.get_by_label("Checklist as text").fill("- [ ] one\n- [ ] two\n")
+    assert Api(client, Tenant.objects.get(), account_id="557058:bob").add("by bob").status_code == 201
+    frame.get_by_role("button", name="Save").click()
+    frame.get_by_role("button", name="Reload the latest version").focus()
+    page.keyboard.press("Enter")
+    frame.get_by_role("alert").wait_for(state="detached")
+    assert focused(frame) != ""
+
+    frame.get_by_role("button", name="Cancel").click()
+    frame.get_by_role("button", name="Edit as text").click()
+    frame.get_by_label("Checklist as text").fill("")
+    frame.get_by_role("button", name="Save").click()
+    frame.get_by_text("No checklist yet").wait_for()
+    assert not ChecklistItem.objects.exists()
+    assert focused(frame) == "text-mode"
+
+
+def test_a_refusal_names_its_field_in_words(page, client):
+    """The API names a bad field with a predicate; the panel says it as a sentence ("Items cannot exceed 500 in one
+    checklist"), not as a field name glued to a phrase ("items a checklist holds ...") or a JSON key ("templateId")."""
+    from checklists.models import MAX_ITEMS
+    from tests.conftest import Api
+
+    api = Api(client, Tenant.objects.get())
+    assert api.put_text("".join(f"- [ ] step {n}\n" for n in range(MAX_ITEMS))).status_code == 200
+    page.reload()
+    frame = panel(page)
+    frame.locator(".hc-item").nth(MAX_ITEMS - 1).wait_for()
+    box = frame.get_by_label("New checklist item")
+    box.fill("one too many")
+    box.press("Enter")
+    alert = frame.get_by_role("alert")
+    alert.wait_for()
+    assert alert.inner_text().strip() == f"Items cannot exceed {MAX_ITEMS} in one checklist"
+    assert box.input_value() == "one too many"

@@ -109,6 +109,38 @@ def test_an_item_deleted_by_someone_else_while_it_is_edited_keeps_the_users_text
     conflict.wait_for(timeout=LIVE_DEADLINE_MS + 1000)
     assert "Someone else deleted “Build” while you were editing it." in conflict.inner_text()
     assert alice.get_by_label("Your text").input_value() == "Build with the new compiler"
+    # Alice was typing: she still is, in her text as the banner keeps it (not on another row's drag handle).
+    assert (
+        alice.locator("body").evaluate("b => b.ownerDocument.activeElement.getAttribute('aria-label')") == "Your text"
+    )
     conflict.get_by_role("button", name="Add mine again").click()
     row(alice, "Build with the new compiler").wait_for()
     assert sorted(ChecklistItem.objects.values_list("text", flat=True)) == ["Build with the new compiler", "Deploy"]
+
+
+def test_someone_elses_change_waits_while_a_status_menu_is_open(two_panels):
+    """A live render replaces the panel's DOM: it closed the status menu Bob was choosing in and left his focus on
+    the row's drag handle. The change is held back while a menu is open (it keeps coming with each poll, as it does
+    in text mode) and shows once the menu closes."""
+    alice, bob = two_panels
+    page = bob.owner.page
+    status = bob.get_by_role("button", name="Status of Deploy")
+    status.focus()
+    page.keyboard.press("Enter")
+    menu = bob.get_by_role("menu")
+    menu.wait_for()
+    page.keyboard.press("ArrowDown")
+    chosen = bob.locator("[role=menuitemradio]:focus").inner_text()
+    # Alice's tick arrives in Bob's page (a poll answered with the new checklist) while his menu is open; the next
+    # poll is sent only once the panel has dealt with that answer.
+    poll = lambda request: request.url.endswith("/checklist") and request.method == "GET"  # noqa: E731
+    with page.expect_response(lambda r: poll(r.request) and r.status == 200):
+        tick(alice, "Build")
+    with page.expect_request(poll):
+        pass
+    assert menu.is_visible()
+    assert bob.locator("[role=menuitemradio]:focus").inner_text() == chosen
+    page.keyboard.press("Escape")
+    menu.wait_for(state="detached")
+    ticked(bob, "Build").wait_for()
+    assert bob.locator("body").evaluate("b => b.ownerDocument.activeElement.dataset.focus || ''").endswith(":status")

@@ -7,14 +7,12 @@ from pathlib import Path
 import pytest
 
 from tenants.models import Tenant
-from tests.checklists.conftest import panel
+from tests.checklists.conftest import panel, serious_violations
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "var" / "screenshots"
-# axe-core comes from the npm registry as a pinned devDependency of forge/ (make test's forge-ui target runs npm ci).
-AXE = ROOT / "forge" / "node_modules" / "axe-core" / "axe.min.js"
 
 CHECKLIST = (
     "## Before release\n"
@@ -46,19 +44,6 @@ def seeded(jira, client):
 
     assert Api(client, Tenant.objects.get()).put_text(CHECKLIST).status_code == 200
     return jira.base_url
-
-
-def serious_violations(frame) -> list[dict]:
-    if not AXE.exists():
-        pytest.fail(f"{AXE} is missing: `make forge-ui` (npm ci in forge/) installs axe-core")
-    # evaluate, not a <script> tag: the panel's Content-Security-Policy would refuse an injected inline script.
-    if frame.evaluate("typeof axe === 'undefined'"):
-        frame.evaluate(AXE.read_text())
-    found = frame.evaluate(
-        """async () => (await axe.run(document, { resultTypes: ["violations"] })).violations
-            .map(v => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.target.join(" ")) }))"""
-    )
-    return [v for v in found if v["impact"] in ("serious", "critical")]
 
 
 def background(frame, selector="body") -> str:

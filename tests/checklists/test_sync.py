@@ -103,9 +103,13 @@ def test_a_bursts_later_edits_ask_redis_nothing_until_its_push_is_nearly_due(bur
     assert api.patch(item, status="done").status_code == 200
     # Not asked: the marker stays down and no second push is queued. The push due in 30 s reads this edit.
     assert (queued(), _marker_value(checklist_id)) == (1, None)
+    # A step of this host's wall clock (NTP) changes nothing: the due time was turned into a monotonic deadline.
+    monkeypatch.setattr(tasks, "time", _Clock(offset=3600, wall_only=True))
+    assert api.patch(item, status="todo").status_code == 200
+    assert (queued(), _marker_value(checklist_id)) == (1, None)
     # Shortly before the push is due this process relies on it no more: the next edit raises the marker again.
     monkeypatch.setattr(tasks, "time", _Clock(offset=30 - tasks.DUE_MARGIN_SECONDS + 0.05))
-    assert api.patch(item, status="todo").status_code == 200
+    assert api.patch(item, status="done").status_code == 200
     assert queued() == 2 and _marker_value(checklist_id) is not None
 
 
@@ -160,8 +164,11 @@ def test_a_push_run_here_makes_this_process_forget_its_due_time(burst, standin):
 
 
 class _Clock:
-    def __init__(self, offset: float):
-        self.offset = offset
+    def __init__(self, offset: float, *, wall_only: bool = False):
+        self.offset, self.wall_only = offset, wall_only
 
     def time(self) -> float:
         return time.time() + self.offset
+
+    def monotonic(self) -> float:
+        return time.monotonic() + (0 if self.wall_only else self.offset)

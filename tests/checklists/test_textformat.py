@@ -147,7 +147,7 @@ def test_a_text_of_more_lines_than_a_checklist_holds_stops_at_the_limit_whatever
     with pytest.raises(ValidationFailed) as refused:
         textformat.parse(f"{line}\n\n" * 200_000)
     errors = refused.value.errors
-    assert errors["text"] == f"a checklist holds at most {MAX_ITEMS} items"
+    assert errors["text"] == f"cannot hold more than {MAX_ITEMS} items (a checklist's limit)"
     assert len(errors) <= MAX_ITEMS + 1
 
 

@@ -298,7 +298,7 @@ def test_a_10000_line_bad_import_is_read_to_the_item_limit_and_says_so_first(api
         body = response.json()
         assert body["errorCount"] == MAX_ITEMS + 1 and len(body["fields"]) == 50
         assert list(body["fields"])[:2] == names
-        assert body["fields"][names[0]] == f"a checklist holds at most {MAX_ITEMS} items"
+        assert body["fields"][names[0]] == f"cannot hold more than {MAX_ITEMS} items (a checklist's limit)"
     assert not ChecklistItem.objects.exists() and not Template.objects.exists()
 
 
@@ -314,3 +314,26 @@ def test_fifty_bad_fields_are_all_named_without_a_count():
     capped = ValidationFailed({f"line {n}": "bad" for n in range(51)}).body("invalid_payload", {"line 0": "first"})
     assert capped["error"] == "invalid_payload" and capped["errorCount"] == 51
     assert list(capped["fields"])[0] == "first" and "line 50" not in capped["fields"]
+
+
+def test_a_body_of_the_wrong_shape_names_each_field_with_a_predicate(api):
+    """The schema's own refusals read as the rest do ("text": "must be ..."): the panel says "Text must be a valid
+    string", where pydantic's "Input should be a valid string" made "Text Input should be ..."."""
+    cases = [
+        (api.call("post", api.url("/items"), {"text": None}), "text", "must be a valid string"),
+        (
+            api.call("post", api.url("/items"), {"text": "x", "mandatory": "yes"}),
+            "mandatory",
+            "must be a valid boolean",
+        ),
+        (
+            api.call("post", api.url("/items"), []),
+            "body",
+            "must be a valid dictionary or object to extract fields from",
+        ),
+        (api.call("get", api.url("/history?limit=abc")), "limit", "must be a valid integer"),
+    ]
+    for response, field, predicate in cases:
+        assert response.status_code == 422, response.content
+        assert response.json()["fields"][field].startswith(predicate), response.json()
+    assert not ChecklistItem.objects.exists()

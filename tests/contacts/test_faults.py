@@ -405,3 +405,31 @@ def test_a_slow_hubspot_is_transient_counts_no_attempt_and_a_push_s_last_try_rel
         (SyncState.SYNCED, None, 0, "")
     }
     assert set(hubspot.created.values()) == {1} and len(hubspot.created) == 6
+
+
+def test_a_hubspot_trickling_its_answer_ends_each_try_at_the_deadline_and_the_push_retries_then_syncs_once(
+    settings, hubspot, trickle
+):
+    # A byte every 20 ms, never idle as long as the socket timeout (10 s): only OUTBOUND_DEADLINE_SECONDS (1 s) ends a
+    # try. Before it, one push held its worker for the stand-in's whole patience (15 s) per try.
+    settings.OUTBOUND_DEADLINE_SECONDS = 1.0
+    _pending_contacts(settings, 3)
+    settings.HUBSPOT_BASE_URL = trickle.base_url
+    assert list(services.contact_claim_batches(tokens=["sync-t"], limit=100)) == ["sync-t"]
+    last = hubspot_push_claim_task.max_retries
+    # One try before its last: the task's own retry policy runs the last (eager, at once), which ends in the error.
+    result = hubspot_push_claim_task.apply(args=("sync-t",), task_id="push-t", retries=last - 1)
+    assert isinstance(result.result, hubspot_api.HubSpotError) and result.result.transient
+    assert trickle.ended(2) == ["client", "client"]  # both tries cut by us, neither sat out the server's patience
+    assert len(trickle.requests) == 2
+    # Retryable, and released after the last try: pending, unclaimed, no attempt counted against the contacts.
+    stored = list(Contact.objects.values_list("sync_state", "sync_claimed_at", "sync_attempts", "last_error"))
+    assert {(state, claimed, attempts) for state, claimed, attempts, _ in stored} == {(SyncState.PENDING, None, 0)}
+    assert {error for *_, error in stored} == {"HubSpot unreachable: ReadTimeoutError"}
+
+    settings.HUBSPOT_BASE_URL = hubspot.base_url  # HubSpot answers again: the next sync pushes each contact once
+    assert hubspot_sync_task.apply().get() == 1
+    assert set(Contact.objects.values_list("sync_state", "sync_claimed_at", "sync_attempts", "last_error")) == {
+        (SyncState.SYNCED, None, 0, "")
+    }
+    assert set(hubspot.created.values()) == {1} and len(hubspot.created) == 6

@@ -86,3 +86,19 @@ def test_item_text_is_only_redacted_while_it_is_marked():
     context.reset()
     logger.info("unrelated %s", ITEM_TEXT)
     assert ITEM_TEXT in stream.getvalue()
+
+
+def test_credentials_of_the_url_settings_never_reach_the_log(settings):
+    # A driver's error quotes a connection string, or the password alone; neither names a secret by its shape.
+    settings.DATABASE_URL = "mongodb://app:Db%2FPass-Kilo11@db1.internal:27017/hc"
+    settings.CACHE_URL = "redis://:CachePass-Lima22@cache.internal:6379/1"
+    settings.REDIS_URL = "rediss://worker:BrokerPass-Mike33@broker.internal:6380/0"
+    settings.SENTRY_DSN = "https://fedcba9876543210fedcba9876543210@o1.ingest.sentry.io/2"
+    logger, stream = make_logger()
+    logger.error("could not connect to %s", "amqp://guest:GuestPass-November44@mq.internal//")
+    logger.error("auth failed with %s, %s and %s", "Db/Pass-Kilo11", "CachePass-Lima22", "BrokerPass-Mike33")
+    logger.error("sentry key %s refused", "fedcba9876543210fedcba9876543210")
+    out = stream.getvalue()
+    for leaked in ("GuestPass-November44", "Db/Pass-Kilo11", "CachePass-Lima22", "BrokerPass-Mike33", "fedcba98765"):
+        assert leaked not in out
+    assert "amqp://[redacted]@mq.internal//" in out  # which server it was still shows

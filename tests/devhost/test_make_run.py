@@ -82,3 +82,15 @@ def test_make_run_serves_with_its_own_redis_worker_and_beat_and_stops_them_all(t
     assert not redis_answers(redis_port)
     group = subprocess.run(["pgrep", "-g", str(run.pid)], capture_output=True, text=True).stdout.split()
     assert group == [], group
+
+
+def test_make_run_is_the_same_jira_site_each_time_so_checklists_survive_a_restart(tmp_path):
+    """The stand-in's clientKey is kept in var/: a second `make run` re-installs the same site (its tenant, its
+    checklists and templates), where a fresh key each time left the previous run's checklists under a site nobody
+    could open any more."""
+    from devhost.run import standin_client_key
+
+    first = standin_client_key(tmp_path)
+    assert re.fullmatch(r"devhost-[0-9a-f]{12}", first)
+    assert standin_client_key(tmp_path) == first
+    assert standin_client_key(tmp_path / "another") != first

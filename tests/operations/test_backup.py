@@ -19,6 +19,7 @@ from contacts.models import Contact, ContactLink, EmailDelivery, EmailKind, Lice
 from operations import backup
 from operations.models import ReportedAccount
 from operations.retention import backups_to_keep
+from staff.audit import search_hash
 from staff.models import AuditEntry
 from tenants.models import Tenant
 from tests.conftest import issue_ref
@@ -101,6 +102,23 @@ def test_round_trip_gives_identical_data(tenant, other_tenant):
     assert after == before
     # The restored site works: its secret still decrypts and its checklist reads back.
     assert Tenant.objects.get(pk=tenant.pk).shared_secret == tenant.shared_secret
+
+
+def test_a_restore_adds_old_audit_entries_without_their_search_text(tenant):
+    # An archive taken before the trail hashed what staff type: an entry holds a search for an email in clear.
+    old = AuditEntry.objects.create(
+        actor_id="1",
+        actor_username="root",
+        action="list",
+        model="contacts.contact",
+        path="/admin/contacts/contact/?q=Ann%40Example.com&sync_state__exact=pending",
+    )
+    result = backup.backup_create()
+    wipe()
+    backup.archive_restore(result.name)
+    entry = AuditEntry.objects.get(pk=old.pk)
+    assert (entry.search_hash, entry.search_kind) == (search_hash("ann@example.com"), "email")
+    assert entry.path == "/admin/contacts/contact/?sync_state__exact=pending"
 
 
 def test_an_archive_with_two_spellings_of_one_address_restores_one_contact(tenant):

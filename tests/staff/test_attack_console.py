@@ -14,6 +14,7 @@ from checklists.models import ChecklistChange, ChecklistItem, Template
 from contacts.models import Contact
 from core import metrics
 from staff.admin import csv_cell
+from staff.audit import search_hash
 from staff.forms import SIGN_IN_FAILED
 from staff.models import AuditEntry
 from tests.conftest import code_for, create_staff, login
@@ -77,7 +78,9 @@ def test_list_views_record_their_query_string(staff, data):  # noqa: F811
     entry = AuditEntry.objects.filter(action="list").order_by("-created_at").first()
     assert entry.model == "checklists.checklistitem"
     assert entry.path.startswith("/admin/checklists/checklistitem/?")
-    assert "status__exact=todo" in entry.path and "q=DEMO-1" in entry.path
+    # The filter as typed (a status names nobody); the search as a keyed hash (staff.audit), never in clear.
+    assert "status__exact=todo" in entry.path and "DEMO-1" not in entry.path
+    assert (entry.search_hash, entry.search_kind) == (search_hash("demo-1"), "issue_key")
 
 
 # --- sign-in ----------------------------------------------------------------------------------------------------
@@ -117,6 +120,30 @@ def test_a_missing_code_counts_towards_the_lockout(monkeypatch):
     assert login(client, "max").status_code == 429  # even the right code now
     call_command("axes_reset_username", "max", stdout=io.StringIO())
     assert login(client, "max").status_code == 302
+
+
+def _failures_from(addresses, username):
+    for address in addresses:
+        login(Client(REMOTE_ADDR=address), username, token="")  # the right password, no code
+
+
+def test_the_lockout_counts_an_ipv6_network_as_one_caller(monkeypatch):
+    """A host is given a whole /64 (SLAAC, privacy addresses): counted per address, one caller would get
+    AXES_FAILURE_LIMIT guesses of the second factor from each of 2**64 addresses."""
+    create_staff("ivy", "support", monkeypatch)
+    limit = django_settings.AXES_FAILURE_LIMIT
+    _failures_from([f"2001:db8:0:7::{n:x}" for n in range(1, limit + 1)], "ivy")
+    assert login(Client(REMOTE_ADDR="2001:db8:0:7:ffff::1"), "ivy").status_code == 429  # the same /64, the right code
+    assert login(Client(REMOTE_ADDR="2001:db8:0:8::1"), "ivy").status_code == 302  # another network is not locked
+
+
+def test_the_lockout_counts_an_ipv4_mapped_address_as_that_ipv4_address(monkeypatch):
+    """A dual-stack listener reports an IPv4 caller as ::ffff:a.b.c.d: one caller, whichever way it arrived."""
+    create_staff("ida", "support", monkeypatch)
+    limit = django_settings.AXES_FAILURE_LIMIT
+    _failures_from((["192.0.2.7", "::ffff:192.0.2.7"] * limit)[:limit], "ida")  # each spelling below the limit
+    assert login(Client(REMOTE_ADDR="192.0.2.7"), "ida").status_code == 429
+    assert login(Client(REMOTE_ADDR="::ffff:192.0.2.7"), "ida").status_code == 429
 
 
 # --- CSV exports --------------------------------------------------------------------------------------------------

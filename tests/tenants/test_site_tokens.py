@@ -4,7 +4,10 @@ import hashlib
 
 import pytest
 
+from checklists import automation
+from checklists.models import Checklist, Template
 from devhost.keys import connect_token
+from tenants.auth.site_token import verify_site_token
 from tenants.models import SiteToken, SiteTokenUse, TenantState
 from tenants.qsh import CONTEXT_QSH
 from tenants.site_tokens import site_token_create
@@ -81,6 +84,26 @@ def test_a_read_token_reads_but_cannot_write(client, admin):
     refused = call(client, token, "post", ITEMS, {"text": "nope"})
     assert refused.status_code == 403
     assert call(client, token).json()["items"] == []
+
+
+def test_a_read_token_writes_nothing_not_even_an_auto_applied_template(client, tenant, standin):
+    """A read token names any issue id, and Jira is never asked whether it exists: the first read of an issue
+    applying the site's auto-apply template would let it create a checklist (and a property push to Jira) for every
+    number it tries. It reads such an issue as the contract's empty checklist; the MCP read and the automation read
+    (by key) likewise."""
+    Template.objects.create(tenant=tenant, name="Everyone", text="- [ ] step", auto_apply=True)
+    _, token = site_token_create(tenant=tenant, name="Reader", scope="read", created_by=ADMIN)
+    read = call(client, token, path="/api/v1/issues/98765/checklist")
+    assert read.status_code == 200 and (read.json()["items"], read.json()["version"]) == ([], 0)
+    text = call(client, token, path="/api/v1/issues/98766/checklist/text")
+    assert text.status_code == 200 and text.content == b""
+    _issue, by_key = automation.checklist_read(verify_site_token(token), "DEMO-1")  # the MCP tool read_checklist
+    assert by_key is None
+    assert not Checklist.objects.filter(tenant=tenant).exists()
+    assert [r for r in standin.recorded if r.method == "PUT"] == []
+    # A write token may write, so its first read applies the template as the panel's does.
+    _, writer = site_token_create(tenant=tenant, name="Writer", scope="write", created_by=ADMIN)
+    assert [i["text"] for i in call(client, writer, path="/api/v1/issues/98765/checklist").json()["items"]] == ["step"]
 
 
 def test_forged_malformed_and_unknown_tokens_are_401(client, admin):
