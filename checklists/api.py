@@ -205,7 +205,7 @@ def _schema_invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 def _conflict(request: HttpRequest, exc: Conflict) -> HttpResponse:
     body = {"error": "precondition_failed" if exc.status == 412 else "conflict", "detail": exc.message}
     body.update(exc.details)
-    return _error(request, exc.status, body)
+    return _error(request, exc.status, body, **({"Retry-After": exc.retry_after} if exc.retry_after else {}))
 
 
 @api.exception_handler(PermissionDenied)

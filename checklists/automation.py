@@ -15,7 +15,7 @@ from pydantic import ConfigDict
 from core import context
 from core.exceptions import Conflict, NotFound, ValidationFailed
 from tenants import permissions
-from tenants.jira import JiraClient, JiraError
+from tenants.jira import JiraClient, JiraError, retry_after_header
 from tenants.permissions import PermissionDenied
 from tenants.types import IssueRef
 
@@ -44,12 +44,16 @@ MAX_ITEM_REF = 2000  # an item's id or its whole text
 class JiraUnavailable(Exception):
     """Jira could not tell us which issue a key names: 503, try again (Automation retries)."""
 
+    def __init__(self, retry_after: str = "30"):
+        super().__init__("Jira did not answer")
+        self.retry_after = retry_after
+
 
 @api.exception_handler(JiraUnavailable)
 def _jira_unavailable(request, exc):
     body = {"error": "jira_unavailable", "detail": "Jira did not answer; try again shortly."}
     response = api.create_response(request, body, status=503)
-    response["Retry-After"] = "30"
+    response["Retry-After"] = exc.retry_after
     return response
 
 
@@ -71,7 +75,7 @@ def resolve_issue(tenant, issue_key: str) -> IssueRef:
     except JiraError as exc:
         if exc.status in (400, 403, 404):  # Jira's answer for a key it has not, or the app may not see
             raise NotFound("no such issue") from None
-        raise JiraUnavailable() from None
+        raise JiraUnavailable(retry_after_header(exc)) from None
     except (ValueError, KeyError, TypeError, AttributeError):
         raise JiraUnavailable() from None
 

@@ -14,6 +14,7 @@ from django.conf import settings
 
 from core.counters import flag_add_or_read, flag_clear, flag_set
 from core.metrics import PROGRESS_SWEEP_QUEUED
+from core.retry import retry_after_seconds
 from tenants.jira import JiraError
 
 from .sync import checklist_progress_push, checklists_behind_on_progress
@@ -21,6 +22,7 @@ from .sync import checklist_progress_push, checklists_behind_on_progress
 logger = logging.getLogger(__name__)
 
 _PENDING = "progress-sync-pending:{}"
+MAX_HONOURED_RETRY_AFTER_SECONDS = 3600  # a longer wait asked by Jira is cut to this (the sweep's order of magnitude)
 
 
 def _marker(call, *args, **kwargs):
@@ -93,9 +95,12 @@ def forget_queued_pushes() -> None:
 
 def _remember_due(checklist_id: str, due: bytes | None) -> None:
     """Remember until when the push queued for this checklist is sure not to have started, from the marker's value
-    (nothing when it holds none: a retry's marker, or one gone meanwhile)."""
+    (nothing when it holds none: a retry's marker, or one gone meanwhile). Never further off than this process's own
+    delay: a due time beyond it comes from a host whose clock runs ahead, and relying on it that long skipped every
+    edit's round trip for as long as the clocks disagreed, well after the marker itself had gone."""
+    now = time.time()
     try:
-        left = float(due) - DUE_MARGIN_SECONDS - time.time()  # type: ignore[arg-type]
+        left = min(float(due), now + settings.PROGRESS_SYNC_DELAY_SECONDS) - DUE_MARGIN_SECONDS - now  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return
     if left <= 0:
@@ -120,6 +125,11 @@ def checklist_progress_sync_task(self, checklist_id: str) -> None:
             return
         base = settings.PROGRESS_SYNC_RETRY_BASE_SECONDS
         countdown = min(600, base * 2**self.request.retries + random.uniform(0, base))
+        # A 429's Retry-After longer than the client waits in line (tenants/jira.py) is waited here, whole: retrying
+        # sooner only draws another 429. Bounded, so an absurd one cannot park the push (and its marker) for days.
+        asked = retry_after_seconds(exc.retry_after)
+        if asked is not None:
+            countdown = max(countdown, min(asked, MAX_HONOURED_RETRY_AFTER_SECONDS) + random.uniform(0, base))
         # While the retry waits, edits and the sweep need not queue another push: the retry reads the latest state.
         _marker(flag_set, key, ttl_seconds=int(countdown) + 60)
         raise self.retry(exc=exc, countdown=countdown) from exc

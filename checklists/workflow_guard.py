@@ -17,7 +17,7 @@ import logging
 from django.core.cache import cache
 
 from core.exceptions import Conflict
-from tenants.jira import JiraClient, JiraError
+from tenants.jira import JiraClient, JiraError, retry_after_header
 
 from .models import Checklist
 from .progress import progress_property
@@ -81,6 +81,7 @@ def write_guard(tenant, issue_id: str):
                     "Jira did not accept the checklist's pending mark, so nothing was saved. Try again in a moment.",
                     status=503,
                     reason="jira_unavailable",
+                    retry_after=retry_after_header(exc),
                 ) from exc
         yield guard
     finally:

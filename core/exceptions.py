@@ -27,10 +27,11 @@ class ValidationFailed(Exception):
 class Conflict(Exception):
     """The write lost a race or named a stale version."""
 
-    def __init__(self, message: str, status: int = 409, **details):
+    def __init__(self, message: str, status: int = 409, *, retry_after: str = "", **details):
         super().__init__(message)
         self.message = message
         self.status = status
+        self.retry_after = retry_after  # a 503's Retry-After: when a dependency said it may take the call again
         self.details = details
 
 

@@ -5,7 +5,7 @@ import uuid
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.middleware.gzip import GZipMiddleware
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, WTimeoutError
 
@@ -204,12 +204,16 @@ def dependency_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def _unavailable_counted(exc: BaseException) -> None:
+    DATABASE_UNAVAILABLE.inc()
+    logger.error("database unavailable", exc_info=exc)
+
+
 def api_exception_response(request, exc: BaseException) -> JsonResponse:
     """The answer to an exception no view handled: 503 when the database refused (down, disk full, read-only), so
     clients retry; 500 otherwise. Neither says more than that: the details go to the log."""
     if dependency_unavailable(exc):
-        DATABASE_UNAVAILABLE.inc()
-        logger.error("database unavailable", exc_info=exc)
+        _unavailable_counted(exc)
         response = JsonResponse(
             {"error": "unavailable", "detail": "The service is temporarily unavailable; please retry."}, status=503
         )
@@ -249,4 +253,15 @@ class ApiErrorMiddleware:
     def process_exception(self, request, exc):
         if request.path.startswith(API_PREFIX):
             return api_exception_response(request, exc)
+        if dependency_unavailable(exc):
+            # Pages and webhooks too (the staff console's import, the panel, Jira's deliveries): a database that is
+            # down, locked or full is "try again", not Django's 500 page. Jira retries a 503 delivery as a 500's.
+            _unavailable_counted(exc)
+            response = HttpResponse(
+                "The service is temporarily unavailable; please retry in a moment.\n",
+                status=503,
+                content_type="text/plain; charset=utf-8",
+            )
+            response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
+            return response
         return None

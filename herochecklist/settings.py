@@ -394,9 +394,18 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 
 
+# A broker that stops answering (a Redis frozen, replies dropped on the way) must fail a publish within seconds: the
+# transport waited on its socket with no timeout, so a write's after-commit queueing held the user's answer, and the
+# web worker, for as long as the broker stayed hung. A publish is tried twice (CELERY_TASK_PUBLISH_RETRY_POLICY), so a
+# write waits about twice this at worst before its push is left to the sweep. Above the workers' BRPOP (1 s).
+BROKER_TIMEOUT_SECONDS = env.float("BROKER_TIMEOUT_SECONDS", default=2.0)
+
+
 def broker_transport_options(visibility_timeout: int) -> dict:
     return {
         "visibility_timeout": visibility_timeout,
+        "socket_timeout": BROKER_TIMEOUT_SECONDS,
+        "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
         # kombu looks for such tasks only every interval x throttle seconds (10 x 10 by default), so a dead worker's
         # task could wait 100 s past its timeout; one cheap Redis range query every 10 s at most (a fifth of a short
         # timeout).
@@ -411,6 +420,10 @@ def broker_transport_options(visibility_timeout: int) -> dict:
 
 
 CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_VISIBILITY_TIMEOUT)
+# One retry of a failed publish, not Celery's three: the retry is what reconnects after a broker restart dropped the
+# pooled connection; against a hung broker each try costs a whole BROKER_TIMEOUT_SECONDS of the user's write (four
+# tries held it 10 s, two hold it 5). A push not queued is the sweep's.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_BEAT_SCHEDULE = {
     # Daily at 03:17 UTC (https://crontab.guru/#17_3_*_*_*): new and changed licenses from the Marketplace.
     "marketplace-poll": {"task": "contacts.tasks.marketplace_poll_task", "schedule": 24 * 3600},

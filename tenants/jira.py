@@ -4,6 +4,7 @@ system token against app.apiBaseUrl). Timeouts, bounded retries with backoff on 
 """
 
 import logging
+import math
 import random
 import time
 from urllib.parse import urlencode, urlparse
@@ -32,6 +33,13 @@ class JiraError(Exception):
         self.status = status
         self.retryable = retryable
         self.retry_after = retry_after
+
+
+def retry_after_header(exc: JiraError, default: int = 30) -> str:
+    """The Retry-After we answer when a call to Jira failed: Jira's own ask when it gave one (whole seconds, at most
+    an hour), else `default`. Telling our caller less than Jira asked of us only brings its retry back too soon."""
+    asked = retry_after_seconds(exc.retry_after)
+    return str(default if asked is None else max(1, math.ceil(min(asked, 3600))))
 
 
 class JiraClient:
@@ -100,10 +108,10 @@ class JiraClient:
                 )
             except httpx.TimeoutException:
                 last_error = JiraError(f"{method} {path}: timed out", retryable=True)
-                delay = self._delay(attempt, None)
+                delay = self._backoff(attempt)
             except httpx.TransportError as exc:
                 last_error = JiraError(f"{method} {path}: {type(exc).__name__}", retryable=True)
-                delay = self._delay(attempt, None)
+                delay = self._backoff(attempt)
             else:
                 if response.status_code < 400:
                     return response
@@ -117,15 +125,25 @@ class JiraClient:
                 if not retryable:
                     raise last_error
                 delay = self._delay(attempt, response.headers.get("Retry-After"))
+                if delay is None:
+                    # Jira asked for a longer wait than this call may hold its caller: asking again sooner only
+                    # draws another 429. The caller honours it (the push's task retries after it; a request answers).
+                    raise last_error
             if attempt < attempts:
                 logger.info("jira call retrying", extra={"attempt": attempt, "delay": round(delay, 2)})
                 time.sleep(delay)
         raise last_error
 
-    def _delay(self, attempt: int, retry_after: str | None) -> float:
+    def _delay(self, attempt: int, retry_after: str | None) -> float | None:
+        """The wait before the next attempt; None when Jira asked for more than this client waits in line: at most
+        MAX_RETRY_AFTER_SECONDS, and no longer than one of its calls may take (a request's call to Jira has a few
+        seconds: sleeping 30 held the user, then asked Jira again long before the time it gave)."""
         asked = retry_after_seconds(retry_after)
         if asked is not None:
-            return min(asked, MAX_RETRY_AFTER_SECONDS)
+            return asked if asked <= min(MAX_RETRY_AFTER_SECONDS, self.timeout) else None
+        return self._backoff(attempt)
+
+    def _backoff(self, attempt: int) -> float:
         # Exponential backoff with full jitter, so many workers do not retry in lockstep.
         return random.uniform(0, self.backoff * 2 ** (attempt - 1))
 

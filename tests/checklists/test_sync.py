@@ -137,6 +137,23 @@ def test_a_marker_without_a_due_time_is_not_relied_on(burst):
     assert queued() == 2
 
 
+def test_a_due_time_further_off_than_this_processs_own_delay_is_relied_on_no_longer_than_that(burst, monkeypatch):
+    # Another host's clock runs an hour ahead (NTP failed there): its marker's due time is an hour off. This process
+    # relied on it for the hour, skipping every edit's round trip, though that marker went long before (its push ran
+    # or was lost, its TTL ended) and nothing was queued to read those edits but the sweep.
+    api, queued = burst
+    item = api.add("one").json()["id"]
+    key = f"progress-sync-pending:{Checklist.objects.get().id}"
+    forget_queued_pushes()
+    counters.flag_clear(key)
+    counters.flag_add_or_read(key, ttl_seconds=300, value=b"%.3f" % (time.time() + 3600))  # as the other host did
+    assert api.patch(item, status="done").status_code == 200  # finds the marker up, reads its due time
+    counters.flag_clear(key)  # gone: its push ran, or was lost and the marker ended
+    monkeypatch.setattr(tasks, "time", _Clock(offset=30))  # this process's own delay later
+    assert api.patch(item, status="todo").status_code == 200
+    assert queued() == 2  # the marker asked again, found down, and a push queued
+
+
 def test_a_push_run_here_makes_this_process_forget_its_due_time(burst, standin):
     api, queued = burst
     item = api.add("one").json()["id"]

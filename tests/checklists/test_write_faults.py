@@ -9,6 +9,7 @@ import signal
 import threading
 
 import pytest
+import redis
 from django.core.cache import cache
 from django.db import connection
 
@@ -280,3 +281,77 @@ def test_an_mcp_write_with_the_database_refusing_says_unavailable_not_a_bare_err
     # Said as the API says it (503 there): an agent waits and retries; it does not take it for its own mistake.
     assert str(refused.value) == "The service is temporarily unavailable; please retry."
     assert not ChecklistItem.objects.exists()
+
+
+# --- Jira rate limiting with a long Retry-After: never cut short, in a request or in the push's task ---------------
+
+
+@pytest.mark.parametrize("door", ["automation", "guarded panel write"])
+def test_a_long_retry_after_ends_a_requests_jira_call_at_once_not_after_a_nap_and_an_early_retry(
+    client, tenant, standin, door
+):
+    # Jira asks for two minutes. The request's call to Jira (the automation's issue lookup, the workflow rules'
+    # pending mark) slept 30 s holding the web worker, then asked again 90 s too early: 429 again, and a 503 anyway.
+    standin.retry_after = "120"
+    standin.fail_next = [429, 429]
+    if door == "automation":
+        token = site_token_create(tenant=tenant, name="Automation", scope="write", created_by="557058:alice")[1]
+        response = client.post(
+            "/api/v1/automation/issues/DEMO-1/items",
+            data={"text": "- [ ] three"},
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+        )
+    else:
+        tenant.workflow_rules_in_use = True
+        tenant.save()
+        tenant_cache_clear()
+        response = Api(client, tenant).add("step")
+    assert response.status_code == 503, response.content
+    assert response["Content-Type"].startswith("application/json")
+    assert response["Retry-After"] == "120"  # Jira's ask, passed on: a client coming back sooner meets the same 429
+    assert len(standin.recorded) == 1  # asked once: not again before the time Jira gave
+    assert not ChecklistItem.objects.exists()
+
+
+@pytest.fixture
+def retry_published(own_redis, start_worker):
+    """Runs the push's task body as a worker would (not eagerly: its retry is published to a real broker, own_redis,
+    where no worker takes it) and returns the Retry it raised (its `when`: the retry's countdown)."""
+    from celery.exceptions import Retry
+
+    def run(checklist_id: str) -> Retry:
+        task = checklist_progress_sync_task
+        task.push_request(id="push-1", args=[checklist_id], kwargs={}, retries=0, called_directly=False)
+        try:
+            task.run(checklist_id)
+        except Retry as retry:
+            return retry
+        finally:
+            task.pop_request()
+        raise AssertionError("the push was not retried")
+
+    return run
+
+
+class TestALongRetryAfterOnThePush:
+    @pytest.fixture
+    def broker_url(self, own_redis):
+        return own_redis.url()
+
+    def test_the_retry_waits_as_long_as_jira_asked_and_jira_is_asked_once_meanwhile(
+        self, client, tenant, standin, settings, own_redis, retry_published
+    ):
+        # Before: the client slept 30 s three times (asking Jira again each time, 90 s before it said to), then the
+        # task retried after its own backoff (5 to 10 s): Jira's two minutes were never waited.
+        settings.PROGRESS_SYNC_RETRY_BASE_SECONDS = 5
+        Checklist.objects.create(tenant=tenant, issue_id="10001", issue_key="DEMO-1", version=1)
+        standin.retry_after = "120"
+        standin.fail_next = [429] * 4
+        retry = retry_published(str(Checklist.objects.get().id))
+        assert [c.method for c in standin.recorded] == ["PUT"]
+        assert retry.when >= 120
+        assert (
+            redis.Redis.from_url(own_redis.url()).llen(checklist_progress_sync_task.app.conf.task_default_queue) == 1
+        )  # published
+        assert Checklist.objects.get().property_synced_version == 0

@@ -6,14 +6,16 @@ import json
 
 import jwt
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
 from checklists import serializers
 from checklists.models import Checklist
-from checklists.tasks import checklist_progress_sweep_task
+from checklists.tasks import checklist_progress_sweep_task, forget_queued_pushes
 from core.metrics import REGISTRY
 from herochecklist.celery import app
 from tests.conftest import Api, contract_part, use_cache, wait_for
+from tests.core.test_db import other_writer  # noqa: F401 (a fixture: a process holding SQLite's writers' turn)
 
 PROGRESS = "herochecklist-progress"
 sqlite_only = pytest.mark.skipif(
@@ -110,6 +112,43 @@ def test_a_write_with_the_broker_down_answers_201_and_the_sweep_syncs_it(
     assert wait_for(lambda: Checklist.objects.get().property_synced_version == 1, 60)
     # In step now: the next sweep has nothing to do.
     assert checklist_progress_sweep_task() == 0
+
+
+def test_a_write_with_the_broker_hung_answers_and_the_sweep_syncs_it(client, tenant, standin, own_redis, start_worker):
+    """A broker that accepts connections and never answers (a Redis frozen, a network that drops its replies): the
+    write committed, then its after-commit queueing waited on the socket with no timeout, and the user's answer with
+    it, for as long as the broker stayed hung (every web worker so, one write after another)."""
+    import os
+    import signal
+    import threading
+
+    api = Api(client, tenant)
+    item = api.add("one").json()["id"]  # the web process's connection to the broker is open and pooled
+    cache.clear()  # that write's push marker: the next write queues a push of its own ...
+    forget_queued_pushes()  # ... and this process forgets the first push's due time
+    failures = metric("herochecklist_after_commit_failures_total")
+    answers = []
+
+    def write() -> None:
+        try:
+            answers.append(api.patch(item, status="done"))
+        finally:
+            connection.close()
+
+    os.kill(own_redis.proc.pid, signal.SIGSTOP)
+    try:
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        writer.join(60)  # the test's patience, far beyond the broker's timeouts: not a measure of speed
+        answered = not writer.is_alive()
+    finally:
+        os.kill(own_redis.proc.pid, signal.SIGCONT)
+        writer.join(60)
+    assert answered, "the write waited on the hung broker"
+    assert answers[0].status_code == 200, answers[0].content
+    assert metric("herochecklist_after_commit_failures_total") == failures + 1  # the push not queued: logged
+    checklist = Checklist.objects.get()
+    assert (checklist.version, checklist.property_synced_version) == (2, 0)  # saved once; the sweep catches up
 
 
 def test_the_progress_sweep_runs_on_beat():
@@ -241,6 +280,42 @@ def test_a_database_that_refuses_writes_gives_503_json_and_a_red_readyz(client, 
             cursor.execute(undo)
     assert client.get("/readyz").status_code == 200
     assert api.put_text(BIG_TEXT).status_code == 200
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_a_staff_import_with_the_database_locked_is_a_503_to_retry_and_the_retry_imports_each_license_once(
+    staff, request
+):
+    # Outside /api/ an exception of the database's went to Django's 500 page: the staff console's CSV import (a write
+    # door), the panel, the webhooks Jira retries. A locked or unreachable database is "try again", as on the API.
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from contacts.models import Contact, License
+
+    billing = staff("billing")
+    rows = "addonLicenseId,status,technicalContactEmail,technicalContactName\n" + "".join(
+        f"L{n},active,user{n}@example.com,User {n}\n" for n in range(3)
+    )
+
+    def upload():
+        return billing.post("/admin/contacts/contact/import/", {"file": SimpleUploadedFile("l.csv", rows.encode())})
+
+    options = connection.settings_dict.setdefault("OPTIONS", {})
+    saved = options.get("timeout")
+    other = request.getfixturevalue("other_writer")  # another process holds SQLite's writers' turn
+    options["timeout"] = 0.3
+    try:
+        refused = upload()
+    finally:
+        options["timeout"] = saved
+        other.stdin.close()
+        other.wait(30)
+    assert refused.status_code == 503, refused.content[:300]
+    assert refused["Retry-After"]
+    assert b"Traceback" not in refused.content
+    assert upload().status_code == 302  # imported, back to the list
+    assert License.objects.count() == 3 and Contact.objects.count() == 3
 
 
 @pytest.mark.per_database

@@ -40,13 +40,31 @@ class RecordedSleeps:
 def test_429_and_5xx_are_retried_with_backoff(tenant, standin, monkeypatch):
     waits = RecordedSleeps()
     monkeypatch.setattr(jira, "time", waits)
-    standin.fail_next = [429, 503]  # the stand-in's 429 says Retry-After: 120
+    standin.retry_after = "2"
+    standin.fail_next = [429, 503]
     JiraClient(tenant, backoff=0.01).set_issue_property("10001", "p", {"n": 1})
     assert [c.method for c in standin.recorded] == ["PUT", "PUT", "PUT"]
     assert standin.property("10001", "p") == {"n": 1}
-    # Retry-After is honoured up to the cap; a 5xx waits a jittered backoff (0 to 2 x 0.01 s on the second retry).
-    assert len(waits.slept) == 2 and waits.slept[0] == jira.MAX_RETRY_AFTER_SECONDS, waits.slept
+    # Retry-After is honoured; a 5xx waits a jittered backoff (0 to 2 x 0.01 s on the second retry).
+    assert len(waits.slept) == 2 and waits.slept[0] == 2, waits.slept
     assert 0 <= waits.slept[1] <= 0.02, waits.slept
+
+
+@pytest.mark.parametrize("timeout", [None, 3.0])
+def test_a_retry_after_longer_than_the_client_waits_ends_the_call_at_once_with_jiras_ask(
+    tenant, standin, monkeypatch, timeout
+):
+    # Longer than MAX_RETRY_AFTER_SECONDS (a worker's call), or than a request's call may take (its timeout): the
+    # client slept the cap and asked again long before the time Jira gave. Now the caller has the ask to honour.
+    waits = RecordedSleeps()
+    monkeypatch.setattr(jira, "time", waits)
+    standin.retry_after = "120" if timeout is None else "10"
+    standin.fail_next = [429, 429]
+    with pytest.raises(JiraError) as caught:
+        JiraClient(tenant, timeout=timeout).set_issue_property("10001", "p", {"n": 1})
+    assert caught.value.retryable and caught.value.retry_after == standin.retry_after
+    assert jira.retry_after_header(caught.value) == standin.retry_after
+    assert waits.slept == [] and len(standin.recorded) == 1
 
 
 def test_retries_are_bounded(tenant, standin):
