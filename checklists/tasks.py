@@ -12,7 +12,7 @@ import redis
 from celery import shared_task
 from django.conf import settings
 
-from core.counters import flag_add_or_read, flag_clear, flag_set
+from core.counters import flag_add_or_read, flag_clear, flag_replace, flag_set
 from core.metrics import PROGRESS_SWEEP_QUEUED
 from core.retry import retry_after_seconds
 from tenants.jira import JiraError
@@ -59,17 +59,20 @@ def schedule_progress_sync(checklist_id) -> bool:
     Celery's configuration whether there is a broker cost a third as much as the marker's round trip). Without a
     broker the marker this call raised goes again at once.
 
-    The marker holds its push's due time, and each process remembers it: until shortly before then, this process's
-    later edits of the checklist skip the round trip. That is safe because this is called after the edit committed
-    and the push cannot start before it is due (Celery runs a countdown's task no earlier), so the push reads the
-    edit. Issue #21: the round trip was about a tenth of a PATCH's CPU, and nearly every PATCH of a burst made it."""
+    Once its push is queued the marker holds the push's due time, and each process remembers it: until shortly
+    before then, this process's later edits of the checklist skip the round trip. That is safe because this is
+    called after the edit committed and the push cannot start before it is due (Celery runs a countdown's task no
+    earlier), so the push reads the edit. Until the push is queued the marker holds no due time (_QUEUEING): an edit
+    that finds it then relies on nothing, so a queueing that fails (broker down) leaves no process skipping its
+    edits' round trips. Issue #21: the round trip was about a tenth of a PATCH's CPU, and nearly every PATCH of a
+    burst made it."""
     known = str(checklist_id)
     if _queued_until.get(known, 0.0) > time.monotonic():
         return False
     key = _PENDING.format(checklist_id)
     delay = settings.PROGRESS_SYNC_DELAY_SECONDS
-    due = b"%.3f" % (time.time() + delay)
-    marked = _marker(flag_add_or_read, key, ttl_seconds=max(60, int(delay * 10)), value=due)
+    ttl = max(60, int(delay * 10))
+    marked = _marker(flag_add_or_read, key, ttl_seconds=ttl, value=_QUEUEING)
     if marked is not None and not marked[0]:
         _remember_due(known, marked[1])
         return False
@@ -77,15 +80,20 @@ def schedule_progress_sync(checklist_id) -> bool:
         logger.debug("no broker: progress sync left to the sweep")
         _marker(flag_clear, key)
         return False
+    due = b"%.3f" % (time.time() + delay)  # read before queueing: the push's own countdown ends a little later
     try:
         checklist_progress_sync_task.apply_async(args=[known], countdown=delay)
     except Exception:
         # Not queued (broker down): drop the marker so the next edit, or the sweep, queues it instead.
         _marker(flag_clear, key)
         raise
-    if marked is not None:
+    if marked is not None and _marker(flag_replace, key, ttl_seconds=ttl, value=due):
         _remember_due(known, due)
     return True
+
+
+# The marker's value while its push is being queued: no due time, so no process relies on it yet.
+_QUEUEING = b"queueing"
 
 
 def forget_queued_pushes() -> None:

@@ -172,6 +172,17 @@ def shared_lock(key: str, *, ttl_seconds: float, wait_seconds: float) -> "redis.
     )
 
 
+def flag_replace(key: str, *, ttl_seconds: int, value: bytes) -> bool:
+    """Gives the flag `key` a new value and ttl_seconds more, if it is still up (SET XX: a flag cleared meanwhile
+    stays down). True when it was up. Errors propagate."""
+    if settings.CACHE_URL:
+        return bool(redis_client(settings.CACHE_URL).set(_shared_key(key), value, ex=ttl_seconds, xx=True))
+    if cache.get(key) is None:
+        return False
+    cache.set(key, value, timeout=ttl_seconds)
+    return True
+
+
 def flag_clear(key: str) -> None:
     if settings.CACHE_URL:
         redis_client(settings.CACHE_URL).delete(_shared_key(key))

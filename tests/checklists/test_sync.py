@@ -1,8 +1,12 @@
+import os
+import signal
+import threading
 import time
 
 import pytest
 import redis
 from django.conf import settings as settings_module
+from django.db import connection
 
 from checklists import tasks
 from checklists.models import Checklist
@@ -172,3 +176,60 @@ class _Clock:
 
     def monotonic(self) -> float:
         return time.monotonic() + (0 if self.wall_only else self.offset)
+
+
+class TestAPushBeingQueued:
+    @pytest.fixture
+    def broker_url(self, own_redis):
+        return own_redis.url()  # a broker of the test's own, to hang while the cache Redis answers
+
+    def test_its_marker_holds_no_due_time_until_the_push_is_queued(
+        self, client, tenant, settings, test_redis_url, own_redis, start_worker
+    ):
+        # Should the queueing fail (broker down), the marker is cleared: an edit of another process that had relied
+        # on a due time read from it meanwhile would skip its round trip with no push coming.
+        use_cache(settings, test_redis_url)
+        settings.PROGRESS_SYNC_DELAY_SECONDS = 30
+        api = Api(client, tenant)
+        item = api.add("one").json()["id"]
+        checklist_id = Checklist.objects.get().id
+        assert float(_marker_value(checklist_id)) > time.time()  # queued: the marker holds its due time
+        counters.flag_clear(f"progress-sync-pending:{checklist_id}")
+        forget_queued_pushes()
+        seen = []
+
+        def write() -> None:
+            try:
+                api.patch(item, status="done")
+            finally:
+                connection.close()
+
+        os.kill(own_redis.proc.pid, signal.SIGSTOP)  # the broker hangs: the push's queueing waits on it
+        writer = threading.Thread(target=write, daemon=True)
+        try:
+            writer.start()
+            deadline = time.monotonic() + 60
+            while (value := _marker_value(checklist_id)) is None and time.monotonic() < deadline:
+                time.sleep(0.005)
+            seen.append(value)
+        finally:
+            os.kill(own_redis.proc.pid, signal.SIGCONT)
+            writer.join(60)
+        assert seen == [tasks._QUEUEING]
+
+
+def test_a_marker_whose_push_is_still_being_queued_is_not_relied_on(burst):
+    # Another process raised the marker and is queueing its push: should that fail (broker down), it clears the
+    # marker, and an edit that had relied on it would have skipped its round trip with no push coming.
+    api, queued = burst
+    item = api.add("one").json()["id"]
+    checklist_id = Checklist.objects.get().id
+    key = f"progress-sync-pending:{checklist_id}"
+    forget_queued_pushes()
+    counters.flag_clear(key)
+    assert counters.flag_add_or_read(key, ttl_seconds=60, value=tasks._QUEUEING)[0] is True  # the other process
+    assert api.patch(item, status="done").status_code == 200  # finds it up: no push of its own ...
+    assert queued() == 1
+    counters.flag_clear(key)  # ... the other process's queueing failed
+    assert api.patch(item, status="todo").status_code == 200
+    assert queued() == 2  # this edit asked again and queued the push
