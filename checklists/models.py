@@ -42,6 +42,11 @@ class Checklist(BaseModel):
     # The version last written to the Jira issue property, so a retried or duplicate sync writes nothing new, and
     # the periodic sweep finds every checklist whose property is behind (version > property_synced_version).
     property_synced_version = models.PositiveIntegerField(default=0)
+    # When Jira last refused this checklist's push for good (the issue deleted, the app's access revoked: 401, 403,
+    # 404) or its retries ran out; cleared by a push that lands. The sweep retries such a checklist only after
+    # PROGRESS_SWEEP_FAILED_RETRY_SECONDS and after every other one behind: before, they went first (oldest change
+    # first), and a thousand of them filled every sweep for a week while the pushes lost elsewhere waited.
+    property_sync_failed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "issue_id"], name="unique_checklist_per_issue")]

@@ -17,7 +17,7 @@ from core.metrics import PROGRESS_SWEEP_QUEUED
 from core.retry import retry_after_seconds
 from tenants.jira import JiraError
 
-from .sync import checklist_progress_push, checklists_behind_on_progress
+from .sync import checklist_progress_failed, checklist_progress_push, checklists_behind_on_progress
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,10 @@ def checklist_progress_sync_task(self, checklist_id: str) -> None:
     except JiraError as exc:
         if not exc.retryable:
             logger.warning("progress sync gave up", extra={"status": exc.status})
+            checklist_progress_failed(checklist_id=checklist_id)  # the sweep puts it last for a while
             return
+        if self.request.retries >= self.max_retries:
+            checklist_progress_failed(checklist_id=checklist_id)  # self.retry raises exc: the last try failed
         base = settings.PROGRESS_SYNC_RETRY_BASE_SECONDS
         countdown = min(600, base * 2**self.request.retries + random.uniform(0, base))
         # A 429's Retry-After longer than the client waits in line (tenants/jira.py) is waited here, whole: retrying

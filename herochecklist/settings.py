@@ -123,6 +123,8 @@ PROGRESS_SWEEP_INTERVAL_SECONDS = env.int("PROGRESS_SWEEP_INTERVAL_SECONDS", def
 PROGRESS_SWEEP_GRACE_SECONDS = env.int("PROGRESS_SWEEP_GRACE_SECONDS", default=120)
 PROGRESS_SWEEP_MAX_AGE_DAYS = env.int("PROGRESS_SWEEP_MAX_AGE_DAYS", default=7)
 PROGRESS_SWEEP_BATCH = env.int("PROGRESS_SWEEP_BATCH", default=1000)
+# A checklist whose push Jira refused for good is swept again no sooner than this, after every other one behind.
+PROGRESS_SWEEP_FAILED_RETRY_SECONDS = env.int("PROGRESS_SWEEP_FAILED_RETRY_SECONDS", default=3600)
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
 # Conditional reads (If-None-Match, an open panel's live polling) count here instead, per site and user and minute,
 # so a visible panel (one a second) never eats its user's budget of writes and reads (checklists/live.py).

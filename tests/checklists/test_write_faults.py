@@ -16,9 +16,11 @@ from django.db import connection
 from checklists.models import Checklist, ChecklistItem, Template
 from checklists.tasks import checklist_progress_sweep_task, checklist_progress_sync_task, forget_queued_pushes
 from devhost.http import JSONHandler, StandInServer
+from tenants.jira import MAX_ATTEMPTS
 from tenants.selectors import tenant_cache_clear
 from tenants.site_tokens import site_token_create
 from tests.checklists.test_workflow_rules import _webhook
+from tests.conftest import ISSUE as PANEL_ISSUE
 from tests.conftest import Api, contract_part, use_cache, wait_for
 from tests.core.test_db import other_writer  # noqa: F401 (a fixture: a process holding SQLite's writers' turn)
 from tests.core.test_outages import metric
@@ -231,6 +233,7 @@ def test_an_issue_lookup_nested_thousands_deep_is_503_jira_unavailable(client, t
 def test_a_push_jira_refuses_gives_up_once_and_the_sweep_tries_again(client, tenant, standin, settings, status):
     # 401: the site uninstalled the app mid push; 404: the issue was deleted. Not retried in a loop, no crash.
     settings.PROGRESS_SWEEP_GRACE_SECONDS = 0
+    settings.PROGRESS_SWEEP_FAILED_RETRY_SECONDS = 0  # a refused push waits this long for its next sweep
     api = Api(client, tenant)
     assert api.add("one").status_code == 201
     checklist = Checklist.objects.get()
@@ -355,3 +358,44 @@ class TestALongRetryAfterOnThePush:
             redis.Redis.from_url(own_redis.url()).llen(checklist_progress_sync_task.app.conf.task_default_queue) == 1
         )  # published
         assert Checklist.objects.get().property_synced_version == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_checklists_jira_refuses_for_good_wait_behind_the_others_in_the_sweep(client, tenant, standin, settings):
+    """A push Jira refuses for good (a deleted issue: 404) left its checklist behind for PROGRESS_SWEEP_MAX_AGE_DAYS,
+    and the sweep took the oldest changes first: a batch's worth of those filled every sweep for a week, and a push
+    lost elsewhere (a broker outage) was never made up for."""
+    settings.PROGRESS_SWEEP_GRACE_SECONDS = 0
+    settings.PROGRESS_SWEEP_BATCH = 2
+    refused = []
+    for issue in ("10001", "10002"):  # the older changes: their issues deleted in Jira
+        api = Api(client, tenant, issue={**PANEL_ISSUE, "id": issue, "key": f"DEMO-{issue[-1]}"})
+        assert api.add("gone").status_code == 201
+        refused.append(Checklist.objects.get(issue_id=issue).id)
+    standin.fail_next = [404, 404]
+    assert checklist_progress_sweep_task() == 2  # tried once each, refused for good
+    assert standin.fail_next == []
+    lost = Api(client, tenant, issue={**PANEL_ISSUE, "id": "10003", "key": "DEMO-3"})
+    assert lost.add("pushed later").status_code == 201  # its push lost (no broker here): only the sweep makes it up
+    assert checklist_progress_sweep_task() == 1  # the refused ones wait: the lost push goes first
+    assert standin.property("10003", PROGRESS) is not None
+    assert [c.property_synced_version for c in Checklist.objects.filter(id__in=refused)] == [0, 0]
+    assert checklist_progress_sweep_task() == 0  # nothing else until the refused ones' wait is over
+    settings.PROGRESS_SWEEP_FAILED_RETRY_SECONDS = 0
+    assert checklist_progress_sweep_task() == 2  # then they are tried again, oldest refusal first, and Jira takes them
+    assert {c.property_synced_version for c in Checklist.objects.filter(id__in=refused)} == {1}
+    assert list(Checklist.objects.filter(property_sync_failed_at__isnull=False)) == []  # a push that lands clears it
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_push_whose_retries_run_out_waits_behind_the_others_in_the_sweep(client, tenant, standin, settings):
+    settings.PROGRESS_SWEEP_GRACE_SECONDS = 0
+    assert Api(client, tenant).add("one").status_code == 201
+    checklist = Checklist.objects.get()
+    standin.fail_next = [503] * MAX_ATTEMPTS  # retryable, but this is the task's last try
+    result = checklist_progress_sync_task.apply(
+        args=[str(checklist.id)], retries=checklist_progress_sync_task.max_retries
+    )
+    assert result.failed() and standin.fail_next == []
+    assert Checklist.objects.get().property_sync_failed_at is not None
+    assert checklist_progress_sweep_task() == 0  # its turn comes after PROGRESS_SWEEP_FAILED_RETRY_SECONDS

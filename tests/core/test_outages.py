@@ -217,6 +217,7 @@ def test_the_sweep_catches_up_on_what_jira_refused_and_leaves_fresh_changes_alon
     assert checklist_progress_sweep_task() == 0
 
     settings.PROGRESS_SWEEP_GRACE_SECONDS = 0
+    settings.PROGRESS_SWEEP_FAILED_RETRY_SECONDS = 0  # a refused push waits this long for its next sweep
     standin.fail_next = [400]  # Jira refuses (not retryable): the task gives up, the property stays behind
     assert checklist_progress_sweep_task() == 1
     assert standin.property("10001", PROGRESS) is None
