@@ -359,3 +359,23 @@ def test_superusers_restore_from_the_admin_page(staff, tenant, other_tenant):
     }
     entry = AuditEntry.objects.get(action="restore")
     assert entry.object_ids == [name] and entry.actor_username == "superuser-user"
+
+
+def test_a_backup_that_cannot_be_written_says_why_in_one_line_and_leaves_nothing(settings, tmp_path, tenant):
+    # BACKUP_DIR under a regular file: every write fails as on a missing, read-only or full disk (the tests run as
+    # root, which file modes would not stop). The operator's cron mail gets a line, not a traceback.
+    from django.core.files.storage import storages
+
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "backups": {"BACKEND": settings.BACKUP_STORAGE_BACKEND, "OPTIONS": {"location": str(blocker / "backups")}},
+    }
+    storages._storages.pop("backups", None)
+    try:
+        with pytest.raises(CommandError, match=r"^backup failed, nothing was written: Not a directory$"):
+            call_command("backup")
+    finally:
+        storages._storages.pop("backups", None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-directory"]

@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from operations.backup import backup_create, backups_prune
 
@@ -10,7 +10,12 @@ class Command(BaseCommand):
         parser.add_argument("--prune", action="store_true", help="then delete what the retention policy drops")
 
     def handle(self, *args, prune, **options):
-        result = backup_create()
+        try:
+            result = backup_create()
+        except OSError as exc:
+            # A full disk, a missing or read-only BACKUP_DIR: what an operator acts on, in one line (backup_create
+            # removed its partial file), and the exit status 1 that cron and the scheduler see.
+            raise CommandError(f"backup failed, nothing was written: {exc.strerror or exc}") from exc
         records = sum(result.counts.values())
         self.stdout.write(f"{result.name}: {result.size} bytes, {records} records, sha256 {result.sha256}")
         if prune:
