@@ -334,6 +334,8 @@ BACKUP_DAILY_KEEP_DAYS = env.int("BACKUP_DAILY_KEEP_DAYS", default=8)
 BACKUP_WEEKLY_KEEP_WEEKS = env.int("BACKUP_WEEKLY_KEEP_WEEKS", default=8)
 # Uninstalled sites keep their data this long (a reinstall within it restores access), then it is purged.
 TENANT_PURGE_AFTER_DAYS = env.int("TENANT_PURGE_AFTER_DAYS", default=90)
+# After a purge, its deletion runs once more this much later: rows a write on its way stored meanwhile go too.
+TENANT_PURGE_LEFTOVERS_DELAY_SECONDS = env.int("TENANT_PURGE_LEFTOVERS_DELAY_SECONDS", default=900)
 # Atlassian personal data reporting (operations/privacy.py): reached through one installed site (Connect JWT or
 # Forge token).
 PERSONAL_DATA_REPORT_PATH = env.str("PERSONAL_DATA_REPORT_PATH", default="/app/report-accounts/")

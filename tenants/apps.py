@@ -5,4 +5,7 @@ class TenantsConfig(AppConfig):
     name = "tenants"
 
     def ready(self):
-        from . import selectors  # noqa: F401 (connects the tenant cache's invalidation signals)
+        from . import (
+            selectors,  # noqa: F401 (connects the tenant cache's invalidation signals)
+            tasks,  # noqa: F401 (registers them: services queue them by name)
+        )

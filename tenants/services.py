@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import jwt
+from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
@@ -410,7 +411,33 @@ def tenant_purge(*, tenant: Tenant, uninstalled_before: datetime | None = None) 
             deleted.update(counts)
         tenant_id = str(tenant.id)
         Tenant.objects.filter(pk=tenant.pk).delete()
+        on_commit(lambda: _purge_leftovers_later(tenant_id))
     logger.info("tenant purged", extra={"tenant_id": tenant_id})
+    return deleted
+
+
+def _purge_leftovers_later(tenant_id: str) -> None:
+    # By its registered name (TenantsConfig.ready() imports the tasks): the tasks import these services, never the
+    # other way, as in contacts.
+    current_app.tasks["tenants.tasks.tenant_purge_leftovers_task"].apply_async(
+        args=[tenant_id], countdown=settings.TENANT_PURGE_LEFTOVERS_DELAY_SECONDS
+    )
+
+
+def tenant_purge_leftovers(*, tenant_id: str) -> dict[str, int]:
+    """Delete again whatever rows of a purged site a write on its way stored after the purge (it authenticated
+    before). The first write of an issue checks that its site still exists, but a write whose transaction began
+    before the purge committed cannot see the purge, and on MongoDB no foreign key refuses its rows. Run once every
+    request that started before the purge has ended (TENANT_PURGE_LEFTOVERS_DELAY_SECONDS later); nothing when the
+    site's row exists. Returns what was deleted, per model (counts only)."""
+    deleted: dict[str, int] = {}
+    with atomic():
+        if Tenant.objects.filter(pk=tenant_id).exists():
+            return deleted
+        for _receiver, counts in tenant_purging.send(sender=Tenant, tenant_id=tenant_id):
+            deleted.update({model: count for model, count in counts.items() if count})
+    if deleted:
+        logger.warning("purged site's leftovers deleted", extra={"tenant_id": tenant_id, "deleted": deleted})
     return deleted
 
 

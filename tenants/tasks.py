@@ -12,3 +12,9 @@ def tenant_purge_expired_task():
     """Idempotent: a site purged once is gone, and a rerun finds nothing more to do."""
     purged = services.tenant_purge_expired()
     logger.info("expired tenants purged", extra={"purged": purged})
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def tenant_purge_leftovers_task(tenant_id: str) -> None:
+    """Idempotent: deletes by the purged site's id, which no new site ever gets."""
+    services.tenant_purge_leftovers(tenant_id=tenant_id)

@@ -20,7 +20,7 @@ from pymongo.errors import PyMongoError
 
 from core import context
 from core.db import CommitUnknown, atomic, is_write_conflict, on_commit
-from core.exceptions import Conflict
+from core.exceptions import Conflict, NotFound
 from core.rows import RawInsert, RawUpdate
 from tenants.models import Tenant
 from tenants.types import IssueRef
@@ -98,6 +98,11 @@ def _checklist_for_write(tenant: Tenant, issue: IssueRef) -> Checklist:
 def _freshened(tenant: Tenant, issue: IssueRef, checklist: Checklist | None) -> Checklist:
     """The issue's checklist as read (None: it has none, so it is created), with the issue's latest key."""
     if checklist is None:
+        if not Tenant.objects.filter(pk=tenant.pk).exists():
+            # Purged while this write was on its way (it authenticated before): nothing may be stored for the site
+            # again. MongoDB has no foreign key to refuse the row; on SQLite the commit failed on it, five times, and
+            # the answer was "being edited by others". One query, on the first write of an issue only.
+            raise NotFound("site purged")
         checklist = Checklist.objects.create(
             tenant=tenant,
             issue_id=issue.id,

@@ -111,3 +111,62 @@ def test_a_superuser_purges_one_site_at_once_after_confirming(staff, standin, te
     assert tenant.client_key not in everything_stored()
     entry = apps.get_model("staff.AuditEntry").objects.get(detail="purge_now")
     assert entry.object_ids == [str(tenant.pk)] and entry.actor_username == "superuser-user"
+
+
+def test_a_write_on_its_way_when_its_site_is_purged_stores_nothing_and_answers_404(client, standin, tenant, settings):
+    """The write authenticated before the purge and waited on Jira's permission answer meanwhile. It must not store
+    the site's first checklist again (on MongoDB no foreign key refuses the row), nor answer "being edited by others"
+    (SQLite's foreign key failed its commit five times)."""
+    import threading
+
+    from django.db import connection
+
+    from checklists.models import Checklist, ChecklistItem
+    from tenants.services import tenant_purge
+    from tests.conftest import wait_for
+
+    settings.PERMISSION_CACHE_SECONDS = 0  # Jira is asked on this write, and answers slowly
+    standin.permissions_fault, standin.permissions_delay = "slow", 1.0
+    api = Api(client, tenant)
+    answers = []
+
+    def write() -> None:
+        try:
+            answers.append(api.add("stored after the purge?"))
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    assert wait_for(lambda: standin.permission_checks, 30)  # the write is on its way, waiting for Jira
+    tenant_purge(tenant=tenant)
+    writer.join(60)
+    assert answers and answers[0].status_code == 404, answers and answers[0].content
+    assert answers[0].json()["error"] == "not_found"
+    assert not Checklist.objects.filter(tenant_id=tenant.pk).exists()
+    assert not ChecklistItem.objects.filter(tenant_id=tenant.pk).exists()
+
+
+def test_a_purge_runs_its_deletion_again_later_for_what_writes_on_their_way_stored(
+    client, standin, tenant, start_worker, broker_url
+):
+    import json
+
+    import redis
+    from django.db import connection
+
+    from checklists.models import Template
+    from herochecklist.celery import app
+    from tenants.services import tenant_purge
+
+    seed(tenant)
+    tenant_id = str(tenant.pk)
+    tenant_purge(tenant=tenant)
+    queued = [json.loads(m) for m in redis.Redis.from_url(broker_url).lrange(app.conf.task_default_queue, 0, -1)]
+    later = [m["headers"] for m in queued if m["headers"]["task"] == tasks.tenant_purge_leftovers_task.name]
+    assert len(later) == 1 and later[0]["eta"], queued  # queued with its delay: once writes on their way are done
+    if connection.vendor == "mongodb":  # no foreign key refuses a row of a site that is gone (SQLite's does)
+        Template.objects.create(tenant_id=tenant_id, name="Stored after the purge", text="- [ ] late")
+    tasks.tenant_purge_leftovers_task(tenant_id)
+    assert not Template.objects.filter(tenant_id=tenant_id).exists()
+    assert tenant.client_key not in everything_stored()
