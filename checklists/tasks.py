@@ -12,6 +12,7 @@ import redis
 from celery import shared_task
 from django.conf import settings
 
+from core.breaker import CacheUnavailable
 from core.counters import flag_add_or_read, flag_clear, flag_replace, flag_set
 from core.metrics import PROGRESS_SWEEP_QUEUED
 from core.retry import retry_after_seconds
@@ -31,8 +32,9 @@ def _marker(call, *args, **kwargs):
     stopped at its first checklist, and a queued task failed before it pushed). None when the cache failed."""
     try:
         return call(*args, **kwargs)
-    except redis.RedisError:
-        logger.warning("progress sync: pending marker unavailable", exc_info=True)
+    except redis.RedisError as exc:
+        if not isinstance(exc, CacheUnavailable):  # skipped by the open breaker, which logged that once
+            logger.warning("progress sync: pending marker unavailable", exc_info=True)
         return None
 
 

@@ -16,6 +16,7 @@ import logging
 
 from django.core.cache import cache
 
+from core.breaker import CacheUnavailable
 from core.exceptions import Conflict
 from tenants.jira import JiraClient, JiraError, retry_after_header
 
@@ -34,8 +35,9 @@ MARK_TIMEOUT_SECONDS = 3.0
 def _cache(call, *args, default=None):
     try:
         return call(*args)
-    except Exception:
-        logger.warning("workflow guard: cache unavailable", exc_info=True)
+    except Exception as exc:
+        if not isinstance(exc, CacheUnavailable):  # skipped by the open breaker, which logged that once
+            logger.warning("workflow guard: cache unavailable", exc_info=True)
         return default
 
 

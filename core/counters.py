@@ -9,7 +9,10 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.core.cache import cache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
+from .breaker import CacheUnavailable, GuardedConnectionPool
 from .metrics import RATE_LIMIT_FAIL_OPEN
 
 logger = logging.getLogger(__name__)
@@ -19,15 +22,30 @@ _clients_lock = threading.Lock()
 
 
 def redis_client(url: str) -> redis.Redis:
-    """One client (and connection pool) per URL and process."""
+    """One client (and connection pool) per URL and process. The cache Redis's (CACHE_URL) goes through the cache
+    breaker (core/breaker.py): while it is open, every call raises CacheUnavailable (a redis.RedisError) at once.
+    Another server (the HubSpot rate limit's, on the broker by default) is not the cache breaker's business."""
+    client = _clients.get(url)
+    if client is not None:
+        return client
     with _clients_lock:
         if url not in _clients:
-            _clients[url] = redis.Redis.from_url(
+            pool_class = GuardedConnectionPool if url == settings.CACHE_URL else redis.ConnectionPool
+            pool = pool_class.from_url(
                 url,
                 socket_timeout=settings.CACHE_TIMEOUT_SECONDS,
                 socket_connect_timeout=settings.CACHE_TIMEOUT_SECONDS,
             )
+            _clients[url] = redis.Redis(connection_pool=pool)
         return _clients[url]
+
+
+@receiver(setting_changed, dispatch_uid="counters-cache-url")
+def _cache_url_changed(*, setting: str, **kwargs: Any) -> None:
+    # Whether a client goes through the breaker depends on CACHE_URL (tests change it): made again on next use.
+    if setting in ("CACHE_URL", "CACHE_TIMEOUT_SECONDS"):
+        with _clients_lock:
+            _clients.clear()
 
 
 def _shared_key(key: str) -> str:
@@ -192,7 +210,8 @@ def flag_clear(key: str) -> None:
 
 def _failed_open(exc: Exception) -> None:
     RATE_LIMIT_FAIL_OPEN.inc()
-    logger.warning("counter unavailable, limit not enforced", extra={"error": type(exc).__name__})
+    if not isinstance(exc, CacheUnavailable):  # skipped by the open breaker, which logged that once
+        logger.warning("counter unavailable, limit not enforced", extra={"error": type(exc).__name__})
 
 
 # window_take's tokens held by this process: key -> [tokens left, the window's shared count when they were taken].

@@ -68,6 +68,16 @@ RATE_LIMIT_FAIL_OPEN = Counter(
     "Requests let through unthrottled because the rate-limit counter (the cache Redis) was unreachable",
     registry=REGISTRY,
 )
+CACHE_FAILURES = Counter(
+    "herochecklist_cache_failures",
+    "Calls to the cache Redis that timed out or could not connect (each opens or reopens the cache breaker)",
+    registry=REGISTRY,
+)
+CACHE_BREAKER_OPEN = Gauge(
+    "herochecklist_cache_breaker_open",
+    "1 while this process skips the cache Redis after a failure (core/breaker.py), else 0",
+    registry=REGISTRY,
+)
 DATABASE_UNAVAILABLE = Counter(
     "herochecklist_database_unavailable",
     "API requests answered 503 because the database refused the operation (down, full or read-only)",

@@ -352,11 +352,18 @@ CLIENT_TIMING_RATE_PER_MINUTE = env.int("CLIENT_TIMING_RATE_PER_MINUTE", default
 CACHE_URL = env.str("CACHE_URL", default="")
 # A dead cache must answer within a second or two, not after the OS gives up on the connection (minutes).
 CACHE_TIMEOUT_SECONDS = env.float("CACHE_TIMEOUT_SECONDS", default=2.0)
+# After a call to the cache Redis times out or cannot connect, each process skips it this long (core/breaker.py):
+# a hung cache costs one timeout per process and period, not one per call. 0 turns the breaker off.
+CACHE_BREAKER_SECONDS = env.float("CACHE_BREAKER_SECONDS", default=5.0)
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": CACHE_URL,
-        "OPTIONS": {"socket_connect_timeout": CACHE_TIMEOUT_SECONDS, "socket_timeout": CACHE_TIMEOUT_SECONDS},
+        "OPTIONS": {
+            "socket_connect_timeout": CACHE_TIMEOUT_SECONDS,
+            "socket_timeout": CACHE_TIMEOUT_SECONDS,
+            "pool_class": "core.breaker.GuardedConnectionPool",  # skips a cache that timed out, for a while
+        },
     }
     if CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "herochecklist"},

@@ -29,6 +29,8 @@ import httpx
 from django.conf import settings
 from django.core.cache import cache
 
+from core.breaker import CacheUnavailable
+
 from .jira import JiraClient, JiraError
 
 logger = logging.getLogger(__name__)
@@ -165,8 +167,9 @@ def _cached(key: str) -> Grants | None:
     if hit is None or time.time() - hit["at"] >= _cache_seconds(hit["answered"]):
         try:
             hit = cache.get(key)
-        except Exception:  # the cache is an optimisation: with it down we ask Jira (every time) instead of failing
-            logger.warning("permission cache unreadable", exc_info=True)
+        except Exception as exc:  # the cache is an optimisation: with it down we ask Jira (every time), not fail
+            if not isinstance(exc, CacheUnavailable):  # skipped by the open breaker, which logged that once
+                logger.warning("permission cache unreadable", exc_info=True)
             return None
         if not isinstance(hit, dict):
             return None
@@ -196,8 +199,9 @@ def _remember(key: str, grants: Grants) -> None:
     }
     try:
         cache.set(key, value, timeout=seconds)
-    except Exception:
-        logger.warning("permission cache unwritable", exc_info=True)
+    except Exception as exc:
+        if not isinstance(exc, CacheUnavailable):
+            logger.warning("permission cache unwritable", exc_info=True)
     _keep(key, value)
 
 

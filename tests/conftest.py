@@ -241,13 +241,17 @@ def _rate_windows_start_with_the_test(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _forget_cached_tenants():
-    """Each test's database starts over, so must each process's tenant cache (tenants/selectors.py) and what it
-    knows of queued progress pushes (checklists/tasks.py)."""
+    """Each test's database starts over, so must each process's tenant cache (tenants/selectors.py), what it
+    knows of queued progress pushes (checklists/tasks.py) and its cache breaker (core/breaker.py)."""
+    from core.breaker import BREAKER
+
     tenant_cache_clear()
     forget_queued_pushes()
+    BREAKER.reset()  # and the cache breaker: an earlier test's outage (a listener's last try) must not leak into it
     yield
     tenant_cache_clear()
     forget_queued_pushes()
+    BREAKER.reset()
 
 
 @pytest.fixture
@@ -310,7 +314,11 @@ def use_cache(settings, url: str) -> None:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": url,
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": {
+                "socket_connect_timeout": 1,
+                "socket_timeout": 1,
+                "pool_class": "core.breaker.GuardedConnectionPool",  # as settings.py: through the cache breaker
+            },
         }
     }
 

@@ -6,6 +6,7 @@ import json
 
 import jwt
 import pytest
+import redis
 from django.core.cache import cache
 from django.db import connection
 
@@ -53,6 +54,61 @@ def test_the_api_keeps_answering_with_the_cache_redis_down_and_readyz_names_it(c
     ready = client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json() == {"status": "unavailable", "errors": {"cache": "unreachable"}}
+
+
+def test_a_hung_cache_redis_costs_one_timeout_not_one_per_call_and_is_used_again_once_back(
+    client, tenant, settings, own_redis
+):
+    """A cache Redis that accepts connections and never answers (found by a fault run): each call to it waited its
+    own timeout, so every read took CACHE_TIMEOUT_SECONDS longer and every write three times that, request after
+    request. After the first timeout the breaker skips Redis for CACHE_BREAKER_SECONDS: each caller takes its own
+    fallback at once, the answers as before; once Redis is back, one probe closes the breaker again."""
+    import os
+    import signal
+    import time
+
+    use_cache(settings, own_redis.url())
+    settings.CACHE_TIMEOUT_SECONDS = 1  # as use_cache's for Django's cache
+    settings.CACHE_BREAKER_SECONDS = 5
+    api = Api(client, tenant)
+    item = api.add("before").json()["id"]
+    assert api.get().status_code == 200  # every client has its connection open and pooled, the listener subscribed
+    rounds = 6
+    failures = metric("herochecklist_cache_failures_total")
+    fail_open = metric("herochecklist_rate_limit_fail_open_total")
+
+    os.kill(own_redis.proc.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        answers = []
+        for n in range(rounds):
+            answers.append(api.get())
+            answers.append(api.add(f"during {n}"))
+            answers.append(api.patch(item, status="done" if n % 2 == 0 else "todo"))
+        took = time.monotonic() - started
+        open_during = metric("herochecklist_cache_breaker_open")
+    finally:
+        os.kill(own_redis.proc.pid, signal.SIGCONT)
+
+    # Answers as before: reads from the database, writes saved (their push left to the sweep), the limit not counted.
+    assert [a.status_code for a in answers] == [200, 201, 200] * rounds, [a.content for a in answers]
+    assert [i["text"] for i in answers[-3].json()["items"]] == ["before"] + [f"during {n}" for n in range(rounds - 1)]
+    assert metric("herochecklist_rate_limit_fail_open_total") == fail_open + 3 * rounds
+    checklist = Checklist.objects.get()
+    assert (checklist.version, checklist.property_synced_version) == (1 + 2 * rounds, 0)
+    # One timeout (two, if the invalidation listener's own call was at it meanwhile), not one or three per request:
+    # 18 requests waited 1 s each and the writes 3 s before. The bound on the time is a generous multiple of one.
+    assert took < 8, took
+    assert 1 <= metric("herochecklist_cache_failures_total") - failures <= 2
+    assert open_during == 1
+
+    # Back: the first call after the period probes, its answer closes the breaker, and Redis counts again.
+    assert wait_for(lambda: api.get().status_code == 200 and metric("herochecklist_cache_breaker_open") == 0, 30)
+    counted = metric("herochecklist_rate_limit_fail_open_total")
+    assert api.add("after").status_code == 201
+    assert api.get().status_code == 200
+    assert metric("herochecklist_rate_limit_fail_open_total") == counted
+    assert redis.Redis.from_url(own_redis.url()).keys("herochecklist:*")  # the rate limit's window, counted there
 
 
 def test_the_timing_beacon_answers_204_with_the_cache_redis_down(client, tenant, settings, own_redis):
