@@ -57,6 +57,11 @@ def test_history_lists_who_did_what_newest_first_from_the_keyboard_and_follows_l
     assert when.get_attribute("datetime") and when.get_attribute("title")
     (panel_frame,) = [f for f in page.frames if "/connect/panel" in f.url]
     assert serious_violations(panel_frame) == []
+    # In Jira's dark theme too (the section draws with the panel's theme variables, panel.css).
+    page.get_by_label("Theme").select_option("dark")
+    frame.locator('html[data-color-mode="dark"]').wait_for(state="attached")
+    assert section.locator(".hc-history-what").first.evaluate("e => getComputedStyle(e).color") != "rgb(23, 43, 77)"
+    assert serious_violations(panel_frame) == []
 
     # Someone else's change arrives live while the section is open: the history follows it.
     assert bob.patch(deploy.json()["id"], text="Ship").status_code == 200
