@@ -4,7 +4,8 @@
 
 import { ApiError, fieldsInWords } from "./transport.js";
 import { h, plain } from "./dom.js";
-import { assigneeChip, assigneeControl, mineFilter, resolvePeople, setupPeople, visibleItems } from "./people.js";
+import { assigneeChip, assigneeControl, mineFilter, personName, resolveAccounts, resolvePeople, setupPeople,
+         visibleItems } from "./people.js";
 import { dueChip, dueControl, setupDates } from "./dates.js";
 import { allStatuses, defineStatuses, isDone, statusOf } from "./statuses.js";
 import { menuButton, menuIsOpen } from "./menu.js";
@@ -15,12 +16,14 @@ import { adoptVersion, itemTag, noteItemConflict, renderItemConflict,
          startLive, uniqueItems } from "./live.js";
 import { createTemplatePicker } from "./templates-picker.js";
 import { customerToggle } from "./customer-visible.js";
+import { createHistory } from "./history.js";
 
 let api = null; // the host's transport (see startPanel)
 let base = "";
 let hostResize = () => {};
 let liveFeed = null; // live.js: polls for others' changes while the panel is visible
 let picker = null; // templates-picker.js
+let changeLog = null; // history.js
 let editing = null; // the open item editor, { id, input, item } (startEdit)
 let rendering = false; // true while render() swaps the panel's DOM
 
@@ -240,6 +243,7 @@ function draw() {
     state.mode === "text" ? renderTextMode(textDraft) : renderList(),
     state.mode === "list" ? renderAdd(typed) : null,
     renderToolbar(),
+    state.mode === "list" ? changeLog.render() : null,
     undoToast(),
   ] : [
     live,
@@ -248,10 +252,13 @@ function draw() {
     renderProgress(),
     mineFilter(state.items),
     renderList(),
+    h("div", { class: "hc-row" }, changeLog.toggleButton()), // reading the history needs no Edit right
+    changeLog.render(),
   ];
   root.replaceChildren(...parts.filter(Boolean));
   restoreFocus(root, focused, state.focusItem);
   state.focusItem = null;
+  changeLog.afterRender(root);
   resize();
 }
 
@@ -521,7 +528,10 @@ async function openTextMode() {
 function renderToolbar() {
   if (state.mode !== "list") return null;
   return h("div", { class: "hc-toolbar" },
-    h("button", { type: "button", onclick: openTextMode, "data-focus": "text-mode" }, "Edit as text"), picker.render());
+    h("span", { class: "hc-row" },
+      h("button", { type: "button", onclick: openTextMode, "data-focus": "text-mode" }, "Edit as text"),
+      changeLog.toggleButton()),
+    picker.render());
 }
 
 
@@ -546,6 +556,10 @@ export function startPanel(host) {
   setupDates({ rerender: render });
   picker = createTemplatePicker({ api, h, root, getState: () => ({ ...state, base }), write, rerender: render,
                                   announce, describe });
+  changeLog = createHistory({ api, path: base, version: () => state.version, items: () => state.items,
+    statusName: (key) => statusOf(key).name, nameOf: personName, resolve: resolveAccounts, rerender: render,
+    describe: (err) => (err instanceof ApiError && err.status !== 401
+      ? `Could not load the history (the server answered ${err.status}).` : describe(err)) });
   window.addEventListener("online", () => { if (state.error) load(); });
   listenForUndoKey(document);
   if (window.ResizeObserver) new ResizeObserver(resize).observe(document.body);

@@ -299,3 +299,14 @@ export function mineFilter(items) {
       mine ? `Showing ${mine} of ${total} items: those assigned to you.` : "No items are assigned to you.")
     : null);
 }
+
+// For history.js: the name Jira gives an accountId, or null while unknown (not looked up yet, or no such account);
+// the lookup goes through the same page cache as the chips, so each person is asked for once.
+export function personName(accountId) {
+  const person = directory.get(accountId);
+  return person ? person.name : null;
+}
+
+export function resolveAccounts(ids) {
+  return directory.resolve(ids);
+}

@@ -186,8 +186,11 @@ def test_a_browse_only_user_sees_a_read_only_panel_and_an_editor_can_edit(browse
     assert texts(frame) == ["Written by Bob"]
     for control in ("New checklist item", "Written by Bob done", "Delete Written by Bob"):
         assert frame.get_by_label(control).count() == 0, control
-    # Buttons that write are gone; "Only my items" only filters what is shown.
-    assert frame.locator(".hc-add, .hc-toolbar, .hc-move, .hc-status, button:not(.hc-mine)").count() == 0
+    # Buttons that write are gone; "Only my items" only filters what is shown, and History only reads.
+    assert (
+        frame.locator(".hc-add, .hc-toolbar, .hc-move, .hc-status, button:not(.hc-mine, .hc-history-toggle)").count()
+        == 0
+    )
     # The switcher in the stand-in page reopens the issue as Bob, who may edit it.
     page.get_by_label("Viewing as").select_option(bob)
     page.wait_for_url(f"**as={bob.replace(':', '%3A')}")

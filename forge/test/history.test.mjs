@@ -1,0 +1,68 @@
+// The History section's sentences and times (static/herochecklist/history.js), DOM-free.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { actorName, describeChange, itemNames, relativeTime } from "../../static/herochecklist/history.js";
+
+const statusName = (key) => ({ todo: "To do", done: "Done", blocked: "Blocked" })[key] || key;
+const nameOf = (id) => ({ "acc-ada": "Ada Lovelace" })[id] || null;
+
+test("each kind of change reads as a short sentence, item text as typed", () => {
+  const names = new Map([["i1", "Deploy"]]);
+  const words = { names, statusName, nameOf };
+  const say = (change) => describeChange({ itemId: "i1", source: "api", ...change }, words);
+  assert.equal(say({ action: "item_added", changes: { after: { text: "<img src=x onerror=alert(1)>" } } }),
+    "added “<img src=x onerror=alert(1)>”");
+  assert.equal(say({ action: "item_added", changes: { after: { text: "Release", is_header: true } } }),
+    "added the header “Release”");
+  assert.equal(say({ action: "item_deleted", changes: { before: { text: "Old" } } }), "removed “Old”");
+  assert.equal(say({ action: "item_updated", changes: { text: { before: "Deploy", after: "Ship" } } }),
+    "renamed “Deploy” to “Ship”");
+  assert.equal(say({ action: "item_updated", changes: { status: { before: "todo", after: "done" } } }),
+    "changed “Deploy” from To do to Done");
+  assert.equal(say({ action: "item_updated", source: "status", changes: { status: { before: "todo", after: "blocked" } } }),
+    "changed “Deploy” from To do to Blocked (status change)");
+  assert.equal(say({ action: "item_updated", changes: { assignee_account_id: { before: null, after: "acc-ada" } } }),
+    "assigned “Deploy” to Ada Lovelace");
+  assert.equal(say({ action: "item_updated", changes: { assignee_account_id: { before: "acc-x", after: null } } }),
+    "unassigned “Deploy” from someone");
+  assert.equal(say({ action: "item_updated", changes: { due_date: { before: null, after: "2026-12-24" } } }),
+    "set the due date of “Deploy” to 2026-12-24");
+  assert.equal(say({ action: "item_updated", changes: { due_date: { before: "2026-12-24", after: null } } }),
+    "removed the due date of “Deploy” (was 2026-12-24)");
+  assert.equal(say({ action: "item_updated", changes: { mandatory: { before: true, after: false } } }),
+    "made “Deploy” optional");
+  assert.equal(say({ action: "reordered", changes: { position: { after: 2 } } }), "moved “Deploy” to position 3");
+  assert.equal(say({ action: "reordered", itemId: null, source: "text", changes: { order: { before: [], after: [] } } }),
+    "reordered the checklist (text mode)");
+  assert.equal(say({ action: "template_applied", itemId: null, changes: { mode: { after: "replace" } } }),
+    "replaced the checklist with a template");
+  assert.equal(say({ action: "item_updated", itemId: "gone", changes: { mandatory: { before: false, after: true } } }),
+    "made “an item” required");
+});
+
+test("an item's name comes from the page, else from the newest record that has it", () => {
+  const names = itemNames([{ id: "a", text: "On the page" }], [
+    { itemId: "b", changes: { before: { text: "Deleted last" } } },
+    { itemId: "b", changes: { after: { text: "Added first" } } },
+    { itemId: "a", changes: { after: { text: "Older" } } },
+  ]);
+  assert.equal(names.get("a"), "On the page");
+  assert.equal(names.get("b"), "Deleted last");
+});
+
+test("who: a name, our automation, a site token, or someone; never the raw accountId", () => {
+  assert.equal(actorName("acc-ada", nameOf), "Ada Lovelace");
+  assert.equal(actorName("acc-unknown", nameOf), "Someone");
+  assert.equal(actorName(null, nameOf), "Someone");
+  assert.equal(actorName("app", nameOf), "HeroChecklist");
+  assert.equal(actorName("app:token:abc123", nameOf), "An API token");
+});
+
+test("relative times", () => {
+  const now = Date.parse("2026-12-01T12:00:00Z");
+  assert.equal(relativeTime("2026-12-01T11:59:30Z", now), "just now");
+  assert.equal(relativeTime("2026-12-01T11:55:00Z", now), "5 minutes ago");
+  assert.equal(relativeTime("2026-12-01T11:00:00Z", now), "1 hour ago");
+  assert.equal(relativeTime("2026-11-29T12:00:00Z", now), "2 days ago");
+  assert.equal(relativeTime("not a date", now), "");
+});
