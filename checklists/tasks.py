@@ -12,7 +12,7 @@ import redis
 from celery import shared_task
 from django.conf import settings
 
-from core.breaker import CacheUnavailable
+from core.breaker import warn_unless_skipped
 from core.counters import flag_add_or_read, flag_clear, flag_replace, flag_set
 from core.metrics import PROGRESS_SWEEP_QUEUED
 from core.retry import retry_after_seconds
@@ -33,8 +33,7 @@ def _marker(call, *args, **kwargs):
     try:
         return call(*args, **kwargs)
     except redis.RedisError as exc:
-        if not isinstance(exc, CacheUnavailable):  # skipped by the open breaker, which logged that once
-            logger.warning("progress sync: pending marker unavailable", exc_info=True)
+        warn_unless_skipped(logger, exc, "progress sync: pending marker unavailable", exc_info=True)
         return None
 
 
@@ -47,6 +46,8 @@ MAX_QUEUED_KNOWN = 4096  # checklists remembered per process (beyond this it sta
 # How much earlier than a push's due time this process stops relying on it: more than the clocks of web and worker
 # hosts can disagree (NTP keeps them within milliseconds) plus the time between reading the clock and queueing.
 DUE_MARGIN_SECONDS = 0.2
+# The marker's value while its push is being queued: no due time, so no process relies on it yet.
+_QUEUEING = b"queueing"
 
 
 def schedule_progress_sync(checklist_id) -> bool:
@@ -92,10 +93,6 @@ def schedule_progress_sync(checklist_id) -> bool:
     if marked is not None and _marker(flag_replace, key, ttl_seconds=ttl, value=due):
         _remember_due(known, due)
     return True
-
-
-# The marker's value while its push is being queued: no due time, so no process relies on it yet.
-_QUEUEING = b"queueing"
 
 
 def forget_queued_pushes() -> None:

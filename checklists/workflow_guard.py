@@ -16,7 +16,7 @@ import logging
 
 from django.core.cache import cache
 
-from core.breaker import CacheUnavailable
+from core.breaker import warn_unless_skipped
 from core.exceptions import Conflict
 from tenants.jira import JiraClient, JiraError, retry_after_header
 
@@ -36,8 +36,7 @@ def _cache(call, *args, default=None):
     try:
         return call(*args)
     except Exception as exc:
-        if not isinstance(exc, CacheUnavailable):  # skipped by the open breaker, which logged that once
-            logger.warning("workflow guard: cache unavailable", exc_info=True)
+        warn_unless_skipped(logger, exc, "workflow guard: cache unavailable", exc_info=True)
         return default
 
 

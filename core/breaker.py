@@ -38,6 +38,13 @@ class CacheUnavailable(redis.RedisError):
     those (with backoff sleeps), and there is nothing to retry until the period is over."""
 
 
+def warn_unless_skipped(log: logging.Logger, exc: BaseException, message: str, **kwargs: Any) -> None:
+    """A caller's warning that the cache failed it, unless the open breaker skipped the call: the breaker logged the
+    outage once, and a warning per request would say it again on every one."""
+    if not isinstance(exc, CacheUnavailable):
+        log.warning(message, **kwargs)
+
+
 class CacheBreaker:
     def __init__(self) -> None:
         # 0.0 while closed (the only thing the hot path reads); else the monotonic time until which calls fail fast.

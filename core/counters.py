@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from .breaker import CacheUnavailable, GuardedConnectionPool
+from .breaker import GuardedConnectionPool, warn_unless_skipped
 from .metrics import RATE_LIMIT_FAIL_OPEN
 
 logger = logging.getLogger(__name__)
@@ -210,8 +210,7 @@ def flag_clear(key: str) -> None:
 
 def _failed_open(exc: Exception) -> None:
     RATE_LIMIT_FAIL_OPEN.inc()
-    if not isinstance(exc, CacheUnavailable):  # skipped by the open breaker, which logged that once
-        logger.warning("counter unavailable, limit not enforced", extra={"error": type(exc).__name__})
+    warn_unless_skipped(logger, exc, "counter unavailable, limit not enforced", extra={"error": type(exc).__name__})
 
 
 # window_take's tokens held by this process: key -> [tokens left, the window's shared count when they were taken].

@@ -29,7 +29,7 @@ import httpx
 from django.conf import settings
 from django.core.cache import cache
 
-from core.breaker import CacheUnavailable
+from core.breaker import warn_unless_skipped
 
 from .jira import JiraClient, JiraError
 
@@ -168,8 +168,7 @@ def _cached(key: str) -> Grants | None:
         try:
             hit = cache.get(key)
         except Exception as exc:  # the cache is an optimisation: with it down we ask Jira (every time), not fail
-            if not isinstance(exc, CacheUnavailable):  # skipped by the open breaker, which logged that once
-                logger.warning("permission cache unreadable", exc_info=True)
+            warn_unless_skipped(logger, exc, "permission cache unreadable", exc_info=True)
             return None
         if not isinstance(hit, dict):
             return None
@@ -200,8 +199,7 @@ def _remember(key: str, grants: Grants) -> None:
     try:
         cache.set(key, value, timeout=seconds)
     except Exception as exc:
-        if not isinstance(exc, CacheUnavailable):
-            logger.warning("permission cache unwritable", exc_info=True)
+        warn_unless_skipped(logger, exc, "permission cache unwritable", exc_info=True)
     _keep(key, value)
 
 
