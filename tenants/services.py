@@ -405,14 +405,19 @@ def tenant_purge(*, tenant: Tenant, uninstalled_before: datetime | None = None) 
             ).exists()
         ):
             return None
-        # The apps holding rows of the site delete them (tenants knows none of them: see signals.py), then the row.
-        deleted: dict[str, int] = {}
-        for _receiver, counts in tenant_purging.send(sender=Tenant, tenant_id=str(tenant.pk)):
-            deleted.update(counts)
+        deleted = _site_rows_delete(str(tenant.pk))
         tenant_id = str(tenant.id)
         Tenant.objects.filter(pk=tenant.pk).delete()
         on_commit(lambda: _purge_leftovers_later(tenant_id))
     logger.info("tenant purged", extra={"tenant_id": tenant_id})
+    return deleted
+
+
+def _site_rows_delete(tenant_id: str) -> dict[str, int]:
+    """The apps holding rows of the site delete them (tenants knows none of them: see signals.py). Per model."""
+    deleted: dict[str, int] = {}
+    for _receiver, counts in tenant_purging.send(sender=Tenant, tenant_id=tenant_id):
+        deleted.update(counts)
     return deleted
 
 
@@ -430,12 +435,10 @@ def tenant_purge_leftovers(*, tenant_id: str) -> dict[str, int]:
     before the purge committed cannot see the purge, and on MongoDB no foreign key refuses its rows. Run once every
     request that started before the purge has ended (TENANT_PURGE_LEFTOVERS_DELAY_SECONDS later); nothing when the
     site's row exists. Returns what was deleted, per model (counts only)."""
-    deleted: dict[str, int] = {}
     with atomic():
         if Tenant.objects.filter(pk=tenant_id).exists():
-            return deleted
-        for _receiver, counts in tenant_purging.send(sender=Tenant, tenant_id=tenant_id):
-            deleted.update({model: count for model, count in counts.items() if count})
+            return {}
+        deleted = {model: count for model, count in _site_rows_delete(tenant_id).items() if count}
     if deleted:
         logger.warning("purged site's leftovers deleted", extra={"tenant_id": tenant_id, "deleted": deleted})
     return deleted
