@@ -25,9 +25,9 @@ def _sensitive_name(name) -> bool:
 
 class ScrubbingReporterFilter(SafeExceptionReporterFilter):
     def is_active(self, request) -> bool:
-        return (
-            True  # Django's filter steps aside when DEBUG is on: the page a developer copies is the one to keep clean
-        )
+        """Always: Django's filter steps aside when DEBUG is on, and the page a developer copies is the one to keep
+        clean."""
+        return True
 
     def _hides(self, name, value) -> bool:
         try:
