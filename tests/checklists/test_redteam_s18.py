@@ -1,0 +1,69 @@
+"""Red team, session 18: what one low-privileged user of a site can do to everyone else on it, and the doors that
+answered an attacker more than they should."""
+
+import json
+
+import pytest
+
+from checklists.models import Template
+from tenants.site_tokens import site_token_create
+from tests.checklists.test_attack_surfaces import _mcp_call
+from tests.conftest import ISSUE, Api
+
+pytestmark = pytest.mark.django_db
+
+OTHER_PROJECT = "20000"  # a project of the attacker's own: in Jira Cloud any user may create a team-managed one
+MALLORY = "557058:mallory"
+
+
+@pytest.fixture
+def token(tenant):
+    return site_token_create(tenant=tenant, name="Automation", scope="write", created_by="557058:alice")[1]
+
+
+def _automation_apply(client, token, name):
+    return client.post(
+        "/api/v1/automation/issues/DEMO-1/apply-template",
+        data={"template": name},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+
+
+def test_a_template_of_another_project_does_not_block_applying_by_name(client, tenant, standin, token):
+    """Automation and MCP name a template; only one that may be applied to the issue is a candidate. A template of
+    another project cannot be applied to DEMO-1 (its project is 10000), so it cannot make the name ambiguous: before,
+    any project admin (anyone, through a team-managed project of their own) broke every rule of the site that
+    applies "Release" (409) by creating a "Release" in their own project."""
+    Template.objects.create(tenant=tenant, name="Release", text="- [ ] announce\n")  # site-wide, the rules' one
+    standin.grant(MALLORY, "project-admin", projects={OTHER_PROJECT}, elsewhere="browse")
+    mallory = Api(client, tenant, account_id=MALLORY)
+    own = mallory.call(
+        "post", "/api/v1/templates", {"name": "Release", "text": "- [ ] pwned", "projectId": OTHER_PROJECT}
+    )
+    assert own.status_code == 201, own.content
+
+    applied = _automation_apply(client, token, "Release")
+    assert applied.status_code == 200, applied.content
+    assert [i["text"] for i in applied.json()["items"]] == ["announce"]
+
+
+@pytest.mark.django_db(transaction=True)  # the MCP SDK runs tools in a worker thread, on a connection of its own
+def test_a_template_of_another_project_does_not_block_the_mcp_tool_either(client, tenant, standin, token):
+    Template.objects.create(tenant=tenant, name="Release", text="- [ ] announce\n")
+    Template.objects.create(tenant=tenant, name="Release", text="- [ ] pwned\n", project_id=OTHER_PROJECT)
+    result = _mcp_call(client, token, "apply_template", {"issue_key": "DEMO-1", "template": "Release"})
+    assert not result.get("isError"), result
+    checklist = result.get("structuredContent") or json.loads(result["content"][0]["text"])
+    assert [i["text"] for i in checklist["items"]] == ["announce"]
+
+
+def test_two_templates_that_both_fit_the_issue_are_still_ambiguous(client, tenant, standin, token):
+    Template.objects.create(tenant=tenant, name="Release", text="- [ ] site\n")
+    Template.objects.create(tenant=tenant, name="Release", text="- [ ] project\n", project_id=ISSUE["projectId"])
+    assert _automation_apply(client, token, "Release").status_code == 409
+
+
+def test_only_a_template_of_another_project_is_not_found_by_name(client, tenant, standin, token):
+    Template.objects.create(tenant=tenant, name="Theirs", text="- [ ] other\n", project_id=OTHER_PROJECT)
+    assert _automation_apply(client, token, "Theirs").status_code == 404
