@@ -6,9 +6,10 @@ import json
 import pytest
 
 from checklists.models import Template
+from tenants.models import Tenant
 from tenants.site_tokens import site_token_create
 from tests.checklists.test_attack_surfaces import _mcp_call
-from tests.conftest import ISSUE, Api
+from tests.conftest import INSTALLATION, ISSUE, Api, fit, forge_installed
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +68,50 @@ def test_two_templates_that_both_fit_the_issue_are_still_ambiguous(client, tenan
 def test_only_a_template_of_another_project_is_not_found_by_name(client, tenant, standin, token):
     Template.objects.create(tenant=tenant, name="Theirs", text="- [ ] other\n", project_id=OTHER_PROJECT)
     assert _automation_apply(client, token, "Theirs").status_code == 404
+
+
+# --- the site's app system token --------------------------------------------------------------------------------
+
+SYSTEM_TOKEN = "forge-system-token-" + "s" * 40
+PLANTED = "planted-by-a-viewer"
+
+
+def _forge_doors(client, standin, settings):
+    """Every call a Forge Custom UI page makes through @forge/bridge's requestRemote (the panel, the template manager,
+    the API tokens page, the service portal, the timing beacon), each with a header that Forge never adds there."""
+    planted = {"HTTP_X_FORGE_OAUTH_SYSTEM": PLANTED, "HTTP_X_FORGE_OAUTH_USER": standin.user_token("557058:forge-user")}
+    portal = {
+        "cloudId": "c",
+        "siteUrl": "https://forge-site.atlassian.net",
+        "extension": {"request": {"key": "DEMO-1"}},
+    }
+
+    def bearer(**kw):
+        return {"HTTP_AUTHORIZATION": "Bearer " + fit(standin, settings, **kw), **planted}
+
+    yield client.get("/api/v1/issues/10001/checklist", **bearer())
+    yield client.get("/api/v1/templates", **bearer(issue=None, module_key="herochecklist-templates-admin"))
+    yield client.get("/api/v1/site-tokens", **bearer(issue=None, module_key="herochecklist-api-tokens"))
+    yield client.get(
+        "/api/v1/portal/checklist", **bearer(issue=None, module_key="herochecklist-portal", context=portal)
+    )
+    yield client.post("/telemetry/client-timings", data={"render": 0.5}, content_type="application/json", **bearer())
+
+
+def test_no_browser_call_replaces_the_sites_app_token(client, standin, settings):
+    """requestRemote is not proxied by Forge and carries no OAuth token (Forge's requestRemote reference): an
+    x-forge-oauth-system header on these calls is whatever the viewer's browser sent. It was stored as the site's app
+    token, so anyone who could open a panel, or a customer on the portal, could break every call the app makes on its
+    own (progress property, Automation's key lookup, the portal's read) for the whole site, again on every load."""
+    standin.system_tokens.add(SYSTEM_TOKEN)
+    forge_installed(client, standin, settings, SYSTEM_TOKEN)
+    for response in _forge_doors(client, standin, settings):
+        assert response.status_code < 500, response.content
+    tenant = Tenant.objects.get(installation_id=INSTALLATION)
+    assert tenant.forge_system_token() == SYSTEM_TOKEN
+
+
+def test_the_invocations_forge_makes_itself_still_bring_a_new_token(client, standin, settings):
+    forge_installed(client, standin, settings, SYSTEM_TOKEN)
+    forge_installed(client, standin, settings, SYSTEM_TOKEN + "-renewed")
+    assert Tenant.objects.get(installation_id=INSTALLATION).forge_system_token() == SYSTEM_TOKEN + "-renewed"
