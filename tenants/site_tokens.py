@@ -73,6 +73,23 @@ def site_token_revoke(*, tenant: Tenant, token_id, revoked_by: str) -> SiteToken
     return row
 
 
+APP_UNINSTALLED = "app:uninstalled"  # who revoked the tokens an uninstall ended (never a Jira accountId)
+
+
+def site_tokens_revoke_all(*, tenant: Tenant, revoked_by: str = APP_UNINSTALLED) -> int:
+    """Revoke every live token of a site (its uninstall), each with its audit row. Returns how many. Refused only
+    while the site was uninstalled, they came back with a reinstall: tokens a site's admins forgot, or uninstalled
+    the app to cut off, worked again without anyone creating them."""
+    rows = list(SiteToken.objects.filter(tenant=tenant, revoked_at=None))
+    if not rows:
+        return 0
+    SiteToken.objects.filter(id__in=[r.id for r in rows]).update(revoked_at=timezone.now(), revoked_by=revoked_by)
+    SiteTokenUse.objects.bulk_create(
+        SiteTokenUse(tenant=tenant, token=row, actor=revoked_by, action="token revoked") for row in rows
+    )
+    return len(rows)
+
+
 def site_token_record_use(token: SiteToken, action: str) -> None:
     """One audit row per use. A write per call is the price of "every use audited"; it never holds up a failure."""
     SiteTokenUse.objects.create(tenant_id=token.tenant_id, token=token, actor=token_actor(token), action=action[:120])

@@ -6,10 +6,10 @@ import json
 import pytest
 
 from checklists.models import Template
-from tenants.models import Tenant
+from tenants.models import SiteToken, SiteTokenUse, Tenant, TenantState
 from tenants.site_tokens import site_token_create
 from tests.checklists.test_attack_surfaces import _mcp_call
-from tests.conftest import INSTALLATION, ISSUE, Api, fit, forge_installed
+from tests.conftest import INSTALLATION, ISSUE, Api, fit, forge_installed, signed_install
 
 pytestmark = pytest.mark.django_db
 
@@ -115,3 +115,44 @@ def test_the_invocations_forge_makes_itself_still_bring_a_new_token(client, stan
     forge_installed(client, standin, settings, SYSTEM_TOKEN)
     forge_installed(client, standin, settings, SYSTEM_TOKEN + "-renewed")
     assert Tenant.objects.get(installation_id=INSTALLATION).forge_system_token() == SYSTEM_TOKEN + "-renewed"
+
+
+# --- credentials after an uninstall -----------------------------------------------------------------------------
+
+
+def _site_token_works(client, token):
+    return client.get("/api/v1/issues/10001/checklist", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+
+
+def test_a_reinstall_does_not_revive_the_site_tokens_of_before_the_uninstall(client, tenant, standin):
+    """An uninstall drops the Connect secret for good; the site's API tokens were only refused while it lasted, and
+    worked again after a reinstall (the same tenant row): tokens forgotten, or that an admin uninstalled the app to
+    cut off, came back without anyone creating them."""
+    token = site_token_create(tenant=tenant, name="Automation", scope="write", created_by="557058:alice")[1]
+    assert _site_token_works(client, token)
+    assert signed_install(client, standin, path="/connect/uninstalled").status_code == 204
+    standin.shared_secret = "secret-of-the-reinstall-" + "r" * 30
+    assert signed_install(client, standin).status_code == 204
+    assert Tenant.objects.get(pk=tenant.pk).state == TenantState.INSTALLED
+    assert not _site_token_works(client, token)
+    row = SiteToken.objects.get(tenant=tenant)
+    assert row.revoked_at is not None and row.revoked_by == "app:uninstalled"
+    assert SiteTokenUse.objects.filter(token=row, action="token revoked", actor="app:uninstalled").count() == 1
+
+
+def test_a_forge_reinstall_does_not_revive_them_either(client, standin, settings):
+    forge_installed(client, standin, settings, SYSTEM_TOKEN)
+    tenant = Tenant.objects.get(installation_id=INSTALLATION)
+    token = site_token_create(tenant=tenant, name="Agent", scope="read", created_by="557058:alice")[1]
+    assert _site_token_works(client, token)
+    lifecycle = fit(standin, settings, module_key="herochecklist-lifecycle", principal=None, issue=None)
+    uninstalled = client.post(
+        "/forge/lifecycle",
+        data={"eventType": "avi:forge:uninstalled:app"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {lifecycle}",
+    )
+    assert uninstalled.status_code == 204
+    forge_installed(client, standin, settings, SYSTEM_TOKEN)
+    assert Tenant.objects.get(pk=tenant.pk).state == TenantState.INSTALLED
+    assert not _site_token_works(client, token)
