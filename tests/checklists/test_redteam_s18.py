@@ -156,3 +156,33 @@ def test_a_forge_reinstall_does_not_revive_them_either(client, standin, settings
     forge_installed(client, standin, settings, SYSTEM_TOKEN)
     assert Tenant.objects.get(pk=tenant.pk).state == TenantState.INSTALLED
     assert not _site_token_works(client, token)
+
+
+# --- what the MCP door says about a refused message ---------------------------------------------------------------
+
+
+def _mcp_post(client, token, message):
+    return client.post(
+        "/mcp",
+        data=json.dumps(message),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+        HTTP_ACCEPT="application/json, text/event-stream",
+    )
+
+
+def test_an_mcp_refusal_names_the_fields_not_the_library_or_the_values(client, tenant, token):
+    """The SDK answered pydantic's own report: its version (errors.pydantic.dev/2.x), its model names, and each
+    value sent, back in the answer. The API and the door's parse error say what is wrong by field, and nothing else."""
+    bad_arguments = {"name": "read_checklist", "arguments": {"issue_key": ["<secret-ish value>"]}}
+    tool = _mcp_post(client, token, {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": bad_arguments})
+    envelope = _mcp_post(client, token, {"jsonrpc": "2.0", "id": {"x": "<secret-ish value>"}, "method": 5})
+    assert tool.status_code == 200 and envelope.status_code == 400
+    for response in (tool, envelope):
+        text = response.content.decode()
+        assert "pydantic" not in text and "<secret-ish value>" not in text and "input_value" not in text, text
+    result = tool.json()["result"]
+    assert result["isError"] and result["content"][0]["text"] == (
+        "Error executing tool read_checklist: Invalid input: issue_key: must be a valid string"
+    )
+    assert envelope.json()["error"] == {"code": -32602, "message": "Invalid request: not a JSON-RPC message"}
