@@ -10,9 +10,12 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 
+from django.conf import settings
 from django.utils import timezone
 
+from core.counters import window_count
 from core.db import atomic
 from core.exceptions import NotFound, ValidationFailed
 
@@ -90,8 +93,23 @@ def site_tokens_revoke_all(*, tenant: Tenant, revoked_by: str = APP_UNINSTALLED)
     return len(rows)
 
 
+RATE_LIMITED = "rate limited"  # the one audit row of a token's calls past its limit in a minute
+
+
 def site_token_record_use(token: SiteToken, action: str) -> None:
-    """One audit row per use. A write per call is the price of "every use audited"; it never holds up a failure."""
+    """One audit row per use. A write per call is the price of "every use audited"; it never holds up a failure.
+
+    Recorded when the token authenticates, before the rate limit refuses a call, so refused calls are counted here
+    too: every refused call wrote a row, and a token holder could make the database store as many as they could send.
+    Now at most twice what the limit admits in a clock minute (API_RATE_LIMIT_PER_MINUTE, the throttle's own window),
+    then one RATE_LIMITED row, then none until the next minute. Twice, not once: the throttle may turn a call away a
+    little early (core.counters.window_take) and admit a later one, which must still be recorded."""
+    most = 2 * settings.API_RATE_LIMIT_PER_MINUTE
+    count = window_count(f"token-audit:{token.pk}:{int(time.time() // 60)}", ttl_seconds=120)
+    if count is not None and count > most + 1:
+        return
+    if count is not None and count == most + 1:
+        action = RATE_LIMITED
     SiteTokenUse.objects.create(tenant_id=token.tenant_id, token=token, actor=token_actor(token), action=action[:120])
 
 

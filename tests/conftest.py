@@ -224,7 +224,13 @@ class _MinuteStartClock:
 
 
 # The modules whose only use of the clock is the rate limits' window per clock minute (key and Retry-After).
-_MINUTE_WINDOW_MODULES = ("checklists.api", "checklists.live", "checklists.mcp_server", "checklists.telemetry")
+_MINUTE_WINDOW_MODULES = (
+    "checklists.api",
+    "checklists.live",
+    "checklists.mcp_server",
+    "checklists.telemetry",
+    "tenants.site_tokens",
+)
 
 
 @pytest.fixture(autouse=True)

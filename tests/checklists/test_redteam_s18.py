@@ -186,3 +186,71 @@ def test_an_mcp_refusal_names_the_fields_not_the_library_or_the_values(client, t
         "Error executing tool read_checklist: Invalid input: issue_key: must be a valid string"
     )
     assert envelope.json()["error"] == {"code": -32602, "message": "Invalid request: not a JSON-RPC message"}
+
+
+# --- held: a read-only token writes through no door ---------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)  # the MCP door's tools run on a connection of their own
+def test_a_read_token_writes_through_no_door(client, tenant, standin):
+    """Every route and tool that writes, with a read-scope site token: refused, and nothing changed."""
+    Template.objects.create(tenant=tenant, name="Release", text="- [ ] announce\n")
+    template = Template.objects.get()
+    writer = Api(client, tenant)
+    item = writer.add("existing").json()
+    reader = Api(
+        client,
+        tenant,
+        authorization="Bearer "
+        + site_token_create(tenant=tenant, name="Reader", scope="read", created_by="557058:alice")[1],
+    )
+    automation = "/api/v1/automation/issues/DEMO-1"
+    for method, path, body, content_type in [
+        ("post", reader.url("/items"), {"text": "x"}, "application/json"),
+        ("patch", reader.url(f"/items/{item['id']}"), {"status": "done"}, "application/json"),
+        ("delete", reader.url(f"/items/{item['id']}"), None, "application/json"),
+        ("put", reader.url("/order"), {"itemIds": [item["id"]]}, "application/json"),
+        ("put", reader.url("/text"), b"- [x] existing\n", "text/plain"),
+        ("post", reader.url("/apply-template"), {"templateId": str(template.id)}, "application/json"),
+        ("post", f"{automation}/items", {"text": "x"}, "application/json"),
+        ("post", f"{automation}/items/status", {"item": "existing", "status": "done"}, "application/json"),
+        ("post", f"{automation}/apply-template", {"template": "Release"}, "application/json"),
+        ("post", "/api/v1/templates", {"name": "Mine", "text": "- [ ] x"}, "application/json"),
+        ("patch", f"/api/v1/templates/{template.id}", {"name": "Mine"}, "application/json"),
+        ("delete", f"/api/v1/templates/{template.id}", None, "application/json"),
+        ("post", "/api/v1/statuses", {"name": "Review"}, "application/json"),
+        ("put", "/api/v1/settings/workflow", {"rulesInUse": True}, "application/json"),
+        ("post", "/api/v1/site-tokens", {"name": "x", "scope": "write"}, "application/json"),
+    ]:
+        raw = body if isinstance(body, bytes) or body is None else json.dumps(body)
+        response = reader.call(method, path, raw, content_type=content_type, raw=True)
+        assert response.status_code == 403, (method, path, response.status_code, response.content)
+    token = reader.authorization.removeprefix("Bearer ")
+    for name, arguments in [
+        ("add_items", {"issue_key": "DEMO-1", "text": "x"}),
+        ("set_item_status", {"issue_key": "DEMO-1", "item": "existing", "status": "done"}),
+        ("apply_template", {"issue_key": "DEMO-1", "template": "Release"}),
+    ]:
+        assert _mcp_call(client, token, name, arguments)["isError"], name
+    assert [(i["text"], i["status"]) for i in writer.get().json()["items"]] == [("existing", "todo")]
+    assert Template.objects.get().name == "Release"
+
+
+# --- the audit of a token past its rate limit --------------------------------------------------------------------
+
+
+def test_a_token_past_its_limit_writes_no_audit_row_per_refused_call(client, tenant, settings):
+    """Each use of a site token is audited when it authenticates, before the rate limit: refused calls (429) still
+    wrote a row each, so the limit bounded nothing a token holder could make the database store. Now at most twice
+    the limit's calls a minute are recorded (every admitted one among them), then one row says the token went over
+    it; further refusals write nothing, on the API and on /mcp alike."""
+    settings.API_RATE_LIMIT_PER_MINUTE = 2
+    row, token = site_token_create(tenant=tenant, name="Agent", scope="write", created_by="557058:alice")
+    reads = [
+        client.get("/api/v1/issues/10001/checklist", HTTP_AUTHORIZATION=f"Bearer {token}").status_code for _ in range(8)
+    ]
+    listed = [_mcp_post(client, token, {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}) for _ in range(3)]
+    assert reads == [200, 200, *[429] * 6] and [r.status_code for r in listed] == [429] * 3
+    uses = SiteTokenUse.objects.filter(token=row).exclude(action="token created")
+    actions = list(uses.order_by("created_at").values_list("action", flat=True))
+    assert actions == ["GET /api/v1/issues/<issue_id>/checklist"] * 4 + ["rate limited"], actions
