@@ -133,9 +133,17 @@ def item_set_status(auth, issue_key: str, ref, status) -> tuple[Checklist | None
 def template_apply_by_name(auth, issue_key: str, name, mode) -> tuple[IssueRef, Checklist | None]:
     name, mode = clean_template_name(name, "template"), clean_apply_mode(mode)
     issue = keyed_issue(auth, issue_key, write=True)
-    # Only those the caller may read: a project's template it may not see is not there for it, not even as a clash.
+    # Only those the caller may read (a project's template it may not see is not there for it, not even as a clash)
+    # and that fit the issue: another project's template could never be applied here, so it must not make the name
+    # ambiguous. Any user may administer a team-managed project of their own, and a "Release" made there answered
+    # 409 to every rule on the site that applies "Release".
     named = Template.objects.filter(tenant=auth.tenant, name=name).order_by("created_at")
-    templates = list(itertools.islice((t for t in named if permissions.may_read_templates(auth, t.project_id)), 2))
+    candidates = (
+        t
+        for t in named
+        if services.template_fits_issue(t, issue) and permissions.may_read_templates(auth, t.project_id)
+    )
+    templates = list(itertools.islice(candidates, 2))
     if not templates:
         raise NotFound("no template of this name on this site")
     if len(templates) > 1:

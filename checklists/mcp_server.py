@@ -29,6 +29,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from core.counters import window_count
 from core.db import CommitUnknown
 from core.exceptions import Conflict, NotFound, ValidationFailed
+from core.fastjson import dumps
 from core.jsonbody import BadJson, loads
 from core.metrics import DATABASE_UNAVAILABLE
 from core.middleware import api_exception_response, dependency_unavailable
@@ -185,11 +186,49 @@ def mcp_endpoint(request):
         status, headers, content = anyio.run(_serve, request, body)
     except Exception as exc:  # JSON whatever failed (503 when the database is down), never Django's error page
         return api_exception_response(request, exc)
-    response = HttpResponse(content, status=status)
+    response = HttpResponse(_without_validation_reports(status, content), status=status)
     for name, value in headers:
         if name.lower() not in ("content-length", "connection", "transfer-encoding"):
             response[name] = value
     return response
+
+
+# The SDK's answers to a message or tool arguments its models refuse: pydantic's own report, with the library's
+# version (its errors.pydantic.dev links), its model names and every value sent. Said here by field, as the API says
+# it (checklists/api.py), and nothing else; the door's own parse error (PARSE_ERROR) is answered the same way.
+_REPORT = b"validation error"
+_TOOL_REPORT = re.compile(r"Error executing tool (?P<tool>[A-Za-z0-9_./-]{1,64}): \d+ validation errors? for ")
+_REPORT_FIELD = re.compile(r"^(?P<field>\S[^\n]*)\n  (?P<message>[^\n\[]*)", re.MULTILINE)
+_SHOULD = re.compile(r"^(?:Input|String|Value|List|Dictionary|Object) should ")
+INVALID_MESSAGE = "Invalid request: not a JSON-RPC message"
+
+
+def _without_validation_reports(status: int, content: bytes) -> bytes:
+    if _REPORT not in content:  # the common answer, passed on untouched
+        return content
+    try:
+        answer = loads(content)
+    except BadJson:
+        return content
+    if not isinstance(answer, dict):
+        return content
+    error = answer.get("error")
+    if status == 400 and isinstance(error, dict) and str(error.get("message", "")).startswith("Validation error"):
+        error["message"] = INVALID_MESSAGE
+        return dumps(answer)
+    result = answer.get("result")
+    texts = result.get("content") if isinstance(result, dict) and result.get("isError") else None
+    for part in texts if isinstance(texts, list) else []:
+        text = part.get("text") if isinstance(part, dict) else None
+        match = _TOOL_REPORT.match(text) if isinstance(text, str) else None
+        if match:
+            fields = "; ".join(
+                f"{m['field'].strip()}: {_SHOULD.sub('must ', m['message'].strip(), count=1)}"
+                for m in _REPORT_FIELD.finditer(text, match.end())
+                if not m["field"].startswith("For further information")
+            )
+            part["text"] = f"Error executing tool {match['tool']}: Invalid input: {fields or 'arguments'}"
+    return dumps(answer)
 
 
 async def _serve(request, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:

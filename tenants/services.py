@@ -21,6 +21,7 @@ from core.exceptions import ValidationFailed
 from . import selectors
 from .models import SiteToken, SiteTokenUse, Tenant, TenantState
 from .signals import tenant_merging, tenant_purging, tenant_uninstalled
+from .site_tokens import site_tokens_revoke_all
 from .types import AuthError
 
 logger = logging.getLogger(__name__)
@@ -233,7 +234,8 @@ def tenant_uninstall(*, client_key: str, signed_at: datetime | None = None) -> T
     tenant.shared_secret_encrypted = ""
     tenant.forge_system_token_encrypted = ""
     tenant.save()
-    logger.info("tenant uninstalled", extra={"tenant_id": str(tenant.id)})
+    revoked = site_tokens_revoke_all(tenant=tenant)  # credentials of the site as well: not revived by a reinstall
+    logger.info("tenant uninstalled", extra={"tenant_id": str(tenant.id), "site_tokens_revoked": revoked})
     on_commit(lambda: tenant_uninstalled.send(sender=Tenant, tenant_id=str(tenant.id)))
     return tenant
 

@@ -10,9 +10,12 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 
+from django.conf import settings
 from django.utils import timezone
 
+from core.counters import window_count
 from core.db import atomic
 from core.exceptions import NotFound, ValidationFailed
 
@@ -73,8 +76,40 @@ def site_token_revoke(*, tenant: Tenant, token_id, revoked_by: str) -> SiteToken
     return row
 
 
+APP_UNINSTALLED = "app:uninstalled"  # who revoked the tokens an uninstall ended (never a Jira accountId)
+
+
+def site_tokens_revoke_all(*, tenant: Tenant, revoked_by: str = APP_UNINSTALLED) -> int:
+    """Revoke every live token of a site (its uninstall), each with its audit row. Returns how many. Refused only
+    while the site was uninstalled, they came back with a reinstall: tokens a site's admins forgot, or uninstalled
+    the app to cut off, worked again without anyone creating them."""
+    rows = list(SiteToken.objects.filter(tenant=tenant, revoked_at=None))
+    if not rows:
+        return 0
+    SiteToken.objects.filter(id__in=[r.id for r in rows]).update(revoked_at=timezone.now(), revoked_by=revoked_by)
+    SiteTokenUse.objects.bulk_create(
+        SiteTokenUse(tenant=tenant, token=row, actor=revoked_by, action="token revoked") for row in rows
+    )
+    return len(rows)
+
+
+RATE_LIMITED = "rate limited"  # the one audit row of a token's calls past its limit in a minute
+
+
 def site_token_record_use(token: SiteToken, action: str) -> None:
-    """One audit row per use. A write per call is the price of "every use audited"; it never holds up a failure."""
+    """One audit row per use. A write per call is the price of "every use audited"; it never holds up a failure.
+
+    Recorded when the token authenticates, before the rate limit refuses a call, so refused calls are counted here
+    too: every refused call wrote a row, and a token holder could make the database store as many as they could send.
+    Now at most twice what the limit admits in a clock minute (API_RATE_LIMIT_PER_MINUTE, the throttle's own window),
+    then one RATE_LIMITED row, then none until the next minute. Twice, not once: the throttle may turn a call away a
+    little early (core.counters.window_take) and admit a later one, which must still be recorded."""
+    most = 2 * settings.API_RATE_LIMIT_PER_MINUTE
+    count = window_count(f"token-audit:{token.pk}:{int(time.time() // 60)}", ttl_seconds=120)
+    if count is not None and count > most + 1:
+        return
+    if count is not None and count == most + 1:
+        action = RATE_LIMITED
     SiteTokenUse.objects.create(tenant_id=token.tenant_id, token=token, actor=token_actor(token), action=action[:120])
 
 

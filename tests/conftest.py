@@ -224,7 +224,13 @@ class _MinuteStartClock:
 
 
 # The modules whose only use of the clock is the rate limits' window per clock minute (key and Retry-After).
-_MINUTE_WINDOW_MODULES = ("checklists.api", "checklists.live", "checklists.mcp_server", "checklists.telemetry")
+_MINUTE_WINDOW_MODULES = (
+    "checklists.api",
+    "checklists.live",
+    "checklists.mcp_server",
+    "checklists.telemetry",
+    "tenants.site_tokens",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -501,6 +507,22 @@ def fit(standin, settings, *, installation=INSTALLATION, issue=ISSUE, module_key
         module_key=module_key,
         **kw,
     )
+
+
+def forge_installed(client, standin, settings, system_token, **kw):
+    """The Forge site's `installed` lifecycle event, which Forge itself sends (proxied, with the app system token in
+    x-forge-oauth-system): how a site's system token reaches us. The API's calls come from the browser
+    (requestRemote) and carry none."""
+    token = fit(standin, settings, module_key="herochecklist-lifecycle", principal=None, issue=None, **kw)
+    response = client.post(
+        "/forge/lifecycle",
+        data={"eventType": "avi:forge:installed:app"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+        HTTP_X_FORGE_OAUTH_SYSTEM=system_token,
+    )
+    assert response.status_code == 204, response.content
+    return response
 
 
 def forge_api(client, standin, settings, *, user="557058:forge-user", **kw):

@@ -14,6 +14,7 @@ from .templates import (
     checklist_open,
     template_create,
     template_delete,
+    template_fits_issue,
     template_for_issue,
     template_update,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "status_update",
     "template_create",
     "template_delete",
+    "template_fits_issue",
     "template_for_issue",
     "template_update",
 ]

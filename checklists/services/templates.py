@@ -95,6 +95,12 @@ def _fits(template: Template, project_id: str, issue_type_id: str, *, strict: bo
     )
 
 
+def template_fits_issue(template: Template, issue: IssueRef) -> bool:
+    """Whether this template may be applied to this issue (checklist_apply_template's scope rule, before the write):
+    what a lookup by name counts as a candidate, so a template no one could apply here never makes a name ambiguous."""
+    return _fits(template, issue.project_id, issue.issue_type_id)
+
+
 def template_for_issue(tenant: Tenant, issue: IssueRef) -> Template | None:
     """The auto-apply template that fits best: project and type, then project, then type, then global."""
     best, best_score = None, -1

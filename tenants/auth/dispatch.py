@@ -54,9 +54,13 @@ def _authenticate(request: HttpRequest, forge_modules: tuple[str, ...]) -> AuthC
             principal = claims.get("principal")
             if not is_account_id(principal):
                 raise AuthError("FIT has no principal, or one that is not an accountId")
-            tenant = tenant_for_forge_invocation(
-                claims=claims, system_token=request.headers.get("x-forge-oauth-system", "")
-            )
+            # No system token from this door, whatever the headers say: its calls come from the browser through
+            # @forge/bridge's requestRemote, which Forge does not proxy and to which it adds no OAuth token, so an
+            # x-forge-oauth-system header here is the caller's own. Stored, it replaced the site's app token for
+            # every background call (any viewer of a panel or a portal request could break them all). The token
+            # comes with the invocations Forge makes itself: the lifecycle and event triggers (tenants/views.py,
+            # checklists/workflow/views.py).
+            tenant = tenant_for_forge_invocation(claims=claims)
             context.client_key.set(tenant.client_key)
             return AuthContext(
                 tenant=tenant,

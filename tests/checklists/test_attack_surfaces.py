@@ -9,7 +9,7 @@ from checklists.models import Checklist, ChecklistItem
 from checklists.services import Actor, checklist_replace_text
 from devhost.keys import connect_token
 from tenants.site_tokens import site_token_create
-from tests.conftest import fit, issue_ref, on_standin
+from tests.conftest import fit, forge_installed, issue_ref, on_standin
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +21,7 @@ def test_the_forge_portal_answer_holds_what_a_customer_may_see_and_nothing_else(
     each item whole: the agent it is assigned to, its due date, mandatory flag, ids and timestamps."""
     api.put_text("## Setup\n- [x] reset your password {@557058:agent-bob due:2026-12-01 customer}\n- [ ] internal\n")
     standin.system_tokens.add("system-token-portal")
+    forge_installed(client, standin, settings, "system-token-portal")  # the app's token, for the key's lookup
     context = {
         "cloudId": "cloud-portal",
         "siteUrl": "https://forge-site.atlassian.net",
@@ -34,13 +35,11 @@ def test_the_forge_portal_answer_holds_what_a_customer_may_see_and_nothing_else(
         content_type="text/plain",
         HTTP_AUTHORIZATION=f"Bearer {forge_site_panel}",
         HTTP_X_FORGE_OAUTH_USER=standin.user_token("557058:forge-user"),
-        HTTP_X_FORGE_OAUTH_SYSTEM="system-token-portal",
     )
     assert written.status_code == 200, written.content
     response = client.get(
         "/api/v1/portal/checklist",
         HTTP_AUTHORIZATION=f"Bearer {token}",
-        HTTP_X_FORGE_OAUTH_SYSTEM="system-token-portal",
     )
     assert response.status_code == 200, response.content
     body = response.json()

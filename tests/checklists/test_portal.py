@@ -99,7 +99,7 @@ def test_the_admin_page_opens_for_jira_admins_only(client, tenant, standin, sett
 
 
 def test_the_forge_portal_module_reads_only_visible_items_of_its_request(client, standin, settings):
-    from tests.conftest import fit
+    from tests.conftest import fit, forge_installed
 
     standin.system_tokens.add("system-token-portal")
     context = {
@@ -107,11 +107,11 @@ def test_the_forge_portal_module_reads_only_visible_items_of_its_request(client,
         "siteUrl": "https://forge-site.atlassian.net",
         "extension": {"request": {"key": "DEMO-1", "typeId": "1"}, "portal": {"id": "1"}},
     }
-    headers = {"HTTP_X_FORGE_OAUTH_SYSTEM": "system-token-portal"}
+    forge_installed(client, standin, settings, "system-token-portal")  # the app's token, for the key's lookup
 
     def call(module_key, principal="557058:forge-user"):
         token = fit(standin, settings, issue=None, module_key=module_key, context=context, principal=principal)
-        return client.get("/api/v1/portal/checklist", HTTP_AUTHORIZATION=f"Bearer {token}", **headers)
+        return client.get("/api/v1/portal/checklist", HTTP_AUTHORIZATION=f"Bearer {token}")
 
     panel = fit(standin, settings)  # the Forge issue panel writes the checklist, as an agent would
     for line in ("- [ ] shared step {customer}", "- [ ] internal step"):
@@ -121,7 +121,6 @@ def test_the_forge_portal_module_reads_only_visible_items_of_its_request(client,
             content_type="application/json",
             HTTP_AUTHORIZATION=f"Bearer {panel}",
             HTTP_X_FORGE_OAUTH_USER=standin.user_token("557058:forge-user"),
-            **headers,
         )
         assert response.status_code == 201, response.content
     answer = call("herochecklist-portal")
@@ -132,7 +131,7 @@ def test_the_forge_portal_module_reads_only_visible_items_of_its_request(client,
     # A portal-only customer reads the portal; a FIT naming one never opens the agents' API.
     assert [i["text"] for i in call("herochecklist-portal", principal=CUSTOMER).json()["items"]] == ["shared step"]
     customer_panel = fit(standin, settings, principal=CUSTOMER)
-    refused = client.get("/api/v1/issues/10001/checklist", HTTP_AUTHORIZATION=f"Bearer {customer_panel}", **headers)
+    refused = client.get("/api/v1/issues/10001/checklist", HTTP_AUTHORIZATION=f"Bearer {customer_panel}")
     assert refused.status_code == 401 and b"internal step" not in refused.content
 
 

@@ -20,7 +20,7 @@ from tenants.auth import AuthError, authenticate_api_request, install, panel
 from tenants.models import Tenant
 from tenants.qsh import CONTEXT_QSH
 from tenants.services import _allowed_jira_url
-from tests.conftest import ISSUE, signed_install
+from tests.conftest import ISSUE, forge_installed, signed_install
 
 pytestmark = pytest.mark.django_db
 
@@ -307,14 +307,11 @@ def test_odd_forge_claims_are_refused(standin, settings, name, value):
         authenticate_api_request(request)
 
 
-def test_an_infinite_expiry_on_the_forge_system_token_is_not_a_500(standin, settings):
+def test_an_infinite_expiry_on_the_forge_system_token_is_not_a_500(client, standin, settings):
     system_token = jwt.encode({"exp": 1e400}, "k" * 32, algorithm="HS256")  # 1e400 is JSON's Infinity
-    token = forge_token(standin.forge_keys, app_id=settings.FORGE_APP_ID, installation_id=INSTALLATION)
-    request = RequestFactory().get(
-        "/api/v1/issues/10001/checklist", HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_X_FORGE_OAUTH_SYSTEM=system_token
-    )
-    context = authenticate_api_request(request)
-    assert context.tenant.forge_system_token_expires_at is None
+    forge_installed(client, standin, settings, system_token, installation=INSTALLATION)  # the door that keeps it
+    tenant = Tenant.objects.get(installation_id=INSTALLATION)
+    assert tenant.forge_system_token() == system_token and tenant.forge_system_token_expires_at is None
 
 
 # --- kids -------------------------------------------------------------------------------------------------------

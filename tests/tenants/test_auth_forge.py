@@ -6,7 +6,7 @@ from django.test import RequestFactory
 from devhost.keys import KeyPair, forge_token
 from tenants.auth import AuthError, authenticate_api_request
 from tenants.models import Tenant, TenantState
-from tests.conftest import answer_at_once, forge_api, signed_install
+from tests.conftest import answer_at_once, forge_api, forge_installed, signed_install
 
 pytestmark = pytest.mark.django_db
 
@@ -34,10 +34,10 @@ def test_a_valid_fit_creates_the_tenant_on_first_sight(standin, settings):
     assert Tenant.objects.filter(installation_id=INSTALLATION).count() == 1
 
 
-def test_the_system_token_is_kept_encrypted_for_background_calls(standin, settings):
+def test_the_system_token_is_kept_encrypted_for_background_calls(client, standin, settings):
     system_token = "forge-system-token-" + "q" * 40
-    auth = authenticate_api_request(api_request(fit(standin, settings), HTTP_X_FORGE_OAUTH_SYSTEM=system_token))
-    tenant = Tenant.objects.get(id=auth.tenant.id)
+    forge_installed(client, standin, settings, system_token, installation=INSTALLATION)
+    tenant = Tenant.objects.get(installation_id=INSTALLATION)
     assert system_token not in tenant.forge_system_token_encrypted
     assert tenant.forge_system_token() == system_token
 

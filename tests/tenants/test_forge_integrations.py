@@ -3,7 +3,7 @@ the Automation calls (keys resolved with the app's system token), the portal mod
 
 import pytest
 
-from tests.conftest import fit
+from tests.conftest import fit, forge_installed
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ PORTAL_CONTEXT = {
 
 def forge_call(client, standin, settings, method, path, body=None, *, module_key, user="557058:forge-admin", **kw):
     token = fit(standin, settings, issue=None, module_key=module_key, principal=user or "557058:forge-user", **kw)
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}", "HTTP_X_FORGE_OAUTH_SYSTEM": SYSTEM}
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
     if user:
         headers["HTTP_X_FORGE_OAUTH_USER"] = standin.user_token(user)
     data = {"data": body, "content_type": "application/json"} if body is not None else {}
@@ -36,6 +36,7 @@ def forge_call(client, standin, settings, method, path, body=None, *, module_key
 
 def test_admin_page_token_automation_and_portal_on_a_forge_site(client, standin, settings):
     standin.system_tokens.add(SYSTEM)
+    forge_installed(client, standin, settings, SYSTEM)  # the app's token for key lookups and the portal's read
     standin.grant("557058:forge-admin", "admin")
     standin.grant("557058:forge-agent", "edit")
 

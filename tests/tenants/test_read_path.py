@@ -14,7 +14,7 @@ from core.counters import window_count
 from operations import backup
 from tenants.models import Tenant, TenantState
 from tenants.selectors import tenant_cache_clear, tenant_for_client_key
-from tests.conftest import INSTALLATION, ISSUE, Api, forge_api, signed_install
+from tests.conftest import INSTALLATION, ISSUE, Api, forge_api, forge_installed, signed_install
 
 pytestmark = pytest.mark.django_db
 
@@ -178,8 +178,7 @@ def test_a_forge_call_writes_the_site_only_when_the_token_brings_something_new(c
     assert Tenant.objects.get(pk=tenant.pk).forge_api_base_url == "https://api.atlassian.com/ex/jira/moved"
 
     system_token = "forge-system-token-" + "s" * 40
-    response = client.get(api.url(), HTTP_AUTHORIZATION=api.authorization, HTTP_X_FORGE_OAUTH_SYSTEM=system_token)
-    assert response.status_code == 200
+    forge_installed(client, standin, settings, system_token, api_base_url="https://api.atlassian.com/ex/jira/moved")
     assert Tenant.objects.get(pk=tenant.pk).forge_system_token() == system_token
 
 
