@@ -85,7 +85,9 @@ class JiraStandIn(StandInServer):
         self.updated_accounts: set[str] = set()
         self.cycle_period = "604800"
         self.system_tokens: set[str] = set()  # Forge app system tokens this site accepts as Bearer
-        self.fail_next: list[int] = []  # statuses to answer the next REST calls with (tests inject failures)
+        self.fail_next: list[
+            int
+        ] = []  # statuses to answer the next REST calls with (tests inject failures; 3xx redirect)
         self.retry_after = "120"  # the Retry-After of an injected 429
         # While set to an unset Event, REST PUTs (property writes) are recorded, then answered only once it is set: a
         # caller stalled mid-call, for a test to kill or time out.
@@ -380,6 +382,8 @@ class _Handler(JSONHandler):
             return self._json(401, {"errorMessages": ["JWT rejected"]})
         if injected:
             headers = {"Retry-After": self.server.retry_after} if injected == 429 else None
+            if 300 <= injected < 400:  # a renamed site's old address sends every call to its new one
+                headers = {"Location": f"https://renamed.example.invalid{self.path}"}
             return self._json(injected, {"errorMessages": ["injected failure"]}, headers=headers)
         if method == "POST" and parts.path == "/app/report-accounts/":
             return self._report_accounts(body)
