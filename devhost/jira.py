@@ -105,6 +105,7 @@ class JiraStandIn(StandInServer):
         # `permissions_delay` seconds), "garbage" (200 with a body that is not JSON). None answers normally.
         self.permissions_fault: str | None = None
         self.permissions_delay = 5.0
+        self.permissions_body: bytes | None = None  # answered (200, JSON) to every permission check instead, when set
         self.install_key_requests: list[str] = []  # kids asked for at /install-keys/ (amplification tests count them)
         self.people = jira_users.Directory()  # user search and lookup for the panel's browser calls (jira_users.py)
         self.workflow = jira_workflow.Workflow(self)  # statuses, transitions with our rules, created issues
@@ -334,6 +335,8 @@ class _Handler(JSONHandler):
             time.sleep(server.permissions_delay)
         if server.permissions_fault == "garbage":
             return self._send(200, b"<html>Jira is having a moment</html>", "text/html")
+        if server.permissions_body is not None:
+            return self._send(200, server.permissions_body)
         if not ok:
             return self._json(401, {"errorMessages": ["not authenticated"]})
         if method == "GET":
