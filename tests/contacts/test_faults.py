@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from contacts import hubspot as hubspot_api
 from contacts import services
-from contacts.models import Contact, EmailDelivery, SyncState
+from contacts.models import Contact, ContactLink, EmailDelivery, SyncState
 from contacts.tasks import (
     contact_email_batch_task,
     contact_email_sweep_task,
@@ -29,6 +29,8 @@ from contacts.tasks import (
 from core.db import CommitUnknown
 from devhost.marketplace import license_record
 from devhost.smtp import SMTPStandIn
+from tenants.models import Tenant
+from tenants.services import tenant_uninstall
 from tests.conftest import through_mongo_proxy, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -177,6 +179,31 @@ def test_the_broker_down_while_the_list_sweep_queues_lists_everyone_on_the_next_
     adds = [call for call in hubspot.calls if call.path.endswith("/memberships/add")]
     assert sorted(i for call in adds for i in call.body) == sorted(hubspot.lists["42"])  # each asked for once
     assert services.contact_list_sweep() == 0
+
+
+def test_the_broker_down_at_an_uninstall_still_offboards_the_sites_contacts_once(
+    settings, smtp, own_redis, start_worker, tenant
+):
+    """The uninstall's offboarding is a task queued after its commit; with the broker down it was lost for good (the
+    uninstall answered 204, so Atlassian never sends it again), and no sweep looked for it: the site's contacts stayed
+    active contacts, and their offboarding email never went out."""
+    settings.HUBSPOT_ACCESS_TOKEN = ""  # onboarding is due to every active contact
+    Tenant.objects.filter(id=tenant.id).update(entitlement_id="ent-000001")
+    start_worker(EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}", HUBSPOT_ACCESS_TOKEN="")
+    ingest(license_record(1))
+    assert wait_for(lambda: len(_sent_emails()) == 2, 120)  # both contacts welcomed
+    own_redis.stop()
+    tenant_uninstall(client_key=tenant.client_key)  # committed; its offboarding task could not be queued
+    assert ContactLink.objects.filter(active=True).count() == 2
+    own_redis.start()  # back, empty
+    sweep_at = timezone.now() + timedelta(minutes=20)
+    assert services.contact_email_sweep(now=sweep_at) == 2  # the offboarding made up, both contacts owed a farewell
+    assert not ContactLink.objects.filter(active=True).exists()
+    assert wait_for(lambda: EmailDelivery.objects.filter(kind="offboarding", sent_at__isnull=False).count() == 2, 120)
+    assert services.contact_email_sweep(now=sweep_at) == 0  # once
+    assert services.contact_email_sweep(now=sweep_at + timedelta(minutes=20)) == 0
+    assert len(smtp.accepted) == 4  # a welcome and a farewell to each, none twice
+    assert _recipients(smtp) == sorted(["billing1@company1.example", "tech1@company1.example"] * 2)
 
 
 # --- 2. the mail server hangs up in the middle of a batch ------------------------------------------------------------
