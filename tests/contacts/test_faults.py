@@ -344,6 +344,39 @@ def test_a_lost_reply_while_marking_contacts_listed_is_settled_by_the_sweep(sett
     assert len(adds) <= 2  # asked once more at most, and adding a member twice changes nothing
 
 
+# --- 3b. HubSpot refusing our account, not the contacts ---------------------------------------------------------------
+
+
+def test_a_revoked_hubspot_token_fails_no_contact_and_lists_nobody_and_all_sync_once_it_is_replaced(settings, hubspot):
+    """A 401 (a private-app token revoked or rotated; likewise a 403 for a missing scope, a proxy's 407, a redirect)
+    says nothing about the contacts sent. Taken as HubSpot refusing them, every batch was halved down to single
+    contacts (2n - 1 calls), each marked failed for good, and no later sync took them, nor their onboarding; a list
+    addition was taken as settled and never asked again."""
+    _pending_contacts(settings, 3)
+    token = settings.HUBSPOT_ACCESS_TOKEN
+    settings.HUBSPOT_ACCESS_TOKEN = "revoked-token"
+    hubspot_sync_task.apply()
+    assert not Contact.objects.filter(sync_state=SyncState.FAILED).exists()
+    assert Contact.objects.filter(sync_state=SyncState.PENDING, sync_claimed_at__isnull=True).count() == 6  # released
+    refused = [call for call in hubspot.calls if call.path.endswith("/batch/upsert")]
+    assert all(len(call.body["inputs"]) == 6 for call in refused)  # never halved: no contact is to blame
+
+    settings.HUBSPOT_ACCESS_TOKEN = token  # the operator puts the new token in
+    hubspot_sync_task.apply()
+    assert Contact.objects.filter(sync_state=SyncState.SYNCED).count() == 6
+    hubspot_ids = sorted(Contact.objects.values_list("hubspot_id", flat=True))
+
+    settings.HUBSPOT_ONBOARDING_LIST_ID = "42"
+    settings.HUBSPOT_ACCESS_TOKEN = "revoked-token"
+    hubspot_list_add_task.apply(args=(hubspot_ids,))
+    assert Contact.objects.filter(listed_at__isnull=True).count() == 6  # not settled: HubSpot added nobody
+    settings.HUBSPOT_ACCESS_TOKEN = token
+    Contact.objects.update(synced_at=timezone.now() - timedelta(minutes=20))
+    assert services.contact_list_sweep() == 6
+    assert hubspot.lists["42"] == set(hubspot_ids)
+    assert not Contact.objects.filter(listed_at__isnull=True).exists()
+
+
 # --- 4. a worker killed mid-push or mid-sync --------------------------------------------------------------------------
 
 
