@@ -33,7 +33,23 @@ class HubSpotError(Exception):
 
     @property
     def transient(self) -> bool:
-        return self.status is None or self.status == 429 or self.status >= 500
+        """Nothing to hold against what was sent for good: a push is retried and its contacts released, never failed.
+        A 5xx may still be one contact's data (a push's last try halves its batch)."""
+        return self.not_about_the_data or (self.status is not None and self.status >= 500)
+
+    @property
+    def not_about_the_data(self) -> bool:
+        """No answer, busy (429), or a refusal of our account rather than of what was sent (ACCOUNT_REFUSALS, a
+        redirect): halving the batch would find no contact to blame."""
+        status = self.status
+        return status is None or status == 429 or status in ACCOUNT_REFUSALS or 300 <= status < 400
+
+
+# Answers about our account, not about the contacts or list members sent: the private-app token revoked or rotated
+# (401), a scope it lacks (403), the forward proxy's own sign-in (407); a redirect likewise (the SDK follows none).
+# Taken as refusals of the data, a revoked token failed every pending contact for good, halving each batch down to
+# single contacts to find the one to blame, and settled every list addition as refused: none was ever tried again.
+ACCOUNT_REFUSALS = frozenset({401, 403, 407})
 
 
 @dataclass

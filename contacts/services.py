@@ -29,7 +29,7 @@ from core.counters import flag_add, flag_clear, shared_lock
 from core.db import atomic, atomic_or_joined, on_commit
 from core.exceptions import ValidationFailed
 from core.rows import update_each
-from tenants.models import Tenant
+from tenants.models import Tenant, TenantState
 
 from .models import Contact, ContactLink, ContactRole, EmailDelivery, EmailKind, License, PollCursor, SyncState
 
@@ -360,6 +360,7 @@ def contact_email_sweep(*, now=None) -> int:
     license active now; offboarding). Contacts whose onboarding went out since the window opened are left out before
     contact_emails_due looks at the rest: after a 20,000-contact import, a sweep is a few queries, not 600."""
     window = _sweep_window(now)
+    _offboard_missed(window)
     if settings.HUBSPOT_ACCESS_TOKEN:
         became_due = Contact.objects.filter(sync_state=SyncState.SYNCED, synced_at__range=window)
     else:
@@ -373,6 +374,21 @@ def contact_email_sweep(*, now=None) -> int:
         owed += [str(i) for i in contact_emails_due(contact_ids=ordered[start : start + EMAIL_BATCH])]
     schedule_emails(owed)
     return len(owed)
+
+
+def _offboard_missed(window: tuple) -> None:
+    """Offboard the sites uninstalled in the window whose offboarding never ran: it is a task queued after the
+    uninstall's commit, and one lost (the broker down then) was lost for good, since the uninstall had answered 204
+    and Atlassian never sends it again. Such a site still has links that are active and untouched since it
+    uninstalled; a link a Marketplace poll changed after the uninstall is the poll's to keep. tenant_offboard queues
+    the emails, at most once each; if that queueing fails too, the links it ended are this sweep's next time."""
+    for tenant_id, uninstalled_at in Tenant.objects.filter(
+        state=TenantState.UNINSTALLED, uninstalled_at__range=window
+    ).values_list("id", "uninstalled_at"):
+        licenses = list(License.objects.filter(tenant_id=tenant_id).values_list("id", flat=True))
+        if ContactLink.objects.filter(license_id__in=licenses, active=True, updated_at__lt=uninstalled_at).exists():
+            logger.info("offboarding of an uninstalled site made up", extra={"tenant_id": str(tenant_id)})
+            tenant_offboard(tenant_id=tenant_id)
 
 
 def contact_list_sweep(*, now=None) -> int:

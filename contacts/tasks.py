@@ -146,8 +146,9 @@ def _push(task, people: list[dict]) -> None:
                 countdown = (exc.retry_after or settings.HUBSPOT_RATE_WINDOW_SECONDS) + random.uniform(0, base)
             else:
                 countdown = _backoff(task)
-            # No answer (a timeout, HubSpot unreachable) or a 429 says nothing about the contacts: released whole.
-            if task.request.retries < task.max_retries or len(ids) == 1 or exc.status in (None, 429):
+            # No answer (a timeout, HubSpot unreachable), a 429 or a refusal of our account (a revoked token) says
+            # nothing about the contacts: released whole.
+            if task.request.retries < task.max_retries or len(ids) == 1 or exc.not_about_the_data:
                 raise _retry_or_release(task, people, exc, countdown) from exc
             # Its last try answered with a 5xx too: perhaps one contact's data makes HubSpot fail every time. Released
             # whole, the same batch would be claimed again, oldest first, with it; halved, the others get through.

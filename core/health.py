@@ -1,7 +1,8 @@
 """Liveness and readiness probes.
 
 /readyz checks every dependency this process is configured with: the database (a read, then a write that is rolled
-back, so a full disk or a read-only database shows), the broker (REDIS_URL) and the shared cache (CACHE_URL). The
+back, so a full disk or a read-only database shows), the broker (REDIS_URL) and the shared cache (CACHE_URL) (a
+PING, then a write of a key that expires by itself, so a Redis at its maxmemory shows). The
 answer names what failed in a few fixed words; the exception behind it goes to the log only, never to the caller."""
 
 import logging
@@ -21,6 +22,7 @@ UNREACHABLE = "unreachable"
 REFUSES_WRITES = "refuses writes"
 # Big enough that SQLite must allocate new pages, so a database at its size limit (or a full disk) fails it.
 _PROBE_BYTES = 16384
+_REDIS_PROBE_KEY = "herochecklist:readyz-probe"
 
 
 @never_cache
@@ -79,10 +81,18 @@ def _check_redis(name: str, url: str) -> str | None:
         return None
     client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
     try:
-        client.ping()
+        try:
+            client.ping()
+        except Exception as exc:
+            return _failed(name, UNREACHABLE, exc)
+        try:
+            # A Redis at its maxmemory (noeviction, as a broker must be) answers PING and refuses every write ("OOM
+            # command not allowed"): no task could be queued, not even beat's sweeps, while this said ok. The key
+            # goes by itself.
+            client.set(_REDIS_PROBE_KEY, b"1", px=10_000)
+        except Exception as exc:
+            return _failed(name, REFUSES_WRITES, exc)
         return None
-    except Exception as exc:
-        return _failed(name, UNREACHABLE, exc)
     finally:
         client.close()
 

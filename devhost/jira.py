@@ -85,7 +85,9 @@ class JiraStandIn(StandInServer):
         self.updated_accounts: set[str] = set()
         self.cycle_period = "604800"
         self.system_tokens: set[str] = set()  # Forge app system tokens this site accepts as Bearer
-        self.fail_next: list[int] = []  # statuses to answer the next REST calls with (tests inject failures)
+        self.fail_next: list[
+            int
+        ] = []  # statuses to answer the next REST calls with (tests inject failures; 3xx redirect)
         self.retry_after = "120"  # the Retry-After of an injected 429
         # While set to an unset Event, REST PUTs (property writes) are recorded, then answered only once it is set: a
         # caller stalled mid-call, for a test to kill or time out.
@@ -103,6 +105,7 @@ class JiraStandIn(StandInServer):
         # `permissions_delay` seconds), "garbage" (200 with a body that is not JSON). None answers normally.
         self.permissions_fault: str | None = None
         self.permissions_delay = 5.0
+        self.permissions_body: bytes | None = None  # answered (200, JSON) to every permission check instead, when set
         self.install_key_requests: list[str] = []  # kids asked for at /install-keys/ (amplification tests count them)
         self.people = jira_users.Directory()  # user search and lookup for the panel's browser calls (jira_users.py)
         self.workflow = jira_workflow.Workflow(self)  # statuses, transitions with our rules, created issues
@@ -332,6 +335,8 @@ class _Handler(JSONHandler):
             time.sleep(server.permissions_delay)
         if server.permissions_fault == "garbage":
             return self._send(200, b"<html>Jira is having a moment</html>", "text/html")
+        if server.permissions_body is not None:
+            return self._send(200, server.permissions_body)
         if not ok:
             return self._json(401, {"errorMessages": ["not authenticated"]})
         if method == "GET":
@@ -380,6 +385,8 @@ class _Handler(JSONHandler):
             return self._json(401, {"errorMessages": ["JWT rejected"]})
         if injected:
             headers = {"Retry-After": self.server.retry_after} if injected == 429 else None
+            if 300 <= injected < 400:  # a renamed site's old address sends every call to its new one
+                headers = {"Location": f"https://renamed.example.invalid{self.path}"}
             return self._json(injected, {"errorMessages": ["injected failure"]}, headers=headers)
         if method == "POST" and parts.path == "/app/report-accounts/":
             return self._report_accounts(body)

@@ -22,7 +22,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from time import monotonic, sleep
 
 from cryptography.exceptions import InvalidTag
@@ -743,7 +743,11 @@ def backup_metric_families():
         names = backup_list()
     except FileNotFoundError:  # the folder is made by the first backup
         names = []
-    stamps = [when for when in map(taken_at, names) if when is not None]
+    # An archive dated ahead of now (a run whose clock was ahead) is not the newest: it would say "backed up" until
+    # that date came, whatever happened meanwhile, and the backup-age alert could not fire. An hour of leeway for
+    # hosts whose clocks differ a little.
+    latest = datetime.now(UTC) + timedelta(hours=1)
+    stamps = [when for when in map(taken_at, names) if when is not None and when <= latest]
     if not stamps:
         return []
     family = GaugeMetricFamily(

@@ -113,8 +113,15 @@ class JiraClient:
                 last_error = JiraError(f"{method} {path}: {type(exc).__name__}", retryable=True)
                 delay = self._backoff(attempt)
             else:
-                if response.status_code < 400:
+                if response.status_code < 300:
                     return response
+                if response.status_code < 400:
+                    # A redirect (a renamed site's old address, a proxy's sign-in page) is not Jira's answer: nothing
+                    # was written or read. Taken as success, a push counted as written (the sweep never made it up)
+                    # and a personal data report as made. Not followed: the JWT's qsh binds this path on this site,
+                    # and the Authorization header must not go wherever a Location points. Not retried either: the
+                    # same address redirects again; the caller's own later try (the sweep, the next run) may not.
+                    raise JiraError(f"{method} {path}: HTTP {response.status_code} (a redirect)", response.status_code)
                 retryable = response.status_code in RETRYABLE
                 last_error = JiraError(
                     f"{method} {path}: HTTP {response.status_code}",

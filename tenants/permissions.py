@@ -256,15 +256,27 @@ def _ask_as_connect_app(auth, kind: str, ident: str) -> Grants:
     data = client.request_json("POST", "/rest/api/3/permissions/check", json=body, attempts=1)
     field = "issues" if kind == "issue" else "projects"
     granted: dict[str, set[str]] = {}
-    for entry in data.get("projectPermissions") or []:
-        granted.setdefault(entry["permission"], set()).update(str(i) for i in entry.get(field) or [])
+    for entry in _listed(data, "projectPermissions"):
+        granted.setdefault(entry["permission"], set()).update(str(i) for i in _listed(entry, field))
     return Grants(
         browse_issue=kind == "issue" and ident in granted.get(BROWSE_PROJECTS, set()),
         browse_project=kind == "project" and ident in granted.get(BROWSE_PROJECTS, set()),
         edit_issue=kind == "issue" and ident in granted.get(EDIT_ISSUES, set()),
         administer_project=kind != "global" and ident in granted.get(ADMINISTER_PROJECTS, set()),
-        administer_jira=ADMINISTER in (data.get("globalPermissions") or []),
+        administer_jira=ADMINISTER in _listed(data, "globalPermissions"),
     )
+
+
+def _listed(answer, key: str) -> list:
+    """answer[key], a list as Jira sends it (absent or null: empty), or JiraError: an answer of another shape is no
+    answer. Searched as it came, a string held "ADMINISTER" as a substring (a Jira admin), and a string of digits or
+    a dict's keys held the issue's id (editing granted): a malformed answer opened what it should have kept shut."""
+    value = answer.get(key) if isinstance(answer, dict) else None
+    if value is None and isinstance(answer, dict):
+        return []
+    if not isinstance(value, list):
+        raise JiraError(f"the permission check's {key} is not a list")
+    return value
 
 
 def _ask_as_forge_user(auth, kind: str, ident: str) -> Grants:

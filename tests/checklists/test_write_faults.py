@@ -246,6 +246,26 @@ def test_a_push_jira_refuses_gives_up_once_and_the_sweep_tries_again(client, ten
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_push_jira_redirects_elsewhere_is_not_taken_as_written(client, tenant, standin, settings, status):
+    """A redirect (a renamed site's old address, a proxy's sign-in page) wrote nothing: the push was counted as
+    written and the checklist as synced, so the sweep never made it up and JQL kept the old progress for good."""
+    settings.PROGRESS_SWEEP_GRACE_SECONDS = 0
+    settings.PROGRESS_SWEEP_FAILED_RETRY_SECONDS = 0
+    assert Api(client, tenant).add("one").status_code == 201
+    checklist = Checklist.objects.get()
+    standin.fail_next = [status]
+    checklist_progress_sync_task.apply(args=[str(checklist.id)], throw=True)
+    assert [c.method for c in standin.recorded] == ["PUT"]  # not followed: the JWT is for this site and path only
+    assert standin.property("10001", PROGRESS) is None
+    assert Checklist.objects.get().property_synced_version == 0
+    assert Checklist.objects.get().property_sync_failed_at is not None  # as for any refusal: the sweep tries again
+    assert checklist_progress_sweep_task() == 1
+    assert contract_part(standin.property("10001", PROGRESS))["total"] == 1
+    assert Checklist.objects.get().property_synced_version == 1
+
+
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("retry_after", ["-5", "nan", "inf", "soon", "Wed, 21 Oct 2015 07:28:00 GMT", "0"])
 def test_a_push_rate_limited_with_an_odd_retry_after_backs_off_and_lands(client, tenant, standin, retry_after):
     api = Api(client, tenant)

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from contacts import hubspot as hubspot_api
 from contacts import services
-from contacts.models import Contact, EmailDelivery, SyncState
+from contacts.models import Contact, ContactLink, EmailDelivery, SyncState
 from contacts.tasks import (
     contact_email_batch_task,
     contact_email_sweep_task,
@@ -29,6 +29,8 @@ from contacts.tasks import (
 from core.db import CommitUnknown
 from devhost.marketplace import license_record
 from devhost.smtp import SMTPStandIn
+from tenants.models import Tenant
+from tenants.services import tenant_uninstall
 from tests.conftest import through_mongo_proxy, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -179,6 +181,31 @@ def test_the_broker_down_while_the_list_sweep_queues_lists_everyone_on_the_next_
     assert services.contact_list_sweep() == 0
 
 
+def test_the_broker_down_at_an_uninstall_still_offboards_the_sites_contacts_once(
+    settings, smtp, own_redis, start_worker, tenant
+):
+    """The uninstall's offboarding is a task queued after its commit; with the broker down it was lost for good (the
+    uninstall answered 204, so Atlassian never sends it again), and no sweep looked for it: the site's contacts stayed
+    active contacts, and their offboarding email never went out."""
+    settings.HUBSPOT_ACCESS_TOKEN = ""  # onboarding is due to every active contact
+    Tenant.objects.filter(id=tenant.id).update(entitlement_id="ent-000001")
+    start_worker(EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}", HUBSPOT_ACCESS_TOKEN="")
+    ingest(license_record(1))
+    assert wait_for(lambda: len(_sent_emails()) == 2, 120)  # both contacts welcomed
+    own_redis.stop()
+    tenant_uninstall(client_key=tenant.client_key)  # committed; its offboarding task could not be queued
+    assert ContactLink.objects.filter(active=True).count() == 2
+    own_redis.start()  # back, empty
+    sweep_at = timezone.now() + timedelta(minutes=20)
+    assert services.contact_email_sweep(now=sweep_at) == 2  # the offboarding made up, both contacts owed a farewell
+    assert not ContactLink.objects.filter(active=True).exists()
+    assert wait_for(lambda: EmailDelivery.objects.filter(kind="offboarding", sent_at__isnull=False).count() == 2, 120)
+    assert services.contact_email_sweep(now=sweep_at) == 0  # once
+    assert services.contact_email_sweep(now=sweep_at + timedelta(minutes=20)) == 0
+    assert len(smtp.accepted) == 4  # a welcome and a farewell to each, none twice
+    assert _recipients(smtp) == sorted(["billing1@company1.example", "tech1@company1.example"] * 2)
+
+
 # --- 2. the mail server hangs up in the middle of a batch ------------------------------------------------------------
 
 
@@ -315,6 +342,39 @@ def test_a_lost_reply_while_marking_contacts_listed_is_settled_by_the_sweep(sett
     assert contact_email_sweep_task.apply().get() == 0
     adds = [call for call in hubspot.calls if call.path.endswith("/memberships/add")]
     assert len(adds) <= 2  # asked once more at most, and adding a member twice changes nothing
+
+
+# --- 3b. HubSpot refusing our account, not the contacts ---------------------------------------------------------------
+
+
+def test_a_revoked_hubspot_token_fails_no_contact_and_lists_nobody_and_all_sync_once_it_is_replaced(settings, hubspot):
+    """A 401 (a private-app token revoked or rotated; likewise a 403 for a missing scope, a proxy's 407, a redirect)
+    says nothing about the contacts sent. Taken as HubSpot refusing them, every batch was halved down to single
+    contacts (2n - 1 calls), each marked failed for good, and no later sync took them, nor their onboarding; a list
+    addition was taken as settled and never asked again."""
+    _pending_contacts(settings, 3)
+    token = settings.HUBSPOT_ACCESS_TOKEN
+    settings.HUBSPOT_ACCESS_TOKEN = "revoked-token"
+    hubspot_sync_task.apply()
+    assert not Contact.objects.filter(sync_state=SyncState.FAILED).exists()
+    assert Contact.objects.filter(sync_state=SyncState.PENDING, sync_claimed_at__isnull=True).count() == 6  # released
+    refused = [call for call in hubspot.calls if call.path.endswith("/batch/upsert")]
+    assert all(len(call.body["inputs"]) == 6 for call in refused)  # never halved: no contact is to blame
+
+    settings.HUBSPOT_ACCESS_TOKEN = token  # the operator puts the new token in
+    hubspot_sync_task.apply()
+    assert Contact.objects.filter(sync_state=SyncState.SYNCED).count() == 6
+    hubspot_ids = sorted(Contact.objects.values_list("hubspot_id", flat=True))
+
+    settings.HUBSPOT_ONBOARDING_LIST_ID = "42"
+    settings.HUBSPOT_ACCESS_TOKEN = "revoked-token"
+    hubspot_list_add_task.apply(args=(hubspot_ids,))
+    assert Contact.objects.filter(listed_at__isnull=True).count() == 6  # not settled: HubSpot added nobody
+    settings.HUBSPOT_ACCESS_TOKEN = token
+    Contact.objects.update(synced_at=timezone.now() - timedelta(minutes=20))
+    assert services.contact_list_sweep() == 6
+    assert hubspot.lists["42"] == set(hubspot_ids)
+    assert not Contact.objects.filter(listed_at__isnull=True).exists()
 
 
 # --- 4. a worker killed mid-push or mid-sync --------------------------------------------------------------------------

@@ -170,6 +170,47 @@ def test_a_write_with_the_broker_down_answers_201_and_the_sweep_syncs_it(
     assert checklist_progress_sweep_task() == 0
 
 
+def _fill(url: str) -> redis.Redis:
+    """The Redis at `url` at its maxmemory, as a broker must be set up (noeviction): it answers PING, and refuses
+    every write with "OOM command not allowed"."""
+    server = redis.Redis.from_url(url)
+    server.config_set("maxmemory-policy", "noeviction")
+    server.config_set("maxmemory", server.info("memory")["used_memory"] + 100_000)
+    with pytest.raises(redis.ResponseError, match="maxmemory"):  # redis-py takes the reply's OOM as its class
+        for n in range(1000):
+            server.set(f"filler:{n}", b"x" * 10_000)
+    return server
+
+
+def test_a_full_broker_and_cache_redis_degrade_and_readyz_names_them(
+    client, tenant, standin, settings, own_redis, start_worker
+):
+    """A Redis at its maxmemory answered PING, so /readyz said ok while no task could be queued (beat's sweeps and
+    heartbeat included): everything in the background stopped, and nothing named why."""
+    settings.PROGRESS_SWEEP_GRACE_SECONDS = 0
+    settings.REDIS_URL = own_redis.url()
+    use_cache(settings, own_redis.url(1))
+    api = Api(client, tenant)
+    assert client.get("/readyz").status_code == 200
+    server = _fill(own_redis.url())
+    failures = metric("herochecklist_after_commit_failures_total")
+
+    response = api.add("saved while Redis is full")
+    assert response.status_code == 201, response.content
+    assert metric("herochecklist_after_commit_failures_total") == failures + 1  # its push could not be queued
+    assert api.get().status_code == 200  # the rate limit could not count it: let through
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json() == {"status": "unavailable", "errors": {"broker": "refuses writes", "cache": "refuses writes"}}
+
+    server.config_set("maxmemory", 0)  # memory made again: the sweep queues the lost push
+    assert client.get("/readyz").status_code == 200
+    worker = start_worker()
+    assert checklist_progress_sweep_task() == 1
+    assert wait_for(lambda: Checklist.objects.get().property_synced_version == 1, 60), worker.poll()
+    assert contract_part(standin.property("10001", PROGRESS))["total"] == 1
+
+
 def test_a_write_with_the_broker_hung_answers_and_the_sweep_syncs_it(client, tenant, standin, own_redis, start_worker):
     """A broker that accepts connections and never answers (a Redis frozen, a network that drops its replies): the
     write committed, then its after-commit queueing waited on the socket with no timeout, and the user's answer with

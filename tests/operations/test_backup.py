@@ -324,9 +324,46 @@ def test_retention_over_half_a_year():
 def test_several_backups_on_a_saturday_keep_the_last_as_weekly():
     sat = datetime(2026, 10, 3, tzinfo=UTC)
     taken = {f"b{h}": sat + timedelta(hours=h) for h in (1, 9, 23)}
-    assert backups_to_keep(taken, date(2026, 10, 4)) == {"b1", "b9", "b23"}  # daily window: all
-    assert backups_to_keep(taken, date(2026, 10, 20)) == {"b23"}  # weekly only: the last one
-    assert backups_to_keep(taken, date(2026, 11, 28)) == set()  # 8 weeks later
+    # The daily backups after it, up to the day asked about (the newest 8 backups are kept whatever their dates).
+    later = {day: sat + timedelta(days=day, hours=2) for day in range(1, 57)}
+
+    def kept(today: date) -> set[str]:
+        upto = {f"d{day}": when for day, when in later.items() if when.date() <= today}
+        return backups_to_keep({**taken, **upto}, today) & set(taken)
+
+    assert kept(date(2026, 10, 4)) == {"b1", "b9", "b23"}  # daily window: all
+    assert kept(date(2026, 10, 20)) == {"b23"}  # weekly only: the last one
+    assert kept(date(2026, 11, 28)) == set()  # 8 weeks later
+    assert backups_to_keep(taken, date(2026, 11, 28)) == {"b1", "b9", "b23"}  # but never the last ones standing
+
+
+def test_a_clock_jumped_ahead_for_one_run_leaves_the_history_of_backups(backup_dir):
+    """The daily run's clock a year ahead (a host booted with a wrong clock, before NTP corrected it): its archive is
+    dated a year on, and its prune, measuring every age from that date, deleted every other archive. Once the clock
+    was right again, one backup was left, and the weeks of history behind it were gone for good."""
+    start = date(2026, 6, 1)
+    for n in range(70):  # ten weeks of daily backups, pruned as beat prunes them
+        day = start + timedelta(days=n)
+        backup.backup_create(now=datetime(day.year, day.month, day.day, 2, 30, tzinfo=UTC))
+        backup.backups_prune(today=day)
+    before = backup.backup_list()
+    assert len(before) == 15  # the last 8 days and the 7 older Saturdays less than 8 weeks back
+    skewed = datetime(2027, 8, 9, 2, 30, tzinfo=UTC)  # the next day's run, a year ahead
+    backup.backup_create(now=skewed)
+    backup.backups_prune(today=skewed.date())
+    # What the run would have left on the right day: the oldest daily goes (a Sunday), as each day's run drops one.
+    oldest_daily = backup.archive_name(datetime(2026, 8, 2, 2, 30, tzinfo=UTC))
+    assert backup.backup_list() == [name for name in before if name != oldest_daily] + [backup.archive_name(skewed)]
+    # Back on time, daily runs prune by the calendar again: the skewed archive stays (it is dated in the future),
+    # and once 8 newer days and 8 newer Saturdays exist, the history before them goes as it always would.
+    day = start + timedelta(days=70)
+    for n in range(70, 70 + 56):
+        day = start + timedelta(days=n)
+        backup.backup_create(now=datetime(day.year, day.month, day.day, 2, 30, tzinfo=UTC))
+        backup.backups_prune(today=day)
+    left = backup.backup_list()
+    assert not set(before) & set(left)
+    assert backup.archive_name(skewed) in left and len(left) == 16
 
 
 def test_prune_deletes_from_storage(backup_dir):

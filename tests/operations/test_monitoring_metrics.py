@@ -115,6 +115,16 @@ def test_backup_age_is_the_newest_archive_in_the_store(client, backup_dir):
     assert value(samples, UP, collector="backup") == 1
 
 
+def test_an_archive_dated_in_the_future_does_not_hide_that_backups_stopped(client, backup_dir):
+    """One run with a clock a year ahead dated its archive a year on: as the newest stamp it said "backed up" for a
+    year, whatever happened after, and HerochecklistBackupTooOld could not fire when backups stopped."""
+    name = "herochecklist_backup_last_success_timestamp_seconds"
+    last_good = timezone.now() - timedelta(days=2)  # backups stopped two days ago
+    backup_create(now=last_good)
+    backup_create(now=timezone.now() + timedelta(days=365))
+    assert value(scrape(client), name) == pytest.approx(last_good.replace(microsecond=0).timestamp())
+
+
 def test_hubspot_backlog_and_failures_are_counted(client):
     for index, state in enumerate([SyncState.PENDING, SyncState.PENDING, SyncState.FAILED, SyncState.SYNCED]):
         Contact.objects.create(email=f"person{index}@example.com", sync_state=state)

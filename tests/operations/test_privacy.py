@@ -171,3 +171,18 @@ def test_an_answer_that_is_not_a_report_is_an_error_and_erases_nothing(tenant, t
     assert outcome["error"] and outcome["reported"] == 0 and outcome["closed"] == 0
     assert not ReportedAccount.objects.exists()
     assert stored() == before
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_a_report_answered_with_a_redirect_counts_nobody_as_reported(tenant, standin, status):
+    """A redirect is not Atlassian's answer: read as one (an answer without accounts: nobody closed), it recorded
+    every account of the batch as reported, and none of them was asked about again for a whole cycle."""
+    seed(tenant)
+    standin.closed_accounts = {CLOSED}
+    standin.fail_next = [status]
+    outcome = personal_data_report()
+    assert outcome["reported"] == 0 and "error" in outcome
+    assert not ReportedAccount.objects.exists()
+    outcome = personal_data_report()  # the next run asks again, and acts on the answer
+    assert outcome["reported"] == 2 and outcome["closed"] == 1
+    assert CLOSED not in stored()

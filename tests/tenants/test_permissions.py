@@ -459,6 +459,27 @@ def test_a_slow_or_garbled_answer_means_read_only(client, tenant, standin, setti
     assert not ChecklistItem.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"globalPermissions": "ADMINISTER", "projectPermissions": []},  # "ADMINISTER" in "ADMINISTER": a substring
+        {"globalPermissions": [], "projectPermissions": [{"permission": "EDIT_ISSUES", "issues": "10001"}]},
+        {"globalPermissions": [], "projectPermissions": [{"permission": "EDIT_ISSUES", "issues": {"10001": 1}}]},
+        {"globalPermissions": [], "projectPermissions": {"permission": "EDIT_ISSUES", "issues": [10001]}},
+    ],
+)
+def test_an_answer_of_another_shape_grants_nothing(client, tenant, standin, answer):
+    """JSON that is not Jira's shape (a proxy's, a broken answer) is no answer: read-only, as for garbage. A string
+    where Jira sends a list was searched as a string, so "ADMINISTER" in it made the user a Jira admin (site-wide
+    templates), and an issue id found in a string of digits (or among a dict's keys) granted editing."""
+    standin.permissions_body = json.dumps(answer).encode()
+    carol = Api(client, tenant, account_id=VIEWER)  # Jira would answer: may browse, nothing more
+    refused = carol.add("unchecked")
+    assert refused.status_code == 403 and refused.json()["jiraAnswered"] is False
+    assert make_template(carol).status_code == 403
+    assert not ChecklistItem.objects.exists() and not Template.objects.exists()
+
+
 def test_an_unreachable_jira_means_read_only(client, tenant, closed_port):
     tenant.base_url = f"http://127.0.0.1:{closed_port}"  # a real refused connection, nothing listens there
     tenant.save()
