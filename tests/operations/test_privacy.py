@@ -171,3 +171,57 @@ def test_an_answer_that_is_not_a_report_is_an_error_and_erases_nothing(tenant, t
     assert outcome["error"] and outcome["reported"] == 0 and outcome["closed"] == 0
     assert not ReportedAccount.objects.exists()
     assert stored() == before
+
+
+def test_every_account_stored_is_reported_and_nothing_that_is_not_one(client, tenant, standin):
+    """Site tokens name the Jira admins who created and revoked them; a token's writes name the token, and an erased
+    account's pseudonym names nobody: neither is an account to report."""
+    from tenants.models import SiteToken, SiteTokenUse
+    from tenants.site_tokens import site_token_create, site_token_revoke
+
+    seed(tenant)
+    row, token = site_token_create(tenant=tenant, name="Automation", scope="write", created_by=CLOSED)
+    added = client.post(
+        "/api/v1/issues/10001/checklist/items",
+        data={"text": "from Automation"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert added.status_code == 201, added.content
+    site_token_revoke(tenant=tenant, token_id=row.id, revoked_by="557058:revoking-admin")
+    standin.closed_accounts = {CLOSED}
+    personal_data_report()
+    [call] = reports(standin)
+    assert sorted(a["accountId"] for a in call.body["accounts"]) == sorted([ACTIVE, CLOSED, "557058:revoking-admin"])
+    # The closed admin is erased from the token and its audit as from everything else.
+    token_rows = [*SiteToken.objects.values_list(), *SiteTokenUse.objects.values_list()]
+    assert not [v for values in token_rows for v in values if v == CLOSED]
+    assert SiteTokenUse.objects.filter(actor__startswith="closed-account-").exists()
+    # A cycle later: the same accounts again, never the pseudonym.
+    cache.clear()
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    personal_data_report(now=timezone.now() + timedelta(days=30))
+    again = reports(standin)[1]
+    assert sorted(a["accountId"] for a in again.body["accounts"]) == sorted([ACTIVE, "557058:revoking-admin"])
+
+
+def test_an_account_no_longer_stored_leaves_the_record_of_its_reports(tenant, standin, request):
+    """After a site's purge the accountIds only it held are not kept as having been reported either."""
+    from tenants.services import tenant_purge
+
+    seed(tenant)
+    personal_data_report()
+    assert sorted(ReportedAccount.objects.values_list("account_id", flat=True)) == [ACTIVE, CLOSED]
+    # Another site (installed after the report, which went through the first) names one of the two.
+    checklist_services.checklist_replace_text(
+        tenant=request.getfixturevalue("other_tenant"),
+        issue=issue_ref(),
+        actor=checklist_services.Actor(ACTIVE),
+        text="- [ ] elsewhere\n",
+    )
+    tenant_purge(tenant=tenant)
+    personal_data_report()
+    assert list(ReportedAccount.objects.values_list("account_id", flat=True)) == [ACTIVE]
