@@ -1,7 +1,6 @@
 """A real sentry-sdk client sends to a local HTTP server standing in for Sentry; we read what arrived."""
 
 import gzip
-import os  # noqa: F401 (the skip condition reads it)
 import json
 import threading
 import zlib
@@ -12,6 +11,7 @@ import sentry_sdk
 
 from core import context
 from core.sentry import init_sentry
+from tests.core.test_outages import sqlite_only
 
 ITEM_TEXT = "Pay the invoice of Globex before Friday"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJjbGllbnQta2V5In0.c2lnbmF0dXJlLWJ5dGVz"
@@ -114,7 +114,7 @@ TEMPLATE_NAME = "Layoffs plan for Initech"
 TEMPLATE_LINE = "Tell Milton about the basement"
 
 
-@pytest.mark.skipif("os.environ.get('TEST_DATABASE_LABEL') == 'mongodb'", reason="SQLite's own limits make it refuse")
+@sqlite_only
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     ("fault", "undo"),
