@@ -42,3 +42,13 @@ def test_a_workers_lines_are_scrubbed_json_and_carry_no_earlier_tasks_site(
     assert "[email]" in line["message"] and "[jwt]" in line["message"]
     # That task had nothing to do with the site the push before it wrote to.
     assert "client_key" not in line and "issue_key" not in line, line
+
+
+def test_no_task_keeps_its_outcome_in_redis():
+    """A failed task's stored result is its exception and traceback, unscrubbed, in the broker's Redis for a day."""
+    from herochecklist.celery import app
+
+    app.loader.import_default_modules()  # every app's tasks, as a worker starting imports them
+    ours = [task for name, task in app.tasks.items() if not name.startswith("celery.")]
+    assert ours
+    assert [task.name for task in ours if not task.ignore_result] == []
