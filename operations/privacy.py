@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from checklists import textformat
 from checklists.models import ChecklistItem
 from checklists.services import checklist_versions_bump
 from core import jsonbody
@@ -38,6 +39,7 @@ ACCOUNT_FIELDS = {
     "tenants.SiteToken": ("created_by", "revoked_by"),
     "tenants.SiteTokenUse": ("actor",),
 }
+ASSIGNEE_KEY = "assignee_account_id"  # where history documents name an assignee
 NEVER_REPORT = {"", "unknown", "app"}  # "app": the app itself (auto-applied templates), never a Jira account
 # Actors that are no Jira account either: a site token ("app:token:<prefix>", tenants.site_tokens.token_actor) and
 # the pseudonym of an account Atlassian reported closed (reporting it would send Atlassian an id it never issued).
@@ -67,7 +69,31 @@ def stored_account_ids() -> set[str]:
         model = apps.get_model(label)
         for name in fields:
             found.update(model._base_manager.exclude(**{name: ""}).values_list(name, flat=True).distinct())
+    # Beside the columns: the assignees history keeps (an item's snapshot when added or deleted, and the before and
+    # after of a change of assignee), which may name someone no item names any more, and a template's assignees
+    # (`{@accountId}` in its text). Neither was reported, so Atlassian never told us when such an account closed.
+    Change = apps.get_model("checklists.ChecklistChange")
+    for chunk in chunked(Change._base_manager.only("pk", "changes"), 1000):
+        for change in chunk:
+            found.update(_assignees_in(change.changes))
+    for text in apps.get_model("checklists.Template")._base_manager.values_list("text", flat=True).iterator():
+        found.update(textformat.assignees_named(text or ""))
     return {a for a in found - NEVER_REPORT if not a.startswith((APP_ACTOR_PREFIX, PSEUDONYM_PREFIX))}
+
+
+def _assignees_in(value, depth: int = 0) -> set[str]:
+    """Every accountId a history document holds under `assignee_account_id`: as a value, or as its before and after."""
+    found: set[str] = set()
+    if depth > 10 or not isinstance(value, dict):
+        return found
+    for key, inner in value.items():
+        if key == ASSIGNEE_KEY and isinstance(inner, str):
+            found.add(inner)
+        elif key == ASSIGNEE_KEY and isinstance(inner, dict):
+            found.update(v for v in inner.values() if isinstance(v, str))
+        else:
+            found.update(_assignees_in(inner, depth + 1))
+    return found
 
 
 def _reporter_client():
@@ -110,6 +136,12 @@ def accounts_pseudonymise(account_ids: set[str]) -> dict[str, str]:
                 rewritten = _walk_replace(rewritten, account, pseudonym)
             if rewritten != change.changes:
                 Change._base_manager.filter(pk=change.pk).update(changes=rewritten)
+    Template = apps.get_model("checklists.Template")
+    for account, pseudonym in pseudonyms.items():
+        for template in Template._base_manager.filter(text__contains=f"@{account}").only("pk", "text"):
+            renamed = textformat.assignee_renamed(template.text, account, pseudonym)
+            if renamed != template.text:
+                Template._base_manager.filter(pk=template.pk).update(text=renamed)
     checklist_versions_bump(checklist_ids=touched)
     ReportedAccount.objects.filter(account_id__in=account_ids).delete()
     return pseudonyms

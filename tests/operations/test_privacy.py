@@ -225,3 +225,26 @@ def test_an_account_no_longer_stored_leaves_the_record_of_its_reports(tenant, st
     tenant_purge(tenant=tenant)
     personal_data_report()
     assert list(ReportedAccount.objects.values_list("account_id", flat=True)) == [ACTIVE]
+
+
+def test_accounts_only_history_or_a_template_names_are_reported_and_erased(tenant, standin):
+    """An assignee whose item is gone lives on in history; a template names its assignees in its text."""
+    from checklists.models import Template
+
+    history_only, template_only = "557058:history-only", "557058:template-only"
+    actor = checklist_services.Actor(ACTIVE)
+    checklist_services.checklist_replace_text(
+        tenant=tenant, issue=issue_ref(), actor=actor, text=f"- [ ] Gone {{@{history_only}}}\n- [ ] Stays\n"
+    )
+    checklist_services.checklist_replace_text(tenant=tenant, issue=issue_ref(), actor=actor, text="- [ ] Stays\n")
+    assert not ChecklistItem.objects.filter(assignee_account_id=history_only).exists()
+    checklist_services.template_create(
+        tenant=tenant, actor=actor, data={"name": "T", "text": f"- [ ] Deploy {{@{template_only} due:2026-12-01}}"}
+    )
+    standin.closed_accounts = {history_only, template_only}
+    personal_data_report()
+    [call] = reports(standin)
+    assert sorted(a["accountId"] for a in call.body["accounts"]) == sorted([ACTIVE, history_only, template_only])
+    assert history_only not in stored() and template_only not in stored()
+    text = Template.objects.get().text
+    assert text.startswith("- [ ] Deploy {@closed-account-") and text.endswith(" due:2026-12-01}\n")
