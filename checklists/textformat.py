@@ -61,6 +61,30 @@ def _attribute_group(text: str) -> tuple[str, str] | None:
     return text[:start], text[start + 1 : -1]
 
 
+def assignees_named(text: str) -> set[str]:
+    """The accountIds the attribute groups of a text name (a template's assignees), read line by line as parse reads
+    them: what personal data reporting must report of a template."""
+    found: set[str] = set()
+    for line in text.splitlines():
+        if group := _attribute_group(line.rstrip()):
+            found.update(token[1:] for token in group[1].split() if token.startswith("@"))
+    return found
+
+
+def assignee_renamed(text: str, old: str, new: str) -> str:
+    """The text with `old` replaced by `new` wherever an attribute group names it as the assignee, and nothing else
+    changed (an erased account's pseudonym in a template)."""
+    lines = []
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip()
+        group = _attribute_group(body)
+        if group and f"@{old}" in group[1].split():
+            inside = " ".join(f"@{new}" if token == f"@{old}" else token for token in group[1].split())
+            line = f"{group[0]}{{{inside}}}{line[len(body) :]}"
+        lines.append(line)
+    return "".join(lines)
+
+
 def _split_attributes(text: str, line_no: int, errors: dict) -> tuple[str, str, date | None, bool]:
     group = _attribute_group(text)
     if group is None:

@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Container
 from datetime import date
 
+from core import context
 from core.exceptions import ValidationFailed
 from core.identifiers import is_account_id, is_jira_id
 
@@ -67,10 +68,16 @@ def _invisible(value: str) -> bool:
 
 def clean_line(value, field_name: str, *, max_length: int, required: bool = True) -> str:
     """The one rule for a line of customer text: a string, tabs as spaces, trimmed, not empty (when required), at most
-    `max_length` characters, and no line breaks, control characters or lone surrogates."""
+    `max_length` characters, and no line breaks, control characters or lone surrogates.
+
+    Whatever passes here is customer text (an item, a template's name and lines, a status's name, a contact's name):
+    it is marked for the scrubber (core.context.mark_sensitive), as written and as cleaned, so no log line or Sentry
+    event of this request or task shows it, whichever door it came in by. A write the database then refuses reaches
+    Sentry with its frames' variables (the request's parsed body among them): a template's name and text went out
+    whole, marked by no service."""
     if not isinstance(value, str):
         raise ValidationFailed({field_name: "must be a string"})
-    value = value.replace("\t", " ").strip()
+    written, value = value, value.replace("\t", " ").strip()
     if not value or _invisible(value):
         if required:
             raise ValidationFailed({field_name: "must not be empty"})
@@ -79,6 +86,7 @@ def clean_line(value, field_name: str, *, max_length: int, required: bool = True
         raise ValidationFailed({field_name: f"must be at most {max_length} characters"})
     if why := bad_character(value):
         raise ValidationFailed({field_name: why})
+    context.mark_sensitive(*{written, value})
     return value
 
 

@@ -703,6 +703,8 @@ def _send(contact: Contact, kind: str, connection) -> bool:
         "name": contact.display_name or "there",
         "unsubscribe_url": f"{settings.BASE_URL}/contacts/unsubscribe/{unsubscribe_token(contact)}",
         "app_name": settings.APP_NAME,
+        # What the offboarding email promises is what the purge does (TENANT_PURGE_AFTER_DAYS), not a number of its own.
+        "kept_days": settings.TENANT_PURGE_AFTER_DAYS,
     }
     try:
         message = EmailMultiAlternatives(

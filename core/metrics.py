@@ -104,6 +104,12 @@ def apdex_zone(seconds: float, status: int) -> str:
     return "satisfied" if seconds <= _T else "tolerating"
 
 
+# The methods a label may name. A method is whatever token the client sends (Django answers `FOO /` too, 405 or 404):
+# as a label, each new one a scanner made up was a new series of every route's counters and histogram, for the life
+# of the process (and of PROMETHEUS_MULTIPROC_DIR's files). Any other is counted as "other".
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class MetricsMiddleware:
     """Counts every response by its URL pattern (never the raw path: ids in paths would explode the series)."""
 
@@ -118,8 +124,9 @@ class MetricsMiddleware:
         route = (match.route or match.view_name or "unnamed") if match else "unmatched"
         if route != "metrics":
             status = response.status_code
-            REQUESTS.labels(route, request.method, str(status)).inc()
-            LATENCY.labels(route, request.method).observe(elapsed)
+            method = request.method if request.method in HTTP_METHODS else "other"
+            REQUESTS.labels(route, method, str(status)).inc()
+            LATENCY.labels(route, method).observe(elapsed)
             APDEX.labels(route, apdex_zone(elapsed, status)).inc()
             if status == 404 or status >= 500:
                 ERRORS.labels(route, "not_found" if status == 404 else "server_error").inc()

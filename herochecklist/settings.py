@@ -401,6 +401,9 @@ CELERY_TASK_EAGER_PROPAGATES = False
 # One queue name per deployment (or test run) so workers never take another one's tasks.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="herochecklist")
 CELERY_TASK_ACKS_LATE = True
+# No task's outcome is read back, so none is stored: a failed task's result is its exception and traceback, kept in
+# the broker's Redis for a day (result_expires), unscrubbed, where no log or Sentry scrubber reaches.
+CELERY_TASK_IGNORE_RESULT = True
 # A task that was running when its worker died is handed out again after this long (keep it above the longest task).
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 

@@ -247,6 +247,14 @@ def backup_write(out) -> tuple[str, dict[str, int]]:
     return writer.close(), counts
 
 
+# An archive on a disk is readable by its owner only, whatever the storage's options say (BACKUP_STORAGE_OPTIONS for
+# a folder replaced the default options and their 0o600, and the umask's 0o644 let every local account copy the
+# archives), in a folder its first backup makes for its owner alone. Encrypted anyway: this keeps them from being
+# copied off the host for an offline attack on the key.
+ARCHIVE_MODE = 0o600
+FOLDER_MODE = 0o700
+
+
 def backup_create(*, now: datetime | None = None) -> BackupResult:
     """Write an archive to the backups storage (BACKUP_DIR, or the configured bucket) under a dated name.
 
@@ -264,11 +272,11 @@ def backup_create(*, now: datetime | None = None) -> BackupResult:
         return _create_remote(storage, name)
     partial = f"{PARTIAL_PREFIX}{name}.{os.getpid()}-{secrets.token_hex(4)}{PARTIAL_SUFFIX}"
     folder = os.path.dirname(final)
-    os.makedirs(folder, exist_ok=True)
+    os.makedirs(folder, mode=FOLDER_MODE, exist_ok=True)
     try:
         with storage.open(partial, "wb") as out:
-            if storage.file_permissions_mode is not None:  # as save() would (0o600 for BACKUP_DIR), before any byte
-                os.chmod(storage.path(partial), storage.file_permissions_mode)
+            # Before any byte: the storage's mode (as save() would set it), never one that lets others read.
+            os.chmod(storage.path(partial), (storage.file_permissions_mode or ARCHIVE_MODE) & ARCHIVE_MODE)
             digest, counts = backup_write(out)
             size = out.tell()
             out.flush()

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from checklists import textformat
 from checklists.models import ChecklistItem
 from checklists.services import checklist_versions_bump
 from core import jsonbody
@@ -34,8 +35,16 @@ ACCOUNT_FIELDS = {
     "checklists.ChecklistItem": ("assignee_account_id", "created_by", "updated_by"),
     "checklists.Template": ("created_by",),
     "checklists.ChecklistChange": ("actor_account_id",),
+    # The Jira admins who created and revoked a site API token, and the token audit's admin entries.
+    "tenants.SiteToken": ("created_by", "revoked_by"),
+    "tenants.SiteTokenUse": ("actor",),
 }
+ASSIGNEE_KEY = "assignee_account_id"  # where history documents name an assignee
 NEVER_REPORT = {"", "unknown", "app"}  # "app": the app itself (auto-applied templates), never a Jira account
+# Actors that are no Jira account either: a site token ("app:token:<prefix>", tenants.site_tokens.token_actor) and
+# the pseudonym of an account Atlassian reported closed (reporting it would send Atlassian an id it never issued).
+APP_ACTOR_PREFIX = "app:"
+PSEUDONYM_PREFIX = "closed-account-"
 # ASCII digits, whole-value matches: `\d` admits other scripts (which float() would then read) and `$` a newline.
 _ISO_DURATION = re.compile(
     r"P(?:([0-9]+)W)?(?:([0-9]+)D)?(?:T(?:([0-9]+)H)?(?:([0-9]+)M)?(?:([0-9]+(?:\.[0-9]+)?)S)?)?"
@@ -60,7 +69,31 @@ def stored_account_ids() -> set[str]:
         model = apps.get_model(label)
         for name in fields:
             found.update(model._base_manager.exclude(**{name: ""}).values_list(name, flat=True).distinct())
-    return found - NEVER_REPORT
+    # Beside the columns: the assignees history keeps (an item's snapshot when added or deleted, and the before and
+    # after of a change of assignee), which may name someone no item names any more, and a template's assignees
+    # (`{@accountId}` in its text). Neither was reported, so Atlassian never told us when such an account closed.
+    Change = apps.get_model("checklists.ChecklistChange")
+    for chunk in chunked(Change._base_manager.only("pk", "changes"), 1000):
+        for change in chunk:
+            found.update(_assignees_in(change.changes))
+    for text in apps.get_model("checklists.Template")._base_manager.values_list("text", flat=True).iterator():
+        found.update(textformat.assignees_named(text or ""))
+    return {a for a in found - NEVER_REPORT if not a.startswith((APP_ACTOR_PREFIX, PSEUDONYM_PREFIX))}
+
+
+def _assignees_in(value, depth: int = 0) -> set[str]:
+    """Every accountId a history document holds under `assignee_account_id`: as a value, or as its before and after."""
+    found: set[str] = set()
+    if depth > 10 or not isinstance(value, dict):
+        return found
+    for key, inner in value.items():
+        if key == ASSIGNEE_KEY and isinstance(inner, str):
+            found.add(inner)
+        elif key == ASSIGNEE_KEY and isinstance(inner, dict):
+            found.update(v for v in inner.values() if isinstance(v, str))
+        else:
+            found.update(_assignees_in(inner, depth + 1))
+    return found
 
 
 def _reporter_client():
@@ -84,7 +117,7 @@ def _walk_replace(value, old: str, new: str):
 @atomic
 def accounts_pseudonymise(account_ids: set[str]) -> dict[str, str]:
     """Replace every stored reference to these accounts (assignee, author, history) with a pseudonym."""
-    pseudonyms = {account: f"closed-account-{secrets.token_hex(8)}" for account in account_ids}
+    pseudonyms = {account: f"{PSEUDONYM_PREFIX}{secrets.token_hex(8)}" for account in account_ids}
     # Panels show assignees: their checklists get a new version, so the erased id is not shown from an open panel or
     # from the items a process holds for the version it last read.
     assigned = ChecklistItem._base_manager.filter(assignee_account_id__in=list(account_ids))
@@ -103,6 +136,12 @@ def accounts_pseudonymise(account_ids: set[str]) -> dict[str, str]:
                 rewritten = _walk_replace(rewritten, account, pseudonym)
             if rewritten != change.changes:
                 Change._base_manager.filter(pk=change.pk).update(changes=rewritten)
+    Template = apps.get_model("checklists.Template")
+    for account, pseudonym in pseudonyms.items():
+        for template in Template._base_manager.filter(text__contains=f"@{account}").only("pk", "text"):
+            renamed = textformat.assignee_renamed(template.text, account, pseudonym)
+            if renamed != template.text:
+                Template._base_manager.filter(pk=template.pk).update(text=renamed)
     checklist_versions_bump(checklist_ids=touched)
     ReportedAccount.objects.filter(account_id__in=account_ids).delete()
     return pseudonyms
@@ -133,8 +172,14 @@ def personal_data_report(*, now=None) -> dict:
     if not_before and not_before > now:
         return {"reported": 0, "closed": 0, "waiting_until": not_before.isoformat()}
     cycle = timedelta(seconds=cache.get(CYCLE_KEY) or settings.PERSONAL_DATA_DEFAULT_CYCLE_HOURS * 3600)
+    stored = stored_account_ids()
     last = dict(ReportedAccount.objects.values_list("account_id", "reported_at"))
-    due = sorted(a for a in stored_account_ids() if a not in last or last[a] <= now - cycle)
+    # An account we no longer store anywhere (its site purged, its items gone) is no longer ours to report, and its
+    # id is not kept here either: the record of having reported it would be the last copy of it.
+    gone = sorted(set(last) - stored)
+    for start in range(0, len(gone), 1000):
+        ReportedAccount.objects.filter(account_id__in=gone[start : start + 1000]).delete()
+    due = sorted(a for a in stored if a not in last or last[a] <= now - cycle)
     outcome: dict[str, Any] = {"due": len(due), "reported": 0, "closed": 0}
     if not due:
         return outcome

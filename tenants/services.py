@@ -416,10 +416,16 @@ def tenant_purge(*, tenant: Tenant, uninstalled_before: datetime | None = None) 
 
 
 def _site_rows_delete(tenant_id: str) -> dict[str, int]:
-    """The apps holding rows of the site delete them (tenants knows none of them: see signals.py). Per model."""
+    """The apps holding rows of the site delete them (tenants knows none of them: see signals.py), then tenants its
+    own: the site's API tokens and their audit. Those went only with the tenant row's cascade, so a token's use
+    recorded by a request that authenticated before the purge stayed for good on MongoDB (no foreign key refuses it)
+    with the purge's follow-up passing it by. Per model."""
     deleted: dict[str, int] = {}
     for _receiver, counts in tenant_purging.send(sender=Tenant, tenant_id=tenant_id):
         deleted.update(counts)
+    for model in (SiteTokenUse, SiteToken):
+        manager = model._base_manager
+        deleted[model._meta.label] = manager.filter(tenant_id=tenant_id)._raw_delete(manager.db)
     return deleted
 
 

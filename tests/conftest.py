@@ -541,7 +541,8 @@ def broker_url(test_redis_url) -> str:
 @pytest.fixture
 def start_worker(broker_url, transactional_db):
     """Starts real Celery workers in their own processes, on a queue of this test's own, against the real Redis and
-    this test database. Returns a function: start_worker(**extra_env) -> Popen. All are stopped afterwards."""
+    this test database. Returns a function: start_worker(log=None, **extra_env) -> Popen (its output goes to `log`, a
+    path, when given, else to WORKER_LOG). All are stopped afterwards."""
     import signal
     import uuid
 
@@ -575,12 +576,12 @@ def start_worker(broker_url, transactional_db):
     use_broker(task_always_eager=False, broker_url=broker_url, result_backend=broker_url, task_default_queue=queue)
     workers: list[subprocess.Popen] = []
 
-    def start(**extra_env):
+    def start(log=None, **extra_env):
         worker = subprocess.Popen(
             worker_command(queue),
             cwd=ROOT,
             env={**base_env, **{k: str(v) for k, v in extra_env.items()}},
-            stdout=WORKER_LOG.open("a"),
+            stdout=(log or WORKER_LOG).open("a"),
             stderr=subprocess.STDOUT,
         )
         workers.append(worker)

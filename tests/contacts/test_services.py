@@ -113,12 +113,15 @@ def test_onboarding_is_sent_once_even_when_ingestion_runs_twice(hubspot):
     assert "/contacts/unsubscribe/" in message.body and message.extra_headers["List-Unsubscribe"]
 
 
-def test_offboarding_once_when_the_license_ends(hubspot):
+def test_offboarding_once_when_the_license_ends(hubspot, settings):
+    settings.TENANT_PURGE_AFTER_DAYS = 30
     ingest(license_record(1))
     ingest(license_record(1, status="inactive"))
     ingest(license_record(1, status="inactive"))
     offboarding = [m for m in mail.outbox if "has ended" in m.subject]
     assert sorted(m.to[0] for m in offboarding) == ["billing1@company1.example", "tech1@company1.example"]
+    # It says how long the data stays as the purge does it.
+    assert "kept for 30 days" in " ".join(offboarding[0].body.split())
 
 
 def test_no_offboarding_while_another_license_is_active(hubspot):

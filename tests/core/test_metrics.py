@@ -97,3 +97,16 @@ def test_celery_task_outcomes_are_counted(client):
         - value(before, name, task="tests.metrics_fail", outcome="failure")
         == 1
     )
+
+
+def test_a_made_up_method_adds_no_series_of_its_own(client):
+    """The method is the client's to choose: a scanner's inventions are counted, as "other", not as labels."""
+    invented = [f"SCAN{n}" for n in range(3)]
+    before = scrape(client)
+    for method in invented:
+        assert client.generic(method, "/no/such/page").status_code in (404, 405)
+    after = scrape(client)
+    assert not [key for key in after if any(("method", m) in key[1] for m in invented)]
+    labels = {"route": "unmatched", "method": "other", "status": "404"}
+    name = "herochecklist_http_requests_total"
+    assert value(after, name, **labels) == value(before, name, **labels) + 3

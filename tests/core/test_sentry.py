@@ -11,6 +11,7 @@ import sentry_sdk
 
 from core import context
 from core.sentry import init_sentry
+from tests.core.test_outages import sqlite_only
 
 ITEM_TEXT = "Pay the invoice of Globex before Friday"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJjbGllbnQta2V5In0.c2lnbmF0dXJlLWJ5dGVz"
@@ -107,3 +108,60 @@ def test_events_go_through_the_outbound_proxy_and_never_the_environments(sentry_
     [through] = forward.passed
     assert through.method == "POST" and through.url.startswith(f"http://127.0.0.1:{port}/api/1/")
     assert through.proxy_authorization == forward.expected_authorization()
+
+
+TEMPLATE_NAME = "Layoffs plan for Initech"
+TEMPLATE_LINE = "Tell Milton about the basement"
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("fault", "undo"),
+    [
+        # Read-only: the transaction cannot even begin, before the service has read (and marked) anything.
+        ("PRAGMA query_only = 1", "PRAGMA query_only = 0"),
+        # Full: the INSERT fails, with the template's name and text in the database layer's frames (its parameters).
+        ("PRAGMA max_page_count = {pages}", "PRAGMA max_page_count = 4294967294"),
+    ],
+    ids=["read-only", "full"],
+)
+def test_customer_text_of_a_write_the_database_refused_reaches_sentry_scrubbed(
+    sentry_server, client, tenant, standin, fault, undo
+):
+    """The database refusing a template's write is logged as an error, which Sentry takes with every frame's
+    variables: the parsed body among them, the template's name and lines."""
+    from django.db import connection
+
+    from tests.conftest import Api
+
+    port = sentry_server.server_address[1]
+    init_sentry(dsn=f"http://publickey@127.0.0.1:{port}/1", release="test-release", environment="test")
+    standin.grant("557058:alice", "admin")  # site-wide templates are changed by Jira admins
+    padding = "".join(f"- [ ] step {n} {'x' * 1900}\n" for n in range(100))  # needs new database pages
+    with connection.cursor() as cursor:  # the connection the test client's requests use (same thread)
+        cursor.execute("VACUUM")  # earlier tests' free pages would take the write
+        cursor.execute("PRAGMA page_count")
+        cursor.execute(fault.format(pages=cursor.fetchone()[0]))
+    try:
+        response = Api(client, tenant).call(
+            "post",
+            "/api/v1/templates",
+            {"name": TEMPLATE_NAME, "text": f"- [ ] {TEMPLATE_LINE}\n- [ ] \tSecond one\n{padding}"},
+        )
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(undo)
+    assert response.status_code == 503
+    sentry_sdk.flush(timeout=5)
+    raw = b"\n".join(SentryStandIn.received).decode()
+    frames = [
+        frame
+        for line in raw.splitlines()
+        if line.startswith("{") and '"exception"' in line
+        for value in json.loads(line)["exception"]["values"]
+        for frame in value["stacktrace"]["frames"]
+    ]
+    assert any(frame.get("function") == "template_create" for frame in frames), raw[:2000]
+    for leaked in (TEMPLATE_NAME, TEMPLATE_LINE, "Second one"):
+        assert leaked not in raw

@@ -416,3 +416,21 @@ def test_a_backup_that_cannot_be_written_says_why_in_one_line_and_leaves_nothing
     finally:
         storages._storages.pop("backups", None)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-directory"]
+
+
+def test_an_archive_on_disk_is_its_owners_alone_whatever_the_storages_options(tenant, settings, tmp_path):
+    """Options that name only a location, as BACKUP_STORAGE_OPTIONS may: no file_permissions_mode."""
+    import stat
+
+    from django.core.files.storage import storages
+
+    folder = tmp_path / "backups"  # made by the first backup
+    backend = "django.core.files.storage.FileSystemStorage"
+    settings.STORAGES = {**settings.STORAGES, "backups": {"BACKEND": backend, "OPTIONS": {"location": str(folder)}}}
+    storages._storages.pop("backups", None)
+    try:
+        result = backup.backup_create()
+        assert stat.S_IMODE((folder / result.name).stat().st_mode) == 0o600
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    finally:
+        storages._storages.pop("backups", None)

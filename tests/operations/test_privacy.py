@@ -186,3 +186,80 @@ def test_a_report_answered_with_a_redirect_counts_nobody_as_reported(tenant, sta
     outcome = personal_data_report()  # the next run asks again, and acts on the answer
     assert outcome["reported"] == 2 and outcome["closed"] == 1
     assert CLOSED not in stored()
+
+
+def test_every_account_stored_is_reported_and_nothing_that_is_not_one(client, tenant, standin):
+    """Site tokens name the Jira admins who created and revoked them; a token's writes name the token, and an erased
+    account's pseudonym names nobody: neither is an account to report."""
+    from tenants.models import SiteToken, SiteTokenUse
+    from tenants.site_tokens import site_token_create, site_token_revoke
+
+    seed(tenant)
+    row, token = site_token_create(tenant=tenant, name="Automation", scope="write", created_by=CLOSED)
+    added = client.post(
+        "/api/v1/issues/10001/checklist/items",
+        data={"text": "from Automation"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert added.status_code == 201, added.content
+    site_token_revoke(tenant=tenant, token_id=row.id, revoked_by="557058:revoking-admin")
+    standin.closed_accounts = {CLOSED}
+    personal_data_report()
+    [call] = reports(standin)
+    assert sorted(a["accountId"] for a in call.body["accounts"]) == sorted([ACTIVE, CLOSED, "557058:revoking-admin"])
+    # The closed admin is erased from the token and its audit as from everything else.
+    token_rows = [*SiteToken.objects.values_list(), *SiteTokenUse.objects.values_list()]
+    assert not [v for values in token_rows for v in values if v == CLOSED]
+    assert SiteTokenUse.objects.filter(actor__startswith="closed-account-").exists()
+    # A cycle later: the same accounts again, never the pseudonym.
+    cache.clear()
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    personal_data_report(now=timezone.now() + timedelta(days=30))
+    again = reports(standin)[1]
+    assert sorted(a["accountId"] for a in again.body["accounts"]) == sorted([ACTIVE, "557058:revoking-admin"])
+
+
+def test_an_account_no_longer_stored_leaves_the_record_of_its_reports(tenant, standin, request):
+    """After a site's purge the accountIds only it held are not kept as having been reported either."""
+    from tenants.services import tenant_purge
+
+    seed(tenant)
+    personal_data_report()
+    assert sorted(ReportedAccount.objects.values_list("account_id", flat=True)) == [ACTIVE, CLOSED]
+    # Another site (installed after the report, which went through the first) names one of the two.
+    checklist_services.checklist_replace_text(
+        tenant=request.getfixturevalue("other_tenant"),
+        issue=issue_ref(),
+        actor=checklist_services.Actor(ACTIVE),
+        text="- [ ] elsewhere\n",
+    )
+    tenant_purge(tenant=tenant)
+    personal_data_report()
+    assert list(ReportedAccount.objects.values_list("account_id", flat=True)) == [ACTIVE]
+
+
+def test_accounts_only_history_or_a_template_names_are_reported_and_erased(tenant, standin):
+    """An assignee whose item is gone lives on in history; a template names its assignees in its text."""
+    from checklists.models import Template
+
+    history_only, template_only = "557058:history-only", "557058:template-only"
+    actor = checklist_services.Actor(ACTIVE)
+    checklist_services.checklist_replace_text(
+        tenant=tenant, issue=issue_ref(), actor=actor, text=f"- [ ] Gone {{@{history_only}}}\n- [ ] Stays\n"
+    )
+    checklist_services.checklist_replace_text(tenant=tenant, issue=issue_ref(), actor=actor, text="- [ ] Stays\n")
+    assert not ChecklistItem.objects.filter(assignee_account_id=history_only).exists()
+    checklist_services.template_create(
+        tenant=tenant, actor=actor, data={"name": "T", "text": f"- [ ] Deploy {{@{template_only} due:2026-12-01}}"}
+    )
+    standin.closed_accounts = {history_only, template_only}
+    personal_data_report()
+    [call] = reports(standin)
+    assert sorted(a["accountId"] for a in call.body["accounts"]) == sorted([ACTIVE, history_only, template_only])
+    assert history_only not in stored() and template_only not in stored()
+    text = Template.objects.get().text
+    assert text.startswith("- [ ] Deploy {@closed-account-") and text.endswith(" due:2026-12-01}\n")

@@ -11,7 +11,7 @@ from checklists import services as checklist_services
 from contacts.models import Contact, ContactLink, License
 from operations import backup
 from tenants import tasks
-from tenants.models import Tenant, TenantState
+from tenants.models import SiteTokenUse, Tenant, TenantState
 from tests.conftest import Api, issue_ref, signed_install
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -151,6 +151,7 @@ def test_a_purge_runs_its_deletion_again_later_for_what_writes_on_their_way_stor
     client, standin, tenant, start_worker, broker_url
 ):
     import json
+    import uuid
 
     import redis
     from django.db import connection
@@ -167,6 +168,9 @@ def test_a_purge_runs_its_deletion_again_later_for_what_writes_on_their_way_stor
     assert len(later) == 1 and later[0]["eta"], queued  # queued with its delay: once writes on their way are done
     if connection.vendor == "mongodb":  # no foreign key refuses a row of a site that is gone (SQLite's does)
         Template.objects.create(tenant_id=tenant_id, name="Stored after the purge", text="- [ ] late")
+        # A site token's call that authenticated before the purge records its use after it.
+        SiteTokenUse.objects.create(tenant_id=tenant_id, token_id=uuid.uuid4(), actor="app:token:late", action="GET")
     tasks.tenant_purge_leftovers_task(tenant_id)
     assert not Template.objects.filter(tenant_id=tenant_id).exists()
+    assert not SiteTokenUse.objects.filter(tenant_id=tenant_id).exists()
     assert tenant.client_key not in everything_stored()
