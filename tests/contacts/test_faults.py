@@ -378,6 +378,27 @@ def test_a_revoked_hubspot_token_fails_no_contact_and_lists_nobody_and_all_sync_
     assert not Contact.objects.filter(listed_at__isnull=True).exists()
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"results": [{"id": "1", "properties": "tech0@company0.example"}]},
+        {"results": [{"id": "1", "properties": {"email": ["tech0@company0.example"]}}]},
+        {"results": [], "errors": [{"message": "odd", "context": "tech0@company0.example"}]},
+    ],
+)
+def test_an_upsert_answer_of_another_shape_fails_nobody_and_the_next_push_syncs_everyone(settings, hubspot, answer):
+    """A 200 whose JSON is not HubSpot's shape (a string where an object belongs) crashed the push (AttributeError):
+    its contacts stayed claimed by a push that had died, for the claim's 15 minutes, before a sync took them again."""
+    _pending_contacts(settings, 1)
+    hubspot.crafted = [answer]
+    assert hubspot_sync_task.apply().successful()
+    assert not Contact.objects.filter(sync_state=SyncState.FAILED).exists()
+    assert not Contact.objects.filter(sync_claimed_at__isnull=False).exists()  # released at once, not left claimed
+    hubspot_sync_task.apply()
+    assert Contact.objects.filter(sync_state=SyncState.SYNCED).count() == 2
+    assert sorted(hubspot.created) == ["billing0@company0.example", "tech0@company0.example"]
+
+
 # --- 3c. a Marketplace export longer than a task's default time limit --------------------------------------------
 
 
