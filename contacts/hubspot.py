@@ -171,9 +171,10 @@ def upsert_contacts(people: list[dict]) -> UpsertResult:
         raise HubSpotError("HubSpot answered something that is not JSON") from None
     result = UpsertResult()
     for record in _objects(body.get("results") if isinstance(body, dict) else None):
-        email = str((record.get("properties") or {}).get("email") or "").lower()
-        if email and record.get("id") is not None:
-            result.ids[email] = str(record["id"])
+        properties = record.get("properties")  # an object in HubSpot's shape; anything else names nobody
+        email = properties.get("email") if isinstance(properties, dict) else None
+        if isinstance(email, str) and email and record.get("id") is not None:
+            result.ids[email.lower()] = str(record["id"])
     for error in _objects(body.get("errors") if isinstance(body, dict) else None):
         context = error.get("context") or {}
         for email in context.get("ids", []) or context.get("email", []) if isinstance(context, dict) else []:

@@ -18,7 +18,10 @@ from core.db import on_commit
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=5, ignore_result=True)
+# Limits of its own, as the backup's: a large first export (10,000 licenses are 200 pages of Atlassian's reporting API,
+# seconds each) takes minutes, and under every task's default (CELERY_TASK_SOFT_TIME_LIMIT, 120 s) it was cut off
+# mid-export every day: only a finished poll moves the cursor, so each day's poll read the same export again.
+@shared_task(bind=True, acks_late=True, max_retries=5, ignore_result=True, soft_time_limit=3000, time_limit=3600)
 def marketplace_poll_task(self) -> None:
     from . import services
     from .marketplace import MarketplaceError, iter_licenses

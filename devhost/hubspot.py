@@ -41,6 +41,7 @@ class HubSpotStandIn(StandInServer):
         self.failing_list_adds = 0  # list additions still to answer with a 503
         self.html_answers = 0  # upserts still to answer with an HTML page and a 200, as a misbehaving proxy might
         self.poison: set[str] = set()  # emails whose batch HubSpot answers with a 500, every time
+        self.crafted: list = []  # JSON answered (with a 200) to the next upserts instead, one each: odd shapes
         self.random = random.Random(7)
         self._ids = iter(range(1_000_001, 10_000_000))
         self._arrivals: list[float] = []
@@ -119,6 +120,10 @@ class _Handler(JSONHandler):
             with self.server.lock:
                 self.server.slow_upserts -= 1
             time.sleep(self.server.slow_seconds)  # the client has given up by now; the upsert happens all the same
+        if self.server.crafted:
+            answer = self.server.crafted.pop(0)
+            self._record(200, body)
+            return self._json(200, answer)
         if self.server.html_answers > 0:  # a proxy's error page, with a 200
             self.server.html_answers -= 1
             self._record(200, body)

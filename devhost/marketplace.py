@@ -1,6 +1,7 @@
 """A local Atlassian Marketplace reporting API: our licenses, paged, behind Basic auth."""
 
 import base64
+import time
 from urllib.parse import parse_qsl, urlsplit
 
 from .http import JSONHandler, StandInServer
@@ -17,11 +18,22 @@ class MarketplaceStandIn(StandInServer):
     ):
         super().__init__(port, _Handler)
         self.vendor_id = vendor_id
+        self.email, self.token = email, token
         self.credentials = base64.b64encode(f"{email}:{token}".encode()).decode()
         self.licenses: list[dict] = []
         self.requests: list[dict] = []
         # Answers to give before any page, one per request: a JSON value, or bytes sent as they are (a proxy's page).
         self.crafted: list = []
+        self.page_seconds = 0.0  # how long each page takes to answer (Atlassian's reporting API takes seconds)
+
+    def worker_env(self) -> dict[str, str]:
+        """The settings that point a worker process (its environment) at this stand-in."""
+        return {
+            "MARKETPLACE_API_URL": self.base_url,
+            "MARKETPLACE_VENDOR_ID": self.vendor_id,
+            "MARKETPLACE_ACCOUNT_EMAIL": self.email,
+            "MARKETPLACE_API_TOKEN": self.token,
+        }
 
 
 def license_record(
@@ -66,6 +78,8 @@ class _Handler(JSONHandler):
             if isinstance(answer, bytes):
                 return self._send(200, answer, content_type="text/html")
             return self._json(200, answer)
+        if self.server.page_seconds:
+            time.sleep(self.server.page_seconds)
         offset, limit = int(params.get("offset", 0)), min(int(params.get("limit", 50)), 50)
         rows = self.server.licenses
         if params.get("lastUpdated"):

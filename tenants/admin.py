@@ -1,11 +1,17 @@
+import logging
+
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.template.response import TemplateResponse
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
 
 from staff.admin import AuditedAdmin
 
 from . import services
 from .models import Tenant
+
+logger = logging.getLogger(__name__)
 
 
 @admin.register(Tenant)
@@ -68,7 +74,22 @@ class TenantAdmin(AuditedAdmin):
                 "action_checkbox_name": ACTION_CHECKBOX_NAME,
             }
             return TemplateResponse(request, "admin/tenants/tenant/purge_confirmation.html", context)
+        purged = 0
         for tenant in queryset:
-            services.tenant_purge(tenant=tenant)
-        self.message_user(request, f"Purged {len(queryset)} site(s) and all their data.", messages.SUCCESS)
+            try:
+                services.tenant_purge(tenant=tenant)
+            except (KombuError, RedisError):
+                # Its follow-up could not be queued (the broker is down), so nothing of this site was purged.
+                logger.exception(
+                    "purge refused: its follow-up could not be queued", extra={"tenant_id": str(tenant.pk)}
+                )
+                self.message_user(
+                    request,
+                    f"{tenant} was not purged: the task queue is unavailable. Nothing of it was erased; try again.",
+                    messages.ERROR,
+                )
+                continue
+            purged += 1
+        if purged:
+            self.message_user(request, f"Purged {purged} site(s) and all their data.", messages.SUCCESS)
         return None

@@ -399,7 +399,18 @@ def tenant_purge(*, tenant: Tenant, uninstalled_before: datetime | None = None) 
     uninstalled_before: purge only if the row, read again in this transaction, is still a site uninstalled before
     then; else nothing happens and None is returned. The expiry sweep lists its sites first and purges them one by
     one, minutes apart on a big run: a site reinstalled (or adopted by a Connect install) in between is a live site
-    again, with a new secret, and erasing it would leave Jira calling an app that knows it no more."""
+    again, with a new secret, and erasing it would leave Jira calling an app that knows it no more.
+
+    The follow-up deletion (tenant_purge_leftovers) is queued first, before the transaction: queued after the commit,
+    a broker outage lost it for good (nothing looks for a site that is gone), and what a write on its way stored after
+    the purge stayed. Queued first, a purge never lands without it; if it cannot be queued, nothing is purged and the
+    error goes up (the expiry sweep tries again the next day). A follow-up whose purge did not land (refused here, or
+    rolled back) finds the site's row and does nothing. Not inside the transaction: the publish would hold SQLite's
+    writers' turn for as long as a hung broker takes to fail it. Without a broker (tasks run at once) there is nothing
+    to lose: it runs after the commit, as the purge's last step (run first, it would find the site still there)."""
+    at_once = current_app.conf.task_always_eager
+    if not at_once:
+        _purge_leftovers_later(str(tenant.pk))
     with atomic():
         if uninstalled_before is not None and not (
             Tenant.objects.filter(
@@ -410,7 +421,8 @@ def tenant_purge(*, tenant: Tenant, uninstalled_before: datetime | None = None) 
         deleted = _site_rows_delete(str(tenant.pk))
         tenant_id = str(tenant.id)
         Tenant.objects.filter(pk=tenant.pk).delete()
-        on_commit(lambda: _purge_leftovers_later(tenant_id))
+        if at_once:
+            on_commit(lambda: _purge_leftovers_later(tenant_id))
     logger.info("tenant purged", extra={"tenant_id": tenant_id})
     return deleted
 

@@ -9,6 +9,7 @@ import contextlib
 from datetime import timedelta
 
 import pytest
+from celery import current_app
 from celery.signals import after_task_publish, task_prerun
 from django.core import mail
 from django.db import connection
@@ -18,7 +19,7 @@ from redis.exceptions import RedisError
 
 from contacts import hubspot as hubspot_api
 from contacts import services
-from contacts.models import Contact, ContactLink, EmailDelivery, SyncState
+from contacts.models import Contact, ContactLink, EmailDelivery, License, PollCursor, SyncState
 from contacts.tasks import (
     contact_email_batch_task,
     contact_email_sweep_task,
@@ -27,7 +28,7 @@ from contacts.tasks import (
     hubspot_sync_task,
 )
 from core.db import CommitUnknown
-from devhost.marketplace import license_record
+from devhost.marketplace import MarketplaceStandIn, license_record
 from devhost.smtp import SMTPStandIn
 from tenants.models import Tenant
 from tenants.services import tenant_uninstall
@@ -375,6 +376,59 @@ def test_a_revoked_hubspot_token_fails_no_contact_and_lists_nobody_and_all_sync_
     assert services.contact_list_sweep() == 6
     assert hubspot.lists["42"] == set(hubspot_ids)
     assert not Contact.objects.filter(listed_at__isnull=True).exists()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"results": [{"id": "1", "properties": "tech0@company0.example"}]},
+        {"results": [{"id": "1", "properties": {"email": ["tech0@company0.example"]}}]},
+        {"results": [], "errors": [{"message": "odd", "context": "tech0@company0.example"}]},
+    ],
+)
+def test_an_upsert_answer_of_another_shape_fails_nobody_and_the_next_push_syncs_everyone(settings, hubspot, answer):
+    """A 200 whose JSON is not HubSpot's shape (a string where an object belongs) crashed the push (AttributeError):
+    its contacts stayed claimed by a push that had died, for the claim's 15 minutes, before a sync took them again."""
+    _pending_contacts(settings, 1)
+    hubspot.crafted = [answer]
+    assert hubspot_sync_task.apply().successful()
+    assert not Contact.objects.filter(sync_state=SyncState.FAILED).exists()
+    assert not Contact.objects.filter(sync_claimed_at__isnull=False).exists()  # released at once, not left claimed
+    hubspot_sync_task.apply()
+    assert Contact.objects.filter(sync_state=SyncState.SYNCED).count() == 2
+    assert sorted(hubspot.created) == ["billing0@company0.example", "tech0@company0.example"]
+
+
+# --- 3c. a Marketplace export longer than a task's default time limit --------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_marketplace_export_slower_than_the_workers_default_time_limit_is_read_whole(settings, start_worker):
+    """A large first export (10,000 licenses: 200 pages of Atlassian's reporting API, seconds each) takes minutes. The
+    poll ran under every task's default limit (120 s): it was cut off mid-export, and since only a finished poll moves
+    the cursor, the next day's poll read the same export again, and was cut off again, every day. Here a prefork worker
+    (the production pool, which enforces time limits) gives tasks 2 seconds by default, and the export takes 4."""
+    market = MarketplaceStandIn().start()
+    try:
+        market.licenses = [license_record(n) for n in range(20)]
+        market.page_seconds = 0.8
+        env = {
+            **market.worker_env(),
+            "MARKETPLACE_PAGE_SIZE": 5,
+            "HUBSPOT_ACCESS_TOKEN": "",
+            "CELERY_TASK_SOFT_TIME_LIMIT": 2,
+            "CELERY_TASK_TIME_LIMIT": 3,
+        }
+        start_worker(processes=2, **env)
+        # Published without this process's limits: the worker applies the task's own, else its defaults (beat, which
+        # sends the poll in production, puts the task's limits in the message, or its defaults: 120 s).
+        current_app.send_task("contacts.tasks.marketplace_poll_task", time_limit=None, soft_time_limit=None)
+        finished = lambda: PollCursor.objects.filter(last_success_at__isnull=False).exists()  # noqa: E731
+        assert wait_for(finished, 30), market.requests
+        assert License.objects.count() == 20
+        assert len(market.requests) == 5  # four pages and the empty fifth, each read once
+    finally:
+        market.stop()
 
 
 # --- 4. a worker killed mid-push or mid-sync --------------------------------------------------------------------------

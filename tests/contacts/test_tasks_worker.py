@@ -110,10 +110,7 @@ def test_2000_contacts_reach_hubspot_exactly_once_despite_failures_and_a_killed_
     hub.transient_rate = 0.3
     hub.slow_seconds = 2.0
     env = {
-        "MARKETPLACE_API_URL": market.base_url,
-        "MARKETPLACE_VENDOR_ID": market.vendor_id,
-        "MARKETPLACE_ACCOUNT_EMAIL": "vendor@example.com",
-        "MARKETPLACE_API_TOKEN": "marketplace-token",
+        **market.worker_env(),
         "HUBSPOT_BASE_URL": hub.base_url,
         "HUBSPOT_ACCESS_TOKEN": hub.token,
         # The stand-in's very limit: each call holds its slot until its answer, however slow (contacts/ratelimit.py).

@@ -174,3 +174,50 @@ def test_a_purge_runs_its_deletion_again_later_for_what_writes_on_their_way_stor
     assert not Template.objects.filter(tenant_id=tenant_id).exists()
     assert not SiteTokenUse.objects.filter(tenant_id=tenant_id).exists()
     assert tenant.client_key not in everything_stored()
+
+
+@pytest.fixture
+def broker_down(own_redis, start_worker):
+    """A broker of this test's own (start_worker publishes to it), stopped: publishing raises."""
+    own_redis.stop()
+    yield own_redis
+    own_redis.start()
+
+
+@pytest.fixture
+def broker_url(own_redis):
+    return own_redis.url()
+
+
+def test_a_purge_whose_follow_up_cannot_be_queued_purges_nothing_and_the_retry_queues_it(
+    staff, standin, tenant, broker_down
+):
+    """The follow-up deletion was queued after the purge committed: with the broker down it was lost (logged), and
+    nothing ever queued it again, since the site it would look for is gone: whatever a write on its way stored after
+    the purge stayed for good. It is queued before the purge now (run for a site that still exists, it does nothing),
+    so a purge never lands without it: with the broker down the purge is refused, and tried again later."""
+    import json
+
+    import redis
+    from kombu.exceptions import KombuError
+    from redis.exceptions import RedisError
+
+    from herochecklist.celery import app
+    from tenants.services import tenant_purge
+
+    seed(tenant)
+    with pytest.raises((KombuError, RedisError)):
+        tenant_purge(tenant=tenant)
+    assert Tenant.objects.filter(pk=tenant.pk).exists() and "Secret step of the site" in everything_stored()
+    done = staff("superuser").post(
+        "/admin/tenants/tenant/", {"action": "purge_now", "_selected_action": [str(tenant.pk)], "confirm": "purge"}
+    )
+    assert done.status_code == 302  # the console says so, not a 500
+    assert Tenant.objects.filter(pk=tenant.pk).exists()
+
+    broker_down.start()
+    tenant_purge(tenant=tenant)
+    assert not Tenant.objects.filter(pk=tenant.pk).exists()
+    queued = [json.loads(m) for m in redis.Redis.from_url(broker_down.url()).lrange(app.conf.task_default_queue, 0, -1)]
+    later = [m["headers"] for m in queued if m["headers"]["task"] == tasks.tenant_purge_leftovers_task.name]
+    assert len(later) == 1 and later[0]["eta"], queued
