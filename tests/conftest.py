@@ -541,8 +541,8 @@ def broker_url(test_redis_url) -> str:
 @pytest.fixture
 def start_worker(broker_url, transactional_db):
     """Starts real Celery workers in their own processes, on a queue of this test's own, against the real Redis and
-    this test database. Returns a function: start_worker(log=None, **extra_env) -> Popen (its output goes to `log`, a
-    path, when given, else to WORKER_LOG). All are stopped afterwards."""
+    this test database. Returns a function: start_worker(log=None, *, processes=1, **extra_env) -> Popen (its output
+    goes to `log`, a path, when given, else to WORKER_LOG). All are stopped afterwards."""
     import signal
     import uuid
 
