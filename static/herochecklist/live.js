@@ -114,3 +114,69 @@ export function renderItemConflict(h, state, statusLabel, actions) {
       theirs ? "Save mine" : "Add mine again"),
       h("button", { type: "button", onclick: actions.dismiss }, "Keep theirs")));
 }
+
+// Text mode under someone else's change: a three-way merge by lines (one line is one item) of the text as opened
+// (base), the user's draft (mine) and the text as stored now (theirs). Each side's changes apply: a line one side
+// changed or removed takes that side's version, and lines added by either are kept where they were added (theirs
+// first, they are saved already). A line both sides changed differently keeps both versions, and its old text is
+// returned in `clashes` for the panel to point at. Before this the panel kept the draft as typed, and saving it
+// silently undid the other person's change.
+export function mergeText(base, mine, theirs) {
+  if (mine === base || mine === theirs) return { text: theirs, clashes: [] };
+  if (theirs === base) return { text: mine, clashes: [] };
+  const O = base.split("\n");
+  const [A, B] = [mine, theirs].map((text) => sides(O, text.split("\n")));
+  const text = [];
+  const clashes = [];
+  const added = (k) => {
+    const their = B.added.get(k) || [];
+    text.push(...their, ...(A.added.get(k) || []).filter((line) => !line.trim() || !their.includes(line)));
+  };
+  added(-1);
+  O.forEach((line, i) => {
+    const [keptA, keptB] = [A.kept.has(i), B.kept.has(i)];
+    if (keptA && keptB) text.push(line);
+    else if (!keptA && !keptB && line.trim()) {
+      const [newA, newB] = [A.added.get(A.before(i)) || [], B.added.get(B.before(i)) || []];
+      if (newA.length && newB.length && newA.join() !== newB.join()) clashes.push(line);
+    }
+    added(i); // a line one side kept and the other changed: the change, added after the last line both kept
+  });
+  return { text: text.join("\n"), clashes };
+}
+
+// One side against the base: which base lines it kept, and the lines it added after the base line it kept last.
+function sides(base, lines) {
+  const pairs = matches(base, lines);
+  const kept = new Set(pairs.keys());
+  const added = new Map();
+  let last = -1;
+  let at = 0;
+  lines.forEach((line, j) => {
+    while (at < base.length && (!pairs.has(at) || pairs.get(at) < j)) at += 1; // the base line matched at j, if any
+    if (pairs.get(at) === j) last = at;
+    else added.set(last, [...(added.get(last) || []), line]);
+  });
+  // The base line this side kept last before base line i (-1: none): where its additions around i went.
+  const before = (i) => { let k = i - 1; while (k >= 0 && !kept.has(k)) k -= 1; return k; };
+  return { kept, added, before };
+}
+
+// The lines of `from` kept in `to` (a longest common subsequence): index in `from` -> index in `to`.
+function matches(from, to) {
+  const width = to.length + 1;
+  const table = new Uint32Array((from.length + 1) * width);
+  for (let i = from.length - 1; i >= 0; i--) {
+    for (let j = to.length - 1; j >= 0; j--) {
+      table[i * width + j] = from[i] === to[j] ? table[(i + 1) * width + j + 1] + 1
+        : Math.max(table[(i + 1) * width + j], table[i * width + j + 1]);
+    }
+  }
+  const pairs = new Map();
+  for (let i = 0, j = 0; i < from.length && j < to.length;) {
+    if (from[i] === to[j]) pairs.set(i++, j++);
+    else if (table[(i + 1) * width + j] >= table[i * width + j + 1]) i++;
+    else j++;
+  }
+  return pairs;
+}

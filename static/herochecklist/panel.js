@@ -12,7 +12,7 @@ import { menuButton, menuIsOpen } from "./menu.js";
 import { captureFocus, restoreFocus } from "./focus.js";
 import { listenForUndoKey, offerUndo, undoToast } from "./undo.js";
 import { makeDraggable, reorderedIds } from "./drag.js";
-import { adoptVersion, itemTag, noteItemConflict, renderItemConflict,
+import { adoptVersion, itemTag, mergeText, noteItemConflict, renderItemConflict,
          startLive, uniqueItems } from "./live.js";
 import { createTemplatePicker } from "./templates-picker.js";
 import { customerToggle } from "./customer-visible.js";
@@ -285,7 +285,8 @@ function renderBanner() {
   if (state.conflict) {
     return h("div", { class: "hc-banner hc-warning", role: "alert" },
       "Someone else changed this checklist. ",
-      h("button", { type: "button", class: "hc-link", onclick: load }, "Reload the latest version"),
+      h("button", { type: "button", class: "hc-link", onclick: state.mode === "text" ? mergeLatest : load },
+        state.mode === "text" ? "Merge in the latest version" : "Reload the latest version"),
       " (what you typed is kept).");
   }
   if (state.error) {
@@ -467,17 +468,21 @@ function renderTextMode(draft) {
     h("ul", { class: "hc-text-error-list" }, state.textErrors.map(([line, why]) => h("li", {},
       h("button", { type: "button", class: "hc-link", onclick: () => selectLine(area, line) }, `Line ${line}`),
       `: ${why}`))));
+  const clashes = state.textClashes && h("div", { class: "hc-banner hc-warning", role: "note" },
+    clashSentence(state.textClashes.length), " Was: ",
+    state.textClashes.map((line, i) => [i ? ", " : "", h("q", { dir: "auto" }, line)]).flat(), ".");
   const form = h("form", { class: "hc-text", "data-focus-return": "text-mode", onsubmit: async (e) => {
     e.preventDefault();
     // A box the user emptied means no items. The server refuses a zero-byte body (what a lost body looks like) and
     // clears the list on a blank line, which says so.
     const text = area.value.trim() ? area.value : "\n";
     const ok = await write("PUT", "/text", text, { announceText: "Checklist saved", onError: textError });
-    if (ok) { state.mode = "list"; state.textErrors = null; render(); }
+    if (ok) { state.mode = "list"; state.textErrors = null; state.textClashes = null; render(); }
     else if (state.textErrors) selectLine(root.querySelector(".hc-text textarea"), state.textErrors[0][0]);
   } },
   area,
   errors,
+  clashes,
   h("p", { id: "hc-text-help", class: "hc-help" },
     "One line each: ## header, - [ ] to do, - [~] in progress, - [x] done, - [-] skipped, - [!] blocked; ",
     "[ ]? marks an optional item; {@accountId due:YYYY-MM-DD} sets assignee and due date.",
@@ -485,7 +490,8 @@ function renderTextMode(draft) {
   h("div", { class: "hc-row" },
     h("button", { type: "submit", class: "hc-primary", "data-focus": "text-save" }, "Save"),
     h("button", { type: "button", "data-focus": "text-cancel",
-      onclick: () => { state.mode = "list"; state.textErrors = null; render(); } }, "Cancel")));
+      onclick: () => { state.mode = "list"; state.textErrors = null; state.textClashes = null; render(); } },
+    "Cancel")));
   return form;
 }
 
@@ -517,6 +523,7 @@ async function openTextMode() {
     state.mode = "text";
     state.error = null;
     state.textErrors = null;
+    state.textClashes = null;
   } catch (err) {
     state.error = describe(err);
     state.retry = openTextMode;
@@ -524,6 +531,35 @@ async function openTextMode() {
   render();
   root.querySelector(".hc-text textarea")?.focus();
 }
+
+// The conflict banner's button in text mode: the latest text merged with the user's draft (live.js, mergeText), and
+// the next save based on it. Lines both changed keep both versions, listed under the box to choose from.
+async function mergeLatest() {
+  const area = root.querySelector(".hc-text textarea");
+  const mine = area ? area.value : state.text;
+  try {
+    // The list first, then its text: the text is as new or newer, so the save is never based on unseen changes
+    // (newer ones make it a 412 again), and the list shown after Cancel is no older than the version kept.
+    const checklist = await api.request("GET", base);
+    const theirs = await api.request("GET", base + "/text", null, { text: true });
+    const merged = mergeText(state.text ?? "", mine, theirs);
+    accept(checklist);
+    state.text = theirs;
+    state.conflict = false;
+    state.textClashes = merged.clashes.length ? merged.clashes : null;
+    if (area) area.value = merged.text; // draw() keeps the box's text as the draft
+    announce(merged.clashes.length ? `Merged. ${clashSentence(merged.clashes.length)}`
+      : "Merged with the latest version. Check it and save.");
+  } catch (err) {
+    state.error = describe(err);
+    state.retry = mergeLatest;
+  }
+  render();
+  root.querySelector(".hc-text textarea")?.focus();
+}
+
+const clashSentence = (n) => `${n === 1 ? "One line was" : `${n} lines were`} changed by you and by someone else: ` +
+  "both versions are in the box, keep the one you want.";
 
 function renderToolbar() {
   if (state.mode !== "list") return null;

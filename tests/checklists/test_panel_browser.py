@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from checklists.models import ChecklistItem
 from devhost.jira import DEMO_USERS
 from tenants.models import Tenant
 from tests.checklists.conftest import add, panel, tick, ticked
@@ -98,27 +99,51 @@ def test_each_item_reads_in_the_direction_of_its_own_language(page):
     assert frame.get_by_label("Item text").evaluate(direction) == "rtl"
 
 
-def test_a_change_underneath_a_text_edit_shows_the_conflict_message_and_keeps_typed_text(page, client):
+def test_a_change_underneath_a_text_edit_is_merged_with_the_typed_text_and_never_undone_by_the_save(page, client):
     """Text mode replaces the whole list, so it stays conditional on the checklist version: a change by anyone since
-    it opened is a 412 (edits of single items conflict only on their item: test_panel_sync_browser.py)."""
+    it opened is a 412 (edits of single items conflict only on their item: test_panel_sync_browser.py). The banner's
+    button merges the latest text into what the user typed: before, it kept the draft as typed, and saving it then
+    silently undid the other person's change (their rename reverted, their new item deleted)."""
     from tests.conftest import Api
 
     frame = panel(page)
     frame.get_by_text("No checklist yet").wait_for()
-    add(frame, "first")
+    add(frame, "first", "second", "third")
     frame.get_by_role("button", name="Edit as text").click()
     area = frame.get_by_label("Checklist as text")
-    area.fill("- [x] first\n- [ ] my unsaved idea\n")
-    # Someone else adds an item from another browser.
+    area.fill("- [x] first\n- [ ] second, mine\n- [ ] third\n- [ ] my unsaved idea\n")
+    # Someone else, from another browser: adds an item, renames one the user did not touch, renames the one they did.
     other = Api(client, Tenant.objects.get(), account_id="557058:bob")
     assert other.add("added by bob").status_code == 201
+    by_text = {item.text: item for item in ChecklistItem.objects.all()}
+    assert other.patch(by_text["third"].id, text="third, renamed by bob").status_code == 200
+    assert other.patch(by_text["second"].id, text="second, bob's").status_code == 200
     frame.get_by_role("button", name="Save").click()
     banner = frame.get_by_role("alert")
     banner.wait_for()
     assert "Someone else changed this checklist" in banner.inner_text()
-    banner.get_by_role("button", name="Reload the latest version").click()
+    banner.get_by_role("button", name="Merge in the latest version").click()
     frame.get_by_role("alert").wait_for(state="detached")
-    assert frame.get_by_label("Checklist as text").input_value() == "- [x] first\n- [ ] my unsaved idea\n"
+    assert area.input_value() == (
+        "- [x] first\n- [ ] second, mine\n- [ ] second, bob's\n- [ ] third, renamed by bob\n- [ ] added by bob\n"
+        "- [ ] my unsaved idea\n"
+    )
+    # The one line both changed: both versions stay in the box, and the note says which line it was.
+    note = frame.get_by_role("note").filter(has_text="changed by you and by someone else")
+    assert "One line was changed by you and by someone else" in note.inner_text()
+    assert note.locator("q").all_inner_texts() == ["- [ ] second"]
+    area.fill(area.input_value().replace("- [ ] second, bob's\n", ""))
+    frame.get_by_role("button", name="Save").click()
+    frame.get_by_label("Checklist as text").wait_for(state="detached")
+    stored = list(ChecklistItem.objects.order_by("position").values_list("text", "status"))
+    assert stored == [
+        ("first", "done"),
+        ("second, mine", "todo"),
+        ("third, renamed by bob", "todo"),
+        ("added by bob", "todo"),
+        ("my unsaved idea", "todo"),
+    ]
+    assert frame.get_by_role("note").filter(has_text="changed by you").count() == 0
 
 
 def test_screenshot_of_a_realistic_checklist(page, client):

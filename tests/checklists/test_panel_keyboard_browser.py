@@ -246,7 +246,7 @@ def test_leaving_text_mode_or_a_banner_keeps_focus_in_the_panel_and_an_emptied_t
     frame.get_by_label("Checklist as text").fill("- [ ] one\n- [ ] two\n")
     assert Api(client, Tenant.objects.get(), account_id="557058:bob").add("by bob").status_code == 201
     frame.get_by_role("button", name="Save").click()
-    frame.get_by_role("button", name="Reload the latest version").focus()
+    frame.get_by_role("button", name="Merge in the latest version").focus()
     page.keyboard.press("Enter")
     frame.get_by_role("alert").wait_for(state="detached")
     assert focused(frame) != ""
