@@ -451,3 +451,18 @@ def test_the_users_page_says_who_cannot_sign_in_and_how_staff_are_made(staff, mo
     assert "authenticator" in mine[: mine.index("</tr>")]
     add = client.get("/admin/auth/user/add/").content.decode()
     assert "manage.py createstaff NAME --role ROLE" in add
+
+
+def test_a_sites_page_links_to_its_checklists_and_templates(staff, data, other_tenant):
+    """Finding a site's data as support would: from the site's page, its checklists and templates, listed for that
+    site alone (before, the site's page led nowhere; the lists had to be searched by its address)."""
+    client = staff("support")
+    page = client.get(url(data["tenant"])).content.decode()
+    checklists = f"/admin/checklists/checklist/?tenant__id__exact={data['tenant'].pk}"
+    templates = f"/admin/checklists/template/?tenant__id__exact={data['tenant'].pk}"
+    assert checklists in page and templates in page
+    Checklist.objects.create(tenant=other_tenant, issue_id="20001", issue_key="OTHER-1", project_id="1")
+    listed = client.get(checklists)
+    assert listed.status_code == 200
+    assert [c.pk for c in listed.context["cl"].result_list] == [data["checklist"].pk]
+    assert client.get(templates).context["cl"].result_list[0].pk == data["template"].pk
