@@ -237,6 +237,7 @@ function draw() {
   const textDraft = root.querySelector(".hc-text textarea")?.value;
   const parts = state.canEdit ? [
     live,
+    state.mode === "list" ? skipToAdd() : null,
     renderBanner(),
     renderProgress(),
     state.mode === "list" ? mineFilter(state.items) : null,
@@ -260,6 +261,17 @@ function draw() {
   state.focusItem = null;
   changeLog.afterRender(root);
   resize();
+}
+
+// A keyboard user passes about nine controls an item: on a long list the add box, text mode and the templates (all
+// after the list) were hundreds of Tab presses away. The first stop of the panel then, shown only while focused.
+const SKIP_FROM_ITEMS = 10;
+function skipToAdd() {
+  if (state.items.length < SKIP_FROM_ITEMS) return null;
+  return h("a", { href: "#", class: "hc-link hc-skip", "data-focus": "skip-add", onclick: (e) => {
+    e.preventDefault();
+    root.querySelector(".hc-add input")?.focus();
+  } }, "Skip to the new item box");
 }
 
 // Someone else deleted the item whose editor is open (a live update took it away): what the user typed there is kept
@@ -462,6 +474,10 @@ function renderTextMode(draft) {
     "aria-label": "Checklist as text", "aria-describedby": "hc-text-help" + (state.textErrors ? " hc-text-errors" : ""),
     "aria-invalid": state.textErrors ? "true" : false, "data-focus": "text" });
   area.value = draft ?? state.text ?? "";
+  // Ctrl+Enter (Cmd+Enter) saves, as in Jira's own editors; Enter alone is a new line.
+  area.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); area.form?.requestSubmit(); }
+  });
   // The alert is a <div> around the list: role="alert" on the <ul> itself would take its list semantics away (its
   // <li>s then belong to no list for a screen reader).
   const errors = state.textErrors && h("div", { id: "hc-text-errors", class: "hc-banner hc-error", role: "alert" },
@@ -485,7 +501,7 @@ function renderTextMode(draft) {
   clashes,
   h("p", { id: "hc-text-help", class: "hc-help" },
     "One line each: ## header, - [ ] to do, - [~] in progress, - [x] done, - [-] skipped, - [!] blocked; ",
-    "[ ]? marks an optional item; {@accountId due:YYYY-MM-DD} sets assignee and due date.",
+    "[ ]? marks an optional item; {@accountId due:YYYY-MM-DD} sets assignee and due date. Ctrl+Enter saves.",
     siteStatusHelp()),
   h("div", { class: "hc-row" },
     h("button", { type: "submit", class: "hc-primary", "data-focus": "text-save" }, "Save"),
