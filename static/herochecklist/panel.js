@@ -4,8 +4,8 @@
 
 import { ApiError, fieldsInWords } from "./transport.js";
 import { h, plain } from "./dom.js";
-import { assigneeChip, assigneeControl, mineFilter, personName, resolveAccounts, resolvePeople, setupPeople,
-         visibleItems } from "./people.js";
+import { assigneeChip, assigneeControl, keepInView, mineFilter, personName, resolveAccounts, resolvePeople,
+         setupPeople, visibleItems } from "./people.js";
 import { dueChip, dueControl, setupDates } from "./dates.js";
 import { allStatuses, defineStatuses, isDone, statusOf } from "./statuses.js";
 import { menuButton, menuIsOpen } from "./menu.js";
@@ -160,7 +160,10 @@ function addItem(text, input) {
   if (header) body = { text: header[1], isHeader: true };
   return write("POST", "/items", body, {
     ifMatch: null, // an add never overwrites anyone's change
-    onItem: (item) => state.items.push(item),
+    onItem: (item) => {
+      state.items.push(item);
+      keepInView(item.id); // with "only my items" on, a new item (nobody's yet) stays in sight
+    },
     announceText: `Added ${body.isHeader ? "header" : "item"} ${body.text}`,
   }).then((ok) => {
     // The box was emptied when Enter was pressed (so a second Enter adds nothing twice); a failed add gets its text
