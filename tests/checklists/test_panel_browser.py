@@ -9,7 +9,7 @@ import pytest
 from checklists.models import ChecklistItem
 from devhost.jira import DEMO_USERS
 from tenants.models import Tenant
-from tests.checklists.conftest import add, panel, tick, ticked
+from tests.checklists.conftest import add, panel, serious_violations, tick, ticked
 from tests.conftest import wait_for
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -132,6 +132,8 @@ def test_a_change_underneath_a_text_edit_is_merged_with_the_typed_text_and_never
     note = frame.get_by_role("note").filter(has_text="changed by you and by someone else")
     assert "One line was changed by you and by someone else" in note.inner_text()
     assert note.locator("q").all_inner_texts() == ["- [ ] second"]
+    (panel_frame,) = [f for f in page.frames if "/connect/panel" in f.url]
+    assert serious_violations(panel_frame) == []  # the note under the box, for a screen reader
     area.fill(area.input_value().replace("- [ ] second, bob's\n", ""))
     frame.get_by_role("button", name="Save").click()
     frame.get_by_label("Checklist as text").wait_for(state="detached")

@@ -298,6 +298,8 @@ def test_a_long_list_can_be_skipped_by_keyboard_and_text_mode_saves_with_ctrl_en
     assert skip.bounding_box()["width"] <= 1
     skip.focus()
     assert skip.bounding_box()["width"] > 20
+    (panel_frame,) = [f for f in page.frames if "/connect/panel" in f.url]
+    assert serious_violations(panel_frame) == []
     page.keyboard.press("Enter")
     assert focused(frame) == "add"
     page.keyboard.type("step 201")
