@@ -73,7 +73,7 @@ test("text mode's merge keeps both sides' changes and both versions of a line bo
     { text: "- [x] a\n- [ ] c, theirs\n- [ ] theirs\n- [ ] mine\n", clashes: [] });
   // The same line changed by both, differently: both versions, theirs first, and the old line named.
   assert.deepEqual(mergeText(base, "- [ ] a\n- [ ] b, mine\n- [ ] c\n", "- [ ] a\n- [ ] b, theirs\n- [ ] c\n"),
-    { text: "- [ ] a\n- [ ] b, theirs\n- [ ] b, mine\n- [ ] c\n", clashes: ["- [ ] b"] });
+    { text: "- [ ] a\n- [ ] b, theirs\n- [ ] b, mine\n- [ ] c\n", clashes: [{ was: "- [ ] b", line: 2 }] });
   // The same change on both sides is one line, no clash.
   assert.deepEqual(mergeText(base, "- [ ] a\n- [x] b\n- [ ] c\n- [ ] d\n", "- [ ] a\n- [x] b\n- [ ] c\n"),
     { text: "- [ ] a\n- [x] b\n- [ ] c\n- [ ] d\n", clashes: [] });

@@ -118,8 +118,8 @@ export function renderItemConflict(h, state, statusLabel, actions) {
 // Text mode under someone else's change: a three-way merge by lines (one line is one item) of the text as opened
 // (base), the user's draft (mine) and the text as stored now (theirs). Each side's changes apply: a line one side
 // changed or removed takes that side's version, and lines added by either are kept where they were added (theirs
-// first, they are saved already). A line both sides changed differently keeps both versions, and its old text is
-// returned in `clashes` for the panel to point at. Before this the panel kept the draft as typed, and saving it
+// first, they are saved already). A line both sides changed differently keeps both versions, and is returned in
+// `clashes` for the panel to point at: { was: its old text, line: about where its versions start in the text (1-based) }. Before this the panel kept the draft as typed, and saving it
 // silently undid the other person's change.
 export function mergeText(base, mine, theirs) {
   if (mine === base || mine === theirs) return { text: theirs, clashes: [] };
@@ -128,7 +128,9 @@ export function mergeText(base, mine, theirs) {
   const [A, B] = [mine, theirs].map((text) => sides(O, text.split("\n")));
   const text = [];
   const clashes = [];
+  const starts = new Map(); // where each base line's additions begin in `text`
   const added = (k) => {
+    starts.set(k, text.length);
     const their = B.added.get(k) || [];
     text.push(...their, ...(A.added.get(k) || []).filter((line) => !line.trim() || !their.includes(line)));
   };
@@ -138,7 +140,9 @@ export function mergeText(base, mine, theirs) {
     if (keptA && keptB) text.push(line);
     else if (!keptA && !keptB && line.trim()) {
       const [newA, newB] = [A.added.get(A.before(i)) || [], B.added.get(B.before(i)) || []];
-      if (newA.length && newB.length && newA.join() !== newB.join()) clashes.push(line);
+      if (newA.length && newB.length && newA.join() !== newB.join()) {
+        clashes.push({ was: line, line: Math.max(starts.get(A.before(i)), starts.get(B.before(i))) + 1 });
+      }
     }
     added(i); // a line one side kept and the other changed: the change, added after the last line both kept
   });

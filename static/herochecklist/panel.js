@@ -489,7 +489,7 @@ function renderTextMode(draft) {
       `: ${why}`))));
   const clashes = state.textClashes && h("div", { class: "hc-banner hc-warning", role: "note" },
     clashSentence(state.textClashes.length), " Was: ",
-    state.textClashes.map((line, i) => [i ? ", " : "", h("q", { dir: "auto" }, line)]).flat(), ".");
+    state.textClashes.map((clash, i) => [i ? ", " : "", h("q", { dir: "auto" }, clash.was)]).flat(), ".");
   const form = h("form", { class: "hc-text", "data-focus-return": "text-mode", onsubmit: async (e) => {
     e.preventDefault();
     // A box the user emptied means no items. The server refuses a zero-byte body (what a lost body looks like) and
@@ -574,7 +574,9 @@ async function mergeLatest() {
     state.retry = mergeLatest;
   }
   render();
-  root.querySelector(".hc-text textarea")?.focus();
+  const box = root.querySelector(".hc-text textarea");
+  if (state.textClashes) selectLine(box, state.textClashes[0].line); // the first of them, in view and selected
+  else box?.focus();
 }
 
 const clashSentence = (n) => `${n === 1 ? "One line was" : `${n} lines were`} changed by you and by someone else: ` +

@@ -132,6 +132,9 @@ def test_a_change_underneath_a_text_edit_is_merged_with_the_typed_text_and_never
     note = frame.get_by_role("note").filter(has_text="changed by you and by someone else")
     assert "One line was changed by you and by someone else" in note.inner_text()
     assert note.locator("q").all_inner_texts() == ["- [ ] second"]
+    # ... and one of the two versions is selected in the box (focused), for the user to keep or remove.
+    assert area.evaluate("a => a.value.slice(a.selectionStart, a.selectionEnd)") == "- [ ] second, bob's"
+    assert area.evaluate("a => a === a.ownerDocument.activeElement")
     (panel_frame,) = [f for f in page.frames if "/connect/panel" in f.url]
     assert serious_violations(panel_frame) == []  # the note under the box, for a screen reader
     area.fill(area.input_value().replace("- [ ] second, bob's\n", ""))
