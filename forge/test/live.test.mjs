@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createTransport } from "../../static/herochecklist/transport.js";
 import { forgeSend } from "../../static/herochecklist/forge-transport.js";
-import { adoptVersion, itemTag, mergeText, noteItemConflict, uniqueItems } from "../../static/herochecklist/live.js";
+import { adoptVersion, itemTag, noteItemConflict, uniqueItems } from "../../static/herochecklist/live.js";
+import { mergeText } from "../../static/herochecklist/merge.js";
 
 test("a poll sends If-None-Match and a 304 comes back as no data, without a timing report", async () => {
   const calls = [];

@@ -12,7 +12,7 @@ import { menuButton, menuIsOpen } from "./menu.js";
 import { captureFocus, restoreFocus } from "./focus.js";
 import { listenForUndoKey, offerUndo, undoToast } from "./undo.js";
 import { makeDraggable, reorderedIds } from "./drag.js";
-import { adoptVersion, itemTag, mergeText, noteItemConflict, renderItemConflict,
+import { adoptVersion, itemTag, noteItemConflict, renderItemConflict,
          startLive, uniqueItems } from "./live.js";
 import { createTemplatePicker } from "./templates-picker.js";
 import { customerToggle } from "./customer-visible.js";
@@ -154,15 +154,15 @@ async function write(method, path, body, { onItem, announceText, onError, item,
 const itemPath = (item) => `/items/${encodeURIComponent(item.id)}`;
 const replaceItem = (updated) => (state.items = state.items.map((i) => (i.id === updated.id ? updated : i)));
 
-function addItem(text, input) {
-  let body = { text };
+function addItem(text, input, status) {
+  let body = status ? { text, status } : { text };
   const header = /^#{1,6}\s+(.*)$/.exec(text);
   if (header) body = { text: header[1], isHeader: true };
   return write("POST", "/items", body, {
     ifMatch: null, // an add never overwrites anyone's change
     onItem: (item) => {
       state.items.push(item);
-      keepInView(item.id); // with "only my items" on, a new item (nobody's yet) stays in sight
+      keepInView(item.id); // "only my items" would hide it
     },
     announceText: `Added ${body.isHeader ? "header" : "item"} ${body.text}`,
   }).then((ok) => {
@@ -172,6 +172,22 @@ function addItem(text, input) {
     if (!ok && box && !box.value) box.value = text;
     return ok;
   });
+}
+
+// Lines pasted into the add box: an item each, without bullet, number or box ("[x]": done); an input drops line breaks.
+function pastedLines(text) {
+  return text.split(/\r?\n/).map((line) => line.trim().replace(/^(?:[-*+•]|\d+[.)])\s+/, "")).filter(Boolean);
+}
+
+async function addLines(lines) {
+  let added = 0;
+  for (const line of lines) {
+    const box = /^\[([ xX])\]\s+(.*)$/.exec(line);
+    const ok = await (box && box[2] ? addItem(box[2], null, box[1] === " " ? "todo" : "done") : addItem(line));
+    if (!ok) break; // the banner says why; the line is back in the box
+    added += 1;
+  }
+  announce(added === lines.length ? `Added ${added} items` : `Added ${added} of ${lines.length} lines`);
 }
 
 function patchItem(item, fields, message) {
@@ -266,8 +282,7 @@ function draw() {
   resize();
 }
 
-// A keyboard user passes about nine controls an item: on a long list the add box, text mode and the templates (all
-// after the list) were hundreds of Tab presses away. The first stop of the panel then, shown only while focused.
+// A long list's first Tab stop (seen when focused): the add box and toolbar come after some nine stops an item.
 const SKIP_FROM_ITEMS = 10;
 function skipToAdd() {
   if (state.items.length < SKIP_FROM_ITEMS) return null;
@@ -462,6 +477,12 @@ function renderAdd(typed) {
   const input = h("input", { type: "text", dir: "auto", placeholder: "Add an item (## for a header)",
     "aria-label": "New checklist item", value: typed, "data-focus": "add" });
   input.value = typed;
+  input.addEventListener("paste", (e) => {
+    const lines = pastedLines(e.clipboardData?.getData("text/plain") ?? "");
+    if (lines.length < 2) return;
+    e.preventDefault();
+    addLines(lines);
+  });
   return h("form", { class: "hc-add", onsubmit: (e) => {
     e.preventDefault();
     const text = input.value.trim();
@@ -477,7 +498,7 @@ function renderTextMode(draft) {
     "aria-label": "Checklist as text", "aria-describedby": "hc-text-help" + (state.textErrors ? " hc-text-errors" : ""),
     "aria-invalid": state.textErrors ? "true" : false, "data-focus": "text" });
   area.value = draft ?? state.text ?? "";
-  // Ctrl+Enter (Cmd+Enter) saves, as in Jira's own editors; Enter alone is a new line.
+  // Ctrl/Cmd+Enter saves, as in Jira's editors.
   area.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); area.form?.requestSubmit(); }
   });
@@ -551,22 +572,21 @@ async function openTextMode() {
   root.querySelector(".hc-text textarea")?.focus();
 }
 
-// The conflict banner's button in text mode: the latest text merged with the user's draft (live.js, mergeText), and
-// the next save based on it. Lines both changed keep both versions, listed under the box to choose from.
+// Text mode's conflict banner: the latest text merged into the draft (merge.js); the next save is based on it.
 async function mergeLatest() {
   const area = root.querySelector(".hc-text textarea");
   const mine = area ? area.value : state.text;
   try {
-    // The list first, then its text: the text is as new or newer, so the save is never based on unseen changes
-    // (newer ones make it a 412 again), and the list shown after Cancel is no older than the version kept.
+    // The list, then its text (as new or newer: a save is never based on unseen changes, it 412s again).
     const checklist = await api.request("GET", base);
     const theirs = await api.request("GET", base + "/text", null, { text: true });
+    const { mergeText } = await import("./merge.js");
     const merged = mergeText(state.text ?? "", mine, theirs);
     accept(checklist);
     state.text = theirs;
     state.conflict = false;
     state.textClashes = merged.clashes.length ? merged.clashes : null;
-    if (area) area.value = merged.text; // draw() keeps the box's text as the draft
+    if (area) area.value = merged.text; // draw() keeps it as the draft
     announce(merged.clashes.length ? `Merged. ${clashSentence(merged.clashes.length)}`
       : "Merged with the latest version. Check it and save.");
   } catch (err) {
@@ -575,7 +595,7 @@ async function mergeLatest() {
   }
   render();
   const box = root.querySelector(".hc-text textarea");
-  if (state.textClashes) selectLine(box, state.textClashes[0].line); // the first of them, in view and selected
+  if (state.textClashes) selectLine(box, state.textClashes[0].line);
   else box?.focus();
 }
 

@@ -271,8 +271,7 @@ function search() {
 }
 
 // --- "only my items" -------------------------------------------------------------------------------------------
-// Items the user added while the filter was on, shown until it is switched: a new item is nobody's yet, and it
-// vanished as its Enter was pressed, as if the add had failed.
+// Items added while the filter is on (nobody's yet): shown until it is switched, not gone as if never added.
 const addedInView = new Set();
 export function keepInView(itemId) {
   if (mineOnly) addedInView.add(itemId);

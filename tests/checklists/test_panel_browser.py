@@ -309,3 +309,39 @@ def test_controls_are_named_by_the_items_words_not_its_markdown(page):
     assert row.get_by_role("button", name="Due date for Ship the build", exact=True).count() == 1
     named = row.locator("[aria-label]").evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
     assert named and not [label for label in named if "**" in label or "`" in label], named
+
+
+PASTE = """(el, text) => {
+    const data = new DataTransfer();
+    data.setData("text/plain", text);
+    el.focus();
+    // A paste the page did not take over inserts the text as the browser would (an input drops the line breaks).
+    if (el.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }))) {
+        el.setRangeText(text.replace(/\\r?\\n/g, ""), el.selectionStart, el.selectionEnd, "end");
+    }
+}"""
+
+
+def test_several_lines_pasted_into_the_add_box_are_one_item_each(page):
+    """A list copied from a document or a mail, pasted into the add box: an input keeps no line breaks, so the lines
+    ran together as one long item. Each line is an item now, in order, without its bullet, number or box ("[x]" is
+    done); "## " still makes a header. One line pastes as text does, to be edited before Enter."""
+    frame = panel(page)
+    frame.get_by_text("No checklist yet").wait_for()
+    box = frame.get_by_label("New checklist item")
+    box.evaluate(PASTE, "Release steps:\n- [ ] Write the notes\n- [x] Tag v2.4\n* Deploy\n\n## After\n1. Announce it\n")
+    frame.locator(".hc-item").nth(5).wait_for()
+    frame.get_by_text("1 of 5 done").wait_for()
+    stored = list(ChecklistItem.objects.order_by("position").values_list("text", "status", "is_header"))
+    assert stored == [
+        ("Release steps:", "todo", False),
+        ("Write the notes", "todo", False),
+        ("Tag v2.4", "done", False),
+        ("Deploy", "todo", False),
+        ("After", "todo", True),
+        ("Announce it", "todo", False),
+    ]
+    assert box.input_value() == ""
+    box.evaluate(PASTE, "just one line")
+    assert box.input_value() == "just one line"
+    assert ChecklistItem.objects.count() == 6
