@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -61,8 +62,13 @@ def wait_until_healthy(url: str, proc: subprocess.Popen, seconds: float = 60) ->
 
 
 def start_redis() -> RedisServer | None:
-    """A Redis of our own on a free port for broker and cache, unless REDIS_URL already names one."""
-    if os.environ.get("REDIS_URL"):
+    """A Redis of our own on a free port for broker and cache, unless REDIS_URL already names one: then the cache goes
+    to that server too, in the next database (unless CACHE_URL names another). Without it each process kept a cache
+    of its own, so the web process and the worker shared no rate limits, debounces or tenant invalidations."""
+    if url := os.environ.get("REDIS_URL"):
+        parts = urlsplit(url)
+        database = int(parts.path.strip("/") or 0)
+        os.environ.setdefault("CACHE_URL", urlunsplit(parts._replace(path=f"/{database + 1}")))
         return None
     redis = RedisServer().start()
     os.environ["REDIS_URL"] = redis.url(0)

@@ -294,7 +294,22 @@ admin.site.unregister(Group)
 
 @admin.register(User)
 class StaffAdmin(UserAdmin):
-    list_display = ("username", "email", "is_active", "is_superuser", "last_login")
+    list_display = ("username", "email", "is_active", "is_superuser", "second_factor", "last_login")
+    # Someone added here has no second factor and cannot sign in (OTPAdminSite): say so where a superuser adds them.
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("username", "usable_password", "password1", "password2"),
+                "description": (
+                    "Staff are made on the server with `manage.py createstaff NAME --role ROLE`, which also sets up "
+                    "their authenticator and recovery codes. Someone added here has no second factor and cannot "
+                    "sign in until `manage.py createstaff NAME --role ROLE --reset-otp` gives them one."
+                ),
+            },
+        ),
+    )
     list_filter = ("is_active", "is_superuser", "groups")
     fieldsets = (
         (None, {"fields": ("username", "password")}),
@@ -303,6 +318,13 @@ class StaffAdmin(UserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     readonly_fields = ("last_login", "date_joined")
+
+    @admin.display(description="Second factor")
+    def second_factor(self, obj):
+        # One query a row: staff are a handful, and this page is superusers' only.
+        if TOTPDevice.objects.filter(user=obj, confirmed=True).exists():
+            return "authenticator"
+        return f"none: createstaff {obj.get_username()} --role ROLE --reset-otp"
 
 
 @admin.register(Group)

@@ -13,6 +13,7 @@ class StaffAdminSite(OTPAdminSite):
     site_title = "HeroChecklist admin"
     index_title = "Operations"
     login_form = AdminLoginForm
+    login_template = "admin/staff_login.html"  # one form whatever the attempt got right (the template says why)
 
     def __init__(self, name="admin"):
         super().__init__(name)

@@ -15,6 +15,19 @@ class AdminLoginForm(OTPAdminAuthenticationForm):
     would confirm the password), and every failed attempt, a missing code included, counts as a failed login for
     django-axes, so neither the password nor the codes can be guessed without lockout."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        token = self.fields["otp_token"]
+        token.label = "Code from your authenticator app, or a recovery code"
+        # one-time-code: phones and password managers offer the code; no size cap, a recovery code is longer.
+        token.widget.attrs.update({"autocomplete": "one-time-code", "autocapitalize": "none", "spellcheck": "false"})
+
+    def _update_form(self, user):
+        # django-otp, once the password is right, fills it back into the page (so a second step need not ask again):
+        # the password then sat in the HTML of a failed attempt, and only when it was right. One step here; never.
+        super()._update_form(user)
+        self.fields["password"].widget.render_value = False
+
     def _chosen_device(self, user):
         device = super()._chosen_device(user)
         if device is not None:

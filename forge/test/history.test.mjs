@@ -66,3 +66,13 @@ test("relative times", () => {
   assert.equal(relativeTime("2026-11-29T12:00:00Z", now), "2 days ago");
   assert.equal(relativeTime("not a date", now), "");
 });
+
+test("item text is quoted without its Markdown marks, as the panel's rows show it", () => {
+  const say = (text) => describeChange({ action: "item_added", changes: { after: { text } } });
+  assert.equal(say("Write **release notes**"), "added “Write release notes”");
+  assert.equal(say("Run the [test suite](https://example.com) and `make lint`"), "added “Run the test suite and make lint”");
+  assert.equal(say("~~old~~ *new* plan, __really__"), "added “old new plan, really”");
+  // What only looks like a mark stays: snake_case, a lone star, arithmetic.
+  assert.equal(say("rename user_id to account_id"), "added “rename user_id to account_id”");
+  assert.equal(say("2 * 3 * 4 = 24, rated 5*"), "added “2 * 3 * 4 = 24, rated 5*”");
+});

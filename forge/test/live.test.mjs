@@ -4,6 +4,7 @@ import { test } from "node:test";
 import { createTransport } from "../../static/herochecklist/transport.js";
 import { forgeSend } from "../../static/herochecklist/forge-transport.js";
 import { adoptVersion, itemTag, noteItemConflict, uniqueItems } from "../../static/herochecklist/live.js";
+import { mergeText } from "../../static/herochecklist/merge.js";
 
 test("a poll sends If-None-Match and a 304 comes back as no data, without a timing report", async () => {
   const calls = [];
@@ -61,4 +62,20 @@ test("an item a poll already brought is not shown twice when the write's answer 
   const b = { id: "b" };
   const a2 = { id: "a", text: "new" };
   assert.deepEqual(uniqueItems([a1, b, a2]), [a2, b]);
+});
+
+test("text mode's merge keeps both sides' changes and both versions of a line both changed", () => {
+  const base = "- [ ] a\n- [ ] b\n- [ ] c\n";
+  // Nothing typed: the latest text as it is. Nothing changed by others: the draft as typed.
+  assert.deepEqual(mergeText(base, base, "- [ ] a\n"), { text: "- [ ] a\n", clashes: [] });
+  assert.deepEqual(mergeText(base, "- [x] a\n", base), { text: "- [x] a\n", clashes: [] });
+  // Different lines changed: both changes; a line one side removed stays removed; additions from both stay.
+  assert.deepEqual(mergeText(base, "- [x] a\n- [ ] b\n- [ ] c\n- [ ] mine\n", "- [ ] a\n- [ ] c, theirs\n- [ ] theirs\n"),
+    { text: "- [x] a\n- [ ] c, theirs\n- [ ] theirs\n- [ ] mine\n", clashes: [] });
+  // The same line changed by both, differently: both versions, theirs first, and the old line named.
+  assert.deepEqual(mergeText(base, "- [ ] a\n- [ ] b, mine\n- [ ] c\n", "- [ ] a\n- [ ] b, theirs\n- [ ] c\n"),
+    { text: "- [ ] a\n- [ ] b, theirs\n- [ ] b, mine\n- [ ] c\n", clashes: [{ was: "- [ ] b", line: 2 }] });
+  // The same change on both sides is one line, no clash.
+  assert.deepEqual(mergeText(base, "- [ ] a\n- [x] b\n- [ ] c\n- [ ] d\n", "- [ ] a\n- [x] b\n- [ ] c\n"),
+    { text: "- [ ] a\n- [x] b\n- [ ] c\n- [ ] d\n", clashes: [] });
 });

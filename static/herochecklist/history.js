@@ -1,7 +1,7 @@
 // The panel's History section: the checklist's changes, newest first, from GET …/checklist/history, each as who (the
 // name Jira gives the accountId, people.js), what (a short sentence) and when (relative, the full time in a tooltip).
 // The API pages by `limit` alone (newest first, at most 500), so "Show more" asks again for a longer page. Item text
-// comes from the history records as the user typed it (Markdown, not rendered) and only ever goes into text nodes.
+// comes from the history records as typed, without its Markdown marks (unmarked), and only ever goes into text nodes.
 // describeChange and relativeTime are DOM-free (forge/test/history.test.mjs); createHistory draws the section.
 
 import { h } from "./dom.js";
@@ -11,7 +11,14 @@ const MAX = 500; // the API's largest page (README: history page)
 
 const SOURCES = { text: " (text mode)", template: " (template)", status: " (status change)" };
 
-const quoted = (text) => `“${text}”`;
+// An item's words without the Markdown marks the panel renders (links, bold, strikethrough, code, * italics), as its
+// rows show them: history quoted "Write **notes**" and "[docs](https://…)". `_` is left alone (snake_case).
+export const unmarked = (text) => text
+  .replace(/!?\[([^\]]*)\]\([^)\s]*\)/g, "$1")
+  .replace(/(\*\*|__|~~)(?=\S)(.+?)(?<=\S)\1/g, "$2")
+  .replace(/`([^`]+)`/g, "$1")
+  .replace(/(^|[\s(])\*(?=\S)([^*]+?)(?<=\S)\*(?=$|[\s).,!?:;])/g, "$1$2");
+const quoted = (text) => `“${unmarked(text)}”`;
 
 // Who made a change, in words. "app" is our own automation (workflow rules, templates applied on create); a site API
 // token's writes are "app:token:<prefix>" (README: Site API tokens). Anyone else is a Jira accountId.

@@ -4,8 +4,8 @@
 
 import { ApiError, fieldsInWords } from "./transport.js";
 import { h, plain } from "./dom.js";
-import { assigneeChip, assigneeControl, mineFilter, personName, resolveAccounts, resolvePeople, setupPeople,
-         visibleItems } from "./people.js";
+import { assigneeChip, assigneeControl, keepInView, mineFilter, personName, resolveAccounts, resolvePeople,
+         setupPeople, visibleItems } from "./people.js";
 import { dueChip, dueControl, setupDates } from "./dates.js";
 import { allStatuses, defineStatuses, isDone, statusOf } from "./statuses.js";
 import { menuButton, menuIsOpen } from "./menu.js";
@@ -154,13 +154,16 @@ async function write(method, path, body, { onItem, announceText, onError, item,
 const itemPath = (item) => `/items/${encodeURIComponent(item.id)}`;
 const replaceItem = (updated) => (state.items = state.items.map((i) => (i.id === updated.id ? updated : i)));
 
-function addItem(text, input) {
-  let body = { text };
+function addItem(text, input, status) {
+  let body = status ? { text, status } : { text };
   const header = /^#{1,6}\s+(.*)$/.exec(text);
   if (header) body = { text: header[1], isHeader: true };
   return write("POST", "/items", body, {
     ifMatch: null, // an add never overwrites anyone's change
-    onItem: (item) => state.items.push(item),
+    onItem: (item) => {
+      state.items.push(item);
+      keepInView(item.id); // "only my items" would hide it
+    },
     announceText: `Added ${body.isHeader ? "header" : "item"} ${body.text}`,
   }).then((ok) => {
     // The box was emptied when Enter was pressed (so a second Enter adds nothing twice); a failed add gets its text
@@ -169,6 +172,22 @@ function addItem(text, input) {
     if (!ok && box && !box.value) box.value = text;
     return ok;
   });
+}
+
+// Lines pasted into the add box: an item each, without bullet, number or box ("[x]": done); an input drops line breaks.
+function pastedLines(text) {
+  return text.split(/\r?\n/).map((line) => line.trim().replace(/^(?:[-*+•]|\d+[.)])\s+/, "")).filter(Boolean);
+}
+
+async function addLines(lines) {
+  let added = 0;
+  for (const line of lines) {
+    const box = /^\[([ xX])\]\s+(.*)$/.exec(line);
+    const ok = await (box && box[2] ? addItem(box[2], null, box[1] === " " ? "todo" : "done") : addItem(line));
+    if (!ok) break; // the banner says why; the line is back in the box
+    added += 1;
+  }
+  announce(added === lines.length ? `Added ${added} items` : `Added ${added} of ${lines.length} lines`);
 }
 
 function patchItem(item, fields, message) {
@@ -237,6 +256,7 @@ function draw() {
   const textDraft = root.querySelector(".hc-text textarea")?.value;
   const parts = state.canEdit ? [
     live,
+    state.mode === "list" ? skipToAdd() : null,
     renderBanner(),
     renderProgress(),
     state.mode === "list" ? mineFilter(state.items) : null,
@@ -262,6 +282,16 @@ function draw() {
   resize();
 }
 
+// A long list's first Tab stop (seen when focused): the add box and toolbar come after some nine stops an item.
+const SKIP_FROM_ITEMS = 10;
+function skipToAdd() {
+  if (state.items.length < SKIP_FROM_ITEMS) return null;
+  return h("a", { href: "#", class: "hc-link hc-skip", "data-focus": "skip-add", onclick: (e) => {
+    e.preventDefault();
+    root.querySelector(".hc-add input")?.focus();
+  } }, "Skip to the new item box");
+}
+
 // Someone else deleted the item whose editor is open (a live update took it away): what the user typed there is kept
 // in the conflict banner ("Add mine again"), as when their save finds it deleted, rather than vanishing with the row.
 function keepDeletedEdit() {
@@ -285,7 +315,8 @@ function renderBanner() {
   if (state.conflict) {
     return h("div", { class: "hc-banner hc-warning", role: "alert" },
       "Someone else changed this checklist. ",
-      h("button", { type: "button", class: "hc-link", onclick: load }, "Reload the latest version"),
+      h("button", { type: "button", class: "hc-link", onclick: state.mode === "text" ? mergeLatest : load },
+        state.mode === "text" ? "Merge in the latest version" : "Reload the latest version"),
       " (what you typed is kept).");
   }
   if (state.error) {
@@ -446,6 +477,12 @@ function renderAdd(typed) {
   const input = h("input", { type: "text", dir: "auto", placeholder: "Add an item (## for a header)",
     "aria-label": "New checklist item", value: typed, "data-focus": "add" });
   input.value = typed;
+  input.addEventListener("paste", (e) => {
+    const lines = pastedLines(e.clipboardData?.getData("text/plain") ?? "");
+    if (lines.length < 2) return;
+    e.preventDefault();
+    addLines(lines);
+  });
   return h("form", { class: "hc-add", onsubmit: (e) => {
     e.preventDefault();
     const text = input.value.trim();
@@ -461,31 +498,40 @@ function renderTextMode(draft) {
     "aria-label": "Checklist as text", "aria-describedby": "hc-text-help" + (state.textErrors ? " hc-text-errors" : ""),
     "aria-invalid": state.textErrors ? "true" : false, "data-focus": "text" });
   area.value = draft ?? state.text ?? "";
+  // Ctrl/Cmd+Enter saves, as in Jira's editors.
+  area.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); area.form?.requestSubmit(); }
+  });
   // The alert is a <div> around the list: role="alert" on the <ul> itself would take its list semantics away (its
   // <li>s then belong to no list for a screen reader).
   const errors = state.textErrors && h("div", { id: "hc-text-errors", class: "hc-banner hc-error", role: "alert" },
     h("ul", { class: "hc-text-error-list" }, state.textErrors.map(([line, why]) => h("li", {},
       h("button", { type: "button", class: "hc-link", onclick: () => selectLine(area, line) }, `Line ${line}`),
       `: ${why}`))));
+  const clashes = state.textClashes && h("div", { class: "hc-banner hc-warning", role: "note" },
+    clashSentence(state.textClashes.length), " Was: ",
+    state.textClashes.map((clash, i) => [i ? ", " : "", h("q", { dir: "auto" }, clash.was)]).flat(), ".");
   const form = h("form", { class: "hc-text", "data-focus-return": "text-mode", onsubmit: async (e) => {
     e.preventDefault();
     // A box the user emptied means no items. The server refuses a zero-byte body (what a lost body looks like) and
     // clears the list on a blank line, which says so.
     const text = area.value.trim() ? area.value : "\n";
     const ok = await write("PUT", "/text", text, { announceText: "Checklist saved", onError: textError });
-    if (ok) { state.mode = "list"; state.textErrors = null; render(); }
+    if (ok) { state.mode = "list"; state.textErrors = null; state.textClashes = null; render(); }
     else if (state.textErrors) selectLine(root.querySelector(".hc-text textarea"), state.textErrors[0][0]);
   } },
   area,
   errors,
+  clashes,
   h("p", { id: "hc-text-help", class: "hc-help" },
     "One line each: ## header, - [ ] to do, - [~] in progress, - [x] done, - [-] skipped, - [!] blocked; ",
-    "[ ]? marks an optional item; {@accountId due:YYYY-MM-DD} sets assignee and due date.",
+    "[ ]? marks an optional item; {@accountId due:YYYY-MM-DD} sets assignee and due date. Ctrl+Enter saves.",
     siteStatusHelp()),
   h("div", { class: "hc-row" },
     h("button", { type: "submit", class: "hc-primary", "data-focus": "text-save" }, "Save"),
     h("button", { type: "button", "data-focus": "text-cancel",
-      onclick: () => { state.mode = "list"; state.textErrors = null; render(); } }, "Cancel")));
+      onclick: () => { state.mode = "list"; state.textErrors = null; state.textClashes = null; render(); } },
+    "Cancel")));
   return form;
 }
 
@@ -517,6 +563,7 @@ async function openTextMode() {
     state.mode = "text";
     state.error = null;
     state.textErrors = null;
+    state.textClashes = null;
   } catch (err) {
     state.error = describe(err);
     state.retry = openTextMode;
@@ -524,6 +571,36 @@ async function openTextMode() {
   render();
   root.querySelector(".hc-text textarea")?.focus();
 }
+
+// Text mode's conflict banner: the latest text merged into the draft (merge.js); the next save is based on it.
+async function mergeLatest() {
+  const area = root.querySelector(".hc-text textarea");
+  const mine = area ? area.value : state.text;
+  try {
+    // The list, then its text (as new or newer: a save is never based on unseen changes, it 412s again).
+    const checklist = await api.request("GET", base);
+    const theirs = await api.request("GET", base + "/text", null, { text: true });
+    const { mergeText } = await import("./merge.js");
+    const merged = mergeText(state.text ?? "", mine, theirs);
+    accept(checklist);
+    state.text = theirs;
+    state.conflict = false;
+    state.textClashes = merged.clashes.length ? merged.clashes : null;
+    if (area) area.value = merged.text; // draw() keeps it as the draft
+    announce(merged.clashes.length ? `Merged. ${clashSentence(merged.clashes.length)}`
+      : "Merged with the latest version. Check it and save.");
+  } catch (err) {
+    state.error = describe(err);
+    state.retry = mergeLatest;
+  }
+  render();
+  const box = root.querySelector(".hc-text textarea");
+  if (state.textClashes) selectLine(box, state.textClashes[0].line);
+  else box?.focus();
+}
+
+const clashSentence = (n) => `${n === 1 ? "One line was" : `${n} lines were`} changed by you and by someone else: ` +
+  "both versions are in the box, keep the one you want.";
 
 function renderToolbar() {
   if (state.mode !== "list") return null;

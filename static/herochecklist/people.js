@@ -271,6 +271,12 @@ function search() {
 }
 
 // --- "only my items" -------------------------------------------------------------------------------------------
+// Items added while the filter is on (nobody's yet): shown until it is switched, not gone as if never added.
+const addedInView = new Set();
+export function keepInView(itemId) {
+  if (mineOnly) addedInView.add(itemId);
+}
+
 // The rows to draw: every row, or with the filter on, the current user's items under the headers they sit below.
 export function visibleItems(items) {
   if (!mineOnly || !me) return items;
@@ -278,7 +284,7 @@ export function visibleItems(items) {
   let header = null;
   for (const item of items) {
     if (item.isHeader) header = item;
-    else if (item.assigneeAccountId === me) {
+    else if (item.assigneeAccountId === me || addedInView.has(item.id)) {
       if (header) shown.push(header);
       header = null;
       shown.push(item);
@@ -292,12 +298,14 @@ export function mineFilter(items) {
   if (!me || !items.some((item) => !item.isHeader)) return null;
   const total = items.filter((item) => !item.isHeader).length;
   const mine = items.filter((item) => !item.isHeader && item.assigneeAccountId === me).length;
+  const added = items.filter((item) => !item.isHeader && item.assigneeAccountId !== me && addedInView.has(item.id))
+    .length;
   const button = h("button", { type: "button", class: "hc-mine", "data-focus": "mine", "aria-pressed": String(mineOnly),
-    onclick: () => { mineOnly = !mineOnly; render(); } }, "Only my items");
-  return h("div", { class: "hc-filterbar" }, button, mineOnly
-    ? h("span", { class: "hc-filter-note" },
-      mine ? `Showing ${mine} of ${total} items: those assigned to you.` : "No items are assigned to you.")
-    : null);
+    onclick: () => { mineOnly = !mineOnly; addedInView.clear(); render(); } }, "Only my items");
+  const note = !mine && !added ? "No items are assigned to you."
+    : `Showing ${mine + added} of ${total} items: those assigned to you` +
+      (added ? ` and ${added === 1 ? "one" : added} you just added.` : ".");
+  return h("div", { class: "hc-filterbar" }, button, mineOnly ? h("span", { class: "hc-filter-note" }, note) : null);
 }
 
 // For history.js: the name Jira gives an accountId, or null while unknown (not looked up yet, or no such account);

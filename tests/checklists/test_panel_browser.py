@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from checklists.models import ChecklistItem
 from devhost.jira import DEMO_USERS
 from tenants.models import Tenant
-from tests.checklists.conftest import add, panel, tick, ticked
+from tests.checklists.conftest import add, panel, serious_violations, tick, ticked
 from tests.conftest import wait_for
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -98,27 +99,56 @@ def test_each_item_reads_in_the_direction_of_its_own_language(page):
     assert frame.get_by_label("Item text").evaluate(direction) == "rtl"
 
 
-def test_a_change_underneath_a_text_edit_shows_the_conflict_message_and_keeps_typed_text(page, client):
+def test_a_change_underneath_a_text_edit_is_merged_with_the_typed_text_and_never_undone_by_the_save(page, client):
     """Text mode replaces the whole list, so it stays conditional on the checklist version: a change by anyone since
-    it opened is a 412 (edits of single items conflict only on their item: test_panel_sync_browser.py)."""
+    it opened is a 412 (edits of single items conflict only on their item: test_panel_sync_browser.py). The banner's
+    button merges the latest text into what the user typed: before, it kept the draft as typed, and saving it then
+    silently undid the other person's change (their rename reverted, their new item deleted)."""
     from tests.conftest import Api
 
     frame = panel(page)
     frame.get_by_text("No checklist yet").wait_for()
-    add(frame, "first")
+    add(frame, "first", "second", "third")
     frame.get_by_role("button", name="Edit as text").click()
     area = frame.get_by_label("Checklist as text")
-    area.fill("- [x] first\n- [ ] my unsaved idea\n")
-    # Someone else adds an item from another browser.
+    area.fill("- [x] first\n- [ ] second, mine\n- [ ] third\n- [ ] my unsaved idea\n")
+    # Someone else, from another browser: adds an item, renames one the user did not touch, renames the one they did.
     other = Api(client, Tenant.objects.get(), account_id="557058:bob")
     assert other.add("added by bob").status_code == 201
+    by_text = {item.text: item for item in ChecklistItem.objects.all()}
+    assert other.patch(by_text["third"].id, text="third, renamed by bob").status_code == 200
+    assert other.patch(by_text["second"].id, text="second, bob's").status_code == 200
     frame.get_by_role("button", name="Save").click()
     banner = frame.get_by_role("alert")
     banner.wait_for()
     assert "Someone else changed this checklist" in banner.inner_text()
-    banner.get_by_role("button", name="Reload the latest version").click()
+    banner.get_by_role("button", name="Merge in the latest version").click()
     frame.get_by_role("alert").wait_for(state="detached")
-    assert frame.get_by_label("Checklist as text").input_value() == "- [x] first\n- [ ] my unsaved idea\n"
+    assert area.input_value() == (
+        "- [x] first\n- [ ] second, mine\n- [ ] second, bob's\n- [ ] third, renamed by bob\n- [ ] added by bob\n"
+        "- [ ] my unsaved idea\n"
+    )
+    # The one line both changed: both versions stay in the box, and the note says which line it was.
+    note = frame.get_by_role("note").filter(has_text="changed by you and by someone else")
+    assert "One line was changed by you and by someone else" in note.inner_text()
+    assert note.locator("q").all_inner_texts() == ["- [ ] second"]
+    # ... and one of the two versions is selected in the box (focused), for the user to keep or remove.
+    assert area.evaluate("a => a.value.slice(a.selectionStart, a.selectionEnd)") == "- [ ] second, bob's"
+    assert area.evaluate("a => a === a.ownerDocument.activeElement")
+    (panel_frame,) = [f for f in page.frames if "/connect/panel" in f.url]
+    assert serious_violations(panel_frame) == []  # the note under the box, for a screen reader
+    area.fill(area.input_value().replace("- [ ] second, bob's\n", ""))
+    frame.get_by_role("button", name="Save").click()
+    frame.get_by_label("Checklist as text").wait_for(state="detached")
+    stored = list(ChecklistItem.objects.order_by("position").values_list("text", "status"))
+    assert stored == [
+        ("first", "done"),
+        ("second, mine", "todo"),
+        ("third, renamed by bob", "todo"),
+        ("added by bob", "todo"),
+        ("my unsaved idea", "todo"),
+    ]
+    assert frame.get_by_role("note").filter(has_text="changed by you").count() == 0
 
 
 def test_screenshot_of_a_realistic_checklist(page, client):
@@ -279,3 +309,39 @@ def test_controls_are_named_by_the_items_words_not_its_markdown(page):
     assert row.get_by_role("button", name="Due date for Ship the build", exact=True).count() == 1
     named = row.locator("[aria-label]").evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
     assert named and not [label for label in named if "**" in label or "`" in label], named
+
+
+PASTE = """(el, text) => {
+    const data = new DataTransfer();
+    data.setData("text/plain", text);
+    el.focus();
+    // A paste the page did not take over inserts the text as the browser would (an input drops the line breaks).
+    if (el.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }))) {
+        el.setRangeText(text.replace(/\\r?\\n/g, ""), el.selectionStart, el.selectionEnd, "end");
+    }
+}"""
+
+
+def test_several_lines_pasted_into_the_add_box_are_one_item_each(page):
+    """A list copied from a document or a mail, pasted into the add box: an input keeps no line breaks, so the lines
+    ran together as one long item. Each line is an item now, in order, without its bullet, number or box ("[x]" is
+    done); "## " still makes a header. One line pastes as text does, to be edited before Enter."""
+    frame = panel(page)
+    frame.get_by_text("No checklist yet").wait_for()
+    box = frame.get_by_label("New checklist item")
+    box.evaluate(PASTE, "Release steps:\n- [ ] Write the notes\n- [x] Tag v2.4\n* Deploy\n\n## After\n1. Announce it\n")
+    frame.locator(".hc-item").nth(5).wait_for()
+    frame.get_by_text("1 of 5 done").wait_for()
+    stored = list(ChecklistItem.objects.order_by("position").values_list("text", "status", "is_header"))
+    assert stored == [
+        ("Release steps:", "todo", False),
+        ("Write the notes", "todo", False),
+        ("Tag v2.4", "done", False),
+        ("Deploy", "todo", False),
+        ("After", "todo", True),
+        ("Announce it", "todo", False),
+    ]
+    assert box.input_value() == ""
+    box.evaluate(PASTE, "just one line")
+    assert box.input_value() == "just one line"
+    assert ChecklistItem.objects.count() == 6

@@ -246,7 +246,7 @@ def test_leaving_text_mode_or_a_banner_keeps_focus_in_the_panel_and_an_emptied_t
     frame.get_by_label("Checklist as text").fill("- [ ] one\n- [ ] two\n")
     assert Api(client, Tenant.objects.get(), account_id="557058:bob").add("by bob").status_code == 201
     frame.get_by_role("button", name="Save").click()
-    frame.get_by_role("button", name="Reload the latest version").focus()
+    frame.get_by_role("button", name="Merge in the latest version").focus()
     page.keyboard.press("Enter")
     frame.get_by_role("alert").wait_for(state="detached")
     assert focused(frame) != ""
@@ -278,3 +278,47 @@ def test_a_refusal_names_its_field_in_words(page, client):
     alert.wait_for()
     assert alert.inner_text().strip() == f"Items cannot exceed {MAX_ITEMS} in one checklist"
     assert box.input_value() == "one too many"
+
+
+def test_a_long_list_can_be_skipped_by_keyboard_and_text_mode_saves_with_ctrl_enter(page, client):
+    """About nine controls an item: on a list of 200 the add box, text mode and the templates (all after the list)
+    were some 1,800 Tab presses away. A long list starts with a skip link, seen only while focused. And text mode saves
+    with Ctrl+Enter (Enter alone is a new line), as Jira's own editors do."""
+    from tests.conftest import Api
+
+    api = Api(client, Tenant.objects.get())
+    assert api.put_text("".join(f"- [ ] step {n}\n" for n in range(1, 201))).status_code == 200
+    page.reload()
+    frame = panel(page)
+    frame.locator(".hc-item").nth(199).wait_for()
+    skip = frame.get_by_role("link", name="Skip to the new item box")
+    # The panel's first stop in the Tab order, out of sight until it has focus.
+    first = frame.locator("a[href], button, input, textarea, select").first
+    assert first.evaluate("(el) => el.dataset.focus") == "skip-add"
+    assert skip.bounding_box()["width"] <= 1
+    skip.focus()
+    assert skip.bounding_box()["width"] > 20
+    (panel_frame,) = [f for f in page.frames if "/connect/panel" in f.url]
+    assert serious_violations(panel_frame) == []
+    page.keyboard.press("Enter")
+    assert focused(frame) == "add"
+    page.keyboard.type("step 201")
+    page.keyboard.press("Enter")
+    frame.locator(".hc-item").nth(200).wait_for()
+
+    frame.get_by_role("button", name="Edit as text").click()
+    area = frame.get_by_label("Checklist as text")
+    area.press("Control+End")
+    page.keyboard.press("Enter")  # a new line, not a save
+    page.keyboard.type("- [ ] step 202")
+    assert area.is_visible()
+    page.keyboard.press("Control+Enter")
+    area.wait_for(state="detached")
+    assert ChecklistItem.objects.count() == 202
+    assert focused(frame) == "text-mode"
+
+    # A short list has no skip link: one more stop there would only be in the way.
+    api.put_text("- [ ] one\n- [ ] two\n")
+    page.reload()
+    frame.locator(".hc-item").nth(1).wait_for()
+    assert frame.get_by_role("link", name="Skip to the new item box").count() == 0

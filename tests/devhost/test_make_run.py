@@ -34,6 +34,20 @@ def _versions(database: str) -> list[tuple[int, int]]:
         return db.execute("SELECT version, property_synced_version FROM checklists_checklist").fetchall()
 
 
+def test_a_redis_named_by_redis_url_also_holds_the_shared_cache(monkeypatch):
+    """README: `make run` uses "the one REDIS_URL names". The cache went with it only when make run started its own
+    Redis; a named one left CACHE_URL empty, so every process cached alone (no shared rate limits or invalidations)."""
+    from devhost.run import start_redis
+
+    monkeypatch.setenv("REDIS_URL", "redis://:secret@127.0.0.1:6394/0")
+    monkeypatch.delenv("CACHE_URL", raising=False)
+    assert start_redis() is None  # nothing started: the named one is used
+    assert os.environ["CACHE_URL"] == "redis://:secret@127.0.0.1:6394/1"
+    monkeypatch.setenv("CACHE_URL", "redis://127.0.0.1:6395/4")  # one named too is kept
+    start_redis()
+    assert os.environ["CACHE_URL"] == "redis://127.0.0.1:6395/4"
+
+
 @pytest.mark.slow
 def test_make_run_serves_with_its_own_redis_worker_and_beat_and_stops_them_all(tmp_path):
     database = str(tmp_path / "run.sqlite3")

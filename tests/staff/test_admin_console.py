@@ -432,3 +432,37 @@ def test_reset_otp_replaces_the_second_factor(monkeypatch):
     new.refresh_from_db()
     new.throttle_reset()  # that wrong code slowed the new device down (django-otp throttling)
     assert login(Client(), "rex").status_code == 302
+
+
+def test_the_users_page_says_who_cannot_sign_in_and_how_staff_are_made(staff, monkeypatch):
+    """A new superuser's first guess, Users > Add, makes someone with no second factor, who then meets "Sign-in
+    failed" at every attempt while nothing in the console says why. The list names who has none and the command that
+    gives one; the add page says staff are made with createstaff."""
+    from django.contrib.auth.models import User
+
+    client = staff("superuser")
+    User.objects.create_user("added-in-console", password=PASSWORD, is_staff=True)
+    listing = client.get("/admin/auth/user/").content.decode()
+    assert "Second factor" in listing
+    row = listing[listing.index(">added-in-console</a>") :]
+    row = row[: row.index("</tr>")]
+    assert "none: createstaff added-in-console --role ROLE --reset-otp" in row
+    mine = listing[listing.index(">superuser-user</a>") :]
+    assert "authenticator" in mine[: mine.index("</tr>")]
+    add = client.get("/admin/auth/user/add/").content.decode()
+    assert "manage.py createstaff NAME --role ROLE" in add
+
+
+def test_a_sites_page_links_to_its_checklists_and_templates(staff, data, other_tenant):
+    """Finding a site's data as support would: from the site's page, its checklists and templates, listed for that
+    site alone (before, the site's page led nowhere; the lists had to be searched by its address)."""
+    client = staff("support")
+    page = client.get(url(data["tenant"])).content.decode()
+    checklists = f"/admin/checklists/checklist/?tenant__id__exact={data['tenant'].pk}"
+    templates = f"/admin/checklists/template/?tenant__id__exact={data['tenant'].pk}"
+    assert checklists in page and templates in page
+    Checklist.objects.create(tenant=other_tenant, issue_id="20001", issue_key="OTHER-1", project_id="1")
+    listed = client.get(checklists)
+    assert listed.status_code == 200
+    assert [c.pk for c in listed.context["cl"].result_list] == [data["checklist"].pk]
+    assert client.get(templates).context["cl"].result_list[0].pk == data["template"].pk

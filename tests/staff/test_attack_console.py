@@ -17,7 +17,7 @@ from staff.admin import csv_cell
 from staff.audit import search_hash
 from staff.forms import SIGN_IN_FAILED
 from staff.models import AuditEntry
-from tests.conftest import code_for, create_staff, login
+from tests.conftest import PASSWORD, code_for, create_staff, login
 from tests.staff.conftest import SECRET_TEXT, url
 
 pytestmark = pytest.mark.django_db
@@ -108,6 +108,32 @@ def test_sign_in_gives_one_generic_error_until_password_and_code_are_right(monke
         assert "Invalid token" not in body and "enter your OTP" not in body and "correct username" not in body
         bodies[name] = body.count("errornote"), body.count("errorlist")
     assert len(set(bodies.values())) == 1, bodies  # the same error, in the same place, every time
+
+
+def test_a_failed_sign_in_draws_the_same_form_whether_the_password_was_right(monkeypatch):
+    """django-otp's login page adds a device menu and a "Get OTP Challenge" button once the password is right: a
+    failed attempt with the right password then drew a different form, which told the sender the password."""
+    import re
+
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    create_staff("ida", "support", monkeypatch)
+    device = TOTPDevice.objects.get(user__username="ida")
+    wrong_code = "000000" if code_for(device) != "000000" else "111111"
+    forms = {}
+    for name, attempt in {
+        "wrong password": {"password": "not-the-password-9", "token": code_for(device)},
+        "right password, wrong code": {"token": wrong_code},
+    }.items():
+        body = login(Client(), "ida", **attempt).content.decode()
+        assert PASSWORD not in body, name  # django-otp wrote a right password back into the page
+        form = body[body.index("<form") : body.index("</form>")]
+        forms[name] = re.sub(r'value="[^"]*"', "", form)  # the CSRF token and the typed username differ
+        assert "OTP" not in form and "otp_device" not in form and "otp_challenge" not in form, name
+        # Words a new staff member understands, and a field their password manager or phone can fill.
+        assert "Code from your authenticator app, or a recovery code" in form
+        assert 'autocomplete="one-time-code"' in form
+    assert forms["wrong password"] == forms["right password, wrong code"]
 
 
 def test_a_missing_code_counts_towards_the_lockout(monkeypatch):
