@@ -2,10 +2,15 @@
 answered an attacker more than they should."""
 
 import json
+import time
+from datetime import timedelta
 
+import jwt
 import pytest
+from django.utils import timezone
 
 from checklists.models import Template
+from tenants.auth import PANEL_AUDIENCE, PANEL_ISSUER, mint_admin_token, panel
 from tenants.models import SiteToken, SiteTokenUse, Tenant, TenantState
 from tenants.site_tokens import site_token_create
 from tests.checklists.test_attack_surfaces import _mcp_call
@@ -254,3 +259,38 @@ def test_a_token_past_its_limit_writes_no_audit_row_per_refused_call(client, ten
     uses = SiteTokenUse.objects.filter(token=row).exclude(action="token created")
     actions = list(uses.order_by("created_at").values_list("action", flat=True))
     assert actions == ["GET /api/v1/issues/<issue_id>/checklist"] * 4 + ["rate limited"], actions
+
+
+def _panel_token_minted_at(tenant, iat: int) -> str:
+    claims = {
+        "iss": PANEL_ISSUER,
+        "aud": PANEL_AUDIENCE,
+        "sub": "557058:alice",
+        "tid": str(tenant.id),
+        "issue_id": ISSUE["id"],
+        "issue_key": ISSUE["key"],
+        "pid": ISSUE["projectId"],
+        "itid": ISSUE["typeId"],
+        "iat": iat,
+        "exp": iat + 900,
+    }
+    return "Bearer " + jwt.encode(claims, panel._panel_key(), algorithm="HS256")
+
+
+def test_a_panel_token_of_before_an_uninstall_does_not_work_after_the_reinstall(client, tenant, standin):
+    """Panel and template-manager tokens are signed with our key and name the site by id, which a reinstall keeps:
+    one minted before an uninstall worked again for the rest of its 15 minutes once the site was back."""
+    tenant.installed_at = timezone.now() - timedelta(minutes=10)  # installed a while ago
+    tenant.save(update_fields=["installed_at"])
+    before = Api(client, tenant, authorization=_panel_token_minted_at(tenant, int(time.time()) - 60))
+    admin_before = mint_admin_token(tenant=tenant, account_id="557058:alice")
+    assert before.get().status_code == 200
+    assert signed_install(client, standin, path="/connect/uninstalled").status_code == 204
+    standin.shared_secret = "secret-of-the-reinstall-" + "p" * 30
+    assert signed_install(client, standin).status_code == 204
+    assert before.get().status_code == 401
+    assert Api(client, tenant).get().status_code == 200  # one minted since works
+    # The manager's token, minted a minute before the reinstall, likewise (its iat is moved back: same-second stands).
+    claims = jwt.decode(admin_before, options={"verify_signature": False})
+    stale_admin = jwt.encode({**claims, "iat": claims["iat"] - 60}, panel._panel_key(), algorithm="HS256")
+    assert client.get("/api/v1/templates", HTTP_AUTHORIZATION=f"Bearer {stale_admin}").status_code == 401
