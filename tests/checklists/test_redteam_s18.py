@@ -294,3 +294,36 @@ def test_a_panel_token_of_before_an_uninstall_does_not_work_after_the_reinstall(
     claims = jwt.decode(admin_before, options={"verify_signature": False})
     stale_admin = jwt.encode({**claims, "iat": claims["iat"] - 60}, panel._panel_key(), algorithm="HS256")
     assert client.get("/api/v1/templates", HTTP_AUTHORIZATION=f"Bearer {stale_admin}").status_code == 401
+
+
+# --- one budget for every anonymous viewer of a site ---------------------------------------------------------------
+
+
+def test_one_anonymous_viewer_does_not_spend_every_anonymous_viewers_budget(client, tenant, settings):
+    """Viewers Jira does not name (a public issue seen logged out: no `sub`) were all one caller to the limits, per
+    site: one anonymous client, or five people with a panel open (its live poll asks once a second), got every
+    anonymous viewer of the site 429s. They are counted per network address (the sign-in lockout's, per /64)."""
+    settings.API_RATE_LIMIT_PER_MINUTE = 2
+    settings.API_POLL_RATE_PER_MINUTE = 2
+    anonymous = Api(client, tenant, account_id="")
+    url, auth = anonymous.url(), anonymous.authorization
+
+    def read(address, **headers):
+        return client.get(url, HTTP_AUTHORIZATION=auth, REMOTE_ADDR=address, **headers).status_code
+
+    assert [read("203.0.113.7") for _ in range(3)] == [200, 200, 429]
+    assert read("198.51.100.20") == 200  # another viewer
+    version = client.get(url, HTTP_AUTHORIZATION=auth, REMOTE_ADDR="198.51.100.21").json()["version"]
+    polls = [read("203.0.113.7", HTTP_IF_NONE_MATCH=f'"{version}"') for _ in range(3)]
+    assert polls[-1] == 429
+    assert read("198.51.100.20", HTTP_IF_NONE_MATCH=f'"{version}"') in (200, 304)
+    assert read("2001:db8:1:2::5") == 200 and read("2001:db8:1:2::6") == 200  # one /64: one caller
+    assert read("2001:db8:1:2::7") == 429
+    settings.CLIENT_TIMING_RATE_PER_MINUTE = 1  # the timing beacon's budget likewise
+
+    def beacon(address):
+        body = json.dumps({"authorization": auth, "render": 0.5})
+        return client.post("/telemetry/client-timings", data=body, content_type="text/plain", REMOTE_ADDR=address)
+
+    assert [beacon("203.0.113.7").status_code for _ in range(2)] == [204, 429]
+    assert beacon("198.51.100.20").status_code == 204
