@@ -34,6 +34,7 @@ from tenants.permissions import PermissionDenied, PermissionUnknown
 
 from . import live, selectors, serializers, services
 from .api_admin import router as admin_router
+from .callers import rate_subject
 from .models import Checklist, ChecklistItem, Template
 from .preconditions import ItemTag, parse_if_match
 from .schemas import (
@@ -107,7 +108,7 @@ class AccountThrottle(BaseThrottle):
             return True
         minute = int(time.time() // 60)
         self.reset_in = 60 - time.time() % 60
-        key = f"throttle:{auth.tenant.id}:{auth.account_id}:{minute}"
+        key = f"throttle:{auth.tenant.id}:{rate_subject(request, auth)}:{minute}"
         return window_take(key, limit=settings.API_RATE_LIMIT_PER_MINUTE, ttl_seconds=120)  # fails open
 
     def wait(self) -> float:

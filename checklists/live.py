@@ -19,6 +19,7 @@ from core.db import one
 from tenants.models import Tenant
 from tenants.types import IssueRef
 
+from .callers import rate_subject
 from .models import Checklist
 
 
@@ -68,7 +69,7 @@ class PollAwareThrottle(BaseThrottle):
             return allowed
         auth = request.auth
         minute = int(time.time() // 60)
-        count = window_count(f"poll:{auth.tenant.id}:{auth.account_id}:{minute}", ttl_seconds=120)
+        count = window_count(f"poll:{auth.tenant.id}:{rate_subject(request, auth)}:{minute}", ttl_seconds=120)
         self.reset_in = 60 - time.time() % 60
         return count is None or count <= settings.API_POLL_RATE_PER_MINUTE  # None: cache down, fail open
 

@@ -24,6 +24,8 @@ from core.jsonbody import BadJson, bad_json_response, loads
 from core.metrics import CLIENT_REPORTS, user_wait_record
 from tenants.auth import AuthError, authenticate_api_request
 
+from .callers import rate_subject
+
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 12_000  # a credential (at most 8 KB) and a few dozen numbers
@@ -84,10 +86,10 @@ def _authenticate(request, body: dict):
     return authenticate_api_request(request)
 
 
-def _over_rate(auth) -> bool:
+def _over_rate(request, auth) -> bool:
     minute = int(time.time() // 60)
     try:
-        count = window_count(f"timing:{auth.tenant.id}:{auth.account_id}:{minute}", ttl_seconds=120)
+        count = window_count(f"timing:{auth.tenant.id}:{rate_subject(request, auth)}:{minute}", ttl_seconds=120)
     except Exception as exc:  # the cache is down: timings are not worth refusing the user's browser over
         logger.warning("timing rate limit unavailable: %s", type(exc).__name__)
         return False
@@ -120,7 +122,7 @@ def client_timings(request):
         logger.warning("timing beacon unauthenticated: %s", exc)
         CLIENT_REPORTS.labels("rejected").inc()
         return _error(401, "unauthorized")
-    if _over_rate(auth):
+    if _over_rate(request, auth):
         CLIENT_REPORTS.labels("rate_limited").inc()
         return _error(429, "rate_limited", headers={"Retry-After": "60"})
     timings, errors = _timings(body)

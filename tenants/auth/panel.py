@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import math
 import time
 import uuid
 from functools import lru_cache
@@ -15,7 +16,7 @@ from core.identifiers import is_account_id, is_jira_id
 from ..models import Tenant, TenantState
 from ..selectors import tenant_for_id
 from ..types import AuthContext, AuthError, IssueRef
-from .tokens import _claim_text, _decode, _header, _unverified_claims
+from .tokens import Claims, _claim_text, _decode, _header, _unverified_claims
 
 PANEL_ISSUER = "herochecklist"
 PANEL_AUDIENCE = "herochecklist:panel"
@@ -89,6 +90,7 @@ def verify_panel_token(token: str) -> AuthContext:
     tenant = tenant_for_id(claims["tid"])
     if tenant is None or tenant.state not in (TenantState.INSTALLED, TenantState.ENABLED):
         raise AuthError("panel token for an unknown, disabled or uninstalled tenant")
+    _minted_since_install(claims, tenant)
     context.client_key.set(tenant.client_key)
     return AuthContext(tenant=tenant, account_id=claims["sub"], source="panel", issue=issue)
 
@@ -103,8 +105,20 @@ def _verify_admin_token(token: str) -> AuthContext:
     tenant = tenant_for_id(claims["tid"])
     if tenant is None or tenant.state not in (TenantState.INSTALLED, TenantState.ENABLED):
         raise AuthError("admin token for an unknown, disabled or uninstalled tenant")
+    _minted_since_install(claims, tenant)
     context.client_key.set(tenant.client_key)
     return AuthContext(tenant=tenant, account_id=claims["sub"], source="panel", issue=None)
+
+
+def _minted_since_install(claims: Claims, tenant: Tenant) -> None:
+    """A token names its site by id, and a reinstall keeps the id: a token minted before an uninstall worked again,
+    for the rest of its life, once the site was reinstalled (the Connect secret is dropped at the uninstall; this
+    token, signed with our own key, was not). Tokens from before the site's latest install are refused; a panel then
+    swaps its token for a fresh context token, as on any 401 (static/herochecklist/transport.js). Compared in whole
+    seconds, as iat is: a token minted in the install's own second stands."""
+    installed = tenant.installed_at
+    if installed is not None and claims["iat"] < math.floor(installed.timestamp()):
+        raise AuthError("token minted before the site's latest install")
 
 
 def _is_uuid(value: str) -> bool:

@@ -2,10 +2,15 @@
 answered an attacker more than they should."""
 
 import json
+import time
+from datetime import timedelta
 
+import jwt
 import pytest
+from django.utils import timezone
 
 from checklists.models import Template
+from tenants.auth import PANEL_AUDIENCE, PANEL_ISSUER, mint_admin_token, panel
 from tenants.models import SiteToken, SiteTokenUse, Tenant, TenantState
 from tenants.site_tokens import site_token_create
 from tests.checklists.test_attack_surfaces import _mcp_call
@@ -254,3 +259,71 @@ def test_a_token_past_its_limit_writes_no_audit_row_per_refused_call(client, ten
     uses = SiteTokenUse.objects.filter(token=row).exclude(action="token created")
     actions = list(uses.order_by("created_at").values_list("action", flat=True))
     assert actions == ["GET /api/v1/issues/<issue_id>/checklist"] * 4 + ["rate limited"], actions
+
+
+def _panel_token_minted_at(tenant, iat: int) -> str:
+    claims = {
+        "iss": PANEL_ISSUER,
+        "aud": PANEL_AUDIENCE,
+        "sub": "557058:alice",
+        "tid": str(tenant.id),
+        "issue_id": ISSUE["id"],
+        "issue_key": ISSUE["key"],
+        "pid": ISSUE["projectId"],
+        "itid": ISSUE["typeId"],
+        "iat": iat,
+        "exp": iat + 900,
+    }
+    return "Bearer " + jwt.encode(claims, panel._panel_key(), algorithm="HS256")
+
+
+def test_a_panel_token_of_before_an_uninstall_does_not_work_after_the_reinstall(client, tenant, standin):
+    """Panel and template-manager tokens are signed with our key and name the site by id, which a reinstall keeps:
+    one minted before an uninstall worked again for the rest of its 15 minutes once the site was back."""
+    tenant.installed_at = timezone.now() - timedelta(minutes=10)  # installed a while ago
+    tenant.save(update_fields=["installed_at"])
+    before = Api(client, tenant, authorization=_panel_token_minted_at(tenant, int(time.time()) - 60))
+    admin_before = mint_admin_token(tenant=tenant, account_id="557058:alice")
+    assert before.get().status_code == 200
+    assert signed_install(client, standin, path="/connect/uninstalled").status_code == 204
+    standin.shared_secret = "secret-of-the-reinstall-" + "p" * 30
+    assert signed_install(client, standin).status_code == 204
+    assert before.get().status_code == 401
+    assert Api(client, tenant).get().status_code == 200  # one minted since works
+    # The manager's token, minted a minute before the reinstall, likewise (its iat is moved back: same-second stands).
+    claims = jwt.decode(admin_before, options={"verify_signature": False})
+    stale_admin = jwt.encode({**claims, "iat": claims["iat"] - 60}, panel._panel_key(), algorithm="HS256")
+    assert client.get("/api/v1/templates", HTTP_AUTHORIZATION=f"Bearer {stale_admin}").status_code == 401
+
+
+# --- one budget for every anonymous viewer of a site ---------------------------------------------------------------
+
+
+def test_one_anonymous_viewer_does_not_spend_every_anonymous_viewers_budget(client, tenant, settings):
+    """Viewers Jira does not name (a public issue seen logged out: no `sub`) were all one caller to the limits, per
+    site: one anonymous client, or five people with a panel open (its live poll asks once a second), got every
+    anonymous viewer of the site 429s. They are counted per network address (the sign-in lockout's, per /64)."""
+    settings.API_RATE_LIMIT_PER_MINUTE = 2
+    settings.API_POLL_RATE_PER_MINUTE = 2
+    anonymous = Api(client, tenant, account_id="")
+    url, auth = anonymous.url(), anonymous.authorization
+
+    def read(address, **headers):
+        return client.get(url, HTTP_AUTHORIZATION=auth, REMOTE_ADDR=address, **headers).status_code
+
+    assert [read("203.0.113.7") for _ in range(3)] == [200, 200, 429]
+    assert read("198.51.100.20") == 200  # another viewer
+    version = client.get(url, HTTP_AUTHORIZATION=auth, REMOTE_ADDR="198.51.100.21").json()["version"]
+    polls = [read("203.0.113.7", HTTP_IF_NONE_MATCH=f'"{version}"') for _ in range(3)]
+    assert polls[-1] == 429
+    assert read("198.51.100.20", HTTP_IF_NONE_MATCH=f'"{version}"') in (200, 304)
+    assert read("2001:db8:1:2::5") == 200 and read("2001:db8:1:2::6") == 200  # one /64: one caller
+    assert read("2001:db8:1:2::7") == 429
+    settings.CLIENT_TIMING_RATE_PER_MINUTE = 1  # the timing beacon's budget likewise
+
+    def beacon(address):
+        body = json.dumps({"authorization": auth, "render": 0.5})
+        return client.post("/telemetry/client-timings", data=body, content_type="text/plain", REMOTE_ADDR=address)
+
+    assert [beacon("203.0.113.7").status_code for _ in range(2)] == [204, 429]
+    assert beacon("198.51.100.20").status_code == 204
