@@ -8,9 +8,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sentry_sdk
+from django.test import Client
+from django.urls import path
 
 from core import context
 from core.sentry import init_sentry
+from herochecklist import urls as project_urls
 from tests.core.test_outages import sqlite_only
 
 ITEM_TEXT = "Pay the invoice of Globex before Friday"
@@ -165,3 +168,36 @@ def test_customer_text_of_a_write_the_database_refused_reaches_sentry_scrubbed(
     assert any(frame.get("function") == "template_create" for frame in frames), raw[:2000]
     for leaked in (TEMPLATE_NAME, TEMPLATE_LINE, "Second one"):
         assert leaked not in raw
+
+
+# Joined at run time: Sentry sends the source lines around each frame, and this file's would show a literal.
+SECRET_BODY_TEXT = " ".join(("Fire", "Bob", "from", "Acme", "quietly"))
+
+
+def crash(request):
+    raise RuntimeError("crashed")
+
+
+urlpatterns = [path("crash", crash), *project_urls.urlpatterns]
+
+
+@pytest.mark.urls(__name__)
+def test_a_request_that_crashes_sends_none_of_its_credentials_cookies_addresses_or_body(sentry_server):
+    port = sentry_server.server_address[1]
+    init_sentry(dsn=f"http://publickey@127.0.0.1:{port}/1", release="test-release", environment="test")
+    response = Client(raise_request_exception=False).post(
+        f"/crash?jwt={JWT}&issueKey=PROJ-1",
+        data=json.dumps({"text": SECRET_BODY_TEXT}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"JWT {JWT}",
+        HTTP_COOKIE="sessionid=abcdefgh12345678; csrftoken=zyxwvutsrq987654",
+        HTTP_X_FORWARDED_FOR="203.0.113.77",
+        HTTP_USER_AGENT=f"Mozilla {EMAIL}",
+        REMOTE_ADDR="192.0.2.44",
+    )
+    assert response.status_code == 500
+    sentry_sdk.flush(timeout=5)
+    raw = b"\n".join(SentryStandIn.received).decode()
+    assert '"exception"' in raw
+    for leaked in (JWT, "abcdefgh12345678", "zyxwvutsrq987654", "203.0.113.77", "192.0.2.44", EMAIL, SECRET_BODY_TEXT):
+        assert leaked not in raw, leaked
