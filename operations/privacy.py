@@ -110,7 +110,8 @@ def _walk_replace(value, old: str, new: str):
 
 @atomic
 def accounts_pseudonymise(account_ids: set[str]) -> dict[str, str]:
-    """Replace every stored reference to these accounts (assignee, author, history) with a pseudonym."""
+    """Replace every stored reference to these accounts (assignee, author, history, a template's assignees, a site
+    token's creator and revoker) with a pseudonym."""
     pseudonyms = {account: f"{PSEUDONYM_PREFIX}{secrets.token_hex(8)}" for account in account_ids}
     # Panels show assignees: their checklists get a new version, so the erased id is not shown from an open panel or
     # from the items a process holds for the version it last read.
