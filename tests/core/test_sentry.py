@@ -14,7 +14,7 @@ from django.urls import path
 from core import context
 from core.sentry import init_sentry
 from herochecklist import urls as project_urls
-from tests.core.test_outages import sqlite_only
+from tests.core.test_outages import refusing_databases, sqlite_only
 
 ITEM_TEXT = "Pay the invoice of Globex before Friday"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJjbGllbnQta2V5In0.c2lnbmF0dXJlLWJ5dGVz"
@@ -119,21 +119,14 @@ TEMPLATE_LINE = "Tell Milton about the basement"
 
 @sqlite_only
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(
-    ("fault", "undo"),
-    [
-        # Read-only: the transaction cannot even begin, before the service has read (and marked) anything.
-        ("PRAGMA query_only = 1", "PRAGMA query_only = 0"),
-        # Full: the INSERT fails, with the template's name and text in the database layer's frames (its parameters).
-        ("PRAGMA max_page_count = {pages}", "PRAGMA max_page_count = 4294967294"),
-    ],
-    ids=["read-only", "full"],
-)
+@refusing_databases
 def test_customer_text_of_a_write_the_database_refused_reaches_sentry_scrubbed(
     sentry_server, client, tenant, standin, fault, undo
 ):
     """The database refusing a template's write is logged as an error, which Sentry takes with every frame's
-    variables: the parsed body among them, the template's name and lines."""
+    variables: the parsed body among them, the template's name and lines. Read-only, the transaction cannot even
+    begin, before any service has read (and marked) anything; full, the INSERT fails with the name and text in the
+    database layer's frames (its parameters)."""
     from django.db import connection
 
     from tests.conftest import Api
