@@ -194,3 +194,33 @@ def test_a_request_that_crashes_sends_none_of_its_credentials_cookies_addresses_
     assert '"exception"' in raw
     for leaked in (JWT, "abcdefgh12345678", "zyxwvutsrq987654", "203.0.113.77", "192.0.2.44", EMAIL, SECRET_BODY_TEXT):
         assert leaked not in raw, leaked
+
+
+FORGE_SYSTEM_TOKEN = "opaque-forge-system-token-5b1f0e9d8c7a"  # not shaped like a JWT: only its name says what it is
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_a_credential_in_a_variable_named_for_it_reaches_sentry_scrubbed(sentry_server, client, standin, settings):
+    """A Forge call's system token is saved with the site; the database refusing that write leaves it in the frames'
+    variables (system_token), which scrubbing must recognise by name, whatever the token looks like."""
+    from django.db import connection
+
+    from tests.conftest import forge_api
+
+    port = sentry_server.server_address[1]
+    init_sentry(dsn=f"http://publickey@127.0.0.1:{port}/1", release="test-release", environment="test")
+    api = forge_api(client, standin, settings)
+    api.headers["HTTP_X_FORGE_OAUTH_SYSTEM"] = FORGE_SYSTEM_TOKEN
+    with connection.cursor() as cursor:  # the connection the test client's requests use (same thread)
+        cursor.execute("PRAGMA query_only = 1")
+    try:
+        response = api.get()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA query_only = 0")
+    assert response.status_code == 503, response.content
+    sentry_sdk.flush(timeout=5)
+    raw = b"\n".join(SentryStandIn.received).decode()
+    assert '"system_token"' in raw  # the frame that held it reached Sentry, with its variables
+    assert FORGE_SYSTEM_TOKEN not in raw
