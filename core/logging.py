@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from django.http import HttpRequest
 
 from . import context
-from .scrub import SENSITIVE_KEYS, scrub_data, scrub_text
+from .scrub import scrub_data, scrub_text, sensitive_key
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged as a field.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
@@ -39,7 +39,7 @@ class JSONFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key in _STANDARD or key in _CONTEXT_KEYS or key in entry or key.startswith("_"):
                 continue
-            entry[key] = "[redacted]" if key.lower() in SENSITIVE_KEYS else _jsonable(value)
+            entry[key] = "[redacted]" if sensitive_key(key) else _jsonable(value)
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         # Scrub the finished entry, not its inputs: tracebacks and formatted args are where secrets hide.

@@ -12,15 +12,14 @@ rules for logs, Sentry and these pages). Always on, DEBUG or not: a developer's 
 from django.http import HttpRequest, QueryDict
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
-from .scrub import SENSITIVE_KEYS, holds_secret, scrub_text
+from .scrub import holds_secret, scrub_text, sensitive_key
 
 
 def _sensitive_name(name) -> bool:
     if not isinstance(name, str):
         return False
-    lowered = name.lower()
     # request.META names a header HTTP_X_FORGE_OAUTH_SYSTEM; scrub's keys name it as sent, x-forge-oauth-system.
-    return lowered in SENSITIVE_KEYS or lowered.removeprefix("http_").replace("_", "-") in SENSITIVE_KEYS
+    return sensitive_key(name) or sensitive_key(name.lower().removeprefix("http_").replace("_", "-"))
 
 
 class ScrubbingReporterFilter(SafeExceptionReporterFilter):

@@ -66,6 +66,19 @@ SENSITIVE_KEYS = frozenset(
     }
 )
 
+# Names that say a credential whatever comes before them: a Forge call's `system_token` and `user_token`, a
+# `client_secret`, `EMAIL_HOST_PASSWORD`. Matched by the end of the name (`token_id`, `tokens` are not one): the
+# values behind them may be opaque, with no shape the patterns below would know (a Forge token need not be a JWT).
+_SENSITIVE_SUFFIXES = ("token", "secret", "password", "authorization")
+
+
+def sensitive_key(name) -> bool:
+    """Whether values under this name (a dict key, a variable, a log field, a header) are never sent anywhere."""
+    if not isinstance(name, str):
+        return False
+    lowered = name.lower()
+    return lowered in SENSITIVE_KEYS or lowered.endswith(_SENSITIVE_SUFFIXES)
+
 
 # Settings holding a URL whose userinfo is a credential (README's settings table). Their passwords are scrubbed as
 # values too, wherever they turn up without their URL (a driver's error, a parsed DATABASES or CACHES).
@@ -120,10 +133,7 @@ def scrub_data(value, depth: int = 0):
     if isinstance(value, str):
         return scrub_text(value)
     if isinstance(value, dict):
-        return {
-            k: (REDACTED if isinstance(k, str) and k.lower() in SENSITIVE_KEYS else scrub_data(v, depth + 1))
-            for k, v in value.items()
-        }
+        return {k: (REDACTED if sensitive_key(k) else scrub_data(v, depth + 1)) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return type(value)(scrub_data(v, depth + 1) for v in value)
     return value
@@ -143,9 +153,7 @@ def holds_secret(value, *, opaque: Callable[[object], bool] | None = None, depth
     inner = functools.partial(holds_secret, opaque=opaque, depth=depth + 1)
     if isinstance(value, dict):
         return any(
-            (isinstance(key, str) and key.lower() in SENSITIVE_KEYS and item not in (None, "", b"", [], {}, ()))
-            or inner(key)
-            or inner(item)
+            (sensitive_key(key) and item not in (None, "", b"", [], {}, ())) or inner(key) or inner(item)
             for key, item in value.items()
         )
     if isinstance(value, list | tuple | set | frozenset):

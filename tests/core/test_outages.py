@@ -344,9 +344,8 @@ def _assert_503_json(response):
     assert response["Retry-After"]
 
 
-@sqlite_only
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(
+# A database that refuses writes, as SQLite's own limits make it (statement, its undoing; {pages}: the current size).
+refusing_databases = pytest.mark.parametrize(
     ("fault", "undo"),
     [
         # The database at its size limit: what a full disk looks like to SQLite (SQLITE_FULL).
@@ -356,6 +355,11 @@ def _assert_503_json(response):
     ],
     ids=["full", "read-only"],
 )
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+@refusing_databases
 def test_a_database_that_refuses_writes_gives_503_json_and_a_red_readyz(client, tenant, fault, undo):
     api = Api(client, tenant)
     assert api.add("kept").status_code == 201

@@ -8,10 +8,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sentry_sdk
+from django.test import Client
+from django.urls import path
 
 from core import context
 from core.sentry import init_sentry
-from tests.core.test_outages import sqlite_only
+from herochecklist import urls as project_urls
+from tests.core.test_outages import refusing_databases, sqlite_only
 
 ITEM_TEXT = "Pay the invoice of Globex before Friday"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJjbGllbnQta2V5In0.c2lnbmF0dXJlLWJ5dGVz"
@@ -116,21 +119,14 @@ TEMPLATE_LINE = "Tell Milton about the basement"
 
 @sqlite_only
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(
-    ("fault", "undo"),
-    [
-        # Read-only: the transaction cannot even begin, before the service has read (and marked) anything.
-        ("PRAGMA query_only = 1", "PRAGMA query_only = 0"),
-        # Full: the INSERT fails, with the template's name and text in the database layer's frames (its parameters).
-        ("PRAGMA max_page_count = {pages}", "PRAGMA max_page_count = 4294967294"),
-    ],
-    ids=["read-only", "full"],
-)
+@refusing_databases
 def test_customer_text_of_a_write_the_database_refused_reaches_sentry_scrubbed(
     sentry_server, client, tenant, standin, fault, undo
 ):
     """The database refusing a template's write is logged as an error, which Sentry takes with every frame's
-    variables: the parsed body among them, the template's name and lines."""
+    variables: the parsed body among them, the template's name and lines. Read-only, the transaction cannot even
+    begin, before any service has read (and marked) anything; full, the INSERT fails with the name and text in the
+    database layer's frames (its parameters)."""
     from django.db import connection
 
     from tests.conftest import Api
@@ -165,3 +161,66 @@ def test_customer_text_of_a_write_the_database_refused_reaches_sentry_scrubbed(
     assert any(frame.get("function") == "template_create" for frame in frames), raw[:2000]
     for leaked in (TEMPLATE_NAME, TEMPLATE_LINE, "Second one"):
         assert leaked not in raw
+
+
+# Joined at run time: Sentry sends the source lines around each frame, and this file's would show a literal.
+SECRET_BODY_TEXT = " ".join(("Fire", "Bob", "from", "Acme", "quietly"))
+
+
+def crash(request):
+    raise RuntimeError("crashed")
+
+
+urlpatterns = [path("crash", crash), *project_urls.urlpatterns]
+
+
+@pytest.mark.urls(__name__)
+def test_a_request_that_crashes_sends_none_of_its_credentials_cookies_addresses_or_body(sentry_server):
+    port = sentry_server.server_address[1]
+    init_sentry(dsn=f"http://publickey@127.0.0.1:{port}/1", release="test-release", environment="test")
+    response = Client(raise_request_exception=False).post(
+        f"/crash?jwt={JWT}&issueKey=PROJ-1",
+        data=json.dumps({"text": SECRET_BODY_TEXT}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"JWT {JWT}",
+        HTTP_COOKIE="sessionid=abcdefgh12345678; csrftoken=zyxwvutsrq987654",
+        HTTP_X_FORWARDED_FOR="203.0.113.77",
+        HTTP_USER_AGENT=f"Mozilla {EMAIL}",
+        REMOTE_ADDR="192.0.2.44",
+    )
+    assert response.status_code == 500
+    sentry_sdk.flush(timeout=5)
+    raw = b"\n".join(SentryStandIn.received).decode()
+    assert '"exception"' in raw
+    for leaked in (JWT, "abcdefgh12345678", "zyxwvutsrq987654", "203.0.113.77", "192.0.2.44", EMAIL, SECRET_BODY_TEXT):
+        assert leaked not in raw, leaked
+
+
+FORGE_SYSTEM_TOKEN = "opaque-forge-system-token-5b1f0e9d8c7a"  # not shaped like a JWT: only its name says what it is
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_a_credential_in_a_variable_named_for_it_reaches_sentry_scrubbed(sentry_server, client, standin, settings):
+    """A Forge call's system token is saved with the site; the database refusing that write leaves it in the frames'
+    variables (system_token), which scrubbing must recognise by name, whatever the token looks like."""
+    from django.db import connection
+
+    from tests.conftest import forge_api
+
+    port = sentry_server.server_address[1]
+    init_sentry(dsn=f"http://publickey@127.0.0.1:{port}/1", release="test-release", environment="test")
+    api = forge_api(client, standin, settings)
+    api.headers["HTTP_X_FORGE_OAUTH_SYSTEM"] = FORGE_SYSTEM_TOKEN
+    with connection.cursor() as cursor:  # the connection the test client's requests use (same thread)
+        cursor.execute("PRAGMA query_only = 1")
+    try:
+        response = api.get()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA query_only = 0")
+    assert response.status_code == 503, response.content
+    sentry_sdk.flush(timeout=5)
+    raw = b"\n".join(SentryStandIn.received).decode()
+    assert '"system_token"' in raw  # the frame that held it reached Sentry, with its variables
+    assert FORGE_SYSTEM_TOKEN not in raw
