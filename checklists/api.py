@@ -17,7 +17,7 @@ from ninja import Router, Schema
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.parser import Parser
 from ninja.throttling import BaseThrottle
-from pydantic import ConfigDict, StrictBool
+from pydantic import BaseModel, ConfigDict, StrictBool
 
 from core import context
 from core.body import declares_utf8
@@ -413,7 +413,7 @@ class ApplyTemplateIn(_Strict):
     mode: ApplyMode = "append"
 
 
-def _fields(payload: Schema, *, nullable: tuple[str, ...] = ("assigneeAccountId", "dueDate")) -> dict[str, Any]:
+def _fields(payload: BaseModel, *, nullable: tuple[str, ...] = ("assigneeAccountId", "dueDate")) -> dict[str, Any]:
     data = payload.model_dump(exclude_unset=True)
     # null means "clear" only where clearing makes sense; elsewhere it is the same as leaving the field out.
     data = {k: v for k, v in data.items() if v is not None or k in nullable}
@@ -482,13 +482,19 @@ def item_create(request: ApiRequest, issue_id: IssueId, payload: ItemCreateIn) -
     openapi_extra=if_match(item=True),
 )
 def item_update(request: ApiRequest, issue_id: IssueId, item_id: PathItemId, payload: ItemPatchIn) -> HttpResponse:
+    return item_update_fields(request, issue_id, item_id, _fields(payload))
+
+
+def item_update_fields(request: ApiRequest, issue_id: str, item_id: str, data: dict[str, Any]) -> HttpResponse:
+    """item_update with its body already read as the service's fields (_fields): checklists/write_lane.py comes in
+    here from its own validated body, without building an ItemPatchIn to read the same fields back out of it."""
     issue, pk = _writable_item(request, issue_id, item_id)
     checklist, item = services.item_update(
         tenant=request.auth.tenant,
         issue=issue,
         actor=_actor(request),
         item_id=pk,
-        data=_fields(payload),
+        data=data,
         **_item_preconditions(request),
     )
     return _with_version(api.create_response(request, serializers.item_json(item), status=200), checklist.version)

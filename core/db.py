@@ -137,8 +137,9 @@ class _MongoAtomic:
         return False
 
 
-def _atomic_for(alias: str):
-    if connections[alias].vendor == "mongodb":
+def _atomic_for(alias: str, connection: Any = None):
+    """`connection`: the alias's connection, when the caller has it at hand (each look costs 1-2 µs)."""
+    if (connection or connections[alias]).vendor == "mongodb":
         return _MongoAtomic(alias)
     return transaction.atomic(using=alias)
 
@@ -157,14 +158,15 @@ class _Atomic(ContextDecorator):
 
     def __enter__(self) -> None:
         # On SQLite the outermost block waits for its writer's turn first (_WriterTurn, below).
-        took = self._turn.take()
+        connection = connections[self.using]  # looked up once for the three uses below
+        took = self._turn.take(connection)
         entered = False
         try:
-            self._inner = _atomic_for(self.using)
+            self._inner = _atomic_for(self.using, connection)
             self._inner.__enter__()
             entered = True
             if took:
-                transaction.on_commit(self._turn.give_back, using=self.using)  # the first callback after the commit
+                connection.on_commit(self._turn.give_back)  # transaction.on_commit: the first callback after the commit
         except BaseException:
             try:
                 if entered:  # `with` calls no __exit__ when __enter__ raises: close the block opened above
@@ -283,7 +285,7 @@ def autocommit_write_turn(execute, sql, params, many, context):
     if connection.in_atomic_block or not start.upper().startswith(_WRITES):
         return execute(sql, params, many, context)
     turn = _WriterTurn(connection.alias)
-    turn.take()
+    turn.take(connection)
     try:
         return execute(sql, params, many, context)
     finally:
@@ -297,10 +299,10 @@ def _take_turns_on_sqlite(sender, connection, **kwargs) -> None:
         connection.execute_wrappers.insert(0, autocommit_write_turn)
 
 
-def _writer_files_of(alias: str) -> tuple[Any, Any] | None:
-    """The lock files beside the database (the turn, and the line for it), opened once per process; None when they
-    cannot be (a read-only directory): writers then meet SQLite's own lock only."""
-    name = str(connections[alias].settings_dict["NAME"])
+def _writer_files_of(connection: Any) -> tuple[Any, Any] | None:
+    """The lock files beside the connection's database (the turn, and the line for it), opened once per process; None
+    when they cannot be (a read-only directory): writers then meet SQLite's own lock only."""
+    name = str(connection.settings_dict["NAME"])
     if name not in _writer_files:
         try:
             # Held for the process's lifetime.
@@ -336,8 +338,9 @@ class _WriterTurn:
         self.using = using
         self.held = False
 
-    def take(self) -> bool:
-        connection = connections[self.using]
+    def take(self, connection: Any = None) -> bool:
+        """`connection`: this alias's connection, when the caller has it at hand."""
+        connection = connection or connections[self.using]
         if connection.vendor != "sqlite" or connection.in_atomic_block or connection.is_in_memory_db():
             return False
         patience = float(connection.settings_dict.get("OPTIONS", {}).get("timeout", 5))
@@ -346,7 +349,7 @@ class _WriterTurn:
         if not threads.acquire(timeout=patience):
             raise OperationalError("database is locked (no writer's turn in time)")
         try:
-            files = _writer_files_of(self.using)
+            files = _writer_files_of(connection)
             handle = None
             if files is not None:
                 turn, line = files

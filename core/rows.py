@@ -23,7 +23,7 @@ from django.utils import timezone
 from .db import atomic, atomic_or_joined, autocommit_write_turn
 
 M = TypeVar("M", bound=Model)
-RowConverter = Callable[[Sequence[Any]], tuple[Any, ...]]
+RowConverter = Callable[..., tuple[Any, ...]]  # (raw values, db=None)
 RowsConverter = Callable[[Sequence[Sequence[Any]]], list[list[Any]]]
 _Step = tuple[int, Any, list, bool]  # a column's index, the column, its converters, whether it is a relation
 _STEPS: dict[tuple[str, type[Model], tuple[str, ...]], list[_Step]] = {}
@@ -35,9 +35,10 @@ def _db() -> Any:
     return connections[DEFAULT_DB_ALIAS]
 
 
-def fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """The rows of one statement (Django's "%s" placeholders), as the database adapter gives them; see `statement`."""
-    return _statement(_db(), sql, params, many=False, rows=True)
+def fetch(sql: str, params: Sequence[Any], db: Any = None) -> list[tuple[Any, ...]]:
+    """The rows of one statement (Django's "%s" placeholders), as the database adapter gives them; see `statement`.
+    `db`: the default connection, when the caller has it at hand already (as every `db` argument here)."""
+    return _statement(db or _db(), sql, params, many=False, rows=True)
 
 
 def statement(sql: str, params: Sequence[Any], *, many: bool = False) -> int:
@@ -103,9 +104,9 @@ def row_converter(model: type[Model], attnames: tuple[str, ...]) -> RowConverter
     the ORM returns for them."""
     steps = _steps(model, attnames)
 
-    def convert(raw: Sequence[Any]) -> tuple[Any, ...]:
+    def convert(raw: Sequence[Any], db: Any = None) -> tuple[Any, ...]:
         values = list(raw)
-        _apply(values, steps, _db(), None)
+        _apply(values, steps, db or _db(), None)
         return tuple(values)
 
     return convert
@@ -259,12 +260,12 @@ class RawUpdate:
 _FIELD_UPDATES: dict[tuple[type[Model], tuple[str, ...]], tuple[RawUpdate, list[Field]]] = {}
 
 
-def save_fields(instance: Model, names: Sequence[str]) -> None:
+def save_fields(instance: Model, names: Sequence[str], db: Any = None) -> None:
     """instance.save(update_fields=names) for a stored instance, through a statement written once per model and
     fields (RawUpdate) rather than a compiled queryset each time: each field's pre_save runs (auto_now), and a save
     that changes no row is the same DatabaseError. Through save() itself on MongoDB and whenever anything listens to
     the model's save signals."""
-    db = _db()
+    db = db or _db()
     model = type(instance)
     if db.vendor == "mongodb" or signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model):
         instance.save(update_fields=names)
@@ -322,12 +323,12 @@ class RawInsert:
             obj._state.adding = False
             obj._state.db = db.alias
 
-    def rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
+    def rows(self, rows: Sequence[Mapping[str, Any]], db: Any = None) -> None:
         """Inserts rows given as {attname: value}, the primary key's among them, without the instances (building a
         history row's instance cost as much as the rest of its insert). Each stored value is the one `__call__`
         would store for the instance model(**row): a field left out takes its default, and an auto_now or
         auto_now_add date the moment of the call (pre_save's: the instance's own value, if any, ignored)."""
-        db = _db()
+        db = db or _db()
         if any(row.get(self.pk) is None for row in rows):
             raise ValueError("RawInsert takes rows whose primary key is set")
         # A name that is no attname (a typo, a relation's name) would be left out below, its field given its default,
@@ -344,7 +345,7 @@ class RawInsert:
     def _insert(self, db: Any, rows: list[list[Any]]) -> None:
         """Inserts rows of each field's value to save (in self.fields order)."""
         prepared = [self._save(row, db) for row in rows]
-        with atomic_or_joined():
+        with nullcontext() if db.in_atomic_block else atomic(db.alias):  # atomic_or_joined, the connection at hand
             _statement(db, self.sql(), prepared, many=True, rows=False)
 
 
@@ -421,13 +422,13 @@ class _Savers:
         return [save(value, db) for save, value in zip(savers, values, strict=True)]
 
 
-def instances(model: type[M], attnames: tuple[str, ...], rows: list[list[Any]]) -> list[M]:
+def instances(model: type[M], attnames: tuple[str, ...], rows: list[list[Any]], db: Any = None) -> list[M]:
     """Model instances of rows holding every concrete field (in `attnames` order, values as the ORM gives them), as
     Model.from_db builds them. Model.__init__ with positional values only stores each under its attname (no field of
     a full load is deferred, a foreign key's descriptor only drops a cache a new instance does not have), so when
     nothing listens to the model's init signals the values go into the instance directly: half the cost of a
     checklist's items read on a write."""
-    db = _db()
+    db = db or _db()
     if (
         attnames != concrete_attnames(model)
         or signals.pre_init.has_listeners(model)

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from checklists import selectors, serializers, services
-from checklists.models import COMPLETE_STATUSES, Checklist, ChecklistItem, Template
+from checklists.models import COMPLETE_STATUSES, Checklist, ChecklistChange, ChecklistItem, Template
 from checklists.progress import progress_counts
 from core import outbound
 from core.fastjson import Encoded, dumps
@@ -175,6 +175,29 @@ def test_sqlite_runs_in_wal_mode_with_normal_sync():
     with connection.cursor() as cursor:
         assert cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert cursor.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+
+
+@pytest.mark.skipif(MONGODB, reason="SQLite's indexes and query plans")
+def test_history_has_two_indexes_and_its_lookups_by_checklist_go_by_the_composite(client, tenant):
+    """Every history row writes a page of each of its table's indexes (and a PATCH after another connection's commit
+    reads them all again): besides its primary key, the history has (checklist, -created_at), which serves every
+    lookup by checklist, and its site (the purge); none on its checklist or its time alone."""
+    _filled(client, tenant)
+    checklist = Checklist.objects.get(tenant=tenant)
+    table = ChecklistChange._meta.db_table
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+        indexed = [c["columns"] for c in constraints.values() if c["index"] and not c["primary_key"]]
+        assert sorted(indexed) == [["checklist_id", "created_at"], ["tenant_id"]]
+        # The history read, and the cascade from a deleted checklist.
+        for queryset in (
+            ChecklistChange.objects.filter(checklist=checklist).order_by("-version", "-created_at")[:50],
+            ChecklistChange.objects.filter(checklist_id__in=[checklist.id]),
+        ):
+            sql, params = queryset.query.sql_with_params()
+            plan = " | ".join(row[-1] for row in cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+            assert "USING INDEX checklists__checkli_5d24f4_idx (checklist_id=?)" in plan, plan
+    assert selectors.checklist_changes(checklist, 50)  # and the history still reads
 
 
 def test_the_outbound_client_is_one_per_process(monkeypatch):

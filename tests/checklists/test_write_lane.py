@@ -10,6 +10,7 @@ from django.urls import resolve
 from ninja.constants import NOT_SET
 from pydantic import ValidationError
 
+from checklists import api as api_module
 from checklists import write_lane
 from checklists.api import API_AUTH, ItemPatchIn, api, item_update
 from checklists.models import Checklist, ChecklistChange, ChecklistItem
@@ -147,12 +148,13 @@ BODIES = [
 @pytest.mark.parametrize("body", BODIES)
 def test_the_lane_takes_a_body_as_the_routes_schema_does(body):
     request = RequestFactory().patch("/", data=json.dumps(body).encode(), content_type="application/json")
-    payload = write_lane._payload(request)
+    data = write_lane._data(request)
     try:
         expected = ItemPatchIn.model_validate(body)
     except ValidationError:
-        assert payload is None  # handed to ninja, which answers its 422
+        assert data is None  # handed to ninja, which answers its 422
         return
-    assert isinstance(payload, ItemPatchIn)
-    assert payload.model_dump(exclude_unset=True) == expected.model_dump(exclude_unset=True)
-    assert payload.model_fields_set == expected.model_fields_set
+    # What the route's view hands the service from ninja's ItemPatchIn: the same names, values and types.
+    fields = api_module._fields(expected)
+    assert data == fields
+    assert {name: type(value) for name, value in data.items()} == {name: type(v) for name, v in fields.items()}
