@@ -131,13 +131,11 @@ class ChangeAction(models.TextChoices):
 class ChecklistChange(BaseModel):
     """History: who changed what, when, with before/after values of each changed field."""
 
-    # BaseModel's field without its index: history is read by checklist, through (checklist, -created_at) below, and
-    # never by time alone; each index is a page written per history row (bench/RESULTS.md, session 18).
-    created_at = models.DateTimeField(auto_now_add=True)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    # No index of its own either: the (checklist, -created_at) index begins with it and serves every lookup by
-    # checklist (the history read, the cascade from a checklist). Each index is also read again by a PATCH that
-    # begins after another connection's commit.
+    # No index of its own: the (checklist, -created_at) index begins with it and serves every lookup by checklist (the
+    # history read, the cascade from a checklist). Each index is a page written per history row, and read again by a
+    # PATCH that begins after another connection's commit (bench/RESULTS.md, session 18). created_at keeps BaseModel's
+    # index: the staff console lists every site's history newest first.
     checklist = models.ForeignKey(Checklist, on_delete=models.CASCADE, related_name="changes", db_index=False)
     version = models.PositiveIntegerField()
     action = models.CharField(max_length=32, choices=ChangeAction.choices)

@@ -20,9 +20,4 @@ class Migration(migrations.Migration):
                 to="checklists.checklist",
             ),
         ),
-        migrations.AlterField(
-            model_name="checklistchange",
-            name="created_at",
-            field=models.DateTimeField(auto_now_add=True),
-        ),
     ]
