@@ -334,6 +334,8 @@ BACKUP_DAILY_KEEP_DAYS = env.int("BACKUP_DAILY_KEEP_DAYS", default=8)
 BACKUP_WEEKLY_KEEP_WEEKS = env.int("BACKUP_WEEKLY_KEEP_WEEKS", default=8)
 # Uninstalled sites keep their data this long (a reinstall within it restores access), then it is purged.
 TENANT_PURGE_AFTER_DAYS = env.int("TENANT_PURGE_AFTER_DAYS", default=90)
+# django-axes' records of staff sign-ins (username, address, browser) are deleted after this many days (0: kept).
+STAFF_SIGN_IN_RECORD_DAYS = env.int("STAFF_SIGN_IN_RECORD_DAYS", default=90)
 # After a purge, its deletion runs once more this much later: rows a write on its way stored meanwhile go too.
 TENANT_PURGE_LEFTOVERS_DELAY_SECONDS = env.int("TENANT_PURGE_LEFTOVERS_DELAY_SECONDS", default=900)
 # Atlassian personal data reporting (operations/privacy.py): reached through one installed site (Connect JWT or
@@ -449,6 +451,8 @@ CELERY_BEAT_SCHEDULE = {
     "backup": {"task": "operations.tasks.backup_task", "schedule": 24 * 3600},
     # Daily: purge sites uninstalled longer than TENANT_PURGE_AFTER_DAYS ago.
     "tenant-purge": {"task": "tenants.tasks.tenant_purge_expired_task", "schedule": 24 * 3600},
+    # Daily: staff sign-in records older than STAFF_SIGN_IN_RECORD_DAYS go.
+    "staff-sign-in-records": {"task": "operations.tasks.staff_sign_in_records_prune_task", "schedule": 24 * 3600},
     # Hourly: report stored accountIds that are due (each at most once per Cycle-Period) and act on the answers.
     "personal-data-report": {"task": "operations.tasks.personal_data_report_task", "schedule": 3600},
     # Every minute: the heartbeat that tells monitoring beat and a worker are alive (core/metrics.py).

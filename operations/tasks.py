@@ -25,6 +25,13 @@ def personal_data_report_task():
     logger.info("personal data report", extra=outcome)
 
 
+@shared_task(acks_late=True)
+def staff_sign_in_records_prune_task():
+    from .signins import staff_sign_in_records_prune
+
+    logger.info("staff sign-in records pruned", extra={"deleted": staff_sign_in_records_prune()})
+
+
 @shared_task(ignore_result=True, expires=120)
 def heartbeat_task():
     """Sent by beat every minute (which stamps beat's heartbeat as it publishes); run here, it stamps the worker's.
