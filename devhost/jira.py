@@ -99,6 +99,11 @@ class JiraStandIn(StandInServer):
         }
         self.default_role = "edit"
         self.user_tokens: dict[str, str] = {}  # Forge user tokens (x-forge-oauth-user) -> accountId
+        self.user_token_key = secrets.token_urlsafe(32)  # signs them: Atlassian's key, which the app never holds
+        # Whether the Forge app user (its system token) holds Administer Jira, which Jira requires of a caller asking
+        # permissions/check about another user. Expected of Forge apps (atlassian-addons-admin), not documented: a
+        # test sets False to see Jira refuse (403) and the app fail closed.
+        self.forge_app_administers = True
         self.permission_checks: list[Recorded] = []  # kept apart from `recorded`: they are reads, not app writes
         self.other_site_secrets: list[str] = []  # a second site (tests' tenant B) served by this same stand-in
         # Faults of the permission endpoints, for the fail-closed path: "down" (503), "slow" (answers after
@@ -223,9 +228,16 @@ class JiraStandIn(StandInServer):
             raise ValueError(f"unknown role {role} or {elsewhere}")
         self.users[account_id] = (role, frozenset(projects) if projects is not None else None, elsewhere)
 
-    def user_token(self, account_id: str) -> str:
-        """A Forge user token for this account, as Forge sends in x-forge-oauth-user."""
-        token = f"user-{secrets.token_urlsafe(24)}"
+    def user_token(self, account_id: str, *, sub: str | None = None) -> str:
+        """A Forge user token for this account, as Forge sends in x-forge-oauth-user: a JWT whose `sub` names the
+        account (`sub` overrides the claim, for the forms Atlassian may use), signed with a key only this site knows,
+        like Atlassian's. The app reads `sub` unverified; this site answers only tokens it issued."""
+        claims = {
+            "sub": account_id if sub is None else sub,
+            "jti": secrets.token_urlsafe(12),
+            "exp": time.time() + 3600,
+        }
+        token = jwt.encode(claims, self.user_token_key, algorithm="HS256")
         self.user_tokens[token] = account_id
         return token
 
@@ -316,15 +328,20 @@ class _Handler(JSONHandler):
         return self._rest("POST", parts)
 
     def _permissions(self, method: str, parts):
-        """GET mypermissions (as the user of a Forge user token) and POST permissions/check (as the Connect app,
-        for any accountId), answering from `users` the way Jira's REST API v3 shapes its answers."""
+        """GET mypermissions (as the user of a Forge user token) and POST permissions/check (as the app, for any
+        accountId: a Connect JWT, or a Forge system token while `forge_app_administers`), answering from `users` the
+        way Jira's REST API v3 shapes its answers."""
         raw, body = self._body()
         server = self.server
         authorization = self.headers.get("Authorization", "")
         scheme, _, token = authorization.partition(" ")
+        refused = False  # authenticated, but not allowed to ask about another user (no Administer Jira)
         if method == "GET":
             caller = server.user_tokens.get(token) if scheme == "Bearer" else None
             ok = caller is not None
+        elif scheme == "Bearer":  # the Forge app's system token: the app user, answered as Jira answers it
+            ok = token in server.system_tokens
+            refused = ok and not server.forge_app_administers
         else:
             ok = scheme == "JWT" and server.verify_app_request(method, parts.path, parts.query, authorization)
         with server.lock:
@@ -339,6 +356,8 @@ class _Handler(JSONHandler):
             return self._send(200, server.permissions_body)
         if not ok:
             return self._json(401, {"errorMessages": ["not authenticated"]})
+        if refused:
+            return self._json(403, {"errorMessages": ["You need Administer Jira to check another user's permissions"]})
         if method == "GET":
             return self._my_permissions(caller, dict(parse_qsl(parts.query)))
         return self._bulk_permissions(body if isinstance(body, dict) else {})

@@ -12,12 +12,17 @@ How we ask, per front door:
 - Connect (a Connect context JWT, or our panel token minted from one): POST /rest/api/3/permissions/check as the
   app (Connect JWT) naming the user's accountId. Atlassian documents that a Connect app calling from its server may
   check any user's permissions this way without being a Jira admin; it needs no ACT_AS_USER scope.
-- Forge: GET /rest/api/3/mypermissions with the user's own token (the x-forge-oauth-user header Forge sends when the
-  remote has appUserToken enabled) against the FIT's app.apiBaseUrl.
+- Forge: our Custom UI calls with requestRemote, which Forge does not proxy: no x-forge-oauth-user token comes. So we
+  ask as the app about the FIT's principal, with the same POST /rest/api/3/permissions/check: the Connect JWT where
+  the site still has Connect credentials, else the site's Forge system token (from the lifecycle and event triggers)
+  against its app.apiBaseUrl. UNCONFIRMED: that Forge's app user holds Administer Jira, which Jira requires to check
+  another user (see _ask_for_forge_user); if not, Forge users read only. When a user token does come (invokeRemote)
+  and it is the principal's own, GET /rest/api/3/mypermissions with it answers for that user.
 
 The answer is cached in the shared cache per site + user + issue (or project, or site-wide), so every web node sees
 one answer and a write costs a cache read, not a Jira call. When Jira cannot answer (down, slow, 4xx/5xx, a
-malformed body, no user token) the user gets no rights at all: read-only, never "allowed by default".
+malformed body, no credential to ask with, the app refused) the user gets no rights at all: read-only, never
+"allowed by default".
 """
 
 import hashlib
@@ -232,7 +237,7 @@ def _grants(auth, kind: str, ident: str) -> Grants:
 def _ask_jira(auth, kind: str, ident: str) -> Grants:
     try:
         if auth.source == "forge":
-            return _ask_as_forge_user(auth, kind, ident)
+            return _ask_for_forge_user(auth, kind, ident)
         return _ask_as_connect_app(auth, kind, ident)
     except (JiraError, httpx.HTTPError, ValueError, TypeError, KeyError, AttributeError) as exc:
         # Fail closed. The reason goes to our logs (no token, no body), the user sees a read-only panel.
@@ -244,16 +249,34 @@ def _ask_jira(auth, kind: str, ident: str) -> Grants:
 
 
 def _ask_as_connect_app(auth, kind: str, ident: str) -> Grants:
-    if auth.tenant.is_forge_only or not auth.tenant.shared_secret_encrypted:
+    if not _has_connect_credentials(auth.tenant):
         raise JiraError("no Connect credentials to ask with")
-    body: dict = {"accountId": auth.account_id, "globalPermissions": [ADMINISTER]}
+    client = JiraClient(auth.tenant, timeout=settings.PERMISSION_CHECK_TIMEOUT_SECONDS, connect=True)
+    return _check_as_app(client, auth.account_id, kind, ident)
+
+
+def _has_connect_credentials(tenant) -> bool:
+    return not tenant.is_forge_only and bool(tenant.shared_secret_encrypted)
+
+
+def _check_as_app(client: JiraClient, account_id: str, kind: str, ident: str) -> Grants:
+    """POST /rest/api/3/permissions/check as the app (whichever credential `client` holds) about one accountId."""
+    body = _check_body(account_id, kind, ident)
+    data = client.request_json("POST", "/rest/api/3/permissions/check", json=body, attempts=1)
+    return _check_answer(data, kind, ident)
+
+
+def _check_body(account_id: str, kind: str, ident: str) -> dict:
+    body: dict = {"accountId": account_id, "globalPermissions": [ADMINISTER]}
     if kind == "issue":
         wanted = [BROWSE_PROJECTS, EDIT_ISSUES, ADMINISTER_PROJECTS]
         body["projectPermissions"] = [{"permissions": wanted, "issues": [int(ident)]}]
     elif kind == "project":
         body["projectPermissions"] = [{"permissions": [BROWSE_PROJECTS, ADMINISTER_PROJECTS], "projects": [int(ident)]}]
-    client = JiraClient(auth.tenant, timeout=settings.PERMISSION_CHECK_TIMEOUT_SECONDS, connect=True)
-    data = client.request_json("POST", "/rest/api/3/permissions/check", json=body, attempts=1)
+    return body
+
+
+def _check_answer(data, kind: str, ident: str) -> Grants:
     field = "issues" if kind == "issue" else "projects"
     granted: dict[str, set[str]] = {}
     for entry in _listed(data, "projectPermissions"):
@@ -279,9 +302,26 @@ def _listed(answer, key: str) -> list:
     return value
 
 
+def _ask_for_forge_user(auth, kind: str, ident: str) -> Grants:
+    """A Forge caller's grants. With the user's own token (only the FIT principal's reaches here, tenants/auth/
+    forge.py), Jira answers for that user. Our Custom UI calls with requestRemote, which carries no user token, so
+    mostly we ask as the app about the principal: with the site's Connect JWT where it still has one (Atlassian
+    documents that a Connect app's server may check any user), else with the site's Forge system token (delivered by
+    the lifecycle and event triggers) against its app.apiBaseUrl.
+
+    UNCONFIRMED: Jira answers permissions/check about another user only to a caller with Administer Jira. Forge's app
+    user is expected to hold it as a member of atlassian-addons-admin, but the documentation we have does not say so.
+    If it does not, Jira refuses (401/403) and every Forge user stays read-only (fail closed), logged here."""
+    if auth.user_token:
+        return _ask_as_forge_user(auth, kind, ident)
+    connect = _has_connect_credentials(auth.tenant)
+    if not connect and not auth.tenant.forge_system_token():
+        raise JiraError("no user token, and no Forge system token stored for this site to ask as the app")
+    client = JiraClient(auth.tenant, timeout=settings.PERMISSION_CHECK_TIMEOUT_SECONDS, connect=connect)
+    return _check_as_app(client, auth.account_id, kind, ident)
+
+
 def _ask_as_forge_user(auth, kind: str, ident: str) -> Grants:
-    if not auth.user_token:
-        raise JiraError("no x-forge-oauth-user token (is appUserToken enabled on the remote?)")
     api_base_url = str(((auth.forge_claims or {}).get("app") or {}).get("apiBaseUrl") or "")
     query = {
         "issue": {

@@ -8,7 +8,15 @@ from core.identifiers import is_account_id, is_customer_account
 from ..services import tenant_for_forge_invocation
 from ..types import AuthContext, AuthError
 from .connect import connect_issue_ref, verify_connect_jwt
-from .forge import FORGE_ISSUER, FORGE_PANEL_MODULE, FORGE_TEMPLATE_MODULES, fit_module, forge_issue_ref, verify_fit
+from .forge import (
+    FORGE_ISSUER,
+    FORGE_PANEL_MODULE,
+    FORGE_TEMPLATE_MODULES,
+    fit_module,
+    forge_issue_ref,
+    principals_user_token,
+    verify_fit,
+)
 from .panel import PANEL_ISSUER, verify_panel_token
 from .site_token import authenticate_site_token, is_site_token
 from .tokens import MAX_TOKEN_LENGTH, _unverified_claims
@@ -68,6 +76,9 @@ def _authenticate(request: HttpRequest, forge_modules: tuple[str, ...]) -> AuthC
                 source="forge",
                 issue=forge_issue_ref(claims),
                 forge_claims=claims,
-                user_token=request.headers.get("x-forge-oauth-user", "").strip()[:MAX_TOKEN_LENGTH],
+                # The same goes for x-forge-oauth-user: only the principal's own token is kept (see the function).
+                user_token=principals_user_token(
+                    request.headers.get("x-forge-oauth-user", "").strip()[:MAX_TOKEN_LENGTH], principal
+                ),
             )
     raise AuthError("no supported credential")

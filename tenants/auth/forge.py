@@ -1,5 +1,6 @@
 """Forge Invocation Tokens: RS256 tokens checked against Atlassian's JWKS, and the Forge module that sent them."""
 
+import logging
 import threading
 from typing import Any
 
@@ -10,7 +11,9 @@ from django.conf import settings
 from core import jsonbody, outbound
 
 from ..types import AuthError, IssueRef
-from .tokens import KID_PATTERN, Claims, _claim_text, _decode, _header, _issue_ref, _object
+from .tokens import KID_PATTERN, Claims, _claim_text, _decode, _header, _issue_ref, _object, _unverified_claims
+
+logger = logging.getLogger(__name__)
 
 FORGE_ISSUER = "forge/invocation-token"
 
@@ -102,3 +105,24 @@ def forge_issue_ref(claims: Claims) -> IssueRef | None:
     issue = _object(extension.get("issue"), "context.extension.issue")
     project = _object(extension.get("project"), "context.extension.project")
     return _issue_ref(issue, project, type_id=issue.get("typeId"))
+
+
+def principals_user_token(token: str, principal: str) -> str:
+    """The x-forge-oauth-user token when it is the FIT principal's own, else "" (ask Jira as the app instead).
+
+    Our Custom UI calls with requestRemote, which Forge does not proxy and to which it adds no OAuth token: any such
+    header comes from the browser, which can put another user's token there (a Jira admin's, say) and borrow their
+    rights. Its `sub` is read without checking the signature: Jira checks it when we use the token, and a forged
+    token then answers 401 (read-only). UNCONFIRMED: the form of `sub` in Forge user tokens. Atlassian's OAuth access
+    tokens carry the bare accountId; Connect's impersonation names `urn:atlassian:connect:useraccountid:<accountId>`.
+    Both are accepted: the exact accountId, or one ending in `:<accountId>` (a whole segment, never a substring)."""
+    if not token:
+        return ""
+    try:
+        subject = _unverified_claims(token).get("sub")
+    except AuthError:
+        subject = None
+    if isinstance(subject, str) and principal and (subject == principal or subject.endswith(f":{principal}")):
+        return token
+    logger.warning("x-forge-oauth-user ignored: not a token of the FIT's principal; asking Jira as the app")
+    return ""

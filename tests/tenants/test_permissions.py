@@ -501,7 +501,9 @@ def test_a_jira_trickling_its_answer_means_read_only_at_the_checks_deadline(clie
     assert not ChecklistItem.objects.exists()
 
 
-def test_a_forge_call_without_the_users_token_is_read_only(client, standin, settings):
+def test_a_forge_call_without_the_users_token_nor_a_system_token_is_read_only(client, standin, settings):
+    # Nothing to ask Jira with (no lifecycle brought the site's system token): read-only. With one, the app asks
+    # (tests/tenants/test_forge_permissions.py).
     fit = panel_fit(standin, settings, EDITOR)
     api = Api(client, None, authorization=f"Bearer {fit}")
     assert api.get().json()["permissions"]["edit"] is False
