@@ -572,6 +572,11 @@ def start_worker(broker_url, transactional_db):
         # in-memory one): drop them so the next send connects to the broker just configured.
         app._pool = None
         app.amqp._producer_pool = None
+        # The result backend is built once and kept (per thread, or for all if it is thread-safe): without this, a
+        # later test's send_task still subscribed for its result on this test's Redis, stopped by then (a broken pipe
+        # in the heartbeat test).
+        app._backend_cache = None
+        vars(app._local).pop("backend", None)
 
     use_broker(task_always_eager=False, broker_url=broker_url, result_backend=broker_url, task_default_queue=queue)
     workers: list[subprocess.Popen] = []
