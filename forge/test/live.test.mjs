@@ -79,3 +79,15 @@ test("text mode's merge keeps both sides' changes and both versions of a line bo
   assert.deepEqual(mergeText(base, "- [ ] a\n- [x] b\n- [ ] c\n- [ ] d\n", "- [ ] a\n- [x] b\n- [ ] c\n"),
     { text: "- [ ] a\n- [x] b\n- [ ] c\n- [ ] d\n", clashes: [] });
 });
+
+test("text mode's merge keeps each line the user typed when the other side added one like it", () => {
+  // Two sections typed, each with its "sign off"; someone else added one "sign off" at the same place meanwhile.
+  // Their line stands for one of the user's, not for both: the user's second one was dropped from the draft.
+  const base = "- [ ] a\n";
+  const mine = "- [ ] a\n## QA\n- [ ] sign off\n## Prod\n- [ ] sign off\n";
+  const theirs = "- [ ] a\n- [ ] sign off\n";
+  const { text, clashes } = mergeText(base, mine, theirs);
+  assert.deepEqual(clashes, []);
+  assert.equal(text.split("\n").filter((line) => line === "- [ ] sign off").length, 2);
+  assert.deepEqual(text.split("\n").filter((line) => line.startsWith("##")), ["## QA", "## Prod"]);
+});

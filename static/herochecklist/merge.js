@@ -15,7 +15,12 @@ export function mergeText(base, mine, theirs) {
   const added = (k) => {
     starts.set(k, text.length);
     const their = B.added.get(k) || [];
-    text.push(...their, ...(A.added.get(k) || []).filter((line) => !line.trim() || !their.includes(line)));
+    const unmatched = [...their]; // each of their lines stands for one of mine, once: two typed alike stay two
+    text.push(...their, ...(A.added.get(k) || []).filter((line) => {
+      const at = line.trim() ? unmatched.indexOf(line) : -1;
+      if (at >= 0) unmatched.splice(at, 1);
+      return at < 0;
+    }));
   };
   added(-1);
   O.forEach((line, i) => {

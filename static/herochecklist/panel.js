@@ -66,9 +66,15 @@ function accept(checklist) {
 
 async function load() {
   try {
-    accept(await api.request("GET", base));
+    const checklist = await api.request("GET", base);
+    // Text mode saves against the version it opened (its draft's base): a newer list is the conflict banner's to
+    // merge in. Taken as the base here (back online, say), the next save undid the change unseen.
+    if (state.mode === "text" && checklist.version !== state.version) state.conflict = true;
+    else {
+      accept(checklist);
+      state.conflict = false;
+    }
     state.error = null;
-    state.conflict = false;
   } catch (err) {
     state.error = describe(err);
     state.retry = load; // only a failed read is worth a Retry button: a refused write would fail the same way
