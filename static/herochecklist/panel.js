@@ -185,15 +185,34 @@ function pastedLines(text) {
   return text.split(/\r?\n/).map((line) => line.trim().replace(/^(?:[-*+•]|\d+[.)])\s+/, "")).filter(Boolean);
 }
 
+// A failed add stops the rest (the banner says why): the lines not added are kept under the add box, all of them, to
+// add again or discard, so a paste never loses lines the user cannot see any more.
 async function addLines(lines) {
+  state.unadded = null;
   let added = 0;
   for (const line of lines) {
     const box = /^\[([ xX])\]\s+(.*)$/.exec(line);
-    const ok = await (box && box[2] ? addItem(box[2], null, box[1] === " " ? "todo" : "done") : addItem(line));
-    if (!ok) break; // the banner says why; the line is back in the box
+    const text = box && box[2] ? box[2] : line;
+    const ok = await (text !== line ? addItem(text, null, box[1] === " " ? "todo" : "done") : addItem(line));
+    if (!ok) {
+      const input = root.querySelector(".hc-add input");
+      if (input?.value === text) input.value = ""; // addItem put it back: it is kept below with the rest instead
+      state.unadded = lines.slice(added);
+      render();
+      break;
+    }
     added += 1;
   }
   announce(added === lines.length ? `Added ${added} items` : `Added ${added} of ${lines.length} lines`);
+}
+
+function renderUnadded() {
+  const lines = state.unadded;
+  if (!lines?.length) return null;
+  const link = (label, onclick) => h("button", { type: "button", class: "hc-link", onclick }, label);
+  return h("div", { class: "hc-banner hc-warning", role: "status" },
+    lines.length === 1 ? "1 pasted line was not added. " : `${lines.length} pasted lines were not added. `,
+    link("Add again", () => addLines(lines)), " ", link("Discard", () => { state.unadded = null; render(); }));
 }
 
 function patchItem(item, fields, message) {
@@ -268,6 +287,7 @@ function draw() {
     state.mode === "list" ? mineFilter(state.items) : null,
     state.mode === "text" ? renderTextMode(textDraft) : renderList(),
     state.mode === "list" ? renderAdd(typed) : null,
+    state.mode === "list" ? renderUnadded() : null,
     renderToolbar(),
     state.mode === "list" ? changeLog.render() : null,
     undoToast(),

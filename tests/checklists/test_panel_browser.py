@@ -355,6 +355,34 @@ PASTE = """(el, text) => {
 }"""
 
 
+def test_pasted_lines_after_a_failed_add_are_kept_to_add_again_not_lost(page):
+    """Found in review: a paste stops at its first failed add, and the lines after it were dropped: only the failed
+    one came back, in the box, without its box mark, and nothing said the rest were gone. All of them now wait under
+    the box, marks and all, to add again or discard."""
+    frame = panel(page)
+    frame.get_by_text("No checklist yet").wait_for()
+    sent = []
+
+    def second_fails(route):
+        sent.append(route.request.post_data)
+        route.abort() if len(sent) == 2 else route.continue_()
+
+    page.route("**/checklist/items", second_fails)
+    box = frame.get_by_label("New checklist item")
+    box.evaluate(PASTE, "one\n[x] two\n## three\nfour\n")
+    note = frame.get_by_role("status").filter(has_text="3 pasted lines were not added.")
+    note.wait_for()
+    assert len(sent) == 2  # the rest were not tried
+    assert list(ChecklistItem.objects.values_list("text", flat=True)) == ["one"]
+    assert box.input_value() == ""  # kept below with the others, not also in the box
+    page.unroute("**/checklist/items")
+    note.get_by_role("button", name="Add again").click()
+    frame.locator(".hc-item").nth(3).wait_for()
+    stored = list(ChecklistItem.objects.order_by("position").values_list("text", "status", "is_header"))
+    assert stored == [("one", "todo", False), ("two", "done", False), ("three", "todo", True), ("four", "todo", False)]
+    assert frame.get_by_text("pasted lines were not added").count() == 0
+
+
 def test_several_lines_pasted_into_the_add_box_are_one_item_each(page):
     """A list copied from a document or a mail, pasted into the add box: an input keeps no line breaks, so the lines
     ran together as one long item. Each line is an item now, in order, without its bullet, number or box ("[x]" is
