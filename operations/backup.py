@@ -756,7 +756,7 @@ def _purged_erase(purged: set[str], restored: Restored) -> None:
     for tenant_id in sorted(purged):
         tenant_erase_restored(tenant_id=tenant_id)
     # A whole restore emptied these tables first: what they hold now is exactly what it restored. (Not the audit log,
-    # which it only adds to; the erase touches no entry.)
+    # which it only adds to.)
     for label in list(restored):
         if label != "staff.auditentry":
             restored[label] = apps.get_model(label)._base_manager.count()

@@ -9,6 +9,8 @@ missing ones), and it is in every backup."""
 
 from collections.abc import Iterable
 
+from django.db.models import Q
+
 from staff.models import AuditAction, AuditEntry
 
 TENANT_LABEL = "tenants.tenant"
@@ -39,11 +41,11 @@ def purged_tenant_ids(tenant_ids: Iterable[str], *, live: Iterable[str] = ()) ->
     if not wanted:
         return set()
     live_ids = {str(pk) for pk in live}
-    entries = AuditEntry.objects.filter(model=TENANT_LABEL, action__in=[AuditAction.PURGE, AuditAction.ACTION])
+    entries = AuditEntry.objects.filter(
+        Q(action=AuditAction.PURGE) | Q(action=AuditAction.ACTION, detail=LEGACY_STAFF_PURGE_DETAIL), model=TENANT_LABEL
+    )
     purged = set()
-    for action, detail, object_ids in entries.values_list("action", "detail", "object_ids"):
-        if action == AuditAction.ACTION and detail != LEGACY_STAFF_PURGE_DETAIL:
-            continue
+    for action, object_ids in entries.values_list("action", "object_ids"):
         for pk in object_ids if isinstance(object_ids, list) else ():
             if str(pk) in wanted and (action == AuditAction.PURGE or str(pk) not in live_ids):
                 purged.add(str(pk))
