@@ -120,7 +120,9 @@ class ContactAdmin(AuditedAdmin):
                 self.message_user(
                     request,
                     f"Imported {result.licenses} license(s), {result.contacts} new contact(s), "
-                    f"skipped {result.skipped} row(s).",
+                    f"skipped {result.skipped} row(s)"
+                    + (f" ({result.purged} of licenses purged with their site)" if result.purged else "")
+                    + ".",
                     messages.SUCCESS,
                 )
                 return redirect("admin:contacts_contact_changelist")

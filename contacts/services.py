@@ -9,7 +9,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from urllib.parse import urlparse
 
 from celery import current_app
@@ -29,7 +29,10 @@ from core.counters import flag_add, flag_clear, shared_lock
 from core.db import atomic, atomic_or_joined, on_commit
 from core.exceptions import ValidationFailed
 from core.rows import update_each
+from staff.audit import search_hash, search_hash_candidates
+from staff.models import AuditAction, AuditEntry, SearchKind
 from tenants.models import Tenant, TenantState
+from tenants.purge_ledger import SYSTEM_ACTOR_ID
 
 from .models import Contact, ContactLink, ContactRole, EmailDelivery, EmailKind, License, PollCursor, SyncState
 
@@ -50,6 +53,7 @@ class IngestResult:
     # every contact created, renamed or whose links changed.
     license_ids: list = field(default_factory=list)
     contact_ids: set = field(default_factory=set)
+    purged: int = 0  # records of licenses purged with their site, left out (_purged_licenses); counted in skipped
 
 
 def normalise_email(value) -> str:
@@ -175,10 +179,15 @@ def _ingest_chunk(records: list, result: IngestResult, tenants: dict) -> None:
         (link.contact_id, link.license_id, link.role): link
         for link in ContactLink.objects.filter(license__in=[lic.id for lic in licenses.values()])
     }
+    purged = _purged_licenses([i for i in ids if i not in licenses])
     touched: set = set()
     lost: set = set()  # contacts who lost an active link here: offboarding may be due
     gained: set = set()  # synced contacts with a link active from here: onboarding may be due now
     for record, license_id in zip(valid, ids, strict=True):
+        if license_id not in licenses and _stays_purged(record, purged.get(license_id)):
+            result.skipped += 1
+            result.purged += 1
+            continue
         lic = licenses.get(license_id) or License(addon_license_id=license_id)
         lic.app_entitlement_id = _text(record.get("appEntitlementId"), 128)
         lic.app_entitlement_number = _text(record.get("appEntitlementNumber"), 128)
@@ -458,14 +467,57 @@ def tenant_offboard(*, tenant_id) -> None:
 
 def contact_data_delete(*, tenant_ids) -> dict[str, int]:
     """A purge: the licenses of these sites, and the contacts that no other license names. Returns the count per
-    model."""
-    licenses = list(License.objects.filter(tenant_id__in=list(tenant_ids)).values_list("pk", flat=True))
+    model. Each license's purge is recorded (_purged_licenses), so that the Marketplace's next report of it does not
+    bring it and its contacts back."""
+    purged = list(License.objects.filter(tenant_id__in=list(tenant_ids)).values_list("pk", "addon_license_id"))
+    licenses = [pk for pk, _addon_id in purged]
+    for pk, addon_id in purged:
+        AuditEntry.objects.create(
+            actor_id=SYSTEM_ACTOR_ID,
+            actor_username=f"{SYSTEM_ACTOR_ID} (purged with its site)",
+            action=AuditAction.PURGE,
+            detail="purged with its site",
+            model=License._meta.label_lower,
+            object_ids=[str(pk)],
+            object_count=1,
+            search_hash=search_hash(addon_id),
+            search_length=len(addon_id),
+            search_kind=SearchKind.IDENTIFIER,
+        )
     contact_ids = set(ContactLink.objects.filter(license_id__in=licenses).values_list("contact_id", flat=True))
     deleted = {}
     deleted["contacts.License"], _ = License.objects.filter(pk__in=licenses).delete()
     still_linked = set(ContactLink.objects.filter(contact_id__in=contact_ids).values_list("contact_id", flat=True))
     deleted["contacts.Contact"], _ = Contact.objects.filter(pk__in=contact_ids - still_linked).delete()
     return deleted
+
+
+def _purged_licenses(license_ids: list[str]) -> dict[str, datetime]:
+    """Marketplace license id -> when it was last purged with its site, for those of these ids that were. The
+    record is an audit entry (append-only, kept across restores) holding the id as a keyed hash, not in clear: once
+    the license is gone the log names nobody, as for every purge (README: Uninstalled sites)."""
+    hashes = {digest: license_id for license_id in license_ids for digest in search_hash_candidates(license_id)}
+    if not hashes:
+        return {}
+    purged: dict[str, datetime] = {}
+    entries = AuditEntry.objects.filter(
+        action=AuditAction.PURGE, model=License._meta.label_lower, search_hash__in=list(hashes)
+    ).values_list("search_hash", "created_at")
+    for digest, at in entries:
+        license_id = hashes[digest]
+        purged[license_id] = max(at, purged.get(license_id, at))
+    return purged
+
+
+def _stays_purged(record: dict, purged_at: datetime | None) -> bool:
+    """A license purged with its site is not created again from a later Marketplace report (a poll, a full CSV
+    import): that would bring back its contacts, to HubSpot and our emails, after we erased them. Unless the
+    Marketplace shows it active and updated after the purge's day: a purchase since (the customer came back)."""
+    if purged_at is None:
+        return False
+    updated = _parse_date(record.get("lastUpdated"))
+    active = _text(record.get("status"), 32) == "active"
+    return not (active and updated is not None and updated > purged_at.date())
 
 
 def contact_data_merge(*, source_id, target_id) -> dict[str, int]:

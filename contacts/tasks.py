@@ -39,7 +39,10 @@ def marketplace_poll_task(self) -> None:
     result = services.license_ingest(records=records)
     # Only a run that finished moves the cursor, so a failed run's licenses are fetched again next time.
     services.poll_cursor_advance(cursor=cursor, started_at=started_at)
-    logger.info("marketplace poll done", extra={"licenses": result.licenses, "new_contacts": result.contacts})
+    logger.info(
+        "marketplace poll done",
+        extra={"licenses": result.licenses, "new_contacts": result.contacts, "purged_left_out": result.purged},
+    )
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True)

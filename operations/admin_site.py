@@ -61,5 +61,7 @@ class HeroAdminSite(StaffAdminSite):
                         object_count=sum(restored.values()),
                     )
                     messages.success(request, f"Restored {sum(restored.values())} records from {name}.")
+                    if restored.purged_left_out:
+                        messages.info(request, backup.LEFT_OUT.format(restored.purged_left_out).capitalize() + ".")
                     return redirect("admin:backups")
         return TemplateResponse(request, "admin/backup_restore.html", context)

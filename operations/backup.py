@@ -50,7 +50,9 @@ from core.exceptions import ValidationFailed
 from core.jsonbody import BadJson, loads
 from core.middleware import dependency_unavailable
 from staff.audit import audit_entry_minimised
+from tenants.purge_ledger import purged_tenant_ids
 from tenants.selectors import tenant_cache_forget
+from tenants.services import tenant_erase_restored
 
 from .retention import backups_to_keep
 
@@ -125,6 +127,25 @@ TENANT_LIVE_FIELDS = (
 
 class ArchiveError(Exception):
     """The archive is damaged, foreign or unreadable; nothing was written."""
+
+
+class PurgedSiteRefused(ArchiveError):
+    """`restore --tenant` named a site the audit log records as purged: a restore never brings a purged site back
+    (tenants.purge_ledger). Nothing was written."""
+
+
+class Restored(dict[str, int]):
+    """What a restore wrote, per model (as records name their model), without the purged sites it left out; how many
+    those were in `purged_left_out`."""
+
+    purged_left_out: int = 0
+
+
+# What the restore command and the admin page say about the purged sites a restore left out.
+LEFT_OUT = (
+    "left out {} purged site(s): the archive predates their purge, which the audit log records; a restore never "
+    "brings a purged site back (its data, licenses and contacts were erased again)"
+)
 
 
 class RestoreRefused(Exception):
@@ -611,11 +632,13 @@ def _new_audit_entries(model, objects: list) -> list:
     return added
 
 
-def archive_restore(name_or_path: str, *, tenant: str | None = None, busy_wait: float = 0.0) -> dict[str, int]:
+def archive_restore(name_or_path: str, *, tenant: str | None = None, busy_wait: float = 0.0) -> Restored:
     """Replace the database's application data (or one tenant's) with the archive's. The archive is read and checked
     in full first; a damaged or foreign one raises ArchiveError before anything is written. The writes are one
-    transaction. Never restored: live sites' credentials and install state (TENANT_LIVE_FIELDS), and never removed:
-    audit entries (the archive's missing ones are added). Staff accounts are not in archives (README: Operations).
+    transaction. Never restored: live sites' credentials and install state (TENANT_LIVE_FIELDS), and sites the audit
+    log records as purged (tenants.purge_ledger: a whole restore erases them again in its transaction, as the purge
+    did, and counts them in `purged_left_out`; `tenant` naming one raises PurgedSiteRefused). Never removed: audit
+    entries (the archive's missing ones are added). Staff accounts are not in archives (README: Operations).
 
     A transaction lost to a concurrent one is run again for up to `busy_wait` seconds (the restore command waits
     RESTORE_BUSY_WAIT_SECONDS: a restore killed mid-write leaves its transaction open on MongoDB, holding every record
@@ -631,7 +654,7 @@ def archive_restore(name_or_path: str, *, tenant: str | None = None, busy_wait: 
     give_up_at = monotonic() + busy_wait
     pause = 1.0
     while True:
-        restored: dict[str, int] = {}
+        restored = Restored()
         try:
             with atomic(), archive_open(name_or_path) as src:
                 _replace(src, replaced, tenant_pk, client_key, restored)
@@ -672,14 +695,22 @@ def _unwritable(exc: Exception) -> ArchiveError:
     )
 
 
-def _replace(src, replaced, tenant_pk: str | None, client_key: str | None, restored: dict[str, int]) -> None:
+def _replace(src, replaced, tenant_pk: str | None, client_key: str | None, restored: Restored) -> None:
     """archive_restore's writes, inside its transaction."""
     Tenant = apps.get_model("tenants.Tenant")
     AuditEntry = apps.get_model("staff.AuditEntry")
+    live_ids = [str(pk) for pk in Tenant.objects.values_list("pk", flat=True)]
+    # Read in the transaction, so a purge that committed since the scan counts too.
+    if tenant_pk is not None and purged_tenant_ids([tenant_pk], live=live_ids):
+        raise PurgedSiteRefused(
+            f"the archive's site {tenant_pk} was purged (the audit log records its purge): a restore never brings a "
+            "purged site back; if the customer installs the app again, Atlassian's lifecycle creates the site anew"
+        )
     touched = list(replaced.only("client_key", "installation_id"))
     live = _live_tenant_fields(replaced)
     licenses = _delete_existing(tenant_pk, client_key)
     batch: list[dict] = []
+    archived_sites: list[str] = []
 
     def flush():
         if batch:
@@ -692,6 +723,7 @@ def _replace(src, replaced, tenant_pk: str | None, client_key: str | None, resto
                 model._base_manager.bulk_create(objects, batch_size=BATCH)
             if model is Tenant:
                 touched.extend(objects)
+                archived_sites.extend(str(o.pk) for o in objects)
             restored[batch[0]["model"]] = restored.get(batch[0]["model"], 0) + len(objects)
             batch.clear()
 
@@ -704,6 +736,8 @@ def _replace(src, replaced, tenant_pk: str | None, client_key: str | None, resto
     flush()
     if licenses:
         apps.get_model("contacts.License").objects.filter(pk__in=licenses).update(tenant_id=tenant_pk)
+    # After the archive's audit entries are in: a purge recorded only in the archive (taken after it) counts too.
+    _purged_erase(purged_tenant_ids(archived_sites, live=live_ids), restored)
     if "contacts.contact" in restored:
         # An archive of an earlier release may hold one mailbox under several spellings (contacts migration 0006):
         # the restored contacts follow the rule every other write path does, inside the restore's transaction.
@@ -711,6 +745,25 @@ def _replace(src, replaced, tenant_pk: str | None, client_key: str | None, resto
         if merged.groups:
             logger.info("restored contacts merged", extra={"groups": merged.groups, "removed": merged.removed})
     tenant_cache_forget(touched)
+
+
+def _purged_erase(purged: set[str], restored: Restored) -> None:
+    """A whole restore's purged sites (the archive was taken before their purge) erased again as the purge erased
+    them: their checklists, licenses and the contacts only they had. Written, then erased in the same transaction: the
+    purge's own deletions decide what goes (a contact another license names stays), not a second copy of its rules."""
+    if not purged:
+        return
+    for tenant_id in sorted(purged):
+        tenant_erase_restored(tenant_id=tenant_id)
+    # A whole restore emptied these tables first: what they hold now is exactly what it restored. (Not the audit log,
+    # which it only adds to.)
+    for label in list(restored):
+        if label != "staff.auditentry":
+            restored[label] = apps.get_model(label)._base_manager.count()
+            if not restored[label]:
+                del restored[label]
+    restored.purged_left_out = len(purged)
+    logger.warning("restore left out purged sites", extra={"count": len(purged)})
 
 
 def taken_at(name: str) -> datetime | None:

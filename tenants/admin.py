@@ -77,7 +77,7 @@ class TenantAdmin(AuditedAdmin):
         purged = 0
         for tenant in queryset:
             try:
-                services.tenant_purge(tenant=tenant)
+                services.tenant_purge(tenant=tenant, user=request.user)
             except (KombuError, RedisError):
                 # Its follow-up could not be queued (the broker is down), so nothing of this site was purged.
                 logger.exception(

@@ -20,6 +20,7 @@ from core.exceptions import ValidationFailed
 
 from . import selectors
 from .models import SiteToken, SiteTokenUse, Tenant, TenantState
+from .purge_ledger import purge_record
 from .signals import tenant_merging, tenant_purging, tenant_uninstalled
 from .site_tokens import site_tokens_revoke_all
 from .types import AuthError
@@ -392,9 +393,10 @@ def tenant_reencrypt(*, tenant: Tenant) -> bool:
     return bool(wrote)
 
 
-def tenant_purge(*, tenant: Tenant, uninstalled_before: datetime | None = None) -> dict[str, int] | None:
+def tenant_purge(*, tenant: Tenant, uninstalled_before: datetime | None = None, user=None) -> dict[str, int] | None:
     """Erase a site for good: its checklists, items, templates, history, its licenses and the contacts that only it
-    had, then the tenant row. Returns what was deleted, per model (counts only).
+    had, then the tenant row. Returns what was deleted, per model (counts only). The purge is recorded in the audit
+    log in the same transaction (purge_ledger: a restore never brings the site back), by `user` (staff) or the system.
 
     uninstalled_before: purge only if the row, read again in this transaction, is still a site uninstalled before
     then; else nothing happens and None is returned. The expiry sweep lists its sites first and purges them one by
@@ -421,10 +423,20 @@ def tenant_purge(*, tenant: Tenant, uninstalled_before: datetime | None = None) 
         deleted = _site_rows_delete(str(tenant.pk))
         tenant_id = str(tenant.id)
         Tenant.objects.filter(pk=tenant.pk).delete()
+        purge_record(tenant_id=tenant_id, user=user, reason="expired" if uninstalled_before is not None else "staff")
         if at_once:
             on_commit(lambda: _purge_leftovers_later(tenant_id))
     logger.info("tenant purged", extra={"tenant_id": tenant_id})
     return deleted
+
+
+def tenant_erase_restored(*, tenant_id: str) -> dict[str, int]:
+    """A purged site that a restore brought back (its archive was taken before the purge) erased again, as the purge
+    erased it, inside the restore's transaction. No new record (the purge's stands) and no follow-up (no request can
+    be writing to a site that was gone). Returns what was deleted, per model (counts only)."""
+    deleted = _site_rows_delete(tenant_id)
+    _total, rows = Tenant.objects.filter(pk=tenant_id).delete()
+    return {**deleted, **rows}
 
 
 def _site_rows_delete(tenant_id: str) -> dict[str, int]:

@@ -3,7 +3,7 @@ import getpass
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from operations.backup import ArchiveError, RestoreRefused, archive_restore, archive_verify
+from operations.backup import LEFT_OUT, ArchiveError, RestoreRefused, archive_restore, archive_verify
 from staff.models import AuditAction, AuditEntry
 
 
@@ -45,3 +45,5 @@ class Command(BaseCommand):
         )
         summary = ", ".join(f"{label} {n}" for label, n in restored.items()) or "no records"
         self.stdout.write(f"restored from {archive}: {summary}")
+        if restored.purged_left_out:
+            self.stdout.write(LEFT_OUT.format(restored.purged_left_out))

@@ -1,0 +1,132 @@
+"""A purged site stays purged: every purge (a superuser's, the expiry sweep's) is recorded in the append-only audit
+log, and a restore of an archive taken before it leaves the site out, with its checklists, licenses and the contacts
+only it had. A site never purged restores as before."""
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from checklists.models import Checklist, ChecklistItem
+from contacts.models import Contact, License
+from operations import backup
+from staff.models import AuditAction, AuditEntry
+from tenants import tasks
+from tenants.models import Tenant
+from tenants.services import tenant_erase_restored
+from tests.tenants.test_purge import everything_stored, seed, uninstall
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _backups(backup_dir):
+    return backup_dir
+
+
+def _other_site_item(other_tenant):
+    ChecklistItem.objects.create(
+        tenant=other_tenant,
+        checklist=Checklist.objects.create(tenant=other_tenant, issue_id="20001", issue_key="OTH-1", project_id="1"),
+        position=0,
+        text="Other site's step",
+    )
+
+
+def _purge(how, client, staff, standin, tenant):
+    if how == "staff":
+        done = staff("superuser").post(
+            "/admin/tenants/tenant/", {"action": "purge_now", "_selected_action": [str(tenant.pk)], "confirm": "purge"}
+        )
+        assert done.status_code == 302
+    else:
+        uninstall(client, standin, days_ago=100)
+        tasks.tenant_purge_expired_task.delay()
+    assert not Tenant.objects.filter(pk=tenant.pk).exists()
+
+
+def _assert_gone(tenant):
+    assert not Tenant.objects.filter(pk=tenant.pk).exists()
+    stored = everything_stored()
+    assert tenant.client_key not in stored and "Secret step of the site" not in stored
+    assert not License.objects.filter(addon_license_id="SEN-1").exists()
+    assert not Contact.objects.filter(email="only@site.example").exists()
+    # What the purge keeps, the restore keeps: a contact another license names, that license.
+    assert Contact.objects.filter(email="shared@example.com").exists()
+    assert License.objects.filter(addon_license_id="SEN-2").exists()
+
+
+@pytest.mark.parametrize("how", ["staff", "expiry"])
+def test_a_restore_of_an_archive_taken_before_a_purge_leaves_the_site_out(
+    how, client, staff, standin, tenant, other_tenant
+):
+    seed(tenant)
+    _other_site_item(other_tenant)
+    name = backup.backup_create().name
+    _purge(how, client, staff, standin, tenant)
+    entry = AuditEntry.objects.get(action=AuditAction.PURGE, model="tenants.tenant")
+    assert entry.object_ids == [str(tenant.pk)]
+    by = ("staff", "superuser-user") if how == "staff" else ("expired", "system (expired)")
+    assert (entry.detail, entry.actor_username) == by
+
+    out = io.StringIO()
+    call_command("restore", name, "--yes", stdout=out)
+
+    _assert_gone(tenant)
+    assert "left out 1 purged site(s)" in out.getvalue()
+    assert "tenants.tenant 1," in out.getvalue()  # the other site only
+    # The site never purged is back as the archive had it.
+    assert list(ChecklistItem.objects.filter(tenant=other_tenant).values_list("text", flat=True)) == [
+        "Other site's step"
+    ]
+    assert Tenant.objects.filter(pk=other_tenant.pk).exists()
+
+
+def test_restoring_a_purged_site_alone_is_refused(client, staff, standin, tenant, other_tenant):
+    seed(tenant)
+    _other_site_item(other_tenant)
+    name = backup.backup_create().name
+    _purge("staff", client, staff, standin, tenant)
+    before = everything_stored()
+    for named in (tenant.client_key, str(tenant.pk)):
+        with pytest.raises(CommandError, match="was purged .* a restore never brings a purged site back"):
+            call_command("restore", name, "--yes", "--tenant", named, stdout=io.StringIO())
+    assert everything_stored() == before
+    _assert_gone(tenant)
+
+
+def test_a_purge_recorded_only_in_a_later_archive_still_counts(client, staff, standin, tenant):
+    """An empty database restored from the newest archive gets the purge's record with it; an older archive restored
+    after that still leaves the site out."""
+    seed(tenant)
+    before_purge = backup.backup_create(now=backup.taken_at("herochecklist-20261101-000000.hcbak")).name
+    _purge("staff", client, staff, standin, tenant)
+    after_purge = backup.backup_create().name
+    backup._delete_existing(None, None)
+    AuditEntry._base_manager.all()._raw_delete(AuditEntry._base_manager.db)
+    call_command("restore", after_purge, "--yes", stdout=io.StringIO())
+    call_command("restore", before_purge, "--yes", stdout=io.StringIO())
+    _assert_gone(tenant)
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_a_staff_purge_recorded_before_purges_recorded_themselves(client, staff, standin, tenant, live):
+    """The admin action's own entry was the only record of a staff purge: it counts for a site with no live row. A
+    site still live was not purged (the broker was down and the purge refused): it restores as before."""
+    seed(tenant)
+    name = backup.backup_create().name
+    AuditEntry.objects.create(
+        actor_id="1",
+        actor_username="root",
+        action=AuditAction.ACTION,
+        detail="purge_now",
+        model="tenants.tenant",
+        object_ids=[str(tenant.pk)],
+    )
+    if not live:
+        tenant_erase_restored(tenant_id=str(tenant.pk))  # the purge as it was: no record of its own
+    call_command("restore", name, "--yes", stdout=io.StringIO())
+    if live:
+        assert "Secret step of the site" in everything_stored()
+    else:
+        _assert_gone(tenant)
