@@ -172,9 +172,10 @@ function addItem(text, input, status) {
     },
     announceText: `Added ${body.isHeader ? "header" : "item"} ${body.text}`,
   }).then((ok) => {
-    // The box was emptied when Enter was pressed (so a second Enter adds nothing twice); a failed add gets its text
-    // back unless the user has typed something new meanwhile.
-    const box = root.querySelector(".hc-add input");
+    // Typed in the box (`input`; a render may have replaced it since): it was emptied when Enter was pressed (so a
+    // second Enter adds nothing twice), and a failed add gets its text back unless the user has typed something new.
+    // Pasted lines are kept by addLines instead.
+    const box = input && root.querySelector(".hc-add input");
     if (!ok && box && !box.value) box.value = text;
     return ok;
   });
@@ -193,10 +194,8 @@ async function addLines(lines) {
   for (const line of lines) {
     const box = /^\[([ xX])\]\s+(.*)$/.exec(line);
     const text = box && box[2] ? box[2] : line;
-    const ok = await (text !== line ? addItem(text, null, box[1] === " " ? "todo" : "done") : addItem(line));
+    const ok = await addItem(text, null, text !== line ? (box[1] === " " ? "todo" : "done") : undefined);
     if (!ok) {
-      const input = root.querySelector(".hc-add input");
-      if (input?.value === text) input.value = ""; // addItem put it back: it is kept below with the rest instead
       state.unadded = lines.slice(added);
       render();
       break;
