@@ -7,6 +7,9 @@ from tenants.models import Tenant
 MAX_ITEM_TEXT = 2000
 MAX_ITEMS = 500
 MAX_TEMPLATES = 200
+# One project's administrators may fill at most half of the site's templates, so no single project can leave the
+# others (or the Jira admins' site-wide templates) without room.
+MAX_PROJECT_TEMPLATES = MAX_TEMPLATES // 2
 MAX_TEMPLATE_NAME = 200
 MAX_ACCOUNT_ID = identifiers.MAX_ACCOUNT_ID
 MAX_ISSUE_ID = 32

@@ -18,6 +18,7 @@ from .models import (
     MAX_ISSUE_ID,
     MAX_ITEM_TEXT,
     MAX_ITEMS,
+    MAX_PROJECT_TEMPLATES,
     MAX_SITE_STATUSES,
     MAX_STATUS_KEY,
     MAX_STATUS_NAME,
@@ -425,7 +426,7 @@ class ContractAPI(NinjaAPI):
         document.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
         document["info"]["description"] = (
             f"HeroChecklist /api/v1. A checklist holds at most {MAX_ITEMS} items, a site at most {MAX_TEMPLATES} "
-            "templates. Every error is JSON with an `error` code."
+            f"templates, one project at most {MAX_PROJECT_TEMPLATES}. Every error is JSON with an `error` code."
         )
         for path, operations in document["paths"].items():
             for operation in operations.values():

@@ -14,6 +14,7 @@ from tenants.types import IssueRef
 from .. import textformat
 from ..models import (
     MAX_ITEMS,
+    MAX_PROJECT_TEMPLATES,
     MAX_TEMPLATES,
     ChangeAction,
     Checklist,
@@ -66,17 +67,28 @@ def _clean_template(data: dict[str, Any], *, partial: bool, tenant: Tenant | uui
     return cleaned
 
 
+def _require_room(tenant: Tenant | uuid.UUID, project_id: str, *, moving: Template | None = None) -> None:
+    """Room for one more template on the site, and in its project when it has one. `moving`: a template going to
+    another project, which counts for the site already."""
+    templates = Template.objects.filter(tenant=tenant)
+    if moving is None and templates.count() >= MAX_TEMPLATES:
+        raise ValidationFailed({"templates": f"cannot exceed {MAX_TEMPLATES} on one site"})
+    if project_id and templates.filter(project_id=project_id).count() >= MAX_PROJECT_TEMPLATES:
+        raise ValidationFailed({"templates": f"cannot exceed {MAX_PROJECT_TEMPLATES} in one project"})
+
+
 @atomic
 def template_create(*, tenant: Tenant, actor: Actor, data: dict[str, Any]) -> Template:
     fields = _clean_template(data, partial=False, tenant=tenant)
-    if Template.objects.filter(tenant=tenant).count() >= MAX_TEMPLATES:
-        raise ValidationFailed({"templates": f"cannot exceed {MAX_TEMPLATES} on one site"})
+    _require_room(tenant, fields.get("project_id", ""))
     return Template.objects.create(tenant=tenant, created_by=actor.account_id, **fields)
 
 
 @atomic
 def template_update(*, template: Template, data: dict[str, Any]) -> Template:
     fields = _clean_template(data, partial=True, tenant=template.tenant_id)
+    if fields.get("project_id", template.project_id) != template.project_id:
+        _require_room(template.tenant_id, fields["project_id"], moving=template)
     for name, value in fields.items():
         setattr(template, name, value)
     template.save()

@@ -118,3 +118,46 @@ def test_a_template_of_another_project_or_issue_type_is_refused_and_changes_noth
     assert api.get().json()["version"] == 0
     applied = api.call("post", url, {"templateId": fitting["id"], "mode": "append"})
     assert applied.status_code == 200 and [i["text"] for i in applied.json()["items"]] == ["fits"]
+
+
+def _fill(tenant, count, project_id=""):
+    Template.objects.bulk_create(
+        Template(tenant=tenant, name=f"t{n}", text="- [ ] x\n", project_id=project_id) for n in range(count)
+    )
+
+
+def test_one_project_may_hold_half_the_sites_templates_and_the_site_all_of_them(api, tenant):
+    """A project's admins cannot take the whole site's room (MAX_PROJECT_TEMPLATES), neither by creating nor by
+    moving templates in; the site's own limit (MAX_TEMPLATES) still holds for everyone."""
+    from checklists.models import MAX_PROJECT_TEMPLATES, MAX_TEMPLATES
+
+    _fill(tenant, MAX_PROJECT_TEMPLATES - 1, "10000")
+    assert make(api, projectId="10000").status_code == 201
+    full = make(api, name="one too many", projectId="10000")
+    assert full.status_code == 422
+    assert full.json()["fields"]["templates"] == f"cannot exceed {MAX_PROJECT_TEMPLATES} in one project"
+    elsewhere = make(api, name="elsewhere", projectId="10001")
+    assert elsewhere.status_code == 201
+    moved = api.client.patch(
+        f"/api/v1/templates/{elsewhere.json()['id']}",
+        data={"projectId": "10000"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=api.authorization,
+    )
+    assert moved.status_code == 422 and "templates" in moved.json()["fields"]
+    renamed = api.client.patch(  # a template already in the full project may still change
+        f"/api/v1/templates/{Template.objects.filter(project_id='10000').first().pk}",
+        data={"name": "renamed", "projectId": "10000"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=api.authorization,
+    )
+    assert renamed.status_code == 200
+    assert Template.objects.filter(project_id="10000").count() == MAX_PROJECT_TEMPLATES
+    assert Template.objects.get(pk=elsewhere.json()["id"]).project_id == "10001"
+
+    _fill(tenant, MAX_TEMPLATES - Template.objects.count() - 1)
+    assert make(api, name="the last one").status_code == 201
+    over = make(api, name="over the site's limit", projectId="10002")
+    assert over.status_code == 422
+    assert over.json()["fields"]["templates"] == f"cannot exceed {MAX_TEMPLATES} on one site"
+    assert Template.objects.count() == MAX_TEMPLATES
