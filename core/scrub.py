@@ -115,7 +115,10 @@ def scrub_text(text: str) -> str:
     if not text:
         return text
     # Exact values first: a registered item text may itself look like an email or a token.
-    for value in sorted((*context.sensitive_values.get(), *_configured_secrets()), key=len, reverse=True):
+    marked = context.sensitive_values.get()
+    found = marked.found_in(text) if isinstance(marked, context.Marked) else (v for v in marked if v in text)
+    # Longest first: a marked value that holds a shorter one goes whole.
+    for value in sorted((*found, *_configured_secrets()), key=len, reverse=True):
         if value and value in text:
             text = text.replace(value, REDACTED)
     text = _URL_USERINFO.sub(lambda m: f"{m.group(1)}{REDACTED}@", text) if "@" in text else text

@@ -102,3 +102,41 @@ def test_credentials_of_the_url_settings_never_reach_the_log(settings):
     for leaked in ("GuestPass-November44", "Db/Pass-Kilo11", "CachePass-Lima22", "BrokerPass-Mike33", "fedcba98765"):
         assert leaked not in out
     assert "amqp://[redacted]@mq.internal//" in out  # which server it was still shows
+
+
+def test_many_marked_values_are_redacted_as_one_by_one_would_be():
+    """Past a few dozen marked values (a 20,000-contact import marks 40,000) a scrub looks the text's substrings up
+    in an index of them (core.context.Marked): every value in the text must still go, whatever its length, however
+    many share its start, marked before or after the index was first built, and nothing else. The reference: the
+    same text scrubbed with only the values it holds marked (found by searching it for each), which a scrub tests
+    one by one."""
+    import random
+
+    from core.scrub import REDACTED, scrub_text
+
+    rng = random.Random(7)
+    names = [f"Contact {n} {rng.randrange(10**6)}" for n in range(20_000)]  # one long shared start
+    emails = [f"p{n}@ex{n % 97}.io" for n in range(20_000)]  # shorter than the index's key, many lengths
+    words = ["Acme", "Acme Corp", "Acme Corporation Ltd", "Robinson"]  # values inside values: the longest goes whole
+    marked = [*names, *emails, *words]
+    noise = ["said", "Contact 99", "p1@ex", "Acm", "batch 17 of 200", "\u202e", "Corporation"]
+    texts = []
+    for _ in range(100):
+        # Any values, and always one of the few short or nested ones, which a sample of 40,000 would seldom hold.
+        picked = [*rng.sample(marked, rng.randrange(0, 3)), rng.choice(words + emails[:1000])]
+        texts.append(" ".join(rng.sample(picked + noise, len(picked) + len(noise))))
+    expected = []
+    for text in texts:
+        context.mark_sensitive(*(value for value in marked if value in text))
+        expected.append(scrub_text(text))
+        context.reset()
+    context.mark_sensitive(*marked)
+    try:
+        assert [scrub_text(text) for text in texts] == expected
+        assert sum(REDACTED in text for text in expected) > 50  # the texts did hold marked values
+        late = "Marked after the index was built"
+        context.mark_sensitive(late)
+        assert scrub_text(f"x {late} y") == f"x {REDACTED} y"
+        assert scrub_text("Contact 99 said so") == "Contact 99 said so"  # a shared start alone is not a value
+    finally:
+        context.reset()
