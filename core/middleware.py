@@ -11,6 +11,7 @@ from pymongo.errors import ConnectionFailure, ExecutionTimeout, WTimeoutError
 
 from . import context
 from .body import BodyRefused, load_body
+from .db import is_write_conflict
 from .metrics import DATABASE_UNAVAILABLE
 
 logger = logging.getLogger(__name__)
@@ -219,6 +220,19 @@ def api_exception_response(request, exc: BaseException) -> JsonResponse:
         )
         response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
         return response
+    if is_write_conflict(exc):
+        # Another request wrote the same MongoDB document inside its transaction first (two admins saving one
+        # template): ours was rolled back whole. The checklist writes run theirs again; anything else says so.
+        logger.warning("write conflict; the request was rolled back", exc_info=exc)
+        response = JsonResponse(
+            {
+                "error": "conflict",
+                "detail": "Someone changed this at the same moment; nothing was saved. Please retry.",
+            },
+            status=409,
+        )
+        response["Retry-After"] = "1"
+        return response
     if isinstance(exc, Http404):  # raised by a view or by ninja itself (its docs page is off: GET /api/v1/)
         return JsonResponse({"error": "not_found", "detail": "No such resource."}, status=404)
     logger.error("unexpected error", exc_info=exc)
@@ -263,5 +277,16 @@ class ApiErrorMiddleware:
                 content_type="text/plain; charset=utf-8",
             )
             response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
+            return response
+        if is_write_conflict(exc):
+            # A page's or a delivery's transaction lost to a concurrent one and was rolled back whole: "try again"
+            # (Jira redelivers a 503 lifecycle call or webhook), not a 500.
+            logger.warning("write conflict; the request was rolled back", exc_info=exc)
+            response = HttpResponse(
+                "Someone changed this at the same moment; nothing was saved. Please retry.\n",
+                status=503,
+                content_type="text/plain; charset=utf-8",
+            )
+            response["Retry-After"] = "1"
             return response
         return None

@@ -17,6 +17,14 @@ class TenantQuerySet(models.QuerySet):
         """Tenants whose credentials may still be trusted."""
         return self.exclude(state=TenantState.UNINSTALLED)
 
+    def hold(self, tenant_id) -> None:
+        """Inside a transaction that counts a site's rows to keep a limit, then adds one (templates, statuses, site
+        tokens): writes the site's row first, so two such transactions cannot both pass the count. On MongoDB each
+        counts in its own snapshot (both would see 199 of 200, both insert); now the second to write this row meets
+        a write conflict, rolls back whole and is answered 409 to retry. On SQLite the writers' turns already
+        serialize them. Call it before counting."""
+        self.filter(pk=tenant_id).update(updated_at=timezone.now())
+
 
 class Tenant(BaseModel):
     """A Jira site that installed the app, through Connect (client_key) or Forge (installation_id), or both."""

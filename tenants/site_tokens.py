@@ -51,6 +51,7 @@ def site_token_create(*, tenant: Tenant, name: str, scope: str, created_by: str)
         prefix = secrets.token_hex(6)
         token = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
         with atomic():
+            Tenant.objects.hold(tenant.pk)
             if SiteToken.objects.filter(tenant=tenant, revoked_at=None).count() >= MAX_TOKENS_PER_SITE:
                 raise ValidationFailed({"tokens": f"cannot exceed {MAX_TOKENS_PER_SITE} active on one site"})
             if SiteToken.objects.filter(prefix=prefix).exists():

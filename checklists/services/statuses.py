@@ -79,6 +79,7 @@ def status_create(*, tenant: Tenant, data: dict[str, Any]) -> SiteStatus:
     fields = _clean(data, partial=False)
     fields.setdefault("key", _key_from_name(fields["name"]))
     fields.setdefault("color", DEFAULT_COLOR)
+    Tenant.objects.hold(tenant.pk)
     existing = list(SiteStatus.objects.filter(tenant=tenant).values_list("key", flat=True))
     if len(existing) >= MAX_SITE_STATUSES:
         raise ValidationFailed({"statuses": f"of a site's own cannot exceed {MAX_SITE_STATUSES}"})

@@ -67,11 +67,12 @@ def _clean_template(data: dict[str, Any], *, partial: bool, tenant: Tenant | uui
     return cleaned
 
 
-def _require_room(tenant: Tenant | uuid.UUID, project_id: str, *, moving: Template | None = None) -> None:
+def _require_room(tenant_id: uuid.UUID, project_id: str, *, moving: bool = False) -> None:
     """Room for one more template on the site, and in its project when it has one. `moving`: a template going to
     another project, which counts for the site already."""
-    templates = Template.objects.filter(tenant=tenant)
-    if moving is None and templates.count() >= MAX_TEMPLATES:
+    Tenant.objects.hold(tenant_id)
+    templates = Template.objects.filter(tenant_id=tenant_id)
+    if not moving and templates.count() >= MAX_TEMPLATES:
         raise ValidationFailed({"templates": f"cannot exceed {MAX_TEMPLATES} on one site"})
     if project_id and templates.filter(project_id=project_id).count() >= MAX_PROJECT_TEMPLATES:
         raise ValidationFailed({"templates": f"cannot exceed {MAX_PROJECT_TEMPLATES} in one project"})
@@ -80,7 +81,7 @@ def _require_room(tenant: Tenant | uuid.UUID, project_id: str, *, moving: Templa
 @atomic
 def template_create(*, tenant: Tenant, actor: Actor, data: dict[str, Any]) -> Template:
     fields = _clean_template(data, partial=False, tenant=tenant)
-    _require_room(tenant, fields.get("project_id", ""))
+    _require_room(tenant.pk, fields.get("project_id", ""))
     return Template.objects.create(tenant=tenant, created_by=actor.account_id, **fields)
 
 
@@ -88,7 +89,7 @@ def template_create(*, tenant: Tenant, actor: Actor, data: dict[str, Any]) -> Te
 def template_update(*, template: Template, data: dict[str, Any]) -> Template:
     fields = _clean_template(data, partial=True, tenant=template.tenant_id)
     if fields.get("project_id", template.project_id) != template.project_id:
-        _require_room(template.tenant_id, fields["project_id"], moving=template)
+        _require_room(template.tenant_id, fields["project_id"], moving=True)
     for name, value in fields.items():
         setattr(template, name, value)
     template.save()
