@@ -155,7 +155,7 @@ def contact_rename(*, contact_id, name: str) -> bool:
     settles nothing (_record_push). An address that is no email stays failed: it is never sent to HubSpot
     (contact_retry_sync). Returns whether the name changed."""
     name = contact_name_clean(name)
-    with atomic():
+    with atomic_or_joined():  # the console's change form runs in a transaction of its own
         contact = Contact.objects.filter(id=contact_id).only("email", "display_name").first()
         if contact is None or contact.display_name == name:
             return False
