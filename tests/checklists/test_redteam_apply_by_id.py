@@ -72,3 +72,32 @@ def test_when_jira_cannot_say_the_issues_project_a_scoped_template_is_not_applie
 
     assert response.status_code in (404, 422, 503), response.content
     assert response.status_code != 200
+
+
+def test_a_read_that_cannot_tell_the_issues_project_does_not_pick_its_auto_apply_template(client, tenant, standin):
+    """The first read of an issue applies its auto-apply template, the best fit for its project and type. A read
+    through a credential that names no project (a site API token here) could only pick among the unscoped ones: it
+    wrote the site-wide template, and the project's own, a better fit, never came (the issue had its checklist). It
+    now writes nothing (the issue reads as empty, as without a template), and the first read that knows the project
+    (the panel) applies the project's."""
+    Template.objects.create(tenant=tenant, name="Site", text="- [ ] site-wide\n", auto_apply=True)
+    Template.objects.create(
+        tenant=tenant, name="Project", text="- [ ] the project's\n", auto_apply=True, project_id=ISSUE["projectId"]
+    )
+    token = site_token_create(tenant=tenant, name="Automation", scope="write", created_by="557058:alice")[1]
+
+    first = client.get(f"/api/v1/issues/{ISSUE['id']}/checklist", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    assert first.status_code == 200, first.content
+    assert (first.json()["version"], first.json()["items"]) == (0, [])
+    assert [i["text"] for i in Api(client, tenant).get().json()["items"]] == ["the project's"]
+
+
+def test_a_read_that_cannot_tell_the_project_still_applies_the_only_kind_there_is(client, tenant, standin):
+    """Where the site has no project or type template, nothing better could fit: the site-wide one applies."""
+    Template.objects.create(tenant=tenant, name="Site", text="- [ ] site-wide\n", auto_apply=True)
+    token = site_token_create(tenant=tenant, name="Automation", scope="write", created_by="557058:alice")[1]
+
+    first = client.get(f"/api/v1/issues/{ISSUE['id']}/checklist", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    assert [i["text"] for i in first.json()["items"]] == ["site-wide"]
