@@ -35,6 +35,7 @@ from tenants.permissions import PermissionDenied, PermissionUnknown
 from . import live, selectors, serializers, services
 from .api_admin import router as admin_router
 from .callers import rate_subject
+from .issues import issue_for_template
 from .models import Checklist, ChecklistItem, Template
 from .preconditions import ItemTag, parse_if_match
 from .schemas import (
@@ -581,6 +582,8 @@ def checklist_apply_template(request: ApiRequest, issue_id: IssueId, payload: Ap
     template_id = _template_id(payload.templateId)
     _require_edit_of_found(request, issue, lambda: _template_shown(request, template_id))
     template = _template(request, template_id, field="templateId")
+    # A project's template is for that project's issues only: the issue's project, where the credential names none.
+    issue = issue_for_template(request.auth.tenant, issue, template)
     checklist = services.checklist_apply_template(
         tenant=request.auth.tenant,
         issue=issue,

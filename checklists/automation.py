@@ -15,12 +15,12 @@ from pydantic import ConfigDict
 from core import context
 from core.exceptions import Conflict, NotFound, ValidationFailed
 from tenants import permissions
-from tenants.jira import JiraClient, JiraError, retry_after_header
 from tenants.permissions import PermissionDenied
 from tenants.types import IssueRef
 
 from . import selectors, serializers, services
 from .api import _checklist_response, api
+from .issues import JiraUnavailable, resolve_issue
 from .models import Checklist, ChecklistItem, Template
 from .schemas import (
     ApplyMode,
@@ -35,18 +35,9 @@ from .schemas import (
 )
 from .services.append import checklist_append_text
 from .validation import clean_apply_mode, clean_item_fields, clean_template_name
-from .views import ISSUE_KEY
 
 router = Router(tags=["automation"])
 MAX_ITEM_REF = 2000  # an item's id or its whole text
-
-
-class JiraUnavailable(Exception):
-    """Jira could not tell us which issue a key names: 503, try again (Automation retries)."""
-
-    def __init__(self, retry_after: str = "30"):
-        super().__init__("Jira did not answer")
-        self.retry_after = retry_after
 
 
 @api.exception_handler(JiraUnavailable)
@@ -55,29 +46,6 @@ def _jira_unavailable(request, exc):
     response = api.create_response(request, body, status=503)
     response["Retry-After"] = exc.retry_after
     return response
-
-
-def resolve_issue(tenant, issue_key: str) -> IssueRef:
-    """The issue a key names on this site, asked of Jira as the app (keys change on a move; ids never do)."""
-    if not ISSUE_KEY.fullmatch(issue_key):
-        raise NotFound("not an issue key")
-    try:
-        data = JiraClient(tenant, timeout=5).request_json(
-            "GET", f"/rest/api/3/issue/{issue_key}", query={"fields": "project,issuetype"}, attempts=2
-        )
-        fields = data.get("fields") or {}
-        return IssueRef(
-            id=str(data["id"]),
-            key=str(data.get("key") or issue_key),
-            project_id=str((fields.get("project") or {}).get("id") or ""),
-            issue_type_id=str((fields.get("issuetype") or {}).get("id") or ""),
-        )
-    except JiraError as exc:
-        if exc.status in (400, 403, 404):  # Jira's answer for a key it has not, or the app may not see
-            raise NotFound("no such issue") from None
-        raise JiraUnavailable(retry_after_header(exc)) from None
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise JiraUnavailable() from None
 
 
 def keyed_issue(auth, issue_key: str, *, write: bool) -> IssueRef:

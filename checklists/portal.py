@@ -19,7 +19,7 @@ from tenants.decorators import connect_jwt_required
 from tenants.permissions import PermissionDenied
 
 from . import selectors
-from .automation import resolve_issue
+from .issues import resolve_issue
 from .models import ChecklistItem
 from .rendering import render_markdown
 from .schemas import responses

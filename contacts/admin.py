@@ -27,6 +27,21 @@ class ContactLinkInline(admin.TabularInline):
     show_change_link = False
 
 
+class ContactForm(forms.ModelForm):
+    """The one field staff may change, a contact's name, by the rules of every door that stores one: the Marketplace's
+    and the CSV import's (services.contact_name_clean). It is written into our emails and sent to HubSpot."""
+
+    class Meta:
+        model = Contact
+        fields = ["display_name"]
+
+    def clean_display_name(self):
+        try:
+            return services.contact_name_clean(self.cleaned_data["display_name"])
+        except ValidationFailed as exc:
+            raise forms.ValidationError("; ".join(exc.errors.values())) from None
+
+
 class CsvImportForm(forms.Form):
     file = forms.FileField(help_text="Columns as in the Marketplace licenses report (see README).")
 
@@ -60,8 +75,15 @@ class ContactAdmin(AuditedAdmin):
         colour = {SyncState.SYNCED: "#1f845a", SyncState.FAILED: "#ae2e24"}.get(obj.sync_state, "#a54800")
         return format_html('<b style="color:{}">{}</b>', colour, obj.get_sync_state_display())
 
+    form = ContactForm
+
     # Billing and CRM reads and retries; only a superuser (contacts.change_contact) may correct a display name.
     has_change_permission = admin.ModelAdmin.has_change_permission
+
+    def save_model(self, request, obj, form, change):
+        # Through the service, not obj.save(): the name must reach HubSpot (pending again), and a save of the whole
+        # row as read would put back sync fields a push settled in the meantime.
+        services.contact_rename(contact_id=obj.pk, name=form.cleaned_data["display_name"])
 
     def has_retry_sync_permission(self, request):
         return request.user.has_perm("contacts.retry_sync")

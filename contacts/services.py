@@ -137,9 +137,34 @@ def contact_name(value) -> str:
     their own into mail we send to any address. The API's records cannot be refused like a CSV file: a name that
     breaks the rules is dropped ("" greets the contact as "there"), never cut or stored as it came."""
     try:
-        return clean_line(value, "name", max_length=MAX_NAME, required=False)
+        return contact_name_clean(value)
     except ValidationFailed:
         return ""
+
+
+def contact_name_clean(value, field_name: str = "display_name") -> str:
+    """contact_name's rules for a name someone types (the staff console): refused (ValidationFailed naming the field)
+    rather than dropped, so they can correct it. "" when it holds nothing anybody could see."""
+    return clean_line(value, field_name, max_length=MAX_NAME, required=False)
+
+
+def contact_rename(*, contact_id, name: str) -> bool:
+    """A contact's name corrected by staff: stored by contact_name_clean's rules and pushed to HubSpot again, as a
+    rename from the Marketplace is (license_ingest). Only the name and its sync are written, never the row as read
+    (a push settling meanwhile keeps what it stored); a push in flight keeps its claim and, having sent the old name,
+    settles nothing (_record_push). An address that is no email stays failed: it is never sent to HubSpot
+    (contact_retry_sync). Returns whether the name changed."""
+    name = contact_name_clean(name)
+    with atomic_or_joined():  # the console's change form runs in a transaction of its own
+        contact = Contact.objects.filter(id=contact_id).only("email", "display_name").first()
+        if contact is None or contact.display_name == name:
+            return False
+        fields: dict = {"display_name": name, "updated_at": timezone.now()}
+        if _is_valid_email(contact.email):
+            fields.update(sync_state=SyncState.PENDING, sync_attempts=0)
+        Contact.objects.filter(id=contact_id).update(**fields)
+    on_commit(functools.partial(_queue, "hubspot_sync_task"))
+    return True
 
 
 def _parse_date(value) -> date | None:

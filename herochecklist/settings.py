@@ -219,6 +219,7 @@ MIDDLEWARE = [
     "core.middleware.ApiHeadMiddleware",  # outside the rest: it drops the body of the GET they answered
     "core.middleware.ApiErrorMiddleware",
     "core.middleware.BodyLimitMiddleware",
+    "core.middleware.QueryLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "core.storage.StaticFilesMiddleware",  # WhiteNoise, its listing of STATIC_ROOT kept per process
     "core.middleware.SecurityHeadersMiddleware",

@@ -171,6 +171,17 @@ def checklist_apply_template(
 APP_ACTOR = Actor(APP_ACCOUNT_ID, "template")
 
 
+def _best_fit_unknown(tenant: Tenant, issue: IssueRef) -> bool:
+    """Whether an auto-apply template scoped by what `issue` does not say (its project or type: a credential Jira bound
+    to no issue names only its id) could fit it better than the one template_for_issue found among the rest. Applying
+    that one then would be for good: the issue has its checklist, and the better fit never comes. Not applied: the
+    first read that knows the issue (its panel, its creation event) applies the right one."""
+    if issue.project_id and issue.issue_type_id:
+        return False
+    scopes = Template.objects.filter(tenant=tenant, auto_apply=True).values_list("project_id", "issue_type_id")
+    return any((project and not issue.project_id) or (kind and not issue.issue_type_id) for project, kind in scopes)
+
+
 def checklist_open(*, tenant: Tenant, issue: IssueRef, apply_template: bool = True) -> Checklist | None:
     """The checklist of an issue, applying the matching auto-apply template the first time it is opened. That write
     is the app's own (APP_ACTOR), whoever opened the panel: a viewer who may only browse causes it but is not its
@@ -179,7 +190,7 @@ def checklist_open(*, tenant: Tenant, issue: IssueRef, apply_template: bool = Tr
     if checklist is not None or not apply_template:
         return checklist
     template = template_for_issue(tenant, issue)
-    if template is None:
+    if template is None or _best_fit_unknown(tenant, issue):
         return None  # nothing to write: an issue without a checklist reads as empty, version 0
     try:
         return checklist_apply_template(
