@@ -6,6 +6,8 @@ PING, then a write of a key that expires by itself, so a Redis at its maxmemory 
 answer names what failed in a few fixed words; the exception behind it goes to the log only, never to the caller."""
 
 import logging
+import threading
+import time
 
 import redis
 from django.conf import settings
@@ -108,10 +110,30 @@ def dependency_checks() -> dict[str, str | None]:
     return checks
 
 
+_last_checks: tuple[float, dict[str, str | None]] | None = None
+_checking = threading.Lock()
+
+
+def recent_checks() -> dict[str, str | None]:
+    """dependency_checks(), run at most once per READYZ_CACHE_SECONDS in this process: /readyz is public and each run
+    writes to the database and opens two Redis connections, so a flood of calls would load the very dependencies it
+    reports on. Callers arriving while a run is under way wait for its answer instead of starting their own."""
+    global _last_checks
+    ttl = settings.READYZ_CACHE_SECONDS
+    if ttl <= 0:
+        return dependency_checks()
+    with _checking:
+        if _last_checks is not None and time.monotonic() - _last_checks[0] < ttl:
+            return _last_checks[1]
+        checks = dependency_checks()
+        _last_checks = (time.monotonic(), checks)
+        return checks
+
+
 @never_cache
 @require_GET
 def readyz(request):
-    checks = dependency_checks()
+    checks = recent_checks()
     failed = {name: reason for name, reason in checks.items() if reason}
     if failed:
         return JsonResponse({"status": "unavailable", "errors": failed}, status=503)

@@ -58,6 +58,8 @@ ENVIRONMENT = env.str("ENVIRONMENT", default="development" if DEBUG else "produc
 ATLASSIAN_INSTALL_KEYS_URL = env.str("ATLASSIAN_INSTALL_KEYS_URL", default="https://connect-install-keys.atlassian.com")
 FORGE_JWKS_URL = env.str("FORGE_JWKS_URL", default="https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json")
 FORGE_JWKS_REFRESH_COOLDOWN_SECONDS = env.float("FORGE_JWKS_REFRESH_COOLDOWN_SECONDS", default=30.0)
+# /readyz runs its probes at most this often per process (core.health.recent_checks); 0 runs them on every call.
+READYZ_CACHE_SECONDS = env.float("READYZ_CACHE_SECONDS", default=0.0 if TESTING else 2.0)
 # Connect install keys: trusted for hours, then fetched again (a key Atlassian revokes stops being trusted); a kid
 # Atlassian does not know is remembered as unknown, and after any failed fetch no unknown kid is fetched for a while,
 # so unauthenticated installs with made-up kids cannot turn into one request to Atlassian each.

@@ -29,6 +29,26 @@ def test_readyz_is_503_naming_the_broker_when_redis_is_down(client, closed_port)
     assert response.json() == {"status": "unavailable", "errors": {"broker": "unreachable"}}
 
 
+@pytest.mark.django_db
+def test_readyz_probes_at_most_once_per_period_and_answers_from_the_last_run(client, test_redis_url, closed_port):
+    """/readyz is public: within READYZ_CACHE_SECONDS a process answers from its last run instead of writing to the
+    database and Redis again, so the broker going down shows only once the period is over (here: set to 0)."""
+    from core import health
+
+    health._last_checks = None
+    try:
+        with override_settings(READYZ_CACHE_SECONDS=3600, REDIS_URL=test_redis_url):
+            assert client.get("/readyz").json()["checks"] == {"database": "ok", "broker": "ok"}
+        with override_settings(READYZ_CACHE_SECONDS=3600, REDIS_URL=f"redis://127.0.0.1:{closed_port}/0"):
+            cached = client.get("/readyz")
+        assert cached.status_code == 200 and cached.json()["checks"]["broker"] == "ok"
+        with override_settings(READYZ_CACHE_SECONDS=0, REDIS_URL=f"redis://127.0.0.1:{closed_port}/0"):
+            fresh = client.get("/readyz")
+        assert fresh.status_code == 503 and fresh.json()["errors"] == {"broker": "unreachable"}
+    finally:
+        health._last_checks = None
+
+
 @pytest.mark.per_database
 def test_readyz_is_503_naming_the_database_when_it_is_down(run_django, closed_port):
     # A separate process, so the database really is unreachable there (not just pretended to be).
