@@ -178,6 +178,7 @@ def tenant_install(*, payload: dict, signed_at: datetime | None = None) -> Tenan
         tenant.state = TenantState.INSTALLED
         tenant.uninstalled_at = None
     tenant.installed_at = now
+    tenant.install_generation += 1  # every token minted before this install is refused (tenants/auth/panel.py)
     tenant.lifecycle_signed_at = signed_at or tenant.lifecycle_signed_at
     try:
         tenant.full_clean()
@@ -363,6 +364,7 @@ def _tenant_forge_save(*, claims: dict, system_token: str, reactivate: bool) -> 
         tenant.state = TenantState.INSTALLED
         tenant.uninstalled_at = None
         tenant.installed_at = timezone.now()
+        tenant.install_generation += 1
     for name, value in _forge_site_fields(tenant, claims).items():
         setattr(tenant, name, value)
     if system_token:
