@@ -36,3 +36,33 @@ def test_with_jira_down_the_manager_still_answers_without_names(client, tenant, 
 def test_an_odd_issue_type_answer_names_nothing_it_cannot_read(client, tenant, standin):
     standin.issue_types = [{"id": "10002", "name": "Task"}, {"id": "DROP", "name": "x"}, {"id": "10004", "name": 7}]
     assert jira_facts.issue_type_names(tenant) == {"10002": "Task"}
+
+
+def _panel_config(client, standin) -> dict:
+    import json
+    from urllib.parse import urlsplit
+
+    from devhost.jira import DEMO_ISSUES
+
+    url = urlsplit(standin.panel_url(DEMO_ISSUES[0]))
+    response = client.get(f"{url.path}?{url.query}")
+    assert response.status_code == 200, response.content[:300]
+    text = response.content.decode()
+    start = text.index('id="herochecklist-config"')
+    return json.loads(text[text.index(">", start) + 1 : text.index("</script>", start)])
+
+
+def test_the_panel_is_told_whether_its_project_is_a_service_desk(client, tenant, standin):
+    assert _panel_config(client, standin)["serviceDesk"] is True
+    jira_facts.forget_facts()
+    standin.project_types["10000"] = "software"
+    assert _panel_config(client, standin)["serviceDesk"] is False
+    jira_facts.forget_facts()
+    standin.fail_next = [503]  # Jira does not say: nothing told, the panel offers the toggle as before
+    assert "serviceDesk" not in _panel_config(client, standin)
+    # The item field and its API stay as they are, in any project.
+    from tests.conftest import Api
+
+    api = Api(client, tenant)
+    item = api.add("Shown anyway").json()
+    assert api.patch(item["id"], visibleToCustomer=True).json()["visibleToCustomer"] is True
