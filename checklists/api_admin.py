@@ -12,6 +12,7 @@ from core.exceptions import NotFound
 from tenants import permissions
 
 from . import selectors, services
+from .jira_facts import issue_type_names
 from .models import SiteStatus
 from .schemas import (
     Color,
@@ -109,8 +110,8 @@ def status_delete(request, key: str, moveTo: StatusKey | None = None):  # noqa: 
 @router.get("/manager", response=responses({200: ManagerOut, 422: ValidationErrorOut}, found=False))
 def manager(request, projectId: JiraId | None = None):  # noqa: N803
     """The template manager's first render: the templates it shows (on a project's page, the site-wide ones and
-    that project's), the site's statuses, and what this user may change (presentation only: every write is checked
-    again)."""
+    that project's), the site's statuses, what this user may change (presentation only: every write is checked
+    again), and the site's issue type names."""
     project = clean_jira_id(projectId, "projectId")
     templates = selectors.templates_visible(request.auth, project)
     site = permissions.template_grants(request.auth, "").administer_jira
@@ -121,4 +122,5 @@ def manager(request, projectId: JiraId | None = None):  # noqa: N803
         "templates": [template_json(t) for t in templates],
         "statuses": site_statuses_json(request.auth.tenant),
         "permissions": {"manageSite": site, "manageProject": own_project},
+        "issueTypes": issue_type_names(request.auth.tenant),  # people know issue types by name, not by id
     }

@@ -255,6 +255,8 @@ class ManagerOut(_Open):
     templates: TemplateList
     statuses: StatusList
     permissions: ManagerPermissions
+    # Issue type id -> its name in Jira, for showing templates' issue types by name; {} when Jira did not answer.
+    issueTypes: dict[str, str] = Field(default_factory=dict)  # noqa: N815
 
 
 History = Annotated[list[ChangeOut], Field(max_length=MAX_HISTORY)]

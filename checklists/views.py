@@ -17,6 +17,7 @@ from tenants.decorators import connect_jwt_required, fit_required, unauthorized
 from tenants.services import tenant_for_forge_invocation
 
 from . import services
+from .jira_facts import project_is_service_desk
 from .validation import is_jira_id
 
 # Matched with fullmatch and ASCII classes: `\d` admits digits of other scripts and `$` a trailing newline.
@@ -53,6 +54,11 @@ def panel(request):
     config = {"issueId": issue.id, "issueKey": issue.key, "apiBase": "/api/v1", "host": "connect"}
     if account_id:  # the panel's "only my items" filter; names come from Jira in the browser, never from us
         config["accountId"] = account_id
+    # "Visible to customer" means something only where Jira Service Management shows a portal: offered in a service
+    # desk project, left out elsewhere; unknown (Jira did not answer) leaves it offered, as it always was.
+    service_desk = project_is_service_desk(request.tenant, issue.project_id)
+    if service_desk is not None:
+        config["serviceDesk"] = service_desk
     if request.tenant.client_timing_enabled:  # the panel's timing beacon (checklists/telemetry.py)
         config["timingUrl"] = reverse("client-timings")
     return render(

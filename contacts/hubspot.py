@@ -14,7 +14,7 @@ from urllib3.util.retry import Retry
 
 from core import outbound
 from core import proxy as outbound_proxy
-from core.retry import retry_after_seconds
+from core.retry import honoured_retry_after
 
 from . import ratelimit
 
@@ -113,7 +113,8 @@ def _limited(call):
             raise HubSpotError(f"HubSpot unreachable: {type(exc).__name__}") from None
         headers = getattr(exc, "headers", None) or {}
         retry_after = headers.get("Retry-After") if hasattr(headers, "get") else None
-        retry_after = retry_after_seconds(retry_after)
+        # Bounded: the block below holds every worker's calls, and the push's retry waits it whole.
+        retry_after = honoured_retry_after(retry_after)
         if status == 429:
             ratelimit.penalise(
                 settings.HUBSPOT_RATE_LIMIT_KEY, seconds=retry_after or settings.HUBSPOT_RATE_WINDOW_SECONDS

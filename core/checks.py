@@ -66,7 +66,38 @@ def check_configuration(app_configs=None, **kwargs):
                 "FIELD_ENCRYPTION_KEYS is not set; tenant secrets cannot be encrypted.", id="herochecklist.E006"
             )
         )
+    errors.extend(_visibility_room())
     return errors
+
+
+def _visibility_room() -> list:
+    """A task's message stays unacknowledged while it runs (acks_late): one that may run longer than the broker's
+    visibility timeout, less the margin and a minute of countdown (core/countdown.py), is handed to a second worker
+    while the first still runs it. Each task's own limit once the apps are loaded, else the default one."""
+    from django.apps import apps
+
+    from .countdown import countdown_margin
+
+    visibility = settings.CELERY_VISIBILITY_TIMEOUT
+    limits = {"CELERY_TASK_TIME_LIMIT": settings.CELERY_TASK_TIME_LIMIT}
+    if apps.ready:
+        from celery import current_app
+
+        limits.update(
+            (name, task.time_limit)
+            for name, task in current_app.tasks.items()
+            if task.time_limit and not name.startswith("celery.")
+        )
+    return [
+        checks.Error(
+            f"{name}'s time limit ({limit} s) leaves less than a minute under CELERY_VISIBILITY_TIMEOUT "
+            f"({visibility} s) less its margin: the task could run twice.",
+            hint="Raise CELERY_VISIBILITY_TIMEOUT or lower the time limit.",
+            id="herochecklist.E009",
+        )
+        for name, limit in limits.items()
+        if limit and visibility - limit - countdown_margin(visibility) < 60
+    ]
 
 
 def enforce_configuration() -> None:

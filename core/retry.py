@@ -13,3 +13,14 @@ def retry_after_seconds(value: object) -> float | None:
     except (TypeError, ValueError):
         return None
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+# The longest wait asked by a Retry-After that is honoured: a longer one (a misbehaving upstream or proxy; HubSpot
+# sends seconds, Jira up to an hour) is cut to this, so it cannot park a retry, or block every worker's calls, for days.
+MAX_HONOURED_RETRY_AFTER_SECONDS = 3600.0
+
+
+def honoured_retry_after(value: object) -> float | None:
+    """retry_after_seconds(value), at most MAX_HONOURED_RETRY_AFTER_SECONDS."""
+    seconds = retry_after_seconds(value)
+    return None if seconds is None else min(seconds, MAX_HONOURED_RETRY_AFTER_SECONDS)

@@ -42,6 +42,7 @@ class HubSpotStandIn(StandInServer):
         self.html_answers = 0  # upserts still to answer with an HTML page and a 200, as a misbehaving proxy might
         self.poison: set[str] = set()  # emails whose batch HubSpot answers with a 500, every time
         self.crafted: list = []  # JSON answered (with a 200) to the next upserts instead, one each: odd shapes
+        self.retry_after_answers: list[str] = []  # the next calls answered 429 with this Retry-After, one each
         self.random = random.Random(7)
         self._ids = iter(range(1_000_001, 10_000_000))
         self._arrivals: list[float] = []
@@ -96,6 +97,11 @@ class _Handler(JSONHandler):
                     "message": "You have reached your ten_secondly_rolling limit.",
                 },
             )
+            return 429
+        if self.server.retry_after_answers:
+            retry_after = self.server.retry_after_answers.pop(0)
+            self._record(429, body)
+            self._json(429, {"status": "error", "message": "asked to wait"}, headers={"Retry-After": retry_after})
             return 429
         if self.server.transient_rate and self.server.random.random() < self.server.transient_rate:
             trouble = self.server.random.choice(["500", "429-retry-after", "429", "slow"])

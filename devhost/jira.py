@@ -114,6 +114,14 @@ class JiraStandIn(StandInServer):
         self.install_key_requests: list[str] = []  # kids asked for at /install-keys/ (amplification tests count them)
         self.people = jira_users.Directory()  # user search and lookup for the panel's browser calls (jira_users.py)
         self.workflow = jira_workflow.Workflow(self)  # statuses, transitions with our rules, created issues
+        # The site's issue types (GET /rest/api/3/issuetype) and its projects' types (GET /rest/api/3/project/{id},
+        # projectTypeKey): the DEMO project is a service desk, as its customer portal (jira_portal.py) says.
+        self.issue_types = [
+            {"id": "10001", "name": "Bug"},
+            {"id": "10002", "name": "Task"},
+            {"id": "10003", "name": "Story"},
+        ]
+        self.project_types = {DEFAULT_PROJECT: "service_desk"}
 
     @property
     def install_keys_url(self) -> str:
@@ -249,6 +257,7 @@ class JiraStandIn(StandInServer):
 
 
 _PROPERTY = re.compile(r"^/rest/api/3/issue/([^/]+)/properties/([^/]+)$")
+_PROJECT = re.compile(r"^/rest/api/3/project/(\d{1,18})$")
 
 
 ICON = Path(__file__).resolve().parents[1] / "static" / "herochecklist" / "icon.svg"
@@ -310,7 +319,9 @@ class _Handler(JSONHandler):
             return self._send(*page)
         if path == "/_recorded":
             return self._json(200, [r.__dict__ for r in self.server.recorded])
-        if _PROPERTY.match(path) or path.startswith("/rest/api/3/issue/"):
+        if _PROPERTY.match(path) or path.startswith("/rest/api/3/issue/") or path == "/rest/api/3/issuetype":
+            return self._rest("GET", parts)
+        if _PROJECT.match(path):
             return self._rest("GET", parts)
         if jira_users.handle_get(self, parts):
             return None
@@ -409,6 +420,13 @@ class _Handler(JSONHandler):
             return self._json(injected, {"errorMessages": ["injected failure"]}, headers=headers)
         if method == "POST" and parts.path == "/app/report-accounts/":
             return self._report_accounts(body)
+        if method == "GET" and parts.path == "/rest/api/3/issuetype":
+            return self._json(200, [{**t, "description": "", "subtask": False} for t in self.server.issue_types])
+        if method == "GET" and (project := _PROJECT.match(parts.path)):
+            kind = self.server.project_types.get(project.group(1))
+            if kind is None:
+                return self._json(404, {"errorMessages": ["No project could be found with id."]})
+            return self._json(200, {"id": project.group(1), "key": "DEMO", "projectTypeKey": kind})
         if method == "GET" and (answer := issue_answer(DEMO_ISSUES, parts.path)):
             return self._json(*answer)
         match = _PROPERTY.match(parts.path)

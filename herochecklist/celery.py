@@ -9,7 +9,8 @@ from core.checks import enforce_configuration
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "herochecklist.settings")
 
-app = Celery("herochecklist")
+# Every task's countdown kept inside the broker's visibility timeout (core/countdown.py).
+app = Celery("herochecklist", task_cls="core.countdown:BoundedCountdownTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

@@ -114,6 +114,7 @@ TENANT_LIVE_FIELDS = (
     "entitlement_number",
     "state",
     "installed_at",
+    "install_generation",  # lowered by a restore, tokens of a later install would pass a reinstall after it
     "enabled_at",
     "disabled_at",
     "uninstalled_at",

@@ -41,6 +41,10 @@ class Tenant(BaseModel):
     entitlement_number = models.CharField(max_length=255, blank=True)
     state = models.CharField(max_length=16, choices=TenantState.choices, default=TenantState.INSTALLED)
     installed_at = models.DateTimeField(null=True, blank=True)
+    # Counts the site's installs: our panel and manager tokens carry the count they were minted under, and one minted
+    # under an earlier install is refused (tenants/auth/panel.py). A count, not installed_at against the token's iat:
+    # those are two hosts' clocks, and a few seconds between them refused a fresh token or let a stale one in.
+    install_generation = models.PositiveIntegerField(default=0, editable=False)
     enabled_at = models.DateTimeField(null=True, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
     uninstalled_at = models.DateTimeField(null=True, blank=True)

@@ -8,6 +8,7 @@ ledger because it is append-only, also across restores (a restore never removes 
 missing ones), and it is in every backup."""
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.db.models import Q
 
@@ -50,3 +51,14 @@ def purged_tenant_ids(tenant_ids: Iterable[str], *, live: Iterable[str] = ()) ->
             if str(pk) in wanted and (action == AuditAction.PURGE or str(pk) not in live_ids):
                 purged.add(str(pk))
     return purged
+
+
+def purged_at(tenant_id: str) -> datetime | None:
+    """When the site's purge was recorded (its entry is written last in the purge's transaction, just before the
+    commit), or None when no purge of it is recorded."""
+    wanted = str(tenant_id)
+    entries = AuditEntry.objects.filter(action=AuditAction.PURGE, model=TENANT_LABEL).order_by("-created_at")
+    for object_ids, created_at in entries.values_list("object_ids", "created_at"):
+        if isinstance(object_ids, list) and wanted in (str(pk) for pk in object_ids):
+            return created_at
+    return None

@@ -20,7 +20,7 @@ from core.exceptions import ValidationFailed
 
 from . import selectors
 from .models import SiteToken, SiteTokenUse, Tenant, TenantState
-from .purge_ledger import purge_record
+from .purge_ledger import purge_record, purged_at
 from .signals import tenant_merging, tenant_purging, tenant_uninstalled
 from .site_tokens import site_tokens_revoke_all
 from .types import AuthError
@@ -178,6 +178,7 @@ def tenant_install(*, payload: dict, signed_at: datetime | None = None) -> Tenan
         tenant.state = TenantState.INSTALLED
         tenant.uninstalled_at = None
     tenant.installed_at = now
+    tenant.install_generation += 1  # every token minted before this install is refused (tenants/auth/panel.py)
     tenant.lifecycle_signed_at = signed_at or tenant.lifecycle_signed_at
     try:
         tenant.full_clean()
@@ -363,6 +364,7 @@ def _tenant_forge_save(*, claims: dict, system_token: str, reactivate: bool) -> 
         tenant.state = TenantState.INSTALLED
         tenant.uninstalled_at = None
         tenant.installed_at = timezone.now()
+        tenant.install_generation += 1
     for name, value in _forge_site_fields(tenant, claims).items():
         setattr(tenant, name, value)
     if system_token:
@@ -453,12 +455,36 @@ def _site_rows_delete(tenant_id: str) -> dict[str, int]:
     return deleted
 
 
+# The longest a purge's transaction can stay open: the expiry sweep's hard time limit (tasks.py; a staff purge runs in
+# a request, far shorter). A follow-up that finds its site still there looks again until then.
+TENANT_PURGE_LONGEST_SECONDS = 3200
+
+
 def _purge_leftovers_later(tenant_id: str) -> None:
     # By its registered name (TenantsConfig.ready() imports the tasks): the tasks import these services, never the
-    # other way, as in contacts.
+    # other way, as in contacts. With the time it was queued: the purge starts after it (tenant_purge_leftovers_wait).
     current_app.tasks["tenants.tasks.tenant_purge_leftovers_task"].apply_async(
-        args=[tenant_id], countdown=settings.TENANT_PURGE_LEFTOVERS_DELAY_SECONDS
+        args=[tenant_id, timezone.now().timestamp()], countdown=settings.TENANT_PURGE_LEFTOVERS_DELAY_SECONDS
     )
+
+
+def tenant_purge_leftovers_wait(*, tenant_id: str, queued_at: float | None, now: datetime | None = None) -> float:
+    """Seconds the follow-up must still wait; 0 when it runs now. Its countdown starts before the purge does, so on
+    a purge longer than TENANT_PURGE_LEFTOVERS_DELAY_SECONDS it found the site's row still there (the purge not yet
+    committed) and did nothing, for good; on one nearly as long it ran moments after the commit, before the writes
+    on their way had ended. So the delay counts from the purge's record, and while the row is there it looks again,
+    as long as a purge queued with it could still be running (after that, the purge was refused or rolled back)."""
+    now = now or timezone.now()
+    delay = settings.TENANT_PURGE_LEFTOVERS_DELAY_SECONDS
+    if Tenant.objects.filter(pk=tenant_id).exists():
+        if queued_at is None:  # queued before follow-ups carried the time: as before, nothing to do
+            return 0.0
+        left = queued_at + TENANT_PURGE_LONGEST_SECONDS - now.timestamp()
+        return max(0.0, min(float(delay), left)) if left > 0 else 0.0
+    recorded = purged_at(tenant_id)
+    if recorded is None:
+        return 0.0
+    return max(0.0, (recorded + timedelta(seconds=delay) - now).total_seconds())
 
 
 def tenant_purge_leftovers(*, tenant_id: str) -> dict[str, int]:

@@ -16,6 +16,9 @@ async function main() {
     issueId: context.extension.issue.id,
     jira: forgeJira(requestJira), // user search and names, as the current user
     accountId: context.accountId,
+    // The issue panel's context names the project's type ("service_desk" for Jira Service Management). NC: read
+    // from Forge's context documentation, not yet seen on a live site; absent, the toggle is offered as before.
+    serviceDesk: context.extension.project?.type ? context.extension.project.type === "service_desk" : undefined,
   });
 }
 

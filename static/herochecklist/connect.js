@@ -23,6 +23,7 @@ startPanel({
   issueId: config.issueId,
   jira: apJira(AP), // user search and names, through the Jira page as the signed-in user
   accountId: config.accountId,
+  serviceDesk: config.serviceDesk, // absent when Jira did not say
   resize: (height) => {
     if (AP && typeof AP.resize === "function") AP.resize("100%", String(height));
   },

@@ -11,8 +11,8 @@ const TEXT_HELP = "One line each: ## header, - [ ] to do, - [~] in progress, - [
 
 export function startManager({ api, projectId = "", resize = () => {} }) {
   const root = document.getElementById("app");
-  const ui = { templates: [], statuses: [], permissions: {}, editing: null, moving: null, error: null, fields: {},
-               loaded: false };
+  const ui = { templates: [], statuses: [], permissions: {}, types: {}, editing: null, moving: null, error: null,
+               fields: {}, loaded: false };
 
   const canEdit = (t) => ui.permissions.manageSite ||
     (ui.permissions.manageProject && !!t.projectId && t.projectId === projectId);
@@ -21,7 +21,8 @@ export function startManager({ api, projectId = "", resize = () => {} }) {
   async function load() {
     try {
       const data = await api.request("GET", "/manager" + (projectId ? `?projectId=${encodeURIComponent(projectId)}` : ""));
-      Object.assign(ui, { templates: data.templates, statuses: data.statuses, permissions: data.permissions });
+      Object.assign(ui, { templates: data.templates, statuses: data.statuses, permissions: data.permissions,
+                          types: data.issueTypes || {} });
       ui.loaded = true;
       ui.error = null;
     } catch (err) {
@@ -68,8 +69,11 @@ export function startManager({ api, projectId = "", resize = () => {} }) {
   // --- templates ----------------------------------------------------------------------------------------------
   function scopeLabel(t) {
     const where = t.projectId ? (t.projectId === projectId ? "This project" : `Project ${t.projectId}`) : "Every project";
-    return t.issueTypeId ? `${where}, issue type ${t.issueTypeId}` : where;
+    return t.issueTypeId ? `${where}, issue type ${typeName(t.issueTypeId)}` : where;
   }
+
+  // Jira's name for an issue type id; the id itself when Jira did not say (down, or a type it no longer has).
+  const typeName = (id) => ui.types[id] || id;
 
   function renderTemplates() {
     const rows = ui.templates.map((t) => h("tr", { "data-template": t.name },
@@ -120,8 +124,16 @@ export function startManager({ api, projectId = "", resize = () => {} }) {
          radio("scope", "project", "One project, id:", !siteWide, false),
          h("input", { type: "text", name: "projectId", inputmode: "numeric", value: t.projectId || "",
                       "aria-label": "Project id", size: "8" })];
-    const issueType = h("input", { type: "text", name: "issueTypeId", inputmode: "numeric", id: "hc-type",
-                                   value: t.issueTypeId || "" });
+    // A choice by name when Jira named the site's issue types (the template's own kept even if Jira has it no more),
+    // else the id typed in.
+    const ids = Object.keys(ui.types);
+    const named = ids.length > 0;
+    if (t.issueTypeId && !ids.includes(t.issueTypeId)) ids.push(t.issueTypeId);
+    const issueType = named
+      ? h("select", { name: "issueTypeId", id: "hc-type" }, h("option", { value: "" }, "Any issue type"),
+          ids.map((id) => h("option", { value: id, selected: id === t.issueTypeId }, typeName(id))))
+      : h("input", { type: "text", name: "issueTypeId", inputmode: "numeric", id: "hc-type",
+                     value: t.issueTypeId || "" });
     const auto = h("input", { type: "checkbox", name: "autoApply", id: "hc-auto", checked: t.autoApply });
     const form = h("form", { class: "hc-editor", "aria-label": t.isNew ? "New template" : `Edit ${t.name}`,
       onsubmit: (e) => { e.preventDefault(); saveTemplate(t, new FormData(form)); } },
@@ -130,7 +142,8 @@ export function startManager({ api, projectId = "", resize = () => {} }) {
       h("label", { for: "hc-text" }, "Items, in the checklist text format"), text,
       h("p", { class: "hc-hint", id: "hc-text-help" }, TEXT_HELP), fieldError("text"),
       h("fieldset", {}, h("legend", {}, "Applies to"), scope), fieldError("projectId"),
-      h("label", { for: "hc-type" }, "Only issues of type (issue type id, optional)"), issueType,
+      h("label", { for: "hc-type" }, named ? "Only issues of type (optional)"
+        : "Only issues of type (issue type id, optional)"), issueType,
       fieldError("issueTypeId"),
       h("p", {}, auto, " ", h("label", { for: "hc-auto", style: "display:inline" },
         "Apply automatically when an issue's checklist is first opened")),

@@ -19,6 +19,9 @@ import { customerToggle } from "./customer-visible.js";
 import { createHistory } from "./history.js";
 
 let api = null; // the host's transport (see startPanel)
+// "Visible to customer" offered: not in a project the host says is no service desk (an item already shown to customers
+// keeps its toggle there, to take it back).
+let offerCustomer = true;
 let base = "";
 let hostResize = () => {};
 let liveFeed = null; // live.js: polls for others' changes while the panel is visible
@@ -462,7 +465,7 @@ function renderActions(item, cell) {
         `${plain(item)} is now ${item.mandatory ? "optional" : "required"}`) }),
     h("span", { "aria-hidden": "true" }, "Required"));
   return h("span", { class: "hc-actions" }, required,
-    item.isHeader ? null : customerToggle(item, patchItem),
+    item.isHeader || !(offerCustomer || item.visibleToCustomer) ? null : customerToggle(item, patchItem),
     h("button", { type: "button", class: "hc-icon", "data-focus": `${item.id}:edit`,
       "aria-label": `${item.isHeader ? "Rename" : "Edit"} ${plain(item)}`, title: item.isHeader ? "Rename" : "Edit",
       onclick: () => startEdit(item, cell) }, "✎"),
@@ -654,6 +657,7 @@ export function startPanel(host) {
   api = host.api;
   base = `/issues/${encodeURIComponent(host.issueId)}/checklist`;
   hostResize = host.resize || (() => {});
+  offerCustomer = host.serviceDesk !== false;
   setupPeople({ jira: host.jira, accountId: host.accountId, rerender: render });
   setupDates({ rerender: render });
   picker = createTemplatePicker({ api, h, root, getState: () => ({ ...state, base }), write, rerender: render,

@@ -48,6 +48,7 @@ def mint_panel_token(*, tenant: Tenant, account_id: str, issue: IssueRef) -> str
         "itid": issue.issue_type_id,
         "iat": now,
         "exp": now + settings.PANEL_TOKEN_TTL_SECONDS,
+        "gen": tenant.install_generation,
     }
     return jwt.encode(claims, _panel_key(), algorithm="HS256")
 
@@ -55,6 +56,7 @@ def mint_panel_token(*, tenant: Tenant, account_id: str, issue: IssueRef) -> str
 def mint_admin_token(*, tenant: Tenant, account_id: str) -> str:
     now = int(time.time())
     claims = {"iss": PANEL_ISSUER, "aud": ADMIN_AUDIENCE, "sub": account_id, "tid": str(tenant.id), "iat": now}
+    claims["gen"] = tenant.install_generation
     claims["exp"] = now + settings.PANEL_TOKEN_TTL_SECONDS
     return jwt.encode(claims, _panel_key(), algorithm="HS256")
 
@@ -114,8 +116,20 @@ def _minted_since_install(claims: Claims, tenant: Tenant) -> None:
     """A token names its site by id, and a reinstall keeps the id: a token minted before an uninstall worked again,
     for the rest of its life, once the site was reinstalled (the Connect secret is dropped at the uninstall; this
     token, signed with our own key, was not). Tokens from before the site's latest install are refused; a panel then
-    swaps its token for a fresh context token, as on any 401 (static/herochecklist/transport.js). Compared in whole
-    seconds, as iat is: a token minted in the install's own second stands."""
+    swaps its token for a fresh context token, as on any 401 (static/herochecklist/transport.js).
+
+    By the install count the token carries (gen), not by time: the token's iat is the minting host's clock and
+    installed_at the installing host's, and a few seconds between them refused a token minted just after an install
+    (the panel's swap got another such token) or let one minted just before it in. A count above the one known here
+    is a process whose cached row is older than the minting one's: it stands. A token without gen was minted by an
+    earlier release (within PANEL_TOKEN_TTL_SECONDS of it): the old comparison, in whole seconds as iat is."""
+    generation = claims.get("gen")
+    if generation is not None:
+        if not isinstance(generation, int) or isinstance(generation, bool) or generation < 0:
+            raise AuthError("token gen is not a count")
+        if generation < tenant.install_generation:
+            raise AuthError("token minted before the site's latest install")
+        return
     installed = tenant.installed_at
     if installed is not None and claims["iat"] < math.floor(installed.timestamp()):
         raise AuthError("token minted before the site's latest install")

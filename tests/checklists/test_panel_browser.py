@@ -406,3 +406,25 @@ def test_several_lines_pasted_into_the_add_box_are_one_item_each(page):
     box.evaluate(PASTE, "just one line")
     assert box.input_value() == "just one line"
     assert ChecklistItem.objects.count() == 6
+
+
+def test_visible_to_customer_is_offered_only_in_a_service_desk_project(page, jira):
+    """Only Jira Service Management has a customer portal to show an item on: elsewhere the toggle meant nothing."""
+    from checklists import jira_facts
+
+    frame = panel(page)
+    frame.get_by_text("No checklist yet").wait_for()
+    add(frame, "Reset the password", "Call the customer")  # DEMO is a service desk (the stand-in's portal)
+    shown = frame.get_by_label("Visible to customer: Call the customer", exact=True)
+    shown.click()
+    frame.locator(".hc-customer.hc-on").wait_for()
+    jira.project_types["10000"] = "software"  # the project is a software one after all
+    jira_facts.forget_facts()  # the live server runs in this process: what it knew of the project goes
+    page.reload()
+    frame = panel(page)
+    frame.locator(".hc-item").nth(1).wait_for()
+    assert frame.get_by_label("Visible to customer: Reset the password", exact=True).count() == 0
+    # The item already shown to customers keeps its toggle, to take it back; its flag is kept as it is.
+    assert (
+        frame.get_by_label("Visible to customer: Call the customer", exact=True).get_attribute("aria-pressed") == "true"
+    )

@@ -289,11 +289,43 @@ def test_a_panel_token_of_before_an_uninstall_does_not_work_after_the_reinstall(
     standin.shared_secret = "secret-of-the-reinstall-" + "p" * 30
     assert signed_install(client, standin).status_code == 204
     assert before.get().status_code == 401
+    tenant.refresh_from_db()  # as the minting host reads the site
     assert Api(client, tenant).get().status_code == 200  # one minted since works
     # The manager's token, minted a minute before the reinstall, likewise (its iat is moved back: same-second stands).
     claims = jwt.decode(admin_before, options={"verify_signature": False})
     stale_admin = jwt.encode({**claims, "iat": claims["iat"] - 60}, panel._panel_key(), algorithm="HS256")
     assert client.get("/api/v1/templates", HTTP_AUTHORIZATION=f"Bearer {stale_admin}").status_code == 401
+
+
+class _HostClock:
+    """time as a host whose clock is `offset` seconds off sees it (the mint reads time.time())."""
+
+    def __init__(self, offset: float):
+        self.offset = offset
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+
+@pytest.mark.parametrize("offset", [-30, 30])
+def test_a_token_is_refused_for_the_install_it_was_minted_under_not_for_a_hosts_clock(
+    client, tenant, standin, monkeypatch, offset
+):
+    """The install recorded by one host, tokens minted by another whose clock is half a minute off. By iat against
+    installed_at, a host running behind minted tokens refused at once (the panel's swap got another such token), and
+    one running ahead minted tokens before the reinstall that passed after it."""
+    monkeypatch.setattr(panel, "time", _HostClock(offset))
+    before = Api(client, tenant)  # minted under the current install
+    admin_before = mint_admin_token(tenant=tenant, account_id="557058:alice")
+    standin.shared_secret = "secret-of-the-reinstall-" + "q" * 30
+    assert signed_install(client, standin).status_code == 204  # the install, on this host's own clock
+    tenant.refresh_from_db()  # as the minting host reads the site
+    fresh = Api(client, tenant)
+    assert fresh.get().status_code == 200  # minted after the install: stands whatever the clock
+    assert before.get().status_code == 401  # minted before it: refused whatever the clock
+    assert client.get("/api/v1/templates", HTTP_AUTHORIZATION=f"Bearer {admin_before}").status_code == 401
+    admin_after = mint_admin_token(tenant=tenant, account_id="557058:alice")
+    assert client.get("/api/v1/templates", HTTP_AUTHORIZATION=f"Bearer {admin_after}").status_code != 401
 
 
 # --- one budget for every anonymous viewer of a site ---------------------------------------------------------------

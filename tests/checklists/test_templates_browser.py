@@ -39,11 +39,14 @@ def test_a_project_admin_creates_edits_and_auto_applies_a_template_and_others_on
     manager.get_by_label("Items, in the checklist text format").fill("## Day one\n- [ ] laptop\n- [ ] accounts\n")
     assert manager.get_by_label("Every project").is_disabled()  # Pat administers this project, not Jira
     manager.get_by_label("This project").check()
+    # Issue types by the names Jira gives them (it was an id to type in, and the list showed the id).
+    manager.get_by_label("Only issues of type (optional)").select_option(label="Story")
     manager.get_by_label("Apply automatically when an issue's checklist is first opened").check()
     manager.get_by_role("button", name="Save template").click()
     manager.locator("tr[data-template=Onboarding]").wait_for()
     template = Template.objects.get()
-    assert (template.project_id, template.auto_apply) == ("10000", True)
+    assert (template.project_id, template.issue_type_id, template.auto_apply) == ("10000", "10003", True)
+    assert "This project, issue type Story" in manager.locator("tr[data-template=Onboarding]").inner_text()
     # Edit it, in the same text format; a bad line is refused with its line number and the form stays.
     manager.get_by_role("button", name="Edit Onboarding").click()
     text = manager.get_by_label("Items, in the checklist text format")

@@ -101,3 +101,17 @@ def test_production_sends_hsts_for_a_year_and_security_headers(run_django):
         "nosniff",
         "strict-origin-when-cross-origin",
     ]
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"CELERY_VISIBILITY_TIMEOUT": "240"}, "CELERY_TASK_TIME_LIMIT"),  # every task's default limit
+        ({"CELERY_VISIBILITY_TIMEOUT": "1800"}, "contacts.tasks.marketplace_poll_task"),  # a task's own limit
+    ],
+)
+def test_production_refuses_a_visibility_timeout_a_task_could_outrun(run_django, change, named):
+    """A task running past the broker's visibility timeout is handed to a second worker while it runs (acks_late)."""
+    proc = run_django(CHECK, {**PRODUCTION_ENV, **change})
+    assert proc.returncode != 0 and "CHECK-PASSED" not in proc.stdout
+    assert "herochecklist.E009" in proc.stderr and named in proc.stderr

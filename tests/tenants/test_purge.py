@@ -161,7 +161,7 @@ def test_a_write_on_its_way_when_its_site_is_purged_stores_nothing_and_answers_4
 
 
 def test_a_purge_runs_its_deletion_again_later_for_what_writes_on_their_way_stored(
-    client, standin, tenant, start_worker, broker_url
+    client, standin, tenant, start_worker, broker_url, settings
 ):
     import json
     import uuid
@@ -183,10 +183,46 @@ def test_a_purge_runs_its_deletion_again_later_for_what_writes_on_their_way_stor
         Template.objects.create(tenant_id=tenant_id, name="Stored after the purge", text="- [ ] late")
         # A site token's call that authenticated before the purge records its use after it.
         SiteTokenUse.objects.create(tenant_id=tenant_id, token_id=uuid.uuid4(), actor="app:token:late", action="GET")
+    # Run moments after the purge committed (a purge nearly as long as the delay): not due yet, writes may still be
+    # on their way. Before, it deleted then, and what they stored after it stayed.
+    tasks.tenant_purge_leftovers_task(tenant_id, timezone.now().timestamp())
+    if connection.vendor == "mongodb":
+        assert Template.objects.filter(tenant_id=tenant_id).exists()
+    settings.TENANT_PURGE_LEFTOVERS_DELAY_SECONDS = (
+        0  # the delay since the commit is over (the audit log is append-only)
+    )
     tasks.tenant_purge_leftovers_task(tenant_id)
     assert not Template.objects.filter(tenant_id=tenant_id).exists()
     assert not SiteTokenUse.objects.filter(tenant_id=tenant_id).exists()
     assert tenant.client_key not in everything_stored()
+
+
+def test_a_follow_up_due_while_its_purge_still_runs_looks_again_until_the_purge_could_have_ended(tenant, settings):
+    """Its countdown starts before the purge: on a purge longer than the delay it ran while the purge's transaction
+    was still open, found the site's row, and did nothing, for good (what writes on their way stored stayed)."""
+    from tenants.services import TENANT_PURGE_LONGEST_SECONDS, tenant_purge_leftovers_wait
+
+    delay = settings.TENANT_PURGE_LEFTOVERS_DELAY_SECONDS
+    now = timezone.now()
+    queued_at = (now - timedelta(seconds=delay)).timestamp()  # due now, its purge still running
+    assert tenant_purge_leftovers_wait(tenant_id=str(tenant.pk), queued_at=queued_at, now=now) == delay
+    near_the_end = now + timedelta(seconds=TENANT_PURGE_LONGEST_SECONDS - delay - 10)
+    assert tenant_purge_leftovers_wait(tenant_id=str(tenant.pk), queued_at=queued_at, now=near_the_end) == 10
+    # Past the longest a purge can run, the row still there: the purge was refused or rolled back. Nothing to do.
+    later = now + timedelta(seconds=TENANT_PURGE_LONGEST_SECONDS)
+    assert tenant_purge_leftovers_wait(tenant_id=str(tenant.pk), queued_at=queued_at, now=later) == 0
+
+
+def test_a_follow_up_counts_its_delay_from_the_purges_commit(tenant, settings):
+    from tenants.services import tenant_purge, tenant_purge_leftovers_wait
+
+    tenant_id = str(tenant.pk)
+    queued_at = (timezone.now() - timedelta(hours=1)).timestamp()  # a purge that ran for an hour
+    tenant_purge(tenant=tenant)
+    delay = settings.TENANT_PURGE_LEFTOVERS_DELAY_SECONDS
+    assert delay - 60 < tenant_purge_leftovers_wait(tenant_id=tenant_id, queued_at=queued_at) <= delay
+    after = timezone.now() + timedelta(seconds=delay + 1)
+    assert tenant_purge_leftovers_wait(tenant_id=tenant_id, queued_at=queued_at, now=after) == 0
 
 
 @pytest.fixture

@@ -1,0 +1,68 @@
+"""What the manager and the panel show of the site's Jira setup (checklists/jira_facts.py), from the Jira stand-in."""
+
+import pytest
+
+from checklists import jira_facts
+from checklists.services import Actor, template_create
+from tests.conftest import Api
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _nothing_known():
+    jira_facts.forget_facts()
+    yield
+    jira_facts.forget_facts()
+
+
+def test_the_manager_names_the_sites_issue_types(client, tenant, standin):
+    template_create(
+        tenant=tenant, actor=Actor("557058:alice"), data={"name": "T", "text": "- [ ] a", "issue_type_id": "10003"}
+    )
+    answer = Api(client, tenant).call("get", "/api/v1/manager").json()
+    assert answer["issueTypes"] == {"10001": "Bug", "10002": "Task", "10003": "Story"}
+    assert [t["issueTypeId"] for t in answer["templates"]] == ["10003"]  # the template keeps the id
+
+
+def test_with_jira_down_the_manager_still_answers_without_names(client, tenant, standin):
+    standin.fail_next = [503]
+    response = Api(client, tenant).call("get", "/api/v1/manager")
+    assert response.status_code == 200 and response.json()["issueTypes"] == {}
+    # Not remembered: the next render asks again, and names them.
+    assert Api(client, tenant).call("get", "/api/v1/manager").json()["issueTypes"]["10003"] == "Story"
+
+
+def test_an_odd_issue_type_answer_names_nothing_it_cannot_read(client, tenant, standin):
+    standin.issue_types = [{"id": "10002", "name": "Task"}, {"id": "DROP", "name": "x"}, {"id": "10004", "name": 7}]
+    assert jira_facts.issue_type_names(tenant) == {"10002": "Task"}
+
+
+def _panel_config(client, standin) -> dict:
+    import json
+    from urllib.parse import urlsplit
+
+    from devhost.jira import DEMO_ISSUES
+
+    url = urlsplit(standin.panel_url(DEMO_ISSUES[0]))
+    response = client.get(f"{url.path}?{url.query}")
+    assert response.status_code == 200, response.content[:300]
+    text = response.content.decode()
+    start = text.index('id="herochecklist-config"')
+    return json.loads(text[text.index(">", start) + 1 : text.index("</script>", start)])
+
+
+def test_the_panel_is_told_whether_its_project_is_a_service_desk(client, tenant, standin):
+    assert _panel_config(client, standin)["serviceDesk"] is True
+    jira_facts.forget_facts()
+    standin.project_types["10000"] = "software"
+    assert _panel_config(client, standin)["serviceDesk"] is False
+    jira_facts.forget_facts()
+    standin.fail_next = [503]  # Jira does not say: nothing told, the panel offers the toggle as before
+    assert "serviceDesk" not in _panel_config(client, standin)
+    # The item field and its API stay as they are, in any project.
+    from tests.conftest import Api
+
+    api = Api(client, tenant)
+    item = api.add("Shown anyway").json()
+    assert api.patch(item["id"], visibleToCustomer=True).json()["visibleToCustomer"] is True
