@@ -9,7 +9,8 @@ from core.checks import enforce_configuration
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "herochecklist.settings")
 
-app = Celery("herochecklist")
+# core.tasks: no task is queued to run later than the broker keeps it from being given out again.
+app = Celery("herochecklist", task_cls="core.tasks:BoundedDelayTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

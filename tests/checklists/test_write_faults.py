@@ -16,6 +16,7 @@ from django.db import connection
 from checklists.models import Checklist, ChecklistItem, Template
 from checklists.tasks import checklist_progress_sweep_task, checklist_progress_sync_task, forget_queued_pushes
 from devhost.http import JSONHandler, StandInServer
+from tenants import jira
 from tenants.jira import MAX_ATTEMPTS
 from tenants.selectors import tenant_cache_clear
 from tenants.site_tokens import site_token_create
@@ -378,6 +379,57 @@ class TestALongRetryAfterOnThePush:
             redis.Redis.from_url(own_redis.url()).llen(checklist_progress_sync_task.app.conf.task_default_queue) == 1
         )  # published
         assert Checklist.objects.get().property_synced_version == 0
+
+
+def _broker_idle(url: str, queue: str) -> bool:
+    """Nothing queued and nothing handed to a worker unacknowledged (kombu's Redis transport keeps the latter in its
+    `unacked` hash until the task is done)."""
+    broker = redis.Redis.from_url(url)
+    return broker.llen(queue) == 0 and broker.hlen("unacked") == 0
+
+
+def _runs(log, task) -> list[str]:
+    """How each run of `task` ended, from a worker's INFO log (celery.app.trace: "succeeded", "retry", ...)."""
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    return [
+        line["message"].split("]", 1)[1].split()[0].rstrip(":")
+        for line in lines
+        if line.get("logger") == "celery.app.trace" and line["message"].startswith(f"Task {task.name}[")
+    ]
+
+
+class TestARetryDueAfterTheVisibilityTimeout:
+    @pytest.fixture
+    def broker_url(self, own_redis):
+        return own_redis.url()
+
+    def test_runs_once_not_once_per_redelivery(
+        self, client, tenant, standin, settings, own_redis, start_worker, tmp_path
+    ):
+        """A worker holds a task with a countdown, unacknowledged, until it is due; Redis hands a task unacknowledged
+        for CELERY_VISIBILITY_TIMEOUT to a worker again. A push that Jira told to wait longer than that (its retry's
+        countdown) was delivered again every visibility timeout while it waited, and every copy ran when due (ten
+        here; had Jira refused again, each copy's retry would have multiplied them). core/tasks.py. Real prefork
+        worker (the production pool: the solo pool restores nothing while it runs), real broker, the visibility
+        timeout cut to seconds."""
+        settings.PROGRESS_SYNC_DELAY_SECONDS = 0
+        # Beyond what the client waits in line (tenants/jira.py: the task retries after it), and ten times the
+        # worker's visibility timeout.
+        standin.retry_after = str(jira.MAX_RETRY_AFTER_SECONDS + 10)
+        standin.fail_next = [429]
+        log = tmp_path / "worker.log"
+        start_worker(log, processes=2, loglevel="INFO", CELERY_VISIBILITY_TIMEOUT=4, CACHE_URL=own_redis.url(1))
+        api = Api(client, tenant)
+        assert api.add("pushed once").status_code == 201
+        assert wait_for(lambda: Checklist.objects.get().property_synced_version == 1, 120)
+        queue = checklist_progress_sync_task.app.conf.task_default_queue
+        assert wait_for(
+            lambda: _broker_idle(own_redis.url(), queue) and "succeeded" in _runs(log, checklist_progress_sync_task),
+            120,
+        )
+        assert _runs(log, checklist_progress_sync_task) == ["retry", "succeeded"]
+        puts = [c for c in standin.recorded if c.method == "PUT" and c.path.endswith(PROGRESS)]
+        assert len(puts) == 2  # the 429, then the retry's push
 
 
 @pytest.mark.django_db(transaction=True)
