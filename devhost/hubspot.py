@@ -42,6 +42,8 @@ class HubSpotStandIn(StandInServer):
         self.html_answers = 0  # upserts still to answer with an HTML page and a 200, as a misbehaving proxy might
         self.poison: set[str] = set()  # emails whose batch HubSpot answers with a 500, every time
         self.crafted: list = []  # JSON answered (with a 200) to the next upserts instead, one each: odd shapes
+        self.rate_limited_next = 0  # calls still to answer with a 429 carrying the Retry-After below
+        self.retry_after = "10"
         self.random = random.Random(7)
         self._ids = iter(range(1_000_001, 10_000_000))
         self._arrivals: list[float] = []
@@ -95,6 +97,14 @@ class _Handler(JSONHandler):
                     "policyName": "TEN_SECONDLY_ROLLING",
                     "message": "You have reached your ten_secondly_rolling limit.",
                 },
+            )
+            return 429
+        if self.server.rate_limited_next > 0:
+            with self.server.lock:
+                self.server.rate_limited_next -= 1
+            self._record(429, body)
+            self._json(
+                429, {"status": "error", "message": "injected 429"}, headers={"Retry-After": self.server.retry_after}
             )
             return 429
         if self.server.transient_rate and self.server.random.random() < self.server.transient_rate:
