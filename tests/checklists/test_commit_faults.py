@@ -12,6 +12,8 @@ from django.db import connection
 
 from checklists.models import Checklist, ChecklistChange, ChecklistItem, Template
 from core.db import atomic
+from tenants.models import SiteToken, SiteTokenUse
+from tenants.site_tokens import site_token_for
 from tests.conftest import Api, through_mongo_proxy
 
 pytestmark = pytest.mark.skipif(connection.vendor != "mongodb", reason="a MongoDB transaction fault; see docstring")
@@ -103,4 +105,25 @@ def test_a_lost_commit_reply_elsewhere_answers_503_json_not_500(proxy, client, t
     assert response.status_code == 503
     assert response.json()["error"] == "outcome_unknown"
     assert Template.objects.count() == 1  # it had landed: the answer said to reload, not to resend blindly
+    assert connection.session is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lose", ["lose_replies_to", "lose_requests_to"])
+def test_a_site_token_whose_commit_is_lost_is_created_once_and_shown(proxy, client, tenant, standin, lose):
+    """A token is shown once, in the answer that creates it. Its commit's reply lost, the answer was "reload": the
+    token had landed, live and counted against the site's limit, and its secret was never shown to anyone; the
+    admin's retry made a second. The create knows the token it stored: it asks whether it landed, as checklist
+    writes do, and answers with it, or creates it (once) when it never arrived."""
+    standin.grant("557058:alice", "admin")  # site API tokens are managed by Jira admins
+    api = Api(client, tenant)
+    getattr(proxy, lose)("commitTransaction")
+    response = api.call("post", "/api/v1/site-tokens", {"name": "Automation", "scope": "write"})
+    proxy.disarm()
+    assert proxy.lost["commitTransaction"] >= 1
+    assert response.status_code == 201, response.content
+    [row] = SiteToken.objects.all()
+    assert response.json()["id"] == str(row.id)
+    assert site_token_for(response.json()["token"]) == row
+    assert SiteTokenUse.objects.filter(token=row, action="token created").count() == 1
     assert connection.session is None
