@@ -4,6 +4,7 @@ one, and the process's next writes are transactional again. SQLite has no such f
 and its writers take the lock when the transaction begins (transaction_mode IMMEDIATE), so no attempt is retried
 after its changes were made."""
 
+import threading
 import uuid
 
 import pytest
@@ -126,4 +127,28 @@ def test_a_site_token_whose_commit_is_lost_is_created_once_and_shown(proxy, clie
     assert response.json()["id"] == str(row.id)
     assert site_token_for(response.json()["token"]) == row
     assert SiteTokenUse.objects.filter(token=row, action="token created").count() == 1
+    assert connection.session is None
+
+
+@pytest.mark.django_db
+def test_a_site_token_whose_outcome_cannot_be_told_answers_outcome_unknown(proxy, client, tenant, standin):
+    """The commit's reply lost, then the database gone (the proxy stopped) while the create asks whether it landed:
+    the answer says the outcome is unknown (reload first), not "unavailable" (retry), which would make a second."""
+    standin.grant("557058:alice", "admin")
+    api = Api(client, tenant)
+    proxy.lose_replies_to("commitTransaction")
+    gone = threading.Event()
+
+    def stop_once_the_reply_is_lost():
+        while not proxy.lost.get("commitTransaction") and not gone.wait(0.005):
+            pass
+        proxy.stop()
+        gone.set()
+
+    threading.Thread(target=stop_once_the_reply_is_lost, daemon=True).start()
+    response = api.call("post", "/api/v1/site-tokens", {"name": "Automation", "scope": "write"})
+    gone.set()
+    assert proxy.lost["commitTransaction"] >= 1
+    assert response.status_code == 503, response.content
+    assert response.json()["error"] == "outcome_unknown"
     assert connection.session is None
