@@ -15,7 +15,7 @@ from django.conf import settings
 from core.breaker import warn_unless_skipped
 from core.counters import flag_add_or_read, flag_clear, flag_replace, flag_set
 from core.metrics import PROGRESS_SWEEP_QUEUED
-from core.retry import honoured_retry_after
+from core.retry import retry_after_seconds
 from tenants.jira import JiraError
 
 from .sync import checklist_progress_failed, checklist_progress_push, checklists_behind_on_progress
@@ -136,7 +136,7 @@ def checklist_progress_sync_task(self, checklist_id: str) -> None:
         countdown = min(600, base * 2**self.request.retries + random.uniform(0, base))
         # A 429's Retry-After longer than the client waits in line (tenants/jira.py) is waited here, whole: retrying
         # sooner only draws another 429. Bounded, so an absurd one cannot park the push (and its marker) for days.
-        asked = honoured_retry_after(exc.retry_after)
+        asked = retry_after_seconds(exc.retry_after)
         if asked is not None:
             countdown = max(countdown, asked + random.uniform(0, base))
         # While the retry waits, edits and the sweep need not queue another push: the retry reads the latest state.

@@ -14,7 +14,7 @@ from urllib3.util.retry import Retry
 
 from core import outbound
 from core import proxy as outbound_proxy
-from core.retry import honoured_retry_after
+from core.retry import retry_after_seconds
 
 from . import ratelimit
 
@@ -114,7 +114,7 @@ def _limited(call):
         headers = getattr(exc, "headers", None) or {}
         retry_after = headers.get("Retry-After") if hasattr(headers, "get") else None
         # Bounded: the block below holds every worker's calls, and the push's retry waits it whole.
-        retry_after = honoured_retry_after(retry_after)
+        retry_after = retry_after_seconds(retry_after)
         if status == 429:
             ratelimit.penalise(
                 settings.HUBSPOT_RATE_LIMIT_KEY, seconds=retry_after or settings.HUBSPOT_RATE_WINDOW_SECONDS

@@ -137,6 +137,19 @@ class _MongoAtomic:
         return False
 
 
+def landed(stored: Callable[[], bool]) -> bool:
+    """After CommitUnknown: whether the transaction landed, by `stored()`, a read of something only it wrote. The
+    failed block killed its session, so the answer is final. Asked a few times: the fault that lost the reply may
+    still be passing. If it cannot be told, CommitUnknown again: the caller must not guess (503, reload first)."""
+    for wait in (0, 0.2, 1.0):
+        time.sleep(wait)
+        try:
+            return stored()
+        except DatabaseError:
+            logger.warning("could not tell whether a write landed", exc_info=True)
+    raise CommitUnknown("Whether the transaction landed could not be told.")
+
+
 def _atomic_for(alias: str, connection: Any = None):
     """`connection`: the alias's connection, when the caller has it at hand (each look costs 1-2 µs)."""
     if (connection or connections[alias]).vendor == "mongodb":

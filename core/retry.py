@@ -2,25 +2,20 @@
 
 import math
 
+# The longest wait any Retry-After is taken to ask for. A finite but absurd one (a proxy's or a gateway's "1e9") was
+# honoured whole: HubSpot's 429 blocked every worker's calls (contacts/ratelimit.py) for 31 years. An hour is past
+# any limit window Jira or HubSpot states; a caller asked again after it is told to wait again.
+MAX_RETRY_AFTER_SECONDS = 3600.0
+
 
 def retry_after_seconds(value: object) -> float | None:
     """The wait a Retry-After header asks for, in seconds: a finite number from 0, else None (unreadable). Its HTTP-date
-    form is read as None too (neither Jira nor HubSpot sends it); callers fall back to their own backoff."""
+    form is read as None too (neither Jira nor HubSpot sends it); callers fall back to their own backoff. At most
+    MAX_RETRY_AFTER_SECONDS."""
     if value is None or isinstance(value, bool):
         return None
     try:
         seconds = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
-
-
-# The longest wait asked by a Retry-After that is honoured: a longer one (a misbehaving upstream or proxy; HubSpot
-# sends seconds, Jira up to an hour) is cut to this, so it cannot park a retry, or block every worker's calls, for days.
-MAX_HONOURED_RETRY_AFTER_SECONDS = 3600.0
-
-
-def honoured_retry_after(value: object) -> float | None:
-    """retry_after_seconds(value), at most MAX_HONOURED_RETRY_AFTER_SECONDS."""
-    seconds = retry_after_seconds(value)
-    return None if seconds is None else min(seconds, MAX_HONOURED_RETRY_AFTER_SECONDS)
+    return min(seconds, MAX_RETRY_AFTER_SECONDS) if math.isfinite(seconds) and seconds >= 0 else None

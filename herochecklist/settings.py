@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from cryptography.fernet import Fernet
 
 from core.sentry import init_sentry
@@ -443,21 +444,27 @@ CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_VISIBILITY_TIM
 # pooled connection; against a hung broker each try costs a whole BROKER_TIMEOUT_SECONDS of the user's write (four
 # tries held it 10 s, two hold it 5). A push not queued is the sweep's.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+# The daily and hourly tasks at fixed times (crontab, UTC), not every so many seconds: beat counts an interval from
+# its own start when it has no schedule file to read (a new container, a rebuilt host), so a beat restarted more often
+# than a day (a deploy a day) never ran a 24-hour one (tests/operations/test_beat_schedule.py).
 CELERY_BEAT_SCHEDULE = {
     # Daily at 03:17 UTC (https://crontab.guru/#17_3_*_*_*): new and changed licenses from the Marketplace.
-    "marketplace-poll": {"task": "contacts.tasks.marketplace_poll_task", "schedule": 24 * 3600},
+    "marketplace-poll": {"task": "contacts.tasks.marketplace_poll_task", "schedule": crontab(hour=3, minute=17)},
     # Every 5 minutes: push contacts still pending (new, changed, or whose earlier push failed transiently).
     "hubspot-sync": {"task": "contacts.tasks.hubspot_sync_task", "schedule": 300},
     # Every 15 minutes: onboarding and offboarding emails due whose task was lost (broker down, retries exhausted).
     "contact-email-sweep": {"task": "contacts.tasks.contact_email_sweep_task", "schedule": 900},
-    # Daily: a backup, then pruning by the retention policy (8 daily, 8 weekly from Saturdays).
-    "backup": {"task": "operations.tasks.backup_task", "schedule": 24 * 3600},
-    # Daily: purge sites uninstalled longer than TENANT_PURGE_AFTER_DAYS ago.
-    "tenant-purge": {"task": "tenants.tasks.tenant_purge_expired_task", "schedule": 24 * 3600},
-    # Daily: staff sign-in records older than STAFF_SIGN_IN_RECORD_DAYS go.
-    "staff-sign-in-records": {"task": "operations.tasks.staff_sign_in_records_prune_task", "schedule": 24 * 3600},
-    # Hourly: report stored accountIds that are due (each at most once per Cycle-Period) and act on the answers.
-    "personal-data-report": {"task": "operations.tasks.personal_data_report_task", "schedule": 3600},
+    # Daily at 02:07 UTC: a backup, then pruning by the retention policy (8 daily, 8 weekly from Saturdays).
+    "backup": {"task": "operations.tasks.backup_task", "schedule": crontab(hour=2, minute=7)},
+    # Daily at 04:37 UTC (after the backup): purge sites uninstalled longer than TENANT_PURGE_AFTER_DAYS ago.
+    "tenant-purge": {"task": "tenants.tasks.tenant_purge_expired_task", "schedule": crontab(hour=4, minute=37)},
+    # Daily at 04:47 UTC: staff sign-in records older than STAFF_SIGN_IN_RECORD_DAYS go.
+    "staff-sign-in-records": {
+        "task": "operations.tasks.staff_sign_in_records_prune_task",
+        "schedule": crontab(hour=4, minute=47),
+    },
+    # Hourly at :23: report stored accountIds that are due (each at most once per Cycle-Period) and act on the answers.
+    "personal-data-report": {"task": "operations.tasks.personal_data_report_task", "schedule": crontab(minute=23)},
     # Every minute: the heartbeat that tells monitoring beat and a worker are alive (core/metrics.py).
     "heartbeat": {"task": "operations.tasks.heartbeat_task", "schedule": 60},
     # Every few minutes: progress properties behind their checklist (a lost push: broker, Jira, exhausted retries).

@@ -21,6 +21,7 @@ from checklists.models import ChangeAction, ChecklistItem
 from checklists.services import checklist_versions_bump
 from core import jsonbody
 from core.db import atomic, chunked
+from core.retry import MAX_RETRY_AFTER_SECONDS
 from tenants.jira import JiraClient, JiraError
 from tenants.models import Tenant
 
@@ -31,6 +32,10 @@ logger = logging.getLogger(__name__)
 BATCH = 90  # Atlassian's limit per call
 NOT_BEFORE_KEY = "personal-data-report:not-before"
 CYCLE_KEY = "personal-data-report:cycle-seconds"
+# The longest cycle taken from Jira's Cycle-Period (Atlassian's is a week): an account closed is erased within a
+# month at worst, GDPR's time to answer. Longer, or absurd (kept with no expiry, one made every later run fail on
+# the date arithmetic), is taken as this.
+MAX_CYCLE = timedelta(days=30)
 ACCOUNT_FIELDS = {
     "checklists.ChecklistItem": ("assignee_account_id", "created_by", "updated_by"),
     "checklists.Template": ("created_by",),
@@ -68,6 +73,13 @@ def parse_cycle_period(value: str) -> float | None:
         return None
     weeks, days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
     return (((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+def _bounded(seconds: object, most: timedelta) -> float | None:
+    """Seconds (read from a header, or kept from one) at most `most` (a float's infinity included); None if none."""
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        return None
+    return min(float(seconds), most.total_seconds())
 
 
 def stored_account_ids() -> set[str]:
@@ -163,10 +175,13 @@ def _closed_accounts(response) -> set[str]:
 def personal_data_report(*, now=None) -> dict:
     """One reporting run: what is due, in batches of 90, stopping at the first 429 until its Retry-After."""
     now = now or timezone.now()
+    # Both bounded as read too: a value kept before they were bounded when stored still stopped every run.
     not_before = cache.get(NOT_BEFORE_KEY)
-    if not_before and not_before > now:
+    if not_before and now < not_before <= now + timedelta(seconds=MAX_RETRY_AFTER_SECONDS):
         return {"reported": 0, "closed": 0, "waiting_until": not_before.isoformat()}
-    cycle = timedelta(seconds=cache.get(CYCLE_KEY) or settings.PERSONAL_DATA_DEFAULT_CYCLE_HOURS * 3600)
+    cycle = timedelta(
+        seconds=_bounded(cache.get(CYCLE_KEY), MAX_CYCLE) or settings.PERSONAL_DATA_DEFAULT_CYCLE_HOURS * 3600
+    )
     stored = stored_account_ids()
     last = dict(ReportedAccount.objects.values_list("account_id", "reported_at"))
     # An account we no longer store anywhere (its site purged, its items gone) is no longer ours to report, and its
@@ -193,14 +208,14 @@ def personal_data_report(*, now=None) -> dict:
             response = client.request("POST", settings.PERSONAL_DATA_REPORT_PATH, json=body, attempts=1)
         except JiraError as exc:
             if exc.status == 429:
-                wait = parse_cycle_period(exc.retry_after) or 60.0
+                wait = _bounded(parse_cycle_period(exc.retry_after), timedelta(seconds=MAX_RETRY_AFTER_SECONDS)) or 60.0
                 cache.set(NOT_BEFORE_KEY, now + timedelta(seconds=wait), timeout=int(wait) + 60)
                 outcome["waiting_until"] = (now + timedelta(seconds=wait)).isoformat()
             else:
                 outcome["error"] = str(exc)
             break
         if (seconds := parse_cycle_period(response.headers.get("Cycle-Period", ""))) is not None:
-            cache.set(CYCLE_KEY, seconds, timeout=None)
+            cache.set(CYCLE_KEY, _bounded(seconds, MAX_CYCLE), timeout=None)
         try:
             closed = _closed_accounts(response) & set(batch)  # never act on an id we did not ask about
         except JiraError as exc:

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.counters import window_count
-from core.db import atomic
+from core.db import CommitUnknown, atomic, landed
 from core.exceptions import NotFound, ValidationFailed
 
 from .models import SiteToken, SiteTokenScope, SiteTokenUse, Tenant
@@ -50,16 +50,29 @@ def site_token_create(*, tenant: Tenant, name: str, scope: str, created_by: str)
     for _ in range(3):  # a 48-bit prefix collides about never; the unique index makes sure
         prefix = secrets.token_hex(6)
         token = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
-        with atomic():
-            Tenant.objects.hold(tenant.pk)
-            if SiteToken.objects.filter(tenant=tenant, revoked_at=None).count() >= MAX_TOKENS_PER_SITE:
-                raise ValidationFailed({"tokens": f"cannot exceed {MAX_TOKENS_PER_SITE} active on one site"})
-            if SiteToken.objects.filter(prefix=prefix).exists():
-                continue
-            row = SiteToken.objects.create(
-                tenant=tenant, name=name, scope=scope, prefix=prefix, secret_hash=_digest(token), created_by=created_by
-            )
-            SiteTokenUse.objects.create(tenant=tenant, token=row, actor=created_by, action="token created")
+        try:
+            with atomic():
+                Tenant.objects.hold(tenant.pk)
+                if SiteToken.objects.filter(tenant=tenant, revoked_at=None).count() >= MAX_TOKENS_PER_SITE:
+                    raise ValidationFailed({"tokens": f"cannot exceed {MAX_TOKENS_PER_SITE} active on one site"})
+                if SiteToken.objects.filter(prefix=prefix).exists():
+                    continue
+                row = SiteToken.objects.create(
+                    tenant=tenant,
+                    name=name,
+                    scope=scope,
+                    prefix=prefix,
+                    secret_hash=_digest(token),
+                    created_by=created_by,
+                )
+                SiteTokenUse.objects.create(tenant=tenant, token=row, actor=created_by, action="token created")
+        except CommitUnknown:
+            # The commit's reply was lost. The token is shown only in this answer: "reload" left a live token whose
+            # secret nobody ever saw, and the admin's retry made another. This one is known here: if it landed, it
+            # is the answer; if it never did, it is made again (a new token: this one was never shown either).
+            if landed(SiteToken.objects.filter(prefix=prefix, secret_hash=_digest(token)).exists):
+                return SiteToken.objects.get(prefix=prefix), token
+            continue
         return row, token
     raise ValidationFailed({"tokens": "could not create a token; try again"})
 

@@ -581,11 +581,11 @@ def start_worker(broker_url, transactional_db):
     use_broker(task_always_eager=False, broker_url=broker_url, result_backend=broker_url, task_default_queue=queue)
     workers: list[subprocess.Popen] = []
 
-    def start(log=None, *, processes: int = 1, **extra_env):
+    def start(log=None, *, processes: int = 1, loglevel: str = "WARNING", **extra_env):
         """processes above 1: a prefork pool (the production shape, which enforces time limits), else the solo
-        pool."""
+        pool. loglevel INFO: the worker logs each task it receives and each run's end (celery.app.trace)."""
         worker = subprocess.Popen(
-            worker_command(queue, processes=processes),
+            worker_command(queue, processes=processes, loglevel=loglevel),
             cwd=ROOT,
             env={**base_env, **{k: str(v) for k, v in extra_env.items()}},
             stdout=(log or WORKER_LOG).open("a"),

@@ -4,6 +4,7 @@ one, and the process's next writes are transactional again. SQLite has no such f
 and its writers take the lock when the transaction begins (transaction_mode IMMEDIATE), so no attempt is retried
 after its changes were made."""
 
+import threading
 import uuid
 
 import pytest
@@ -12,6 +13,8 @@ from django.db import connection
 
 from checklists.models import Checklist, ChecklistChange, ChecklistItem, Template
 from core.db import atomic
+from tenants.models import SiteToken, SiteTokenUse
+from tenants.site_tokens import site_token_for
 from tests.conftest import Api, through_mongo_proxy
 
 pytestmark = pytest.mark.skipif(connection.vendor != "mongodb", reason="a MongoDB transaction fault; see docstring")
@@ -103,4 +106,49 @@ def test_a_lost_commit_reply_elsewhere_answers_503_json_not_500(proxy, client, t
     assert response.status_code == 503
     assert response.json()["error"] == "outcome_unknown"
     assert Template.objects.count() == 1  # it had landed: the answer said to reload, not to resend blindly
+    assert connection.session is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lose", ["lose_replies_to", "lose_requests_to"])
+def test_a_site_token_whose_commit_is_lost_is_created_once_and_shown(proxy, client, tenant, standin, lose):
+    """A token is shown once, in the answer that creates it. Its commit's reply lost, the answer was "reload": the
+    token had landed, live and counted against the site's limit, and its secret was never shown to anyone; the
+    admin's retry made a second. The create knows the token it stored: it asks whether it landed, as checklist
+    writes do, and answers with it, or creates it (once) when it never arrived."""
+    standin.grant("557058:alice", "admin")  # site API tokens are managed by Jira admins
+    api = Api(client, tenant)
+    getattr(proxy, lose)("commitTransaction")
+    response = api.call("post", "/api/v1/site-tokens", {"name": "Automation", "scope": "write"})
+    proxy.disarm()
+    assert proxy.lost["commitTransaction"] >= 1
+    assert response.status_code == 201, response.content
+    [row] = SiteToken.objects.all()
+    assert response.json()["id"] == str(row.id)
+    assert site_token_for(response.json()["token"]) == row
+    assert SiteTokenUse.objects.filter(token=row, action="token created").count() == 1
+    assert connection.session is None
+
+
+@pytest.mark.django_db
+def test_a_site_token_whose_outcome_cannot_be_told_answers_outcome_unknown(proxy, client, tenant, standin):
+    """The commit's reply lost, then the database gone (the proxy stopped) while the create asks whether it landed:
+    the answer says the outcome is unknown (reload first), not "unavailable" (retry), which would make a second."""
+    standin.grant("557058:alice", "admin")
+    api = Api(client, tenant)
+    proxy.lose_replies_to("commitTransaction")
+    gone = threading.Event()
+
+    def stop_once_the_reply_is_lost():
+        while not proxy.lost.get("commitTransaction") and not gone.wait(0.005):
+            pass
+        proxy.stop()
+        gone.set()
+
+    threading.Thread(target=stop_once_the_reply_is_lost, daemon=True).start()
+    response = api.call("post", "/api/v1/site-tokens", {"name": "Automation", "scope": "write"})
+    gone.set()
+    assert proxy.lost["commitTransaction"] >= 1
+    assert response.status_code == 503, response.content
+    assert response.json()["error"] == "outcome_unknown"
     assert connection.session is None

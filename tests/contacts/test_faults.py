@@ -6,9 +6,11 @@ recorded that did not happen, each contact reaches HubSpot as one contact and ea
 case the README names)."""
 
 import contextlib
+import os
 from datetime import timedelta
 
 import pytest
+import redis
 from celery import current_app
 from celery.signals import after_task_publish, task_prerun
 from django.core import mail
@@ -28,6 +30,7 @@ from contacts.tasks import (
     hubspot_sync_task,
 )
 from core.db import CommitUnknown
+from core.retry import MAX_RETRY_AFTER_SECONDS
 from devhost.marketplace import MarketplaceStandIn, license_record
 from devhost.smtp import SMTPStandIn
 from tenants.models import Tenant
@@ -547,3 +550,20 @@ def test_a_hubspot_trickling_its_answer_ends_each_try_at_the_deadline_and_the_pu
         (SyncState.SYNCED, None, 0, "")
     }
     assert set(hubspot.created.values()) == {1} and len(hubspot.created) == 6
+
+
+@pytest.mark.parametrize("retry_after", ["1e9", "86400"])
+def test_an_absurd_retry_after_from_hubspot_holds_its_calls_back_an_hour_at_most(settings, hubspot, retry_after):
+    """A 429 blocks every worker's HubSpot calls for its Retry-After (contacts/ratelimit.py, in Redis). A finite but
+    absurd one (a proxy's, a misconfigured gateway's) stopped every contact sync for as long as it said: 1e9, 31
+    years, until someone deleted the key. Real stand-in, real Redis."""
+    settings.RATE_LIMIT_REDIS_URL = os.environ["TEST_REDIS_URL"]
+    hubspot.retry_after_answers = [retry_after]
+    with pytest.raises(hubspot_api.HubSpotError) as refused:
+        hubspot_api.upsert_contacts([{"email": "ann@example.com", "name": "Ann Smith", "roles": {"technical"}}])
+    assert refused.value.status == 429
+    assert refused.value.retry_after == MAX_RETRY_AFTER_SECONDS == 3600
+    blocked = redis.Redis.from_url(settings.RATE_LIMIT_REDIS_URL).pttl(
+        f"ratelimit:{settings.HUBSPOT_RATE_LIMIT_KEY}:blocked"
+    )
+    assert 0 < blocked <= MAX_RETRY_AFTER_SECONDS * 1000

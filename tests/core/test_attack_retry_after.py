@@ -59,26 +59,3 @@ def test_an_odd_retry_after_from_hubspot_is_no_retry_after(settings, monkeypatch
         hubspot._limited(call)
     assert caught.value.retry_after is None
     assert blocked == [settings.HUBSPOT_RATE_WINDOW_SECONDS]
-
-
-def test_a_huge_retry_after_from_hubspot_blocks_calls_and_waits_an_hour_at_most(
-    hubspot_stand_in, settings, test_redis_url
-):
-    """HubSpot's (or a proxy's) Retry-After of a year: before, every worker's calls were blocked for that year (the
-    shared block in Redis) and the push's retry waited it."""
-    import redis
-
-    from core.retry import MAX_HONOURED_RETRY_AFTER_SECONDS
-
-    settings.RATE_LIMIT_REDIS_URL = test_redis_url
-    hubspot_stand_in.retry_after_answers = [str(365 * 24 * 3600)]
-    with pytest.raises(HubSpotError) as caught:
-        hubspot.upsert_contacts([{"email": "ann@example.com", "name": "Ann Smith", "roles": {"technical"}}])
-    assert caught.value.status == 429 and caught.value.retry_after == MAX_HONOURED_RETRY_AFTER_SECONDS
-    blocked = redis.Redis.from_url(test_redis_url).pttl(f"ratelimit:{settings.HUBSPOT_RATE_LIMIT_KEY}:blocked")
-    assert 0 < blocked <= MAX_HONOURED_RETRY_AFTER_SECONDS * 1000
-
-
-@pytest.fixture
-def hubspot_stand_in(request):
-    return request.getfixturevalue("hubspot")  # the conftest's fixture, named apart from the module used here

@@ -1,17 +1,20 @@
 """Personal data reporting against the Jira stand-in: batches, cycle, 429, and erasing closed accounts."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.apps import apps
 from django.core import serializers
 from django.core.cache import cache
+from django.utils import timezone
 
 from checklists import services as checklist_services
 from checklists.models import ChecklistChange, ChecklistItem
+from core.retry import MAX_RETRY_AFTER_SECONDS
 from operations import backup, tasks
 from operations.models import ReportedAccount
-from operations.privacy import accounts_pseudonymise, parse_cycle_period, personal_data_report
+from operations.privacy import MAX_CYCLE, accounts_pseudonymise, parse_cycle_period, personal_data_report
 from tenants.models import Tenant
 from tests.conftest import Api, answer_at_once, issue_ref
 
@@ -263,3 +266,34 @@ def test_accounts_only_history_or_a_template_names_are_reported_and_erased(tenan
     assert history_only not in stored() and template_only not in stored()
     text = Template.objects.get().text
     assert text.startswith("- [ ] Deploy {@closed-account-") and text.endswith(" due:2026-12-01}\n")
+
+
+ABSURD_PERIODS = ["31536000000", "P9999999999D", "1" * 400]  # a thousand years, 27 million, a float's infinity
+
+
+@pytest.mark.parametrize("cycle_period", ABSURD_PERIODS)
+def test_an_absurd_cycle_period_from_jira_never_stops_the_reporting(tenant, standin, cycle_period):
+    """Jira's Cycle-Period is kept (with no expiry) as the time between two reports of an account. An absurd one
+    (a proxy's, a bad deploy's) made every later run fail on the date arithmetic (OverflowError) for good: no account
+    was reported or erased again until someone deleted the key. Longer than MAX_CYCLE is taken as MAX_CYCLE."""
+    seed(tenant)
+    standin.cycle_period = cycle_period
+    personal_data_report()
+    assert len(reports(standin)) == 1
+    standin.cycle_period = "P7D"
+    assert personal_data_report()["reported"] == 0  # a cycle of its own has not passed: nothing due
+    outcome = personal_data_report(now=timezone.now() + MAX_CYCLE + timedelta(minutes=1))
+    assert outcome["reported"] == 2 and len(reports(standin)) == 2
+
+
+@pytest.mark.parametrize("retry_after", ABSURD_PERIODS)
+def test_an_absurd_retry_after_from_jira_holds_the_reporting_back_an_hour_at_most(tenant, standin, retry_after):
+    """A 429's Retry-After is kept as the time before the next run may call. An absurd one crashed the run on the
+    date arithmetic, or stopped the reporting for as long as it said (a thousand years)."""
+    seed(tenant)
+    standin.retry_after = retry_after
+    standin.fail_next = [429]
+    outcome = personal_data_report()
+    assert "waiting_until" in outcome and outcome["reported"] == 0
+    outcome = personal_data_report(now=timezone.now() + timedelta(seconds=MAX_RETRY_AFTER_SECONDS + 60))
+    assert outcome["reported"] == 2 and len(reports(standin)) == 2
