@@ -322,3 +322,37 @@ def test_a_long_list_can_be_skipped_by_keyboard_and_text_mode_saves_with_ctrl_en
     page.reload()
     frame.locator(".hc-item").nth(1).wait_for()
     assert frame.get_by_role("link", name="Skip to the new item box").count() == 0
+
+
+def test_moves_pressed_faster_than_the_server_answers_all_land_without_a_false_conflict(page, client):
+    """Found using the panel: Alt+Down pressed three times in a row, faster than the server answered, moved the item
+    once and said "Someone else changed this checklist": each press sent its order against the version the press
+    before it was replacing (a 412 from the user's own move). Presses now wait their turn, each from the order the one
+    before it saved. The first answer is held until every press was made, so the presses are always that fast."""
+    from tests.conftest import Api
+
+    Api(client, Tenant.objects.get()).put_text("- [ ] first\n- [ ] second\n- [ ] third\n- [ ] fourth\n")
+    page.reload()
+    frame = panel(page)
+    frame.locator(".hc-item").nth(3).wait_for()
+    held = []
+
+    def hold_the_first(route):
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/checklist/order", hold_the_first)
+    frame.locator(".hc-item").first.locator(".hc-move").focus()
+    for _ in range(3):
+        page.keyboard.press("Alt+ArrowDown")
+    while not held:  # the route's handler runs as Playwright dispatches its events: wait for that one
+        page.wait_for_timeout(20)
+    held[0].continue_()
+    frame.locator(".hc-item").nth(3).filter(has_text="first").wait_for()
+    assert texts(frame) == ["second", "third", "fourth", "first"]
+    assert frame.get_by_text("Someone else changed this checklist").count() == 0
+    assert focused(frame).endswith(":move")  # still on the moved item's handle, for the next press
+    stored_order = [i.text for i in ChecklistItem.objects.order_by("position")]
+    assert stored_order == ["second", "third", "fourth", "first"]
