@@ -487,7 +487,12 @@ function startEdit(item, cell) {
     editing = null;
     const text = input.value.trim();
     if (save && text && text !== item.text) {
-      if (!(await patchItem(item, { text }, "Saved"))) { done = false; return; }
+      // Refused (too long, offline): the editor stays with the typed text (a conflict's banner keeps it itself).
+      if (!(await patchItem(item, { text }, "Saved")) && state.canEdit && !state.itemConflict) {
+        done = false;
+        editing = { id: item.id, input, item };
+        render();
+      }
     } else render();
   };
   input.addEventListener("keydown", (e) => {

@@ -332,6 +332,34 @@ def test_a_paste_past_the_length_limit_is_named_and_kept_never_cut(page):
     assert frame.locator(".hc-item").count() == 0
 
 
+def test_a_refused_edit_of_an_item_keeps_its_editor_open_with_what_was_typed(page):
+    """Found using the panel: an item's edit refused (too long) or not sent (offline) closed its editor and dropped
+    what was typed, while the banner said "Your text is kept". The editor now stays open with the typed text, to
+    shorten or to save again once back online."""
+    frame = panel(page)
+    frame.get_by_text("No checklist yet").wait_for()
+    add(frame, "Check the release notes")
+    frame.locator(".hc-item .hc-text-cell").click()
+    editor = frame.get_by_label("Item text")
+    long_text = "Check " + "the release notes " * 130  # past the 2,000 characters an item holds
+    editor.fill(long_text)
+    editor.press("Enter")
+    frame.get_by_role("alert").filter(has_text="text must be at most 2000 characters").wait_for()
+    assert editor.count() == 1
+    assert editor.input_value() == long_text
+
+    page.context.set_offline(True)
+    editor.fill("Check the release notes twice")
+    editor.press("Enter")
+    frame.get_by_role("alert").filter(has_text="You are offline").wait_for()
+    assert editor.count() == 1
+    assert editor.input_value() == "Check the release notes twice"
+    page.context.set_offline(False)
+    editor.press("Enter")
+    frame.locator(".hc-item .hc-text-cell", has_text="twice").wait_for()
+    assert ChecklistItem.objects.get().text == "Check the release notes twice"
+
+
 def test_controls_are_named_by_the_items_words_not_its_markdown(page):
     frame = panel(page)
     frame.get_by_text("No checklist yet").wait_for()
