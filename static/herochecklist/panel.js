@@ -16,14 +16,20 @@ import { adoptVersion, itemTag, noteItemConflict, renderItemConflict,
          startLive, uniqueItems } from "./live.js";
 import { createTemplatePicker } from "./templates-picker.js";
 import { customerToggle } from "./customer-visible.js";
-import { createHistory } from "./history.js";
 
 let api = null; // the host's transport (see startPanel)
 let base = "";
 let hostResize = () => {};
 let liveFeed = null; // live.js: polls for others' changes while the panel is visible
 let picker = null; // templates-picker.js
-let changeLog = null; // history.js
+// The History section (history.js) loads with its first opening, as merge.js with a text conflict: most views of a
+// checklist never open it, and its module is a tenth of the panel's budget. Until then, only its button.
+let changeLog = {
+  toggleButton: () => h("button", { type: "button", class: "hc-history-toggle", "data-focus": "history-toggle",
+    "aria-expanded": "false", onclick: openHistory }, "History"),
+  render: () => null,
+  afterRender() {},
+};
 let editing = null; // the open item editor, { id, input, item } (startEdit)
 let rendering = false; // true while render() swaps the panel's DOM
 
@@ -645,6 +651,21 @@ function renderToolbar() {
 }
 
 
+async function openHistory() {
+  try {
+    const { createHistory } = await import("./history.js");
+    changeLog = createHistory({ api, path: base, version: () => state.version, items: () => state.items,
+      statusName: (key) => statusOf(key).name, nameOf: personName, resolve: resolveAccounts, rerender: render,
+      describe: (err) => (err instanceof ApiError && err.status !== 401
+        ? `Could not load the history (the server answered ${err.status}).` : describe(err)) });
+    changeLog.toggle();
+  } catch (err) {
+    state.error = describe(err);
+    state.retry = openHistory;
+    render();
+  }
+}
+
 let lastHeight = 0;
 // The body's height, with an open menu or popover that reaches below it: the document's scrollHeight never falls
 // below the iframe's own height, so the panel would grow but never shrink back after items go or a menu closes.
@@ -666,10 +687,6 @@ export function startPanel(host) {
   setupDates({ rerender: render });
   picker = createTemplatePicker({ api, h, root, getState: () => ({ ...state, base }), write, rerender: render,
                                   announce, describe });
-  changeLog = createHistory({ api, path: base, version: () => state.version, items: () => state.items,
-    statusName: (key) => statusOf(key).name, nameOf: personName, resolve: resolveAccounts, rerender: render,
-    describe: (err) => (err instanceof ApiError && err.status !== 401
-      ? `Could not load the history (the server answered ${err.status}).` : describe(err)) });
   window.addEventListener("online", () => { if (state.error) load(); });
   listenForUndoKey(document);
   if (window.ResizeObserver) new ResizeObserver(resize).observe(document.body);
