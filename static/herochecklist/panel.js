@@ -220,11 +220,29 @@ function renderUnadded() {
     link("Add again", () => addLines(lines)), " ", link("Discard", () => { state.unadded = null; render(); }));
 }
 
-function patchItem(item, fields, message) {
-  return write("PATCH", itemPath(item), fields, { item, onItem: replaceItem, announceText: message });
+// A change of an item or a keyboard move made before the server answered the one before waits for that answer. Sent
+// at once, each carried the version the user saw, which their own change before it was replacing: a 412 ("Someone
+// else changed ...", "theirs" being their own change) and the change not saved.
+let line = Promise.resolve();
+const queue = (run) => (line = line.then(run, run));
+const mine = {}; // item id: the version this panel's last write of it made
+// The item to base a write on: as this panel's own last write of it left it, else as the user saw it (someone else's
+// change since is then the conflict it is).
+function latest(item) {
+  const now = state.items.find((i) => i.id === item.id);
+  return now && mine[item.id] === now.version ? now : item;
 }
 
-async function deleteItem(item) {
+function patchItem(shown, fields, message) {
+  return queue(() => {
+    const item = latest(shown);
+    return write("PATCH", itemPath(item), fields, { item, announceText: message,
+      onItem: (saved) => { mine[saved.id] = saved.version; replaceItem(saved); } });
+  });
+}
+
+const deleteItem = (shown) => queue(async () => {
+  const item = latest(shown);
   const index = state.items.indexOf(item);
   const restore = {
     text: item.text, status: item.status, isHeader: item.isHeader, mandatory: item.mandatory,
@@ -248,16 +266,14 @@ async function deleteItem(item) {
     offerUndo(item.textHtml, undo, render);
     render();
   }
-}
+});
 
 function reorder(ids, message) {
   return write("PUT", "/order", { itemIds: ids }, { announceText: message });
 }
 
-// Presses quicker than the server wait in line, each from the order the last one saved: sent at once, each carried
-// the version its predecessor replaced (a 412 for the user's own move).
-let moving = Promise.resolve();
-const move = (item, delta) => (moving = moving.then(() => {
+// Each keyboard move from the order the one before saved (queue).
+const move = (item, delta) => queue(() => {
   const ids = state.items.map((i) => i.id);
   const shown = visibleItems(state.items); // with "only my items" on, the neighbour is the next row shown
   const from = ids.indexOf(item.id);
@@ -266,7 +282,7 @@ const move = (item, delta) => (moving = moving.then(() => {
   const to = ids.indexOf(neighbour.id);
   ids.splice(to, 0, ids.splice(from, 1)[0]);
   return reorder(ids, `Moved ${plain(item)} to position ${to + 1} of ${ids.length}`);
-}));
+});
 
 // --- rendering ------------------------------------------------------------------------------------------------
 // Replaces the panel's DOM from state. The open item editor is moved into the new tree while it is built (startEdit):

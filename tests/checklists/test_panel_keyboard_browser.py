@@ -356,3 +356,45 @@ def test_moves_pressed_faster_than_the_server_answers_all_land_without_a_false_c
     assert focused(frame).endswith(":move")  # still on the moved item's handle, for the next press
     stored_order = [i.text for i in ChecklistItem.objects.order_by("position")]
     assert stored_order == ["second", "third", "fourth", "first"]
+
+
+def test_two_changes_of_one_item_faster_than_the_server_answers_are_both_saved_without_a_false_conflict(page, client):
+    """Found using the panel with Jira's usual latency: an item made optional and then ticked before the first answer
+    came showed "Someone else changed this item", "theirs" being the user's own first change, and the tick was not
+    saved: both writes carried the version the user saw. The second now waits for the first and is based on its
+    answer (still a conflict when someone else's change came in between)."""
+    from tests.conftest import Api
+
+    Api(client, Tenant.objects.get()).put_text("- [ ] Deploy\n")
+    page.reload()
+    frame = panel(page)
+    frame.locator(".hc-item").first.wait_for()
+    held = []
+
+    def hold_the_first(route):
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/checklist/items/**", hold_the_first)
+    frame.get_by_label("Required: Deploy").click()
+    frame.get_by_label("Deploy done").click()
+    while not held:  # the route's handler runs as Playwright dispatches its events: wait for that one
+        page.wait_for_timeout(20)
+    held[0].continue_()
+    frame.get_by_label("Status of Deploy: Done", exact=True).wait_for()
+    assert frame.get_by_text("Someone else changed").count() == 0
+    item = ChecklistItem.objects.get()
+    assert (item.status, item.mandatory) == ("done", False)
+
+    # The same for a delete right after a change: it too waits, and is based on the change's answer.
+    held.clear()
+    frame.get_by_label("Deploy done").click()
+    frame.get_by_role("button", name="Delete Deploy").click()
+    while not held:
+        page.wait_for_timeout(20)
+    held[0].continue_()
+    frame.get_by_text("No checklist yet").wait_for()
+    assert frame.get_by_text("Someone else changed").count() == 0
+    assert not ChecklistItem.objects.exists()
