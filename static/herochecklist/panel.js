@@ -233,9 +233,11 @@ function latest(item) {
   return now && mine[item.id] === now.version ? now : item;
 }
 
+// fields and message: for a toggle, functions of the item it flips (two quick clicks flip it twice, not once).
 function patchItem(shown, fields, message) {
   return queue(() => {
     const item = latest(shown);
+    if (typeof fields === "function") [fields, message] = [fields(item), message(item)];
     return write("PATCH", itemPath(item), fields, { item, announceText: message,
       onItem: (saved) => { mine[saved.id] = saved.version; replaceItem(saved); } });
   });
@@ -456,8 +458,8 @@ function renderItem(item, index) {
     // One name whatever the state ("Deploy done", checked or not): a name that changed with the state would make a
     // control found by name vanish when it is ticked, for a screen reader's list of controls as for a test.
     "aria-label": `${plain(item)} done`,
-    onchange: () => patchItem(item, { status: item.status === "done" ? "todo" : "done" },
-      `${plain(item)} ${item.status === "done" ? "reopened" : "done"}`),
+    onchange: () => patchItem(item, (now) => ({ status: now.status === "done" ? "todo" : "done" }),
+      (now) => `${plain(item)} ${now.status === "done" ? "reopened" : "done"}`),
   });
   const current = statusOf(item.status);
   const status = menuButton({
@@ -483,8 +485,8 @@ function renderActions(item, cell) {
       "Required items must be done or skipped before the checklist counts as complete" },
     h("input", { type: "checkbox", checked: item.mandatory, "data-focus": `${item.id}:required`,
       "aria-label": `Required: ${plain(item)}`,
-      onchange: () => patchItem(item, { mandatory: !item.mandatory },
-        `${plain(item)} is now ${item.mandatory ? "optional" : "required"}`) }),
+      onchange: () => patchItem(item, (now) => ({ mandatory: !now.mandatory }),
+        (now) => `${plain(item)} is now ${now.mandatory ? "optional" : "required"}`) }),
     h("span", { "aria-hidden": "true" }, "Required"));
   return h("span", { class: "hc-actions" }, required,
     item.isHeader ? null : customerToggle(item, patchItem),

@@ -398,3 +398,44 @@ def test_two_changes_of_one_item_faster_than_the_server_answers_are_both_saved_w
     frame.get_by_text("No checklist yet").wait_for()
     assert frame.get_by_text("Someone else changed").count() == 0
     assert not ChecklistItem.objects.exists()
+
+
+def test_a_box_ticked_and_unticked_before_the_server_answers_ends_as_the_user_left_it(page, client):
+    """A slip corrected at once (ticked, then unticked before the first answer came) was saved as ticked: the second
+    click worked out its change from the item as drawn before the first (to do, so "done" again). Each toggle now
+    flips the item as the change before it left it: the box, "Required" and "Visible to customer" alike."""
+    from tests.conftest import Api
+
+    Api(client, Tenant.objects.get()).put_text("- [ ] Deploy\n")
+    page.reload()
+    frame = panel(page)
+    frame.locator(".hc-item").first.wait_for()
+    held, answered = [], []
+
+    def hold_the_first(route):
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/checklist/items/**", hold_the_first)
+    page.on("response", lambda response: answered.append(response) if "/checklist/items/" in response.url else None)
+    said = {
+        "Deploy done": "Deploy reopened",
+        "Required: Deploy": "Deploy is now required",
+        "Visible to customer: Deploy": "Hidden from customers",
+    }  # what a screen reader hears after the second
+    for control, words in said.items():
+        held.clear()
+        answered.clear()
+        frame.get_by_label(control, exact=True).click()
+        frame.get_by_label(control, exact=True).click()
+        while not held:  # the route's handler runs as Playwright dispatches its events: wait for that one
+            page.wait_for_timeout(20)
+        held[0].continue_()
+        while len(answered) < 2:  # both clicks' writes answered
+            page.wait_for_timeout(20)
+        item = ChecklistItem.objects.get()
+        assert (item.status, item.mandatory, item.customer_visible) == ("todo", True, False), control
+        assert frame.get_by_text("Someone else changed").count() == 0
+        frame.locator(".hc-sr").filter(has_text=words).wait_for(state="attached")
