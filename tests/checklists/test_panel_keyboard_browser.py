@@ -28,6 +28,29 @@ def stored(item_id):
     return ChecklistItem.objects.get(pk=item_id)
 
 
+class FirstHeld:
+    """Holds the first request to `pattern` until release(): the clicks or keys that follow are made before the server
+    answers it, as with Jira Cloud's usual latency. The requests after it go on at once; rearm() holds the next."""
+
+    def __init__(self, page, pattern):
+        self.page, self.held = page, []
+        page.route(pattern, self._route)
+
+    def _route(self, route):
+        if self.held:
+            route.continue_()
+        else:
+            self.held.append(route)
+
+    def release(self):
+        while not self.held:  # the route's handler runs as Playwright dispatches its events: wait for that one
+            self.page.wait_for_timeout(20)
+        self.held[0].continue_()
+
+    def rearm(self):
+        self.held.clear()
+
+
 def test_keyboard_add_tick_status_required_edit_rename_delete_and_undo(page):
     frame = panel(page)
     frame.get_by_text("No checklist yet").wait_for()
@@ -335,21 +358,11 @@ def test_moves_pressed_faster_than_the_server_answers_all_land_without_a_false_c
     page.reload()
     frame = panel(page)
     frame.locator(".hc-item").nth(3).wait_for()
-    held = []
-
-    def hold_the_first(route):
-        if held:
-            route.continue_()
-        else:
-            held.append(route)
-
-    page.route("**/checklist/order", hold_the_first)
+    first = FirstHeld(page, "**/checklist/order")
     frame.locator(".hc-item").first.locator(".hc-move").focus()
     for _ in range(3):
         page.keyboard.press("Alt+ArrowDown")
-    while not held:  # the route's handler runs as Playwright dispatches its events: wait for that one
-        page.wait_for_timeout(20)
-    held[0].continue_()
+    first.release()
     frame.locator(".hc-item").nth(3).filter(has_text="first").wait_for()
     assert texts(frame) == ["second", "third", "fourth", "first"]
     assert frame.get_by_text("Someone else changed this checklist").count() == 0
@@ -369,32 +382,20 @@ def test_two_changes_of_one_item_faster_than_the_server_answers_are_both_saved_w
     page.reload()
     frame = panel(page)
     frame.locator(".hc-item").first.wait_for()
-    held = []
-
-    def hold_the_first(route):
-        if held:
-            route.continue_()
-        else:
-            held.append(route)
-
-    page.route("**/checklist/items/**", hold_the_first)
+    first = FirstHeld(page, "**/checklist/items/**")
     frame.get_by_label("Required: Deploy").click()
     frame.get_by_label("Deploy done").click()
-    while not held:  # the route's handler runs as Playwright dispatches its events: wait for that one
-        page.wait_for_timeout(20)
-    held[0].continue_()
+    first.release()
     frame.get_by_label("Status of Deploy: Done", exact=True).wait_for()
     assert frame.get_by_text("Someone else changed").count() == 0
     item = ChecklistItem.objects.get()
     assert (item.status, item.mandatory) == ("done", False)
 
     # The same for a delete right after a change: it too waits, and is based on the change's answer.
-    held.clear()
+    first.rearm()
     frame.get_by_label("Deploy done").click()
     frame.get_by_role("button", name="Delete Deploy").click()
-    while not held:
-        page.wait_for_timeout(20)
-    held[0].continue_()
+    first.release()
     frame.get_by_text("No checklist yet").wait_for()
     assert frame.get_by_text("Someone else changed").count() == 0
     assert not ChecklistItem.objects.exists()
@@ -410,15 +411,7 @@ def test_a_box_ticked_and_unticked_before_the_server_answers_ends_as_the_user_le
     page.reload()
     frame = panel(page)
     frame.locator(".hc-item").first.wait_for()
-    held, answered = [], []
-
-    def hold_the_first(route):
-        if held:
-            route.continue_()
-        else:
-            held.append(route)
-
-    page.route("**/checklist/items/**", hold_the_first)
+    first, answered = FirstHeld(page, "**/checklist/items/**"), []
     page.on("response", lambda response: answered.append(response) if "/checklist/items/" in response.url else None)
     said = {
         "Deploy done": "Deploy reopened",
@@ -426,13 +419,11 @@ def test_a_box_ticked_and_unticked_before_the_server_answers_ends_as_the_user_le
         "Visible to customer: Deploy": "Hidden from customers",
     }  # what a screen reader hears after the second
     for control, words in said.items():
-        held.clear()
+        first.rearm()
         answered.clear()
         frame.get_by_label(control, exact=True).click()
         frame.get_by_label(control, exact=True).click()
-        while not held:  # the route's handler runs as Playwright dispatches its events: wait for that one
-            page.wait_for_timeout(20)
-        held[0].continue_()
+        first.release()
         while len(answered) < 2:  # both clicks' writes answered
             page.wait_for_timeout(20)
         item = ChecklistItem.objects.get()
