@@ -222,9 +222,10 @@ function renderUnadded() {
 
 // A change of an item or a keyboard move made before the server answered the one before waits for that answer. Sent
 // at once, each carried the version the user saw, which their own change before it was replacing: a 412 ("Someone
-// else changed ...", "theirs" being their own change) and the change not saved.
+// else changed ...", "theirs" being their own change) and the change not saved. Not for ever: behind a write that
+// is not answered in 5 s (a stuck connection), the ones after it would all wait unseen; they go anyway.
 let line = Promise.resolve();
-const queue = (run) => (line = line.then(run, run));
+const queue = (run) => (line = Promise.race([line, new Promise((go) => setTimeout(go, 5000))]).then(run, run));
 const mine = {}; // item id: the version this panel's last write of it made
 // The item to base a write on: as this panel's own last write of it left it, else as the user saw it (someone else's
 // change since is then the conflict it is).

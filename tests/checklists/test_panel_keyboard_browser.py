@@ -430,3 +430,20 @@ def test_a_box_ticked_and_unticked_before_the_server_answers_ends_as_the_user_le
         assert (item.status, item.mandatory, item.customer_visible) == ("todo", True, False), control
         assert frame.get_by_text("Someone else changed").count() == 0
         frame.locator(".hc-sr").filter(has_text=words).wait_for(state="attached")
+
+
+def test_a_write_the_server_never_answers_does_not_hold_up_the_changes_after_it(page, client):
+    """Changes wait for the answer to the one before (above), but not forever: behind a write stuck on a connection
+    that never answers, every later tick and move would wait too, without a word. After a few seconds the next one
+    goes out anyway."""
+    from tests.conftest import Api
+
+    Api(client, Tenant.objects.get()).put_text("- [ ] Deploy\n")
+    page.reload()
+    frame = panel(page)
+    frame.locator(".hc-item").first.wait_for()
+    FirstHeld(page, "**/checklist/items/**")  # never released: the server never answers it
+    frame.get_by_label("Required: Deploy").click()
+    frame.get_by_label("Deploy done").click()
+    frame.get_by_label("Status of Deploy: Done", exact=True).wait_for()
+    assert ChecklistItem.objects.get().status == "done"
