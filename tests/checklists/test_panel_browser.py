@@ -71,6 +71,25 @@ def test_text_mode_keeps_the_items_and_their_ids(page):
     assert frame.locator(".hc-item").nth(1).locator(".hc-toggle").is_checked()
 
 
+def test_text_mode_explains_every_attribute_it_writes(page, client):
+    """Found using the panel: an item shown to customers reads "{due:2026-12-24 customer}" in text mode, and the help
+    under the box named the assignee and the due date but not "customer"."""
+    from tests.conftest import Api
+
+    Api(client, Tenant.objects.get()).put_text(
+        "- [ ] Reset the password {@557058:devhost-bob due:2026-12-24 customer}\n"
+    )
+    page.reload()
+    frame = panel(page)
+    frame.locator(".hc-item").first.wait_for()
+    frame.get_by_role("button", name="Edit as text").click()
+    written = frame.get_by_label("Checklist as text").input_value()
+    assert "{@557058:devhost-bob due:2026-12-24 customer}" in written
+    help_text = frame.locator("#hc-text-help").inner_text()
+    for attribute in ("{@accountId", "due:YYYY-MM-DD", "customer}"):
+        assert attribute in help_text, attribute
+
+
 def test_html_in_an_item_is_shown_as_text(page):
     frame = panel(page)
     frame.get_by_text("No checklist yet").wait_for()
