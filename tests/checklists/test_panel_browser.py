@@ -90,6 +90,25 @@ def test_text_mode_explains_every_attribute_it_writes(page, client):
         assert attribute in help_text, attribute
 
 
+def test_a_long_item_names_its_controls_by_its_first_words(page):
+    """Found with the accessibility tree: each of the up to nine controls of a row was named by the item's whole text,
+    so a screen reader read a 300-character item nine times over as the user tabbed along its row. Names now hold its
+    first 80 characters at the most, ended by "…" (the row shows the whole text)."""
+    frame = panel(page)
+    frame.get_by_text("No checklist yet").wait_for()
+    words = "Check with the on-call engineer that the database migration of the orders service ran 🚀 " * 4
+    add(frame, words.strip(), "Short one")
+    first = "".join(list(words)[:79]).rstrip() + "…"
+    row = frame.locator(".hc-item").first
+    assert row.locator(".hc-text-cell").inner_text() == words.strip()
+    named = row.locator("[aria-label]").evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
+    assert len(named) >= 7, named
+    for name in named:
+        assert first in name and words.strip() not in name and len(name) < 80 + 60, name
+    assert row.get_by_role("button", name=f"Delete {first}", exact=True).count() == 1
+    assert frame.get_by_label("Short one done", exact=True).count() == 1  # a short item keeps its whole text
+
+
 def test_html_in_an_item_is_shown_as_text(page):
     frame = panel(page)
     frame.get_by_text("No checklist yet").wait_for()
