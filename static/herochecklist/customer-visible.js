@@ -11,7 +11,7 @@ export function customerToggle(item, patchItem) {
   button.setAttribute("aria-label", `Visible to customer: ${plain(item)}`);
   button.title = item.visibleToCustomer ? "Shown on the customer portal (click to hide)" : "Show on the customer portal";
   button.textContent = "👁";
-  button.onclick = () => patchItem(item, { visibleToCustomer: !item.visibleToCustomer },
-    item.visibleToCustomer ? "Hidden from customers" : "Visible to customers");
+  button.onclick = () => patchItem(item, (now) => ({ visibleToCustomer: !now.visibleToCustomer }),
+    (now) => (now.visibleToCustomer ? "Hidden from customers" : "Visible to customers"));
   return button;
 }

@@ -18,13 +18,16 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-// An item as words, for labels and announcements: its rendered text without the Markdown marks (** or `).
+// An item as words, for labels and announcements: its rendered text without the Markdown marks (** or `), and at
+// most its first 80 characters then "…": it names up to nine controls of its row, each read out whole by a screen
+// reader (the row itself shows all of it). Counted in characters, not UTF-16 units, so no emoji is cut in half.
 const plainCache = new WeakMap(); // item object -> words (an update brings a new object)
 export function plain(item) {
   if (!plainCache.has(item)) {
     const parsed = document.createElement("template");
     parsed.innerHTML = item.textHtml ?? item.text; // a template's content is inert: nothing in it loads or runs
-    plainCache.set(item, parsed.content.textContent.trim());
+    const chars = [...parsed.content.textContent.trim()];
+    plainCache.set(item, chars.length > 80 ? chars.slice(0, 79).join("").trimEnd() + "…" : chars.join(""));
   }
   return plainCache.get(item);
 }

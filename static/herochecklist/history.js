@@ -202,5 +202,5 @@ export function createHistory(host) {
     body, more);
   }
 
-  return { toggleButton, render, afterRender, isOpen: () => view.open };
+  return { toggle, toggleButton, render, afterRender, isOpen: () => view.open };
 }

@@ -16,7 +16,6 @@ import { adoptVersion, itemTag, noteItemConflict, renderItemConflict,
          startLive, uniqueItems } from "./live.js";
 import { createTemplatePicker } from "./templates-picker.js";
 import { customerToggle } from "./customer-visible.js";
-import { createHistory } from "./history.js";
 
 let api = null; // the host's transport (see startPanel)
 // "Visible to customer" offered: not in a project the host says is no service desk (an item already shown to customers
@@ -26,7 +25,14 @@ let base = "";
 let hostResize = () => {};
 let liveFeed = null; // live.js: polls for others' changes while the panel is visible
 let picker = null; // templates-picker.js
-let changeLog = null; // history.js
+// The History section (history.js) loads with its first opening, as merge.js with a text conflict: most views of a
+// checklist never open it, and its module is a tenth of the panel's budget. Until then, only its button.
+let changeLog = {
+  toggleButton: () => h("button", { type: "button", class: "hc-history-toggle", "data-focus": "history-toggle",
+    "aria-expanded": "false", onclick: openHistory }, "History"),
+  render: () => null,
+  afterRender() {},
+};
 let editing = null; // the open item editor, { id, input, item } (startEdit)
 let rendering = false; // true while render() swaps the panel's DOM
 
@@ -217,11 +223,32 @@ function renderUnadded() {
     link("Add again", () => addLines(lines)), " ", link("Discard", () => { state.unadded = null; render(); }));
 }
 
-function patchItem(item, fields, message) {
-  return write("PATCH", itemPath(item), fields, { item, onItem: replaceItem, announceText: message });
+// A change of an item or a keyboard move made before the server answered the one before waits for that answer. Sent
+// at once, each carried the version the user saw, which their own change before it was replacing: a 412 ("Someone
+// else changed ...", "theirs" being their own change) and the change not saved. Not for ever: behind a write that
+// is not answered in 5 s (a stuck connection), the ones after it would all wait unseen; they go anyway.
+let line = Promise.resolve();
+const queue = (run) => (line = Promise.race([line, new Promise((go) => setTimeout(go, 5000))]).then(run, run));
+const mine = {}; // item id: the version this panel's last write of it made
+// The item to base a write on: as this panel's own last write of it left it, else as the user saw it (someone else's
+// change since is then the conflict it is).
+function latest(item) {
+  const now = state.items.find((i) => i.id === item.id);
+  return now && mine[item.id] === now.version ? now : item;
 }
 
-async function deleteItem(item) {
+// fields and message: for a toggle, functions of the item it flips (two quick clicks flip it twice, not once).
+function patchItem(shown, fields, message) {
+  return queue(() => {
+    const item = latest(shown);
+    if (typeof fields === "function") [fields, message] = [fields(item), message(item)];
+    return write("PATCH", itemPath(item), fields, { item, announceText: message,
+      onItem: (saved) => { mine[saved.id] = saved.version; replaceItem(saved); } });
+  });
+}
+
+const deleteItem = (shown) => queue(async () => {
+  const item = latest(shown);
   const index = state.items.indexOf(item);
   const restore = {
     text: item.text, status: item.status, isHeader: item.isHeader, mandatory: item.mandatory,
@@ -245,22 +272,23 @@ async function deleteItem(item) {
     offerUndo(item.textHtml, undo, render);
     render();
   }
-}
+});
 
 function reorder(ids, message) {
   return write("PUT", "/order", { itemIds: ids }, { announceText: message });
 }
 
-function move(item, delta) {
+// Each keyboard move from the order the one before saved (queue).
+const move = (item, delta) => queue(() => {
   const ids = state.items.map((i) => i.id);
   const shown = visibleItems(state.items); // with "only my items" on, the neighbour is the next row shown
-  const neighbour = shown[shown.indexOf(item) + delta];
-  if (!neighbour) return;
   const from = ids.indexOf(item.id);
+  const neighbour = from >= 0 && shown[shown.indexOf(state.items[from]) + delta];
+  if (!neighbour || state.conflict) return;
   const to = ids.indexOf(neighbour.id);
   ids.splice(to, 0, ids.splice(from, 1)[0]);
-  reorder(ids, `Moved ${plain(item)} to position ${to + 1} of ${ids.length}`);
-}
+  return reorder(ids, `Moved ${plain(item)} to position ${to + 1} of ${ids.length}`);
+});
 
 // --- rendering ------------------------------------------------------------------------------------------------
 // Replaces the panel's DOM from state. The open item editor is moved into the new tree while it is built (startEdit):
@@ -434,8 +462,8 @@ function renderItem(item, index) {
     // One name whatever the state ("Deploy done", checked or not): a name that changed with the state would make a
     // control found by name vanish when it is ticked, for a screen reader's list of controls as for a test.
     "aria-label": `${plain(item)} done`,
-    onchange: () => patchItem(item, { status: item.status === "done" ? "todo" : "done" },
-      `${plain(item)} ${item.status === "done" ? "reopened" : "done"}`),
+    onchange: () => patchItem(item, (now) => ({ status: now.status === "done" ? "todo" : "done" }),
+      (now) => `${plain(item)} ${now.status === "done" ? "reopened" : "done"}`),
   });
   const current = statusOf(item.status);
   const status = menuButton({
@@ -461,8 +489,8 @@ function renderActions(item, cell) {
       "Required items must be done or skipped before the checklist counts as complete" },
     h("input", { type: "checkbox", checked: item.mandatory, "data-focus": `${item.id}:required`,
       "aria-label": `Required: ${plain(item)}`,
-      onchange: () => patchItem(item, { mandatory: !item.mandatory },
-        `${plain(item)} is now ${item.mandatory ? "optional" : "required"}`) }),
+      onchange: () => patchItem(item, (now) => ({ mandatory: !now.mandatory }),
+        (now) => `${plain(item)} is now ${now.mandatory ? "optional" : "required"}`) }),
     h("span", { "aria-hidden": "true" }, "Required"));
   return h("span", { class: "hc-actions" }, required,
     item.isHeader || !(offerCustomer || item.visibleToCustomer) ? null : customerToggle(item, patchItem),
@@ -487,7 +515,12 @@ function startEdit(item, cell) {
     editing = null;
     const text = input.value.trim();
     if (save && text && text !== item.text) {
-      if (!(await patchItem(item, { text }, "Saved"))) { done = false; return; }
+      // Refused (too long, offline): the editor stays with the typed text (a conflict's banner keeps it itself).
+      if (!(await patchItem(item, { text }, "Saved")) && state.canEdit && !state.itemConflict) {
+        done = false;
+        editing = { id: item.id, input, item };
+        render();
+      }
     } else render();
   };
   input.addEventListener("keydown", (e) => {
@@ -553,7 +586,8 @@ function renderTextMode(draft) {
   clashes,
   h("p", { id: "hc-text-help", class: "hc-help" },
     "One line each: ## header, - [ ] to do, - [~] in progress, - [x] done, - [-] skipped, - [!] blocked; ",
-    "[ ]? marks an optional item; {@accountId due:YYYY-MM-DD} sets assignee and due date. Ctrl+Enter saves.",
+    "[ ]? marks an optional item; {@accountId due:YYYY-MM-DD customer} sets any of assignee, due date and ",
+    "visible to customers. Ctrl+Enter saves.",
     siteStatusHelp()),
   h("div", { class: "hc-row" },
     h("button", { type: "submit", class: "hc-primary", "data-focus": "text-save" }, "Save"),
@@ -640,6 +674,21 @@ function renderToolbar() {
 }
 
 
+async function openHistory() {
+  try {
+    const { createHistory } = await import("./history.js");
+    changeLog = createHistory({ api, path: base, version: () => state.version, items: () => state.items,
+      statusName: (key) => statusOf(key).name, nameOf: personName, resolve: resolveAccounts, rerender: render,
+      describe: (err) => (err instanceof ApiError && err.status !== 401
+        ? `Could not load the history (the server answered ${err.status}).` : describe(err)) });
+    changeLog.toggle();
+  } catch (err) {
+    state.error = describe(err);
+    state.retry = openHistory;
+    render();
+  }
+}
+
 let lastHeight = 0;
 // The body's height, with an open menu or popover that reaches below it: the document's scrollHeight never falls
 // below the iframe's own height, so the panel would grow but never shrink back after items go or a menu closes.
@@ -662,10 +711,6 @@ export function startPanel(host) {
   setupDates({ rerender: render });
   picker = createTemplatePicker({ api, h, root, getState: () => ({ ...state, base }), write, rerender: render,
                                   announce, describe });
-  changeLog = createHistory({ api, path: base, version: () => state.version, items: () => state.items,
-    statusName: (key) => statusOf(key).name, nameOf: personName, resolve: resolveAccounts, rerender: render,
-    describe: (err) => (err instanceof ApiError && err.status !== 401
-      ? `Could not load the history (the server answered ${err.status}).` : describe(err)) });
   window.addEventListener("online", () => { if (state.error) load(); });
   listenForUndoKey(document);
   if (window.ResizeObserver) new ResizeObserver(resize).observe(document.body);

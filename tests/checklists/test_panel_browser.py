@@ -71,6 +71,44 @@ def test_text_mode_keeps_the_items_and_their_ids(page):
     assert frame.locator(".hc-item").nth(1).locator(".hc-toggle").is_checked()
 
 
+def test_text_mode_explains_every_attribute_it_writes(page, client):
+    """Found using the panel: an item shown to customers reads "{due:2026-12-24 customer}" in text mode, and the help
+    under the box named the assignee and the due date but not "customer"."""
+    from tests.conftest import Api
+
+    Api(client, Tenant.objects.get()).put_text(
+        "- [ ] Reset the password {@557058:devhost-bob due:2026-12-24 customer}\n"
+    )
+    page.reload()
+    frame = panel(page)
+    frame.locator(".hc-item").first.wait_for()
+    frame.get_by_role("button", name="Edit as text").click()
+    written = frame.get_by_label("Checklist as text").input_value()
+    assert "{@557058:devhost-bob due:2026-12-24 customer}" in written
+    help_text = frame.locator("#hc-text-help").inner_text()
+    for attribute in ("{@accountId", "due:YYYY-MM-DD", "customer}"):
+        assert attribute in help_text, attribute
+
+
+def test_a_long_item_names_its_controls_by_its_first_words(page):
+    """Found with the accessibility tree: each of the up to nine controls of a row was named by the item's whole text,
+    so a screen reader read a 300-character item nine times over as the user tabbed along its row. Names now hold its
+    first 80 characters at the most, ended by "…" (the row shows the whole text)."""
+    frame = panel(page)
+    frame.get_by_text("No checklist yet").wait_for()
+    words = "Check with the on-call engineer that the database migration of the orders service ran 🚀 " * 4
+    add(frame, words.strip(), "Short one")
+    first = "".join(list(words)[:79]).rstrip() + "…"
+    row = frame.locator(".hc-item").first
+    assert row.locator(".hc-text-cell").inner_text() == words.strip()
+    named = row.locator("[aria-label]").evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
+    assert len(named) >= 7, named
+    for name in named:
+        assert first in name and words.strip() not in name and len(name) < 80 + 60, name
+    assert row.get_by_role("button", name=f"Delete {first}", exact=True).count() == 1
+    assert frame.get_by_label("Short one done", exact=True).count() == 1  # a short item keeps its whole text
+
+
 def test_html_in_an_item_is_shown_as_text(page):
     frame = panel(page)
     frame.get_by_text("No checklist yet").wait_for()
@@ -330,6 +368,34 @@ def test_a_paste_past_the_length_limit_is_named_and_kept_never_cut(page):
     frame.get_by_role("alert").filter(has_text="text must be at most 2000 characters").wait_for()
     assert box.input_value() == long_text.strip()
     assert frame.locator(".hc-item").count() == 0
+
+
+def test_a_refused_edit_of_an_item_keeps_its_editor_open_with_what_was_typed(page):
+    """Found using the panel: an item's edit refused (too long) or not sent (offline) closed its editor and dropped
+    what was typed, while the banner said "Your text is kept". The editor now stays open with the typed text, to
+    shorten or to save again once back online."""
+    frame = panel(page)
+    frame.get_by_text("No checklist yet").wait_for()
+    add(frame, "Check the release notes")
+    frame.locator(".hc-item .hc-text-cell").click()
+    editor = frame.get_by_label("Item text")
+    long_text = "Check " + "the release notes " * 130  # past the 2,000 characters an item holds
+    editor.fill(long_text)
+    editor.press("Enter")
+    frame.get_by_role("alert").filter(has_text="text must be at most 2000 characters").wait_for()
+    assert editor.count() == 1
+    assert editor.input_value() == long_text
+
+    page.context.set_offline(True)
+    editor.fill("Check the release notes twice")
+    editor.press("Enter")
+    frame.get_by_role("alert").filter(has_text="You are offline").wait_for()
+    assert editor.count() == 1
+    assert editor.input_value() == "Check the release notes twice"
+    page.context.set_offline(False)
+    editor.press("Enter")
+    frame.locator(".hc-item .hc-text-cell", has_text="twice").wait_for()
+    assert ChecklistItem.objects.get().text == "Check the release notes twice"
 
 
 def test_controls_are_named_by_the_items_words_not_its_markdown(page):

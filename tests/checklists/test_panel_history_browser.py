@@ -96,3 +96,27 @@ def test_a_browse_only_user_reads_the_history_and_shows_more_than_the_first_page
     assert entries(frame)[-1] == "Bob Brennan added “step 0”"
     assert frame.get_by_role("button", name="Show more").count() == 0
     context.close()
+
+
+def test_the_history_module_loads_with_the_first_opening_not_with_the_panel(page):
+    """history.js is about a tenth of the panel's 40 KB budget, and most views of a checklist never open the section:
+    it is fetched with the first opening (as merge.js with a text conflict), and a failed fetch says so, with Retry."""
+    fetched = []
+    page.on("request", lambda request: fetched.append(request.url))
+    page.reload()
+    frame = panel(page)
+    frame.get_by_text("No checklist yet").wait_for()  # drawn: every module the panel imports has arrived
+    assert [url for url in fetched if "/herochecklist/" in url and url.endswith(".js")]
+    assert not [url for url in fetched if "/herochecklist/history" in url]
+
+    page.context.set_offline(True)
+    toggle = frame.get_by_role("button", name="History")
+    toggle.click()
+    frame.get_by_role("alert").filter(has_text="You are offline").wait_for()
+    assert toggle.get_attribute("aria-expanded") == "false"
+    page.context.set_offline(False)
+    frame.get_by_role("alert").wait_for(state="detached")  # back online, the panel reads again and clears the banner
+    toggle.click()
+    frame.get_by_role("region", name="History").get_by_text("No changes yet.").wait_for()
+    assert toggle.get_attribute("aria-expanded") == "true"
+    assert [url for url in fetched if "/herochecklist/history" in url]
