@@ -231,13 +231,15 @@ def _too_big(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 @api.exception_handler(services.WriteOutcomeUnknown)
-def _outcome_unknown(request: HttpRequest, exc: object) -> HttpResponse:
-    detail = "The database did not confirm whether the change was saved. Reload the checklist before retrying."
+def _outcome_unknown(request: HttpRequest, exc: object, *, what: str = "the checklist") -> HttpResponse:
+    detail = f"The database did not confirm whether the change was saved. Reload {what} before retrying."
     return _error(request, 503, {"error": "outcome_unknown", "detail": detail}, **{"Retry-After": "5"})
 
 
-# Any other write whose commit reply was lost (templates): the same answer, never a 500.
-api.add_exception_handler(CommitUnknown, _outcome_unknown)
+@api.exception_handler(CommitUnknown)
+def _other_outcome_unknown(request: HttpRequest, exc: object) -> HttpResponse:
+    # Any other write whose commit reply was lost (templates, statuses, tokens): the same answer, never a 500.
+    return _outcome_unknown(request, exc, what="the page")
 
 
 @api.exception_handler(HttpError)

@@ -21,6 +21,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, OperationalError, connect
 from django.db.backends.signals import connection_created
 from django.db.models import Model, QuerySet
 from django.dispatch import receiver
+from pymongo.errors import PyMongoError
 
 from .metrics import AFTER_COMMIT_FAILURES
 
@@ -145,7 +146,7 @@ def landed(stored: Callable[[], bool]) -> bool:
         time.sleep(wait)
         try:
             return stored()
-        except DatabaseError:
+        except (DatabaseError, PyMongoError):  # the backend's wrapped errors, and the driver's own
             logger.warning("could not tell whether a write landed", exc_info=True)
     raise CommitUnknown("Whether the transaction landed could not be told.")
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from pymongo.errors import PyMongoError
 
 from core import context
-from core.db import CommitUnknown, atomic, is_write_conflict, on_commit
+from core.db import CommitUnknown, atomic, is_write_conflict, landed, on_commit
 from core.exceptions import Conflict, NotFound
 from core.rows import RawInsert, RawUpdate
 from tenants.models import Tenant
@@ -291,15 +291,12 @@ def _checklist_attempt(
 
 
 def _attempt_landed(token: uuid.UUID) -> bool:
-    """Whether the attempt whose first history row has this id committed. Asked a few times: the fault that lost
-    the commit's reply may still be passing. If it cannot be told, the caller must not guess: 503, reload first."""
-    for wait in (0, 0.2, 1.0):
-        time.sleep(wait)
-        try:
-            return ChecklistChange.objects.filter(id=token).exists()
-        except (DatabaseError, PyMongoError):
-            logger.warning("could not tell whether a write landed", exc_info=True)
-    raise WriteOutcomeUnknown()
+    """Whether the attempt whose first history row has this id committed (core.db.landed); if it cannot be told,
+    the caller must not guess: 503, reload first."""
+    try:
+        return landed(ChecklistChange.objects.filter(id=token).exists)
+    except CommitUnknown:
+        raise WriteOutcomeUnknown() from None
 
 
 def _renumber(items: list[ChecklistItem]) -> None:
