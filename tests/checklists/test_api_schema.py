@@ -150,7 +150,7 @@ def authorization(tenant, standin, settings):
     return f"JWT {token}"
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=57)
 def test_the_live_api_conforms_to_its_document(live_server, authorization, tmp_path):
     result, report, figures = run_schemathesis(live_server.url, authorization, tmp_path)
     cases = report["test_cases"]

@@ -97,7 +97,7 @@ def stand_ins():
     reason="SecantusDB keeps a killed client's transaction locks and stalls everything behind them (real MongoDB "
     "aborts that transaction); this scenario runs on SQLite",
 )
-@pytest.mark.slow
+@pytest.mark.slow(seconds=35)
 def test_1000_contacts_reach_hubspot_exactly_once_despite_failures_and_a_killed_worker(
     start_worker, stand_ins, tmp_path, settings, broker_url
 ):

@@ -219,7 +219,7 @@ def test_one_site_is_restored_alone(tenant, other_tenant):
         call_command("restore", name, "--yes", "--tenant", "nobody.atlassian.net", stdout=io.StringIO())
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=8)
 @pytest.mark.usefixtures("long_db_operations")
 def test_memory_stays_flat_as_data_grows(tenant, tmp_path, monkeypatch):
     # Small frames and reads, so both sizes span many of them: the bounded buffers (a frame, a read of rows) are
