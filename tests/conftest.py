@@ -748,28 +748,77 @@ DATABASE_FIXTURES = {
 }
 
 
+def first_chunks(count: int, workers: int) -> list[int]:
+    """How many tests pytest-xdist's worksteal scheduler hands each worker first: the collection cut into `workers`
+    runs in order, each the pending count divided by the workers left (xdist/scheduler/worksteal.py, check_schedule).
+    A worker then runs its run from the front; one that is done takes half the tail of the longest queue left."""
+    sizes = []
+    for index in range(workers):
+        sizes.append((count - sum(sizes)) // (workers - index))
+    return sizes
+
+
+def spread_slow(items: list, workers: int, seconds_of) -> list:
+    """The tests `seconds_of` gives a duration (the slow ones) at the front of the workers' first runs, longest first,
+    each to the run with the fewest seconds so far (LPT); the rest keep their order behind them. All at the front of
+    the collection, worksteal gave them all to the first worker, one after the other (171 s as marked, more than half
+    of the SQLite half's wall time), and none to the other."""
+    slow = sorted((item for item in items if seconds_of(item)), key=seconds_of, reverse=True)
+    sizes = first_chunks(len(items), workers)
+    runs: list[list] = [[] for _ in sizes]
+    for item in slow:
+        run = min(range(len(runs)), key=lambda index: sum(map(seconds_of, runs[index])))
+        runs[run].append(item)
+    if any(len(run) > size for run, size in zip(runs, sizes, strict=True)):
+        return slow + [item for item in items if not seconds_of(item)]
+    rest = iter(item for item in items if not seconds_of(item))
+    return [
+        item
+        for run, size in zip(runs, sizes, strict=True)
+        for item in run + [next(rest) for _ in range(size - len(run))]
+    ]
+
+
+def _slow_seconds(item) -> float:
+    """A slow test's duration in a whole run on the reference machine (its mark's `seconds`), 0 for the others."""
+    marker = item.get_closest_marker("slow")
+    return marker.kwargs.get("seconds", 10) if marker else 0
+
+
 def pytest_collection_modifyitems(config, items):
-    """The tests marked slow run first: xdist hands tests out in this order, and one of them started last would keep
+    """The tests marked slow run first, spread over the workers (spread_slow): one of them started last would keep
     its worker busy after the others are done.
 
     TEST_DATABASE_TESTS_ONLY=1 (tests/run_suite.py sets it for its MongoDB half) keeps only the tests that reach the
     database: the others ran in the SQLite half already, and a second run would only prove the same thing again."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: the rest keep their order
-    if os.environ.get("TEST_DATABASE_TESTS_ONLY") != "1":
-        return
-    keep, drop = [], []
-    for item in items:
-        fixtures = set(getattr(item, "fixturenames", ()))
-        reaches = (
-            item.get_closest_marker("django_db")
-            or item.get_closest_marker("per_database")
-            or DATABASE_FIXTURES & fixtures
-        )
-        # The panel in a browser: its pages and scripts do not change with the database, and every API call they make
-        # has its own tests in this half; one end-to-end browser test (marked per_database) still runs here.
-        if "browser" in fixtures and not item.get_closest_marker("per_database"):
-            reaches = None
-        (keep if reaches else drop).append(item)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    if os.environ.get("TEST_DATABASE_TESTS_ONLY") == "1":
+        keep, drop = [], []
+        for item in items:
+            fixtures = set(getattr(item, "fixturenames", ()))
+            reaches = (
+                item.get_closest_marker("django_db")
+                or item.get_closest_marker("per_database")
+                or DATABASE_FIXTURES & fixtures
+            )
+            # The panel in a browser: its pages and scripts do not change with the database, and every API call they
+            # make has its own tests in this half; one end-to-end browser test (marked per_database) still runs here.
+            if "browser" in fixtures and not item.get_closest_marker("per_database"):
+                reaches = None
+            (keep if reaches else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+    items[:] = spread_slow(items, _worksteal_workers(config), _slow_seconds)
+
+
+def _worksteal_workers(config) -> int:
+    """How many xdist workers share the collection under worksteal (tests/run_suite.py's), else 1. Each worker
+    collects and orders it, the same way (they must agree); the controller collects nothing. A worker's own options
+    say dist=no: the controller's command line tells."""
+    workerinput = getattr(config, "workerinput", None)
+    if not workerinput:
+        return 1
+    argv = workerinput["mainargv"]
+    dist = [arg.removeprefix("--dist=") for arg in argv if arg.startswith("--dist=")]
+    dist += [value for flag, value in zip(argv, argv[1:], strict=False) if flag == "--dist"]
+    return workerinput["workercount"] if dist[-1:] == ["worksteal"] else 1

@@ -22,7 +22,13 @@ from tenants.qsh import CONTEXT_QSH
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
-LOG = Path(__file__).resolve().parents[2] / "var" / f"schemathesis-{os.environ.get('TEST_DATABASE_LABEL', 'db')}.log"
+VAR = Path(__file__).resolve().parents[2] / "var"
+LOG = VAR / f"schemathesis-{os.environ.get('TEST_DATABASE_LABEL', 'db')}.log"
+# Hypothesis keeps the Unicode tables it builds (the characters UTF-8 can encode: a walk over all 1.1 million code
+# points, 1.8 s of CPU) in its storage directory, by default .hypothesis/ in the working directory: each run's own
+# tmp_path, so every run of the suite built them again, four times. Kept in var/ they are built once per checkout
+# (written atomically, so the two halves at once can both write them). The deterministic runs keep no examples there.
+HYPOTHESIS_STORAGE = VAR / "hypothesis"
 # Per operation and phase. The fuzzing depth is the SQLite half's (40); the MongoDB half runs the same operations,
 # phases and checks over the other storage with 10 (2,240 cases there took 45 s of CPU, the longest test of the suite;
 # 10 still generate over 1,300).
@@ -113,7 +119,8 @@ def run_schemathesis(base_url: str, authorization: str, workdir: Path, *extra: s
     ]
     started, server_cpu = time.monotonic(), time.process_time()
     client_cpu = _children_cpu()
-    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600)
+    env = {**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": str(HYPOTHESIS_STORAGE)}
+    result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
     figures = (
         f"wall {time.monotonic() - started:.1f}s, CPU: schemathesis {_children_cpu() - client_cpu:.1f}s, "
         f"app server {time.process_time() - server_cpu:.1f}s"
@@ -143,7 +150,7 @@ def authorization(tenant, standin, settings):
     return f"JWT {token}"
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=57)
 def test_the_live_api_conforms_to_its_document(live_server, authorization, tmp_path):
     result, report, figures = run_schemathesis(live_server.url, authorization, tmp_path)
     cases = report["test_cases"]
@@ -177,6 +184,8 @@ def test_the_run_fails_when_the_app_answers_500(live_server, authorization, tmp_
     assert result.returncode != 0
     assert "ST101" in [f["code"] for f in report["failures"]], report["failures"]
     assert "Server error" in result.stdout
+    # Hypothesis kept its Unicode tables in var/ for the next run, not in this run's directory.
+    assert list(HYPOTHESIS_STORAGE.glob("unicode_data/*/codec-*")) and not (tmp_path / ".hypothesis").exists()
 
 
 def test_the_document_declares_statuses_credentials_and_limits(client):

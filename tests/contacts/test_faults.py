@@ -405,7 +405,7 @@ def test_an_upsert_answer_of_another_shape_fails_nobody_and_the_next_push_syncs_
 # --- 3c. a Marketplace export longer than a task's default time limit --------------------------------------------
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=20)
 def test_a_marketplace_export_slower_than_the_workers_default_time_limit_is_read_whole(settings, start_worker):
     """A large first export (10,000 licenses: 200 pages of Atlassian's reporting API, seconds each) takes minutes. The
     poll ran under every task's default limit (120 s): it was cut off mid-export, and since only a finished poll moves

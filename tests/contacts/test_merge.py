@@ -215,7 +215,7 @@ def test_ingestion_finds_the_merged_contact(hubspot):
     assert list(EmailDelivery.objects.filter(contact=bea).values_list("kind", flat=True)) == [EmailKind.ONBOARDING]
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=2)
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_merges_what_an_earlier_release_stored():
     executor = MigrationExecutor(connection)

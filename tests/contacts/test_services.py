@@ -159,7 +159,7 @@ def test_garbage_records_are_skipped(hubspot):
     assert result.skipped == 2 and result.licenses == 1
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=2)
 def test_the_marketplace_poll_pages_and_moves_its_cursor(hubspot, settings):
     market = MarketplaceStandIn().start()
     try:

@@ -48,7 +48,7 @@ def test_a_redis_named_by_redis_url_also_holds_the_shared_cache(monkeypatch):
     assert os.environ["CACHE_URL"] == "redis://127.0.0.1:6395/4"
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=30)
 def test_make_run_serves_with_its_own_redis_worker_and_beat_and_stops_them_all(tmp_path):
     database = str(tmp_path / "run.sqlite3")
     app_port, jira_port = free_port(), free_port()

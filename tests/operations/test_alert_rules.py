@@ -62,7 +62,7 @@ def test_the_rules_pass_promtool_check():
     assert "SUCCESS" in result.stdout
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=5)
 def test_the_rules_pass_their_unit_tests():
     result = run(tool("promtool"), "test", "rules", *map(str, RULE_TESTS))
     assert result.returncode == 0, result.stdout + result.stderr

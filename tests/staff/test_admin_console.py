@@ -323,7 +323,7 @@ def _copies_of_an_item(data, count: int) -> None:
         )
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=10)
 @pytest.mark.usefixtures("long_db_operations")
 def test_a_list_of_100000_items_costs_a_bounded_number_of_queries(staff, data):
     # SecantusDB (the MongoDB half of the suite) is a Python server that sorts and counts by scanning every row of a

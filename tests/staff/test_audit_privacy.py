@@ -122,7 +122,7 @@ def test_the_admin_log_names_a_changed_contact_by_id(staff, data):
     assert AuditEntry.objects.filter(action="change", object_ids=[str(contact.pk)]).exists()
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=2)
 @pytest.mark.django_db(transaction=True)
 def test_the_migrations_convert_entries_recorded_in_clear(staff, data):
     superuser = staff("superuser")
