@@ -50,7 +50,7 @@ from core.exceptions import ValidationFailed
 from core.jsonbody import BadJson, loads
 from core.middleware import dependency_unavailable
 from staff.audit import audit_entry_minimised
-from tenants.purge_ledger import purged_tenant_ids
+from tenants.purge_ledger import purge_ledger_file_ids, purge_ledger_file_sync, purged_tenant_ids
 from tenants.selectors import tenant_cache_forget
 from tenants.services import tenant_erase_restored
 
@@ -284,7 +284,11 @@ def backup_create(*, now: datetime | None = None) -> BackupResult:
     archive under a name that backup_list, the retention and a restore take for a backup. Storage.save() wrote straight
     to the final name, and a full disk left the first part of an archive there, which retention counted as a good
     backup (and could keep in place of the last good one). A failed run removes its partial; a killed run's partial
-    is removed by the next prune once it is stale."""
+    is removed by the next prune once it is stale.
+
+    First the ledger of purged sites beside the backups is made whole from the audit log (tenants.purge_ledger): a
+    purge whose file could not be written then is in it before any archive that lacks the purge could be needed."""
+    purge_ledger_file_sync()
     name = archive_name(now or datetime.now(UTC))
     storage = backup_storage()
     try:
@@ -646,6 +650,16 @@ def archive_restore(name_or_path: str, *, tenant: str | None = None, busy_wait: 
     archive was bad). Then, or when the database refuses for another reason of its own, RestoreRefused."""
     _counts, found = _scan(name_or_path, tenant)
     tenant_pk, client_key = found or (None, None)
+    # The purges the ledger beside the backups records: in an empty database (a new host) there is no audit log to
+    # name them, and the archive, taken before them, does not either. Read before the transaction (files, not rows);
+    # an unreadable ledger stops the restore rather than let it bring a purged site back.
+    try:
+        ledger = purge_ledger_file_ids(beside=name_or_path if os.path.isfile(name_or_path) else None)
+    except OSError as exc:
+        raise RestoreRefused(
+            f"the ledger of purged sites beside the backups could not be read ({type(exc).__name__}); nothing was "
+            "written, try again"
+        ) from None
     Tenant = apps.get_model("tenants.Tenant")
     # Raw writes send no signals: the cached rows of every replaced and restored site are forgotten by hand.
     replaced = Tenant.objects.all()
@@ -657,7 +671,7 @@ def archive_restore(name_or_path: str, *, tenant: str | None = None, busy_wait: 
         restored = Restored()
         try:
             with atomic(), archive_open(name_or_path) as src:
-                _replace(src, replaced, tenant_pk, client_key, restored)
+                _replace(src, replaced, tenant_pk, client_key, restored, ledger)
             return restored
         except CommitUnknown:
             raise RestoreRefused(
@@ -695,13 +709,16 @@ def _unwritable(exc: Exception) -> ArchiveError:
     )
 
 
-def _replace(src, replaced, tenant_pk: str | None, client_key: str | None, restored: Restored) -> None:
-    """archive_restore's writes, inside its transaction."""
+def _replace(
+    src, replaced, tenant_pk: str | None, client_key: str | None, restored: Restored, ledger: set[str]
+) -> None:
+    """archive_restore's writes, inside its transaction. `ledger`: the site ids the ledger beside the backups records
+    as purged."""
     Tenant = apps.get_model("tenants.Tenant")
     AuditEntry = apps.get_model("staff.AuditEntry")
     live_ids = [str(pk) for pk in Tenant.objects.values_list("pk", flat=True)]
     # Read in the transaction, so a purge that committed since the scan counts too.
-    if tenant_pk is not None and purged_tenant_ids([tenant_pk], live=live_ids):
+    if tenant_pk is not None and (tenant_pk in ledger or purged_tenant_ids([tenant_pk], live=live_ids)):
         raise PurgedSiteRefused(
             f"the archive's site {tenant_pk} was purged (the audit log records its purge): a restore never brings a "
             "purged site back; if the customer installs the app again, Atlassian's lifecycle creates the site anew"
@@ -737,7 +754,7 @@ def _replace(src, replaced, tenant_pk: str | None, client_key: str | None, resto
     if licenses:
         apps.get_model("contacts.License").objects.filter(pk__in=licenses).update(tenant_id=tenant_pk)
     # After the archive's audit entries are in: a purge recorded only in the archive (taken after it) counts too.
-    _purged_erase(purged_tenant_ids(archived_sites, live=live_ids), restored)
+    _purged_erase(purged_tenant_ids(archived_sites, live=live_ids) | (set(archived_sites) & ledger), restored)
     if "contacts.contact" in restored:
         # An archive of an earlier release may hold one mailbox under several spellings (contacts migration 0006):
         # the restored contacts follow the rule every other write path does, inside the restore's transaction.
