@@ -50,7 +50,7 @@ from core.exceptions import ValidationFailed
 from core.jsonbody import BadJson, loads
 from core.middleware import dependency_unavailable
 from staff.audit import audit_entry_minimised
-from tenants.purge_ledger import purge_ledger_file_ids, purge_ledger_file_sync, purged_tenant_ids
+from tenants.purge_ledger import LEDGER_FOLDER, purge_ledger_file_ids, purge_ledger_file_sync, purged_tenant_ids
 from tenants.selectors import tenant_cache_forget
 from tenants.services import tenant_erase_restored
 
@@ -132,6 +132,11 @@ class ArchiveError(Exception):
 class PurgedSiteRefused(ArchiveError):
     """`restore --tenant` named a site the audit log records as purged: a restore never brings a purged site back
     (tenants.purge_ledger). Nothing was written."""
+
+
+class PurgeLedgerUnreadable(ArchiveError):
+    """The ledger of purged sites beside the backups (tenants.purge_ledger) could not be read: without it a restore
+    could bring a purged site back. Nothing was written."""
 
 
 class Restored(dict[str, int]):
@@ -656,9 +661,9 @@ def archive_restore(name_or_path: str, *, tenant: str | None = None, busy_wait: 
     try:
         ledger = purge_ledger_file_ids(beside=name_or_path if os.path.isfile(name_or_path) else None)
     except OSError as exc:
-        raise RestoreRefused(
-            f"the ledger of purged sites beside the backups could not be read ({type(exc).__name__}); nothing was "
-            "written, try again"
+        raise PurgeLedgerUnreadable(
+            f"the ledger of purged sites beside the backups ({LEDGER_FOLDER}/) could not be read "
+            f"({type(exc).__name__}); without it a restore could bring a purged site back"
         ) from None
     Tenant = apps.get_model("tenants.Tenant")
     # Raw writes send no signals: the cached rows of every replaced and restored site are forgotten by hand.

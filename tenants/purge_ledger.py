@@ -93,17 +93,20 @@ def _site_id(name: str) -> str | None:
         return None
 
 
-def purge_ledger_file_add(tenant_ids: Iterable[str]) -> int:
-    """Write the ledger file of each of these purged sites that has none yet; returns how many were written."""
+def purge_ledger_file_add(tenant_ids: Iterable[str], *, present: set[str] | None = None) -> int:
+    """Write the ledger file of each of these purged sites that has none yet; returns how many were written.
+    `present`: the ids the ledger already names, when the caller has listed it (else each file is looked for)."""
     storage = _ledger_storage()
-    present = purge_ledger_file_ids()
     written = 0
-    for tenant_id in {str(uuid.UUID(str(pk))) for pk in tenant_ids} - present:
-        with_path = _local_folder(storage)
-        if with_path is not None:
-            os.makedirs(with_path, mode=0o700, exist_ok=True)  # as the backups' own folder: its owner's alone
+    for tenant_id in sorted({str(uuid.UUID(str(pk))) for pk in tenant_ids}):
+        name = f"{LEDGER_FOLDER}/{tenant_id}{LEDGER_SUFFIX}"
+        if (tenant_id in present) if present is not None else storage.exists(name):
+            continue
+        folder = _local_folder(storage)
+        if folder is not None:
+            os.makedirs(folder, mode=0o700, exist_ok=True)  # as the backups' own folder: its owner's alone
         record = {"tenant_id": tenant_id, "recorded_at": datetime.now(UTC).isoformat()}
-        storage.save(f"{LEDGER_FOLDER}/{tenant_id}{LEDGER_SUFFIX}", ContentFile(json.dumps(record).encode()))
+        storage.save(name, ContentFile(json.dumps(record).encode()))
         written += 1
     if written:
         logger.info("purge ledger written beside the backups", extra={"count": written})
@@ -145,4 +148,4 @@ def purge_ledger_file_sync() -> int:
             except ValueError:
                 continue
     live = Tenant._base_manager.filter(pk__in=named).values_list("pk", flat=True)
-    return purge_ledger_file_add(purged_tenant_ids(named, live=live))
+    return purge_ledger_file_add(purged_tenant_ids(named, live=live), present=purge_ledger_file_ids())

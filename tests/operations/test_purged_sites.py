@@ -192,6 +192,14 @@ def test_a_backup_writes_the_ledger_files_a_purge_could_not(backup_dir, client, 
     assert Tenant.objects.filter(pk=other_tenant.pk).exists()
 
 
+def _backups_storage_at(settings, location):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "backups": {**settings.STORAGES["backups"], "OPTIONS": {"location": str(location)}},
+    }
+    storages._storages.pop("backups", None)
+
+
 def test_an_archive_copied_to_a_new_host_brings_its_ledger_folder(
     backup_dir, tmp_path_factory, settings, client, staff, standin, tenant
 ):
@@ -202,12 +210,7 @@ def test_an_archive_copied_to_a_new_host_brings_its_ledger_folder(
     copied = tmp_path_factory.mktemp("copied")
     shutil.copy(backup_dir / name, copied / name)
     shutil.copytree(backup_dir / purge_ledger.LEDGER_FOLDER, copied / purge_ledger.LEDGER_FOLDER)
-    new_host = tmp_path_factory.mktemp("new-host")
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "backups": {**settings.STORAGES["backups"], "OPTIONS": {"location": str(new_host)}},
-    }
-    storages._storages.pop("backups", None)
+    _backups_storage_at(settings, tmp_path_factory.mktemp("new-host"))
     _empty_database()
 
     out = io.StringIO()
@@ -215,3 +218,17 @@ def test_an_archive_copied_to_a_new_host_brings_its_ledger_folder(
 
     _assert_gone(tenant)
     assert "left out 1 purged site(s)" in out.getvalue()
+
+
+def test_a_restore_that_cannot_read_the_ledger_writes_nothing(backup_dir, tmp_path_factory, settings, tenant):
+    """The ledger folder unreadable (here: the storage under a regular file, as the tests run as root): the restore
+    is refused rather than run without knowing which sites were purged."""
+    seed(tenant)
+    name = backup.backup_create().name
+    blocker = tmp_path_factory.mktemp("broken") / "not-a-directory"
+    blocker.write_text("")
+    _backups_storage_at(settings, blocker / "backups")
+    before = everything_stored()
+    with pytest.raises(CommandError, match=r"purged-sites/\) could not be read \(NotADirectoryError\)"):
+        call_command("restore", str(backup_dir / name), "--yes", stdout=io.StringIO())
+    assert everything_stored() == before
