@@ -54,6 +54,7 @@ from tenants.purge_ledger import LEDGER_FOLDER, purge_ledger_file_ids, purge_led
 from tenants.selectors import tenant_cache_forget
 from tenants.services import tenant_erase_restored
 
+from . import privacy
 from .retention import backups_to_keep
 
 logger = logging.getLogger(__name__)
@@ -134,9 +135,10 @@ class PurgedSiteRefused(ArchiveError):
     (tenants.purge_ledger). Nothing was written."""
 
 
-class PurgeLedgerUnreadable(ArchiveError):
-    """The ledger of purged sites beside the backups (tenants.purge_ledger) could not be read: without it a restore
-    could bring a purged site back. Nothing was written."""
+class LedgerUnreadable(ArchiveError):
+    """A ledger beside the backups could not be read, of purged sites (tenants.purge_ledger) or of erased accounts
+    (operations.privacy): without it a restore could bring a purged site or an erased account back. Nothing was
+    written."""
 
 
 class Restored(dict[str, int]):
@@ -660,10 +662,11 @@ def archive_restore(name_or_path: str, *, tenant: str | None = None, busy_wait: 
     # an unreadable ledger stops the restore rather than let it bring a purged site back.
     try:
         ledger = purge_ledger_file_ids(beside=name_or_path if os.path.isfile(name_or_path) else None)
+        erased = privacy.erased_account_marks()
     except OSError as exc:
-        raise PurgeLedgerUnreadable(
-            f"the ledger of purged sites beside the backups ({LEDGER_FOLDER}/) could not be read "
-            f"({type(exc).__name__}); without it a restore could bring a purged site back"
+        raise LedgerUnreadable(
+            f"the ledgers beside the backups ({LEDGER_FOLDER}/, {privacy.ERASED_FOLDER}/) could not be read "
+            f"({type(exc).__name__}); without them a restore could bring a purged site or an erased account back"
         ) from None
     Tenant = apps.get_model("tenants.Tenant")
     # Raw writes send no signals: the cached rows of every replaced and restored site are forgotten by hand.
@@ -676,7 +679,7 @@ def archive_restore(name_or_path: str, *, tenant: str | None = None, busy_wait: 
         restored = Restored()
         try:
             with atomic(), archive_open(name_or_path) as src:
-                _replace(src, replaced, tenant_pk, client_key, restored, ledger)
+                _replace(src, replaced, tenant_pk, client_key, restored, ledger, erased)
             return restored
         except CommitUnknown:
             raise RestoreRefused(
@@ -715,10 +718,16 @@ def _unwritable(exc: Exception) -> ArchiveError:
 
 
 def _replace(
-    src, replaced, tenant_pk: str | None, client_key: str | None, restored: Restored, ledger: set[str]
+    src,
+    replaced,
+    tenant_pk: str | None,
+    client_key: str | None,
+    restored: Restored,
+    ledger: set[str],
+    erased: set[str],
 ) -> None:
     """archive_restore's writes, inside its transaction. `ledger`: the site ids the ledger beside the backups records
-    as purged."""
+    as purged; `erased`: the marks of the accounts it records as erased (operations.privacy)."""
     Tenant = apps.get_model("tenants.Tenant")
     AuditEntry = apps.get_model("staff.AuditEntry")
     live_ids = [str(pk) for pk in Tenant.objects.values_list("pk", flat=True)]
@@ -766,6 +775,8 @@ def _replace(
         merged = contacts_merge_duplicates()
         if merged.groups:
             logger.info("restored contacts merged", extra={"groups": merged.groups, "removed": merged.removed})
+    # Last, over what the restore left: an account erased since the archive was taken is erased again.
+    privacy.erased_accounts_again(erased)
     tenant_cache_forget(touched)
 
 

@@ -229,6 +229,6 @@ def test_a_restore_that_cannot_read_the_ledger_writes_nothing(backup_dir, tmp_pa
     blocker.write_text("")
     _backups_storage_at(settings, blocker / "backups")
     before = everything_stored()
-    with pytest.raises(CommandError, match=r"purged-sites/\) could not be read \(NotADirectoryError\)"):
+    with pytest.raises(CommandError, match=r"erased-accounts/\) could not be read \(NotADirectoryError\)"):
         call_command("restore", str(backup_dir / name), "--yes", stdout=io.StringIO())
     assert everything_stored() == before
