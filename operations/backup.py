@@ -50,7 +50,13 @@ from core.exceptions import ValidationFailed
 from core.jsonbody import BadJson, loads
 from core.middleware import dependency_unavailable
 from staff.audit import audit_entry_minimised
-from tenants.purge_ledger import LEDGER_FOLDER, purge_ledger_file_ids, purge_ledger_file_sync, purged_tenant_ids
+from tenants.purge_ledger import (
+    LEDGER_FOLDER,
+    purge_ledger_read,
+    purge_ledger_sync,
+    purged_site_ids_in,
+    purged_tenant_ids,
+)
 from tenants.selectors import tenant_cache_forget
 from tenants.services import tenant_erase_restored
 
@@ -295,7 +301,7 @@ def backup_create(*, now: datetime | None = None) -> BackupResult:
 
     First the ledger of purged sites beside the backups is made whole from the audit log (tenants.purge_ledger): a
     purge whose file could not be written then is in it before any archive that lacks the purge could be needed."""
-    purge_ledger_file_sync()
+    purge_ledger_sync()
     name = archive_name(now or datetime.now(UTC))
     storage = backup_storage()
     try:
@@ -661,9 +667,9 @@ def archive_restore(name_or_path: str, *, tenant: str | None = None, busy_wait: 
     # name them, and the archive, taken before them, does not either. Read before the transaction (files, not rows);
     # an unreadable ledger stops the restore rather than let it bring a purged site back.
     try:
-        ledger = purge_ledger_file_ids(beside=name_or_path if os.path.isfile(name_or_path) else None)
+        ledger = purge_ledger_read(beside=name_or_path if os.path.isfile(name_or_path) else None)
         erased = privacy.erased_account_marks()
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise LedgerUnreadable(
             f"the ledgers beside the backups ({LEDGER_FOLDER}/, {privacy.ERASED_FOLDER}/) could not be read "
             f"({type(exc).__name__}); without them a restore could bring a purged site or an erased account back"
@@ -723,16 +729,18 @@ def _replace(
     tenant_pk: str | None,
     client_key: str | None,
     restored: Restored,
-    ledger: set[str],
+    ledger: list[dict],
     erased: set[str],
 ) -> None:
-    """archive_restore's writes, inside its transaction. `ledger`: the site ids the ledger beside the backups records
-    as purged; `erased`: the marks of the accounts it records as erased (operations.privacy)."""
+    """archive_restore's writes, inside its transaction. `ledger`: the purge entries kept beside the backups
+    (tenants.purge_ledger); `erased`: the marks of the accounts erased (operations.privacy)."""
     Tenant = apps.get_model("tenants.Tenant")
     AuditEntry = apps.get_model("staff.AuditEntry")
     live_ids = [str(pk) for pk in Tenant.objects.values_list("pk", flat=True)]
     # Read in the transaction, so a purge that committed since the scan counts too.
-    if tenant_pk is not None and (tenant_pk in ledger or purged_tenant_ids([tenant_pk], live=live_ids)):
+    if tenant_pk is not None and (
+        tenant_pk in purged_site_ids_in(ledger) or purged_tenant_ids([tenant_pk], live=live_ids)
+    ):
         raise PurgedSiteRefused(
             f"the archive's site {tenant_pk} was purged (the audit log records its purge): a restore never brings a "
             "purged site back; if the customer installs the app again, Atlassian's lifecycle creates the site anew"
@@ -767,8 +775,11 @@ def _replace(
     flush()
     if licenses:
         apps.get_model("contacts.License").objects.filter(pk__in=licenses).update(tenant_id=tenant_pk)
-    # After the archive's audit entries are in: a purge recorded only in the archive (taken after it) counts too.
-    _purged_erase(purged_tenant_ids(archived_sites, live=live_ids) | (set(archived_sites) & ledger), restored)
+    # The purge entries kept beside the backups that the log lacks (an empty database, an archive older than them)
+    # are added as an archive's are: the log only grows.
+    _ledger_entries_add(ledger)
+    # After the archive's and the ledger's audit entries are in: a purge recorded only there counts too.
+    _purged_erase(purged_tenant_ids(archived_sites, live=live_ids), restored)
     if "contacts.contact" in restored:
         # An archive of an earlier release may hold one mailbox under several spellings (contacts migration 0006):
         # the restored contacts follow the rule every other write path does, inside the restore's transaction.
@@ -778,6 +789,15 @@ def _replace(
     # Last, over what the restore left: an account erased since the archive was taken is erased again.
     privacy.erased_accounts_again(erased)
     tenant_cache_forget(touched)
+
+
+def _ledger_entries_add(ledger: list[dict]) -> None:
+    if not ledger:
+        return
+    AuditEntry = apps.get_model("staff.AuditEntry")
+    entries = _new_audit_entries(AuditEntry, [obj.object for obj in PythonDeserializer(ledger)])
+    with _archived_timestamps(AuditEntry):
+        AuditEntry._base_manager.bulk_create(entries, batch_size=BATCH)
 
 
 def _purged_erase(purged: set[str], restored: Restored) -> None:

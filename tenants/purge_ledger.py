@@ -8,12 +8,15 @@ ledger because it is append-only, also across restores (a restore never removes 
 missing ones), and it is in every backup.
 
 The audit log alone is not enough: a restore into an empty database (a new host after losing the old one) has no
-log to read, and the archive restored, taken before the purge, does not hold the purge's entry. So the ledger is
-also kept beside the backups, in the backups storage: one small file per purged site, named by its id, in
-LEDGER_FOLDER (the archive listing and the retention look at the storage's top level only, so it is never pruned).
-Written after the purge commits (before, a purge rolled back would leave a file naming a live site, which a restore
-would then erase), and made whole from the audit log by every backup run (a write that failed after the commit: the
-storage down). A restore reads both."""
+log to read, and the archive restored, taken before the purge, does not hold the purge's entries. So every purge
+entry (the site's, and each license purged with it: contacts.services) is also kept beside the backups, in
+LEDGER_FOLDER of the backups storage: one small file per entry, the entry as a backup holds it (ids and keyed hashes
+only, no customer data). The archive listing and the retention look at the storage's top level only, so it is never
+pruned. Written after the purge commits (before, a purge rolled back would leave an entry naming a live site, which a
+restore would then erase), and made whole from the audit log by every backup run (a write that failed after the
+commit: the storage down). A restore adds the entries its audit log lacks, as it adds an archive's: the log is whole
+again, for the restore itself (the sites it leaves out) and after it (a license purged with its site stays out of the
+next Marketplace report)."""
 
 import contextlib
 import json
@@ -21,10 +24,11 @@ import logging
 import os
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
+from django.core import serializers
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q
 
 from core.db import on_commit
@@ -40,16 +44,16 @@ SYSTEM_ACTOR_ID = "system"
 # written whether or not the purge went through (the broker down refuses it): such an entry counts for a site with no
 # live row, which a refused purge leaves in place.
 LEGACY_STAFF_PURGE_DETAIL = "purge_now"
-# In the backups storage: LEDGER_FOLDER/<site id>LEDGER_SUFFIX per purged site. Only the id: no clientKey, no URL.
-LEDGER_FOLDER = "purged-sites"
-LEDGER_SUFFIX = ".purged"
+# In the backups storage: LEDGER_FOLDER/<entry id>LEDGER_SUFFIX per purge entry.
+LEDGER_FOLDER = "purge-ledger"
+LEDGER_SUFFIX = ".json"
+AUDIT_LABEL = "staff.auditentry"
 
 
 def purge_record(*, tenant_id: str, reason: str, user=None) -> AuditEntry:
     """The durable record of a purge, inside the purge's transaction: it lands with the purge or not at all. The copy
     beside the backups follows once the purge has committed."""
-    on_commit(lambda: purge_ledger_file_add([tenant_id]))
-    return AuditEntry.objects.create(
+    entry = AuditEntry.objects.create(
         actor_id=str(user.pk) if user is not None else SYSTEM_ACTOR_ID,
         actor_username=user.get_username() if user is not None else f"{SYSTEM_ACTOR_ID} ({reason})"[:150],
         action=AuditAction.PURGE,
@@ -58,6 +62,13 @@ def purge_record(*, tenant_id: str, reason: str, user=None) -> AuditEntry:
         object_ids=[str(tenant_id)],
         object_count=1,
     )
+    purge_entry_keep(entry)
+    return entry
+
+
+def purge_entry_keep(entry: AuditEntry) -> None:
+    """The copy of a purge's entry beside the backups, written once the purge's transaction has committed."""
+    on_commit(lambda: purge_ledger_write([entry]))
 
 
 def purged_tenant_ids(tenant_ids: Iterable[str], *, live: Iterable[str] = ()) -> set[str]:
@@ -82,31 +93,23 @@ def _ledger_storage():
     return storages["backups"]
 
 
-def _site_id(name: str) -> str | None:
-    """The site id a ledger file names, or None for anything else in the folder. Two writers of the same site may
-    leave a second file, which the storage names "<id>_<random>.purged": the same id."""
-    if not name.endswith(LEDGER_SUFFIX):
-        return None
-    try:
-        return str(uuid.UUID(name[:36]))
-    except ValueError:
-        return None
+def _record(entry: AuditEntry) -> dict:
+    return serializers.serialize("python", [entry])[0]
 
 
-def purge_ledger_file_add(tenant_ids: Iterable[str], *, present: set[str] | None = None) -> int:
-    """Write the ledger file of each of these purged sites that has none yet; returns how many were written.
-    `present`: the ids the ledger already names, when the caller has listed it (else each file is looked for)."""
+def purge_ledger_write(entries: Iterable[AuditEntry], *, present: set[str] | None = None) -> int:
+    """Write the ledger file of each of these purge entries that has none yet; returns how many were written.
+    `present`: the entry ids the ledger already holds, when the caller has listed it (else each file is looked for)."""
     storage = _ledger_storage()
     written = 0
-    for tenant_id in sorted({str(uuid.UUID(str(pk))) for pk in tenant_ids}):
-        name = f"{LEDGER_FOLDER}/{tenant_id}{LEDGER_SUFFIX}"
-        if (tenant_id in present) if present is not None else storage.exists(name):
+    for entry in entries:
+        name = f"{LEDGER_FOLDER}/{entry.pk}{LEDGER_SUFFIX}"
+        if (str(entry.pk) in present) if present is not None else storage.exists(name):
             continue
         folder = _local_folder(storage)
         if folder is not None:
             os.makedirs(folder, mode=0o700, exist_ok=True)  # as the backups' own folder: its owner's alone
-        record = {"tenant_id": tenant_id, "recorded_at": datetime.now(UTC).isoformat()}
-        storage.save(name, ContentFile(json.dumps(record).encode()))
+        storage.save(name, ContentFile(json.dumps(_record(entry), cls=DjangoJSONEncoder).encode()))
         written += 1
     if written:
         logger.info("purge ledger written beside the backups", extra={"count": written})
@@ -120,32 +123,88 @@ def _local_folder(storage) -> str | None:
         return None
 
 
-def purge_ledger_file_ids(*, beside: str | None = None) -> set[str]:
-    """The site ids the ledger beside the backups names: the backups storage's, and when `beside` names an archive
-    file outside it (copied to a new host), the ledger folder next to that file too. No folder: none purged yet.
-    Any other failure to read it goes up: a restore that cannot read the ledger must not go on without it."""
+def _ledger_names(storage_names: list[str]) -> list[str]:
+    return [n for n in storage_names if n.endswith(LEDGER_SUFFIX) and not n.startswith(".")]
+
+
+def purge_ledger_read(*, beside: str | None = None) -> list[dict]:
+    """The purge entries kept beside the backups, as backup records: the backups storage's, and when `beside` names
+    an archive file outside it (copied to a new host), those of the ledger folder next to that file too. No folder:
+    nothing purged yet. A file that cannot be read, or is not a purge entry, raises (OSError, ValueError): a restore
+    must not go on without the ledger."""
+    records = []
+    storage = _ledger_storage()
     names: list[str] = []
     with contextlib.suppress(FileNotFoundError):
-        names += _ledger_storage().listdir(LEDGER_FOLDER)[1]
+        names = _ledger_names(storage.listdir(LEDGER_FOLDER)[1])
+    for name in names:
+        with storage.open(f"{LEDGER_FOLDER}/{name}", "rb") as src:
+            records.append(_checked(src.read(), name))
     if beside is not None:
         folder = os.path.join(os.path.dirname(os.path.abspath(beside)), LEDGER_FOLDER)
         if os.path.isdir(folder):
-            names += os.listdir(folder)
-    return {pk for pk in map(_site_id, names) if pk is not None}
+            for name in _ledger_names(os.listdir(folder)):
+                with open(os.path.join(folder, name), "rb") as src:
+                    records.append(_checked(src.read(), name))
+    return records
 
 
-def purge_ledger_file_sync() -> int:
-    """Make the ledger beside the backups whole from the audit log (a purge whose file could not be written after
-    its commit); run by every backup. Returns how many files were written."""
-    entries = AuditEntry.objects.filter(
-        Q(action=AuditAction.PURGE) | Q(action=AuditAction.ACTION, detail=LEGACY_STAFF_PURGE_DETAIL), model=TENANT_LABEL
+def _checked(data: bytes, name: str) -> dict:
+    try:
+        record = json.loads(data)
+    except ValueError:
+        raise ValueError(f"{LEDGER_FOLDER}/{name} is not JSON") from None
+    fields = record.get("fields") if isinstance(record, dict) else None
+    if (
+        record.get("model") != AUDIT_LABEL
+        or not isinstance(fields, dict)
+        or fields.get("action") not in (AuditAction.PURGE, AuditAction.ACTION)
+        # Named by its id (two writers of one entry: the storage names the second "<id>_<random>.json").
+        or not name.startswith(str(record.get("pk")))
+    ):
+        raise ValueError(f"{LEDGER_FOLDER}/{name} is not a purge entry")
+    return record
+
+
+def purged_site_ids_in(records: list[dict]) -> set[str]:
+    """The sites these ledger records name as purged (a purge's own entry: the old staff action's needs the live rows,
+    purged_tenant_ids, once the records are in the audit log)."""
+    return {
+        str(pk)
+        for record in records
+        if record["fields"].get("action") == AuditAction.PURGE and record["fields"].get("model") == TENANT_LABEL
+        for pk in (record["fields"].get("object_ids") or [])
+    }
+
+
+def purge_ledger_sync() -> int:
+    """Make the ledger beside the backups whole from the audit log (a purge whose files could not be written after
+    its commit); run by every backup. Every purge entry, and the old staff action's entries of sites with no live
+    row. Returns how many files were written."""
+    entries = list(
+        AuditEntry.objects.filter(
+            Q(action=AuditAction.PURGE)
+            | Q(action=AuditAction.ACTION, detail=LEGACY_STAFF_PURGE_DETAIL, model=TENANT_LABEL)
+        )
     )
-    named = set()
-    for object_ids in entries.values_list("object_ids", flat=True):
-        for pk in object_ids if isinstance(object_ids, list) else ():
-            try:
-                named.add(str(uuid.UUID(str(pk))))
-            except ValueError:
-                continue
-    live = Tenant._base_manager.filter(pk__in=named).values_list("pk", flat=True)
-    return purge_ledger_file_add(purged_tenant_ids(named, live=live), present=purge_ledger_file_ids())
+    legacy = [e for e in entries if e.action == AuditAction.ACTION]
+    named = {str(pk) for e in legacy for pk in (e.object_ids if isinstance(e.object_ids, list) else ())}
+    live = {str(pk) for pk in Tenant._base_manager.filter(pk__in=_uuids(named)).values_list("pk", flat=True)}
+    kept = [
+        e
+        for e in entries
+        if e.action == AuditAction.PURGE
+        or not {str(pk) for pk in e.object_ids if isinstance(e.object_ids, list)} & live
+    ]
+    present: set[str] = set()
+    with contextlib.suppress(FileNotFoundError):
+        present = {n.removesuffix(LEDGER_SUFFIX) for n in _ledger_names(_ledger_storage().listdir(LEDGER_FOLDER)[1])}
+    return purge_ledger_write(kept, present=present)
+
+
+def _uuids(values: Iterable[str]) -> list[str]:
+    found = []
+    for value in values:
+        with contextlib.suppress(ValueError):
+            found.append(str(uuid.UUID(value)))
+    return found

@@ -3,6 +3,7 @@ log, and a restore of an archive taken before it leaves the site out, with its c
 only it had. A site never purged restores as before."""
 
 import io
+import json
 import shutil
 
 import pytest
@@ -156,7 +157,9 @@ def test_a_staff_purge_recorded_before_purges_recorded_themselves(client, staff,
 
 
 def _ledger(folder) -> set[str]:
-    return {p.name.removesuffix(purge_ledger.LEDGER_SUFFIX) for p in (folder / purge_ledger.LEDGER_FOLDER).glob("*")}
+    """The sites the purge entries kept in this backups folder name as purged."""
+    records = [json.loads(p.read_text()) for p in (folder / purge_ledger.LEDGER_FOLDER).glob("*")]
+    return purge_ledger.purged_site_ids_in(records)
 
 
 def test_the_ledger_beside_the_backups_names_a_site_only_once_its_purge_committed(backup_dir, tenant, other_tenant):
