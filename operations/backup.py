@@ -52,6 +52,7 @@ from core.middleware import dependency_unavailable
 from staff.audit import audit_entry_minimised
 from tenants.purge_ledger import (
     LEDGER_FOLDER,
+    LEGACY_STAFF_PURGE_DETAIL,
     purge_ledger_read,
     purge_ledger_sync,
     purged_site_ids_in,
@@ -766,7 +767,10 @@ def _replace(
             restored[batch[0]["model"]] = restored.get(batch[0]["model"], 0) + len(objects)
             batch.clear()
 
+    archive_legacy: list[str] = []  # the archive's entries of the old staff purge action (purged_tenant_ids)
     for record in _records(src):
+        if record["model"] == "staff.auditentry" and record["fields"].get("detail") == LEGACY_STAFF_PURGE_DETAIL:
+            archive_legacy.append(str(record["pk"]))
         if not _wanted(record, tenant_pk):
             continue
         if batch and (batch[0]["model"] != record["model"] or len(batch) >= BATCH):
@@ -779,7 +783,10 @@ def _replace(
     # are added as an archive's are: the log only grows.
     _ledger_entries_add(ledger)
     # After the archive's and the ledger's audit entries are in: a purge recorded only there counts too.
-    _purged_erase(purged_tenant_ids(archived_sites, live=live_ids), restored)
+    purged = purged_tenant_ids(
+        archived_sites, live=live_ids, archive_entries=archive_legacy, archive_sites=archived_sites
+    )
+    _purged_erase(purged, restored)
     if "contacts.contact" in restored:
         # An archive of an earlier release may hold one mailbox under several spellings (contacts migration 0006):
         # the restored contacts follow the rule every other write path does, inside the restore's transaction.

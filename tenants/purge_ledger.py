@@ -71,20 +71,32 @@ def purge_entry_keep(entry: AuditEntry) -> None:
     on_commit(lambda: purge_ledger_write([entry]))
 
 
-def purged_tenant_ids(tenant_ids: Iterable[str], *, live: Iterable[str] = ()) -> set[str]:
+def purged_tenant_ids(
+    tenant_ids: Iterable[str],
+    *,
+    live: Iterable[str] = (),
+    archive_entries: Iterable[str] = (),
+    archive_sites: Iterable[str] = (),
+) -> set[str]:
     """Which of these site ids the audit log records as purged. `live`: the ids of sites with a live row, for which an
-    entry of the old staff action does not count (its purge was refused)."""
+    entry of the old staff action does not count (its purge was refused). Such an entry that a restored archive holds
+    (`archive_entries`, by id) is judged by that archive's sites instead (`archive_sites`): the archive, taken after
+    the action, still holding the site says the purge was refused, whatever the database held before the restore (an
+    empty one holds nothing)."""
     wanted = {str(pk) for pk in tenant_ids}
     if not wanted:
         return set()
     live_ids = {str(pk) for pk in live}
+    in_archive = {str(pk) for pk in archive_entries}
+    archived = {str(pk) for pk in archive_sites}
     entries = AuditEntry.objects.filter(
         Q(action=AuditAction.PURGE) | Q(action=AuditAction.ACTION, detail=LEGACY_STAFF_PURGE_DETAIL), model=TENANT_LABEL
     )
     purged = set()
-    for action, object_ids in entries.values_list("action", "object_ids"):
+    for entry_id, action, object_ids in entries.values_list("pk", "action", "object_ids"):
+        standing = archived if str(entry_id) in in_archive else live_ids
         for pk in object_ids if isinstance(object_ids, list) else ():
-            if str(pk) in wanted and (action == AuditAction.PURGE or str(pk) not in live_ids):
+            if str(pk) in wanted and (action == AuditAction.PURGE or str(pk) not in standing):
                 purged.add(str(pk))
     return purged
 

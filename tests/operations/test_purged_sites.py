@@ -16,7 +16,7 @@ from core.db import atomic
 from operations import backup
 from staff.models import AuditAction, AuditEntry
 from tenants import purge_ledger, tasks
-from tenants.models import Tenant
+from tenants.models import SiteToken, SiteTokenUse, Tenant
 from tenants.services import tenant_erase_restored
 from tests.tenants.test_purge import everything_stored, seed, uninstall
 
@@ -62,6 +62,8 @@ def _assert_gone(tenant):
 
 def _empty_database():
     """What a new host's database holds before its first restore: nothing, not even the audit log."""
+    for model in (SiteTokenUse, SiteToken):  # not in backups, and they point at their site
+        model._base_manager.all()._raw_delete(model._base_manager.db)
     backup._delete_existing(None, None)
     AuditEntry._base_manager.all()._raw_delete(AuditEntry._base_manager.db)
 
@@ -235,3 +237,18 @@ def test_a_restore_that_cannot_read_the_ledger_writes_nothing(backup_dir, tmp_pa
     with pytest.raises(CommandError, match=r"erased-accounts/\) could not be read \(NotADirectoryError\)"):
         call_command("restore", str(backup_dir / name), "--yes", stdout=io.StringIO())
     assert everything_stored() == before
+
+
+def test_a_refused_staff_purge_of_before_purges_recorded_themselves_restores_into_an_empty_database(
+    client, staff, standin, tenant
+):
+    """The archive holds the old staff action's entry and, taken after it, the site: that purge was refused (the
+    broker down). Restored into an empty database, with no live row to tell, the archive's own rows tell."""
+    seed(tenant)
+    _legacy_staff_purge_entry(str(tenant.pk))
+    name = backup.backup_create().name
+    _empty_database()
+    out = io.StringIO()
+    call_command("restore", name, "--yes", stdout=out)
+    assert "Secret step of the site" in everything_stored()
+    assert "left out" not in out.getvalue()
