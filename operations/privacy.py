@@ -21,6 +21,8 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
@@ -160,12 +162,18 @@ def accounts_pseudonymise(account_ids: set[str]) -> dict[str, str]:
 
 
 def _erasure_keys() -> list[bytes]:
-    """The backup keys (the first one writes), as operations.backup reads them."""
-    return [base64.urlsafe_b64decode(encoded.encode()) for encoded in settings.BACKUP_ENCRYPTION_KEYS]
+    """The keys of the erased accounts' ledger, one per backup key (the first one writes): derived from it, which
+    otherwise only ever derives the archives' keys, so the ledger lasts exactly as long as the archives it opens."""
+    return [
+        HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"herochecklist-erased-accounts-v1").derive(
+            base64.urlsafe_b64decode(encoded.encode())
+        )
+        for encoded in settings.BACKUP_ENCRYPTION_KEYS
+    ]
 
 
-def _erasure_mark(raw_key: bytes, account_id: str) -> str:
-    return hmac.new(raw_key, b"herochecklist-erased-account\x00" + account_id.encode(), hashlib.sha256).hexdigest()
+def _erasure_mark(key: bytes, account_id: str) -> str:
+    return hmac.new(key, account_id.encode(), hashlib.sha256).hexdigest()
 
 
 def erased_accounts_record(account_ids) -> int:

@@ -106,7 +106,11 @@ def _ledger_storage():
 
 
 def _record(entry: AuditEntry) -> dict:
-    return serializers.serialize("python", [entry])[0]
+    """The entry as a backup holds it, without where the staff member was (address, page): the ledger is kept for
+    good, and the purge is what it is for."""
+    record = serializers.serialize("python", [entry])[0]
+    record["fields"].update(ip_address="", path="")
+    return record
 
 
 def purge_ledger_write(entries: Iterable[AuditEntry], *, present: set[str] | None = None) -> int:

@@ -2,7 +2,9 @@
 it, and a restore (into the same database or an empty one, all data or one site's) pseudonymises it again in its own
 transaction, from the ledger of erased accounts kept beside the backups (keyed hashes: never the accountId itself)."""
 
+import base64
 import io
+import os
 
 import pytest
 from django.core.management import call_command
@@ -45,3 +47,19 @@ def test_a_restore_of_an_archive_taken_before_an_erasure_erases_the_account_agai
     ledger = backup_dir / privacy.ERASED_FOLDER
     assert len(list(ledger.iterdir())) == 1
     assert not any(CLOSED in p.name or CLOSED in p.read_text() for p in ledger.iterdir())
+
+
+def test_the_ledger_outlives_a_backup_key_rotation(tenant, settings):
+    """A new first key writes; the ledger written under the old one still counts while that key is listed (as long
+    as the archives it encrypted can be read at all)."""
+    seed(tenant)
+    name = backup.backup_create().name
+    accounts_pseudonymise({CLOSED})
+    settings.BACKUP_ENCRYPTION_KEYS = [
+        base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        *settings.BACKUP_ENCRYPTION_KEYS,
+    ]
+
+    call_command("restore", name, "--yes", stdout=io.StringIO())
+
+    assert CLOSED not in stored() and ACTIVE in stored()

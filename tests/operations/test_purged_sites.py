@@ -252,3 +252,14 @@ def test_a_refused_staff_purge_of_before_purges_recorded_themselves_restores_int
     call_command("restore", name, "--yes", stdout=out)
     assert "Secret step of the site" in everything_stored()
     assert "left out" not in out.getvalue()
+
+
+def test_the_ledger_keeps_no_staff_address(backup_dir, client, staff, standin, tenant):
+    """It is kept for good: the purge, not where the staff member was."""
+    seed(tenant)
+    _purge("staff", client, staff, standin, tenant)
+    backup.backup_create()  # writes the staff action's own entry too (the site has no live row)
+    records = [json.loads(p.read_text()) for p in (backup_dir / purge_ledger.LEDGER_FOLDER).glob("*")]
+    assert {r["fields"]["action"] for r in records} >= {"purge", "action"}
+    assert AuditEntry.objects.filter(detail="purge_now").exclude(ip_address="").exists()
+    assert all(r["fields"]["ip_address"] == "" and r["fields"]["path"] == "" for r in records)
