@@ -27,6 +27,20 @@ class ContactLinkInline(admin.TabularInline):
     show_change_link = False
 
 
+class ContactForm(forms.ModelForm):
+    """The one editable field, display_name, by the one rule for a line of customer text (contacts.services)."""
+
+    class Meta:
+        model = Contact
+        fields = ("display_name",)
+
+    def clean_display_name(self):
+        try:
+            return services.contact_name_checked(self.cleaned_data.get("display_name", ""))
+        except ValidationFailed as exc:
+            raise forms.ValidationError(list(exc.errors.values())) from None
+
+
 class CsvImportForm(forms.Form):
     file = forms.FileField(help_text="Columns as in the Marketplace licenses report (see README).")
 
@@ -62,6 +76,11 @@ class ContactAdmin(AuditedAdmin):
 
     # Billing and CRM reads and retries; only a superuser (contacts.change_contact) may correct a display name.
     has_change_permission = admin.ModelAdmin.has_change_permission
+    form = ContactForm
+
+    def save_model(self, request, obj, form, change):
+        # Through the service: the name checked there, and pending for HubSpot again (its old name is there).
+        services.contact_rename(contact_id=obj.pk, name=form.cleaned_data["display_name"])
 
     def has_retry_sync_permission(self, request):
         return request.user.has_perm("contacts.retry_sync")

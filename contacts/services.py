@@ -142,6 +142,29 @@ def contact_name(value) -> str:
         return ""
 
 
+def contact_name_checked(value) -> str:
+    """A contact's name as staff type it (the console's correction): the same rule as contact_name, but refused,
+    naming the field, instead of dropped: the person typing it can correct it."""
+    return clean_line(value, "display_name", max_length=MAX_NAME, required=False)
+
+
+def contact_rename(*, contact_id, name) -> bool:
+    """Staff correct a contact's name: checked by the line rule (ValidationFailed), then pending for HubSpot again as
+    when the Marketplace reports a new name. Returns whether anything changed."""
+    name = contact_name_checked(name)
+    if not Contact.objects.filter(pk=contact_id).exclude(display_name=name).exists():
+        return False
+    _rename(contact_id, name)
+    return True
+
+
+def _rename(contact_id, name: str) -> None:
+    # Pending for its new name, its pushes counted afresh. A claim in flight is kept: a second push beside it could
+    # reach HubSpot first and leave the old name there. The push in flight settles it not (it sent another name) but
+    # releases it, for a push of the new name (_record_push).
+    Contact.objects.filter(id=contact_id).update(display_name=name, sync_state=SyncState.PENDING, sync_attempts=0)
+
+
 def _parse_date(value) -> date | None:
     try:
         return date.fromisoformat(str(value)[:10]) if value else None
@@ -218,12 +241,7 @@ def _ingest_chunk(records: list, result: IngestResult, tenants: dict) -> None:
                 contacts[email] = contact
                 result.contacts += 1
             elif name and name != contact.display_name:
-                # Pending for its new name, its pushes counted afresh. A claim in flight is kept: a second push
-                # beside it could reach HubSpot first and leave the old name there. The push in flight settles it
-                # not (it sent another name) but releases it, for a push of the new name (_record_push).
-                Contact.objects.filter(id=contact.id).update(
-                    display_name=name, sync_state=SyncState.PENDING, sync_attempts=0
-                )
+                _rename(contact.id, name)
                 contact.display_name, contact.sync_state = name, SyncState.PENDING
             link = links.get((contact.id, lic.id, role))
             if link is None:
