@@ -32,7 +32,7 @@ from core.rows import update_each
 from staff.audit import search_hash, search_hash_candidates
 from staff.models import AuditAction, AuditEntry, SearchKind
 from tenants.models import Tenant, TenantState
-from tenants.purge_ledger import SYSTEM_ACTOR_ID
+from tenants.purge_ledger import SYSTEM_ACTOR_ID, purge_entry_keep
 
 from .models import Contact, ContactLink, ContactRole, EmailDelivery, EmailKind, License, PollCursor, SyncState
 
@@ -497,7 +497,8 @@ def contact_data_delete(*, tenant_ids) -> dict[str, int]:
     purged = list(License.objects.filter(tenant_id__in=list(tenant_ids)).values_list("pk", "addon_license_id"))
     licenses = [pk for pk, _addon_id in purged]
     for pk, addon_id in purged:
-        AuditEntry.objects.create(
+        # Kept beside the backups too (purge_ledger): an empty database restored from an older archive has it still.
+        entry = AuditEntry.objects.create(
             actor_id=SYSTEM_ACTOR_ID,
             actor_username=f"{SYSTEM_ACTOR_ID} (purged with its site)",
             action=AuditAction.PURGE,
@@ -509,6 +510,7 @@ def contact_data_delete(*, tenant_ids) -> dict[str, int]:
             search_length=len(addon_id),
             search_kind=SearchKind.IDENTIFIER,
         )
+        purge_entry_keep(entry)
     contact_ids = set(ContactLink.objects.filter(license_id__in=licenses).values_list("contact_id", flat=True))
     deleted = {}
     deleted["contacts.License"], _ = License.objects.filter(pk__in=licenses).delete()

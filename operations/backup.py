@@ -50,10 +50,18 @@ from core.exceptions import ValidationFailed
 from core.jsonbody import BadJson, loads
 from core.middleware import dependency_unavailable
 from staff.audit import audit_entry_minimised
-from tenants.purge_ledger import purged_tenant_ids
+from tenants.purge_ledger import (
+    LEDGER_FOLDER,
+    LEGACY_STAFF_PURGE_DETAIL,
+    purge_ledger_read,
+    purge_ledger_sync,
+    purged_site_ids_in,
+    purged_tenant_ids,
+)
 from tenants.selectors import tenant_cache_forget
 from tenants.services import tenant_erase_restored
 
+from . import privacy
 from .retention import backups_to_keep
 
 logger = logging.getLogger(__name__)
@@ -133,6 +141,12 @@ class ArchiveError(Exception):
 class PurgedSiteRefused(ArchiveError):
     """`restore --tenant` named a site the audit log records as purged: a restore never brings a purged site back
     (tenants.purge_ledger). Nothing was written."""
+
+
+class LedgerUnreadable(ArchiveError):
+    """A ledger beside the backups could not be read, of purged sites (tenants.purge_ledger) or of erased accounts
+    (operations.privacy): without it a restore could bring a purged site or an erased account back. Nothing was
+    written."""
 
 
 class Restored(dict[str, int]):
@@ -285,7 +299,11 @@ def backup_create(*, now: datetime | None = None) -> BackupResult:
     archive under a name that backup_list, the retention and a restore take for a backup. Storage.save() wrote straight
     to the final name, and a full disk left the first part of an archive there, which retention counted as a good
     backup (and could keep in place of the last good one). A failed run removes its partial; a killed run's partial
-    is removed by the next prune once it is stale."""
+    is removed by the next prune once it is stale.
+
+    First the ledger of purged sites beside the backups is made whole from the audit log (tenants.purge_ledger): a
+    purge whose file could not be written then is in it before any archive that lacks the purge could be needed."""
+    purge_ledger_sync()
     name = archive_name(now or datetime.now(UTC))
     storage = backup_storage()
     try:
@@ -647,6 +665,17 @@ def archive_restore(name_or_path: str, *, tenant: str | None = None, busy_wait: 
     archive was bad). Then, or when the database refuses for another reason of its own, RestoreRefused."""
     _counts, found = _scan(name_or_path, tenant)
     tenant_pk, client_key = found or (None, None)
+    # The purges the ledger beside the backups records: in an empty database (a new host) there is no audit log to
+    # name them, and the archive, taken before them, does not either. Read before the transaction (files, not rows);
+    # an unreadable ledger stops the restore rather than let it bring a purged site back.
+    try:
+        ledger = purge_ledger_read(beside=name_or_path if os.path.isfile(name_or_path) else None)
+        erased = privacy.erased_account_marks()
+    except (OSError, ValueError) as exc:
+        raise LedgerUnreadable(
+            f"the ledgers beside the backups ({LEDGER_FOLDER}/, {privacy.ERASED_FOLDER}/) could not be read "
+            f"({type(exc).__name__}); without them a restore could bring a purged site or an erased account back"
+        ) from None
     Tenant = apps.get_model("tenants.Tenant")
     # Raw writes send no signals: the cached rows of every replaced and restored site are forgotten by hand.
     replaced = Tenant.objects.all()
@@ -658,7 +687,7 @@ def archive_restore(name_or_path: str, *, tenant: str | None = None, busy_wait: 
         restored = Restored()
         try:
             with atomic(), archive_open(name_or_path) as src:
-                _replace(src, replaced, tenant_pk, client_key, restored)
+                _replace(src, replaced, tenant_pk, client_key, restored, ledger, erased)
             return restored
         except CommitUnknown:
             raise RestoreRefused(
@@ -696,13 +725,24 @@ def _unwritable(exc: Exception) -> ArchiveError:
     )
 
 
-def _replace(src, replaced, tenant_pk: str | None, client_key: str | None, restored: Restored) -> None:
-    """archive_restore's writes, inside its transaction."""
+def _replace(
+    src,
+    replaced,
+    tenant_pk: str | None,
+    client_key: str | None,
+    restored: Restored,
+    ledger: list[dict],
+    erased: set[str],
+) -> None:
+    """archive_restore's writes, inside its transaction. `ledger`: the purge entries kept beside the backups
+    (tenants.purge_ledger); `erased`: the marks of the accounts erased (operations.privacy)."""
     Tenant = apps.get_model("tenants.Tenant")
     AuditEntry = apps.get_model("staff.AuditEntry")
     live_ids = [str(pk) for pk in Tenant.objects.values_list("pk", flat=True)]
     # Read in the transaction, so a purge that committed since the scan counts too.
-    if tenant_pk is not None and purged_tenant_ids([tenant_pk], live=live_ids):
+    if tenant_pk is not None and (
+        tenant_pk in purged_site_ids_in(ledger) or purged_tenant_ids([tenant_pk], live=live_ids)
+    ):
         raise PurgedSiteRefused(
             f"the archive's site {tenant_pk} was purged (the audit log records its purge): a restore never brings a "
             "purged site back; if the customer installs the app again, Atlassian's lifecycle creates the site anew"
@@ -728,7 +768,10 @@ def _replace(src, replaced, tenant_pk: str | None, client_key: str | None, resto
             restored[batch[0]["model"]] = restored.get(batch[0]["model"], 0) + len(objects)
             batch.clear()
 
+    archive_legacy: list[str] = []  # the archive's entries of the old staff purge action (purged_tenant_ids)
     for record in _records(src):
+        if record["model"] == "staff.auditentry" and record["fields"].get("detail") == LEGACY_STAFF_PURGE_DETAIL:
+            archive_legacy.append(str(record["pk"]))
         if not _wanted(record, tenant_pk):
             continue
         if batch and (batch[0]["model"] != record["model"] or len(batch) >= BATCH):
@@ -737,15 +780,32 @@ def _replace(src, replaced, tenant_pk: str | None, client_key: str | None, resto
     flush()
     if licenses:
         apps.get_model("contacts.License").objects.filter(pk__in=licenses).update(tenant_id=tenant_pk)
-    # After the archive's audit entries are in: a purge recorded only in the archive (taken after it) counts too.
-    _purged_erase(purged_tenant_ids(archived_sites, live=live_ids), restored)
+    # The purge entries kept beside the backups that the log lacks (an empty database, an archive older than them)
+    # are added as an archive's are: the log only grows.
+    _ledger_entries_add(ledger)
+    # After the archive's and the ledger's audit entries are in: a purge recorded only there counts too.
+    purged = purged_tenant_ids(
+        archived_sites, live=live_ids, archive_entries=archive_legacy, archive_sites=archived_sites
+    )
+    _purged_erase(purged, restored)
     if "contacts.contact" in restored:
         # An archive of an earlier release may hold one mailbox under several spellings (contacts migration 0006):
         # the restored contacts follow the rule every other write path does, inside the restore's transaction.
         merged = contacts_merge_duplicates()
         if merged.groups:
             logger.info("restored contacts merged", extra={"groups": merged.groups, "removed": merged.removed})
+    # Last, over what the restore left: an account erased since the archive was taken is erased again.
+    privacy.erased_accounts_again(erased)
     tenant_cache_forget(touched)
+
+
+def _ledger_entries_add(ledger: list[dict]) -> None:
+    if not ledger:
+        return
+    AuditEntry = apps.get_model("staff.AuditEntry")
+    entries = _new_audit_entries(AuditEntry, [obj.object for obj in PythonDeserializer(ledger)])
+    with _archived_timestamps(AuditEntry):
+        AuditEntry._base_manager.bulk_create(entries, batch_size=BATCH)
 
 
 def _purged_erase(purged: set[str], restored: Restored) -> None:

@@ -3,17 +3,31 @@ per call), and erase every reference to an account Atlassian reports closed.
 
 We store accountIds only (no names or emails of Jira users), so `updated` needs no refresh; `closed` replaces the
 accountId everywhere with a random pseudonym, the same one within a run, so history still reads "one person did
-these" without naming anyone."""
+these" without naming anyone.
 
+A backup taken before an erasure still names the account, and a restore of it would bring the id back (and have it
+reported again, which Atlassian asks never to do for a closed account). So every erasure is also recorded beside the
+backups, in ERASED_FOLDER of the backups storage: one empty file per account, named by a keyed hash of its id (an
+HMAC under the backup key: the ledger holds no accountId, and it lasts exactly as long as the archives that key
+opens). A restore pseudonymises again, in its own transaction, every account the ledger names."""
+
+import base64
+import contextlib
+import hashlib
+import hmac
 import logging
 import re
 import secrets
 from datetime import timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
 from django.utils import timezone
 
 from checklists import textformat
@@ -52,6 +66,8 @@ HISTORY_ASSIGNEE_PATHS = (
     (ChangeAction.ITEM_UPDATED, "changes__assignee_account_id__before"),
     (ChangeAction.ITEM_UPDATED, "changes__assignee_account_id__after"),
 )
+ERASED_FOLDER = "erased-accounts"
+ERASED_SUFFIX = ".erased"
 NEVER_REPORT = {"", "unknown", "app"}  # "app": the app itself (auto-applied templates), never a Jira account
 # Actors that are no Jira account either: a site token ("app:token:<prefix>", tenants.site_tokens.token_actor) and
 # the pseudonym of an account Atlassian reported closed (reporting it would send Atlassian an id it never issued).
@@ -123,7 +139,10 @@ def _walk_replace(value, old: str, new: str):
 @atomic
 def accounts_pseudonymise(account_ids: set[str]) -> dict[str, str]:
     """Replace every stored reference to these accounts (assignee, author, history, a template's assignees, a site
-    token's creator and revoker) with a pseudonym."""
+    token's creator and revoker) with a pseudonym. The ledger beside the backups is written first, inside the
+    transaction: if it cannot be, nothing is erased and the next run tries again; if the erasure then rolls back, the
+    ledger names an account Atlassian reported closed all the same, and a restore erasing it is right."""
+    erased_accounts_record(account_ids)
     pseudonyms = {account: f"{PSEUDONYM_PREFIX}{secrets.token_hex(8)}" for account in account_ids}
     # Panels show assignees: their checklists get a new version, so the erased id is not shown from an open panel or
     # from the items a process holds for the version it last read.
@@ -152,6 +171,56 @@ def accounts_pseudonymise(account_ids: set[str]) -> dict[str, str]:
     checklist_versions_bump(checklist_ids=touched)
     ReportedAccount.objects.filter(account_id__in=account_ids).delete()
     return pseudonyms
+
+
+def _erasure_keys() -> list[bytes]:
+    """The keys of the erased accounts' ledger, one per backup key (the first one writes): derived from it, which
+    otherwise only ever derives the archives' keys, so the ledger lasts exactly as long as the archives it opens."""
+    return [
+        HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"herochecklist-erased-accounts-v1").derive(
+            base64.urlsafe_b64decode(encoded.encode())
+        )
+        for encoded in settings.BACKUP_ENCRYPTION_KEYS
+    ]
+
+
+def _erasure_mark(key: bytes, account_id: str) -> str:
+    return hmac.new(key, account_id.encode(), hashlib.sha256).hexdigest()
+
+
+def erased_accounts_record(account_ids) -> int:
+    """The ledger file of each of these closed accounts that has none yet; returns how many were written."""
+    storage = storages["backups"]
+    key = _erasure_keys()[0]
+    written = 0
+    for account in sorted(account_ids):
+        name = f"{ERASED_FOLDER}/{_erasure_mark(key, account)}{ERASED_SUFFIX}"
+        if not storage.exists(name):
+            storage.save(name, ContentFile(b""))
+            written += 1
+    return written
+
+
+def erased_account_marks() -> set[str]:
+    """The keyed hashes the ledger beside the backups holds. No folder: nothing erased yet. Any other failure to read
+    it goes up (a restore must not go on without it)."""
+    with contextlib.suppress(FileNotFoundError):
+        names = storages["backups"].listdir(ERASED_FOLDER)[1]
+        return {name.removesuffix(ERASED_SUFFIX) for name in names if name.endswith(ERASED_SUFFIX)}
+    return set()
+
+
+def erased_accounts_again(marks: set[str]) -> int:
+    """After a restore, inside its transaction: every stored account the ledger names as erased (under any backup
+    key) is pseudonymised again. Returns how many accounts."""
+    if not marks:
+        return 0
+    keys = _erasure_keys()
+    again = {a for a in stored_account_ids() if any(_erasure_mark(key, a) in marks for key in keys)}
+    if again:
+        accounts_pseudonymise(again)
+        logger.warning("restore erased closed accounts again", extra={"count": len(again)})
+    return len(again)
 
 
 def _closed_accounts(response) -> set[str]:

@@ -30,6 +30,26 @@ WORKER_LOG = ROOT / "var" / "test-workers.log"  # what the test suite's Celery w
 WSGIRequestHandler.disable_nagle_algorithm = True
 
 
+def _backups_in_a_folder_of_this_run() -> None:
+    """Every purge writes its ledger file beside the backups (tenants.purge_ledger): the tests' purges write into a
+    folder of this test process, removed at its end, never into var/backups. (A test that reads or writes archives
+    takes a folder of its own: the backup_dir fixture.)"""
+    import atexit
+    import shutil
+    import tempfile
+
+    from django.conf import settings
+
+    folder = tempfile.mkdtemp(prefix="herochecklist-test-backups-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    options = settings.STORAGES["backups"].setdefault("OPTIONS", {})
+    if "location" in options:
+        options["location"] = folder
+
+
+_backups_in_a_folder_of_this_run()
+
+
 def _use_this_xdist_workers_servers() -> None:
     """Under pytest-xdist, point this worker at the database server and Redis database of its own.
 

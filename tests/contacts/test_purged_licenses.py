@@ -1,6 +1,7 @@
 """A license purged with its site does not come back when the Marketplace reports it again (a poll, a full CSV import):
 its contacts were erased and stay erased. A purchase since the purge (active, updated after it) is a new customer."""
 
+import io
 from datetime import timedelta
 from urllib.parse import urlparse
 
@@ -40,6 +41,28 @@ def test_a_purged_license_reported_again_stays_out_with_its_contacts(hubspot, te
     # The record names the license by a keyed hash only: the log names nobody once it is gone.
     entry = AuditEntry.objects.get(model="contacts.license")
     assert "40000007" not in str(entry.object_ids) + entry.path and entry.search_hash
+
+
+def test_a_purged_license_stays_out_after_a_restore_into_an_empty_database(hubspot, tenant, backup_dir):
+    """The archive predates the purge and the new database has no audit log: the purge entries kept beside the
+    backups (tenants.purge_ledger) come back with the restore, and the Marketplace's next report of the license still
+    leaves it out."""
+    from django.core.management import call_command
+
+    from operations import backup
+
+    services.license_ingest(records=[_record(tenant)])
+    name = backup.backup_create().name
+    tenant_purge(tenant=tenant)
+    backup._delete_existing(None, None)
+    AuditEntry._base_manager.all()._raw_delete(AuditEntry._base_manager.db)
+    call_command("restore", name, "--yes", stdout=io.StringIO())
+    assert not License.objects.exists() and not Contact.objects.exists()
+
+    result = services.license_ingest(records=[_record(tenant)])
+
+    assert (result.licenses, result.purged) == (0, 1)
+    assert not License.objects.exists() and not Contact.objects.exists()
 
 
 def test_a_purchase_after_the_purge_is_a_new_customer(hubspot, tenant):
