@@ -1,5 +1,6 @@
 """Countdowns longer than the broker's visibility timeout (core/countdown.py), through a real Redis and worker."""
 
+import pytest
 import redis
 from celery import current_app
 
@@ -22,6 +23,7 @@ def _drained(broker_url: str, queue: str) -> bool:
         client.close()
 
 
+@pytest.mark.slow(seconds=13)
 def test_a_countdown_past_the_visibility_timeout_runs_the_task_once(
     tenant, standin, settings, start_worker, broker_url
 ):
