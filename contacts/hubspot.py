@@ -21,7 +21,6 @@ from . import ratelimit
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 100
-ROLE_PROPERTY = "herochecklist_role"
 
 
 class HubSpotError(Exception):
@@ -131,7 +130,8 @@ def split_name(display_name: str) -> tuple[str, str]:
 
 
 def upsert_contacts(people: list[dict]) -> UpsertResult:
-    """people: [{"email", "name", "roles"}], at most 100. Idempotent: HubSpot upserts by email.
+    """people: [{"email", "name"}], at most 100: only a contact's email and name leave for HubSpot (its first and last
+    name split at the first space). Idempotent: HubSpot upserts by email.
 
     The body goes as plain JSON and the answer is read as plain JSON: the SDK's model objects cost a push 45 ms of
     CPU (a Configuration per input, a dateutil parse per timestamp in the answer), more than everything else a push
@@ -149,7 +149,6 @@ def upsert_contacts(people: list[dict]) -> UpsertResult:
                     "email": person["email"],
                     "firstname": first,
                     "lastname": last,
-                    ROLE_PROPERTY: ";".join(sorted(person["roles"])),
                 },
             }
         )

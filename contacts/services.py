@@ -18,7 +18,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection
+from django.db import IntegrityError
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -903,29 +903,17 @@ def contact_push_payload(*, contact_ids: list[str], claim: str | None = None) ->
 
 
 def _payload(contacts) -> list[dict]:
-    """{"id", "email", "name", "roles", "claim"} per pending contact of the queryset. Exactly email, name and roles
-    leave for HubSpot (contacts.hubspot.upsert_contacts); id and claim stay here, for contact_record_push."""
+    """{"id", "email", "name", "claim"} per pending contact of the queryset. Only email and name leave for HubSpot
+    (contacts.hubspot.upsert_contacts); id and claim stay here, for contact_record_push."""
     # Rows, not model instances: building 100 Contacts (their dates, their UUIDs) was half of a push's CPU. The state
     # is checked here, not in the query: given ids and a state, SQLite looked the contacts up by state (every pending
     # one) instead of by their ids.
-    if connection.vendor == "mongodb":
-        # Two queries: the backend answered the join below with wrong values (a number for a role) on SecantusDB.
-        rows = [(*row, None) for row in contacts.values_list("id", "email", "display_name", "sync_state", "sync_claim")]
-        links = ContactLink.objects.filter(contact_id__in=[row[0] for row in rows]).values_list("contact_id", "role")
-        rows += [(contact_id, None, None, SyncState.PENDING, None, role) for contact_id, role in links]
-    else:
-        # One query on SQL: a second one for the roles named the 100 ids again (1 ms of a push's 10).
-        rows = contacts.values_list("id", "email", "display_name", "sync_state", "sync_claim", "links__role")
-    people: dict = {}
-    for contact_id, email, name, state, claim, role in rows:
-        if email is not None and state == SyncState.PENDING:
-            person = {"id": contact_id, "email": email, "name": name, "roles": set(), "claim": claim}
-            people.setdefault(contact_id, person)
-        if role and contact_id in people:
-            people[contact_id]["roles"].add(role)
-    for person in people.values():
-        person["roles"] = sorted(person["roles"])
-    return list(people.values())
+    rows = contacts.values_list("id", "email", "display_name", "sync_state", "sync_claim")
+    return [
+        {"id": contact_id, "email": email, "name": name, "claim": claim}
+        for contact_id, email, name, state, claim in rows
+        if state == SyncState.PENDING
+    ]
 
 
 def contact_record_push(

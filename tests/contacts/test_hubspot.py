@@ -8,7 +8,7 @@ import pytest
 from contacts import hubspot as hubspot_api
 from devhost.forward_proxy import ForwardProxy
 
-ANN = {"email": "ann@example.com", "name": "Ann Smith", "roles": {"technical"}}
+ANN = {"email": "ann@example.com", "name": "Ann Smith"}
 
 
 def upserts(stand_in) -> list:

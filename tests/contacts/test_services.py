@@ -55,7 +55,7 @@ def test_one_person_on_several_licenses_is_one_contact(hubspot):
     assert Contact.objects.count() == 3  # ann, billing1, tech2
 
 
-def test_only_email_name_and_role_reach_hubspot(hubspot):
+def test_only_email_and_name_reach_hubspot(hubspot):
     ingest(*(license_record(n) for n in range(3)))
     assert Contact.objects.filter(sync_state=SyncState.SYNCED).count() == 6
     upserts = [c for c in hubspot.calls if c.path.endswith("/batch/upsert")]
@@ -63,7 +63,7 @@ def test_only_email_name_and_role_reach_hubspot(hubspot):
     for call in upserts:
         for item in call.body["inputs"]:
             assert set(item) == {"id", "idProperty", "properties"}
-            assert set(item["properties"]) == {"email", "firstname", "lastname", "herochecklist_role"}
+            assert set(item["properties"]) == {"email", "firstname", "lastname"}
     assert hubspot.contacts["tech1@company1.example"]["properties"]["firstname"] == "Tech"
     assert all(c.hubspot_id for c in Contact.objects.all())
 
@@ -430,7 +430,7 @@ def test_a_push_looks_its_contacts_up_by_claim_or_id_never_by_state(settings):
             assert "contacts_co_sync_st" not in plan and "SCAN contacts_contact" not in plan, (sql, plan)
 
 
-def test_a_push_sends_each_contact_once_with_each_of_its_roles_once(settings):
+def test_a_push_sends_each_contact_once_and_nothing_of_its_licenses(settings):
     settings.HUBSPOT_ACCESS_TOKEN = ""
     # Ann: technical contact of two licenses and billing contact of a third; Bob: no license left (links deleted).
     ingest(
@@ -443,9 +443,10 @@ def test_a_push_sends_each_contact_once_with_each_of_its_roles_once(settings):
     people = services.contact_push_payload(contact_ids=[str(c.id) for c in Contact.objects.all()])
     by_email = {person["email"]: person for person in people}
     assert len(people) == len(by_email) == Contact.objects.count()
-    assert by_email["ann@example.com"]["roles"] == ["billing", "technical"]
-    assert by_email["bob@example.com"]["roles"] == [] and by_email["bob@example.com"]["id"] == bob.id
-    assert by_email["billing1@company1.example"]["roles"] == ["billing"]
+    assert by_email["bob@example.com"]["id"] == bob.id
+    # Only the name and email of a contact leave for HubSpot (beside the id and claim that stay here): not its roles,
+    # however many licenses name it.
+    assert all(set(person) == {"id", "email", "name", "claim"} for person in people)
 
 
 def _push_taken_then_contact_renamed() -> list[dict]:
