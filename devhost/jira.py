@@ -92,6 +92,9 @@ class JiraStandIn(StandInServer):
         # While set to an unset Event, REST PUTs (property writes) are recorded, then answered only once it is set: a
         # caller stalled mid-call, for a test to kill or time out.
         self.hold_puts: threading.Event | None = None
+        # (path prefix, Event): REST calls under that prefix are recorded, then answered only once the Event is set
+        # (Jira slower than the caller waits).
+        self.stall: tuple[str, threading.Event] | None = None
         # Who may do what (mypermissions, permissions/check). Anyone not listed has `default_role`, so a test that is
         # not about permissions needs no setup; `grant` narrows or widens one account.
         self.users: dict[str, tuple[str, frozenset[str] | None, str]] = {
@@ -409,8 +412,11 @@ class _Handler(JSONHandler):
             self.server.recorded.append(Recorded(method, parts.path, parts.query, ok, body))
             injected = self.server.fail_next.pop(0) if self.server.fail_next else None
             hold = self.server.hold_puts if method == "PUT" else None
+            stall = self.server.stall
         if hold is not None:
             hold.wait(120)
+        if stall is not None and parts.path.startswith(stall[0]):
+            stall[1].wait(120)
         if not ok:
             return self._json(401, {"errorMessages": ["JWT rejected"]})
         if injected:

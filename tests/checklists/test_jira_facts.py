@@ -66,3 +66,22 @@ def test_the_panel_is_told_whether_its_project_is_a_service_desk(client, tenant,
     api = Api(client, tenant)
     item = api.add("Shown anyway").json()
     assert api.patch(item["id"], visibleToCustomer=True).json()["visibleToCustomer"] is True
+
+
+def test_a_jira_too_slow_to_answer_is_waited_for_once_a_minute_not_on_every_panel_load(client, tenant, standin):
+    """The panel's page waits on the project lookup (LOOKUP_TIMEOUT_SECONDS) the first time; while Jira is slow,
+    the loads after it go on without asking (UNANSWERED_SECONDS), instead of each waiting the timeout again."""
+    import threading
+
+    released = threading.Event()
+    standin.stall = ("/rest/api/3/project/", released)
+    try:
+        assert "serviceDesk" not in _panel_config(client, standin)  # unknown: the toggle offered as before
+        assert "serviceDesk" not in _panel_config(client, standin)
+        asked = [c for c in standin.recorded if c.path.startswith("/rest/api/3/project/")]
+        assert len(asked) == 1
+    finally:
+        released.set()
+        standin.stall = None
+    jira_facts.forget_facts()  # the minute over: asked again, and answered
+    assert _panel_config(client, standin)["serviceDesk"] is True
