@@ -122,5 +122,8 @@ def manager(request, projectId: JiraId | None = None):  # noqa: N803
         "templates": [template_json(t) for t in templates],
         "statuses": site_statuses_json(request.auth.tenant),
         "permissions": {"manageSite": site, "manageProject": own_project},
-        "issueTypes": issue_type_names(request.auth.tenant),  # people know issue types by name, not by id
+        # People know issue types by name, not by id. Asked as the app, which sees every project's: only for someone
+        # who may change templates here, who picks a type for them (Jira shows its admins every type). A user who
+        # may only browse sees the ids, as before: the app's answer names types of projects Jira hides from them.
+        "issueTypes": issue_type_names(request.auth.tenant) if site or own_project else {},
     }

@@ -669,8 +669,9 @@ def archive_restore(name_or_path: str, *, tenant: str | None = None, busy_wait: 
     # name them, and the archive, taken before them, does not either. Read before the transaction (files, not rows);
     # an unreadable ledger stops the restore rather than let it bring a purged site back.
     try:
-        ledger = purge_ledger_read(beside=name_or_path if os.path.isfile(name_or_path) else None)
-        erased = privacy.erased_account_marks()
+        beside = name_or_path if os.path.isfile(name_or_path) else None
+        ledger = purge_ledger_read(beside=beside)
+        erased = privacy.erased_account_marks(beside=beside)
     except (OSError, ValueError) as exc:
         raise LedgerUnreadable(
             f"the ledgers beside the backups ({LEDGER_FOLDER}/, {privacy.ERASED_FOLDER}/) could not be read "

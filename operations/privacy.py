@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import os
 import re
 import secrets
 from datetime import timedelta
@@ -201,13 +202,20 @@ def erased_accounts_record(account_ids) -> int:
     return written
 
 
-def erased_account_marks() -> set[str]:
-    """The keyed hashes the ledger beside the backups holds. No folder: nothing erased yet. Any other failure to read
-    it goes up (a restore must not go on without it)."""
+def erased_account_marks(*, beside: str | None = None) -> set[str]:
+    """The keyed hashes the ledger beside the backups holds: the backups storage's, and when `beside` names an archive
+    file outside it (copied to a new host), those of the folder next to that file too, as the purge ledger's
+    (tenants.purge_ledger.purge_ledger_read): copied with the archive as the README says, it was not read, and the
+    accounts it names came back. No folder: nothing erased yet. Any other failure to read it goes up (a restore must
+    not go on without it)."""
+    names: list[str] = []
     with contextlib.suppress(FileNotFoundError):
         names = storages["backups"].listdir(ERASED_FOLDER)[1]
-        return {name.removesuffix(ERASED_SUFFIX) for name in names if name.endswith(ERASED_SUFFIX)}
-    return set()
+    if beside is not None:
+        folder = os.path.join(os.path.dirname(os.path.abspath(beside)), ERASED_FOLDER)
+        if os.path.isdir(folder):
+            names = [*names, *os.listdir(folder)]
+    return {name.removesuffix(ERASED_SUFFIX) for name in names if name.endswith(ERASED_SUFFIX)}
 
 
 def erased_accounts_again(marks: set[str]) -> int:

@@ -159,22 +159,28 @@ def purge_ledger_read(*, beside: str | None = None) -> list[dict]:
     """The purge entries kept beside the backups, as backup records: the backups storage's, and when `beside` names
     an archive file outside it (copied to a new host), those of the ledger folder next to that file too. No folder:
     nothing purged yet. A file that cannot be read, or is not a purge entry, raises (OSError, ValueError): a restore
-    must not go on without the ledger."""
-    records = []
+    must not go on without the ledger. Each entry once, by its id: the folder beside an archive named by its path in
+    the backups folder is the storage's own, and two writers of one entry leave two files of it; an entry twice was
+    added to the audit log twice (a duplicate key, the restore refused)."""
+    records: dict[str, dict] = {}
     storage = _ledger_storage()
     names: list[str] = []
     with contextlib.suppress(FileNotFoundError):
         names = _ledger_names(storage.listdir(LEDGER_FOLDER)[1])
     for name in names:
         with storage.open(f"{LEDGER_FOLDER}/{name}", "rb") as src:
-            records.append(_checked(src.read(), name))
+            _add(records, _checked(src.read(), name))
     if beside is not None:
         folder = os.path.join(os.path.dirname(os.path.abspath(beside)), LEDGER_FOLDER)
         if os.path.isdir(folder):
             for name in _ledger_names(os.listdir(folder)):
                 with open(os.path.join(folder, name), "rb") as src:
-                    records.append(_checked(src.read(), name))
-    return records
+                    _add(records, _checked(src.read(), name))
+    return list(records.values())
+
+
+def _add(records: dict[str, dict], record: dict) -> None:
+    records.setdefault(str(record["pk"]), record)
 
 
 def _checked(data: bytes, name: str) -> dict:
@@ -182,7 +188,9 @@ def _checked(data: bytes, name: str) -> dict:
         record = json.loads(data)
     except ValueError:
         raise ValueError(f"{LEDGER_FOLDER}/{name} is not JSON") from None
-    fields = record.get("fields") if isinstance(record, dict) else None
+    if not isinstance(record, dict):
+        raise ValueError(f"{LEDGER_FOLDER}/{name} is not a purge entry")
+    fields = record.get("fields")
     if (
         record.get("model") != AUDIT_LABEL
         or not isinstance(fields, dict)

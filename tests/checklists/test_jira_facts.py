@@ -16,6 +16,11 @@ def _nothing_known():
     jira_facts.forget_facts()
 
 
+@pytest.fixture(autouse=True)
+def alice_administers_jira(standin):
+    standin.grant("557058:alice", "admin")  # the manager's user: issue type names are for who may change templates
+
+
 def test_the_manager_names_the_sites_issue_types(client, tenant, standin):
     template_create(
         tenant=tenant, actor=Actor("557058:alice"), data={"name": "T", "text": "- [ ] a", "issue_type_id": "10003"}
@@ -23,6 +28,18 @@ def test_the_manager_names_the_sites_issue_types(client, tenant, standin):
     answer = Api(client, tenant).call("get", "/api/v1/manager").json()
     assert answer["issueTypes"] == {"10001": "Bug", "10002": "Task", "10003": "Story"}
     assert [t["issueTypeId"] for t in answer["templates"]] == ["10003"]  # the template keeps the id
+
+
+def test_only_who_may_change_templates_is_told_the_sites_issue_types(client, tenant, standin):
+    """The names are asked as the app, which sees every project's issue types: a user who may only browse or edit
+    issues is not told them (Jira's own list for them holds only their projects' types), nor is the app asked."""
+    standin.grant("557058:bob", "edit")
+    standin.grant("557058:pat", "project-admin", projects=["10000"])
+    bob = Api(client, tenant, account_id="557058:bob").call("get", "/api/v1/manager?projectId=10000").json()
+    assert bob["permissions"] == {"manageSite": False, "manageProject": False} and bob["issueTypes"] == {}
+    assert not [c for c in standin.recorded if c.path.startswith("/rest/api/3/issuetype")]
+    pat = Api(client, tenant, account_id="557058:pat").call("get", "/api/v1/manager?projectId=10000").json()
+    assert pat["permissions"]["manageProject"] is True and pat["issueTypes"]["10003"] == "Story"
 
 
 def test_with_jira_down_the_manager_still_answers_without_names(client, tenant, standin):

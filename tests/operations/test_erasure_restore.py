@@ -5,8 +5,10 @@ transaction, from the ledger of erased accounts kept beside the backups (keyed h
 import base64
 import io
 import os
+import shutil
 
 import pytest
+from django.core.files.storage import storages
 from django.core.management import call_command
 
 from operations import backup, privacy
@@ -61,5 +63,29 @@ def test_the_ledger_outlives_a_backup_key_rotation(tenant, settings):
     ]
 
     call_command("restore", name, "--yes", stdout=io.StringIO())
+
+    assert CLOSED not in stored() and ACTIVE in stored()
+
+
+def test_an_archive_copied_to_a_new_host_brings_its_erased_accounts_folder(
+    tenant, backup_dir, tmp_path_factory, settings
+):
+    """A new host's backups storage is empty; the archive was copied with the ledger folders beside it (the README:
+    a restore from an archive file outside the storage reads the folders next to it)."""
+    seed(tenant)
+    name = backup.backup_create().name
+    accounts_pseudonymise({CLOSED})
+    copied = tmp_path_factory.mktemp("copied")
+    shutil.copy(backup_dir / name, copied / name)
+    shutil.copytree(backup_dir / privacy.ERASED_FOLDER, copied / privacy.ERASED_FOLDER)
+    new_host = tmp_path_factory.mktemp("new-host")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "backups": {**settings.STORAGES["backups"], "OPTIONS": {"location": str(new_host)}},
+    }
+    storages._storages.pop("backups", None)
+    _empty_database()
+
+    call_command("restore", str(copied / name), "--yes", stdout=io.StringIO())
 
     assert CLOSED not in stored() and ACTIVE in stored()

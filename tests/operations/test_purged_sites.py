@@ -263,3 +263,49 @@ def test_the_ledger_keeps_no_staff_address(backup_dir, client, staff, standin, t
     assert {r["fields"]["action"] for r in records} >= {"purge", "action"}
     assert AuditEntry.objects.filter(detail="purge_now").exclude(ip_address="").exists()
     assert all(r["fields"]["ip_address"] == "" and r["fields"]["path"] == "" for r in records)
+
+
+def test_an_archive_restored_by_its_path_in_the_backups_folder_reads_the_ledger_once(
+    backup_dir, client, staff, standin, tenant
+):
+    """The archive named by its path in the backups folder itself: the folder beside it is the storage's own ledger,
+    and each entry read twice was added to the audit log twice (a duplicate key: the restore refused)."""
+    seed(tenant)
+    name = backup.backup_create().name
+    _purge("staff", client, staff, standin, tenant)
+    _empty_database()
+
+    out = io.StringIO()
+    call_command("restore", str(backup_dir / name), "--yes", stdout=out)
+
+    _assert_gone(tenant)
+    assert "left out 1 purged site(s)" in out.getvalue()
+    assert AuditEntry.objects.filter(action=AuditAction.PURGE, model="tenants.tenant").count() == 1
+
+
+def test_two_files_of_one_purge_entry_are_read_as_one(backup_dir, client, staff, standin, tenant):
+    """Two writers of one entry (the purge's commit and a backup's sync): the storage names the second file
+    <id>_<random>.json. Both read, the entry was added to an empty audit log twice."""
+    seed(tenant)
+    name = backup.backup_create().name
+    _purge("staff", client, staff, standin, tenant)
+    for kept in list((backup_dir / purge_ledger.LEDGER_FOLDER).glob("*.json")):  # the site's, its licenses'
+        shutil.copy(kept, kept.with_name(f"{kept.stem}_a1b2c3d.json"))
+    _empty_database()
+
+    call_command("restore", name, "--yes", stdout=io.StringIO())
+
+    _assert_gone(tenant)
+
+
+@pytest.mark.parametrize("content", ["[]", '"text"', "1"])
+def test_a_ledger_file_that_is_not_an_entry_refuses_the_restore(backup_dir, tenant, content):
+    seed(tenant)
+    name = backup.backup_create().name
+    folder = backup_dir / purge_ledger.LEDGER_FOLDER
+    folder.mkdir(exist_ok=True)
+    (folder / "00000000-0000-0000-0000-000000000000.json").write_text(content)
+    before = everything_stored()
+    with pytest.raises(CommandError, match=r"could not be read \(ValueError\)"):
+        call_command("restore", name, "--yes", stdout=io.StringIO())
+    assert everything_stored() == before
