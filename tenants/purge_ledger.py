@@ -230,7 +230,7 @@ def purge_ledger_sync() -> int:
         e
         for e in entries
         if e.action == AuditAction.PURGE
-        or not {str(pk) for pk in e.object_ids if isinstance(e.object_ids, list)} & live
+        or not {str(pk) for pk in (e.object_ids if isinstance(e.object_ids, list) else ())} & live
     ]
     present: set[str] = set()
     with contextlib.suppress(FileNotFoundError):
