@@ -224,7 +224,10 @@ def erased_accounts_again(marks: set[str]) -> int:
     if not marks:
         return 0
     keys = _erasure_keys()
-    again = {a for a in stored_account_ids() if any(_erasure_mark(key, a) in marks for key in keys)}
+    # The accounts reported too: an archive brings back the row of an account reported before it closed, which may be
+    # named nowhere else any more (accounts_pseudonymise deletes those rows).
+    candidates = stored_account_ids() | set(ReportedAccount.objects.values_list("account_id", flat=True))
+    again = {a for a in candidates if any(_erasure_mark(key, a) in marks for key in keys)}
     if again:
         accounts_pseudonymise(again)
         logger.warning("restore erased closed accounts again", extra={"count": len(again)})
