@@ -24,7 +24,8 @@ export function dueState(dueDate, complete, today = localToday()) {
   return dueDate === today ? "today" : "later";
 }
 
-function spoken(iso) {
+// A YYYY-MM-DD date as the row shows it ("Jan 5, 2020" in English); history.js words its due dates with it too.
+export function spoken(iso) {
   const [year, month, day] = iso.split("-").map(Number);
   return new Date(year, month - 1, day).toLocaleDateString(undefined, { day: "numeric", month: "short", year: "numeric" });
 }

@@ -4,6 +4,7 @@
 // comes from the history records as typed, without its Markdown marks (unmarked), and only ever goes into text nodes.
 // describeChange and relativeTime are DOM-free (forge/test/history.test.mjs); createHistory draws the section.
 
+import { spoken } from "./dates.js";
 import { h } from "./dom.js";
 
 export const PAGE = 20; // changes shown at first, and added by each "Show more"
@@ -86,9 +87,9 @@ function fieldSentence(field, { before, after }, item, { statusName, nameOf }) {
     case "assignee_account_id":
       if (!after) return `unassigned ${item}` + (before ? ` from ${person(before)}` : "");
       return `assigned ${item} to ${person(after)}` + (before ? ` (was ${person(before)})` : "");
-    case "due_date":
-      if (!after) return `removed the due date of ${item}` + (before ? ` (was ${before})` : "");
-      return `set the due date of ${item} to ${after}` + (before ? ` (was ${before})` : "");
+    case "due_date": // recorded as YYYY-MM-DD; shown as the row shows it (dates.js), not "2020-01-05"
+      if (!after) return `removed the due date of ${item}` + (before ? ` (was ${spoken(before)})` : "");
+      return `set the due date of ${item} to ${spoken(after)}` + (before ? ` (was ${spoken(before)})` : "");
     case "mandatory":
       return `made ${item} ${after ? "required" : "optional"}`;
     case "is_header":
