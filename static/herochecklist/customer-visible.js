@@ -2,7 +2,7 @@
 // A toggle in each item's actions; the server keeps the flag (visibleToCustomer), text mode writes it as {customer}.
 import { plain } from "./dom.js";
 
-const EYE = '<svg viewBox="0 0 16 16" width="1em" height="1em" aria-hidden="true" fill="currentColor"><path d="M1 8s3-5 7-5 7 5 7 5-3 5-7 5-7-5-7-5z" fill="none" stroke="currentColor" stroke-width="1.5"/><circle cx="8" cy="8" r="2"/></svg>';
+const EYE = '<svg viewBox="0 0 16 16" width="1.2em" height="1.2em" aria-hidden="true" fill="currentColor"><path d="M1 8s3-5 7-5 7 5 7 5-3 5-7 5-7-5-7-5z" fill="none" stroke="currentColor" stroke-width="1.5"/><circle cx="8" cy="8" r="2"/></svg>';
 
 export function customerToggle(item, patchItem) {
   const button = document.createElement("button");
