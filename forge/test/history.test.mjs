@@ -69,6 +69,9 @@ test("relative times", () => {
   assert.equal(relativeTime("2026-12-01T11:55:00Z", now), "5 minutes ago");
   assert.equal(relativeTime("2026-12-01T11:00:00Z", now), "1 hour ago");
   assert.equal(relativeTime("2026-11-29T12:00:00Z", now), "2 days ago");
+  // Older, the date as the rows write dates (dates.js), not the locale's short numeric one ("9/1/2026").
+  assert.equal(relativeTime("2026-09-01T12:00:00Z", now), spoken("2026-09-01"));
+  assert.doesNotMatch(relativeTime("2026-09-01T12:00:00Z", now), /\d\/\d/);
   assert.equal(relativeTime("not a date", now), "");
 });
 

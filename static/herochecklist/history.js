@@ -4,7 +4,7 @@
 // comes from the history records as typed, without its Markdown marks (unmarked), and only ever goes into text nodes.
 // describeChange and relativeTime are DOM-free (forge/test/history.test.mjs); createHistory draws the section.
 
-import { spoken } from "./dates.js";
+import { dateWords, spoken } from "./dates.js";
 import { h } from "./dom.js";
 
 export const PAGE = 20; // changes shown at first, and added by each "Show more"
@@ -101,8 +101,8 @@ function fieldSentence(field, { before, after }, item, { statusName, nameOf }) {
   }
 }
 
-// "just now", "5 minutes ago", "3 hours ago", "2 days ago", then the date: what the list shows; the tooltip has the
-// full time.
+// "just now", "5 minutes ago", "3 hours ago", "2 days ago", then the date as the rows write dates (it was "9/1/2026"
+// beside "Sep 1, 2026"): what the list shows; the tooltip has the full time.
 export function relativeTime(iso, now = Date.now()) {
   const then = Date.parse(iso);
   if (Number.isNaN(then)) return "";
@@ -112,7 +112,7 @@ export function relativeTime(iso, now = Date.now()) {
   if (seconds < 3600) return ago(Math.floor(seconds / 60), "minute");
   if (seconds < 86400) return ago(Math.floor(seconds / 3600), "hour");
   if (seconds < 86400 * 30) return ago(Math.floor(seconds / 86400), "day");
-  return new Date(then).toLocaleDateString();
+  return dateWords(new Date(then));
 }
 
 // The section. host: { api, path (the checklist's API path), version() (the version shown), items() (the items
