@@ -72,11 +72,27 @@ test("a second conflict neither replaces nor hides the first: same item joins it
   noteItemConflict(state, deploy, { status: "done" }, deployNow);
   assert.equal(state.itemConflict.item, build);
   assert.deepEqual(state.itemConflict.next, [{ item: deploy, fields: { status: "done" }, theirs: deployNow }]);
-  // Build's settled (saved, or theirs kept): Deploy's is shown; then nothing.
-  settleConflict(state, "a");
-  assert.deepEqual(state.itemConflict, { item: deploy, fields: { status: "done" }, theirs: deployNow, next: [] });
-  settleConflict(state, "b");
+  // Her delete of Build, refused too, is a choice of its own: it waits, not joined to her edits.
+  noteItemConflict(state, build, null, theirs);
+  assert.deepEqual(state.itemConflict.next.map((c) => [c.item.id, c.fields]), [["b", { status: "done" }], ["a", null]]);
+  // The conflict shown settled (saved, or theirs kept): the next one is shown, then the one after, then none.
+  settleConflict(state);
+  assert.deepEqual(state.itemConflict,
+    { item: deploy, fields: { status: "done" }, theirs: deployNow, next: [{ item: build, fields: null, theirs }] });
+  settleConflict(state);
+  assert.deepEqual(state.itemConflict, { item: build, fields: null, theirs, next: [] });
+  settleConflict(state);
   assert.equal(state.itemConflict, null);
+});
+
+test("deleting what someone else deleted drops that item's conflicts and keeps the others", () => {
+  const [a, b] = [{ id: "a", text: "Build", version: 1 }, { id: "b", text: "Deploy", version: 1 }];
+  const state = { items: [a, b] };
+  noteItemConflict(state, a, { status: "done" }, { ...a, version: 2 });
+  noteItemConflict(state, b, { status: "done" }, { ...b, version: 2 });
+  noteItemConflict(state, a, null, null);
+  assert.deepEqual(state.itemConflict, { item: b, fields: { status: "done" }, theirs: { ...b, version: 2 }, next: [] });
+  assert.deepEqual(state.items.map((i) => i.id), ["b"]);
 });
 
 test("an item a poll already brought is not shown twice when the write's answer arrives", () => {

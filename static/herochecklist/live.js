@@ -73,24 +73,20 @@ export function noteItemConflict(state, item, fields, currentItem) {
   else state.items = state.items.filter((i) => i.id !== item.id);
   const shown = state.itemConflict;
   const all = shown ? [shown, ...shown.next] : [];
-  const same = all.find((c) => c.item.id === item.id);
+  // The same item's, both edits or both deletes (an edit and a delete are two choices, each shown).
+  const same = all.find((c) => c.item.id === item.id && !c.fields === !fields);
   if (fields === null && !currentItem) {
     // Deleting what someone else deleted is no conflict, and drops the item's (the user let it go).
-    if (same) settleConflict(state, item.id);
-  } else if (!shown) state.itemConflict = { item, fields, theirs: currentItem, next: [] };
-  else if (same && same.fields && fields) {
-    Object.assign(same, { fields: { ...same.fields, ...fields }, theirs: currentItem });
-  }
-  else if (!same) shown.next.push({ item, fields, theirs: currentItem });
+    showFirst(state, all.filter((c) => c.item.id !== item.id));
+  } else if (same) Object.assign(same, { fields: fields && { ...same.fields, ...fields }, theirs: currentItem });
+  else if (shown) shown.next.push({ item, fields, theirs: currentItem });
+  else showFirst(state, [{ item, fields, theirs: currentItem }]);
 }
 
-// Item `id`'s conflict is settled (saved, added again, kept theirs): the next one waiting is shown.
-export function settleConflict(state, id) {
-  const shown = state.itemConflict;
-  if (!shown) return;
-  const rest = [shown, ...shown.next].filter((c) => c.item.id !== id);
-  state.itemConflict = rest.length ? { ...rest[0], next: rest.slice(1) } : null;
-}
+const showFirst = (state, list) => (state.itemConflict = list.length ? { ...list[0], next: list.slice(1) } : null);
+
+// The conflict shown is settled (saved, added again, kept theirs): the next one waiting is shown.
+export const settleConflict = (state) => showFirst(state, state.itemConflict ? state.itemConflict.next : []);
 
 const ITEM_FIELDS = ["text", "status", "isHeader", "mandatory", "assigneeAccountId", "dueDate"];
 const itemFields = (item) => Object.fromEntries(ITEM_FIELDS.filter((k) => item[k] != null).map((k) => [k, item[k]]));
@@ -110,7 +106,7 @@ function describeItem(h, item, statusLabel) {
 }
 
 // The banner for state.itemConflict. actions: { save(conflict, fields), add(conflict, fields), remove(conflict),
-// dismiss(conflict) }.
+// dismiss() }.
 export function renderItemConflict(h, state, statusLabel, actions) {
   const conflict = state.itemConflict;
   const { item, fields, theirs, next } = conflict;
@@ -122,7 +118,7 @@ export function renderItemConflict(h, state, statusLabel, actions) {
       h("p", { class: "hc-version" }, h("strong", {}, "Theirs: "), describeItem(h, theirs, statusLabel)), notSaved,
       h("div", { class: "hc-row" },
         h("button", { type: "button", onclick: () => actions.remove(conflict) }, "Delete it anyway"),
-        h("button", { type: "button", class: "hc-primary", onclick: () => actions.dismiss(conflict) }, "Keep it")));
+        h("button", { type: "button", class: "hc-primary", onclick: actions.dismiss }, "Keep it")));
   }
   const yours = { ...item, ...fields };
   const text = "text" in fields
@@ -146,5 +142,5 @@ export function renderItemConflict(h, state, statusLabel, actions) {
         onclick: () => (theirs ? actions.save(conflict, mine())
           : actions.add(conflict, itemFields({ ...yours, ...mine() }))) },
       theirs ? "Save mine" : "Add mine again"),
-      h("button", { type: "button", onclick: () => actions.dismiss(conflict) }, "Keep theirs")));
+      h("button", { type: "button", onclick: actions.dismiss }, "Keep theirs")));
 }

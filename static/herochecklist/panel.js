@@ -128,7 +128,7 @@ async function write(method, path, body, { onItem, announceText, onError, item,
       adoptVersion(state, version, () => liveFeed && liveFeed.now());
       state.progress = progressOf(state.items);
     }
-    if (item && state.itemConflict?.item.id === item.id) settleConflict(state, item.id); // another's conflict stays
+    if (item && state.itemConflict?.item.id === item.id) settleConflict(state); // another item's conflict stays
     state.error = null;
     state.retry = null;
     if (announceText) announce(announceText);
@@ -354,8 +354,8 @@ function keepDeletedEdit() {
   const { item, input } = editing;
   editing = null;
   const typed = input.value.trim();
-  if (!typed || typed === item.text || state.itemConflict) return;
-  state.itemConflict = { item, fields: { text: typed }, theirs: null, next: [] };
+  if (!typed || typed === item.text) return;
+  noteItemConflict(state, item, { text: typed }, null); // after a conflict already shown, if any
   announce(`Someone else deleted ${plain(item)} while you were editing it. Your text is kept.`);
 }
 
@@ -366,10 +366,10 @@ function renderBanner() {
       // Settled once added: a second click must not add it twice.
       add: (conflict, fields) => write("POST", "/items", fields, { ifMatch: null, onItem: (i) => {
         state.items.push(i);
-        settleConflict(state, conflict.item.id);
+        settleConflict(state);
       } }),
       remove: (conflict) => deleteItem(conflict.theirs),
-      dismiss: (conflict) => { settleConflict(state, conflict.item.id); render(); },
+      dismiss: () => { settleConflict(state); render(); },
     });
   }
   if (state.conflict) {
