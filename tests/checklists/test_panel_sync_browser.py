@@ -190,3 +190,37 @@ def test_two_queued_changes_that_meet_someone_elses_are_both_kept_in_view(page, 
     conflict.get_by_role("button", name="Keep theirs").click()
     conflict.wait_for(state="detached")
     assert ChecklistItem.objects.get(pk=deploy).status == "todo"
+
+
+def test_an_edit_taken_away_while_another_conflict_is_shown_waits_behind_it(page, client):
+    """The text typed in an item's editor when someone else deletes the item is kept in a conflict banner; with
+    another conflict already shown it was dropped. It waits behind that one, named, and is offered next."""
+    from tests.conftest import Api
+
+    alice = Api(client, Tenant.objects.get(), account_id=ALICE)
+    build, deploy = (alice.add(text).json()["id"] for text in ("Build", "Deploy"))
+    page.reload()
+    frame = panel(page)
+    frame.locator(".hc-item").nth(1).wait_for()
+    unchanged = lambda route: (  # noqa: E731  (each poll answered "unchanged" until Bob's rename is in)
+        route.fulfill(status=304) if route.request.method == "GET" else route.continue_()
+    )
+    page.route("**/checklist", unchanged)
+    bob = Api(client, Tenant.objects.get(), account_id=BOB)
+    assert bob.patch(deploy, text="Ship").status_code == 200
+    frame.get_by_label("Deploy done").click()
+    conflict = frame.locator(".hc-conflict")
+    conflict.get_by_text("Someone else changed “Deploy”").wait_for()
+    row(frame, "Build").locator(".hc-text-cell").click()
+    frame.get_by_label("Item text").fill("Build with the new compiler")
+    page.unroute("**/checklist", unchanged)
+    assert bob.delete(build).status_code == 204
+    row(frame, "Build").wait_for(state="detached")  # the live update took the row and its editor away
+    conflict.get_by_text("Also not saved yet, as someone else changed it too: “Build”.").wait_for()
+    assert "Someone else changed “Deploy”" in conflict.inner_text()
+    conflict.get_by_role("button", name="Keep theirs").click()
+    conflict.get_by_text("Someone else deleted “Build” while you were editing it.").wait_for()
+    assert frame.get_by_label("Your text").input_value() == "Build with the new compiler"
+    conflict.get_by_role("button", name="Add mine again").click()
+    conflict.wait_for(state="detached")
+    assert sorted(ChecklistItem.objects.values_list("text", flat=True)) == ["Build with the new compiler", "Ship"]
