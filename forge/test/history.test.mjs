@@ -1,6 +1,7 @@
 // The History section's sentences and times (static/herochecklist/history.js), DOM-free.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { spoken } from "../../static/herochecklist/dates.js";
 import { actorName, describeChange, itemNames, relativeTime } from "../../static/herochecklist/history.js";
 
 const statusName = (key) => ({ todo: "To do", done: "Done", blocked: "Blocked" })[key] || key;
@@ -25,10 +26,14 @@ test("each kind of change reads as a short sentence, item text as typed", () => 
     "assigned “Deploy” to Ada Lovelace");
   assert.equal(say({ action: "item_updated", changes: { assignee_account_id: { before: "acc-x", after: null } } }),
     "unassigned “Deploy” from someone");
+  // A due date reads as its row shows it (dates.js: "Dec 24, 2026" in English), not as the record's YYYY-MM-DD.
+  const christmas = spoken("2026-12-24");
+  assert.match(christmas, /2026/);
+  assert.doesNotMatch(christmas, /2026-12-24/);
   assert.equal(say({ action: "item_updated", changes: { due_date: { before: null, after: "2026-12-24" } } }),
-    "set the due date of “Deploy” to 2026-12-24");
+    `set the due date of “Deploy” to ${christmas}`);
   assert.equal(say({ action: "item_updated", changes: { due_date: { before: "2026-12-24", after: null } } }),
-    "removed the due date of “Deploy” (was 2026-12-24)");
+    `removed the due date of “Deploy” (was ${christmas})`);
   assert.equal(say({ action: "item_updated", changes: { mandatory: { before: true, after: false } } }),
     "made “Deploy” optional");
   assert.equal(say({ action: "reordered", changes: { position: { after: 2 } } }), "moved “Deploy” to position 3");
@@ -64,6 +69,9 @@ test("relative times", () => {
   assert.equal(relativeTime("2026-12-01T11:55:00Z", now), "5 minutes ago");
   assert.equal(relativeTime("2026-12-01T11:00:00Z", now), "1 hour ago");
   assert.equal(relativeTime("2026-11-29T12:00:00Z", now), "2 days ago");
+  // Older, the date as the rows write dates (dates.js), not the locale's short numeric one ("9/1/2026").
+  assert.equal(relativeTime("2026-09-01T12:00:00Z", now), spoken("2026-09-01"));
+  assert.doesNotMatch(relativeTime("2026-09-01T12:00:00Z", now), /\d\/\d/);
   assert.equal(relativeTime("not a date", now), "");
 });
 

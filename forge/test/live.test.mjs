@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createTransport } from "../../static/herochecklist/transport.js";
 import { forgeSend } from "../../static/herochecklist/forge-transport.js";
-import { adoptVersion, itemTag, noteItemConflict, uniqueItems } from "../../static/herochecklist/live.js";
+import { adoptVersion, itemTag, noteItemConflict, settleConflict, uniqueItems } from "../../static/herochecklist/live.js";
 import { mergeText } from "../../static/herochecklist/merge.js";
 
 test("a poll sends If-None-Match and a 304 comes back as no data, without a timing report", async () => {
@@ -49,11 +49,49 @@ test("a 412 on an item keeps the user's change and shows the stored item", () =>
   const theirs = { id: "a", text: "Build", status: "done", version: 2 };
   const state = { items: [mine, { id: "b" }] };
   noteItemConflict(state, mine, { text: "Build twice" }, theirs);
-  assert.deepEqual(state.itemConflict, { item: mine, fields: { text: "Build twice" }, theirs });
+  assert.deepEqual(state.itemConflict, { item: mine, fields: { text: "Build twice" }, theirs, next: [] });
   assert.equal(state.items[0], theirs);
   // A delete of an item someone else already deleted is no conflict: it is simply gone.
   noteItemConflict(state, theirs, null, null);
   assert.equal(state.itemConflict, null);
+  assert.deepEqual(state.items.map((i) => i.id), ["b"]);
+});
+
+test("a second conflict neither replaces nor hides the first: same item joins it, another waits", () => {
+  const build = { id: "a", text: "Build", version: 1 };
+  const deploy = { id: "b", text: "Deploy", version: 1 };
+  const state = { items: [build, deploy] };
+  // Two queued changes of Build, both made on version 1, both refused: someone else changed it meanwhile.
+  noteItemConflict(state, build, { dueDate: "2026-12-24" }, { ...build, status: "done", version: 2 });
+  const theirs = { ...build, status: "done", text: "Build it", version: 3 };
+  noteItemConflict(state, build, { visibleToCustomer: true }, theirs);
+  assert.deepEqual(state.itemConflict,
+    { item: build, fields: { dueDate: "2026-12-24", visibleToCustomer: true }, theirs, next: [] });
+  // A change of Deploy refused too: it waits behind Build's, which stays shown.
+  const deployNow = { ...deploy, text: "Ship", version: 2 };
+  noteItemConflict(state, deploy, { status: "done" }, deployNow);
+  assert.equal(state.itemConflict.item, build);
+  assert.deepEqual(state.itemConflict.next, [{ item: deploy, fields: { status: "done" }, theirs: deployNow }]);
+  // Her delete of Build, refused too, is a choice of its own: it waits, not joined to her edits.
+  noteItemConflict(state, build, null, theirs);
+  assert.deepEqual(state.itemConflict.next.map((c) => [c.item.id, c.fields]), [["b", { status: "done" }], ["a", null]]);
+  // The conflict shown settled (saved, or theirs kept): the next one is shown, then the one after, then none.
+  settleConflict(state);
+  assert.deepEqual(state.itemConflict,
+    { item: deploy, fields: { status: "done" }, theirs: deployNow, next: [{ item: build, fields: null, theirs }] });
+  settleConflict(state);
+  assert.deepEqual(state.itemConflict, { item: build, fields: null, theirs, next: [] });
+  settleConflict(state);
+  assert.equal(state.itemConflict, null);
+});
+
+test("deleting what someone else deleted drops that item's conflicts and keeps the others", () => {
+  const [a, b] = [{ id: "a", text: "Build", version: 1 }, { id: "b", text: "Deploy", version: 1 }];
+  const state = { items: [a, b] };
+  noteItemConflict(state, a, { status: "done" }, { ...a, version: 2 });
+  noteItemConflict(state, b, { status: "done" }, { ...b, version: 2 });
+  noteItemConflict(state, a, null, null);
+  assert.deepEqual(state.itemConflict, { item: b, fields: { status: "done" }, theirs: { ...b, version: 2 }, next: [] });
   assert.deepEqual(state.items.map((i) => i.id), ["b"]);
 });
 

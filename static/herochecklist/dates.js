@@ -24,9 +24,12 @@ export function dueState(dueDate, complete, today = localToday()) {
   return dueDate === today ? "today" : "later";
 }
 
-function spoken(iso) {
+// A date as the row shows it ("Jan 5, 2020" in English); history.js words its due dates and older times with it.
+export const dateWords = (date) => date.toLocaleDateString(undefined, { day: "numeric", month: "short", year: "numeric" });
+
+export function spoken(iso) { // YYYY-MM-DD, a day on the user's calendar
   const [year, month, day] = iso.split("-").map(Number);
-  return new Date(year, month - 1, day).toLocaleDateString(undefined, { day: "numeric", month: "short", year: "numeric" });
+  return dateWords(new Date(year, month - 1, day));
 }
 
 function dueLabel(dueDate, state) {

@@ -4,6 +4,7 @@
 // comes from the history records as typed, without its Markdown marks (unmarked), and only ever goes into text nodes.
 // describeChange and relativeTime are DOM-free (forge/test/history.test.mjs); createHistory draws the section.
 
+import { dateWords, spoken } from "./dates.js";
 import { h } from "./dom.js";
 
 export const PAGE = 20; // changes shown at first, and added by each "Show more"
@@ -86,9 +87,9 @@ function fieldSentence(field, { before, after }, item, { statusName, nameOf }) {
     case "assignee_account_id":
       if (!after) return `unassigned ${item}` + (before ? ` from ${person(before)}` : "");
       return `assigned ${item} to ${person(after)}` + (before ? ` (was ${person(before)})` : "");
-    case "due_date":
-      if (!after) return `removed the due date of ${item}` + (before ? ` (was ${before})` : "");
-      return `set the due date of ${item} to ${after}` + (before ? ` (was ${before})` : "");
+    case "due_date": // recorded as YYYY-MM-DD; shown as the row shows it (dates.js), not "2020-01-05"
+      if (!after) return `removed the due date of ${item}` + (before ? ` (was ${spoken(before)})` : "");
+      return `set the due date of ${item} to ${spoken(after)}` + (before ? ` (was ${spoken(before)})` : "");
     case "mandatory":
       return `made ${item} ${after ? "required" : "optional"}`;
     case "is_header":
@@ -100,8 +101,8 @@ function fieldSentence(field, { before, after }, item, { statusName, nameOf }) {
   }
 }
 
-// "just now", "5 minutes ago", "3 hours ago", "2 days ago", then the date: what the list shows; the tooltip has the
-// full time.
+// "just now", "5 minutes ago", "3 hours ago", "2 days ago", then the date as the rows write dates (it was "9/1/2026"
+// beside "Sep 1, 2026"): what the list shows; the tooltip has the full time.
 export function relativeTime(iso, now = Date.now()) {
   const then = Date.parse(iso);
   if (Number.isNaN(then)) return "";
@@ -111,7 +112,7 @@ export function relativeTime(iso, now = Date.now()) {
   if (seconds < 3600) return ago(Math.floor(seconds / 60), "minute");
   if (seconds < 86400) return ago(Math.floor(seconds / 3600), "hour");
   if (seconds < 86400 * 30) return ago(Math.floor(seconds / 86400), "day");
-  return new Date(then).toLocaleDateString();
+  return dateWords(new Date(then));
 }
 
 // The section. host: { api, path (the checklist's API path), version() (the version shown), items() (the items

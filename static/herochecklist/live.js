@@ -4,6 +4,7 @@
 // - While the panel is visible it polls the checklist once a second with If-None-Match (304 while nothing changed;
 //   chosen over server-sent events by measurement, see bench/RESULTS.md); panel.js renders a change as any other,
 //   which keeps the user's focus, caret and open editor.
+import { spoken } from "./dates.js";
 import { plain } from "./dom.js";
 
 export const POLL_MS = 1000;
@@ -65,29 +66,56 @@ export function startLive({ api, path, current, onChange }) {
 // --- the conflict of one item -----------------------------------------------------------------------------------
 
 // A 412 on a write of `item`: keep what the user wanted (`fields`; null for a delete) and show it beside the item
-// as stored now (null: deleted).
+// as stored now (null: deleted). One shown stays (a second replacing it hid the first change lost): the same item's
+// joins it ("Save mine" saves both), another item's waits in `next`.
 export function noteItemConflict(state, item, fields, currentItem) {
-  state.itemConflict = fields === null && !currentItem ? null : { item, fields, theirs: currentItem };
   if (currentItem) state.items = state.items.map((i) => (i.id === currentItem.id ? currentItem : i));
   else state.items = state.items.filter((i) => i.id !== item.id);
+  const shown = state.itemConflict;
+  const all = shown ? [shown, ...shown.next] : [];
+  // The same item's, both edits or both deletes (an edit and a delete are two choices, each shown).
+  const same = all.find((c) => c.item.id === item.id && !c.fields === !fields);
+  if (fields === null && !currentItem) {
+    // Deleting what someone else deleted is no conflict, and drops the item's (the user let it go).
+    showFirst(state, all.filter((c) => c.item.id !== item.id));
+  } else if (same) Object.assign(same, { fields: fields && { ...same.fields, ...fields }, theirs: currentItem });
+  else if (shown) shown.next.push({ item, fields, theirs: currentItem });
+  else showFirst(state, [{ item, fields, theirs: currentItem }]);
 }
+
+const showFirst = (state, list) => (state.itemConflict = list.length ? { ...list[0], next: list.slice(1) } : null);
+
+// The conflict shown is settled (saved, added again, kept theirs): the next one waiting is shown.
+export const settleConflict = (state) => showFirst(state, state.itemConflict ? state.itemConflict.next : []);
 
 const ITEM_FIELDS = ["text", "status", "isHeader", "mandatory", "assigneeAccountId", "dueDate"];
 const itemFields = (item) => Object.fromEntries(ITEM_FIELDS.filter((k) => item[k] != null).map((k) => [k, item[k]]));
+
+// Your other changes in words, as the row shows them: it said "dueDate: 2026-12-24", "visibleToCustomer: true".
+const SAID = {
+  status: (v, statusLabel) => statusLabel(v),
+  dueDate: (v) => (v ? `due ${spoken(v)}` : "no due date"),
+  mandatory: (v) => (v ? "required" : "optional"),
+  visibleToCustomer: (v) => (v ? "shown to customers" : "hidden from customers"),
+  assigneeAccountId: (v) => (v ? "assigned" : "unassigned"),
+};
 
 function describeItem(h, item, statusLabel) {
   if (!item) return h("span", { class: "hc-theirs" }, "deleted");
   return h("span", { class: "hc-theirs" }, h("bdi", {}, item.text), " · ", statusLabel(item.status));
 }
 
-// The banner for state.itemConflict. actions: { save(conflict, fields), add(fields), remove(conflict), dismiss() }.
+// The banner for state.itemConflict. actions: { save(conflict, fields), add(conflict, fields), remove(conflict),
+// dismiss() }.
 export function renderItemConflict(h, state, statusLabel, actions) {
   const conflict = state.itemConflict;
-  const { item, fields, theirs } = conflict;
+  const { item, fields, theirs, next } = conflict;
+  const notSaved = next.length ? h("p", {}, `Also not saved yet, as someone else changed ${next.length > 1 ? "them"
+    : "it"} too: ${next.map((c) => `“${plain(c.item)}”`).join(", ")}. Shown after this one.`) : null;
   if (fields === null) {
     return h("div", { class: "hc-banner hc-warning hc-conflict", role: "alert" },
       h("p", {}, `Someone else changed “${plain(item)}” before you deleted it.`),
-      h("p", { class: "hc-version" }, h("strong", {}, "Theirs: "), describeItem(h, theirs, statusLabel)),
+      h("p", { class: "hc-version" }, h("strong", {}, "Theirs: "), describeItem(h, theirs, statusLabel)), notSaved,
       h("div", { class: "hc-row" },
         h("button", { type: "button", onclick: () => actions.remove(conflict) }, "Delete it anyway"),
         h("button", { type: "button", class: "hc-primary", onclick: actions.dismiss }, "Keep it")));
@@ -101,16 +129,18 @@ export function renderItemConflict(h, state, statusLabel, actions) {
     : null;
   if (text) text.value = yours.text;
   const mine = () => (text ? { ...fields, text: text.value.trim() || yours.text } : fields);
-  const changed = Object.keys(fields).filter((k) => k !== "text").map((k) => `${k}: ${String(fields[k])}`);
+  const changed = Object.keys(fields).filter((k) => k !== "text")
+    .map((k) => (SAID[k] ? SAID[k](fields[k], statusLabel) : `${k}: ${fields[k]}`));
   return h("div", { class: "hc-banner hc-warning hc-conflict", role: "alert" },
     h("p", {}, theirs ? `Someone else changed “${plain(item)}” while you were editing it.`
       : `Someone else deleted “${plain(item)}” while you were editing it.`),
     h("p", { class: "hc-version" }, h("strong", {}, "Theirs: "), describeItem(h, theirs, statusLabel)),
     h("p", { class: "hc-version" }, h("strong", {}, "Yours: "), text || yours.text,
-      changed.length ? ` (${changed.join(", ")})` : null),
+      changed.length ? ` (${changed.join(", ")})` : null), notSaved,
     h("div", { class: "hc-row" },
       h("button", { type: "button", class: "hc-primary",
-        onclick: () => (theirs ? actions.save(conflict, mine()) : actions.add(itemFields({ ...yours, ...mine() }))) },
+        onclick: () => (theirs ? actions.save(conflict, mine())
+          : actions.add(conflict, itemFields({ ...yours, ...mine() }))) },
       theirs ? "Save mine" : "Add mine again"),
       h("button", { type: "button", onclick: actions.dismiss }, "Keep theirs")));
 }

@@ -12,7 +12,7 @@ import { menuButton, menuIsOpen } from "./menu.js";
 import { captureFocus, restoreFocus } from "./focus.js";
 import { listenForUndoKey, offerUndo, undoToast } from "./undo.js";
 import { makeDraggable, reorderedIds } from "./drag.js";
-import { adoptVersion, itemTag, noteItemConflict, renderItemConflict,
+import { adoptVersion, itemTag, noteItemConflict, renderItemConflict, settleConflict,
          startLive, uniqueItems } from "./live.js";
 import { createTemplatePicker } from "./templates-picker.js";
 import { customerToggle } from "./customer-visible.js";
@@ -128,7 +128,7 @@ async function write(method, path, body, { onItem, announceText, onError, item,
       adoptVersion(state, version, () => liveFeed && liveFeed.now());
       state.progress = progressOf(state.items);
     }
-    if (item) state.itemConflict = null;
+    if (item && state.itemConflict?.item.id === item.id) settleConflict(state); // another item's conflict stays
     state.error = null;
     state.retry = null;
     if (announceText) announce(announceText);
@@ -354,8 +354,8 @@ function keepDeletedEdit() {
   const { item, input } = editing;
   editing = null;
   const typed = input.value.trim();
-  if (!typed || typed === item.text || state.itemConflict) return;
-  state.itemConflict = { item, fields: { text: typed }, theirs: null };
+  if (!typed || typed === item.text) return;
+  noteItemConflict(state, item, { text: typed }, null); // after a conflict already shown, if any
   announce(`Someone else deleted ${plain(item)} while you were editing it. Your text is kept.`);
 }
 
@@ -363,9 +363,13 @@ function renderBanner() {
   if (state.itemConflict) {
     return renderItemConflict(h, state, (value) => statusOf(value).name, {
       save: (conflict, fields) => patchItem(conflict.theirs, fields, "Saved"),
-      add: (fields) => write("POST", "/items", fields, { ifMatch: null, onItem: (i) => state.items.push(i) }),
+      // Settled once added: a second click must not add it twice.
+      add: (conflict, fields) => write("POST", "/items", fields, { ifMatch: null, onItem: (i) => {
+        state.items.push(i);
+        settleConflict(state);
+      } }),
       remove: (conflict) => deleteItem(conflict.theirs),
-      dismiss: () => { state.itemConflict = null; render(); },
+      dismiss: () => { settleConflict(state); render(); },
     });
   }
   if (state.conflict) {

@@ -494,3 +494,41 @@ def test_visible_to_customer_is_offered_only_in_a_service_desk_project(page, jir
     assert (
         frame.get_by_label("Visible to customer: Call the customer", exact=True).get_attribute("aria-pressed") == "true"
     )
+
+
+# Text the panel draws that only an emoji font has: a character past the Basic Multilingual Plane (the system fonts'
+# symbols, ☑ ✎ ✕ ▾, are all in it) or the emoji presentation selector; in text nodes and in tooltips.
+EMOJI_IN_THE_PANEL = r"""() => {
+  const emoji = /[\u{10000}-\u{10FFFF}\uFE0F]/u;
+  const found = [];
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walk.nextNode()) if (emoji.test(walk.currentNode.data)) found.push(walk.currentNode.data);
+  for (const el of document.querySelectorAll("[title], [placeholder]")) {
+    for (const value of [el.title, el.placeholder]) if (value && emoji.test(value)) found.push(value);
+  }
+  return found;
+}"""
+
+
+def test_no_icon_needs_an_emoji_font(page):
+    """Found using the panel on a machine without an emoji font: the "Visible to customer" toggle, the emoji 👁, drew
+    as an empty box. Its eye is drawn in the page (an inline SVG in the text's colour), under the same name, and no
+    icon anywhere in the panel, list, text mode or history, is an emoji."""
+    frame = panel(page)
+    frame.get_by_text("No checklist yet").wait_for()
+    add(frame, "Call the customer")
+    toggle = frame.get_by_label("Visible to customer: Call the customer", exact=True)
+    eye = toggle.locator("svg")
+    box = eye.bounding_box()
+    assert box and box["width"] >= 10 and box["height"] >= 10, "the eye is drawn, about the size of the text"
+    assert eye.get_attribute("aria-hidden") == "true"  # the button's name is its label alone
+    assert toggle.evaluate("b => b.textContent") == ""
+    toggle.click()
+    frame.locator(".hc-customer.hc-on").wait_for()
+    assert frame.locator("body").evaluate(EMOJI_IN_THE_PANEL) == []
+    frame.get_by_role("button", name="History").click()
+    frame.get_by_text("showed “Call the customer” to customers").wait_for()
+    assert frame.locator("body").evaluate(EMOJI_IN_THE_PANEL) == []
+    frame.get_by_role("button", name="Edit as text").click()
+    frame.locator("#hc-text-help").wait_for()
+    assert frame.locator("body").evaluate(EMOJI_IN_THE_PANEL) == []

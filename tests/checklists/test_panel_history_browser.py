@@ -120,3 +120,26 @@ def test_the_history_module_loads_with_the_first_opening_not_with_the_panel(page
     frame.get_by_role("region", name="History").get_by_text("No changes yet.").wait_for()
     assert toggle.get_attribute("aria-expanded") == "true"
     assert [url for url in fetched if "/herochecklist/history" in url]
+
+
+def test_due_dates_in_the_history_read_as_the_row_shows_them(page, client):
+    """History said "set the due date of “Deploy” to 2020-01-05" under a row showing "Jan 5, 2020" (dates.js)."""
+    bob = Api(client, Tenant.objects.get(), account_id=BOB)
+    assert bob.add("Build", dueDate="2020-01-05").status_code == 201
+    deploy = bob.add("Deploy").json()["id"]
+    assert bob.patch(deploy, dueDate="2020-01-05").status_code == 200
+    assert bob.patch(deploy, dueDate="2031-07-14").status_code == 200
+    page.reload()
+    frame = panel(page)
+    frame.locator(".hc-item").nth(1).wait_for()
+    # The rows' words for both dates (Build still has the date Deploy had first).
+    was, now = (
+        frame.locator(".hc-item", has_text=text).locator(".hc-due time").inner_text() for text in ("Build", "Deploy")
+    )
+    assert "2020" in was and "2031" in now and "-" not in was + now
+    frame.get_by_role("button", name="History").click()
+    frame.get_by_text("Bob Brennan set the due date").first.wait_for()
+    assert entries(frame)[:2] == [
+        f"Bob Brennan set the due date of “Deploy” to {now} (was {was})",
+        f"Bob Brennan set the due date of “Deploy” to {was}",
+    ]

@@ -115,6 +115,7 @@ def test_an_item_deleted_by_someone_else_while_it_is_edited_keeps_the_users_text
     )
     conflict.get_by_role("button", name="Add mine again").click()
     row(alice, "Build with the new compiler").wait_for()
+    conflict.wait_for(state="detached")  # added again: settled, not offered again to add a second time
     assert sorted(ChecklistItem.objects.values_list("text", flat=True)) == ["Build with the new compiler", "Deploy"]
 
 
@@ -144,3 +145,82 @@ def test_someone_elses_change_waits_while_a_status_menu_is_open(two_panels):
     menu.wait_for(state="detached")
     ticked(bob, "Build").wait_for()
     assert bob.locator("body").evaluate("b => b.ownerDocument.activeElement.dataset.focus || ''").endswith(":status")
+
+
+def test_two_queued_changes_that_meet_someone_elses_are_both_kept_in_view(page, client):
+    """Found using the panel: two quick changes of one item, both made on the version the user saw after someone else
+    had changed it, each met that change (412); the second conflict's banner replaced the first, and the first change
+    lost was shown nowhere. Now the second joins the first (Yours and Save mine hold both), and a conflict of another
+    item waits behind it, named, to be shown next."""
+    from tests.conftest import Api
+
+    alice = Api(client, Tenant.objects.get(), account_id=ALICE)
+    build, deploy = (alice.add(text).json()["id"] for text in ("Build", "Deploy"))
+    page.reload()
+    frame = panel(page)
+    frame.locator(".hc-item").nth(1).wait_for()
+    # The page hears of nobody's change (each poll answered "unchanged"): Bob's lands while it shows the old version.
+    unchanged = lambda route: (  # noqa: E731
+        route.fulfill(status=304)
+        if route.request.method == "GET" and route.request.url.endswith("/checklist")
+        else route.continue_()
+    )
+    page.route("**/checklist", unchanged)
+    bob = Api(client, Tenant.objects.get(), account_id=BOB)
+    assert bob.patch(build, text="Build it").status_code == 200
+    assert bob.patch(deploy, text="Ship").status_code == 200
+    # Alice's three clicks, all before any answer: shown to customers and ticked (Build), ticked (Deploy).
+    frame.locator("body").evaluate(
+        """() => ["Visible to customer: Build", "Build done", "Deploy done"].forEach(
+             (name) => document.querySelector(`[aria-label="${name}"]`).click())"""
+    )
+    conflict = frame.locator(".hc-conflict")
+    conflict.get_by_text("Also not saved yet").wait_for()
+    words = " ".join(conflict.inner_text().split())
+    assert "Someone else changed “Build”" in words
+    assert "Theirs: Build it" in words
+    assert "Yours: Build (shown to customers, Done)" in words, words  # both of her changes of Build
+    assert "someone else changed it too: “Deploy”. Shown after this one." in words, words
+    assert [ChecklistItem.objects.get(pk=pk).text for pk in (build, deploy)] == ["Build it", "Ship"]  # nothing lost
+    conflict.get_by_role("button", name="Save mine").click()
+    conflict.get_by_text("Someone else changed “Deploy”").wait_for()
+    saved = ChecklistItem.objects.get(pk=build)
+    assert (saved.text, saved.status, saved.customer_visible) == ("Build it", "done", True)
+    assert "Also not saved yet" not in conflict.inner_text()
+    conflict.get_by_role("button", name="Keep theirs").click()
+    conflict.wait_for(state="detached")
+    assert ChecklistItem.objects.get(pk=deploy).status == "todo"
+
+
+def test_an_edit_taken_away_while_another_conflict_is_shown_waits_behind_it(page, client):
+    """The text typed in an item's editor when someone else deletes the item is kept in a conflict banner; with
+    another conflict already shown it was dropped. It waits behind that one, named, and is offered next."""
+    from tests.conftest import Api
+
+    alice = Api(client, Tenant.objects.get(), account_id=ALICE)
+    build, deploy = (alice.add(text).json()["id"] for text in ("Build", "Deploy"))
+    page.reload()
+    frame = panel(page)
+    frame.locator(".hc-item").nth(1).wait_for()
+    unchanged = lambda route: (  # noqa: E731  (each poll answered "unchanged" until Bob's rename is in)
+        route.fulfill(status=304) if route.request.method == "GET" else route.continue_()
+    )
+    page.route("**/checklist", unchanged)
+    bob = Api(client, Tenant.objects.get(), account_id=BOB)
+    assert bob.patch(deploy, text="Ship").status_code == 200
+    frame.get_by_label("Deploy done").click()
+    conflict = frame.locator(".hc-conflict")
+    conflict.get_by_text("Someone else changed “Deploy”").wait_for()
+    row(frame, "Build").locator(".hc-text-cell").click()
+    frame.get_by_label("Item text").fill("Build with the new compiler")
+    page.unroute("**/checklist", unchanged)
+    assert bob.delete(build).status_code == 204
+    row(frame, "Build").wait_for(state="detached")  # the live update took the row and its editor away
+    conflict.get_by_text("Also not saved yet, as someone else changed it too: “Build”.").wait_for()
+    assert "Someone else changed “Deploy”" in conflict.inner_text()
+    conflict.get_by_role("button", name="Keep theirs").click()
+    conflict.get_by_text("Someone else deleted “Build” while you were editing it.").wait_for()
+    assert frame.get_by_label("Your text").input_value() == "Build with the new compiler"
+    conflict.get_by_role("button", name="Add mine again").click()
+    conflict.wait_for(state="detached")
+    assert sorted(ChecklistItem.objects.values_list("text", flat=True)) == ["Build with the new compiler", "Ship"]
