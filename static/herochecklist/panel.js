@@ -128,7 +128,6 @@ async function write(method, path, body, { onItem, announceText, onError, item,
       adoptVersion(state, version, () => liveFeed && liveFeed.now());
       state.progress = progressOf(state.items);
     }
-    if (item && state.itemConflict?.item.id === item.id) settleConflict(state); // another item's conflict stays
     state.error = null;
     state.retry = null;
     if (announceText) announce(announceText);
@@ -272,6 +271,7 @@ const deleteItem = (shown) => queue(async () => {
     offerUndo(item.textHtml, undo, render);
     render();
   }
+  return ok;
 });
 
 function reorder(ids, message) {
@@ -359,16 +359,30 @@ function keepDeletedEdit() {
   announce(`Someone else deleted ${plain(item)} while you were editing it. Your text is kept.`);
 }
 
+// A choice in the conflict banner settles its conflict once its write is done, not any write of the item: a tick in
+// the item's row took the banner, and the text kept in it, away unsaved. One write a choice: the button stays until
+// the answer, and a second click of "Add mine again" added the item twice.
+// (The flag is the panel's, not the conflict's: a 412 meanwhile may re-make the shown conflict as a copy.)
+let choosing = false;
+function choose(conflict, run) {
+  if (choosing) return;
+  choosing = true;
+  run().finally(() => (choosing = false)).then((ok) => {
+    const shown = state.itemConflict; // the same choice, though a later 412 may have merged into it or re-made it
+    if (ok && shown && shown.item.id === conflict.item.id && !shown.fields === !conflict.fields) {
+      settleConflict(state);
+      render();
+    }
+  });
+}
+
 function renderBanner() {
   if (state.itemConflict) {
     return renderItemConflict(h, state, (value) => statusOf(value).name, {
-      save: (conflict, fields) => patchItem(conflict.theirs, fields, "Saved"),
-      // Settled once added: a second click must not add it twice.
-      add: (conflict, fields) => write("POST", "/items", fields, { ifMatch: null, onItem: (i) => {
-        state.items.push(i);
-        settleConflict(state);
-      } }),
-      remove: (conflict) => deleteItem(conflict.theirs),
+      save: (conflict, fields) => choose(conflict, () => patchItem(conflict.theirs, fields, "Saved")),
+      add: (conflict, fields) => choose(conflict, () => write("POST", "/items", fields, { ifMatch: null,
+        onItem: (i) => state.items.push(i) })),
+      remove: (conflict) => choose(conflict, () => deleteItem(conflict.theirs)),
       dismiss: () => { settleConflict(state); render(); },
     });
   }

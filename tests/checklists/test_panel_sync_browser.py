@@ -224,3 +224,49 @@ def test_an_edit_taken_away_while_another_conflict_is_shown_waits_behind_it(page
     conflict.get_by_role("button", name="Add mine again").click()
     conflict.wait_for(state="detached")
     assert sorted(ChecklistItem.objects.values_list("text", flat=True)) == ["Build with the new compiler", "Ship"]
+
+
+def test_add_mine_again_clicked_twice_adds_the_item_once(two_panels):
+    """The banner's "Add mine again" stayed until the POST answered: a double click (or a second click while the
+    answer was slow) sent a second POST, with no precondition, and the item was added twice."""
+    alice, bob = two_panels
+    row(alice, "Build").locator(".hc-text-cell").click()
+    alice.get_by_label("Item text").fill("Build with the new compiler")
+    bob.get_by_label("Delete Build").click()
+    conflict = alice.locator(".hc-conflict")
+    conflict.wait_for(timeout=LIVE_DEADLINE_MS + 1000)
+    conflict.get_by_role("button", name="Add mine again").dblclick()
+    conflict.wait_for(state="detached")
+    row(alice, "Build with the new compiler").wait_for()
+    assert sorted(ChecklistItem.objects.values_list("text", flat=True)) == ["Build with the new compiler", "Deploy"]
+
+
+def test_a_conflict_shown_stays_when_the_user_changes_something_else_of_the_item_in_its_row(page, client):
+    """The banner keeps what the user wanted until they choose (Save mine, Keep theirs). Any successful write of the
+    item settled it: ticking the item in its row took the banner, and the text kept in it, away unsaved."""
+    from tests.conftest import Api
+
+    alice = Api(client, Tenant.objects.get(), account_id=ALICE)
+    build = alice.add("Build").json()["id"]
+    page.reload()
+    frame = panel(page)
+    frame.locator(".hc-item").first.wait_for()
+    unchanged = lambda route: (  # noqa: E731  (the page hears of Bob's rename only from its own save's 412)
+        route.fulfill(status=304) if route.request.method == "GET" else route.continue_()
+    )
+    page.route("**/checklist", unchanged)
+    bob = Api(client, Tenant.objects.get(), account_id=BOB)
+    assert bob.patch(build, text="Build it").status_code == 200
+    row(frame, "Build").locator(".hc-text-cell").click()
+    frame.get_by_label("Item text").fill("Build with the new compiler")
+    frame.get_by_label("Item text").press("Enter")
+    conflict = frame.locator(".hc-conflict")
+    conflict.get_by_text("Someone else changed “Build”").wait_for()
+    frame.get_by_label("Build it done").click()  # her row now shows Bob's text: she ticks it
+    row(frame, "Build it").locator(".hc-toggle:checked").wait_for()
+    assert ChecklistItem.objects.get(pk=build).status == "done"
+    assert frame.get_by_label("Your text").input_value() == "Build with the new compiler"  # still offered
+    conflict.get_by_role("button", name="Save mine").click()
+    conflict.wait_for(state="detached")
+    saved = ChecklistItem.objects.get(pk=build)
+    assert (saved.text, saved.status) == ("Build with the new compiler", "done")
