@@ -54,6 +54,10 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
     def start(self, seconds: float = 30) -> "RedisServer":
+        if self.proc is not None and self.proc.poll() is None:
+            # Running already (a test brought it back, then its fixture did too): a second redis-server would find the
+            # port taken and exit, and the first, no longer held here, would outlive the test.
+            return self
         command = [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
         # Its own session: a Ctrl+C in the terminal must not stop it before the workers that use it are done.
         self.proc = subprocess.Popen(
