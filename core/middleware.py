@@ -209,6 +209,9 @@ _ERROR_CODES = {
     503: "unavailable",
 }
 UNAVAILABLE_RETRY_AFTER_SECONDS = 10
+# A transaction that lost to a concurrent one (MongoDB's write conflict) was rolled back whole: said alike by the API
+# (409) and by pages and Jira's deliveries (503, which Jira redelivers).
+WRITE_CONFLICT_DETAIL = "Someone changed this at the same moment; nothing was saved. Please retry."
 
 
 def error_code(status: int) -> str:
@@ -244,13 +247,7 @@ def api_exception_response(request, exc: BaseException) -> JsonResponse:
         # Another request wrote the same MongoDB document inside its transaction first (two admins saving one
         # template): ours was rolled back whole. The checklist writes run theirs again; anything else says so.
         logger.warning("write conflict; the request was rolled back", exc_info=exc)
-        response = JsonResponse(
-            {
-                "error": "conflict",
-                "detail": "Someone changed this at the same moment; nothing was saved. Please retry.",
-            },
-            status=409,
-        )
+        response = JsonResponse({"error": "conflict", "detail": WRITE_CONFLICT_DETAIL}, status=409)
         response["Retry-After"] = "1"
         return response
     if isinstance(exc, Http404):  # raised by a view or by ninja itself (its docs page is off: GET /api/v1/)
@@ -303,7 +300,7 @@ class ApiErrorMiddleware:
             # (Jira redelivers a 503 lifecycle call or webhook), not a 500.
             logger.warning("write conflict; the request was rolled back", exc_info=exc)
             response = HttpResponse(
-                "Someone changed this at the same moment; nothing was saved. Please retry.\n",
+                f"{WRITE_CONFLICT_DETAIL}\n",
                 status=503,
                 content_type="text/plain; charset=utf-8",
             )

@@ -39,7 +39,7 @@ def retry_after_header(exc: JiraError, default: int = 30) -> str:
     """The Retry-After we answer when a call to Jira failed: Jira's own ask when it gave one (whole seconds, at most
     an hour), else `default`. Telling our caller less than Jira asked of us only brings its retry back too soon."""
     asked = retry_after_seconds(exc.retry_after)
-    return str(default if asked is None else max(1, math.ceil(min(asked, 3600))))
+    return str(default if asked is None else max(1, math.ceil(asked)))  # asked: at most an hour (core.retry)
 
 
 class JiraClient:
